@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/result.hpp"
+
+#include <csignal>
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace virtswarm {
+
+struct SpawnOptions {
+    std::vector<std::string> argv;
+    // Extra "NAME=value" entries on top of the parent's environment.
+    std::vector<std::string> environment;
+    // (fd in the parent, fd number in the child); everything else is closed.
+    std::vector<std::pair<int, int>> passFds;
+    int stdinFd = -1; // -1: /dev/null
+    int stdoutFd = -1;
+    int stderrFd = -1; // -1: inherit the parent's
+    // Own session, so a terminal hang-up or the parent's process group being killed
+    // does not reach the child (a VM must outlive its managers).
+    bool newSession = true;
+};
+
+// fork + exec with a clean signal mask and only the listed fds. A failure to exec is
+// reported as an Error (through a close-on-exec pipe), not as a child that exits 127.
+Result<pid_t> spawnProcess(const SpawnOptions& options);
+
+std::string describeExit(const siginfo_t& info);
+
+} // namespace virtswarm

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/paths.hpp"
+#include "virtswarm/result.hpp"
+
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+
+// The edge between our Result/Error world and sdbus-c++: conversions, option parsing and
+// connection set-up. Nothing inside a daemon throws; only code in adaptors uses these.
+namespace virtswarm {
+
+using Options = std::map<std::string, sdbus::Variant>;
+
+sdbus::Error toDBusError(const Error& error);
+Error fromDBusError(const sdbus::Error& error);
+
+// Completes an async method with the error as a named D-Bus error.
+template <typename... Out> void replyError(sdbus::Result<Out...>& result, const Error& error) {
+    result.returnError(toDBusError(error));
+}
+
+// Rejects keys outside `allowed` (InvalidArgs), so a typo is not silently ignored.
+Result<void> checkOptions(const Options& options, std::initializer_list<const char*> allowed);
+// A boolean option; a value of another type is InvalidArgs.
+Result<bool> boolOption(const Options& options, const char* key, bool fallback);
+Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback);
+
+// Opens the system or session bus (honouring DBUS_SYSTEM_BUS_ADDRESS /
+// DBUS_SESSION_BUS_ADDRESS) and, if `name` is given, requests it.
+Result<std::unique_ptr<sdbus::IConnection>> openBus(BusMode mode, const std::string& name = {});
+
+// The caller of the method being handled: its unique bus name and whether it set
+// ALLOW_INTERACTIVE_AUTHORIZATION on the message. Valid only inside the handler.
+struct Caller {
+    std::string sender;
+    bool allowInteraction = false;
+};
+Caller currentCaller(sdbus::IObject& object);
+
+// Escapes arbitrary text into one object path element: [A-Za-z0-9] kept, other bytes _xx.
+std::string escapePathElement(std::string_view text);
+
+} // namespace virtswarm

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/result.hpp"
+#include "virtswarm/uuid.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace virtswarm {
+
+inline constexpr const char* kDefaultEmulator = "/usr/bin/qemu-system-x86_64";
+
+struct DiskDef {
+    std::string device = "disk"; // disk | cdrom
+    std::string format = "raw";  // raw | qcow2
+    std::string source;          // empty: a cdrom with no medium
+    std::string targetDev;       // vda, sda, ...
+    std::string bus;             // virtio | sata | ide
+    bool readonly = false;
+};
+
+struct CharDeviceDef {
+    std::string type; // pty | file
+    std::string path; // file: the output file; pty: filled in at runtime
+};
+
+struct InterfaceDef {
+    std::string type = "user";
+    std::string mac;
+    std::string model = "virtio"; // virtio | e1000 | rtl8139
+};
+
+struct GraphicsDef {
+    std::string type = "vnc";
+    std::string listen = "127.0.0.1";
+    int port = -1; // -1 with autoport
+    bool autoport = true;
+};
+
+// The part of libvirt's domain XML that virtswarm acts on. The XML itself stays the
+// definition of record: elements not listed here are kept verbatim (DomainXml).
+struct DomainDef {
+    std::string virtType; // kvm | qemu
+    std::string name;
+    UuidBytes uuid{};
+    uint64_t memoryKiB = 0;
+    uint64_t currentMemoryKiB = 0;
+    uint32_t vcpus = 1;
+    std::string arch = "x86_64";
+    std::string machine; // empty: QEMU's default
+    std::string kernel, initrd, cmdline;
+    std::vector<std::string> bootDevices; // hd | cdrom | network | fd
+    bool acpi = false;
+    std::string emulator; // empty: the default for the arch
+    std::vector<DiskDef> disks;
+    std::vector<CharDeviceDef> serials;
+    bool hasConsole = false; // a <console>: shares the first serial port, as in libvirt
+    std::vector<InterfaceDef> interfaces;
+    std::vector<GraphicsDef> graphics;
+};
+
+// A validated definition plus its XML, normalised: a missing UUID or MAC address is
+// generated and written into the XML so it stays stable from then on.
+struct DomainXml {
+    DomainDef def;
+    std::string xml;
+};
+
+// Errors: InvalidXML (malformed, missing or bad values), NotSupported (a domain type,
+// architecture or device virtswarm cannot run). Elements virtswarm does not act on and
+// that do not change what the guest sees (metadata, description, clock, on_* ...) are kept.
+Result<DomainXml> parseDomainXml(std::string_view text);
+
+// The XML of a running domain: the definition with id='N' on the root element.
+std::string liveDomainXml(const std::string& xml, int id);
+
+uint64_t parseMemoryKiB(const std::string& value, const std::string& unit, bool& ok);
+
+} // namespace virtswarm

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace virtswarm {
+
+// Every failure in the project is one of these codes. The table in error.cpp maps each
+// to its D-Bus error name and to the libvirt virErrorNumber/virErrorDomain the
+// libvirt bridge sends, so a code survives D-Bus and RPC round trips unchanged.
+enum class Code {
+    NoSuchDomain,
+    DomainExists,
+    InvalidState,
+    InvalidXML,
+    InvalidArgs,
+    NotSupported,
+    Timeout,
+    HypervisorGone,
+    OperationFailed,
+    AccessDenied,
+    InteractiveAuthorizationRequired,
+    Internal,
+};
+
+inline constexpr int kCodeCount = static_cast<int>(Code::Internal) + 1;
+
+struct ErrorInfo {
+    Code code;
+    std::string_view dbusName;
+    int virErrorNumber;
+    int virErrorDomain;
+};
+
+const ErrorInfo& errorInfo(Code code);
+// Unknown names (a peer's own errors, sd-bus transport errors) map to the closest code.
+Code codeFromDBusName(std::string_view name);
+
+class Error {
+public:
+    Error(Code code, std::string message) : m_code(code), m_message(std::move(message)) {}
+
+    Code code() const { return m_code; }
+    const std::string& message() const { return m_message; }
+    std::string_view dbusName() const { return errorInfo(m_code).dbusName; }
+
+    // Adds context in front of the message: "starting web1: <message>".
+    Error& prefix(std::string_view context);
+
+private:
+    Code m_code;
+    std::string m_message;
+};
+
+} // namespace virtswarm

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/paths.hpp"
+#include "virtswarm/result.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+
+namespace sdbus {
+class IConnection;
+class IProxy;
+} // namespace sdbus
+
+namespace virtswarm {
+
+using PolkitDetails = std::map<std::string, std::string>;
+
+// Asynchronous polkit checks (the rules of systemd's bus_verify_polkit_async):
+// - decided before any state change: callers act only inside the callback;
+// - privileged callers (uid 0; in session mode the bus owner's own uid) pass without asking;
+// - a polkit challenge becomes InteractiveAuthorizationRequired, a "no" AccessDenied;
+// - polkitd absent, slow or failing counts as denied, never as allowed.
+class Authority {
+public:
+    using Verdict = std::function<void(Result<void>)>;
+
+    Authority(sdbus::IConnection& connection, BusMode mode,
+              std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    ~Authority();
+    Authority(const Authority&) = delete;
+    Authority& operator=(const Authority&) = delete;
+
+    // Subject "system-bus-name": the unique name of the caller of a D-Bus method.
+    void checkBusName(const std::string& sender, const std::string& actionId,
+                      const PolkitDetails& details, bool allowInteraction, Verdict verdict);
+
+    // Subject "unix-process" (pid + start time + uid), for callers that are not on the
+    // bus, such as libvirt RPC clients of the bridge.
+    void checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
+                      const PolkitDetails& details, Verdict verdict);
+
+private:
+    struct Subject;
+    void askPolkit(const Subject& subject, const std::string& actionId,
+                   const PolkitDetails& details, bool allowInteraction, Verdict verdict);
+    bool privileged(uid_t uid) const;
+
+    sdbus::IConnection& m_connection;
+    BusMode m_mode;
+    std::chrono::milliseconds m_timeout;
+    std::unique_ptr<sdbus::IProxy> m_busDriver;
+    std::unique_ptr<sdbus::IProxy> m_polkit;
+};
+
+// Reads the start time of a process (field 22 of /proc/<pid>/stat), which polkit needs to
+// tell a process from a later one that reuses its pid.
+Result<uint64_t> processStartTime(pid_t pid);
+
+} // namespace virtswarm

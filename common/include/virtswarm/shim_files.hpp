@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <string>
+
+namespace virtswarm {
+
+// The runtime directory of one running domain, shared by the registry (which creates it
+// and writes domain.xml) and the shim (which owns everything else). It outlives both
+// processes, which is what lets a new shim re-attach to a running QEMU.
+struct ShimFiles {
+    std::string dir;
+    std::string domainXml; // the definition the domain was started with
+    std::string qmpSocket; // QEMU's monitor, listening
+    std::string qemuPid;
+    std::string failure; // why the shim gave up: "<D-Bus error name>\n<message>"
+};
+
+inline ShimFiles shimFiles(const std::string& hypervisorRuntimeDir, const std::string& uuidHex) {
+    std::string dir = hypervisorRuntimeDir + "/domains/" + uuidHex;
+    return ShimFiles{dir, dir + "/domain.xml", dir + "/qmp.sock", dir + "/qemu.pid",
+                     dir + "/failure"};
+}
+
+} // namespace virtswarm

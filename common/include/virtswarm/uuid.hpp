@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/result.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace virtswarm {
+
+using UuidBytes = std::array<uint8_t, 16>;
+
+// Accepts "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" or 32 hex digits (any case), as libvirt does.
+Result<UuidBytes> parseUuid(std::string_view text);
+std::string formatUuid(const UuidBytes& uuid); // canonical lower-case with dashes
+std::string uuidHex(const UuidBytes& uuid);    // 32 lower-case hex digits
+UuidBytes randomUuid();                        // version 4
+
+} // namespace virtswarm

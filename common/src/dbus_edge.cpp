@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/dbus_edge.hpp"
+
+#include <systemd/sd-bus.h>
+
+namespace virtswarm {
+
+sdbus::Error toDBusError(const Error& error) {
+    return sdbus::Error(std::string(error.dbusName()), error.message());
+}
+
+Error fromDBusError(const sdbus::Error& error) {
+    return Error(codeFromDBusName(error.getName()), error.getMessage());
+}
+
+Result<void> checkOptions(const Options& options, std::initializer_list<const char*> allowed) {
+    for (const auto& [key, value] : options) {
+        bool known = false;
+        for (const char* a : allowed) {
+            known = known || key == a;
+        }
+        if (!known) {
+            return Error(Code::InvalidArgs, "unknown option '" + key + "'");
+        }
+    }
+    return success();
+}
+
+Result<bool> boolOption(const Options& options, const char* key, bool fallback) {
+    auto it = options.find(key);
+    if (it == options.end()) {
+        return fallback;
+    }
+    if (!it->second.containsValueOfType<bool>()) {
+        return Error(Code::InvalidArgs, std::string("option '") + key + "' must be a boolean");
+    }
+    return it->second.get<bool>();
+}
+
+Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback) {
+    auto it = options.find(key);
+    if (it == options.end()) {
+        return fallback;
+    }
+    if (!it->second.containsValueOfType<uint32_t>()) {
+        return Error(Code::InvalidArgs, std::string("option '") + key + "' must be a uint32");
+    }
+    return it->second.get<uint32_t>();
+}
+
+Result<std::unique_ptr<sdbus::IConnection>> openBus(BusMode mode, const std::string& name) {
+    try {
+        auto connection = mode == BusMode::System ? sdbus::createSystemBusConnection()
+                                                  : sdbus::createSessionBusConnection();
+        if (!name.empty()) {
+            connection->requestName(name);
+        }
+        return connection;
+    } catch (const sdbus::Error& e) {
+        return Error(Code::OperationFailed, "cannot connect to the " +
+                                                std::string(busModeName(mode)) + " bus" +
+                                                (name.empty() ? "" : " as " + name) + ": " +
+                                                e.getMessage());
+    }
+}
+
+namespace {
+
+// sdbus-c++ 1.2 does not expose the message flags; a derived class may copy the message
+// (taking a reference) and read the underlying sd_bus_message.
+class RawMessage : public sdbus::Message {
+public:
+    explicit RawMessage(const sdbus::Message& m) : sdbus::Message(m) {}
+    sd_bus_message* raw() const { return static_cast<sd_bus_message*>(msg_); }
+};
+
+} // namespace
+
+Caller currentCaller(sdbus::IObject& object) {
+    const sdbus::Message* message = object.getCurrentlyProcessedMessage();
+    if (message == nullptr) {
+        return {};
+    }
+    RawMessage raw(*message);
+    return Caller{message->getSender(),
+                  sd_bus_message_get_allow_interactive_authorization(raw.raw()) > 0};
+}
+
+std::string escapePathElement(std::string_view text) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            out += static_cast<char>(c);
+        } else {
+            out += '_';
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+        }
+    }
+    return out.empty() ? "_" : out;
+}
+
+} // namespace virtswarm

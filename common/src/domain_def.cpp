@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/domain_def.hpp"
+
+#include "virtswarm/xml.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace virtswarm {
+namespace {
+
+Error invalid(const std::string& what) { return Error(Code::InvalidXML, what); }
+Error unsupported(const std::string& what) { return Error(Code::NotSupported, what); }
+
+bool oneOf(const std::string& v, std::initializer_list<const char*> allowed) {
+    return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; });
+}
+
+std::optional<uint64_t> parseUnsigned(const std::string& text) {
+    uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+// Devices we do not emulate yet but that libvirt tools add by default and that QEMU's
+// machine provides anyway; keeping them avoids rejecting virt-install's output.
+bool isToleratedDevice(std::string_view n) {
+    return n == "controller" || n == "input" || n == "memballoon" || n == "video";
+}
+
+Result<void> checkName(const std::string& name) {
+    if (name.empty()) {
+        return invalid("domain <name> is missing or empty");
+    }
+    if (name.size() > 255) {
+        return invalid("domain name is longer than 255 characters");
+    }
+    for (unsigned char c : name) {
+        if (c == '/' || c < 0x20 || c == 0x7f) {
+            return invalid("domain name '" + name + "' contains '/' or a control character");
+        }
+    }
+    return success();
+}
+
+Result<DiskDef> parseDisk(xml::Node node) {
+    DiskDef disk;
+    std::string type = xml::attribute(node, "type").value_or("file");
+    if (type != "file") {
+        return unsupported("disk type '" + type + "' is not supported (only 'file')");
+    }
+    disk.device = xml::attribute(node, "device").value_or("disk");
+    if (!oneOf(disk.device, {"disk", "cdrom"})) {
+        return unsupported("disk device '" + disk.device + "' is not supported");
+    }
+    if (auto driver = xml::firstChild(node, "driver")) {
+        disk.format = xml::attribute(driver, "type").value_or("raw");
+        if (!oneOf(disk.format, {"raw", "qcow2"})) {
+            return unsupported("disk format '" + disk.format + "' is not supported");
+        }
+    }
+    if (auto source = xml::firstChild(node, "source")) {
+        disk.source = xml::attribute(source, "file").value_or("");
+    }
+    if (disk.source.empty() && disk.device == "disk") {
+        return invalid("disk has no <source file=...>");
+    }
+    auto target = xml::firstChild(node, "target");
+    disk.targetDev = target ? xml::attribute(target, "dev").value_or("") : "";
+    if (disk.targetDev.empty()) {
+        return invalid("disk has no <target dev=...>");
+    }
+    std::string defaultBus = disk.targetDev.rfind("vd", 0) == 0 ? "virtio" : "sata";
+    disk.bus = xml::attribute(target, "bus").value_or(defaultBus);
+    if (!oneOf(disk.bus, {"virtio", "sata", "ide"})) {
+        return unsupported("disk bus '" + disk.bus + "' is not supported");
+    }
+    if (disk.bus == "virtio" && disk.device == "cdrom") {
+        return unsupported("a cdrom cannot be on the virtio bus");
+    }
+    disk.readonly = xml::firstChild(node, "readonly") != nullptr || disk.device == "cdrom";
+    return disk;
+}
+
+Result<CharDeviceDef> parseCharDevice(xml::Node node) {
+    CharDeviceDef chr;
+    chr.type = xml::attribute(node, "type").value_or("pty");
+    if (!oneOf(chr.type, {"pty", "file"})) {
+        return unsupported(std::string(xml::name(node)) + " type '" + chr.type +
+                           "' is not supported (pty, file)");
+    }
+    if (chr.type == "file") {
+        auto source = xml::firstChild(node, "source");
+        chr.path = source ? xml::attribute(source, "path").value_or("") : "";
+        if (chr.path.empty() || chr.path[0] != '/') {
+            return invalid(std::string(xml::name(node)) +
+                           " of type 'file' needs an absolute <source path=...>");
+        }
+    }
+    return chr;
+}
+
+bool validMac(const std::string& mac) {
+    if (mac.size() != 17) {
+        return false;
+    }
+    for (size_t i = 0; i < mac.size(); ++i) {
+        bool colon = i % 3 == 2;
+        if (colon ? mac[i] != ':' : !std::isxdigit(static_cast<unsigned char>(mac[i]))) {
+            return false;
+        }
+    }
+    // A multicast address cannot be a NIC's own.
+    return (std::stoi(mac.substr(0, 2), nullptr, 16) & 1) == 0;
+}
+
+std::string generateMac(const UuidBytes& random) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string mac = "52:54:00"; // QEMU's OUI, as libvirt uses
+    for (size_t i = 0; i < 3; ++i) {
+        mac += ':';
+        mac += kHex[random[i] >> 4];
+        mac += kHex[random[i] & 0xf];
+    }
+    return mac;
+}
+
+Result<InterfaceDef> parseInterface(xml::Node node) {
+    InterfaceDef nic;
+    nic.type = xml::attribute(node, "type").value_or("");
+    if (nic.type != "user") {
+        return unsupported("interface type '" + nic.type + "' is not supported (only 'user')");
+    }
+    auto macNode = xml::firstChild(node, "mac");
+    if (macNode != nullptr) {
+        nic.mac = xml::attribute(macNode, "address").value_or("");
+        std::transform(nic.mac.begin(), nic.mac.end(), nic.mac.begin(), ::tolower);
+        if (!validMac(nic.mac)) {
+            return invalid("invalid MAC address '" + nic.mac + "'");
+        }
+    } else {
+        nic.mac = generateMac(randomUuid());
+        xml::setAttribute(xml::prependChild(node, "mac"), "address", nic.mac);
+    }
+    if (auto model = xml::firstChild(node, "model")) {
+        nic.model = xml::attribute(model, "type").value_or("virtio");
+        if (!oneOf(nic.model, {"virtio", "e1000", "rtl8139"})) {
+            return unsupported("interface model '" + nic.model + "' is not supported");
+        }
+    }
+    return nic;
+}
+
+Result<GraphicsDef> parseGraphics(xml::Node node) {
+    GraphicsDef g;
+    g.type = xml::attribute(node, "type").value_or("");
+    if (g.type != "vnc") {
+        return unsupported("graphics type '" + g.type + "' is not supported (only 'vnc')");
+    }
+    g.listen = xml::attribute(node, "listen").value_or("127.0.0.1");
+    std::string port = xml::attribute(node, "port").value_or("-1");
+    g.autoport = xml::attribute(node, "autoport").value_or(port == "-1" ? "yes" : "no") == "yes";
+    if (!g.autoport) {
+        auto p = parseUnsigned(port);
+        if (!p || *p < 5900 || *p > 65535) {
+            return invalid("graphics port '" + port + "' must be in 5900-65535");
+        }
+        g.port = static_cast<int>(*p);
+    }
+    return g;
+}
+
+Result<void> parseDevices(xml::Node devices, DomainDef& def) {
+    std::set<std::string> targets;
+    for (xml::Node dev : xml::children(devices)) {
+        std::string_view n = xml::name(dev);
+        if (n == "emulator") {
+            def.emulator = xml::text(dev);
+        } else if (n == "disk") {
+            auto disk = parseDisk(dev);
+            if (!disk) {
+                return disk.takeError();
+            }
+            if (!targets.insert(disk.value().targetDev).second) {
+                return invalid("two disks use target '" + disk.value().targetDev + "'");
+            }
+            def.disks.push_back(std::move(disk).value());
+        } else if (n == "serial" || n == "console") {
+            auto chr = parseCharDevice(dev);
+            if (!chr) {
+                return chr.takeError();
+            }
+            if (n == "serial") {
+                def.serials.push_back(std::move(chr).value());
+            } else if (!def.hasConsole) {
+                def.hasConsole = true;
+                // libvirt: a console without any serial creates the serial port itself.
+                if (def.serials.empty() && xml::children(devices, "serial").empty()) {
+                    def.serials.push_back(std::move(chr).value());
+                }
+            }
+        } else if (n == "interface") {
+            auto nic = parseInterface(dev);
+            if (!nic) {
+                return nic.takeError();
+            }
+            def.interfaces.push_back(std::move(nic).value());
+        } else if (n == "graphics") {
+            auto g = parseGraphics(dev);
+            if (!g) {
+                return g.takeError();
+            }
+            def.graphics.push_back(std::move(g).value());
+        } else if (!isToleratedDevice(n)) {
+            return unsupported("device <" + std::string(n) + "> is not supported");
+        }
+    }
+    return success();
+}
+
+Result<void> parseOs(xml::Node os, DomainDef& def) {
+    auto type = xml::firstChild(os, "type");
+    if (type == nullptr || xml::text(type) != "hvm") {
+        return type == nullptr ? invalid("<os> needs <type>hvm</type>")
+                               : unsupported("os type '" + xml::text(type) +
+                                             "' is not supported (only 'hvm')");
+    }
+    def.arch = xml::attribute(type, "arch").value_or("x86_64");
+    if (def.arch != "x86_64") {
+        return unsupported("architecture '" + def.arch + "' is not supported");
+    }
+    def.machine = xml::attribute(type, "machine").value_or("");
+    for (const char* field : {"kernel", "initrd", "cmdline"}) {
+        if (auto n = xml::firstChild(os, field)) {
+            std::string v = xml::text(n);
+            (std::string_view(field) == "kernel"   ? def.kernel
+             : std::string_view(field) == "initrd" ? def.initrd
+                                                   : def.cmdline) = v;
+        }
+    }
+    for (xml::Node boot : xml::children(os, "boot")) {
+        std::string dev = xml::attribute(boot, "dev").value_or("");
+        if (!oneOf(dev, {"hd", "cdrom", "network", "fd"})) {
+            return invalid("boot device '" + dev + "' is not one of hd, cdrom, network, fd");
+        }
+        def.bootDevices.push_back(dev);
+    }
+    return success();
+}
+
+Result<uint64_t> memoryElement(xml::Node node, const char* what) {
+    bool ok = false;
+    uint64_t kib = parseMemoryKiB(xml::text(node), xml::attribute(node, "unit").value_or("KiB"), ok);
+    if (!ok || kib == 0) {
+        return invalid(std::string("invalid <") + what + "> value '" + xml::text(node) + "'");
+    }
+    return kib;
+}
+
+} // namespace
+
+uint64_t parseMemoryKiB(const std::string& value, const std::string& unit, bool& ok) {
+    ok = false;
+    auto v = parseUnsigned(value);
+    if (!v) {
+        return 0;
+    }
+    struct Unit {
+        const char* name;
+        uint64_t bytes;
+    };
+    static constexpr Unit kUnits[] = {
+        {"b", 1},           {"bytes", 1},          {"KB", 1000},          {"k", 1024},
+        {"KiB", 1024},      {"MB", 1000000},       {"M", 1 << 20},        {"MiB", 1 << 20},
+        {"GB", 1000000000}, {"G", 1ULL << 30},     {"GiB", 1ULL << 30},   {"TB", 1000000000000},
+        {"T", 1ULL << 40},  {"TiB", 1ULL << 40},
+    };
+    for (const auto& u : kUnits) {
+        if (unit == u.name) {
+            if (*v > UINT64_MAX / u.bytes) {
+                return 0;
+            }
+            ok = true;
+            // Round up to whole KiB, as libvirt does.
+            return (*v * u.bytes + 1023) / 1024;
+        }
+    }
+    return 0;
+}
+
+Result<DomainXml> parseDomainXml(std::string_view text) {
+    auto parsed = xml::Document::parse(text);
+    if (!parsed) {
+        return parsed.takeError();
+    }
+    xml::Document doc = std::move(parsed).value();
+    xml::Node root = doc.root();
+    if (xml::name(root) != "domain") {
+        return invalid("root element must be <domain>, not <" + std::string(xml::name(root)) + ">");
+    }
+    DomainDef def;
+    auto type = xml::attribute(root, "type");
+    if (!type) {
+        return invalid("<domain> needs a type attribute");
+    }
+    def.virtType = *type;
+    if (!oneOf(def.virtType, {"kvm", "qemu"})) {
+        return unsupported("domain type '" + def.virtType + "' is not supported (kvm, qemu)");
+    }
+
+    auto nameNode = xml::firstChild(root, "name");
+    def.name = nameNode ? xml::text(nameNode) : "";
+    if (auto r = checkName(def.name); !r) {
+        return r.takeError();
+    }
+
+    if (auto uuidNode = xml::firstChild(root, "uuid")) {
+        auto uuid = parseUuid(xml::text(uuidNode));
+        if (!uuid) {
+            return invalid("invalid <uuid> '" + xml::text(uuidNode) + "'");
+        }
+        def.uuid = uuid.value();
+    } else {
+        def.uuid = randomUuid();
+        // Right after <name>, where libvirt and humans expect it.
+        xml::insertAfter(nameNode, "uuid", formatUuid(def.uuid));
+    }
+
+    auto memory = xml::firstChild(root, "memory");
+    if (memory == nullptr) {
+        return invalid("<memory> is required");
+    }
+    auto memKiB = memoryElement(memory, "memory");
+    if (!memKiB) {
+        return memKiB.takeError();
+    }
+    def.memoryKiB = memKiB.value();
+    def.currentMemoryKiB = def.memoryKiB;
+    if (auto current = xml::firstChild(root, "currentMemory")) {
+        auto cur = memoryElement(current, "currentMemory");
+        if (!cur) {
+            return cur.takeError();
+        }
+        def.currentMemoryKiB = std::min(cur.value(), def.memoryKiB);
+    }
+
+    if (auto vcpu = xml::firstChild(root, "vcpu")) {
+        auto n = parseUnsigned(xml::text(vcpu));
+        if (!n || *n == 0 || *n > 255) {
+            return invalid("<vcpu> must be a number from 1 to 255");
+        }
+        def.vcpus = static_cast<uint32_t>(*n);
+    }
+
+    auto os = xml::firstChild(root, "os");
+    if (os == nullptr) {
+        return invalid("<os> is required");
+    }
+    if (auto r = parseOs(os, def); !r) {
+        return r.takeError();
+    }
+    if (auto features = xml::firstChild(root, "features")) {
+        def.acpi = xml::firstChild(features, "acpi") != nullptr;
+    }
+    if (auto devices = xml::firstChild(root, "devices")) {
+        if (auto r = parseDevices(devices, def); !r) {
+            return r.takeError();
+        }
+    }
+    // A running domain's id is not part of its definition.
+    xml::removeAttribute(root, "id");
+    return DomainXml{std::move(def), doc.serialize()};
+}
+
+std::string liveDomainXml(const std::string& xmlText, int id) {
+    auto parsed = xml::Document::parse(xmlText);
+    if (!parsed) {
+        return xmlText;
+    }
+    xml::setAttribute(parsed.value().root(), "id", std::to_string(id));
+    return parsed.value().serialize();
+}
+
+} // namespace virtswarm

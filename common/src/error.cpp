@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/error.hpp"
+
+#include <array>
+
+namespace virtswarm {
+namespace {
+
+// virErrorNumber / virErrorDomain values from libvirt's public headers.
+constexpr int VIR_ERR_INTERNAL_ERROR = 1;
+constexpr int VIR_ERR_NO_SUPPORT = 3;
+constexpr int VIR_ERR_INVALID_ARG = 8;
+constexpr int VIR_ERR_OPERATION_FAILED = 9;
+constexpr int VIR_ERR_XML_ERROR = 27;
+constexpr int VIR_ERR_DOM_EXIST = 28;
+constexpr int VIR_ERR_OPERATION_DENIED = 29;
+constexpr int VIR_ERR_NO_DOMAIN = 42;
+constexpr int VIR_ERR_AUTH_FAILED = 45;
+constexpr int VIR_ERR_OPERATION_INVALID = 55;
+constexpr int VIR_ERR_OPERATION_TIMEOUT = 68;
+constexpr int VIR_ERR_AGENT_UNRESPONSIVE = 86;
+constexpr int VIR_FROM_NONE = 0;
+constexpr int VIR_FROM_DOM = 6;
+constexpr int VIR_FROM_QEMU = 10;
+constexpr int VIR_FROM_DOMAIN = 20;
+constexpr int VIR_FROM_ACCESS = 55;
+
+constexpr std::array<ErrorInfo, kCodeCount> kTable{{
+    {Code::NoSuchDomain, "org.virtswarm.Error.NoSuchDomain", VIR_ERR_NO_DOMAIN, VIR_FROM_DOM},
+    {Code::DomainExists, "org.virtswarm.Error.DomainExists", VIR_ERR_DOM_EXIST, VIR_FROM_DOM},
+    {Code::InvalidState, "org.virtswarm.Error.InvalidState", VIR_ERR_OPERATION_INVALID,
+     VIR_FROM_DOMAIN},
+    {Code::InvalidXML, "org.virtswarm.Error.InvalidXML", VIR_ERR_XML_ERROR, VIR_FROM_DOMAIN},
+    {Code::InvalidArgs, "org.freedesktop.DBus.Error.InvalidArgs", VIR_ERR_INVALID_ARG,
+     VIR_FROM_NONE},
+    {Code::NotSupported, "org.virtswarm.Error.NotSupported", VIR_ERR_NO_SUPPORT, VIR_FROM_DOMAIN},
+    {Code::Timeout, "org.virtswarm.Error.Timeout", VIR_ERR_OPERATION_TIMEOUT, VIR_FROM_QEMU},
+    {Code::HypervisorGone, "org.virtswarm.Error.HypervisorGone", VIR_ERR_AGENT_UNRESPONSIVE,
+     VIR_FROM_QEMU},
+    {Code::OperationFailed, "org.virtswarm.Error.OperationFailed", VIR_ERR_OPERATION_FAILED,
+     VIR_FROM_QEMU},
+    {Code::AccessDenied, "org.freedesktop.DBus.Error.AccessDenied", VIR_ERR_OPERATION_DENIED,
+     VIR_FROM_ACCESS},
+    {Code::InteractiveAuthorizationRequired,
+     "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", VIR_ERR_AUTH_FAILED,
+     VIR_FROM_ACCESS},
+    {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
+}};
+
+// The table is indexed by Code: a missing or misplaced row fails the build.
+constexpr bool tableMatchesCodes() {
+    for (int i = 0; i < kCodeCount; ++i) {
+        if (static_cast<int>(kTable[static_cast<size_t>(i)].code) != i) {
+            return false;
+        }
+    }
+    return true;
+}
+static_assert(tableMatchesCodes(), "error table rows must follow enum Code order");
+
+} // namespace
+
+const ErrorInfo& errorInfo(Code code) { return kTable[static_cast<size_t>(code)]; }
+
+Code codeFromDBusName(std::string_view name) {
+    for (const auto& row : kTable) {
+        if (row.dbusName == name) {
+            return row.code;
+        }
+    }
+    if (name == "org.freedesktop.DBus.Error.NoReply" ||
+        name == "org.freedesktop.DBus.Error.Timeout" ||
+        name == "org.freedesktop.DBus.Error.TimedOut") {
+        return Code::Timeout;
+    }
+    if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+        name == "org.freedesktop.DBus.Error.NameHasNoOwner" ||
+        name == "org.freedesktop.DBus.Error.Disconnected") {
+        return Code::HypervisorGone;
+    }
+    if (name == "org.freedesktop.DBus.Error.UnknownMethod" ||
+        name == "org.freedesktop.DBus.Error.NotSupported") {
+        return Code::NotSupported;
+    }
+    return Code::OperationFailed;
+}
+
+Error& Error::prefix(std::string_view context) {
+    m_message = std::string(context) + ": " + m_message;
+    return *this;
+}
+
+} // namespace virtswarm

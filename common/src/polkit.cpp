@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/polkit.hpp"
+
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/log.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <unistd.h>
+
+namespace virtswarm {
+namespace {
+
+constexpr const char* kPolkitName = "org.freedesktop.PolicyKit1";
+constexpr const char* kPolkitPath = "/org/freedesktop/PolicyKit1/Authority";
+constexpr const char* kPolkitInterface = "org.freedesktop.PolicyKit1.Authority";
+constexpr uint32_t kAllowUserInteraction = 1;
+
+using PolkitSubject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
+using PolkitResult = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
+
+} // namespace
+
+struct Authority::Subject {
+    PolkitSubject value;
+    std::string description;
+};
+
+Authority::Authority(sdbus::IConnection& connection, BusMode mode,
+                     std::chrono::milliseconds timeout)
+    : m_connection(connection)
+    , m_mode(mode)
+    , m_timeout(timeout)
+    , m_busDriver(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus"))
+    , m_polkit(sdbus::createProxy(connection, kPolkitName, kPolkitPath)) {}
+
+Authority::~Authority() = default;
+
+bool Authority::privileged(uid_t uid) const {
+    return uid == 0 || (m_mode == BusMode::Session && uid == getuid());
+}
+
+void Authority::checkBusName(const std::string& sender, const std::string& actionId,
+                             const PolkitDetails& details, bool allowInteraction,
+                             Verdict verdict) {
+    // The caller's uid comes from the bus driver, asynchronously: sdbus-c++'s
+    // getCredsUid() would block the loop on a round trip.
+    m_busDriver->callMethodAsync("GetConnectionUnixUser")
+        .onInterface("org.freedesktop.DBus")
+        .withTimeout(m_timeout)
+        .withArguments(sender)
+        .uponReplyInvoke([this, sender, actionId, details, allowInteraction,
+                          verdict = std::move(verdict)](const sdbus::Error* error, uint32_t uid) {
+            if (error != nullptr) {
+                verdict(Error(Code::AccessDenied,
+                              "cannot identify the caller: " + error->getMessage()));
+                return;
+            }
+            if (privileged(uid)) {
+                verdict(success());
+                return;
+            }
+            Subject subject{PolkitSubject{"system-bus-name", {{"name", sdbus::Variant(sender)}}},
+                            "bus name " + sender + " (uid " + std::to_string(uid) + ")"};
+            askPolkit(subject, actionId, details, allowInteraction, verdict);
+        });
+}
+
+void Authority::checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
+                             const PolkitDetails& details, Verdict verdict) {
+    if (privileged(uid)) {
+        verdict(success());
+        return;
+    }
+    auto start = processStartTime(pid);
+    if (!start) {
+        verdict(Error(Code::AccessDenied, "cannot identify the caller: " + start.error().message()));
+        return;
+    }
+    Subject subject{PolkitSubject{"unix-process",
+                                  {{"pid", sdbus::Variant(static_cast<uint32_t>(pid))},
+                                   {"start-time", sdbus::Variant(start.value())},
+                                   {"uid", sdbus::Variant(static_cast<int32_t>(uid))}}},
+                    "process " + std::to_string(pid) + " (uid " + std::to_string(uid) + ")"};
+    askPolkit(subject, actionId, details, false, std::move(verdict));
+}
+
+void Authority::askPolkit(const Subject& subject, const std::string& actionId,
+                          const PolkitDetails& details, bool allowInteraction, Verdict verdict) {
+    uint32_t flags = allowInteraction ? kAllowUserInteraction : 0;
+    std::string who = subject.description;
+    m_polkit->callMethodAsync("CheckAuthorization")
+        .onInterface(kPolkitInterface)
+        .withTimeout(m_timeout)
+        .withArguments(subject.value, actionId, details, flags, std::string())
+        .uponReplyInvoke([actionId, who, verdict = std::move(verdict)](const sdbus::Error* error,
+                                                                      PolkitResult result) {
+            if (error != nullptr) {
+                log::warning("polkit check of " + actionId + " for " + who +
+                             " failed, denying: " + error->getName() + ": " +
+                             error->getMessage());
+                verdict(Error(Code::AccessDenied,
+                              "authorization for " + actionId + " is unavailable"));
+                return;
+            }
+            bool authorized = result.get<0>();
+            bool challenge = result.get<1>();
+            if (authorized) {
+                verdict(success());
+            } else if (challenge) {
+                verdict(Error(Code::InteractiveAuthorizationRequired,
+                              "interactive authentication is required for " + actionId));
+            } else {
+                verdict(Error(Code::AccessDenied, "not authorized for " + actionId));
+            }
+        });
+}
+
+Result<uint64_t> processStartTime(pid_t pid) {
+    auto stat = readFile("/proc/" + std::to_string(pid) + "/stat", 65536);
+    if (!stat) {
+        return stat.takeError();
+    }
+    // The command name (field 2) may contain spaces and parentheses: skip to the last ')'.
+    const std::string& text = stat.value();
+    auto close = text.rfind(')');
+    if (close == std::string::npos) {
+        return Error(Code::Internal, "unparsable /proc/<pid>/stat");
+    }
+    size_t pos = close + 2; // field 3 starts here
+    for (int field = 3; field < 22; ++field) {
+        pos = text.find(' ', pos);
+        if (pos == std::string::npos) {
+            return Error(Code::Internal, "short /proc/<pid>/stat");
+        }
+        ++pos;
+    }
+    return std::stoull(text.substr(pos, text.find(' ', pos) - pos));
+}
+
+} // namespace virtswarm
