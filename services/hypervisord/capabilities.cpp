@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "capabilities.hpp"
+
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/domain_def.hpp"
+
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+namespace virtswarm::hypervisor {
+namespace {
+
+std::string hostUuid() {
+    auto id = readFile("/etc/machine-id", 64);
+    if (!id || id.value().size() < 32) {
+        return "00000000-0000-0000-0000-000000000000";
+    }
+    auto parsed = parseUuid(id.value().substr(0, 32));
+    return parsed ? formatUuid(parsed.value()) : "00000000-0000-0000-0000-000000000000";
+}
+
+} // namespace
+
+std::string hostCapabilitiesXml() {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct sysinfo info {};
+    sysinfo(&info);
+    unsigned long long memKiB =
+        static_cast<unsigned long long>(info.totalram) * info.mem_unit / 1024ULL;
+    bool kvm = access("/dev/kvm", R_OK | W_OK) == 0;
+
+    std::string cpuList;
+    for (long i = 0; i < cpus; ++i) {
+        cpuList += "          <cpu id='" + std::to_string(i) + "' socket_id='0' core_id='" +
+                   std::to_string(i) + "' siblings='" + std::to_string(i) + "'/>\n";
+    }
+    std::string x;
+    x += "<capabilities>\n";
+    x += "  <host>\n";
+    x += "    <uuid>" + hostUuid() + "</uuid>\n";
+    x += "    <cpu>\n      <arch>x86_64</arch>\n";
+    x += "      <topology sockets='1' dies='1' cores='" + std::to_string(cpus) +
+         "' threads='1'/>\n    </cpu>\n";
+    x += "    <power_management/>\n";
+    x += "    <topology>\n      <cells num='1'>\n        <cell id='0'>\n";
+    x += "          <memory unit='KiB'>" + std::to_string(memKiB) + "</memory>\n";
+    x += "          <cpus num='" + std::to_string(cpus) + "'>\n" + cpuList + "          </cpus>\n";
+    x += "        </cell>\n      </cells>\n    </topology>\n";
+    x += "    <secmodel>\n      <model>none</model>\n      <doi>0</doi>\n    </secmodel>\n";
+    x += "  </host>\n";
+    x += "  <guest>\n    <os_type>hvm</os_type>\n    <arch name='x86_64'>\n";
+    x += "      <wordsize>64</wordsize>\n";
+    x += std::string("      <emulator>") + kDefaultEmulator + "</emulator>\n";
+    x += "      <machine maxCpus='255'>pc</machine>\n";
+    x += "      <machine maxCpus='288'>q35</machine>\n";
+    x += "      <domain type='qemu'/>\n";
+    if (kvm) {
+        x += "      <domain type='kvm'/>\n";
+    }
+    x += "    </arch>\n    <features>\n      <acpi default='on' toggle='yes'/>\n";
+    x += "      <cpuselection/>\n      <deviceboot/>\n    </features>\n  </guest>\n";
+    x += "</capabilities>\n";
+    return x;
+}
+
+} // namespace virtswarm::hypervisor

@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "domain_object.hpp"
+
+#include "domain_state.hpp"
+#include "registry.hpp"
+#include "virtswarm/log.hpp"
+
+namespace virtswarm::hypervisor {
+namespace {
+
+template <typename... Out> using SharedResult = std::shared_ptr<sdbus::Result<Out...>>;
+
+template <typename... Out> SharedResult<Out...> share(sdbus::Result<Out...>&& result) {
+    return std::make_shared<sdbus::Result<Out...>>(std::move(result));
+}
+
+template <typename... Out> void reply(const SharedResult<Out...>& result, Result<void> outcome) {
+    if (outcome) {
+        result->returnResults();
+    } else {
+        result->returnError(toDBusError(outcome.error()));
+    }
+}
+
+Error notRunning(const std::string& name) {
+    return Error(Code::InvalidState, "domain '" + name + "' is not running");
+}
+
+} // namespace
+
+DomainObject::DomainObject(Registry& registry, DomainXml domain, bool persistent)
+    : AdaptorInterfaces(registry.connection(), Registry::objectPathFor(domain.def.uuid))
+    , m_registry(registry)
+    , m_domain(std::move(domain))
+    , m_persistent(persistent) {
+    registerAdaptor();
+    emitInterfacesAddedSignal();
+}
+
+DomainObject::~DomainObject() {
+    if (m_startDone) {
+        auto done = std::move(m_startDone);
+        done(Error(Code::NoSuchDomain, "domain '" + m_domain.def.name + "' was removed"));
+    }
+    emitInterfacesRemovedSignal();
+    unregisterAdaptor();
+}
+
+bool DomainObject::active() const { return isActiveState(m_state); }
+
+void DomainObject::authorize(const char* actionId, std::function<void(Result<void>)> then) {
+    Caller caller = currentCaller(getObject());
+    PolkitDetails details{{"domain_name", m_domain.def.name}, {"domain_uuid", uuidText()}};
+    auto guard = m_lifetime.guard();
+    std::string name = m_domain.def.name;
+    m_registry.authority().checkBusName(
+        caller.sender, actionId, details, caller.allowInteraction,
+        [guard, name, then = std::move(then)](Result<void> verdict) {
+            // The domain may have been undefined while polkit was thinking.
+            if (!guard.alive()) {
+                then(Error(Code::NoSuchDomain, "domain '" + name + "' no longer exists"));
+                return;
+            }
+            then(std::move(verdict));
+        });
+}
+
+void DomainObject::setState(const std::string& state, const std::string& reason) {
+    if (state == m_state && reason == m_reason) {
+        return;
+    }
+    bool wasActive = active();
+    m_state = state;
+    m_reason = reason;
+    std::vector<std::string> changed{"State", "StateReason"};
+    if (!active() && m_id != -1) {
+        m_id = -1;
+    }
+    if (active() != wasActive) {
+        changed.emplace_back("Id");
+    }
+    emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, changed);
+    emitStateChanged(m_state, m_reason);
+    auto event = lifecycleEventFor(m_state, m_reason);
+    if (event.event >= 0) {
+        m_registry.emitLifecycle(*this, event);
+    }
+}
+
+void DomainObject::setPersistent(bool persistent) {
+    if (m_persistent != persistent) {
+        m_persistent = persistent;
+        emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"Persistent"});
+    }
+}
+
+void DomainObject::redefine(DomainXml domain) {
+    if (active() || m_starting) {
+        m_nextDefinition = std::move(domain);
+        return;
+    }
+    bool nameChanged = domain.def.name != m_domain.def.name;
+    m_domain = std::move(domain);
+    std::vector<std::string> changed{"Vcpus", "MemoryKiB"};
+    if (nameChanged) {
+        changed.emplace_back("Name");
+    }
+    emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, changed);
+}
+
+void DomainObject::start(std::function<void(Result<void>)> done) {
+    if (active() || m_starting) {
+        done(Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is already running"));
+        return;
+    }
+    if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, false); !r) {
+        done(r.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
+        return;
+    }
+    m_starting = true;
+    m_startDone = std::move(done);
+    auto guard = m_lifetime.guard();
+    m_startTimer = m_registry.loop().addTimer(m_registry.config().startTimeout, [this, guard] {
+        if (!guard.alive()) {
+            return;
+        }
+        // Do not leave a half-started QEMU behind a failed Start.
+        m_registry.shims().callMethod(uuidHex(), "Destroy", m_registry.config().shimCallTimeout,
+                                      [](Result<void>) {});
+        finishStart(Error(Code::Timeout, "domain '" + m_domain.def.name +
+                                             "' did not reach running in time"));
+    });
+}
+
+void DomainObject::finishStart(Result<void> outcome) {
+    m_starting = false;
+    m_startTimer.reset();
+    auto done = std::move(m_startDone);
+    m_startDone = nullptr;
+    if (done) {
+        done(std::move(outcome));
+    }
+}
+
+void DomainObject::onShimState(const std::string& state, const std::string& reason) {
+    if (m_starting && state == "running") {
+        m_id = m_registry.allocateId();
+        setState(state, reason);
+        finishStart(success());
+        return;
+    }
+    if (!m_starting && !active()) {
+        return; // a late signal from a shim that already reported shutoff
+    }
+    setState(state, reason);
+    if (!active()) {
+        if (m_starting) {
+            finishStart(Error(Code::OperationFailed,
+                              "domain '" + m_domain.def.name + "' stopped while starting"));
+        }
+        becameInactive();
+    }
+}
+
+void DomainObject::onShimGone(std::optional<Error> failure) {
+    if (m_starting) {
+        Error e = failure.value_or(Error(Code::OperationFailed, "the shim exited"));
+        finishStart(e.prefix("cannot start domain '" + m_domain.def.name + "'"));
+        becameInactive();
+        return;
+    }
+    if (!active()) {
+        return;
+    }
+    // The shim died under a running domain. Its QEMU does not depend on it: a new shim
+    // takes the monitor over and the VM never notices.
+    if (m_registry.shims().qemuAlive(uuidHex())) {
+        log::warning("shim of '" + m_domain.def.name + "' died; re-attaching a new one");
+        if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, true); r) {
+            return;
+        }
+    }
+    log::warning("domain '" + m_domain.def.name + "' lost its shim and its QEMU");
+    setState("shutoff", "crashed");
+    becameInactive();
+}
+
+void DomainObject::adoptRunning(const std::string& state, const std::string& reason) {
+    if (m_id == -1 && isActiveState(state)) {
+        m_id = m_registry.allocateId();
+    }
+    setState(state, reason);
+}
+
+void DomainObject::becameInactive() {
+    if (m_nextDefinition) {
+        m_domain = std::move(*m_nextDefinition);
+        m_nextDefinition.reset();
+        emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"Name", "Vcpus", "MemoryKiB"});
+    }
+    if (!m_persistent) {
+        // Not from inside our own call stack: the registry destroys this object.
+        auto guard = m_lifetime.guard();
+        m_registry.loop().defer([this, guard] {
+            if (guard.alive() && !m_persistent && !active() && !m_starting) {
+                m_registry.remove(*this);
+            }
+        });
+    }
+}
+
+void DomainObject::Start(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.start", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        start([shared](Result<void> outcome) { reply(shared, std::move(outcome)); });
+    });
+}
+
+void DomainObject::Shutdown(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.stop", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (m_state != "running" && m_state != "paused") {
+            reply(shared, notRunning(m_domain.def.name));
+            return;
+        }
+        m_registry.shims().callMethod(uuidHex(), "Shutdown", m_registry.config().shimCallTimeout,
+                                      [shared](Result<void> r) { reply(shared, std::move(r)); });
+    });
+}
+
+void DomainObject::Destroy(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.stop", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (!active()) {
+            reply(shared, m_starting ? Error(Code::InvalidState, "domain '" + m_domain.def.name +
+                                                                     "' is still starting")
+                                     : notRunning(m_domain.def.name));
+            return;
+        }
+        // The shim answers once QEMU is gone, after its SIGTERM grace period.
+        auto timeout = m_registry.config().shimCallTimeout + std::chrono::seconds(15);
+        m_registry.shims().callMethod(uuidHex(), "Destroy", timeout,
+                                      [shared](Result<void> r) { reply(shared, std::move(r)); });
+    });
+}
+
+void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.delete", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (!m_persistent) {
+            reply(shared, Error(Code::InvalidState, "cannot undefine transient domain '" +
+                                                        m_domain.def.name + "'"));
+            return;
+        }
+        if (auto r = m_registry.store().remove(m_domain.def.uuid); !r) {
+            reply(shared, r);
+            return;
+        }
+        // As in libvirt, a running domain stays up as a transient one.
+        setPersistent(false);
+        if (m_autostart) {
+            m_autostart = false;
+            emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"Autostart"});
+        }
+        m_nextDefinition.reset();
+        m_registry.emitLifecycle(*this, kEventUndefinedRemoved);
+        reply(shared, success());
+        if (!active() && !m_starting) {
+            becameInactive();
+        }
+    });
+}
+
+void DomainObject::GetXML(sdbus::Result<std::string>&& result, Options options) {
+    auto shared = share(std::move(result));
+    auto fail = [shared](const Error& e) { shared->returnError(toDBusError(e)); };
+    if (auto r = checkOptions(options, {"inactive"}); !r) {
+        fail(r.error());
+        return;
+    }
+    auto inactive = boolOption(options, "inactive", false);
+    if (!inactive) {
+        fail(inactive.error());
+        return;
+    }
+    bool wantInactive = inactive.value();
+    authorize("org.virtswarm.domain.read", [this, shared, fail, wantInactive](Result<void> allowed) {
+        if (!allowed) {
+            fail(allowed.error());
+            return;
+        }
+        if (wantInactive) {
+            shared->returnResults(m_nextDefinition ? m_nextDefinition->xml : m_domain.xml);
+        } else if (active()) {
+            shared->returnResults(liveDomainXml(m_domain.xml, m_id));
+        } else {
+            shared->returnResults(m_domain.xml);
+        }
+    });
+}
+
+void DomainObject::SetAutostart(sdbus::Result<>&& result, bool autostart, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.write", [this, shared, autostart](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (!m_persistent) {
+            reply(shared, Error(Code::InvalidState, "cannot set autostart for transient domain '" +
+                                                        m_domain.def.name + "'"));
+            return;
+        }
+        if (auto r = m_registry.store().setAutostart(m_domain.def.uuid, autostart); !r) {
+            reply(shared, r);
+            return;
+        }
+        if (m_autostart != autostart) {
+            m_autostart = autostart;
+            emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"Autostart"});
+        }
+        reply(shared, success());
+    });
+}
+
+} // namespace virtswarm::hypervisor

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/domain_def.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/lifetime.hpp"
+#include "virtswarm/polkit.hpp"
+
+#include <optional>
+#include <sdbus-c++/sdbus-c++.h>
+#include <virtswarm/gen/org.virtswarm.Hypervisor1.Domain_adaptor.h>
+
+namespace virtswarm::hypervisor {
+
+class Registry;
+
+// One domain on the bus: its definition, its run state as reported by its shim, and the
+// Domain interface. Methods authorize with polkit first, then act; anything that needs
+// the shim is an async call with a timeout, so no method ever blocks the registry.
+class DomainObject final
+    : public sdbus::AdaptorInterfaces<org::virtswarm::Hypervisor1::Domain_adaptor,
+                                      sdbus::Properties_adaptor, sdbus::ManagedObject_adaptor> {
+public:
+    DomainObject(Registry& registry, DomainXml domain, bool persistent);
+    ~DomainObject();
+
+    const DomainDef& def() const { return m_domain.def; }
+    const std::string& xml() const { return m_domain.xml; }
+    std::string uuidHex() const { return virtswarm::uuidHex(m_domain.def.uuid); }
+    std::string uuidText() const { return formatUuid(m_domain.def.uuid); }
+    bool persistent() const { return m_persistent; }
+    bool autostart() const { return m_autostart; }
+    bool active() const;
+    const std::string& state() const { return m_state; }
+    int id() const { return m_id; }
+
+    // A new definition for the same domain (DefineXML on an existing one). While the
+    // domain runs, the new definition applies from its next start.
+    void redefine(DomainXml domain);
+    void setAutostartFlag(bool autostart) { m_autostart = autostart; }
+    void makePersistent() { setPersistent(true); }
+
+    // Launches the shim; `done` runs when the domain is running or the start failed.
+    void start(std::function<void(Result<void>)> done);
+
+    // From the shim supervisor.
+    void onShimState(const std::string& state, const std::string& reason);
+    void onShimGone(std::optional<Error> failure);
+    // A shim found on the bus after a registry restart.
+    void adoptRunning(const std::string& state, const std::string& reason);
+
+private:
+    // Domain interface
+    void Start(sdbus::Result<>&& result, Options options) override;
+    void Shutdown(sdbus::Result<>&& result, Options options) override;
+    void Destroy(sdbus::Result<>&& result, Options options) override;
+    void Undefine(sdbus::Result<>&& result, Options options) override;
+    void GetXML(sdbus::Result<std::string>&& result, Options options) override;
+    void SetAutostart(sdbus::Result<>&& result, bool autostart, Options options) override;
+    std::string Name() override { return m_domain.def.name; }
+    std::string UUID() override { return uuidText(); }
+    int32_t Id() override { return m_id; }
+    std::string State() override { return m_state; }
+    std::string StateReason() override { return m_reason; }
+    bool Persistent() override { return m_persistent; }
+    bool Autostart() override { return m_autostart; }
+    uint32_t Vcpus() override { return m_domain.def.vcpus; }
+    uint64_t MemoryKiB() override { return m_domain.def.memoryKiB; }
+
+    // Runs `action` once polkit allowed `actionId` for the caller of the current method.
+    void authorize(const char* actionId, std::function<void(Result<void>)> then);
+    void setState(const std::string& state, const std::string& reason);
+    void setPersistent(bool persistent);
+    void finishStart(Result<void> outcome);
+    void becameInactive();
+
+    Registry& m_registry;
+    DomainXml m_domain;
+    // A redefinition made while running, applied when the domain stops.
+    std::optional<DomainXml> m_nextDefinition;
+    bool m_persistent;
+    bool m_autostart = false;
+    std::string m_state = "shutoff";
+    std::string m_reason = "unknown";
+    int m_id = -1;
+    bool m_starting = false;
+    std::function<void(Result<void>)> m_startDone;
+    EventSource m_startTimer;
+    Lifetime m_lifetime;
+};
+
+} // namespace virtswarm::hypervisor

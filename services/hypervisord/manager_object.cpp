@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "manager_object.hpp"
+
+#include "capabilities.hpp"
+#include "domain_object.hpp"
+#include "registry.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
+
+namespace virtswarm::hypervisor {
+namespace {
+
+using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
+
+void fail(const PathResult& result, const Error& error) {
+    result->returnError(toDBusError(error));
+}
+
+// The other domain that makes `domain` a duplicate, if any: same name with another UUID,
+// or same UUID with another name (libvirt's rules; a rename goes through its own API).
+std::optional<Error> conflictFor(Registry& registry, const DomainDef& def) {
+    if (auto* byName = registry.findByName(def.name); byName && byName->def().uuid != def.uuid) {
+        return Error(Code::DomainExists, "domain '" + def.name + "' already exists with uuid " +
+                                             byName->uuidText());
+    }
+    if (auto* byUuid = registry.findByUuid(def.uuid); byUuid && byUuid->def().name != def.name) {
+        return Error(Code::DomainExists, "domain '" + byUuid->def().name +
+                                             "' already exists with uuid " + formatUuid(def.uuid));
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+ManagerObject::ManagerObject(Registry& registry)
+    : AdaptorInterfaces(registry.connection(), names::kHypervisorRootPath)
+    , m_registry(registry) {
+    registerAdaptor();
+    m_registry.setEventEmitter([this](const DomainObject& d, LifecycleEvent e) {
+        emitDomainEvent(Registry::objectPathFor(d.def().uuid), d.def().name, d.uuidText(), e.event,
+                        e.detail);
+    });
+}
+
+ManagerObject::~ManagerObject() {
+    m_registry.setEventEmitter(nullptr);
+    unregisterAdaptor();
+}
+
+void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                              Options options) {
+    auto shared = std::make_shared<sdbus::Result<sdbus::ObjectPath>>(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        fail(shared, r.error());
+        return;
+    }
+    auto parsed = parseDomainXml(xml);
+    if (!parsed) {
+        fail(shared, parsed.error());
+        return;
+    }
+    auto domain = std::make_shared<DomainXml>(std::move(parsed).value());
+    Caller caller = currentCaller(getObject());
+    PolkitDetails details{{"domain_name", domain->def.name},
+                          {"domain_uuid", formatUuid(domain->def.uuid)}};
+    m_registry.authority().checkBusName(
+        caller.sender, "org.virtswarm.domain.save", details, caller.allowInteraction,
+        [this, shared, domain](Result<void> allowed) {
+            if (!allowed) {
+                fail(shared, allowed.error());
+                return;
+            }
+            // Checked now, not before polkit: another client may have defined in between.
+            if (auto conflict = conflictFor(m_registry, domain->def)) {
+                fail(shared, *conflict);
+                return;
+            }
+            // Disk first: a definition the registry announces is one that survives a crash.
+            if (auto r = m_registry.store().save(*domain); !r) {
+                fail(shared, r.error());
+                return;
+            }
+            auto path = Registry::objectPathFor(domain->def.uuid);
+            if (auto* existing = m_registry.findByUuid(domain->def.uuid)) {
+                existing->redefine(*domain);
+                existing->makePersistent();
+                m_registry.emitLifecycle(*existing, kEventDefinedUpdated);
+                shared->returnResults(sdbus::ObjectPath(path));
+                return;
+            }
+            auto defined = m_registry.define(std::move(*domain), true);
+            if (!defined) {
+                fail(shared, defined.error());
+                return;
+            }
+            log::info("defined domain '" + defined.value()->def().name + "'");
+            m_registry.emitLifecycle(*defined.value(), kEventDefinedAdded);
+            shared->returnResults(sdbus::ObjectPath(path));
+        });
+}
+
+void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                              Options options) {
+    auto shared = std::make_shared<sdbus::Result<sdbus::ObjectPath>>(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        fail(shared, r.error());
+        return;
+    }
+    auto parsed = parseDomainXml(xml);
+    if (!parsed) {
+        fail(shared, parsed.error());
+        return;
+    }
+    auto domain = std::make_shared<DomainXml>(std::move(parsed).value());
+    Caller caller = currentCaller(getObject());
+    PolkitDetails details{{"domain_name", domain->def.name},
+                          {"domain_uuid", formatUuid(domain->def.uuid)}};
+    m_registry.authority().checkBusName(
+        caller.sender, "org.virtswarm.domain.start", details, caller.allowInteraction,
+        [this, shared, domain](Result<void> allowed) {
+            if (!allowed) {
+                fail(shared, allowed.error());
+                return;
+            }
+            auto defined = m_registry.define(std::move(*domain), false);
+            if (!defined) {
+                fail(shared, defined.error());
+                return;
+            }
+            DomainObject* d = defined.value();
+            auto path = Registry::objectPathFor(d->def().uuid);
+            // A transient domain that fails to start is removed again (becameInactive).
+            d->start([shared, path](Result<void> outcome) {
+                if (outcome) {
+                    shared->returnResults(sdbus::ObjectPath(path));
+                } else {
+                    fail(shared, outcome.error());
+                }
+            });
+        });
+}
+
+sdbus::ObjectPath ManagerObject::LookupByName(const std::string& name) {
+    if (auto* d = m_registry.findByName(name)) {
+        return Registry::objectPathFor(d->def().uuid);
+    }
+    throw toDBusError(Error(Code::NoSuchDomain, "no domain with matching name '" + name + "'"));
+}
+
+sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
+    auto parsed = parseUuid(uuid);
+    if (!parsed) {
+        throw toDBusError(parsed.error());
+    }
+    if (auto* d = m_registry.findByUuid(parsed.value())) {
+        return Registry::objectPathFor(d->def().uuid);
+    }
+    throw toDBusError(Error(Code::NoSuchDomain, "no domain with matching uuid '" + uuid + "'"));
+}
+
+std::vector<sdbus::ObjectPath> ManagerObject::ListDomains(const Options& options) {
+    if (auto r = checkOptions(options, {"active", "inactive"}); !r) {
+        throw toDBusError(r.error());
+    }
+    auto active = boolOption(options, "active", false);
+    auto inactive = boolOption(options, "inactive", false);
+    if (!active || !inactive) {
+        throw toDBusError(!active ? active.error() : inactive.error());
+    }
+    // Neither filter means both, as with libvirt's flags.
+    bool wantActive = active.value() || !inactive.value();
+    bool wantInactive = inactive.value() || !active.value();
+    std::vector<sdbus::ObjectPath> out;
+    for (auto* d : m_registry.all()) {
+        if (d->active() ? wantActive : wantInactive) {
+            out.emplace_back(Registry::objectPathFor(d->def().uuid));
+        }
+    }
+    return out;
+}
+
+std::string ManagerObject::GetCapabilities() { return hostCapabilitiesXml(); }
+
+std::string ManagerObject::Mode() { return busModeName(m_registry.config().mode); }
+
+} // namespace virtswarm::hypervisor

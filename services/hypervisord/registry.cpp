@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "registry.hpp"
+
+#include "domain_object.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
+
+namespace virtswarm::hypervisor {
+
+Registry::Registry(sdbus::IConnection& connection, EventLoop& loop, RegistryConfig config)
+    : m_connection(connection)
+    , m_loop(loop)
+    , m_config(std::move(config))
+    , m_authority(connection, m_config.mode)
+    , m_store(m_config.paths.configDir)
+    , m_shims(connection, loop, m_config.mode, m_config.paths.runtimeDir, m_config.shimPath,
+              ShimSupervisor::Callbacks{
+                  [this](const std::string& uuidHex, const std::string& state,
+                         const std::string& reason) {
+                      if (auto* d = findByUuidHex(uuidHex)) {
+                          d->onShimState(state, reason);
+                      }
+                  },
+                  [this](const std::string& uuidHex, std::optional<Error> failure) {
+                      if (auto* d = findByUuidHex(uuidHex)) {
+                          d->onShimGone(std::move(failure));
+                      }
+                  }}) {}
+
+Registry::~Registry() = default;
+
+std::string Registry::objectPathFor(const UuidBytes& uuid) {
+    return names::kDomainPathPrefix + uuidHex(uuid);
+}
+
+Result<void> Registry::start(std::function<void()> ready) {
+    for (auto& stored : m_store.loadAll()) {
+        bool autostart = stored.autostart;
+        auto defined = define(std::move(stored.domain), true);
+        if (!defined) {
+            log::error("cannot load definition: " + defined.error().message());
+            continue;
+        }
+        defined.value()->setAutostartFlag(autostart);
+    }
+    log::info("loaded " + std::to_string(m_domains.size()) + " definitions from " +
+              m_config.paths.configDir);
+    if (auto r = m_shims.subscribe(); !r) {
+        return r;
+    }
+    m_shims.discover([this](ShimSupervisor::FoundShim found) { adoptRunningShim(std::move(found)); },
+                     [this, ready] {
+                         for (auto* d : all()) {
+                             if (d->autostart() && !d->active()) {
+                                 d->start([name = d->def().name](Result<void> r) {
+                                     if (!r) {
+                                         log::error("autostart of '" + name +
+                                                    "' failed: " + r.error().message());
+                                     }
+                                 });
+                             }
+                         }
+                         ready();
+                     });
+    return success();
+}
+
+void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
+    DomainObject* domain = findByUuidHex(found.uuidHex);
+    if (domain == nullptr) {
+        // A transient domain: its definition lives only in its shim.
+        auto parsed = parseDomainXml(found.xml);
+        if (!parsed) {
+            log::error("shim " + found.uuidHex +
+                       " runs an unparsable definition: " + parsed.error().message());
+            return;
+        }
+        auto defined = define(std::move(parsed).value(), false);
+        if (!defined) {
+            log::error("cannot adopt shim " + found.uuidHex + ": " + defined.error().message());
+            return;
+        }
+        domain = defined.value();
+    }
+    log::info("adopted running domain '" + domain->def().name + "' (" + found.state + ")");
+    domain->adoptRunning(found.state, found.reason);
+}
+
+Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {
+    std::string key = uuidHex(domain.def.uuid);
+    if (auto it = m_domains.find(key); it != m_domains.end()) {
+        return Error(Code::DomainExists, "domain with uuid " + formatUuid(domain.def.uuid) +
+                                             " already exists");
+    }
+    if (findByName(domain.def.name) != nullptr) {
+        return Error(Code::DomainExists, "domain '" + domain.def.name + "' already exists");
+    }
+    auto object = std::make_unique<DomainObject>(*this, std::move(domain), persistent);
+    DomainObject* raw = object.get();
+    m_domains.emplace(key, std::move(object));
+    return raw;
+}
+
+void Registry::remove(DomainObject& domain) { m_domains.erase(domain.uuidHex()); }
+
+DomainObject* Registry::findByName(const std::string& name) const {
+    for (const auto& [key, d] : m_domains) {
+        if (d->def().name == name) {
+            return d.get();
+        }
+    }
+    return nullptr;
+}
+
+DomainObject* Registry::findByUuid(const UuidBytes& uuid) const {
+    return findByUuidHex(uuidHex(uuid));
+}
+
+DomainObject* Registry::findByUuidHex(const std::string& hex) const {
+    auto it = m_domains.find(hex);
+    return it == m_domains.end() ? nullptr : it->second.get();
+}
+
+std::vector<DomainObject*> Registry::all() const {
+    std::vector<DomainObject*> out;
+    out.reserve(m_domains.size());
+    for (const auto& [key, d] : m_domains) {
+        out.push_back(d.get());
+    }
+    return out;
+}
+
+void Registry::emitLifecycle(const DomainObject& domain, LifecycleEvent event) {
+    if (m_emitEvent) {
+        m_emitEvent(domain, event);
+    }
+}
+
+} // namespace virtswarm::hypervisor

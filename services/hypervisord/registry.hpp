@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "domain_state.hpp"
+#include "domain_store.hpp"
+#include "shim_supervisor.hpp"
+#include "virtswarm/domain_def.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/paths.hpp"
+#include "virtswarm/polkit.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+#include <vector>
+
+namespace virtswarm::hypervisor {
+
+class DomainObject;
+
+struct RegistryConfig {
+    BusMode mode = BusMode::System;
+    DaemonPaths paths;
+    std::string shimPath;
+    // How long Start waits for the shim to report the domain running.
+    std::chrono::milliseconds startTimeout{60000};
+    // How long any call to a shim may take before it fails with Timeout.
+    std::chrono::milliseconds shimCallTimeout{5000};
+};
+
+// The hypervisor registry's model: every domain, name/UUID uniqueness, runtime ids, and
+// the services domain objects need (store, shims, polkit). Answers all bulk queries from
+// its own state; never waits on a shim.
+class Registry {
+public:
+    Registry(sdbus::IConnection& connection, EventLoop& loop, RegistryConfig config);
+    ~Registry();
+
+    // Loads definitions, subscribes to shims, re-adopts running shims, then starts
+    // autostart domains. `ready` runs when the picture is complete.
+    Result<void> start(std::function<void()> ready);
+
+    // Defines or updates a persistent domain (persistent=true), or adds a transient one.
+    Result<DomainObject*> define(DomainXml domain, bool persistent);
+    // Removes a domain object (after undefine of an inactive domain, or a transient one
+    // shutting off).
+    void remove(DomainObject& domain);
+
+    DomainObject* findByName(const std::string& name) const;
+    DomainObject* findByUuid(const UuidBytes& uuid) const;
+    std::vector<DomainObject*> all() const;
+
+    int allocateId() { return m_nextId++; }
+    void emitLifecycle(const DomainObject& domain, LifecycleEvent event);
+    void setEventEmitter(std::function<void(const DomainObject&, LifecycleEvent)> emitter) {
+        m_emitEvent = std::move(emitter);
+    }
+
+    sdbus::IConnection& connection() { return m_connection; }
+    EventLoop& loop() { return m_loop; }
+    Authority& authority() { return m_authority; }
+    DomainStore& store() { return m_store; }
+    ShimSupervisor& shims() { return m_shims; }
+    const RegistryConfig& config() const { return m_config; }
+
+    static std::string objectPathFor(const UuidBytes& uuid);
+
+private:
+    DomainObject* findByUuidHex(const std::string& uuidHex) const;
+    void adoptRunningShim(ShimSupervisor::FoundShim found);
+
+    sdbus::IConnection& m_connection;
+    EventLoop& m_loop;
+    RegistryConfig m_config;
+    Authority m_authority;
+    DomainStore m_store;
+    ShimSupervisor m_shims;
+    std::map<std::string, std::unique_ptr<DomainObject>> m_domains; // uuid hex -> domain
+    std::function<void(const DomainObject&, LifecycleEvent)> m_emitEvent;
+    int m_nextId = 1;
+};
+
+} // namespace virtswarm::hypervisor

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "shim_supervisor.hpp"
+
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/child_process.hpp"
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
+#include "virtswarm/shim_files.hpp"
+
+#include <csignal>
+#include <filesystem>
+
+namespace virtswarm::hypervisor {
+namespace {
+
+constexpr auto kDiscoveryTimeout = std::chrono::seconds(5);
+
+std::optional<std::string> uuidHexFromBusName(const std::string& name) {
+    std::string prefix = names::kShimBusNamePrefix;
+    if (name.rfind(prefix, 0) != 0 || name.size() != prefix.size() + 32) {
+        return std::nullopt;
+    }
+    return name.substr(prefix.size());
+}
+
+} // namespace
+
+ShimSupervisor::ShimSupervisor(sdbus::IConnection& connection, EventLoop& loop, BusMode mode,
+                               std::string runtimeDir, std::string shimPath, Callbacks callbacks)
+    : m_connection(connection)
+    , m_loop(loop)
+    , m_mode(mode)
+    , m_runtimeDir(std::move(runtimeDir))
+    , m_shimPath(std::move(shimPath))
+    , m_callbacks(std::move(callbacks))
+    , m_busDriver(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")) {}
+
+ShimSupervisor::~ShimSupervisor() = default;
+
+std::string ShimSupervisor::busNameFor(const std::string& uuidHex) {
+    return names::kShimBusNamePrefix + uuidHex;
+}
+
+Result<void> ShimSupervisor::subscribe() {
+    try {
+        m_matches.push_back(m_connection.addMatch(
+            std::string("type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',"
+                        "arg0namespace='") +
+                names::kShimNamespace + "'",
+            [this](sdbus::Message& m) { onNameOwnerChanged(m); }));
+        m_matches.push_back(m_connection.addMatch(
+            std::string("type='signal',interface='") + names::kShimInterface +
+                "',member='StateChanged'",
+            [this](sdbus::Message& m) { onStateChanged(m); }));
+    } catch (const sdbus::Error& e) {
+        return Error(Code::Internal, "cannot subscribe to shim signals: " + e.getMessage());
+    }
+    return success();
+}
+
+Result<void> ShimSupervisor::launch(const std::string& uuidHex, const std::string& xml,
+                                    bool attach) {
+    ShimFiles files = shimFiles(m_runtimeDir, uuidHex);
+    if (auto r = makeDirectories(files.dir, 0700); !r) {
+        return r;
+    }
+    (void)removeFileDurable(files.failure);
+    if (!attach) {
+        if (auto r = writeFileAtomic(files.domainXml, xml, 0600); !r) {
+            return r;
+        }
+    }
+    SpawnOptions spawn;
+    spawn.argv = {m_shimPath, std::string("--") + busModeName(m_mode), "--uuid", uuidHex,
+                  "--runtime-dir", files.dir};
+    if (attach) {
+        spawn.argv.emplace_back("--attach");
+    }
+    auto pid = spawnProcess(spawn);
+    if (!pid) {
+        return pid.takeError();
+    }
+    Launched launched;
+    auto guard = m_lifetime.guard();
+    launched.childWatch = m_loop.addChild(pid.value(), [this, guard, uuidHex](const siginfo_t& info) {
+        if (!guard.alive()) {
+            return;
+        }
+        log::debug("shim for " + uuidHex + " " + describeExit(info));
+        auto it = m_launched.find(uuidHex);
+        // A shim that owned its name is reported gone by NameOwnerChanged; only one that
+        // died before reaching the bus is reported here.
+        if (it != m_launched.end() && !it->second.sawName) {
+            reportGone(uuidHex);
+        }
+    });
+    m_launched[uuidHex] = std::move(launched);
+    log::info("launched shim " + std::to_string(pid.value()) + " for " + uuidHex +
+              (attach ? " (re-attaching to its QEMU)" : ""));
+    return success();
+}
+
+bool ShimSupervisor::qemuAlive(const std::string& uuidHex) const {
+    ShimFiles files = shimFiles(m_runtimeDir, uuidHex);
+    auto text = readFile(files.qemuPid, 64);
+    if (!text) {
+        return false;
+    }
+    pid_t pid = static_cast<pid_t>(std::atol(text.value().c_str()));
+    if (pid <= 1 || kill(pid, 0) != 0) {
+        return false;
+    }
+    // The pid must still be QEMU, not a later process that reused the number.
+    auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe");
+    return exe.filename().string().find("qemu") != std::string::npos;
+}
+
+void ShimSupervisor::reportGone(const std::string& uuidHex) {
+    m_launched.erase(uuidHex);
+    m_proxies.erase(uuidHex);
+    if (m_callbacks.shimGone) {
+        m_callbacks.shimGone(uuidHex, readFailure(uuidHex));
+    }
+}
+
+std::optional<Error> ShimSupervisor::readFailure(const std::string& uuidHex) const {
+    auto text = readFile(shimFiles(m_runtimeDir, uuidHex).failure, 65536);
+    if (!text) {
+        return std::nullopt;
+    }
+    const std::string& t = text.value();
+    auto nl = t.find('\n');
+    std::string name = t.substr(0, nl);
+    std::string message = nl == std::string::npos ? "" : t.substr(nl + 1);
+    return Error(codeFromDBusName(name), message);
+}
+
+void ShimSupervisor::onNameOwnerChanged(sdbus::Message& message) {
+    std::string name, oldOwner, newOwner;
+    message >> name >> oldOwner >> newOwner;
+    auto uuidHex = uuidHexFromBusName(name);
+    if (!uuidHex) {
+        return;
+    }
+    if (!oldOwner.empty()) {
+        m_uuidByOwner.erase(oldOwner);
+    }
+    if (!newOwner.empty()) {
+        m_uuidByOwner[newOwner] = *uuidHex;
+        if (auto it = m_launched.find(*uuidHex); it != m_launched.end()) {
+            it->second.sawName = true;
+        }
+        return;
+    }
+    reportGone(*uuidHex);
+}
+
+void ShimSupervisor::onStateChanged(sdbus::Message& message) {
+    // Only a process that owns a shim name can be the source: the bus policy lets only
+    // the registry's user own those names.
+    auto it = m_uuidByOwner.find(message.getSender());
+    if (it == m_uuidByOwner.end()) {
+        return;
+    }
+    std::string state, reason;
+    message >> state >> reason;
+    if (m_callbacks.stateChanged) {
+        m_callbacks.stateChanged(it->second, state, reason);
+    }
+}
+
+sdbus::IProxy& ShimSupervisor::proxyFor(const std::string& uuidHex) {
+    auto& proxy = m_proxies[uuidHex];
+    if (!proxy) {
+        proxy = sdbus::createProxy(m_connection, busNameFor(uuidHex), names::kShimPath);
+    }
+    return *proxy;
+}
+
+void ShimSupervisor::callMethod(const std::string& uuidHex, const std::string& method,
+                                std::chrono::milliseconds timeout,
+                                std::function<void(Result<void>)> done) {
+    try {
+        proxyFor(uuidHex)
+            .callMethodAsync(method)
+            .onInterface(names::kShimInterface)
+            .withTimeout(timeout)
+            .withArguments(Options{})
+            .uponReplyInvoke([done = std::move(done), method](const sdbus::Error* error) {
+                if (error == nullptr) {
+                    done(success());
+                } else {
+                    Error e = fromDBusError(*error);
+                    done(e.prefix("shim " + method));
+                }
+            });
+    } catch (const sdbus::Error& e) {
+        done(Error(Code::HypervisorGone, "cannot reach the shim: " + e.getMessage()));
+    }
+}
+
+void ShimSupervisor::discover(std::function<void(FoundShim)> found, std::function<void()> done) {
+    auto guard = m_lifetime.guard();
+    m_busDriver->callMethodAsync("ListNames")
+        .onInterface("org.freedesktop.DBus")
+        .withTimeout(kDiscoveryTimeout)
+        .uponReplyInvoke([this, guard, found, done](const sdbus::Error* error,
+                                                    std::vector<std::string> names) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (error != nullptr) {
+                log::error("cannot list bus names: " + error->getMessage());
+                done();
+                return;
+            }
+            std::vector<std::string> shims;
+            for (const auto& name : names) {
+                if (auto uuidHex = uuidHexFromBusName(name)) {
+                    shims.push_back(*uuidHex);
+                }
+            }
+            if (shims.empty()) {
+                done();
+                return;
+            }
+            auto pending = std::make_shared<size_t>(shims.size());
+            auto finishOne = [pending, done] {
+                if (--*pending == 0) {
+                    done();
+                }
+            };
+            for (const auto& uuidHex : shims) {
+                discoverOne(uuidHex, found, finishOne);
+            }
+        });
+}
+
+// Owner, then properties, then XML: chained so each shim is reported once and complete.
+void ShimSupervisor::discoverOne(const std::string& uuidHex,
+                                 std::function<void(FoundShim)> found,
+                                 std::function<void()> finished) {
+    auto guard = m_lifetime.guard();
+    m_busDriver->callMethodAsync("GetNameOwner")
+        .onInterface("org.freedesktop.DBus")
+        .withTimeout(kDiscoveryTimeout)
+        .withArguments(busNameFor(uuidHex))
+        .uponReplyInvoke([=, this](const sdbus::Error* e0, std::string owner) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (e0 != nullptr) {
+                finished();
+                return;
+            }
+            m_uuidByOwner[owner] = uuidHex;
+            proxyFor(uuidHex)
+                .callMethodAsync("GetAll")
+                .onInterface("org.freedesktop.DBus.Properties")
+                .withTimeout(kDiscoveryTimeout)
+                .withArguments(std::string(names::kShimInterface))
+                .uponReplyInvoke([=, this](const sdbus::Error* e1,
+                                           std::map<std::string, sdbus::Variant> props) {
+                    if (!guard.alive()) {
+                        return;
+                    }
+                    if (e1 != nullptr || !props["State"].containsValueOfType<std::string>()) {
+                        log::warning("shim of " + uuidHex + " did not answer; ignoring it");
+                        finished();
+                        return;
+                    }
+                    FoundShim shim{uuidHex, props["State"].get<std::string>(),
+                                   props["StateReason"].get<std::string>(), {}};
+                    proxyFor(uuidHex)
+                        .callMethodAsync("GetXML")
+                        .onInterface(names::kShimInterface)
+                        .withTimeout(kDiscoveryTimeout)
+                        .withArguments(Options{})
+                        .uponReplyInvoke([=](const sdbus::Error* e2, std::string xml) {
+                            if (!guard.alive()) {
+                                return;
+                            }
+                            if (e2 == nullptr) {
+                                FoundShim complete = shim;
+                                complete.xml = std::move(xml);
+                                found(std::move(complete));
+                            }
+                            finished();
+                        });
+                });
+        });
+}
+
+} // namespace virtswarm::hypervisor

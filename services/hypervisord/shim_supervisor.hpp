@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/lifetime.hpp"
+#include "virtswarm/paths.hpp"
+#include "virtswarm/result.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+
+namespace virtswarm::hypervisor {
+
+// Starts shims and follows them on the bus. The registry never waits on a shim: shims
+// report by signals (StateChanged) and by their bus names coming and going
+// (NameOwnerChanged); calls to a shim are asynchronous with a timeout.
+class ShimSupervisor {
+public:
+    struct Callbacks {
+        std::function<void(const std::string& uuidHex, const std::string& state,
+                           const std::string& reason)>
+            stateChanged;
+        // The shim left the bus or died; `failure` is what it reported before giving up.
+        std::function<void(const std::string& uuidHex, std::optional<Error> failure)> shimGone;
+    };
+
+    struct FoundShim {
+        std::string uuidHex;
+        std::string state;
+        std::string reason;
+        std::string xml;
+    };
+
+    ShimSupervisor(sdbus::IConnection& connection, EventLoop& loop, BusMode mode,
+                   std::string runtimeDir, std::string shimPath, Callbacks callbacks);
+    ~ShimSupervisor();
+
+    // Subscribes to the shims' signals; call once before anything else.
+    Result<void> subscribe();
+
+    // Writes the domain's runtime dir and spawns its shim. With `attach`, the shim takes
+    // over a QEMU that is still running instead of starting one.
+    Result<void> launch(const std::string& uuidHex, const std::string& xml, bool attach);
+
+    // Is a QEMU still running for this domain (after its shim died)?
+    bool qemuAlive(const std::string& uuidHex) const;
+
+    void callMethod(const std::string& uuidHex, const std::string& method,
+                    std::chrono::milliseconds timeout, std::function<void(Result<void>)> done);
+
+    // Finds the shims already on the bus (after a registry restart) and reports each
+    // with its state and XML; `done` runs once all have answered or timed out.
+    void discover(std::function<void(FoundShim)> found, std::function<void()> done);
+
+    static std::string busNameFor(const std::string& uuidHex);
+
+private:
+    struct Launched {
+        EventSource childWatch;
+        bool sawName = false;
+    };
+
+    void discoverOne(const std::string& uuidHex, std::function<void(FoundShim)> found,
+                     std::function<void()> finished);
+    void onNameOwnerChanged(sdbus::Message& message);
+    void onStateChanged(sdbus::Message& message);
+    void reportGone(const std::string& uuidHex);
+    std::optional<Error> readFailure(const std::string& uuidHex) const;
+    sdbus::IProxy& proxyFor(const std::string& uuidHex);
+
+    sdbus::IConnection& m_connection;
+    EventLoop& m_loop;
+    BusMode m_mode;
+    std::string m_runtimeDir;
+    std::string m_shimPath;
+    Callbacks m_callbacks;
+    std::map<std::string, std::string> m_uuidByOwner; // unique name -> uuid hex
+    std::map<std::string, Launched> m_launched;        // uuid hex -> our child
+    std::map<std::string, std::unique_ptr<sdbus::IProxy>> m_proxies;
+    std::unique_ptr<sdbus::IProxy> m_busDriver;
+    std::vector<sdbus::Slot> m_matches;
+    Lifetime m_lifetime;
+};
+
+} // namespace virtswarm::hypervisor
