@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "machine.hpp"
+
+#include "qemu_command.hpp"
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/child_process.hpp"
+#include "virtswarm/log.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace virtswarm::shim {
+namespace {
+
+// How long QEMU gets to exit after SIGTERM before SIGKILL (libvirt waits 10 s too).
+constexpr auto kTermGrace = std::chrono::seconds(10);
+
+// State files let a re-attaching shim report the reason the previous one knew.
+std::string stateFile(const ShimFiles& files) { return files.dir + "/state"; }
+
+} // namespace
+
+Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
+                 Listener listener)
+    : m_loop(loop)
+    , m_files(std::move(files))
+    , m_logFile(std::move(logFile))
+    , m_domain(std::move(domain))
+    , m_listener(std::move(listener))
+    , m_qmp(loop) {
+    m_qmp.onEvent([this](const std::string& event, const nlohmann::json& data) {
+        onEvent(event, data);
+    });
+    m_qmp.onClosed([this](const Error& why) { onMonitorClosed(why); });
+}
+
+Machine::~Machine() = default;
+
+void Machine::setState(const std::string& state, const std::string& reason) {
+    if (state == m_state && reason == m_reason) {
+        return;
+    }
+    m_state = state;
+    m_reason = reason;
+    log::info("state " + state + " (" + reason + ")");
+    if (state != "shutoff") {
+        (void)writeFileAtomic(stateFile(m_files), state + "\n" + reason + "\n", 0600);
+    }
+    if (m_listener.stateChanged) {
+        m_listener.stateChanged(state, reason);
+    }
+}
+
+Result<int> Machine::listenQmp() {
+    // The shim binds the monitor socket and hands QEMU the listening fd: it exists before
+    // QEMU runs (no connect-retry loop) and stays at a known path for re-attaching.
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (m_files.qmpSocket.size() >= sizeof addr.sun_path) {
+        return Error(Code::Internal, "QMP socket path too long: " + m_files.qmpSocket);
+    }
+    std::strcpy(addr.sun_path, m_files.qmpSocket.c_str());
+    ::unlink(m_files.qmpSocket.c_str());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return Error(Code::OperationFailed, std::string("socket: ") + std::strerror(errno));
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 || ::listen(fd, 1) < 0) {
+        int err = errno;
+        ::close(fd);
+        return Error(Code::OperationFailed,
+                     "cannot listen on " + m_files.qmpSocket + ": " + std::strerror(err));
+    }
+    return fd;
+}
+
+void Machine::launch(Done done) {
+    m_starting = true;
+    m_startDone = std::move(done);
+    auto listenFd = listenQmp();
+    if (!listenFd) {
+        failStart(listenFd.takeError());
+        return;
+    }
+    int logFd = ::open(m_logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logFd < 0) {
+        ::close(listenFd.value());
+        failStart(Error(Code::OperationFailed,
+                        "cannot open log " + m_logFile + ": " + std::strerror(errno)));
+        return;
+    }
+    constexpr int kQmpFdInChild = 3;
+    SpawnOptions spawn;
+    spawn.argv = buildQemuArgv(m_domain.def, QemuLaunch{kQmpFdInChild, true});
+    spawn.passFds = {{listenFd.value(), kQmpFdInChild}};
+    spawn.stdoutFd = logFd;
+    spawn.stderrFd = logFd;
+    std::string commandLine;
+    for (const auto& a : spawn.argv) {
+        commandLine += a + " ";
+    }
+    std::string header = "starting: " + commandLine + "\n";
+    ssize_t ignored = ::write(logFd, header.data(), header.size());
+    (void)ignored;
+    auto pid = spawnProcess(spawn);
+    ::close(listenFd.value());
+    ::close(logFd);
+    if (!pid) {
+        failStart(pid.takeError());
+        return;
+    }
+    m_pid = pid.value();
+    (void)writeFileAtomic(m_files.qemuPid, std::to_string(m_pid) + "\n", 0644);
+    auto guard = m_lifetime.guard();
+    m_exitWatch = m_loop.addChild(m_pid, [this, guard](const siginfo_t& info) {
+        if (guard.alive()) {
+            onQemuExit(info);
+        }
+    });
+    m_qmp.connect(m_files.qmpSocket, [this, guard](Result<void> ready) {
+        if (!guard.alive() || !m_starting) {
+            return;
+        }
+        if (!ready) {
+            failStart(ready.takeError().prefix("QEMU monitor"));
+            return;
+        }
+        m_qmp.execute("cont", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
+            if (!guard.alive() || !m_starting) {
+                return;
+            }
+            if (!r) {
+                failStart(r.takeError().prefix("resuming the guest"));
+                return;
+            }
+            m_starting = false;
+            setState("running", "booted");
+            if (auto startDone = std::move(m_startDone)) {
+                m_startDone = nullptr;
+                startDone(success());
+            }
+        });
+    });
+}
+
+void Machine::attach(Done done) {
+    auto pidText = readFile(m_files.qemuPid, 64);
+    m_pid = pidText ? static_cast<pid_t>(std::atol(pidText.value().c_str())) : 0;
+    int pidfd = m_pid > 1 ? static_cast<int>(syscall(SYS_pidfd_open, m_pid, 0)) : -1;
+    if (pidfd < 0) {
+        done(Error(Code::HypervisorGone, "no QEMU to attach to"));
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    // Not our child: its exit is seen through a pidfd, without a status.
+    m_exitWatch = m_loop.addIo(pidfd, EPOLLIN, [this, guard, pidfd](uint32_t) {
+        if (guard.alive()) {
+            m_exitWatch.reset();
+            ::close(pidfd);
+            onQemuExit(std::nullopt);
+        }
+    });
+    if (auto previous = readFile(stateFile(m_files), 256)) {
+        const std::string& t = previous.value();
+        auto nl = t.find('\n');
+        m_state = t.substr(0, nl);
+        m_reason = nl == std::string::npos ? "unknown" : t.substr(nl + 1, t.find('\n', nl + 1) - nl - 1);
+    }
+    m_qmp.connect(m_files.qmpSocket, [this, guard, done](Result<void> ready) {
+        if (!guard.alive()) {
+            return;
+        }
+        if (!ready) {
+            done(ready.takeError().prefix("re-attaching to QEMU"));
+            return;
+        }
+        m_qmp.execute("query-status", nlohmann::json::object(),
+                      [this, guard, done](Result<nlohmann::json> r) {
+                          if (!guard.alive()) {
+                              return;
+                          }
+                          if (!r) {
+                              done(r.takeError().prefix("re-attaching to QEMU"));
+                              return;
+                          }
+                          // QEMU's own word wins over the state file where they disagree.
+                          bool running = r.value().value("running", false);
+                          std::string state = running ? "running" : "paused";
+                          std::string reason = state == m_state ? m_reason
+                                               : running        ? "unpaused"
+                                                                : "user";
+                          m_state.clear();
+                          setState(state, reason);
+                          done(success());
+                      });
+    });
+}
+
+void Machine::failStart(Error error) {
+    if (!m_starting) {
+        return;
+    }
+    m_starting = false;
+    log::error(error.message());
+    if (m_pid > 0) {
+        ::kill(m_pid, SIGKILL);
+    }
+    if (auto done = std::move(m_startDone)) {
+        m_startDone = nullptr;
+        done(std::move(error));
+    }
+}
+
+void Machine::shutdown(Done done) {
+    if (!m_qmp.connected()) {
+        done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
+        return;
+    }
+    m_qmp.execute("system_powerdown", nlohmann::json::object(),
+                  [done](Result<nlohmann::json> r) {
+                      done(r ? success() : Result<void>(r.takeError()));
+                  });
+}
+
+void Machine::destroy(Done done) {
+    if (m_pid <= 0) {
+        done(Error(Code::InvalidState, "QEMU is not running"));
+        return;
+    }
+    m_destroyWaiters.push_back(std::move(done));
+    if (m_destroyRequested) {
+        return;
+    }
+    m_destroyRequested = true;
+    ::kill(m_pid, SIGTERM);
+    auto guard = m_lifetime.guard();
+    m_killTimer = m_loop.addTimer(kTermGrace, [this, guard] {
+        if (guard.alive() && m_pid > 0) {
+            log::warning("QEMU ignored SIGTERM; killing it");
+            ::kill(m_pid, SIGKILL);
+        }
+    });
+}
+
+void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
+    log::debug("QMP event " + event);
+    if (event == "SHUTDOWN") {
+        m_shutdownReason = data.value("reason", "guest-shutdown");
+        if (m_state == "running" || m_state == "paused") {
+            setState("shutdown", "user");
+        }
+    } else if (event == "STOP") {
+        if (!m_starting && m_state == "running") {
+            setState("paused", "user");
+        }
+    } else if (event == "RESUME") {
+        if (!m_starting && m_state == "paused") {
+            setState("running", "unpaused");
+        }
+    } else if (event == "GUEST_PANICKED") {
+        m_panicked = true;
+        setState("crashed", "panicked");
+    } else if (event == "BLOCK_IO_ERROR") {
+        if (data.value("action", "") == "stop") {
+            setState("paused", "ioerror");
+        }
+    }
+}
+
+void Machine::onMonitorClosed(const Error& why) {
+    // EOF is what a normally exiting QEMU looks like; its exit is handled by onQemuExit.
+    // A monitor that broke the protocol is a QEMU we can no longer manage: stop it rather
+    // than leave a VM nobody controls.
+    if (why.code() != Code::HypervisorGone && m_pid > 0) {
+        log::error("QEMU monitor failed (" + why.message() + "); killing QEMU");
+        m_panicked = true;
+        ::kill(m_pid, SIGKILL);
+    }
+}
+
+void Machine::onQemuExit(std::optional<siginfo_t> status) {
+    std::string how = status ? describeExit(*status) : "exited";
+    log::info("QEMU " + how);
+    m_exitWatch.reset();
+    m_killTimer.reset();
+    m_pid = 0;
+    m_qmp.close();
+
+    std::string reason;
+    if (m_destroyRequested) {
+        reason = "destroyed";
+    } else if (m_panicked) {
+        reason = "crashed";
+    } else if (m_shutdownReason) {
+        reason = "shutdown";
+    } else if (status && status->si_code == CLD_EXITED && status->si_status == 0) {
+        reason = "shutdown";
+    } else {
+        reason = m_starting ? "failed" : "crashed";
+    }
+    if (m_starting) {
+        failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
+    }
+    ::unlink(m_files.qemuPid.c_str());
+    ::unlink(m_files.qmpSocket.c_str());
+    ::unlink(stateFile(m_files).c_str());
+    setState("shutoff", reason);
+    auto waiters = std::move(m_destroyWaiters);
+    m_destroyWaiters.clear();
+    for (auto& w : waiters) {
+        w(success());
+    }
+    if (m_listener.finished) {
+        m_listener.finished();
+    }
+}
+
+std::string Machine::logTail() const {
+    auto text = readFile(m_logFile, 64 * 1024 * 1024);
+    if (!text) {
+        return "(no log)";
+    }
+    // The last non-empty line is QEMU's error message.
+    std::string t = text.value();
+    while (!t.empty() && t.back() == '\n') {
+        t.pop_back();
+    }
+    auto nl = t.rfind('\n');
+    return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+} // namespace virtswarm::shim

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "machine.hpp"
+#include "virtswarm/dbus_edge.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <virtswarm/gen/org.virtswarm.Shim1.Machine_adaptor.h>
+
+namespace virtswarm::shim {
+
+// org.virtswarm.Shim1.Machine at /org/virtswarm/Shim1: the registry's handle on this VM.
+// The bus policy lets only the registry's user call it, so no polkit here: the registry
+// authorized the client already.
+class MachineObject final
+    : public sdbus::AdaptorInterfaces<org::virtswarm::Shim1::Machine_adaptor,
+                                      sdbus::Properties_adaptor> {
+public:
+    MachineObject(sdbus::IConnection& connection, Machine& machine);
+    ~MachineObject();
+
+    void announceState();
+
+private:
+    void Shutdown(sdbus::Result<>&& result, Options options) override;
+    void Destroy(sdbus::Result<>&& result, Options options) override;
+    std::string GetXML(const Options& options) override;
+    std::string UUID() override { return formatUuid(m_machine.domain().def.uuid); }
+    std::string State() override { return m_machine.state(); }
+    std::string StateReason() override { return m_machine.reason(); }
+    uint32_t Pid() override { return static_cast<uint32_t>(m_machine.pid()); }
+
+    Machine& m_machine;
+};
+
+} // namespace virtswarm::shim

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// virtswarm-shim: one process per running domain. Owns org.virtswarm.Shim1.d<uuid>, the
+// domain's QEMU and its monitor. Started by the registry, which talks to it over D-Bus.
+#include "machine.hpp"
+#include "machine_object.hpp"
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
+#include "virtswarm/paths.hpp"
+
+#include <iostream>
+
+using namespace virtswarm;
+using virtswarm::shim::Machine;
+using virtswarm::shim::MachineObject;
+
+namespace {
+
+struct Arguments {
+    BusMode mode = BusMode::System;
+    std::string uuidHex;
+    std::string runtimeDir;
+    bool attach = false;
+};
+
+std::optional<Arguments> parseArguments(int argc, char** argv) {
+    Arguments a;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--system") {
+            a.mode = BusMode::System;
+        } else if (arg == "--session") {
+            a.mode = BusMode::Session;
+        } else if (arg == "--attach") {
+            a.attach = true;
+        } else if (arg == "--uuid" && i + 1 < argc) {
+            a.uuidHex = argv[++i];
+        } else if (arg == "--runtime-dir" && i + 1 < argc) {
+            a.runtimeDir = argv[++i];
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (a.uuidHex.size() != 32 || a.runtimeDir.empty()) {
+        return std::nullopt;
+    }
+    return a;
+}
+
+// The registry reads this after we are gone, to tell its client why Start failed.
+void recordFailure(const ShimFiles& files, const Error& error) {
+    log::error(error.message());
+    (void)writeFileAtomic(files.failure,
+                          std::string(error.dbusName()) + "\n" + error.message(), 0600);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    auto args = parseArguments(argc, argv);
+    if (!args) {
+        std::cerr << "usage: virtswarm-shim [--system|--session] --uuid <32 hex> "
+                     "--runtime-dir <dir> [--attach]\n";
+        return 2;
+    }
+    log::init("virtswarm-shim/" + args->uuidHex.substr(0, 8));
+    ShimFiles files{args->runtimeDir, args->runtimeDir + "/domain.xml",
+                    args->runtimeDir + "/qmp.sock", args->runtimeDir + "/qemu.pid",
+                    args->runtimeDir + "/failure"};
+
+    auto text = readFile(files.domainXml);
+    auto domain = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
+    if (!domain) {
+        recordFailure(files, domain.error());
+        return 1;
+    }
+    std::string logDir = daemonPaths("hypervisor", args->mode).logDir;
+    (void)makeDirectories(logDir, 0755);
+    std::string logFile = logDir + "/" + domain.value().def.name + ".log";
+
+    auto loop = EventLoop::create();
+    if (!loop) {
+        recordFailure(files, loop.error());
+        return 1;
+    }
+    auto bus = openBus(args->mode);
+    if (!bus) {
+        recordFailure(files, bus.error());
+        return 1;
+    }
+    sdbus::IConnection& connection = *bus.value();
+    if (auto r = loop.value()->attachBus(connection); !r) {
+        recordFailure(files, r.error());
+        return 1;
+    }
+
+    int exitCode = 0;
+    MachineObject* exported = nullptr;
+    Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
+                    Machine::Listener{
+                        [&](const std::string&, const std::string&) {
+                            if (exported != nullptr) {
+                                exported->announceState();
+                            }
+                        },
+                        [&] { loop.value()->exit(exitCode); }});
+    MachineObject object(connection, machine);
+    exported = &object;
+
+    // Owning the name is the lock that keeps two shims (and so two QEMUs) from ever
+    // running for one domain: the second fails here and exits before touching QEMU.
+    try {
+        connection.requestName(names::kShimBusNamePrefix + args->uuidHex);
+    } catch (const sdbus::Error& e) {
+        recordFailure(files, Error(Code::InvalidState,
+                                   "another shim already manages this domain: " + e.getMessage()));
+        return 1;
+    }
+
+    auto started = [&](Result<void> r) {
+        if (!r) {
+            exitCode = 1;
+            recordFailure(files, r.error());
+            // Still wait for QEMU to be gone (onQemuExit ends the loop), unless there is none.
+            if (machine.pid() == 0) {
+                loop.value()->exit(1);
+            }
+        }
+    };
+    if (args->attach) {
+        machine.attach(started);
+    } else {
+        machine.launch(started);
+    }
+    // SIGTERM to the shim leaves QEMU running: a new shim can take it over.
+    loop.value()->exitOnTermination();
+    int r = loop.value()->run();
+    return exitCode != 0 ? exitCode : (r < 0 ? 1 : r);
+}

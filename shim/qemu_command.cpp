@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "qemu_command.hpp"
+
+#include "virtswarm/uuid.hpp"
+
+namespace virtswarm::shim {
+namespace {
+
+// QEMU's option parser treats ',' as a separator; a literal comma is written twice.
+std::string escapeCommas(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        out += c;
+        if (c == ',') {
+            out += ',';
+        }
+    }
+    return out;
+}
+
+std::string bootOrder(const std::vector<std::string>& devices) {
+    std::string order;
+    for (const auto& d : devices) {
+        order += d == "hd" ? 'c' : d == "cdrom" ? 'd' : d == "network" ? 'n' : 'a';
+    }
+    return order;
+}
+
+std::string nicDevice(const std::string& model) {
+    if (model == "e1000") {
+        return "e1000";
+    }
+    if (model == "rtl8139") {
+        return "rtl8139";
+    }
+    return "virtio-net-pci";
+}
+
+void addDisks(const DomainDef& def, std::vector<std::string>& argv) {
+    bool haveAhci = false;
+    int sataUnit = 0;
+    int ideUnit = 0;
+    for (const auto& disk : def.disks) {
+        std::string driveId = "drive-" + disk.targetDev;
+        std::string drive = "if=none,id=" + driveId;
+        if (!disk.source.empty()) {
+            drive += ",file=" + escapeCommas(disk.source) + ",format=" + disk.format;
+        }
+        if (disk.device == "cdrom") {
+            drive += ",media=cdrom";
+        }
+        if (disk.readonly) {
+            drive += ",readonly=on";
+        }
+        argv.insert(argv.end(), {"-drive", drive});
+        std::string device;
+        if (disk.bus == "virtio") {
+            device = "virtio-blk-pci,drive=" + driveId + ",id=" + disk.targetDev;
+        } else if (disk.bus == "sata") {
+            if (!haveAhci) {
+                argv.insert(argv.end(), {"-device", "ich9-ahci,id=sata0"});
+                haveAhci = true;
+            }
+            device = std::string(disk.device == "cdrom" ? "ide-cd" : "ide-hd") +
+                     ",bus=sata0." + std::to_string(sataUnit++) + ",drive=" + driveId +
+                     ",id=" + disk.targetDev;
+        } else {
+            // The pc machine's built-in IDE controller: two buses, two units each.
+            int unit = ideUnit++;
+            device = std::string(disk.device == "cdrom" ? "ide-cd" : "ide-hd") + ",bus=ide." +
+                     std::to_string(unit / 2) + ",unit=" + std::to_string(unit % 2) +
+                     ",drive=" + driveId + ",id=" + disk.targetDev;
+        }
+        argv.insert(argv.end(), {"-device", device});
+    }
+}
+
+} // namespace
+
+std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& launch) {
+    std::vector<std::string> argv;
+    argv.push_back(def.emulator.empty() ? kDefaultEmulator : def.emulator);
+    argv.insert(argv.end(), {"-name", "guest=" + escapeCommas(def.name) + ",debug-threads=on"});
+    argv.insert(argv.end(), {"-uuid", formatUuid(def.uuid)});
+    argv.insert(argv.end(), {"-nodefaults", "-no-user-config"});
+    if (launch.startPaused) {
+        argv.push_back("-S");
+    }
+    std::string machine = def.machine.empty() ? "pc" : def.machine;
+    if (!def.acpi) {
+        machine += ",acpi=off";
+    }
+    argv.insert(argv.end(), {"-machine", machine});
+    argv.insert(argv.end(), {"-accel", def.virtType == "kvm" ? "kvm" : "tcg"});
+    if (def.virtType == "kvm") {
+        argv.insert(argv.end(), {"-cpu", "host"});
+    }
+    // QEMU's -m is in MiB; round up so the guest never gets less than it asked for.
+    uint64_t mib = (def.memoryKiB + 1023) / 1024;
+    argv.insert(argv.end(), {"-m", std::to_string(mib)});
+    argv.insert(argv.end(), {"-smp", std::to_string(def.vcpus)});
+
+    argv.insert(argv.end(), {"-chardev", "socket,id=monitor,fd=" + std::to_string(launch.qmpFd) +
+                                             ",server=on,wait=off"});
+    argv.insert(argv.end(), {"-mon", "chardev=monitor,mode=control"});
+
+    if (!def.kernel.empty()) {
+        argv.insert(argv.end(), {"-kernel", def.kernel});
+    }
+    if (!def.initrd.empty()) {
+        argv.insert(argv.end(), {"-initrd", def.initrd});
+    }
+    if (!def.cmdline.empty()) {
+        argv.insert(argv.end(), {"-append", def.cmdline});
+    }
+    if (!def.bootDevices.empty()) {
+        argv.insert(argv.end(), {"-boot", "order=" + bootOrder(def.bootDevices)});
+    }
+
+    addDisks(def, argv);
+
+    for (size_t i = 0; i < def.interfaces.size(); ++i) {
+        const auto& nic = def.interfaces[i];
+        std::string id = "net" + std::to_string(i);
+        argv.insert(argv.end(), {"-netdev", "user,id=host" + id});
+        argv.insert(argv.end(), {"-device", nicDevice(nic.model) + ",netdev=host" + id +
+                                                ",id=" + id + ",mac=" + nic.mac});
+    }
+
+    for (size_t i = 0; i < def.serials.size(); ++i) {
+        const auto& serial = def.serials[i];
+        std::string id = "serial" + std::to_string(i);
+        std::string backend = serial.type == "file"
+                                  ? "file,id=" + id + ",path=" + escapeCommas(serial.path)
+                                  : "pty,id=" + id;
+        argv.insert(argv.end(), {"-chardev", backend});
+        argv.insert(argv.end(), {"-serial", "chardev:" + id});
+    }
+
+    if (def.graphics.empty()) {
+        argv.insert(argv.end(), {"-display", "none"});
+    } else {
+        const auto& g = def.graphics.front();
+        // QEMU counts VNC displays from port 5900; "to=" lets it pick a free one.
+        std::string vnc = g.listen + ":" + (g.autoport ? "0,to=99" : std::to_string(g.port - 5900));
+        argv.insert(argv.end(), {"-vnc", vnc});
+        argv.insert(argv.end(), {"-device", "VGA"});
+    }
+    argv.insert(argv.end(), {"-msg", "timestamp=on"});
+    return argv;
+}
+
+} // namespace virtswarm::shim

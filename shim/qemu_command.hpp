@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/domain_def.hpp"
+
+#include <string>
+#include <vector>
+
+namespace virtswarm::shim {
+
+struct QemuLaunch {
+    // The listening QMP socket, already bound by the shim, as QEMU will see it.
+    int qmpFd = 3;
+    // Start paused (-S): the shim resumes the guest once it holds the monitor.
+    bool startPaused = true;
+};
+
+// The full QEMU command line for a domain. Everything is explicit (-nodefaults,
+// -no-user-config), so the guest sees exactly the devices its XML lists.
+std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& launch);
+
+} // namespace virtswarm::shim
