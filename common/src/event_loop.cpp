@@ -132,7 +132,9 @@ EventSource EventLoop::addTimer(std::chrono::microseconds after, std::function<v
     sd_event_source* source = nullptr;
     void* holder = makeHolder<VoidFn>(std::move(callback));
     uint64_t when = monotonicNowUsec(m_event) + static_cast<uint64_t>(after.count());
-    int r = sd_event_add_time(m_event, &source, CLOCK_MONOTONIC, when, 0, onTime, holder);
+    // Accuracy 1 ms: 0 would mean sd-event's default slack of 250 ms, far too coarse for
+    // command timeouts and the bus connection's own deadlines.
+    int r = sd_event_add_time(m_event, &source, CLOCK_MONOTONIC, when, 1000, onTime, holder);
     if (r < 0) {
         destroyHolder<VoidFn>(holder);
         log::error(std::string("sd_event_add_time: ") + std::strerror(-r));

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/error.hpp"
+
+#include <gtest/gtest.h>
+#include <set>
+
+using namespace virtswarm;
+
+TEST(ErrorTable, EveryCodeHasAUniqueNameAndRoundTrips) {
+    std::set<std::string_view> names;
+    for (int i = 0; i < kCodeCount; ++i) {
+        auto code = static_cast<Code>(i);
+        const auto& info = errorInfo(code);
+        EXPECT_EQ(info.code, code);
+        EXPECT_TRUE(names.insert(info.dbusName).second) << info.dbusName;
+        EXPECT_EQ(codeFromDBusName(info.dbusName), code) << info.dbusName;
+        EXPECT_GT(info.virErrorNumber, 0);
+    }
+}
+
+TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
+    EXPECT_EQ(errorInfo(Code::NoSuchDomain).virErrorNumber, 42);
+    EXPECT_EQ(errorInfo(Code::DomainExists).virErrorNumber, 28);
+    EXPECT_EQ(errorInfo(Code::InvalidState).virErrorNumber, 55);
+    EXPECT_EQ(errorInfo(Code::InvalidXML).virErrorNumber, 27);
+    EXPECT_EQ(errorInfo(Code::AccessDenied).virErrorNumber, 29);
+    EXPECT_EQ(errorInfo(Code::NotSupported).virErrorNumber, 3);
+    EXPECT_EQ(errorInfo(Code::Timeout).virErrorNumber, 68);
+}
+
+TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {
+    EXPECT_EQ(codeFromDBusName("org.freedesktop.DBus.Error.NoReply"), Code::Timeout);
+    EXPECT_EQ(codeFromDBusName("org.freedesktop.DBus.Error.ServiceUnknown"), Code::HypervisorGone);
+    EXPECT_EQ(codeFromDBusName("com.example.Whatever"), Code::OperationFailed);
+}
+
+TEST(ErrorTable, SdbusErrorsRoundTrip) {
+    Error e(Code::InvalidState, "domain 'x' is not running");
+    sdbus::Error wire = toDBusError(e);
+    EXPECT_EQ(wire.getName(), "org.virtswarm.Error.InvalidState");
+    Error back = fromDBusError(wire);
+    EXPECT_EQ(back.code(), Code::InvalidState);
+    EXPECT_EQ(back.message(), "domain 'x' is not running");
+}
+
+TEST(Options, UnknownKeysAndWrongTypesAreInvalidArgs) {
+    Options opts{{"inactive", sdbus::Variant(true)}};
+    EXPECT_TRUE(checkOptions(opts, {"inactive"}));
+    auto bad = checkOptions(opts, {});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code(), Code::InvalidArgs);
+    Options wrongType{{"inactive", sdbus::Variant(std::string("yes"))}};
+    auto b = boolOption(wrongType, "inactive", false);
+    ASSERT_FALSE(b);
+    EXPECT_EQ(b.error().code(), Code::InvalidArgs);
+    EXPECT_TRUE(boolOption(opts, "inactive", false).value());
+    EXPECT_FALSE(boolOption({}, "inactive", false).value());
+}
+
+TEST(PathEscaping, KeepsAlnumAndHexEscapesTheRest) {
+    EXPECT_EQ(escapePathElement("abc123"), "abc123");
+    EXPECT_EQ(escapePathElement("a-b/c"), "a_2db_2fc");
+    EXPECT_EQ(escapePathElement(""), "_");
+}

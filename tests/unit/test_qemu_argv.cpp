@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "qemu_command.hpp"
+
+#include <algorithm>
+#include <gtest/gtest.h>
+
+using namespace virtswarm;
+using virtswarm::shim::buildQemuArgv;
+using virtswarm::shim::QemuLaunch;
+
+namespace {
+
+DomainDef parse(const std::string& devices, const std::string& type = "qemu",
+                const std::string& features = "<features><acpi/></features>") {
+    auto r = parseDomainXml("<domain type='" + type +
+                            "'><name>vm,1</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>"
+                            "<memory unit='KiB'>131073</memory><vcpu>2</vcpu>"
+                            "<os><type>hvm</type><kernel>/boot/k</kernel><initrd>/boot/i</initrd>"
+                            "<cmdline>console=ttyS0 quiet</cmdline></os>" +
+                            features + "<devices>" + devices + "</devices></domain>");
+    EXPECT_TRUE(r) << (r ? "" : r.error().message());
+    return r.value().def;
+}
+
+// The value following `option` (the first occurrence after `from`).
+std::string valueOf(const std::vector<std::string>& argv, const std::string& option,
+                    size_t nth = 0) {
+    size_t seen = 0;
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+        if (argv[i] == option && seen++ == nth) {
+            return argv[i + 1];
+        }
+    }
+    return "<missing>";
+}
+
+bool has(const std::vector<std::string>& argv, const std::string& arg) {
+    return std::find(argv.begin(), argv.end(), arg) != argv.end();
+}
+
+} // namespace
+
+TEST(QemuArgv, BaseCommandLine) {
+    auto argv = buildQemuArgv(parse(""), QemuLaunch{3, true});
+    EXPECT_EQ(argv[0], "/usr/bin/qemu-system-x86_64");
+    EXPECT_TRUE(has(argv, "-nodefaults"));
+    EXPECT_TRUE(has(argv, "-no-user-config"));
+    EXPECT_TRUE(has(argv, "-S"));
+    EXPECT_EQ(valueOf(argv, "-name"), "guest=vm,,1,debug-threads=on"); // comma escaped
+    EXPECT_EQ(valueOf(argv, "-uuid"), "c7a5fdbd-edaf-9455-926a-d65c16db1809");
+    EXPECT_EQ(valueOf(argv, "-accel"), "tcg");
+    EXPECT_EQ(valueOf(argv, "-machine"), "pc");
+    EXPECT_EQ(valueOf(argv, "-m"), "129"); // rounded up to whole MiB
+    EXPECT_EQ(valueOf(argv, "-smp"), "2");
+    EXPECT_EQ(valueOf(argv, "-chardev"), "socket,id=monitor,fd=3,server=on,wait=off");
+    EXPECT_EQ(valueOf(argv, "-mon"), "chardev=monitor,mode=control");
+    EXPECT_EQ(valueOf(argv, "-kernel"), "/boot/k");
+    EXPECT_EQ(valueOf(argv, "-initrd"), "/boot/i");
+    EXPECT_EQ(valueOf(argv, "-append"), "console=ttyS0 quiet");
+    EXPECT_EQ(valueOf(argv, "-display"), "none");
+}
+
+TEST(QemuArgv, KvmAndNoAcpi) {
+    auto argv = buildQemuArgv(parse("", "kvm", ""), QemuLaunch{});
+    EXPECT_EQ(valueOf(argv, "-accel"), "kvm");
+    EXPECT_EQ(valueOf(argv, "-cpu"), "host");
+    EXPECT_EQ(valueOf(argv, "-machine"), "pc,acpi=off");
+}
+
+TEST(QemuArgv, Devices) {
+    auto argv = buildQemuArgv(
+        parse("<emulator>/opt/qemu</emulator>"
+              "<disk type='file'><driver type='qcow2'/><source file='/img/a,b.qcow2'/>"
+              "<target dev='vda' bus='virtio'/></disk>"
+              "<disk type='file' device='cdrom'><source file='/iso'/><target dev='sda' bus='sata'/>"
+              "</disk>"
+              "<serial type='file'><source path='/var/log/s.log'/></serial>"
+              "<interface type='user'><mac address='52:54:00:00:00:01'/></interface>"
+              "<graphics type='vnc' autoport='yes' listen='0.0.0.0'/>"),
+        QemuLaunch{});
+    EXPECT_EQ(argv[0], "/opt/qemu");
+    EXPECT_EQ(valueOf(argv, "-drive", 0), "if=none,id=drive-vda,file=/img/a,,b.qcow2,format=qcow2");
+    EXPECT_EQ(valueOf(argv, "-device", 0), "virtio-blk-pci,drive=drive-vda,id=vda");
+    EXPECT_EQ(valueOf(argv, "-drive", 1),
+              "if=none,id=drive-sda,file=/iso,format=raw,media=cdrom,readonly=on");
+    EXPECT_EQ(valueOf(argv, "-device", 1), "ich9-ahci,id=sata0");
+    EXPECT_EQ(valueOf(argv, "-device", 2), "ide-cd,bus=sata0.0,drive=drive-sda,id=sda");
+    EXPECT_EQ(valueOf(argv, "-netdev"), "user,id=hostnet0");
+    EXPECT_EQ(valueOf(argv, "-device", 3),
+              "virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:00:00:01");
+    EXPECT_EQ(valueOf(argv, "-chardev", 1), "file,id=serial0,path=/var/log/s.log");
+    EXPECT_EQ(valueOf(argv, "-serial"), "chardev:serial0");
+    EXPECT_EQ(valueOf(argv, "-vnc"), "0.0.0.0:0,to=99");
+    EXPECT_FALSE(has(argv, "-display"));
+}
+
+TEST(QemuArgv, ConsoleWithoutSerialCreatesOnePort) {
+    auto argv = buildQemuArgv(parse("<console type='pty'/>"), QemuLaunch{});
+    EXPECT_EQ(valueOf(argv, "-chardev", 1), "pty,id=serial0");
+    auto both = buildQemuArgv(parse("<serial type='pty'/><console type='pty'/>"), QemuLaunch{});
+    EXPECT_EQ(std::count(both.begin(), both.end(), "-serial"), 1);
+}
