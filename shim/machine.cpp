@@ -208,7 +208,6 @@ void Machine::failStart(Error error) {
         return;
     }
     m_starting = false;
-    log::error(error.message());
     if (m_pid > 0) {
         ::kill(m_pid, SIGKILL);
     }

@@ -1,0 +1,33 @@
+#!/usr/bin/python3
+"""Calls one method of the registry and prints the reply, or the D-Bus error name on stderr.
+
+Used to make calls as another (unprivileged) user: dbus-send cannot build a{sv}.
+usage: dbus_call.py <object path> <interface.Method> [python literal argument]...
+Empty dicts are sent as a{sv}.
+"""
+
+import ast
+import sys
+
+import dbus
+
+
+def main() -> int:
+    path, method = sys.argv[1], sys.argv[2]
+    interface, member = method.rsplit(".", 1)
+    args = []
+    for a in sys.argv[3:]:
+        v = ast.literal_eval(a)
+        args.append(dbus.Dictionary(v, signature="sv") if isinstance(v, dict) else v)
+    obj = dbus.SystemBus().get_object("org.virtswarm.Hypervisor1", path)
+    try:
+        reply = getattr(dbus.Interface(obj, interface), member)(*args, timeout=120)
+    except dbus.exceptions.DBusException as e:
+        print(e.get_dbus_name(), e.get_dbus_message(), file=sys.stderr)
+        return 1
+    print(reply)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

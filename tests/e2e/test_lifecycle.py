@@ -1,0 +1,120 @@
+"""End to end: a real guest defined, booted, shut down and undefined through D-Bus,
+with the registry reached by activation and a shim per VM running QEMU."""
+
+import os
+
+import vsclient as vc
+import vsharness as h
+
+ERR = "org.virtswarm.Error."
+
+
+def serial_log(name):
+    return os.path.join(h.env("VS_TEST_ROOT"), f"{name}.serial")
+
+
+def test_define_start_shutdown_undefine(tmp_path):
+    name = vc.unique("life")
+    log = serial_log(name)
+    recorder = vc.SignalRecorder()
+    try:
+        path = vc.define(vc.domain_xml(name, serial=log, marker=name))
+        vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        # Start replies once the domain runs.
+        assert vc.state(path) == ("running", "booted")
+        assert int(vc.prop(path, "Id")) > 0
+        assert h.name_has_owner("org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1])
+        vc.wait_file_contains(log, "VIRTSWARM-GUEST-READY")
+        vc.wait_file_contains(log, f"VIRTSWARM-MARKER {name}")
+        live = str(vc.domain(path).GetXML(vc.no_options()))
+        assert f"id=\"{int(vc.prop(path, 'Id'))}\"" in live
+        inactive = str(vc.domain(path).GetXML({"inactive": True}))
+        assert "id=" not in inactive.split(">", 1)[0]
+
+        assert vc.error_name(vc.domain(path).Start, vc.no_options()) == ERR + "InvalidState"
+
+        vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
+        assert vc.wait_state(path, "shutoff") == ("shutoff", "shutdown")
+        assert int(vc.prop(path, "Id")) == -1
+        h.wait_for_name_gone("org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1])
+        assert vc.error_name(vc.domain(path).Shutdown, vc.no_options()) == ERR + "InvalidState"
+
+        # PropertiesChanged and StateChanged carried every transition; DomainEvent carried
+        # libvirt's numbers: defined/added (0 0), started (2 0), stopped/shutdown (5 0).
+        recorder.wait_for('string "running"', 'string "shutoff"', "member=StateChanged",
+                          "member=PropertiesChanged", "member=DomainEvent")
+        events = recorder.text()
+        assert events.count("member=InterfacesAdded") == 1
+
+        vc.domain(path).Undefine(vc.no_options())
+        assert vc.list_domains() == []
+        recorder.wait_for("member=InterfacesRemoved")
+    finally:
+        recorder.stop()
+
+
+def test_destroy_and_restart():
+    name = vc.unique("destroy")
+    path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+    for _ in range(2):
+        vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        assert vc.state(path)[0] == "running"
+        vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+        # Destroy replies once QEMU is gone.
+        assert vc.state(path) == ("shutoff", "destroyed")
+
+
+def test_transient_domain_disappears_after_shutoff():
+    name = vc.unique("transient")
+    log = serial_log(name)
+    path = str(vc.manager().CreateXML(vc.domain_xml(name, serial=log), vc.no_options(),
+                                      timeout=vc.TIMEOUT))
+    assert vc.state(path) == ("running", "booted")
+    assert not bool(vc.prop(path, "Persistent"))
+    assert vc.error_name(vc.domain(path).Undefine, vc.no_options()) == ERR + "InvalidState"
+    vc.wait_file_contains(log, "VIRTSWARM-GUEST-READY")
+    vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
+    h.wait_until(lambda: path not in vc.list_domains(), vc.TIMEOUT, 0.05, "transient to vanish")
+    assert vc.error_name(vc.manager().LookupByName, name) == ERR + "NoSuchDomain"
+
+
+def test_undefine_while_running_makes_the_domain_transient():
+    name = vc.unique("undef")
+    path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    vc.domain(path).Undefine(vc.no_options())
+    assert vc.state(path)[0] == "running"
+    assert not bool(vc.prop(path, "Persistent"))
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    h.wait_until(lambda: path not in vc.list_domains(), vc.TIMEOUT, 0.05, "domain to vanish")
+
+
+def test_a_qemu_that_cannot_start_is_a_named_error():
+    name = vc.unique("broken")
+    xml = vc.domain_xml(name).replace(vc.guest_files()[0], "/nonexistent/vmlinuz")
+    path = vc.define(xml)
+    err = vc.error_name(vc.domain(path).Start, vc.no_options())
+    assert err == ERR + "OperationFailed"
+    assert vc.state(path)[0] == "shutoff"
+    # The registry is healthy and the domain can be fixed and started.
+    vc.define(vc.domain_xml(name, uuid=str(vc.prop(path, "UUID"))))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.state(path)[0] == "running"
+
+
+def test_registry_restart_keeps_running_vms():
+    name = vc.unique("keep")
+    path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    transient = str(vc.manager().CreateXML(vc.domain_xml(vc.unique("tr")), vc.no_options(),
+                                           timeout=vc.TIMEOUT))
+    pid = vc.registry_pid()
+    os.kill(pid, 9)
+    h.wait_for_name_gone(vc.BUS_NAME)
+    # Activation brings the registry back; it finds both shims on the bus.
+    assert sorted(vc.list_domains()) == sorted([path, transient])
+    assert vc.state(path)[0] == "running"
+    assert vc.state(transient)[0] == "running"
+    assert not bool(vc.prop(transient, "Persistent"))
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.state(path) == ("shutoff", "destroyed")
