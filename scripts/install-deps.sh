@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing virtswarm needs on Debian 12.
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake pkg-config clang-format
+    libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libxml2-dev nlohmann-json3-dev
+    libgtest-dev googletest
+    # run
+    dbus dbus-daemon polkitd qemu-system-x86
+    # test: harness, guest, clients
+    util-linux iproute2 busybox-static cpio xz-utils zstd libxml2-utils
+    python3 python3-dbus python3-pytest python3-libvirt libvirt-clients
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
