@@ -2,6 +2,7 @@
 #include "machine.hpp"
 
 #include "qemu_command.hpp"
+#include "virtswarm/domain_devices.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/child_process.hpp"
 #include "virtswarm/log.hpp"
@@ -118,6 +119,7 @@ void Machine::launch(Done done) {
     }
     m_pid = pid.value();
     (void)writeFileAtomic(m_files.qemuPid, std::to_string(m_pid) + "\n", 0644);
+    annotateAliases();
     auto guard = m_lifetime.guard();
     m_exitWatch = m_loop.addChild(m_pid, [this, guard](const siginfo_t& info) {
         if (guard.alive()) {
@@ -141,6 +143,7 @@ void Machine::launch(Done done) {
                 return;
             }
             m_starting = false;
+            discoverPtys();
             setState("running", "booted");
             if (auto startDone = std::move(m_startDone)) {
                 m_startDone = nullptr;
@@ -197,6 +200,7 @@ void Machine::attach(Done done) {
                                                : running        ? "unpaused"
                                                                 : "user";
                           m_state.clear();
+                          discoverPtys();
                           setState(state, reason);
                           done(success());
                       });
@@ -217,15 +221,57 @@ void Machine::failStart(Error error) {
     }
 }
 
-void Machine::shutdown(Done done) {
+void Machine::simpleCommand(const std::string& command, Done done) {
     if (!m_qmp.connected()) {
         done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
         return;
     }
-    m_qmp.execute("system_powerdown", nlohmann::json::object(),
-                  [done](Result<nlohmann::json> r) {
-                      done(r ? success() : Result<void>(r.takeError()));
-                  });
+    m_qmp.execute(command, nlohmann::json::object(), [done](Result<nlohmann::json> r) {
+        done(r ? success() : Result<void>(r.takeError()));
+    });
+}
+
+void Machine::shutdown(std::optional<std::chrono::seconds> timeout, Done done) {
+    auto guard = m_lifetime.guard();
+    simpleCommand("system_powerdown", [this, guard, timeout, done](Result<void> r) {
+        if (guard.alive() && r && timeout) {
+            m_shutdownTimer = m_loop.addTimer(*timeout, [this, guard] {
+                if (guard.alive() && m_pid > 0) {
+                    log::notice("guest did not power off in time; destroying it");
+                    destroy([](Result<void>) {});
+                }
+            });
+        }
+        done(std::move(r));
+    });
+}
+
+void Machine::reboot(Done done) {
+    auto guard = m_lifetime.guard();
+    simpleCommand("system_powerdown", [this, guard, done](Result<void> r) {
+        if (guard.alive() && r) {
+            m_rebootRequested = true;
+        }
+        done(std::move(r));
+    });
+}
+
+void Machine::reset(Done done) { simpleCommand("system_reset", std::move(done)); }
+
+void Machine::suspend(Done done) {
+    if (m_state != "running") {
+        done(Error(Code::InvalidState, "domain is not running"));
+        return;
+    }
+    simpleCommand("stop", std::move(done));
+}
+
+void Machine::resume(Done done) {
+    if (m_state != "paused") {
+        done(Error(Code::InvalidState, "domain is not paused"));
+        return;
+    }
+    simpleCommand("cont", std::move(done));
 }
 
 void Machine::destroy(Done done) {
@@ -251,9 +297,30 @@ void Machine::destroy(Done done) {
 void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
     log::debug("QMP event " + event);
     if (event == "SHUTDOWN") {
+        // QEMU runs with -no-shutdown: the guest powered off but QEMU waits for us, so a
+        // reboot can reset it instead, and otherwise we tell it to quit.
+        if (m_rebootRequested) {
+            m_rebootRequested = false;
+            m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
+            m_qmp.execute("cont", nlohmann::json::object(), [](Result<nlohmann::json>) {});
+            return;
+        }
         m_shutdownReason = data.value("reason", "guest-shutdown");
-        if (m_state == "running" || m_state == "paused") {
+        if (!m_destroyRequested && (m_state == "running" || m_state == "paused")) {
             setState("shutdown", "user");
+        }
+        m_qmp.execute("quit", nlohmann::json::object(), [this, guard = m_lifetime.guard()](
+                                                            Result<nlohmann::json> r) {
+            if (guard.alive() && !r && m_pid > 0) {
+                ::kill(m_pid, SIGKILL);
+            }
+        });
+    } else if (event == "DEVICE_DELETED") {
+        auto it = m_pendingUnplugs.find(data.value("device", ""));
+        if (it != m_pendingUnplugs.end()) {
+            auto finish = std::move(it->second);
+            m_pendingUnplugs.erase(it);
+            finish();
         }
     } else if (event == "STOP") {
         if (!m_starting && m_state == "running") {
@@ -289,6 +356,7 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     log::info("QEMU " + how);
     m_exitWatch.reset();
     m_killTimer.reset();
+    m_shutdownTimer.reset();
     m_pid = 0;
     m_qmp.close();
 

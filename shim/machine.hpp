@@ -6,6 +6,10 @@
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/qmp_client.hpp"
 #include "virtswarm/shim_files.hpp"
+#include "stats.hpp"
+
+#include <chrono>
+#include <map>
 
 #include <functional>
 #include <optional>
@@ -36,8 +40,23 @@ public:
     // Takes over a QEMU left running by a previous shim.
     void attach(Done done);
 
-    void shutdown(Done done);
+    // ACPI power button; with a timeout, the domain is destroyed if still running then.
+    void shutdown(std::optional<std::chrono::seconds> timeout, Done done);
     void destroy(Done done);
+    // ACPI power button, then a reset instead of an exit when the guest powers off (the
+    // way libvirt reboots QEMU guests without a guest agent).
+    void reboot(Done done);
+    void reset(Done done);
+    void suspend(Done done);
+    void resume(Done done);
+    void stats(std::function<void(Result<Stats>)> done);
+    // A new fd on the pty behind a serial port ("" = the first one, or "serialN").
+    Result<int> openConsole(const std::string& device);
+    // Hotplug of a <disk> (virtio) or <interface>; the live XML follows.
+    void attachDevice(const std::string& xml, Done done);
+    void detachDevice(const std::string& xml, Done done);
+    // The running definition with what only exists at runtime (pty paths).
+    std::string liveXml() const;
 
     const std::string& state() const { return m_state; }
     const std::string& reason() const { return m_reason; }
@@ -52,6 +71,18 @@ private:
     void failStart(Error error);
     std::string logTail() const;
     Result<int> listenQmp();
+    // After the guest runs: learns the pty paths QEMU allocated for pty serial ports.
+    void discoverPtys();
+    // Runs one QMP command whose success is all the caller needs.
+    void simpleCommand(const std::string& command, Done done);
+    void blockStats(Stats base, std::function<void(Result<Stats>)> done);
+    // Records QEMU's device ids as <alias> in the live definition (boot-time devices).
+    void annotateAliases();
+    // The live definition changed (hotplug): keep it, and its copy in the runtime dir
+    // that a re-attaching shim reads.
+    void commitLiveDefinition(DomainXml updated);
+    void unplug(const std::string& deviceId, std::function<void(Result<void>)> released);
+    Stats hostStats() const;
 
     EventLoop& m_loop;
     ShimFiles m_files;
@@ -68,6 +99,11 @@ private:
     bool m_destroyRequested = false;
     std::optional<std::string> m_shutdownReason; // from QMP SHUTDOWN
     bool m_panicked = false;
+    bool m_rebootRequested = false;
+    EventSource m_shutdownTimer;
+    std::map<std::string, std::string> m_ptyPaths; // serialN -> /dev/pts/M
+    // Unplugs waiting for the guest to release the device (DEVICE_DELETED).
+    std::map<std::string, std::function<void()>> m_pendingUnplugs;
     Done m_startDone;
     std::vector<Done> m_destroyWaiters;
     Lifetime m_lifetime;

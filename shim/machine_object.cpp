@@ -29,29 +29,98 @@ void MachineObject::announceState() {
     emitStateChanged(m_machine.state(), m_machine.reason());
 }
 
-void MachineObject::Shutdown(sdbus::Result<>&& result, Options options) {
+void MachineObject::run(sdbus::Result<>&& result, const Options& options,
+                        std::function<void(Machine::Done)> action) {
     auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
         replyWith(shared, r);
         return;
     }
-    m_machine.shutdown([shared](Result<void> r) { replyWith(shared, std::move(r)); });
+    action([shared](Result<void> r) { replyWith(shared, std::move(r)); });
+}
+
+void MachineObject::Shutdown(sdbus::Result<>&& result, Options options) {
+    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto timeout = uintOption(options, "timeout", 0);
+    if (auto r = checkOptions(options, {"timeout"}); !r || !timeout) {
+        replyWith(shared, !r ? r : Result<void>(timeout.error()));
+        return;
+    }
+    std::optional<std::chrono::seconds> grace;
+    if (timeout.value() > 0) {
+        grace = std::chrono::seconds(timeout.value());
+    }
+    m_machine.shutdown(grace, [shared](Result<void> r) { replyWith(shared, std::move(r)); });
 }
 
 void MachineObject::Destroy(sdbus::Result<>&& result, Options options) {
-    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    run(std::move(result), options, [this](Machine::Done d) { m_machine.destroy(std::move(d)); });
+}
+
+void MachineObject::Reboot(sdbus::Result<>&& result, Options options) {
+    run(std::move(result), options, [this](Machine::Done d) { m_machine.reboot(std::move(d)); });
+}
+
+void MachineObject::Reset(sdbus::Result<>&& result, Options options) {
+    run(std::move(result), options, [this](Machine::Done d) { m_machine.reset(std::move(d)); });
+}
+
+void MachineObject::Suspend(sdbus::Result<>&& result, Options options) {
+    run(std::move(result), options, [this](Machine::Done d) { m_machine.suspend(std::move(d)); });
+}
+
+void MachineObject::Resume(sdbus::Result<>&& result, Options options) {
+    run(std::move(result), options, [this](Machine::Done d) { m_machine.resume(std::move(d)); });
+}
+
+void MachineObject::AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) {
+    run(std::move(result), options,
+        [this, xml](Machine::Done d) { m_machine.attachDevice(xml, std::move(d)); });
+}
+
+void MachineObject::DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) {
+    run(std::move(result), options,
+        [this, xml](Machine::Done d) { m_machine.detachDevice(xml, std::move(d)); });
+}
+
+void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
+    auto shared = std::make_shared<sdbus::Result<Options>>(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
-        replyWith(shared, r);
+        shared->returnError(toDBusError(r.error()));
         return;
     }
-    m_machine.destroy([shared](Result<void> r) { replyWith(shared, std::move(r)); });
+    m_machine.stats([shared](Result<Stats> stats) {
+        if (!stats) {
+            shared->returnError(toDBusError(stats.error()));
+            return;
+        }
+        Options out;
+        for (const auto& [key, value] : stats.value()) {
+            std::visit([&out, &key](const auto& v) { out.emplace(key, sdbus::Variant(v)); }, value);
+        }
+        shared->returnResults(out);
+    });
+}
+
+void MachineObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
+                                Options options) {
+    if (auto r = checkOptions(options, {}); !r) {
+        result.returnError(toDBusError(r.error()));
+        return;
+    }
+    auto fd = m_machine.openConsole(device);
+    if (!fd) {
+        result.returnError(toDBusError(fd.error()));
+        return;
+    }
+    result.returnResults(sdbus::UnixFd(fd.value(), sdbus::adopt_fd));
 }
 
 std::string MachineObject::GetXML(const Options& options) {
     if (auto r = checkOptions(options, {}); !r) {
         throw toDBusError(r.error());
     }
-    return m_machine.domain().xml;
+    return m_machine.liveXml();
 }
 
 } // namespace virtswarm::shim

@@ -25,6 +25,20 @@ private:
     void Shutdown(sdbus::Result<>&& result, Options options) override;
     void Destroy(sdbus::Result<>&& result, Options options) override;
     std::string GetXML(const Options& options) override;
+    void Reboot(sdbus::Result<>&& result, Options options) override;
+    void Reset(sdbus::Result<>&& result, Options options) override;
+    void Suspend(sdbus::Result<>&& result, Options options) override;
+    void Resume(sdbus::Result<>&& result, Options options) override;
+    void GetStats(sdbus::Result<Options>&& result, Options options) override;
+    void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
+                     Options options) override;
+    void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+    void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+
+    // Runs `action` with a completion that answers `result`, after checking that no
+    // options were given.
+    void run(sdbus::Result<>&& result, const Options& options,
+             std::function<void(Machine::Done)> action);
     std::string UUID() override { return formatUuid(m_machine.domain().def.uuid); }
     std::string State() override { return m_machine.state(); }
     std::string StateReason() override { return m_machine.reason(); }

@@ -82,7 +82,9 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     argv.push_back(def.emulator.empty() ? kDefaultEmulator : def.emulator);
     argv.insert(argv.end(), {"-name", "guest=" + escapeCommas(def.name) + ",debug-threads=on"});
     argv.insert(argv.end(), {"-uuid", formatUuid(def.uuid)});
-    argv.insert(argv.end(), {"-nodefaults", "-no-user-config"});
+    // -no-shutdown: a guest power-off stops QEMU instead of ending it, so the shim sees
+    // the SHUTDOWN event and decides (quit, or reset for a reboot).
+    argv.insert(argv.end(), {"-nodefaults", "-no-user-config", "-no-shutdown"});
     if (launch.startPaused) {
         argv.push_back("-S");
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/domain_def.hpp"
 
+#include "domain_elements.hpp"
 #include "virtswarm/xml.hpp"
 
 #include <algorithm>
@@ -47,6 +48,10 @@ Result<void> checkName(const std::string& name) {
     return success();
 }
 
+} // namespace
+
+namespace detail {
+
 Result<DiskDef> parseDisk(xml::Node node) {
     DiskDef disk;
     std::string type = xml::attribute(node, "type").value_or("file");
@@ -85,6 +90,10 @@ Result<DiskDef> parseDisk(xml::Node node) {
     disk.readonly = xml::firstChild(node, "readonly") != nullptr || disk.device == "cdrom";
     return disk;
 }
+
+} // namespace detail
+
+namespace {
 
 Result<CharDeviceDef> parseCharDevice(xml::Node node) {
     CharDeviceDef chr;
@@ -129,6 +138,10 @@ std::string generateMac(const UuidBytes& random) {
     return mac;
 }
 
+} // namespace
+
+namespace detail {
+
 Result<InterfaceDef> parseInterface(xml::Node node) {
     InterfaceDef nic;
     nic.type = xml::attribute(node, "type").value_or("");
@@ -154,6 +167,10 @@ Result<InterfaceDef> parseInterface(xml::Node node) {
     }
     return nic;
 }
+
+} // namespace detail
+
+namespace {
 
 Result<GraphicsDef> parseGraphics(xml::Node node) {
     GraphicsDef g;
@@ -181,7 +198,7 @@ Result<void> parseDevices(xml::Node devices, DomainDef& def) {
         if (n == "emulator") {
             def.emulator = xml::text(dev);
         } else if (n == "disk") {
-            auto disk = parseDisk(dev);
+            auto disk = detail::parseDisk(dev);
             if (!disk) {
                 return disk.takeError();
             }
@@ -204,7 +221,7 @@ Result<void> parseDevices(xml::Node devices, DomainDef& def) {
                 }
             }
         } else if (n == "interface") {
-            auto nic = parseInterface(dev);
+            auto nic = detail::parseInterface(dev);
             if (!nic) {
                 return nic.takeError();
             }

@@ -31,6 +31,10 @@ public:
     std::string uuidText() const { return formatUuid(m_domain.def.uuid); }
     bool persistent() const { return m_persistent; }
     bool autostart() const { return m_autostart; }
+    Lifetime::Guard lifetimeGuard() const { return m_lifetime.guard(); }
+    // Statistics from the shim, or just the state when it is not running or does not
+    // answer within `timeout` ("unavailable" = true then).
+    void collectStats(std::chrono::milliseconds timeout, std::function<void(Options)> done);
     bool active() const;
     const std::string& state() const { return m_state; }
     int id() const { return m_id; }
@@ -58,6 +62,15 @@ private:
     void Undefine(sdbus::Result<>&& result, Options options) override;
     void GetXML(sdbus::Result<std::string>&& result, Options options) override;
     void SetAutostart(sdbus::Result<>&& result, bool autostart, Options options) override;
+    void Reboot(sdbus::Result<>&& result, Options options) override;
+    void Reset(sdbus::Result<>&& result, Options options) override;
+    void Suspend(sdbus::Result<>&& result, Options options) override;
+    void Resume(sdbus::Result<>&& result, Options options) override;
+    void GetStats(sdbus::Result<Options>&& result, Options options) override;
+    void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
+                     Options options) override;
+    void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+    void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     std::string Name() override { return m_domain.def.name; }
     std::string UUID() override { return uuidText(); }
     int32_t Id() override { return m_id; }
@@ -70,6 +83,12 @@ private:
 
     // Runs `action` once polkit allowed `actionId` for the caller of the current method.
     void authorize(const char* actionId, std::function<void(Result<void>)> then);
+    // Authorizes, checks the domain is in one of `states`, then forwards `method` (no
+    // arguments but options) to the shim and answers with its outcome.
+    void forwardToShim(sdbus::Result<>&& result, const Options& options, const char* actionId,
+                       std::initializer_list<const char*> states, const char* method);
+    void changeDevice(sdbus::Result<>&& result, const std::string& xml, const Options& options,
+                      bool attach);
     void setState(const std::string& state, const std::string& reason);
     void setPersistent(bool persistent);
     void finishStart(Result<void> outcome);

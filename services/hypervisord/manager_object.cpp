@@ -179,6 +179,56 @@ std::vector<sdbus::ObjectPath> ManagerObject::ListDomains(const Options& options
     return out;
 }
 
+// Fans out to every shim at once and answers when all have, or when the deadline passed
+// for the slow ones: one stuck QEMU costs this call at most `timeout`, and is reported
+// as unavailable instead of holding every other domain's answer hostage.
+void ManagerObject::GetAllStats(sdbus::Result<std::map<sdbus::ObjectPath, Options>>&& result,
+                                Options options) {
+    using AllStats = std::map<sdbus::ObjectPath, Options>;
+    auto shared = std::make_shared<sdbus::Result<AllStats>>(std::move(result));
+    auto timeoutMs = uintOption(options, "timeout", 1000);
+    if (auto r = checkOptions(options, {"timeout"}); !r || !timeoutMs) {
+        shared->returnError(toDBusError(!r ? r.error() : timeoutMs.error()));
+        return;
+    }
+    auto timeout = std::chrono::milliseconds(timeoutMs.value());
+    struct Collection {
+        AllStats stats;
+        size_t pending = 0;
+    };
+    auto collection = std::make_shared<Collection>();
+    auto domains = m_registry.all();
+    collection->pending = domains.size();
+    if (domains.empty()) {
+        shared->returnResults(AllStats{});
+        return;
+    }
+    auto finishOne = [shared, collection] {
+        if (--collection->pending == 0) {
+            shared->returnResults(collection->stats);
+        }
+    };
+    Caller caller = currentCaller(getObject());
+    for (DomainObject* d : domains) {
+        sdbus::ObjectPath path(Registry::objectPathFor(d->def().uuid));
+        auto guard = d->lifetimeGuard();
+        PolkitDetails details{{"domain_name", d->def().name}, {"domain_uuid", d->uuidText()}};
+        m_registry.authority().checkBusName(
+            caller.sender, "org.virtswarm.domain.read", details, caller.allowInteraction,
+            [d, guard, path, timeout, collection, finishOne](Result<void> allowed) {
+                // Domains the caller may not read, or that vanished meanwhile, are left out.
+                if (!allowed || !guard.alive()) {
+                    finishOne();
+                    return;
+                }
+                d->collectStats(timeout, [path, collection, finishOne](Options stats) {
+                    collection->stats.emplace(path, std::move(stats));
+                    finishOne();
+                });
+            });
+    }
+}
+
 std::string ManagerObject::GetCapabilities() { return hostCapabilitiesXml(); }
 
 std::string ManagerObject::Mode() { return busModeName(m_registry.config().mode); }

@@ -26,6 +26,8 @@ private:
     sdbus::ObjectPath LookupByName(const std::string& name) override;
     sdbus::ObjectPath LookupByUUID(const std::string& uuid) override;
     std::vector<sdbus::ObjectPath> ListDomains(const Options& options) override;
+    void GetAllStats(sdbus::Result<std::map<sdbus::ObjectPath, Options>>&& result,
+                     Options options) override;
     std::string GetCapabilities() override;
     std::string Mode() override;
     std::string Version() override { return VIRTSWARM_VERSION; }

@@ -181,23 +181,7 @@ sdbus::IProxy& ShimSupervisor::proxyFor(const std::string& uuidHex) {
 void ShimSupervisor::callMethod(const std::string& uuidHex, const std::string& method,
                                 std::chrono::milliseconds timeout,
                                 std::function<void(Result<void>)> done) {
-    try {
-        proxyFor(uuidHex)
-            .callMethodAsync(method)
-            .onInterface(names::kShimInterface)
-            .withTimeout(timeout)
-            .withArguments(Options{})
-            .uponReplyInvoke([done = std::move(done), method](const sdbus::Error* error) {
-                if (error == nullptr) {
-                    done(success());
-                } else {
-                    Error e = fromDBusError(*error);
-                    done(e.prefix("shim " + method));
-                }
-            });
-    } catch (const sdbus::Error& e) {
-        done(Error(Code::HypervisorGone, "cannot reach the shim: " + e.getMessage()));
-    }
+    callVoid(uuidHex, method, timeout, std::move(done), Options{});
 }
 
 void ShimSupervisor::discover(std::function<void(FoundShim)> found, std::function<void()> done) {

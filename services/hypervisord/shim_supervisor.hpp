@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
+#include "virtswarm/names.hpp"
 #include "virtswarm/paths.hpp"
 #include "virtswarm/result.hpp"
 
@@ -52,6 +54,56 @@ public:
 
     void callMethod(const std::string& uuidHex, const std::string& method,
                     std::chrono::milliseconds timeout, std::function<void(Result<void>)> done);
+
+    // An async call to the shim with arguments and one typed reply value. The error of a
+    // shim that is gone or too slow comes back as HypervisorGone or Timeout.
+    template <typename Reply, typename... Args>
+    void call(const std::string& uuidHex, const std::string& method,
+              std::chrono::milliseconds timeout, std::function<void(Result<Reply>)> done,
+              const Args&... args) {
+        try {
+            proxyFor(uuidHex)
+                .callMethodAsync(method)
+                .onInterface(names::kShimInterface)
+                .withTimeout(timeout)
+                .withArguments(args...)
+                .uponReplyInvoke([done = std::move(done), method](const sdbus::Error* error,
+                                                                  Reply reply) {
+                    if (error == nullptr) {
+                        done(std::move(reply));
+                    } else {
+                        Error e = fromDBusError(*error);
+                        done(e.prefix("shim " + method));
+                    }
+                });
+        } catch (const sdbus::Error& e) {
+            done(Error(Code::HypervisorGone, "cannot reach the shim: " + e.getMessage()));
+        }
+    }
+
+    // The same for methods without a reply value.
+    template <typename... Args>
+    void callVoid(const std::string& uuidHex, const std::string& method,
+                  std::chrono::milliseconds timeout, std::function<void(Result<void>)> done,
+                  const Args&... args) {
+        try {
+            proxyFor(uuidHex)
+                .callMethodAsync(method)
+                .onInterface(names::kShimInterface)
+                .withTimeout(timeout)
+                .withArguments(args...)
+                .uponReplyInvoke([done = std::move(done), method](const sdbus::Error* error) {
+                    if (error == nullptr) {
+                        done(success());
+                    } else {
+                        Error e = fromDBusError(*error);
+                        done(e.prefix("shim " + method));
+                    }
+                });
+        } catch (const sdbus::Error& e) {
+            done(Error(Code::HypervisorGone, "cannot reach the shim: " + e.getMessage()));
+        }
+    }
 
     // Finds the shims already on the bus (after a registry restart) and reports each
     // with its state and XML; `done` runs once all have answered or timed out.

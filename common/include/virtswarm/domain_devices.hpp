@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/domain_def.hpp"
+
+#include <string>
+
+namespace virtswarm {
+
+// One device for hotplug: a <disk> or an <interface> element.
+struct DeviceSpec {
+    enum class Kind { Disk, Interface };
+    Kind kind;
+    DiskDef disk;
+    InterfaceDef nic;
+    std::string xml; // the element, normalised (a generated MAC included)
+};
+
+// Errors: InvalidXML, NotSupported (other device kinds).
+Result<DeviceSpec> parseDeviceXml(std::string_view xml);
+
+// The definition with the device appended to <devices>, validated as a whole (a
+// duplicate disk target or MAC is InvalidXML).
+Result<DomainXml> withDeviceAdded(const DomainXml& domain, const DeviceSpec& device);
+// The definition without the matching device (disk by target dev, interface by MAC).
+// Error: InvalidArgs when there is no such device.
+Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& device);
+
+// Sets <alias name='...'/> on the n-th element called `element` under <devices>, as the
+// live XML shows QEMU's device ids.
+Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,
+                            const std::string& alias);
+// The alias recorded for a device matching `device`, or empty.
+std::string aliasOf(const DomainXml& domain, const DeviceSpec& device);
+
+} // namespace virtswarm

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/domain_devices.hpp"
+
+#include "domain_elements.hpp"
+
+#include <libxml/tree.h>
+
+namespace virtswarm {
+namespace {
+
+bool matches(xml::Node node, const DeviceSpec& device) {
+    if (device.kind == DeviceSpec::Kind::Disk) {
+        if (xml::name(node) != "disk") {
+            return false;
+        }
+        xml::Node target = xml::firstChild(node, "target");
+        return target != nullptr && xml::attribute(target, "dev").value_or("") == device.disk.targetDev;
+    }
+    if (xml::name(node) != "interface") {
+        return false;
+    }
+    xml::Node mac = xml::firstChild(node, "mac");
+    std::string address = mac ? xml::attribute(mac, "address").value_or("") : "";
+    for (auto& c : address) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return address == device.nic.mac;
+}
+
+xml::Node devicesOf(xml::Document& doc) {
+    xml::Node devices = xml::firstChild(doc.root(), "devices");
+    return devices != nullptr ? devices : xml::appendChild(doc.root(), "devices");
+}
+
+Result<xml::Document> parseDomainDoc(const DomainXml& domain) {
+    auto doc = xml::Document::parse(domain.xml);
+    if (!doc) {
+        return Error(Code::Internal, "stored definition does not parse: " + doc.error().message());
+    }
+    return doc;
+}
+
+} // namespace
+
+Result<DeviceSpec> parseDeviceXml(std::string_view text) {
+    auto parsed = xml::Document::parse(text, 1024 * 1024);
+    if (!parsed) {
+        return parsed.takeError();
+    }
+    xml::Document doc = std::move(parsed).value();
+    xml::Node root = doc.root();
+    DeviceSpec spec{};
+    if (xml::name(root) == "disk") {
+        auto disk = detail::parseDisk(root);
+        if (!disk) {
+            return disk.takeError();
+        }
+        spec.kind = DeviceSpec::Kind::Disk;
+        spec.disk = std::move(disk).value();
+    } else if (xml::name(root) == "interface") {
+        auto nic = detail::parseInterface(root);
+        if (!nic) {
+            return nic.takeError();
+        }
+        spec.kind = DeviceSpec::Kind::Interface;
+        spec.nic = std::move(nic).value();
+    } else {
+        return Error(Code::NotSupported,
+                     "hotplug of <" + std::string(xml::name(root)) + "> is not supported");
+    }
+    spec.xml = doc.serialize();
+    return spec;
+}
+
+Result<DomainXml> withDeviceAdded(const DomainXml& domain, const DeviceSpec& device) {
+    auto doc = parseDomainDoc(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    auto snippet = xml::Document::parse(device.xml);
+    if (!snippet) {
+        return snippet.takeError();
+    }
+    xml::Node copy = xmlDocCopyNode(snippet.value().root(), doc.value().raw(), 1);
+    xmlAddChild(devicesOf(doc.value()), copy);
+    return parseDomainXml(doc.value().serialize());
+}
+
+Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& device) {
+    auto doc = parseDomainDoc(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    for (xml::Node node : xml::children(devicesOf(doc.value()))) {
+        if (matches(node, device)) {
+            xml::removeNode(node);
+            return parseDomainXml(doc.value().serialize());
+        }
+    }
+    return Error(Code::InvalidArgs, device.kind == DeviceSpec::Kind::Disk
+                                        ? "no disk with target '" + device.disk.targetDev + "'"
+                                        : "no interface with MAC " + device.nic.mac);
+}
+
+Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,
+                            const std::string& alias) {
+    auto doc = parseDomainDoc(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    auto nodes = xml::children(devicesOf(doc.value()), element.c_str());
+    if (index >= nodes.size()) {
+        return Error(Code::Internal, "no " + element + " #" + std::to_string(index));
+    }
+    xml::Node existing = xml::firstChild(nodes[index], "alias");
+    xml::setAttribute(existing ? existing : xml::appendChild(nodes[index], "alias"), "name", alias);
+    DomainXml out = domain;
+    out.xml = doc.value().serialize();
+    return out;
+}
+
+std::string aliasOf(const DomainXml& domain, const DeviceSpec& device) {
+    auto doc = xml::Document::parse(domain.xml);
+    if (!doc) {
+        return {};
+    }
+    xml::Node devices = xml::firstChild(doc.value().root(), "devices");
+    if (devices == nullptr) {
+        return {};
+    }
+    for (xml::Node node : xml::children(devices)) {
+        if (matches(node, device)) {
+            xml::Node alias = xml::firstChild(node, "alias");
+            return alias ? xml::attribute(alias, "name").value_or("") : "";
+        }
+    }
+    return {};
+}
+
+} // namespace virtswarm

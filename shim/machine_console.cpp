@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Serial consoles: the ptys QEMU allocated, handed out as file descriptors.
+#include "machine.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/xml.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace virtswarm::shim {
+
+void Machine::discoverPtys() {
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("query-chardev", nlohmann::json::object(),
+                  [this, guard](Result<nlohmann::json> r) {
+                      if (!guard.alive() || !r) {
+                          return;
+                      }
+                      for (const auto& dev : r.value()) {
+                          std::string label = dev.value("label", "");
+                          std::string filename = dev.value("filename", "");
+                          if (label.rfind("serial", 0) == 0 && filename.rfind("pty:", 0) == 0) {
+                              m_ptyPaths[label] = filename.substr(4);
+                          }
+                      }
+                  });
+}
+
+Result<int> Machine::openConsole(const std::string& device) {
+    std::string alias = device.empty() || device == "console0" ? "serial0" : device;
+    size_t index = 0;
+    if (alias.rfind("serial", 0) != 0 ||
+        (index = static_cast<size_t>(std::atoi(alias.c_str() + 6))) >=
+            m_domain.def.serials.size()) {
+        return Error(Code::InvalidArgs, "no console device '" + device + "'");
+    }
+    if (m_domain.def.serials[index].type != "pty") {
+        return Error(Code::NotSupported,
+                     "console '" + alias + "' is logged to a file, not connected to a pty");
+    }
+    auto it = m_ptyPaths.find(alias);
+    if (it == m_ptyPaths.end()) {
+        return Error(Code::InvalidState, "console '" + alias + "' is not available yet");
+    }
+    int fd = ::open(it->second.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        return Error(Code::OperationFailed,
+                     "cannot open " + it->second + ": " + std::strerror(errno));
+    }
+    return fd;
+}
+
+std::string Machine::liveXml() const {
+    auto doc = xml::Document::parse(m_domain.xml);
+    if (!doc) {
+        return m_domain.xml;
+    }
+    auto devices = xml::firstChild(doc.value().root(), "devices");
+    if (devices == nullptr) {
+        return m_domain.xml;
+    }
+    // Show where each pty serial (and the console sharing serial0) really is.
+    size_t serialIndex = 0;
+    for (xml::Node node : xml::children(devices)) {
+        std::string_view n = xml::name(node);
+        if (n != "serial" && n != "console") {
+            continue;
+        }
+        std::string alias = n == "serial" ? "serial" + std::to_string(serialIndex++) : "serial0";
+        auto it = m_ptyPaths.find(alias);
+        if (it == m_ptyPaths.end() || xml::attribute(node, "type").value_or("pty") != "pty") {
+            continue;
+        }
+        xml::setAttribute(node, "tty", it->second);
+        xml::Node source = xml::firstChild(node, "source");
+        if (source == nullptr) {
+            source = xml::appendChild(node, "source");
+        }
+        xml::setAttribute(source, "path", it->second);
+        xml::Node aliasNode = xml::firstChild(node, "alias");
+        if (aliasNode == nullptr) {
+            xml::setAttribute(xml::appendChild(node, "alias"), "name", alias);
+        }
+    }
+    return doc.value().serialize();
+}
+
+} // namespace virtswarm::shim

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Device hotplug: virtio disks and NICs added to and removed from a running guest.
+#include "machine.hpp"
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/domain_devices.hpp"
+#include "virtswarm/log.hpp"
+
+namespace virtswarm::shim {
+namespace {
+
+// How long the guest gets to release an unplugged device (it must cooperate: ACPI
+// hotplug). libvirt waits 5 s by default; TCG guests are slower.
+constexpr auto kUnplugTimeout = std::chrono::seconds(20);
+
+std::string nicAlias(const std::string& mac) {
+    std::string alias = "net-";
+    for (char c : mac) {
+        if (c != ':') {
+            alias += c;
+        }
+    }
+    return alias;
+}
+
+std::string nicModel(const std::string& model) {
+    return model == "e1000" ? "e1000" : model == "rtl8139" ? "rtl8139" : "virtio-net-pci";
+}
+
+} // namespace
+
+void Machine::annotateAliases() {
+    DomainXml live = m_domain;
+    for (size_t i = 0; i < live.def.disks.size(); ++i) {
+        if (auto r = withAlias(live, "disk", i, live.def.disks[i].targetDev)) {
+            live = std::move(r).value();
+        }
+    }
+    for (size_t i = 0; i < live.def.interfaces.size(); ++i) {
+        if (auto r = withAlias(live, "interface", i, "net" + std::to_string(i))) {
+            live = std::move(r).value();
+        }
+    }
+    commitLiveDefinition(std::move(live));
+}
+
+void Machine::commitLiveDefinition(DomainXml updated) {
+    m_domain = std::move(updated);
+    if (auto r = writeFileAtomic(m_files.domainXml, m_domain.xml, 0600); !r) {
+        log::warning("cannot record the live definition: " + r.error().message());
+    }
+}
+
+void Machine::attachDevice(const std::string& xmlText, Done done) {
+    auto spec = parseDeviceXml(xmlText);
+    if (!spec) {
+        done(spec.takeError());
+        return;
+    }
+    auto updated = withDeviceAdded(m_domain, spec.value());
+    if (!updated) {
+        done(updated.takeError());
+        return;
+    }
+    if (!m_qmp.connected()) {
+        done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    const DeviceSpec& dev = spec.value();
+    if (dev.kind == DeviceSpec::Kind::Disk) {
+        if (dev.disk.bus != "virtio") {
+            done(Error(Code::NotSupported, "only virtio disks can be hotplugged"));
+            return;
+        }
+        if (dev.disk.source.empty()) {
+            done(Error(Code::InvalidXML, "a hotplugged disk needs a source"));
+            return;
+        }
+        std::string alias = dev.disk.targetDev;
+        std::string node = "drive-" + alias;
+        nlohmann::json blockdev{{"driver", dev.disk.format},
+                                {"node-name", node},
+                                {"read-only", dev.disk.readonly},
+                                {"file", {{"driver", "file"}, {"filename", dev.disk.source}}}};
+        nlohmann::json device{{"driver", "virtio-blk-pci"}, {"drive", node}, {"id", alias}};
+        auto live = withAlias(updated.value(), "disk", updated.value().def.disks.size() - 1, alias);
+        m_qmp.execute("blockdev-add", blockdev, [=, this](Result<nlohmann::json> r1) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!r1) {
+                done(r1.takeError().prefix("adding the disk backend"));
+                return;
+            }
+            m_qmp.execute("device_add", device, [=, this](Result<nlohmann::json> r2) {
+                if (!guard.alive()) {
+                    return;
+                }
+                if (!r2) {
+                    // Do not leave an orphan backend behind a failed plug.
+                    m_qmp.execute("blockdev-del", {{"node-name", node}},
+                                  [](Result<nlohmann::json>) {});
+                    done(r2.takeError().prefix("plugging the disk"));
+                    return;
+                }
+                commitLiveDefinition(live ? live.value() : updated.value());
+                done(success());
+            });
+        });
+        return;
+    }
+    std::string alias = nicAlias(dev.nic.mac);
+    std::string netdev = "host" + alias;
+    nlohmann::json netdevArgs{{"type", "user"}, {"id", netdev}};
+    nlohmann::json device{
+        {"driver", nicModel(dev.nic.model)}, {"netdev", netdev}, {"id", alias}, {"mac", dev.nic.mac}};
+    auto live =
+        withAlias(updated.value(), "interface", updated.value().def.interfaces.size() - 1, alias);
+    m_qmp.execute("netdev_add", netdevArgs, [=, this](Result<nlohmann::json> r1) {
+        if (!guard.alive()) {
+            return;
+        }
+        if (!r1) {
+            done(r1.takeError().prefix("adding the network backend"));
+            return;
+        }
+        m_qmp.execute("device_add", device, [=, this](Result<nlohmann::json> r2) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!r2) {
+                m_qmp.execute("netdev_del", {{"id", netdev}}, [](Result<nlohmann::json>) {});
+                done(r2.takeError().prefix("plugging the interface"));
+                return;
+            }
+            commitLiveDefinition(live ? live.value() : updated.value());
+            done(success());
+        });
+    });
+}
+
+void Machine::unplug(const std::string& deviceId, std::function<void(Result<void>)> released) {
+    auto guard = m_lifetime.guard();
+    auto timer = std::make_shared<EventSource>();
+    m_pendingUnplugs[deviceId] = [timer, released] {
+        timer->reset();
+        released(success());
+    };
+    *timer = m_loop.addTimer(kUnplugTimeout, [this, guard, deviceId, released] {
+        if (guard.alive() && m_pendingUnplugs.erase(deviceId) > 0) {
+            released(Error(Code::Timeout,
+                           "the guest did not release device '" + deviceId + "' in time"));
+        }
+    });
+    m_qmp.execute("device_del", {{"id", deviceId}},
+                  [this, guard, deviceId, released](Result<nlohmann::json> r) {
+                      if (guard.alive() && !r && m_pendingUnplugs.erase(deviceId) > 0) {
+                          released(r.takeError().prefix("unplugging " + deviceId));
+                      }
+                  });
+}
+
+void Machine::detachDevice(const std::string& xmlText, Done done) {
+    auto spec = parseDeviceXml(xmlText);
+    if (!spec) {
+        done(spec.takeError());
+        return;
+    }
+    auto updated = withDeviceRemoved(m_domain, spec.value());
+    if (!updated) {
+        done(updated.takeError());
+        return;
+    }
+    if (!m_qmp.connected()) {
+        done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
+        return;
+    }
+    const DeviceSpec& dev = spec.value();
+    std::string alias = aliasOf(m_domain, dev);
+    if (alias.empty()) {
+        done(Error(Code::Internal, "the device has no QEMU id recorded"));
+        return;
+    }
+    bool disk = dev.kind == DeviceSpec::Kind::Disk;
+    auto guard = m_lifetime.guard();
+    unplug(alias, [=, this, updated = std::move(updated).value()](Result<void> r) {
+        if (!guard.alive()) {
+            return;
+        }
+        if (!r) {
+            done(std::move(r));
+            return;
+        }
+        // Backends outlive their device; free them (boot-time -drive backends go away
+        // with the device, so an error here is expected and harmless).
+        if (disk) {
+            m_qmp.execute("blockdev-del", {{"node-name", "drive-" + alias}},
+                          [](Result<nlohmann::json>) {});
+        } else {
+            std::string netdev = "host" + alias; // as qemu_command.cpp names it
+            m_qmp.execute("netdev_del", {{"id", netdev}}, [](Result<nlohmann::json>) {});
+        }
+        commitLiveDefinition(updated);
+        done(success());
+    });
+}
+
+} // namespace virtswarm::shim
