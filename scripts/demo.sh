@@ -8,6 +8,7 @@ build=${VIRTSWARM_BUILD_DIR:-$top/build-demo}
 [ "$(id -u)" = 0 ] || { echo "demo.sh must run as root (it installs system services)" >&2; exit 1; }
 
 "$top/scripts/install-deps.sh"
+"$top/scripts/ensure-users.sh"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
       -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"

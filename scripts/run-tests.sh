@@ -9,6 +9,7 @@ build=${VIRTSWARM_BUILD_DIR:-$top/build-tests}
 [ "$(id -u)" = 0 ] || { echo "run-tests.sh must run as root" >&2; exit 1; }
 
 "$top/scripts/install-deps.sh"
+"$top/scripts/ensure-users.sh"
 # Build the test guest up front so no test pays for it (it is cached).
 "$top/tests/guest/build-guest.sh" >/dev/null
 

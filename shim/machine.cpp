@@ -29,11 +29,12 @@ std::string stateFile(const ShimFiles& files) { return files.dir + "/state"; }
 } // namespace
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-                 Listener listener)
+                 QemuIdentity identity, Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
     , m_logFile(std::move(logFile))
     , m_domain(std::move(domain))
+    , m_identity(std::move(identity))
     , m_listener(std::move(listener))
     , m_qmp(loop) {
     m_qmp.onEvent([this](const std::string& event, const nlohmann::json& data) {
@@ -98,11 +99,24 @@ void Machine::launch(Done done) {
         return;
     }
     constexpr int kQmpFdInChild = 3;
+    QemuLaunch launch{kQmpFdInChild, true, true, {}, {}};
+    auto qemuFiles = QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1);
+    if (!qemuFiles) {
+        ::close(listenFd.value());
+        ::close(logFd);
+        failStart(qemuFiles.takeError());
+        return;
+    }
     SpawnOptions spawn;
-    spawn.argv = buildQemuArgv(m_domain.def, QemuLaunch{kQmpFdInChild, true});
+    spawn.argv = buildQemuArgv(m_domain.def, launch);
     spawn.passFds = {{listenFd.value(), kQmpFdInChild}};
+    for (auto pair : qemuFiles.value().passFds()) {
+        spawn.passFds.push_back(pair);
+    }
     spawn.stdoutFd = logFd;
     spawn.stderrFd = logFd;
+    spawn.uid = m_identity.uid;
+    spawn.gid = m_identity.gid;
     std::string commandLine;
     for (const auto& a : spawn.argv) {
         commandLine += a + " ";
@@ -119,6 +133,7 @@ void Machine::launch(Done done) {
     }
     m_pid = pid.value();
     (void)writeFileAtomic(m_files.qemuPid, std::to_string(m_pid) + "\n", 0644);
+    dropShimPrivileges();
     annotateAliases();
     auto guard = m_lifetime.guard();
     m_exitWatch = m_loop.addChild(m_pid, [this, guard](const siginfo_t& info) {
@@ -154,6 +169,7 @@ void Machine::launch(Done done) {
 }
 
 void Machine::attach(Done done) {
+    dropShimPrivileges();
     auto pidText = readFile(m_files.qemuPid, 64);
     m_pid = pidText ? static_cast<pid_t>(std::atol(pidText.value().c_str())) : 0;
     int pidfd = m_pid > 1 ? static_cast<int>(syscall(SYS_pidfd_open, m_pid, 0)) : -1;

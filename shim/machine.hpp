@@ -6,6 +6,7 @@
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/qmp_client.hpp"
 #include "virtswarm/shim_files.hpp"
+#include "qemu_files.hpp"
 #include "stats.hpp"
 
 #include <chrono>
@@ -31,7 +32,7 @@ public:
     };
 
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-            Listener listener);
+            QemuIdentity identity, Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -88,6 +89,7 @@ private:
     ShimFiles m_files;
     std::string m_logFile;
     DomainXml m_domain;
+    QemuIdentity m_identity;
     Listener m_listener;
     qmp::Client m_qmp;
     pid_t m_pid = 0;

@@ -15,6 +15,7 @@
 using namespace virtswarm;
 using virtswarm::shim::Machine;
 using virtswarm::shim::MachineObject;
+namespace shim = virtswarm::shim;
 
 namespace {
 
@@ -80,6 +81,12 @@ int main(int argc, char** argv) {
     (void)makeDirectories(logDir, 0755);
     std::string logFile = logDir + "/" + domain.value().def.name + ".log";
 
+    auto identity = shim::qemuIdentity(args->mode == BusMode::System);
+    if (!identity) {
+        recordFailure(files, identity.error());
+        return 1;
+    }
+
     auto loop = EventLoop::create();
     if (!loop) {
         recordFailure(files, loop.error());
@@ -99,6 +106,7 @@ int main(int argc, char** argv) {
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
+                    std::move(identity).value(),
                     Machine::Listener{
                         [&](const std::string&, const std::string&) {
                             if (exported != nullptr) {

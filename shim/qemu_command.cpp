@@ -18,6 +18,11 @@ std::string escapeCommas(const std::string& value) {
     return out;
 }
 
+std::string pathFor(const QemuLaunch& launch, const std::string& path) {
+    auto it = launch.pathToFdset.find(path);
+    return it == launch.pathToFdset.end() ? path : "/dev/fdset/" + std::to_string(it->second);
+}
+
 std::string bootOrder(const std::vector<std::string>& devices) {
     std::string order;
     for (const auto& d : devices) {
@@ -36,7 +41,7 @@ std::string nicDevice(const std::string& model) {
     return "virtio-net-pci";
 }
 
-void addDisks(const DomainDef& def, std::vector<std::string>& argv) {
+void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::string>& argv) {
     bool haveAhci = false;
     int sataUnit = 0;
     int ideUnit = 0;
@@ -44,7 +49,7 @@ void addDisks(const DomainDef& def, std::vector<std::string>& argv) {
         std::string driveId = "drive-" + disk.targetDev;
         std::string drive = "if=none,id=" + driveId;
         if (!disk.source.empty()) {
-            drive += ",file=" + escapeCommas(disk.source) + ",format=" + disk.format;
+            drive += ",file=" + escapeCommas(pathFor(launch, disk.source)) + ",format=" + disk.format;
         }
         if (disk.device == "cdrom") {
             drive += ",media=cdrom";
@@ -119,7 +124,7 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
         argv.insert(argv.end(), {"-boot", "order=" + bootOrder(def.bootDevices)});
     }
 
-    addDisks(def, argv);
+    addDisks(def, launch, argv);
 
     for (size_t i = 0; i < def.interfaces.size(); ++i) {
         const auto& nic = def.interfaces[i];
@@ -133,7 +138,7 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
         const auto& serial = def.serials[i];
         std::string id = "serial" + std::to_string(i);
         std::string backend = serial.type == "file"
-                                  ? "file,id=" + id + ",path=" + escapeCommas(serial.path)
+                                  ? "file,id=" + id + ",path=" + escapeCommas(pathFor(launch, serial.path))
                                   : "pty,id=" + id;
         argv.insert(argv.end(), {"-chardev", backend});
         argv.insert(argv.end(), {"-serial", "chardev:" + id});
@@ -147,6 +152,14 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
         std::string vnc = g.listen + ":" + (g.autoport ? "0,to=99" : std::to_string(g.port - 5900));
         argv.insert(argv.end(), {"-vnc", vnc});
         argv.insert(argv.end(), {"-device", "VGA"});
+    }
+    for (auto [fd, set] : launch.addFds) {
+        argv.insert(argv.end(),
+                    {"-add-fd", "fd=" + std::to_string(fd) + ",set=" + std::to_string(set)});
+    }
+    if (launch.sandbox) {
+        argv.insert(argv.end(), {"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                                             "resourcecontrol=deny"});
     }
     argv.insert(argv.end(), {"-msg", "timestamp=on"});
     return argv;

@@ -3,7 +3,9 @@
 
 #include "virtswarm/domain_def.hpp"
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace virtswarm::shim {
@@ -13,6 +15,13 @@ struct QemuLaunch {
     int qmpFd = 3;
     // Start paused (-S): the shim resumes the guest once it holds the monitor.
     bool startPaused = true;
+    // QEMU's seccomp filter: no obsolete syscalls, no privilege changes, no spawning.
+    bool sandbox = true;
+    // Files the shim opened for QEMU: (fd number in QEMU, fd set id). The paths in
+    // pathToFdset are then given to QEMU as /dev/fdset/<id>, so QEMU, running
+    // unprivileged, needs no access to them.
+    std::vector<std::pair<int, int>> addFds;
+    std::map<std::string, int> pathToFdset;
 };
 
 // The full QEMU command line for a domain. Everything is explicit (-nodefaults,

@@ -118,6 +118,17 @@ def registry_pid() -> int:
     return int(h.bus_daemon().GetConnectionUnixProcessID(BUS_NAME))
 
 
+def runtime_dir(path: str) -> str:
+    """The runtime directory the registry and the shim share for a domain."""
+    return os.path.join(h.env("VIRTSWARM_RUNTIME_DIR"), "hypervisor", "domains",
+                        path.rsplit("_", 1)[1])
+
+
+def qemu_pid(path: str) -> int:
+    with open(os.path.join(runtime_dir(path), "qemu.pid")) as f:
+        return int(f.read())
+
+
 def config_dir() -> str:
     return os.path.join(h.env("VIRTSWARM_CONFIG_DIR"), "hypervisor")
 

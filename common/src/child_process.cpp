@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +74,12 @@ namespace {
                 ::close(fd);
             }
         }
+    }
+    if (options.gid && (setgroups(0, nullptr) < 0 || setgid(*options.gid) < 0)) {
+        childFail(errorPipe, errno);
+    }
+    if (options.uid && setuid(*options.uid) < 0) {
+        childFail(errorPipe, errno);
     }
     execve(argv[0], argv, envp);
     childFail(errorPipe, errno);

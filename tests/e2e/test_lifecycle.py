@@ -118,3 +118,37 @@ def test_registry_restart_keeps_running_vms():
     assert not bool(vc.prop(transient, "Persistent"))
     vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
     assert vc.state(path) == ("shutoff", "destroyed")
+
+
+def _status_field(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return line.split()[1:]
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+def test_qemu_runs_unprivileged_and_sandboxed_and_the_shim_is_stripped():
+    import pwd
+    name = vc.unique("priv")
+    path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    qemu_pid = vc.qemu_pid(path)
+    qemu_user = pwd.getpwnam("virtswarm-qemu")
+    assert int(_status_field(qemu_pid, "Uid")[0]) == qemu_user.pw_uid
+    assert int(_status_field(qemu_pid, "Gid")[0]) == qemu_user.pw_gid
+    cmdline = open(f"/proc/{qemu_pid}/cmdline").read().split("\0")
+    assert "-sandbox" in cmdline
+    assert cmdline[cmdline.index("-sandbox") + 1].startswith("on,")
+    # The serial log was opened by the shim and handed over: QEMU names an fd set.
+    assert any(a.endswith("path=/dev/fdset/1") for a in cmdline)
+    # A root QEMU would have the full capability set; this one has none.
+    assert int(_status_field(qemu_pid, "CapEff")[0], 16) == 0
+    shim_pid = int(h.bus_daemon().GetConnectionUnixProcessID(
+        "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]))
+    shim_caps = int(_status_field(shim_pid, "CapEff")[0], 16)
+    # Only DAC_OVERRIDE (1), DAC_READ_SEARCH (2) and KILL (5) are left.
+    assert shim_caps == (1 << 1) | (1 << 2) | (1 << 5)
+    assert int(_status_field(shim_pid, "NoNewPrivs")[0]) == 1
+    vc.wait_file_contains(serial_log(name), "VIRTSWARM-GUEST-READY")
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)

@@ -41,7 +41,9 @@ bool has(const std::vector<std::string>& argv, const std::string& arg) {
 } // namespace
 
 TEST(QemuArgv, BaseCommandLine) {
-    auto argv = buildQemuArgv(parse(""), QemuLaunch{3, true});
+    QemuLaunch launch;
+    launch.qmpFd = 3;
+    auto argv = buildQemuArgv(parse(""), launch);
     EXPECT_EQ(argv[0], "/usr/bin/qemu-system-x86_64");
     EXPECT_TRUE(has(argv, "-nodefaults"));
     EXPECT_TRUE(has(argv, "-no-user-config"));
@@ -99,4 +101,24 @@ TEST(QemuArgv, ConsoleWithoutSerialCreatesOnePort) {
     EXPECT_EQ(valueOf(argv, "-chardev", 1), "pty,id=serial0");
     auto both = buildQemuArgv(parse("<serial type='pty'/><console type='pty'/>"), QemuLaunch{});
     EXPECT_EQ(std::count(both.begin(), both.end(), "-serial"), 1);
+}
+
+TEST(QemuArgv, SandboxAndFilesPassedAsFdSets) {
+    QemuLaunch launch;
+    launch.addFds = {{4, 1}, {5, 1}, {6, 2}};
+    launch.pathToFdset = {{"/img/a.raw", 1}, {"/var/log/s.log", 2}};
+    auto argv = buildQemuArgv(parse("<disk type='file'><source file='/img/a.raw'/>"
+                                    "<target dev='vda' bus='virtio'/></disk>"
+                                    "<serial type='file'><source path='/var/log/s.log'/></serial>"),
+                              launch);
+    EXPECT_EQ(valueOf(argv, "-drive"), "if=none,id=drive-vda,file=/dev/fdset/1,format=raw");
+    EXPECT_EQ(valueOf(argv, "-chardev", 1), "file,id=serial0,path=/dev/fdset/2");
+    EXPECT_EQ(valueOf(argv, "-add-fd", 0), "fd=4,set=1");
+    EXPECT_EQ(valueOf(argv, "-add-fd", 1), "fd=5,set=1");
+    EXPECT_EQ(valueOf(argv, "-add-fd", 2), "fd=6,set=2");
+    EXPECT_EQ(valueOf(argv, "-sandbox"),
+              "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    EXPECT_TRUE(has(argv, "-no-shutdown"));
+    launch.sandbox = false;
+    EXPECT_FALSE(has(buildQemuArgv(parse(""), launch), "-sandbox"));
 }

@@ -4,6 +4,7 @@
 #include "virtswarm/result.hpp"
 
 #include <csignal>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <utility>
@@ -23,6 +24,10 @@ struct SpawnOptions {
     // Own session, so a terminal hang-up or the parent's process group being killed
     // does not reach the child (a VM must outlive its managers).
     bool newSession = true;
+    // Run the program as this user and group (supplementary groups cleared). Used to
+    // start QEMU unprivileged from a root shim.
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
 };
 
 // fork + exec with a clean signal mask and only the listed fds. A failure to exec is
