@@ -152,3 +152,16 @@ def test_qemu_runs_unprivileged_and_sandboxed_and_the_shim_is_stripped():
     assert int(_status_field(shim_pid, "NoNewPrivs")[0]) == 1
     vc.wait_file_contains(serial_log(name), "VIRTSWARM-GUEST-READY")
     vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+
+
+def test_autostart_domains_start_with_the_registry():
+    name = vc.unique("autostart")
+    path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+    other = vc.define(vc.domain_xml(vc.unique("manual")))
+    vc.domain(path).SetAutostart(True, vc.no_options())
+    os.kill(vc.registry_pid(), 15)
+    h.wait_for_name_gone(vc.BUS_NAME)
+    # Activation restarts the registry, which starts the autostart domain by itself.
+    assert vc.wait_state(path, "running") == ("running", "booted")
+    assert vc.state(other)[0] == "shutoff"
+    vc.wait_file_contains(serial_log(name), "VIRTSWARM-GUEST-READY")
