@@ -1,37 +1,32 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/definition_store.hpp"
 #include "virtswarm/domain_def.hpp"
-#include "virtswarm/result.hpp"
 
 #include <string>
 #include <vector>
 
 namespace virtswarm::hypervisor {
 
-struct StoredDomain {
-    DomainXml domain;
-    bool autostart = false;
-};
-
-// Persistent definitions: <configDir>/<uuid>.xml, written atomically. Autostart is a
-// marker file <configDir>/autostart/<uuid>, as libvirt keeps it outside the XML.
+// Persistent domain definitions: <configDir>/<uuid>.xml (see DefinitionStore).
 class DomainStore {
 public:
-    explicit DomainStore(std::string configDir);
+    explicit DomainStore(std::string configDir) : m_store(std::move(configDir)) {}
 
-    // Loads every definition. A file that fails to parse is moved to
-    // <configDir>/rejected/ (never deleted) and reported in the log.
-    std::vector<StoredDomain> loadAll();
-
-    Result<void> save(const DomainXml& domain);
-    Result<void> remove(const UuidBytes& uuid);
-    Result<void> setAutostart(const UuidBytes& uuid, bool autostart);
+    std::vector<DefinitionStore::Loaded<DomainXml>> loadAll() {
+        return m_store.loadAll<DomainXml>(
+            [](const std::string& text) { return parseDomainXml(text); },
+            [](const DomainXml& d) { return d.def.uuid; });
+    }
+    Result<void> save(const DomainXml& domain) { return m_store.save(domain.def.uuid, domain.xml); }
+    Result<void> remove(const UuidBytes& uuid) { return m_store.remove(uuid); }
+    Result<void> setAutostart(const UuidBytes& uuid, bool autostart) {
+        return m_store.setAutostart(uuid, autostart);
+    }
 
 private:
-    std::string pathFor(const UuidBytes& uuid) const;
-    std::string autostartPathFor(const UuidBytes& uuid) const;
-    std::string m_dir;
+    DefinitionStore m_store;
 };
 
 } // namespace virtswarm::hypervisor

@@ -36,7 +36,7 @@ std::string Registry::objectPathFor(const UuidBytes& uuid) {
 Result<void> Registry::start(std::function<void()> ready) {
     for (auto& stored : m_store.loadAll()) {
         bool autostart = stored.autostart;
-        auto defined = define(std::move(stored.domain), true);
+        auto defined = define(std::move(stored.definition), true);
         if (!defined) {
             log::error("cannot load definition: " + defined.error().message());
             continue;
