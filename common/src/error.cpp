@@ -19,6 +19,9 @@ constexpr int VIR_ERR_AUTH_FAILED = 45;
 constexpr int VIR_ERR_OPERATION_INVALID = 55;
 constexpr int VIR_ERR_OPERATION_TIMEOUT = 68;
 constexpr int VIR_ERR_AGENT_UNRESPONSIVE = 86;
+constexpr int VIR_ERR_NETWORK_EXIST = 37;
+constexpr int VIR_ERR_NO_NETWORK = 43;
+constexpr int VIR_FROM_NETWORK = 19;
 constexpr int VIR_FROM_NONE = 0;
 constexpr int VIR_FROM_DOM = 6;
 constexpr int VIR_FROM_QEMU = 10;
@@ -44,6 +47,11 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     {Code::InteractiveAuthorizationRequired,
      "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", VIR_ERR_AUTH_FAILED,
      VIR_FROM_ACCESS},
+    {Code::NoSuchNetwork, "org.virtswarm.Error.NoSuchNetwork", VIR_ERR_NO_NETWORK,
+     VIR_FROM_NETWORK},
+    {Code::NetworkExists, "org.virtswarm.Error.NetworkExists", VIR_ERR_NETWORK_EXIST,
+     VIR_FROM_NETWORK},
+    {Code::Conflict, "org.virtswarm.Error.Conflict", VIR_ERR_OPERATION_INVALID, VIR_FROM_NETWORK},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

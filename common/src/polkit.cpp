@@ -43,6 +43,15 @@ bool Authority::privileged(uid_t uid) const {
 void Authority::checkBusName(const std::string& sender, const std::string& actionId,
                              const PolkitDetails& details, bool allowInteraction,
                              Verdict verdict) {
+    checkBusNameWithUid(sender, actionId, details, allowInteraction,
+                        [verdict = std::move(verdict)](Result<uid_t> r) {
+                            verdict(r ? success() : Result<void>(r.takeError()));
+                        });
+}
+
+void Authority::checkBusNameWithUid(const std::string& sender, const std::string& actionId,
+                                    const PolkitDetails& details, bool allowInteraction,
+                                    std::function<void(Result<uid_t>)> verdict) {
     // The caller's uid comes from the bus driver, asynchronously: sdbus-c++'s
     // getCredsUid() would block the loop on a round trip.
     m_busDriver->callMethodAsync("GetConnectionUnixUser")
@@ -57,12 +66,16 @@ void Authority::checkBusName(const std::string& sender, const std::string& actio
                 return;
             }
             if (privileged(uid)) {
-                verdict(success());
+                verdict(static_cast<uid_t>(uid));
                 return;
             }
             Subject subject{PolkitSubject{"system-bus-name", {{"name", sdbus::Variant(sender)}}},
                             "bus name " + sender + " (uid " + std::to_string(uid) + ")"};
-            askPolkit(subject, actionId, details, allowInteraction, verdict);
+            askPolkit(subject, actionId, details, allowInteraction,
+                      [verdict, uid](Result<void> r) {
+                          verdict(r ? Result<uid_t>(static_cast<uid_t>(uid))
+                                    : Result<uid_t>(r.takeError()));
+                      });
         });
 }
 

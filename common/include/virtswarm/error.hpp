@@ -21,6 +21,10 @@ enum class Code {
     OperationFailed,
     AccessDenied,
     InteractiveAuthorizationRequired,
+    NoSuchNetwork,
+    NetworkExists,
+    // A shared resource (a bridge name, a subnet) is already taken by someone else.
+    Conflict,
     Internal,
 };
 

@@ -38,6 +38,10 @@ public:
     // Subject "system-bus-name": the unique name of the caller of a D-Bus method.
     void checkBusName(const std::string& sender, const std::string& actionId,
                       const PolkitDetails& details, bool allowInteraction, Verdict verdict);
+    // The same, also telling the caller's uid (e.g. to make it the owner of a device).
+    void checkBusNameWithUid(const std::string& sender, const std::string& actionId,
+                             const PolkitDetails& details, bool allowInteraction,
+                             std::function<void(Result<uid_t>)> verdict);
 
     // Subject "unix-process" (pid + start time + uid), for callers that are not on the
     // bus, such as libvirt RPC clients of the bridge.

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "network_object.hpp"
+
+#include "dnsmasq.hpp"
+#include "registry.hpp"
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/log.hpp"
+
+namespace virtswarm::network {
+namespace {
+
+// libvirt's virNetworkEventLifecycleType.
+constexpr int kEventDefined = 0;
+constexpr int kEventUndefined = 1;
+constexpr int kEventStarted = 2;
+constexpr int kEventStopped = 3;
+
+template <typename... Out> using Shared = std::shared_ptr<sdbus::Result<Out...>>;
+
+template <typename... Out> Shared<Out...> share(sdbus::Result<Out...>&& r) {
+    return std::make_shared<sdbus::Result<Out...>>(std::move(r));
+}
+
+void reply(const Shared<>& result, Result<void> outcome) {
+    if (outcome) {
+        result->returnResults();
+    } else {
+        result->returnError(toDBusError(outcome.error()));
+    }
+}
+
+void enableForwarding(const NetworkDef& def) {
+    if (def.forwardMode != "nat" && def.forwardMode != "route") {
+        return;
+    }
+    for (const auto& ip : def.ips) {
+        std::string knob = ip.family == 4 ? "/proc/sys/net/ipv4/ip_forward"
+                                          : "/proc/sys/net/ipv6/conf/all/forwarding";
+        // A sysctl is written in place (procfs has no rename). It is per network namespace.
+        FILE* f = std::fopen(knob.c_str(), "w");
+        if (f == nullptr) {
+            log::warning("cannot enable forwarding: " + knob);
+            continue;
+        }
+        std::fputs("1\n", f);
+        std::fclose(f);
+    }
+}
+
+} // namespace
+
+NetworkObject::NetworkObject(NetworkRegistry& registry, NetworkXml network, bool persistent)
+    : AdaptorInterfaces(registry.connection(), NetworkRegistry::objectPathFor(network.def.uuid))
+    , m_registry(registry)
+    , m_network(std::move(network))
+    , m_persistent(persistent) {
+    registerAdaptor();
+    emitInterfacesAddedSignal();
+}
+
+NetworkObject::~NetworkObject() {
+    emitInterfacesRemovedSignal();
+    unregisterAdaptor();
+}
+
+void NetworkObject::makePersistent() {
+    if (!m_persistent) {
+        m_persistent = true;
+        emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Persistent"});
+    }
+}
+
+void NetworkObject::redefine(NetworkXml network) {
+    if (m_active || m_busy) {
+        m_nextDefinition = std::move(network);
+        return;
+    }
+    m_network = std::move(network);
+    emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Name", "Bridge"});
+}
+
+void NetworkObject::setActive(bool active) {
+    if (m_active == active) {
+        return;
+    }
+    m_active = active;
+    emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Active"});
+    m_registry.emitEvent(*this, active ? kEventStarted : kEventStopped);
+}
+
+void NetworkObject::authorize(const char* actionId, std::function<void(Result<void>)> then) {
+    Caller caller = currentCaller(getObject());
+    PolkitDetails details{{"network_name", m_network.def.name}, {"network_uuid", uuidText()}};
+    auto guard = m_lifetime.guard();
+    std::string name = m_network.def.name;
+    m_registry.authority().checkBusName(
+        caller.sender, actionId, details, caller.allowInteraction,
+        [guard, name, then = std::move(then)](Result<void> verdict) {
+            if (!guard.alive()) {
+                then(Error(Code::NoSuchNetwork, "network '" + name + "' no longer exists"));
+                return;
+            }
+            then(std::move(verdict));
+        });
+}
+
+void NetworkObject::teardown() {
+    const NetworkDef& def = m_network.def;
+    Dnsmasq(m_registry.paths().stateDir, def).stop();
+    if (def.ownsBridge()) {
+        if (auto r = m_registry.links().remove(def.bridge); !r) {
+            log::warning(r.error().message());
+        }
+    }
+    m_registry.forgetActive(def.uuid);
+}
+
+void NetworkObject::start(std::function<void(Result<void>)> done) {
+    if (m_active || m_busy) {
+        done(Error(Code::InvalidState, "network '" + m_network.def.name + "' is already active"));
+        return;
+    }
+    const NetworkDef& def = m_network.def;
+    if (auto conflict = m_registry.activeConflict(def)) {
+        done(*conflict);
+        return;
+    }
+    Links& links = m_registry.links();
+    if (def.ownsBridge()) {
+        if (links.exists(def.bridge)) {
+            done(Error(Code::Conflict, "interface '" + def.bridge + "' already exists on the host"));
+            return;
+        }
+        auto created = links.createBridge(def.bridge, def.mac, def.stp, def.delay);
+        for (const auto& ip : def.ips) {
+            if (created) {
+                created = links.addAddress(def.bridge, ip.family, ip.address, ip.prefix);
+            }
+        }
+        if (!created) {
+            teardown();
+            done(created.takeError());
+            return;
+        }
+        enableForwarding(def);
+    } else if (!links.isBridge(def.bridge)) {
+        done(Error(Code::OperationFailed, "host bridge '" + def.bridge + "' does not exist"));
+        return;
+    }
+    if (auto r = m_registry.recordActive(m_network); !r) {
+        teardown();
+        done(r);
+        return;
+    }
+    m_busy = true;
+    auto guard = m_lifetime.guard();
+    auto finish = [this, guard, done](Result<void> r) {
+        if (!guard.alive()) {
+            done(Error(Code::NoSuchNetwork, "network removed while starting"));
+            return;
+        }
+        m_busy = false;
+        if (!r) {
+            teardown();
+            done(r);
+            return;
+        }
+        setActive(true);
+        log::info("network '" + m_network.def.name + "' started on " + m_network.def.bridge);
+        // The rules include this network only now that it counts as active.
+        m_registry.refreshFirewall(done);
+    };
+    if (!def.runsDnsmasq()) {
+        finish(success());
+        return;
+    }
+    Dnsmasq(m_registry.paths().stateDir, def).start(m_registry.loop(), finish);
+}
+
+void NetworkObject::adoptActive(std::function<void()> done) {
+    m_active = true;
+    const NetworkDef& def = m_network.def;
+    Dnsmasq dnsmasq(m_registry.paths().stateDir, def);
+    log::info("re-adopted active network '" + def.name + "' on " + def.bridge);
+    if (!def.runsDnsmasq() || dnsmasq.runningPid() != 0) {
+        done();
+        return;
+    }
+    // Its dnsmasq died while we were away: bring DHCP back.
+    dnsmasq.start(m_registry.loop(), [name = def.name, done](Result<void> r) {
+        if (!r) {
+            log::error("cannot restart dnsmasq of '" + name + "': " + r.error().message());
+        }
+        done();
+    });
+}
+
+void NetworkObject::stop(std::function<void(Result<void>)> done) {
+    if (!m_active || m_busy) {
+        done(Error(Code::InvalidState, "network '" + m_network.def.name + "' is not active"));
+        return;
+    }
+    teardown();
+    setActive(false);
+    m_registry.refreshFirewall(done);
+    afterStop();
+}
+
+void NetworkObject::afterStop() {
+    if (m_nextDefinition) {
+        m_network = std::move(*m_nextDefinition);
+        m_nextDefinition.reset();
+        emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Name", "Bridge"});
+    }
+    if (!m_persistent) {
+        auto guard = m_lifetime.guard();
+        m_registry.loop().defer([this, guard] {
+            if (guard.alive() && !m_persistent && !m_active) {
+                m_registry.remove(*this);
+            }
+        });
+    }
+}
+
+void NetworkObject::Start(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.network.start", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        start([shared](Result<void> r) { reply(shared, std::move(r)); });
+    });
+}
+
+void NetworkObject::Stop(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.network.stop", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        stop([shared](Result<void> r) { reply(shared, std::move(r)); });
+    });
+}
+
+void NetworkObject::Undefine(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.network.delete", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (!m_persistent) {
+            reply(shared, Error(Code::InvalidState, "network '" + m_network.def.name +
+                                                        "' is transient"));
+            return;
+        }
+        if (m_active || m_busy) {
+            reply(shared, Error(Code::InvalidState, "network '" + m_network.def.name +
+                                                        "' is active; stop it first"));
+            return;
+        }
+        if (auto r = m_registry.store().remove(m_network.def.uuid); !r) {
+            reply(shared, r);
+            return;
+        }
+        m_registry.emitEvent(*this, kEventUndefined);
+        reply(shared, success());
+        m_persistent = false;
+        afterStop();
+    });
+}
+
+void NetworkObject::GetXML(sdbus::Result<std::string>&& result, Options options) {
+    auto shared = share(std::move(result));
+    auto inactive = boolOption(options, "inactive", false);
+    if (auto r = checkOptions(options, {"inactive"}); !r || !inactive) {
+        shared->returnError(toDBusError(!r ? r.error() : inactive.error()));
+        return;
+    }
+    bool wantInactive = inactive.value();
+    authorize("org.virtswarm.network.read", [this, shared, wantInactive](Result<void> allowed) {
+        if (!allowed) {
+            shared->returnError(toDBusError(allowed.error()));
+            return;
+        }
+        shared->returnResults(wantInactive && m_nextDefinition ? m_nextDefinition->xml
+                                                               : m_network.xml);
+    });
+}
+
+void NetworkObject::SetAutostart(sdbus::Result<>&& result, bool autostart, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.network.write", [this, shared, autostart](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (!m_persistent) {
+            reply(shared, Error(Code::InvalidState, "cannot set autostart for a transient network"));
+            return;
+        }
+        if (auto r = m_registry.store().setAutostart(m_network.def.uuid, autostart); !r) {
+            reply(shared, r);
+            return;
+        }
+        if (m_autostart != autostart) {
+            m_autostart = autostart;
+            emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Autostart"});
+        }
+        reply(shared, success());
+    });
+}
+
+void NetworkObject::GetDHCPLeases(sdbus::Result<std::vector<Options>>&& result, Options options) {
+    auto shared = share(std::move(result));
+    auto mac = options.count("mac") > 0 && options.at("mac").containsValueOfType<std::string>()
+                   ? options.at("mac").get<std::string>()
+                   : std::string();
+    if (auto r = checkOptions(options, {"mac"}); !r) {
+        shared->returnError(toDBusError(r.error()));
+        return;
+    }
+    authorize("org.virtswarm.network.read", [this, shared, mac](Result<void> allowed) {
+        if (!allowed) {
+            shared->returnError(toDBusError(allowed.error()));
+            return;
+        }
+        std::vector<Options> out;
+        if (m_active) {
+            for (const auto& l : Dnsmasq(m_registry.paths().stateDir, m_network.def).leases()) {
+                if (!mac.empty() && l.mac != mac) {
+                    continue;
+                }
+                out.push_back(Options{{"iface", sdbus::Variant(m_network.def.bridge)},
+                                      {"expirytime", sdbus::Variant(l.expiry)},
+                                      {"type", sdbus::Variant(static_cast<int32_t>(l.type))},
+                                      {"mac", sdbus::Variant(l.mac)},
+                                      {"ipaddr", sdbus::Variant(l.ip)},
+                                      {"prefix", sdbus::Variant(static_cast<uint32_t>(l.prefix))},
+                                      {"hostname", sdbus::Variant(l.hostname)},
+                                      {"clientid", sdbus::Variant(l.clientId)}});
+            }
+        }
+        shared->returnResults(out);
+    });
+}
+
+} // namespace virtswarm::network

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "registry.hpp"
+
+#include "firewall.hpp"
+#include "network_object.hpp"
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/log.hpp"
+
+#include <filesystem>
+
+namespace virtswarm::network {
+
+NetworkRegistry::NetworkRegistry(sdbus::IConnection& connection, EventLoop& loop, BusMode mode,
+                                 DaemonPaths paths)
+    : m_connection(connection)
+    , m_loop(loop)
+    , m_paths(std::move(paths))
+    , m_authority(connection, mode)
+    , m_store(m_paths.configDir) {}
+
+NetworkRegistry::~NetworkRegistry() = default;
+
+std::string NetworkRegistry::objectPathFor(const UuidBytes& uuid) {
+    return "/org/virtswarm/Network1/network/_" + uuidHex(uuid);
+}
+
+void NetworkRegistry::start(std::function<void()> ready) {
+    for (auto& loaded : m_store.loadAll<NetworkXml>(
+             [](const std::string& text) { return parseNetworkXml(text); },
+             [](const NetworkXml& n) { return n.def.uuid; })) {
+        auto added = add(std::move(loaded.definition), true);
+        if (added) {
+            added.value()->setAutostartFlag(loaded.autostart);
+        } else {
+            log::error("cannot load network: " + added.error().message());
+        }
+    }
+    readoptActive([this, ready] {
+        refreshFirewall([](Result<void> r) {
+            if (!r) {
+                log::error("firewall: " + r.error().message());
+            }
+        });
+        for (auto* n : all()) {
+            if (n->autostart() && !n->active()) {
+                n->start([name = n->def().name](Result<void> r) {
+                    if (!r) {
+                        log::error("autostart of network '" + name + "': " + r.error().message());
+                    }
+                });
+            }
+        }
+        ready();
+    });
+}
+
+void NetworkRegistry::readoptActive(std::function<void()> done) {
+    std::vector<NetworkObject*> adopted;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(m_paths.runtimeDir, ec)) {
+        if (entry.path().extension() != ".xml") {
+            continue;
+        }
+        auto text = readFile(entry.path().string());
+        auto parsed = text ? parseNetworkXml(text.value()) : Result<NetworkXml>(text.takeError());
+        if (!parsed) {
+            log::error("cannot re-adopt " + entry.path().string() + ": " + parsed.error().message());
+            continue;
+        }
+        NetworkObject* network = findByUuid(parsed.value().def.uuid);
+        if (network == nullptr) {
+            auto added = add(parsed.value(), false); // a transient network
+            if (!added) {
+                continue;
+            }
+            network = added.value();
+        } else {
+            network->redefine(parsed.value());
+        }
+        if (parsed.value().def.ownsBridge() && !m_links.exists(parsed.value().def.bridge)) {
+            // The host lost the bridge (reboot of the namespace, manual removal): the network
+            // is simply not active any more.
+            forgetActive(parsed.value().def.uuid);
+            continue;
+        }
+        adopted.push_back(network);
+    }
+    auto pending = std::make_shared<size_t>(adopted.size() + 1);
+    auto finishOne = [pending, done] {
+        if (--*pending == 0) {
+            done();
+        }
+    };
+    for (auto* n : adopted) {
+        n->adoptActive(finishOne);
+    }
+    finishOne();
+}
+
+Result<void> NetworkRegistry::recordActive(const NetworkXml& network) {
+    return writeFileAtomic(m_paths.runtimeDir + "/" + formatUuid(network.def.uuid) + ".xml",
+                           network.xml, 0600);
+}
+
+void NetworkRegistry::forgetActive(const UuidBytes& uuid) {
+    (void)removeFileDurable(m_paths.runtimeDir + "/" + formatUuid(uuid) + ".xml");
+}
+
+std::string NetworkRegistry::allocateBridgeName() const {
+    for (int i = 0;; ++i) {
+        std::string name = "vsbr" + std::to_string(i);
+        bool taken = false;
+        for (const auto& [key, n] : m_networks) {
+            taken = taken || n->def().bridge == name;
+        }
+        if (!taken && !m_links.exists(name)) {
+            return name;
+        }
+    }
+}
+
+Result<NetworkXml> NetworkRegistry::prepare(NetworkXml network, const NetworkObject* replacing) const {
+    const NetworkDef& def = network.def;
+    for (const auto& [key, other] : m_networks) {
+        if (other.get() == replacing) {
+            continue;
+        }
+        const NetworkDef& o = other->def();
+        if (o.name == def.name || o.uuid == def.uuid) {
+            return Error(Code::NetworkExists, "network '" + o.name + "' already exists with uuid " +
+                                                  formatUuid(o.uuid));
+        }
+        if (!def.bridge.empty() && o.bridge == def.bridge && def.ownsBridge()) {
+            return Error(Code::Conflict, "bridge '" + def.bridge + "' is already used by network '" +
+                                             o.name + "'");
+        }
+        for (const auto& a : def.ips) {
+            for (const auto& b : o.ips) {
+                if (subnetsOverlap(a, b)) {
+                    return Error(Code::Conflict, "subnet " + a.address + "/" +
+                                                     std::to_string(a.prefix) +
+                                                     " overlaps network '" + o.name + "'");
+                }
+            }
+        }
+    }
+    if (def.ownsBridge() && def.bridge.empty()) {
+        std::string keep = replacing != nullptr ? replacing->def().bridge : "";
+        return withBridgeName(network, keep.empty() ? allocateBridgeName() : keep);
+    }
+    return network;
+}
+
+std::optional<Error> NetworkRegistry::activeConflict(const NetworkDef& def) const {
+    for (const auto& [key, other] : m_networks) {
+        if (!other->active() || other->def().uuid == def.uuid) {
+            continue;
+        }
+        if (other->def().bridge == def.bridge && def.ownsBridge()) {
+            return Error(Code::Conflict, "bridge '" + def.bridge + "' is in use by network '" +
+                                             other->def().name + "'");
+        }
+    }
+    return std::nullopt;
+}
+
+Result<NetworkObject*> NetworkRegistry::add(NetworkXml network, bool persistent) {
+    std::string key = uuidHex(network.def.uuid);
+    if (m_networks.count(key) > 0 || findByName(network.def.name) != nullptr) {
+        return Error(Code::NetworkExists, "network '" + network.def.name + "' already exists");
+    }
+    auto object = std::make_unique<NetworkObject>(*this, std::move(network), persistent);
+    NetworkObject* raw = object.get();
+    m_networks.emplace(key, std::move(object));
+    return raw;
+}
+
+void NetworkRegistry::remove(NetworkObject& network) {
+    m_networks.erase(uuidHex(network.def().uuid));
+}
+
+NetworkObject* NetworkRegistry::findByName(const std::string& name) const {
+    for (const auto& [key, n] : m_networks) {
+        if (n->def().name == name) {
+            return n.get();
+        }
+    }
+    return nullptr;
+}
+
+NetworkObject* NetworkRegistry::findByUuid(const UuidBytes& uuid) const {
+    auto it = m_networks.find(uuidHex(uuid));
+    return it == m_networks.end() ? nullptr : it->second.get();
+}
+
+std::vector<NetworkObject*> NetworkRegistry::all() const {
+    std::vector<NetworkObject*> out;
+    for (const auto& [key, n] : m_networks) {
+        out.push_back(n.get());
+    }
+    return out;
+}
+
+// One nft run at a time: each writes the whole table for the state when it began, so a
+// later change waits and then applies the newest state, never an older one last.
+void NetworkRegistry::refreshFirewall(std::function<void(Result<void>)> done) {
+    m_firewallWaiters.push_back(std::move(done));
+    if (m_firewallRunning) {
+        m_firewallDirty = true;
+        return;
+    }
+    m_firewallRunning = true;
+    m_firewallDirty = false;
+    std::vector<const NetworkDef*> active;
+    for (const auto& [key, n] : m_networks) {
+        if (n->active()) {
+            active.push_back(&n->def());
+        }
+    }
+    auto waiters = std::move(m_firewallWaiters);
+    m_firewallWaiters.clear();
+    applyFirewall(m_loop, m_paths.stateDir, active,
+                  [this, waiters = std::move(waiters)](Result<void> r) {
+                      m_firewallRunning = false;
+                      for (const auto& w : waiters) {
+                          w(r);
+                      }
+                      if (m_firewallDirty) {
+                          refreshFirewall([](Result<void>) {});
+                      }
+                  });
+}
+
+void NetworkRegistry::emitEvent(const NetworkObject& network, int event) {
+    if (m_emitEvent) {
+        m_emitEvent(network, event);
+    }
+}
+
+} // namespace virtswarm::network
