@@ -29,12 +29,13 @@ std::string stateFile(const ShimFiles& files) { return files.dir + "/state"; }
 } // namespace
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-                 QemuIdentity identity, Listener listener)
+                 QemuIdentity identity, TapBroker* taps, Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
     , m_logFile(std::move(logFile))
     , m_domain(std::move(domain))
     , m_identity(std::move(identity))
+    , m_tapBroker(taps)
     , m_listener(std::move(listener))
     , m_qmp(loop) {
     m_qmp.onEvent([this](const std::string& event, const nlohmann::json& data) {
@@ -86,6 +87,40 @@ Result<int> Machine::listenQmp() {
 void Machine::launch(Done done) {
     m_starting = true;
     m_startDone = std::move(done);
+    acquireTaps(0);
+}
+
+void Machine::acquireTaps(size_t from) {
+    const auto& nics = m_domain.def.interfaces;
+    for (size_t i = from; i < nics.size(); ++i) {
+        if (nics[i].type == "user") {
+            continue;
+        }
+        if (m_tapBroker == nullptr) {
+            failStart(Error(Code::Internal, "no connection to virtswarm-networkd"));
+            return;
+        }
+        auto guard = m_lifetime.guard();
+        m_tapBroker->acquire(nics[i], [this, guard, i](Result<TapBroker::Tap> tap) {
+            if (!guard.alive() || !m_starting) {
+                if (tap) {
+                    ::close(tap.value().fd);
+                }
+                return;
+            }
+            if (!tap) {
+                failStart(tap.takeError());
+                return;
+            }
+            m_taps[i] = tap.value();
+            acquireTaps(i + 1);
+        });
+        return;
+    }
+    spawnQemu();
+}
+
+void Machine::spawnQemu() {
     auto listenFd = listenQmp();
     if (!listenFd) {
         failStart(listenFd.takeError());
@@ -99,7 +134,8 @@ void Machine::launch(Done done) {
         return;
     }
     constexpr int kQmpFdInChild = 3;
-    QemuLaunch launch{kQmpFdInChild, true, true, {}, {}};
+    QemuLaunch launch;
+    launch.qmpFd = kQmpFdInChild;
     auto qemuFiles = QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1);
     if (!qemuFiles) {
         ::close(listenFd.value());
@@ -108,11 +144,17 @@ void Machine::launch(Done done) {
         return;
     }
     SpawnOptions spawn;
-    spawn.argv = buildQemuArgv(m_domain.def, launch);
     spawn.passFds = {{listenFd.value(), kQmpFdInChild}};
+    int nextChildFd = kQmpFdInChild + 1;
     for (auto pair : qemuFiles.value().passFds()) {
         spawn.passFds.push_back(pair);
+        nextChildFd = std::max(nextChildFd, pair.second + 1);
     }
+    for (const auto& [index, tap] : m_taps) {
+        launch.tapFds[index] = nextChildFd;
+        spawn.passFds.emplace_back(tap.fd, nextChildFd++);
+    }
+    spawn.argv = buildQemuArgv(m_domain.def, launch);
     spawn.stdoutFd = logFd;
     spawn.stderrFd = logFd;
     spawn.uid = m_identity.uid;
@@ -127,6 +169,11 @@ void Machine::launch(Done done) {
     auto pid = spawnProcess(spawn);
     ::close(listenFd.value());
     ::close(logFd);
+    // QEMU holds the TAPs now; when it exits they disappear.
+    for (auto& [index, tap] : m_taps) {
+        ::close(tap.fd);
+        tap.fd = -1;
+    }
     if (!pid) {
         failStart(pid.takeError());
         return;
@@ -228,6 +275,12 @@ void Machine::failStart(Error error) {
         return;
     }
     m_starting = false;
+    for (auto& [index, tap] : m_taps) {
+        if (tap.fd >= 0) {
+            ::close(tap.fd);
+            tap.fd = -1;
+        }
+    }
     if (m_pid > 0) {
         ::kill(m_pid, SIGKILL);
     }

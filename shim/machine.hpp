@@ -8,6 +8,7 @@
 #include "virtswarm/shim_files.hpp"
 #include "qemu_files.hpp"
 #include "stats.hpp"
+#include "taps.hpp"
 
 #include <chrono>
 #include <map>
@@ -31,8 +32,9 @@ public:
         std::function<void()> finished;
     };
 
+    // `taps` (may be null when no NIC needs one) gets TAP devices from networkd.
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-            QemuIdentity identity, Listener listener);
+            QemuIdentity identity, TapBroker* taps, Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -72,6 +74,9 @@ private:
     void failStart(Error error);
     std::string logTail() const;
     Result<int> listenQmp();
+    // Gets the TAPs of NICs from index `from` on, then starts QEMU.
+    void acquireTaps(size_t from);
+    void spawnQemu();
     // After the guest runs: learns the pty paths QEMU allocated for pty serial ports.
     void discoverPtys();
     // Runs one QMP command whose success is all the caller needs.
@@ -90,6 +95,8 @@ private:
     std::string m_logFile;
     DomainXml m_domain;
     QemuIdentity m_identity;
+    TapBroker* m_tapBroker;
+    std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     Listener m_listener;
     qmp::Client m_qmp;
     pid_t m_pid = 0;

@@ -39,6 +39,11 @@ void Machine::annotateAliases() {
         if (auto r = withAlias(live, "interface", i, "net" + std::to_string(i))) {
             live = std::move(r).value();
         }
+        if (auto tap = m_taps.find(i); tap != m_taps.end()) {
+            if (auto r = withInterfaceTarget(live, i, tap->second.ifname)) {
+                live = std::move(r).value();
+            }
+        }
     }
     commitLiveDefinition(std::move(live));
 }
@@ -107,6 +112,12 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
                 done(success());
             });
         });
+        return;
+    }
+    if (dev.nic.type != "user") {
+        // A TAP would have to reach QEMU through the monitor (getfd): not done yet.
+        done(Error(Code::NotSupported, "hotplug of '" + dev.nic.type +
+                                           "' interfaces is not supported; use type 'user'"));
         return;
     }
     std::string alias = nicAlias(dev.nic.mac);

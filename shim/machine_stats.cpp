@@ -63,13 +63,26 @@ Stats Machine::hostStats() const {
     s.emplace_back("balloon.maximum", d.memoryKiB);
     s.emplace_back("vcpu.current", static_cast<uint64_t>(d.vcpus));
     s.emplace_back("vcpu.maximum", static_cast<uint64_t>(d.vcpus));
-    // User-mode networking has no host-side device, so there are no counters the host
-    // could measure: names and MACs only, never invented numbers.
+    // A TAP's counters are the host's view (its rx is the guest's tx). User-mode
+    // networking has no host-side device: names and MACs only, never invented numbers.
     s.emplace_back("net.count", static_cast<uint64_t>(d.interfaces.size()));
     for (size_t i = 0; i < d.interfaces.size(); ++i) {
+        const auto& nic = d.interfaces[i];
         std::string prefix = "net." + std::to_string(i) + ".";
-        s.emplace_back(prefix + "name", "net" + std::to_string(i));
-        s.emplace_back(prefix + "mac", d.interfaces[i].mac);
+        s.emplace_back(prefix + "name", nic.hostDevice.empty() ? "net" + std::to_string(i)
+                                                               : nic.hostDevice);
+        s.emplace_back(prefix + "mac", nic.mac);
+        if (nic.hostDevice.empty()) {
+            continue;
+        }
+        auto counter = [&](const char* file) -> uint64_t {
+            auto text = readFile("/sys/class/net/" + nic.hostDevice + "/statistics/" + file, 64);
+            return text ? std::stoull(text.value()) : 0;
+        };
+        s.emplace_back(prefix + "rx.bytes", counter("tx_bytes"));
+        s.emplace_back(prefix + "rx.pkts", counter("tx_packets"));
+        s.emplace_back(prefix + "tx.bytes", counter("rx_bytes"));
+        s.emplace_back(prefix + "tx.pkts", counter("rx_packets"));
     }
     return s;
 }

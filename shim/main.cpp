@@ -103,10 +103,36 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    // NICs on networks get their TAPs from networkd, which lives on the system bus: a
+    // session-mode shim opens a second connection for that.
+    std::unique_ptr<sdbus::IConnection> systemBus;
+    std::unique_ptr<shim::TapBroker> taps;
+    bool needsTaps = false;
+    for (const auto& nic : domain.value().def.interfaces) {
+        needsTaps = needsTaps || nic.type != "user";
+    }
+    if (needsTaps) {
+        sdbus::IConnection* tapBus = &connection;
+        if (args->mode == BusMode::Session) {
+            auto sys = openBus(BusMode::System);
+            if (!sys) {
+                recordFailure(files, sys.error());
+                return 1;
+            }
+            systemBus = std::move(sys).value();
+            if (auto r = loop.value()->attachBus(*systemBus); !r) {
+                recordFailure(files, r.error());
+                return 1;
+            }
+            tapBus = systemBus.get();
+        }
+        taps = std::make_unique<shim::TapBroker>(*tapBus);
+    }
+
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
-                    std::move(identity).value(),
+                    std::move(identity).value(), taps.get(),
                     Machine::Listener{
                         [&](const std::string&, const std::string&) {
                             if (exported != nullptr) {

@@ -129,7 +129,11 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     for (size_t i = 0; i < def.interfaces.size(); ++i) {
         const auto& nic = def.interfaces[i];
         std::string id = "net" + std::to_string(i);
-        argv.insert(argv.end(), {"-netdev", "user,id=host" + id});
+        auto tap = launch.tapFds.find(i);
+        argv.insert(argv.end(), {"-netdev", tap == launch.tapFds.end()
+                                                ? "user,id=host" + id
+                                                : "tap,id=host" + id + ",fd=" +
+                                                      std::to_string(tap->second)});
         argv.insert(argv.end(), {"-device", nicDevice(nic.model) + ",netdev=host" + id +
                                                 ",id=" + id + ",mac=" + nic.mac});
     }

@@ -22,6 +22,8 @@ struct QemuLaunch {
     // unprivileged, needs no access to them.
     std::vector<std::pair<int, int>> addFds;
     std::map<std::string, int> pathToFdset;
+    // NIC index -> fd number in QEMU of its TAP (interfaces of type network or bridge).
+    std::map<size_t, int> tapFds;
 };
 
 // The full QEMU command line for a domain. Everything is explicit (-nodefaults,

@@ -7,6 +7,7 @@ Empty dicts are sent as a{sv}.
 """
 
 import ast
+import os
 import sys
 
 import dbus
@@ -19,13 +20,14 @@ def main() -> int:
     for a in sys.argv[3:]:
         v = ast.literal_eval(a)
         args.append(dbus.Dictionary(v, signature="sv") if isinstance(v, dict) else v)
-    obj = dbus.SystemBus().get_object("org.virtswarm.Hypervisor1", path)
+    dest = os.environ.get("VS_DBUS_DEST", "org.virtswarm.Hypervisor1")
+    obj = dbus.SystemBus().get_object(dest, path)
     try:
         reply = getattr(dbus.Interface(obj, interface), member)(*args, timeout=120)
     except dbus.exceptions.DBusException as e:
         print(e.get_dbus_name(), e.get_dbus_message(), file=sys.stderr)
         return 1
-    print(reply)
+    print(reply if not isinstance(reply, tuple) else " ".join(str(r) for r in reply))
     return 0
 
 

@@ -145,8 +145,18 @@ namespace detail {
 Result<InterfaceDef> parseInterface(xml::Node node) {
     InterfaceDef nic;
     nic.type = xml::attribute(node, "type").value_or("");
+    if (nic.type != "user" && nic.type != "network" && nic.type != "bridge") {
+        return unsupported("interface type '" + nic.type +
+                           "' is not supported (user, network, bridge)");
+    }
     if (nic.type != "user") {
-        return unsupported("interface type '" + nic.type + "' is not supported (only 'user')");
+        // The TAP comes from virtswarm-networkd: a named network, or a host bridge.
+        xml::Node source = xml::firstChild(node, "source");
+        nic.source = source ? xml::attribute(source, nic.type.c_str()).value_or("") : "";
+        if (nic.source.empty()) {
+            return invalid("interface type '" + nic.type + "' needs <source " + nic.type +
+                           "='...'/>");
+        }
     }
     auto macNode = xml::firstChild(node, "mac");
     if (macNode != nullptr) {
@@ -158,6 +168,9 @@ Result<InterfaceDef> parseInterface(xml::Node node) {
     } else {
         nic.mac = generateMac(randomUuid());
         xml::setAttribute(xml::prependChild(node, "mac"), "address", nic.mac);
+    }
+    if (auto target = xml::firstChild(node, "target")) {
+        nic.hostDevice = xml::attribute(target, "dev").value_or("");
     }
     if (auto model = xml::firstChild(node, "model")) {
         nic.model = xml::attribute(model, "type").value_or("virtio");

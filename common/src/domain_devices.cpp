@@ -119,6 +119,22 @@ Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element,
     return out;
 }
 
+Result<DomainXml> withInterfaceTarget(const DomainXml& domain, size_t index,
+                                      const std::string& hostDevice) {
+    auto doc = parseDomainDoc(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    auto nodes = xml::children(devicesOf(doc.value()), "interface");
+    if (index >= nodes.size()) {
+        return Error(Code::Internal, "no interface #" + std::to_string(index));
+    }
+    xml::Node existing = xml::firstChild(nodes[index], "target");
+    xml::setAttribute(existing ? existing : xml::appendChild(nodes[index], "target"), "dev",
+                      hostDevice);
+    return parseDomainXml(doc.value().serialize());
+}
+
 std::string aliasOf(const DomainXml& domain, const DeviceSpec& device) {
     auto doc = xml::Document::parse(domain.xml);
     if (!doc) {

@@ -109,8 +109,7 @@ Result<std::unique_ptr<EventLoop>> EventLoop::create() {
 }
 
 EventLoop::~EventLoop() {
-    m_busIo.reset();
-    m_busTimer.reset();
+    m_buses.clear();
     m_ownedSources.clear();
     sd_event_unref(m_event);
 }
@@ -196,38 +195,45 @@ void EventLoop::exit(int code) { sd_event_exit(m_event, code); }
 // sdbus-c++ 1.2 cannot attach to sd-event itself; it tells us which fd, events and
 // timeout its sd-bus wants (getEventLoopPollData); we refresh them after every dispatch.
 Result<void> EventLoop::attachBus(sdbus::IConnection& connection) {
-    m_bus = &connection;
+    auto bus = std::make_unique<BusAttachment>();
+    BusAttachment* raw = bus.get();
+    bus->connection = &connection;
     auto data = connection.getEventLoopPollData();
-    m_busIo = addIo(data.fd, static_cast<uint32_t>(data.events), [this](uint32_t) { processBus(); });
-    m_busTimer = addTimer(std::chrono::microseconds(0), [this] { processBus(); });
-    if (!m_busIo || !m_busTimer) {
+    bus->io = addIo(data.fd, static_cast<uint32_t>(data.events),
+                    [this, raw](uint32_t) { processBus(*raw); });
+    bus->timer = addTimer(std::chrono::microseconds(0), [this, raw] { processBus(*raw); });
+    if (!bus->io || !bus->timer) {
         return Error(Code::Internal, "cannot attach the bus connection to the event loop");
     }
-    // A post source runs after every iteration that dispatched anything, which is where
-    // new outgoing messages or pending replies may have changed what sd-bus waits for.
-    sd_event_source* post = nullptr;
-    int r = sd_event_add_post(
-        m_event, &post,
-        [](sd_event_source*, void* userdata) -> int {
-            static_cast<EventLoop*>(userdata)->updateBusPollData();
-            return 0;
-        },
-        this);
-    if (r < 0) {
-        return Error(Code::Internal, std::string("sd_event_add_post: ") + std::strerror(-r));
+    bool first = m_buses.empty();
+    m_buses.push_back(std::move(bus));
+    if (first) {
+        // A post source runs after every iteration that dispatched anything, which is where
+        // new outgoing messages or pending replies may have changed what sd-bus waits for.
+        sd_event_source* post = nullptr;
+        int r = sd_event_add_post(
+            m_event, &post,
+            [](sd_event_source*, void* userdata) -> int {
+                static_cast<EventLoop*>(userdata)->updateBusPollData();
+                return 0;
+            },
+            this);
+        if (r < 0) {
+            return Error(Code::Internal, std::string("sd_event_add_post: ") + std::strerror(-r));
+        }
+        m_ownedSources.emplace_back(post);
     }
-    m_ownedSources.emplace_back(post);
     updateBusPollData();
     return success();
 }
 
-void EventLoop::processBus() {
+void EventLoop::processBus(BusAttachment& bus) {
     // Bounded so one busy connection cannot starve timers, children and other fds; what
     // is left makes the next poll timeout zero (sd_bus_get_timeout) and runs right after.
     constexpr int kMaxMessagesPerWakeup = 64;
     try {
         for (int i = 0; i < kMaxMessagesPerWakeup; ++i) {
-            if (!m_bus->processPendingRequest()) {
+            if (!bus.connection->processPendingRequest()) {
                 break;
             }
         }
@@ -239,16 +245,15 @@ void EventLoop::processBus() {
 }
 
 void EventLoop::updateBusPollData() {
-    if (m_bus == nullptr) {
-        return;
-    }
-    auto data = m_bus->getEventLoopPollData();
-    sd_event_source_set_io_events(m_busIo.raw(), static_cast<uint32_t>(data.events));
-    if (data.timeout_usec == UINT64_MAX) {
-        sd_event_source_set_enabled(m_busTimer.raw(), SD_EVENT_OFF);
-    } else {
-        sd_event_source_set_time(m_busTimer.raw(), data.timeout_usec);
-        sd_event_source_set_enabled(m_busTimer.raw(), SD_EVENT_ONESHOT);
+    for (auto& bus : m_buses) {
+        auto data = bus->connection->getEventLoopPollData();
+        sd_event_source_set_io_events(bus->io.raw(), static_cast<uint32_t>(data.events));
+        if (data.timeout_usec == UINT64_MAX) {
+            sd_event_source_set_enabled(bus->timer.raw(), SD_EVENT_OFF);
+        } else {
+            sd_event_source_set_time(bus->timer.raw(), data.timeout_usec);
+            sd_event_source_set_enabled(bus->timer.raw(), SD_EVENT_ONESHOT);
+        }
     }
 }
 

@@ -13,7 +13,9 @@
 #   - then "VIRTSWARM-MARKER <word>" if the cmdline has virtswarm.marker=<word>;
 #   - any power-button event -> immediate "poweroff -f" (QEMU exits);
 #   - in the background, loads virtio modules; if eth0 appears, DHCPs it and
-#     prints "VIRTSWARM-GUEST-IP <addr>" (or "VIRTSWARM-GUEST-NOIP" on failure).
+#     prints "VIRTSWARM-GUEST-IP <addr>" (or "VIRTSWARM-GUEST-NOIP" on failure);
+#   - with virtswarm.ping=<ip>[,<ip>...] on the cmdline, "VIRTSWARM-PING <ip> ok|fail"
+#     for each address after that.
 #
 # Boot it under TCG with >= 128 MiB (64 MiB triple-faults, and /dev/kvm on CI
 # machines cannot boot stock kernels), e.g.:
@@ -297,6 +299,23 @@ done
         ip link set eth0 up
         udhcpc -i eth0 -q -t 5 -n -s /usr/share/udhcpc/default.script >/dev/null 2>&1 || echo "VIRTSWARM-GUEST-NOIP"
     fi
+    # virtswarm.ping=<ip>[,<ip>...]: report reachability of each (network tests). The
+    # peer may still be booting, so keep trying for a while.
+    for arg in $(cat /proc/cmdline); do
+        case "$arg" in
+            virtswarm.ping=*)
+                for target in $(echo "${arg#virtswarm.ping=}" | tr ',' ' '); do
+                    result=fail
+                    n=0
+                    while [ $n -lt 60 ]; do
+                        if ping -c 1 -W 1 "$target" >/dev/null 2>&1; then result=ok; break; fi
+                        n=$((n + 1))
+                    done
+                    echo "VIRTSWARM-PING $target $result"
+                done
+                ;;
+        esac
+    done
 ) &
 
 # Idle forever; the watcher above powers the machine off. Waiting in a shell

@@ -27,7 +27,9 @@ struct CharDeviceDef {
 };
 
 struct InterfaceDef {
-    std::string type = "user";
+    std::string type = "user"; // user | network | bridge
+    std::string source;        // the network's name, or the host bridge's
+    std::string hostDevice;    // live XML only: <target dev='vstapN'/>, the TAP on the host
     std::string mac;
     std::string model = "virtio"; // virtio | e1000 | rtl8139
 };

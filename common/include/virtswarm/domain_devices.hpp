@@ -30,6 +30,9 @@ Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& d
 // live XML shows QEMU's device ids.
 Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,
                             const std::string& alias);
+// Sets <target dev='...'/> on the n-th <interface>: the host-side TAP in the live XML.
+Result<DomainXml> withInterfaceTarget(const DomainXml& domain, size_t index,
+                                      const std::string& hostDevice);
 // The alias recorded for a device matching `device`, or empty.
 std::string aliasOf(const DomainXml& domain, const DeviceSpec& device);
 

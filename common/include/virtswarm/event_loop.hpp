@@ -54,7 +54,8 @@ public:
 
     sd_event* raw() const { return m_event; }
 
-    // Serves the connection from this loop. Must outlive the connection's use.
+    // Serves the connection from this loop (any number of them: a session-mode shim also
+    // talks to the system bus). The connection must outlive the loop's use of it.
     Result<void> attachBus(sdbus::IConnection& connection);
 
     EventSource addIo(int fd, uint32_t events, std::function<void(uint32_t revents)> callback);
@@ -73,13 +74,16 @@ public:
 
 private:
     explicit EventLoop(sd_event* event) : m_event(event) {}
-    void processBus();
+    struct BusAttachment {
+        sdbus::IConnection* connection;
+        EventSource io;
+        EventSource timer;
+    };
+    void processBus(BusAttachment& bus);
     void updateBusPollData();
 
     sd_event* m_event;
-    sdbus::IConnection* m_bus = nullptr;
-    EventSource m_busIo;
-    EventSource m_busTimer;
+    std::vector<std::unique_ptr<BusAttachment>> m_buses;
     std::vector<EventSource> m_ownedSources;
 };
 
