@@ -201,3 +201,38 @@ def test_killing_networkd_keeps_vm_connectivity_and_it_readopts_everything():
                  10, 0.05, "the TAP to vanish with QEMU")
     nc.network(net).Stop(vc.no_options(), timeout=vc.TIMEOUT)
     assert nc.firewall_rules() is None
+
+
+def test_routed_ipv6_and_host_bridge_networks():
+    routed = nc.define("<network><name>routed</name><forward mode='route'/>"
+                       "<ip address='10.77.0.1' prefix='24'/>"
+                       "<ip family='ipv6' address='fd77::1' prefix='64'/></network>")
+    nc.network(routed).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    br = str(nc.props(routed)["Bridge"])
+    assert {"10.77.0.1/24", "fd77::1/64"} <= set(nc.addresses(br))
+    rules = nc.firewall_rules()
+    assert f'oifname "{br}" ip6 daddr fd77::/64 accept' in rules
+    assert not any("masquerade" in r for r in rules)
+    with open("/proc/sys/net/ipv6/conf/all/forwarding") as f:
+        assert f.read().strip() == "1"
+
+    # A bridge the host owns: networkd only attaches TAPs to it, adds no rules or address.
+    subprocess.run(["ip", "link", "add", "hostbr0", "type", "bridge"], check=True)
+    try:
+        host = nc.define("<network><name>hostnet</name><forward mode='bridge'/>"
+                         "<bridge name='hostbr0'/></network>")
+        nc.network(host).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        assert nc.firewall_rules() == rules
+        fd, ifname = nc.manager().AcquireTap("hostnet", vc.no_options())
+        assert nc.links()[str(ifname)].get("master") == "hostbr0"
+        os.close(fd.take())
+        fd, ifname = nc.manager().AcquireTap("", {"bridge": "hostbr0"})
+        assert nc.links()[str(ifname)].get("master") == "hostbr0"
+        os.close(fd.take())
+        assert vc.error_name(nc.manager().AcquireTap, "", {"bridge": "lo"}) == \
+            ERR + "OperationFailed"
+        nc.network(host).Stop(vc.no_options(), timeout=vc.TIMEOUT)
+        # Stopping does not remove a bridge that belongs to the host.
+        assert "hostbr0" in nc.links()
+    finally:
+        subprocess.run(["ip", "link", "del", "hostbr0"], check=False)
