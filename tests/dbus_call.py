@@ -21,7 +21,8 @@ def main() -> int:
         v = ast.literal_eval(a)
         args.append(dbus.Dictionary(v, signature="sv") if isinstance(v, dict) else v)
     dest = os.environ.get("VS_DBUS_DEST", "org.virtswarm.Hypervisor1")
-    obj = dbus.SystemBus().get_object(dest, path)
+    bus = dbus.SessionBus() if os.environ.get("VS_DBUS_BUS") == "session" else dbus.SystemBus()
+    obj = bus.get_object(dest, path)
     try:
         reply = getattr(dbus.Interface(obj, interface), member)(*args, timeout=120)
     except dbus.exceptions.DBusException as e:

@@ -1,0 +1,117 @@
+"""Session mode for real: an unprivileged user runs the registry, the shim and QEMU
+under their own uid on their own session bus, and still gets a TAP on a virtual network
+from the system's networkd, after a polkit check."""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+import netclient as nc
+import vsclient as vc
+import vsharness as h
+
+pytestmark = pytest.mark.skipif(os.environ.get("VS_NETNS") != "1",
+                                reason="needs the harness's private network namespace")
+
+
+@pytest.fixture
+def user_session():
+    """A session bus run by the test user, activating the registry from the build tree."""
+    user = h.test_user()
+    pw = pwd.getpwnam(user)
+    home = tempfile.mkdtemp(prefix="vs-session-")
+    os.chmod(home, 0o755)
+    for sub in ("run", "config", "data", "state"):
+        os.makedirs(os.path.join(home, sub), mode=0o700)
+    for root, dirs, _ in os.walk(home):
+        for d in [root] + [os.path.join(root, x) for x in dirs]:
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+    build = h.env("VS_BUILD_DIR")
+    conf = os.path.join(home, "session.conf")
+    with open(conf, "w") as f:
+        f.write(f"""<busconfig>
+  <type>session</type>
+  <listen>unix:path={home}/run/bus</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>{build}/dbus-policy/session-services-build</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+""")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTSWARM_")}
+    env.update(HOME=home, XDG_RUNTIME_DIR=f"{home}/run", XDG_CONFIG_HOME=f"{home}/config",
+               XDG_DATA_HOME=f"{home}/data", XDG_STATE_HOME=f"{home}/state", USER=user,
+               VIRTSWARM_SHIM_PATH=os.environ["VIRTSWARM_SHIM_PATH"])
+    bus = subprocess.Popen(h.as_user_argv(user, ["dbus-daemon", f"--config-file={conf}",
+                                                 "--nofork", "--nosyslog"]),
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={home}/run/bus"
+    env["VS_DBUS_BUS"] = "session"
+    h.wait_until(lambda: os.path.exists(f"{home}/run/bus"), 10, 0.05, "the session bus")
+    try:
+        yield user, home, env
+    finally:
+        # Everything the user started (registry, shim, QEMU) goes with the test.
+        subprocess.run(["pkill", "-KILL", "-u", user], check=False)
+        bus.wait(10)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def call(user_session, path, method, *args):
+    user, _, env = user_session
+    return h.run_as(user, ["/usr/bin/python3", os.path.join(vc.HERE, "dbus_call.py"), path,
+                           method, *[repr(a) for a in args]], env=env)
+
+
+def test_user_vm_gets_a_tap_from_the_system_networkd(user_session):
+    user, home, _ = user_session
+    uid = pwd.getpwnam(user).pw_uid
+    net = nc.define(nc.nat_xml("userlan", 200, hosts=(
+        "<host mac='52:54:00:00:03:0a' ip='192.168.200.10' name='mine'/>")))
+    nc.network(net).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    serial = os.path.join(home, "state", "mine.serial")
+    xml = vc.domain_xml("mine", serial=serial, extra_devices=(
+        "<interface type='network'><source network='userlan'/>"
+        "<mac address='52:54:00:00:03:0a'/><model type='virtio'/></interface>")).replace(
+        "panic=-1", "panic=-1 virtswarm.ping=192.168.200.1")
+
+    r = call(user_session, vc.ROOT, vc.MANAGER + ".DefineXML", xml, {})
+    assert r.returncode == 0, r.stderr
+    path = r.stdout.strip()
+    # Without a polkit rule the user's shim may not have a TAP: the start fails by name.
+    r = call(user_session, path, vc.DOMAIN + ".Start", {})
+    assert r.returncode != 0
+    assert "InteractiveAuthorizationRequired" in r.stderr or "AccessDenied" in r.stderr
+
+    with h.polkit_rule("60-vs-usertap.rules",
+                       h.allow_rule_js("org.virtswarm.network.acquire-tap", user)):
+        r = call(user_session, path, vc.DOMAIN + ".Start", {})
+        assert r.returncode == 0, r.stderr
+    vc.wait_file_contains(serial, "VIRTSWARM-GUEST-IP 192.168.200.10")
+    vc.wait_file_contains(serial, "VIRTSWARM-PING 192.168.200.1 ok")
+
+    # Registry, shim and QEMU all run as the user; the TAP belongs to the user too.
+    procs = subprocess.run(["ps", "-o", "uid=,args=", "-u", user], capture_output=True,
+                           text=True).stdout
+    assert "virtswarm-hypervisord --session" in procs
+    assert "virtswarm-shim --session" in procs
+    assert "qemu-system-x86_64" in procs
+    bridge = str(nc.props(net)["Bridge"])
+    taps = [n for n, l in nc.links().items() if l.get("master") == bridge]
+    assert len(taps) == 1
+    with open(f"/sys/class/net/{taps[0]}/owner") as f:
+        assert int(f.read()) == uid
+    # The user's definitions live in the user's XDG directories, not in /etc.
+    assert os.listdir(os.path.join(home, "config", "virtswarm", "hypervisor"))
+
+    r = call(user_session, path, vc.DOMAIN + ".Destroy", {})
+    assert r.returncode == 0, r.stderr
+    h.wait_until(lambda: not [n for n, l in nc.links().items() if l.get("master") == bridge],
+                 10, 0.05, "the TAP to vanish with QEMU")
