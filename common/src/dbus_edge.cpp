@@ -48,6 +48,18 @@ Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fa
     return it->second.get<uint32_t>();
 }
 
+Result<ActivityFilter> activityFilter(const Options& options) {
+    if (auto r = checkOptions(options, {"active", "inactive"}); !r) {
+        return r.takeError();
+    }
+    auto active = boolOption(options, "active", false);
+    auto inactive = boolOption(options, "inactive", false);
+    if (!active || !inactive) {
+        return !active ? active.takeError() : inactive.takeError();
+    }
+    return ActivityFilter{active.value() || !inactive.value(), inactive.value() || !active.value()};
+}
+
 Result<std::unique_ptr<sdbus::IConnection>> openBus(BusMode mode, const std::string& name) {
     try {
         auto connection = mode == BusMode::System ? sdbus::createSystemBusConnection()

@@ -159,20 +159,13 @@ sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
 }
 
 std::vector<sdbus::ObjectPath> ManagerObject::ListDomains(const Options& options) {
-    if (auto r = checkOptions(options, {"active", "inactive"}); !r) {
-        throw toDBusError(r.error());
+    auto filter = activityFilter(options);
+    if (!filter) {
+        throw toDBusError(filter.error());
     }
-    auto active = boolOption(options, "active", false);
-    auto inactive = boolOption(options, "inactive", false);
-    if (!active || !inactive) {
-        throw toDBusError(!active ? active.error() : inactive.error());
-    }
-    // Neither filter means both, as with libvirt's flags.
-    bool wantActive = active.value() || !inactive.value();
-    bool wantInactive = inactive.value() || !active.value();
     std::vector<sdbus::ObjectPath> out;
     for (auto* d : m_registry.all()) {
-        if (d->active() ? wantActive : wantInactive) {
+        if (filter.value().accepts(d->active())) {
             out.emplace_back(Registry::objectPathFor(d->def().uuid));
         }
     }

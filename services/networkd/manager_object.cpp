@@ -158,19 +158,13 @@ sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
 }
 
 std::vector<sdbus::ObjectPath> ManagerObject::ListNetworks(const Options& options) {
-    if (auto r = checkOptions(options, {"active", "inactive"}); !r) {
-        throw toDBusError(r.error());
+    auto filter = activityFilter(options);
+    if (!filter) {
+        throw toDBusError(filter.error());
     }
-    auto active = boolOption(options, "active", false);
-    auto inactive = boolOption(options, "inactive", false);
-    if (!active || !inactive) {
-        throw toDBusError(!active ? active.error() : inactive.error());
-    }
-    bool wantActive = active.value() || !inactive.value();
-    bool wantInactive = inactive.value() || !active.value();
     std::vector<sdbus::ObjectPath> out;
     for (auto* n : m_registry.all()) {
-        if (n->active() ? wantActive : wantInactive) {
+        if (filter.value().accepts(n->active())) {
             out.emplace_back(NetworkRegistry::objectPathFor(n->def().uuid));
         }
     }

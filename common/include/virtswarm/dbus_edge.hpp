@@ -30,6 +30,15 @@ Result<void> checkOptions(const Options& options, std::initializer_list<const ch
 Result<bool> boolOption(const Options& options, const char* key, bool fallback);
 Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback);
 
+// The "active"/"inactive" options of list methods; neither means both, as with libvirt's
+// list flags.
+struct ActivityFilter {
+    bool active = true;
+    bool inactive = true;
+    bool accepts(bool isActive) const { return isActive ? active : inactive; }
+};
+Result<ActivityFilter> activityFilter(const Options& options);
+
 // Opens the system or session bus (honouring DBUS_SYSTEM_BUS_ADDRESS /
 // DBUS_SESSION_BUS_ADDRESS) and, if `name` is given, requests it.
 Result<std::unique_ptr<sdbus::IConnection>> openBus(BusMode mode, const std::string& name = {});
