@@ -115,12 +115,15 @@ void DomainObject::start(std::function<void(Result<void>)> done) {
         done(Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is already running"));
         return;
     }
-    if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, false); !r) {
-        done(r.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
-        return;
-    }
     m_starting = true;
     m_startDone = std::move(done);
+    // The shim of the previous run may still be on its way out (it answers Destroy just
+    // before it exits); the new one would find its bus name taken. Launch once it is gone.
+    if (m_registry.shims().present(uuidHex())) {
+        m_launchWhenGone = true;
+    } else {
+        launchShim();
+    }
     auto guard = m_lifetime.guard();
     m_startTimer = m_registry.loop().addTimer(m_registry.config().startTimeout, [this, guard] {
         if (!guard.alive()) {
@@ -134,8 +137,16 @@ void DomainObject::start(std::function<void(Result<void>)> done) {
     });
 }
 
+void DomainObject::launchShim() {
+    m_launchWhenGone = false;
+    if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, false); !r) {
+        finishStart(r.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
+    }
+}
+
 void DomainObject::finishStart(Result<void> outcome) {
     m_starting = false;
+    m_launchWhenGone = false;
     m_startTimer.reset();
     auto done = std::move(m_startDone);
     m_startDone = nullptr;
@@ -144,7 +155,20 @@ void DomainObject::finishStart(Result<void> outcome) {
     }
 }
 
+void DomainObject::reattach() {
+    if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, true); !r) {
+        log::error("cannot re-attach to '" + m_domain.def.name + "': " + r.error().message());
+        return;
+    }
+    m_reattaching = true;
+}
+
 void DomainObject::onShimState(const std::string& state, const std::string& reason) {
+    if (m_reattaching) {
+        m_reattaching = false;
+        adoptRunning(state, reason);
+        return;
+    }
     if (m_starting && state == "running") {
         m_id = m_registry.allocateId();
         setState(state, reason);
@@ -165,6 +189,16 @@ void DomainObject::onShimState(const std::string& state, const std::string& reas
 }
 
 void DomainObject::onShimGone(std::optional<Error> failure) {
+    if (m_launchWhenGone) {
+        launchShim();
+        return;
+    }
+    if (m_reattaching) {
+        m_reattaching = false;
+        log::error("re-attaching to '" + m_domain.def.name + "' failed" +
+                   (failure ? ": " + failure->message() : std::string()));
+        return;
+    }
     if (m_starting) {
         Error e = failure.value_or(Error(Code::OperationFailed, "the shim exited"));
         finishStart(e.prefix("cannot start domain '" + m_domain.def.name + "'"));

@@ -53,6 +53,8 @@ public:
     void onShimGone(std::optional<Error> failure);
     // A shim found on the bus after a registry restart.
     void adoptRunning(const std::string& state, const std::string& reason);
+    // A QEMU found running without any shim: start one that takes it over.
+    void reattach();
 
 private:
     // Domain interface
@@ -92,6 +94,7 @@ private:
     void setState(const std::string& state, const std::string& reason);
     void setPersistent(bool persistent);
     void finishStart(Result<void> outcome);
+    void launchShim();
     void becameInactive();
 
     Registry& m_registry;
@@ -104,6 +107,8 @@ private:
     std::string m_reason = "unknown";
     int m_id = -1;
     bool m_starting = false;
+    bool m_reattaching = false;
+    bool m_launchWhenGone = false;
     std::function<void(Result<void>)> m_startDone;
     EventSource m_startTimer;
     Lifetime m_lifetime;

@@ -2,7 +2,11 @@
 #include "registry.hpp"
 
 #include "domain_object.hpp"
+#include "virtswarm/atomic_file.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/shim_files.hpp"
+
+#include <filesystem>
 #include "virtswarm/names.hpp"
 
 namespace virtswarm::hypervisor {
@@ -50,6 +54,7 @@ Result<void> Registry::start(std::function<void()> ready) {
     }
     m_shims.discover([this](ShimSupervisor::FoundShim found) { adoptRunningShim(std::move(found)); },
                      [this, ready] {
+                         recoverOrphanedQemus();
                          for (auto* d : all()) {
                              if (d->autostart() && !d->active()) {
                                  d->start([name = d->def().name](Result<void> r) {
@@ -63,6 +68,34 @@ Result<void> Registry::start(std::function<void()> ready) {
                          ready();
                      });
     return success();
+}
+
+// A QEMU whose shim died while the registry was down too has no one on the bus to
+// report it. Its runtime dir still knows it: give it a new shim.
+void Registry::recoverOrphanedQemus() {
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(m_config.paths.runtimeDir + "/domains", ec)) {
+        std::string uuidHex = entry.path().filename().string();
+        DomainObject* domain = findByUuidHex(uuidHex);
+        if ((domain != nullptr && domain->active()) || !m_shims.qemuAlive(uuidHex)) {
+            continue;
+        }
+        if (domain == nullptr) {
+            auto text = readFile(shimFiles(m_config.paths.runtimeDir, uuidHex).domainXml);
+            auto parsed = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
+            auto defined = parsed ? define(std::move(parsed).value(), false)
+                                  : Result<DomainObject*>(parsed.takeError());
+            if (!defined) {
+                log::error("orphaned QEMU of " + uuidHex +
+                           " cannot be recovered: " + defined.error().message());
+                continue;
+            }
+            domain = defined.value();
+        }
+        log::warning("domain '" + domain->def().name + "' runs without a shim; re-attaching");
+        domain->reattach();
+    }
 }
 
 void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {

@@ -71,6 +71,7 @@ public:
 private:
     DomainObject* findByUuidHex(const std::string& uuidHex) const;
     void adoptRunningShim(ShimSupervisor::FoundShim found);
+    void recoverOrphanedQemus();
 
     sdbus::IConnection& m_connection;
     EventLoop& m_loop;

@@ -101,6 +101,15 @@ Result<void> ShimSupervisor::launch(const std::string& uuidHex, const std::strin
     return success();
 }
 
+bool ShimSupervisor::present(const std::string& uuidHex) const {
+    for (const auto& [owner, uuid] : m_uuidByOwner) {
+        if (uuid == uuidHex) {
+            return true;
+        }
+    }
+    return m_launched.count(uuidHex) > 0;
+}
+
 bool ShimSupervisor::qemuAlive(const std::string& uuidHex) const {
     ShimFiles files = shimFiles(m_runtimeDir, uuidHex);
     auto text = readFile(files.qemuPid, 64);

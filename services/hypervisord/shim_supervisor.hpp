@@ -49,6 +49,9 @@ public:
     // over a QEMU that is still running instead of starting one.
     Result<void> launch(const std::string& uuidHex, const std::string& xml, bool attach);
 
+    // Is a shim for this domain still on the bus (e.g. one that is just exiting)?
+    bool present(const std::string& uuidHex) const;
+
     // Is a QEMU still running for this domain (after its shim died)?
     bool qemuAlive(const std::string& uuidHex) const;
 

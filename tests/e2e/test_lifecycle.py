@@ -165,3 +165,34 @@ def test_autostart_domains_start_with_the_registry():
     assert vc.wait_state(path, "running") == ("running", "booted")
     assert vc.state(other)[0] == "shutoff"
     vc.wait_file_contains(serial_log(name), "VIRTSWARM-GUEST-READY")
+
+
+def test_shim_and_registry_both_killed_lose_no_vm():
+    name = vc.unique("orphan")
+    log = serial_log(name)
+    path = vc.define(vc.domain_xml(name, serial=log))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    transient = str(vc.manager().CreateXML(vc.domain_xml(vc.unique("orphan-tr")),
+                                           vc.no_options(), timeout=vc.TIMEOUT))
+    qemus = {p: vc.qemu_pid(p) for p in (path, transient)}
+    shims = {p: int(h.bus_daemon().GetConnectionUnixProcessID(
+        "org.virtswarm.Shim1.d" + p.rsplit("_", 1)[1])) for p in (path, transient)}
+    # The registry dies first, then, while nobody watches, both shims.
+    os.kill(vc.registry_pid(), 9)
+    h.wait_for_name_gone(vc.BUS_NAME)
+    for pid in shims.values():
+        os.kill(pid, 9)
+    for p in shims:
+        h.wait_for_name_gone("org.virtswarm.Shim1.d" + p.rsplit("_", 1)[1])
+    for pid in qemus.values():
+        os.kill(pid, 0)  # the VMs never noticed
+    # The re-activated registry finds the QEMUs through their runtime dirs.
+    assert sorted(vc.list_domains()) == sorted([path, transient])
+    for p in (path, transient):
+        assert vc.wait_state(p, "running")[0] == "running"
+        assert vc.qemu_pid(p) == qemus[p]
+        h.wait_for_name("org.virtswarm.Shim1.d" + p.rsplit("_", 1)[1])
+    assert not bool(vc.prop(transient, "Persistent"))
+    vc.wait_file_contains(log, "VIRTSWARM-GUEST-READY")
+    vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.wait_state(path, "shutoff") == ("shutoff", "shutdown")
