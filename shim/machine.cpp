@@ -2,9 +2,9 @@
 #include "machine.hpp"
 
 #include "qemu_command.hpp"
-#include "virtswarm/domain_devices.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/child_process.hpp"
+#include "virtswarm/domain_devices.hpp"
 #include "virtswarm/log.hpp"
 
 #include <cerrno>
@@ -24,7 +24,9 @@ namespace {
 constexpr auto kTermGrace = std::chrono::seconds(10);
 
 // State files let a re-attaching shim report the reason the previous one knew.
-std::string stateFile(const ShimFiles& files) { return files.dir + "/state"; }
+std::string stateFile(const ShimFiles& files) {
+    return files.dir + "/state";
+}
 
 } // namespace
 
@@ -38,9 +40,8 @@ Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXm
     , m_tapBroker(taps)
     , m_listener(std::move(listener))
     , m_qmp(loop) {
-    m_qmp.onEvent([this](const std::string& event, const nlohmann::json& data) {
-        onEvent(event, data);
-    });
+    m_qmp.onEvent(
+        [this](const std::string& event, const nlohmann::json& data) { onEvent(event, data); });
     m_qmp.onClosed([this](const Error& why) { onMonitorClosed(why); });
 }
 
@@ -237,7 +238,8 @@ void Machine::attach(Done done) {
         const std::string& t = previous.value();
         auto nl = t.find('\n');
         m_state = t.substr(0, nl);
-        m_reason = nl == std::string::npos ? "unknown" : t.substr(nl + 1, t.find('\n', nl + 1) - nl - 1);
+        m_reason =
+            nl == std::string::npos ? "unknown" : t.substr(nl + 1, t.find('\n', nl + 1) - nl - 1);
     }
     m_qmp.connect(m_files.qmpSocket, [this, guard, done](Result<void> ready) {
         if (!guard.alive()) {
@@ -247,26 +249,25 @@ void Machine::attach(Done done) {
             done(ready.takeError().prefix("re-attaching to QEMU"));
             return;
         }
-        m_qmp.execute("query-status", nlohmann::json::object(),
-                      [this, guard, done](Result<nlohmann::json> r) {
-                          if (!guard.alive()) {
-                              return;
-                          }
-                          if (!r) {
-                              done(r.takeError().prefix("re-attaching to QEMU"));
-                              return;
-                          }
-                          // QEMU's own word wins over the state file where they disagree.
-                          bool running = r.value().value("running", false);
-                          std::string state = running ? "running" : "paused";
-                          std::string reason = state == m_state ? m_reason
-                                               : running        ? "unpaused"
-                                                                : "user";
-                          m_state.clear();
-                          discoverPtys();
-                          setState(state, reason);
-                          done(success());
-                      });
+        m_qmp.execute(
+            "query-status", nlohmann::json::object(),
+            [this, guard, done](Result<nlohmann::json> r) {
+                if (!guard.alive()) {
+                    return;
+                }
+                if (!r) {
+                    done(r.takeError().prefix("re-attaching to QEMU"));
+                    return;
+                }
+                // QEMU's own word wins over the state file where they disagree.
+                bool running = r.value().value("running", false);
+                std::string state = running ? "running" : "paused";
+                std::string reason = state == m_state ? m_reason : running ? "unpaused" : "user";
+                m_state.clear();
+                discoverPtys();
+                setState(state, reason);
+                done(success());
+            });
     });
 }
 
@@ -325,7 +326,9 @@ void Machine::reboot(Done done) {
     });
 }
 
-void Machine::reset(Done done) { simpleCommand("system_reset", std::move(done)); }
+void Machine::reset(Done done) {
+    simpleCommand("system_reset", std::move(done));
+}
 
 void Machine::suspend(Done done) {
     if (m_state != "running") {
@@ -378,12 +381,12 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
         if (!m_destroyRequested && (m_state == "running" || m_state == "paused")) {
             setState("shutdown", "user");
         }
-        m_qmp.execute("quit", nlohmann::json::object(), [this, guard = m_lifetime.guard()](
-                                                            Result<nlohmann::json> r) {
-            if (guard.alive() && !r && m_pid > 0) {
-                ::kill(m_pid, SIGKILL);
-            }
-        });
+        m_qmp.execute("quit", nlohmann::json::object(),
+                      [this, guard = m_lifetime.guard()](Result<nlohmann::json> r) {
+                          if (guard.alive() && !r && m_pid > 0) {
+                              ::kill(m_pid, SIGKILL);
+                          }
+                      });
     } else if (event == "DEVICE_DELETED") {
         auto it = m_pendingUnplugs.find(data.value("device", ""));
         if (it != m_pendingUnplugs.end()) {

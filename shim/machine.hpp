@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "qemu_files.hpp"
+#include "stats.hpp"
+#include "taps.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/qmp_client.hpp"
 #include "virtswarm/shim_files.hpp"
-#include "qemu_files.hpp"
-#include "stats.hpp"
-#include "taps.hpp"
 
 #include <chrono>
-#include <map>
-
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>

@@ -123,8 +123,10 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
     std::string alias = nicAlias(dev.nic.mac);
     std::string netdev = "host" + alias;
     nlohmann::json netdevArgs{{"type", "user"}, {"id", netdev}};
-    nlohmann::json device{
-        {"driver", nicModel(dev.nic.model)}, {"netdev", netdev}, {"id", alias}, {"mac", dev.nic.mac}};
+    nlohmann::json device{{"driver", nicModel(dev.nic.model)},
+                          {"netdev", netdev},
+                          {"id", alias},
+                          {"mac", dev.nic.mac}};
     auto live =
         withAlias(updated.value(), "interface", updated.value().def.interfaces.size() - 1, alias);
     m_qmp.execute("netdev_add", netdevArgs, [=, this](Result<nlohmann::json> r1) {

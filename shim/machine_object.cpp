@@ -22,7 +22,9 @@ MachineObject::MachineObject(sdbus::IConnection& connection, Machine& machine)
     registerAdaptor();
 }
 
-MachineObject::~MachineObject() { unregisterAdaptor(); }
+MachineObject::~MachineObject() {
+    unregisterAdaptor();
+}
 
 void MachineObject::announceState() {
     emitPropertiesChangedSignal(Machine_adaptor::INTERFACE_NAME, {"State", "StateReason", "Pid"});

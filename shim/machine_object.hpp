@@ -12,9 +12,8 @@ namespace virtswarm::shim {
 // org.virtswarm.Shim1.Machine at /org/virtswarm/Shim1: the registry's handle on this VM.
 // The bus policy lets only the registry's user call it, so no polkit here: the registry
 // authorized the client already.
-class MachineObject final
-    : public sdbus::AdaptorInterfaces<org::virtswarm::Shim1::Machine_adaptor,
-                                      sdbus::Properties_adaptor> {
+class MachineObject final : public sdbus::AdaptorInterfaces<org::virtswarm::Shim1::Machine_adaptor,
+                                                            sdbus::Properties_adaptor> {
 public:
     MachineObject(sdbus::IConnection& connection, Machine& machine);
     ~MachineObject();

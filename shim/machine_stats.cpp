@@ -69,8 +69,8 @@ Stats Machine::hostStats() const {
     for (size_t i = 0; i < d.interfaces.size(); ++i) {
         const auto& nic = d.interfaces[i];
         std::string prefix = "net." + std::to_string(i) + ".";
-        s.emplace_back(prefix + "name", nic.hostDevice.empty() ? "net" + std::to_string(i)
-                                                               : nic.hostDevice);
+        s.emplace_back(prefix + "name",
+                       nic.hostDevice.empty() ? "net" + std::to_string(i) : nic.hostDevice);
         s.emplace_back(prefix + "mac", nic.mac);
         if (nic.hostDevice.empty()) {
             continue;
@@ -102,40 +102,39 @@ void Machine::blockStats(Stats base, std::function<void(Result<Stats>)> done) {
         return;
     }
     auto guard = m_lifetime.guard();
-    m_qmp.execute(
-        "query-blockstats", nlohmann::json::object(),
-        [this, guard, base = std::move(base), done](Result<nlohmann::json> r) mutable {
-            if (!guard.alive()) {
-                return;
-            }
-            if (!r) {
-                done(r.takeError().prefix("block statistics"));
-                return;
-            }
-            uint64_t n = 0;
-            for (const auto& dev : r.value()) {
-                std::string drive = dev.value("device", "");
-                if (drive.rfind("drive-", 0) != 0 || !dev.contains("stats")) {
-                    continue;
-                }
-                std::string target = drive.substr(6);
-                const auto& st = dev["stats"];
-                std::string prefix = "block." + std::to_string(n++) + ".";
-                base.emplace_back(prefix + "name", target);
-                for (const auto& disk : m_domain.def.disks) {
-                    if (disk.targetDev == target && !disk.source.empty()) {
-                        base.emplace_back(prefix + "path", disk.source);
-                    }
-                }
-                base.emplace_back(prefix + "rd.reqs", jsonU64(st, "rd_operations"));
-                base.emplace_back(prefix + "rd.bytes", jsonU64(st, "rd_bytes"));
-                base.emplace_back(prefix + "wr.reqs", jsonU64(st, "wr_operations"));
-                base.emplace_back(prefix + "wr.bytes", jsonU64(st, "wr_bytes"));
-                base.emplace_back(prefix + "fl.reqs", jsonU64(st, "flush_operations"));
-            }
-            base.emplace_back("block.count", n);
-            done(std::move(base));
-        });
+    m_qmp.execute("query-blockstats", nlohmann::json::object(),
+                  [this, guard, base = std::move(base), done](Result<nlohmann::json> r) mutable {
+                      if (!guard.alive()) {
+                          return;
+                      }
+                      if (!r) {
+                          done(r.takeError().prefix("block statistics"));
+                          return;
+                      }
+                      uint64_t n = 0;
+                      for (const auto& dev : r.value()) {
+                          std::string drive = dev.value("device", "");
+                          if (drive.rfind("drive-", 0) != 0 || !dev.contains("stats")) {
+                              continue;
+                          }
+                          std::string target = drive.substr(6);
+                          const auto& st = dev["stats"];
+                          std::string prefix = "block." + std::to_string(n++) + ".";
+                          base.emplace_back(prefix + "name", target);
+                          for (const auto& disk : m_domain.def.disks) {
+                              if (disk.targetDev == target && !disk.source.empty()) {
+                                  base.emplace_back(prefix + "path", disk.source);
+                              }
+                          }
+                          base.emplace_back(prefix + "rd.reqs", jsonU64(st, "rd_operations"));
+                          base.emplace_back(prefix + "rd.bytes", jsonU64(st, "rd_bytes"));
+                          base.emplace_back(prefix + "wr.reqs", jsonU64(st, "wr_operations"));
+                          base.emplace_back(prefix + "wr.bytes", jsonU64(st, "wr_bytes"));
+                          base.emplace_back(prefix + "fl.reqs", jsonU64(st, "flush_operations"));
+                      }
+                      base.emplace_back("block.count", n);
+                      done(std::move(base));
+                  });
 }
 
 } // namespace virtswarm::shim

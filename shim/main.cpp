@@ -53,8 +53,8 @@ std::optional<Arguments> parseArguments(int argc, char** argv) {
 // The registry reads this after we are gone, to tell its client why Start failed.
 void recordFailure(const ShimFiles& files, const Error& error) {
     log::error(error.message());
-    (void)writeFileAtomic(files.failure,
-                          std::string(error.dbusName()) + "\n" + error.message(), 0600);
+    (void)writeFileAtomic(files.failure, std::string(error.dbusName()) + "\n" + error.message(),
+                          0600);
 }
 
 } // namespace
@@ -133,13 +133,12 @@ int main(int argc, char** argv) {
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
                     std::move(identity).value(), taps.get(),
-                    Machine::Listener{
-                        [&](const std::string&, const std::string&) {
-                            if (exported != nullptr) {
-                                exported->announceState();
-                            }
-                        },
-                        [&] { loop.value()->exit(exitCode); }});
+                    Machine::Listener{[&](const std::string&, const std::string&) {
+                                          if (exported != nullptr) {
+                                              exported->announceState();
+                                          }
+                                      },
+                                      [&] { loop.value()->exit(exitCode); }});
     MachineObject object(connection, machine);
     exported = &object;
 

@@ -49,7 +49,8 @@ void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::s
         std::string driveId = "drive-" + disk.targetDev;
         std::string drive = "if=none,id=" + driveId;
         if (!disk.source.empty()) {
-            drive += ",file=" + escapeCommas(pathFor(launch, disk.source)) + ",format=" + disk.format;
+            drive +=
+                ",file=" + escapeCommas(pathFor(launch, disk.source)) + ",format=" + disk.format;
         }
         if (disk.device == "cdrom") {
             drive += ",media=cdrom";
@@ -66,9 +67,8 @@ void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::s
                 argv.insert(argv.end(), {"-device", "ich9-ahci,id=sata0"});
                 haveAhci = true;
             }
-            device = std::string(disk.device == "cdrom" ? "ide-cd" : "ide-hd") +
-                     ",bus=sata0." + std::to_string(sataUnit++) + ",drive=" + driveId +
-                     ",id=" + disk.targetDev;
+            device = std::string(disk.device == "cdrom" ? "ide-cd" : "ide-hd") + ",bus=sata0." +
+                     std::to_string(sataUnit++) + ",drive=" + driveId + ",id=" + disk.targetDev;
         } else {
             // The pc machine's built-in IDE controller: two buses, two units each.
             int unit = ideUnit++;
@@ -130,10 +130,10 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
         const auto& nic = def.interfaces[i];
         std::string id = "net" + std::to_string(i);
         auto tap = launch.tapFds.find(i);
-        argv.insert(argv.end(), {"-netdev", tap == launch.tapFds.end()
-                                                ? "user,id=host" + id
-                                                : "tap,id=host" + id + ",fd=" +
-                                                      std::to_string(tap->second)});
+        argv.insert(argv.end(),
+                    {"-netdev", tap == launch.tapFds.end()
+                                    ? "user,id=host" + id
+                                    : "tap,id=host" + id + ",fd=" + std::to_string(tap->second)});
         argv.insert(argv.end(), {"-device", nicDevice(nic.model) + ",netdev=host" + id +
                                                 ",id=" + id + ",mac=" + nic.mac});
     }
@@ -141,9 +141,10 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
         std::string id = "serial" + std::to_string(i);
-        std::string backend = serial.type == "file"
-                                  ? "file,id=" + id + ",path=" + escapeCommas(pathFor(launch, serial.path))
-                                  : "pty,id=" + id;
+        std::string backend =
+            serial.type == "file"
+                ? "file,id=" + id + ",path=" + escapeCommas(pathFor(launch, serial.path))
+                : "pty,id=" + id;
         argv.insert(argv.end(), {"-chardev", backend});
         argv.insert(argv.end(), {"-serial", "chardev:" + id});
     }

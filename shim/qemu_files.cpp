@@ -46,8 +46,8 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
     int nextSet = 1;
     // QEMU reopens images with the access mode it needs (read-only probing, read-write
     // use), and picks an fd of the matching mode from the set: give it both.
-    auto addToSet = [&](const std::string& path, std::initializer_list<int> flagsList)
-        -> Result<void> {
+    auto addToSet = [&](const std::string& path,
+                        std::initializer_list<int> flagsList) -> Result<void> {
         if (launch.pathToFdset.count(path) > 0) {
             return success();
         }

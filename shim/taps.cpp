@@ -14,7 +14,8 @@ constexpr auto kAcquireTimeout = std::chrono::seconds(20);
 } // namespace
 
 TapBroker::TapBroker(sdbus::IConnection& systemBus)
-    : m_networkd(sdbus::createProxy(systemBus, "org.virtswarm.Network1", "/org/virtswarm/Network1")) {}
+    : m_networkd(
+          sdbus::createProxy(systemBus, "org.virtswarm.Network1", "/org/virtswarm/Network1")) {}
 
 TapBroker::~TapBroker() = default;
 
@@ -32,9 +33,8 @@ void TapBroker::acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)
             .onInterface("org.virtswarm.Network1.Manager")
             .withTimeout(kAcquireTimeout)
             .withArguments(network, options)
-            .uponReplyInvoke([guard, done, source = nic.source](const sdbus::Error* error,
-                                                                sdbus::UnixFd fd,
-                                                                std::string ifname) {
+            .uponReplyInvoke([guard, done, source = nic.source](
+                                 const sdbus::Error* error, sdbus::UnixFd fd, std::string ifname) {
                 if (!guard.alive()) {
                     return;
                 }

@@ -107,8 +107,8 @@ Result<std::string> readFile(const std::string& path, size_t maxBytes) {
         out.append(buf, static_cast<size_t>(n));
         if (out.size() > maxBytes) {
             ::close(fd);
-            return Error(Code::OperationFailed, path + " is larger than " +
-                                                    std::to_string(maxBytes) + " bytes");
+            return Error(Code::OperationFailed,
+                         path + " is larger than " + std::to_string(maxBytes) + " bytes");
         }
     }
     ::close(fd);

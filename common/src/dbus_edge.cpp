@@ -69,10 +69,9 @@ Result<std::unique_ptr<sdbus::IConnection>> openBus(BusMode mode, const std::str
         }
         return connection;
     } catch (const sdbus::Error& e) {
-        return Error(Code::OperationFailed, "cannot connect to the " +
-                                                std::string(busModeName(mode)) + " bus" +
-                                                (name.empty() ? "" : " as " + name) + ": " +
-                                                e.getMessage());
+        return Error(Code::OperationFailed,
+                     "cannot connect to the " + std::string(busModeName(mode)) + " bus" +
+                         (name.empty() ? "" : " as " + name) + ": " + e.getMessage());
     }
 }
 
@@ -82,7 +81,8 @@ namespace {
 // (taking a reference) and read the underlying sd_bus_message.
 class RawMessage : public sdbus::Message {
 public:
-    explicit RawMessage(const sdbus::Message& m) : sdbus::Message(m) {}
+    explicit RawMessage(const sdbus::Message& m)
+        : sdbus::Message(m) {}
     sd_bus_message* raw() const { return static_cast<sd_bus_message*>(msg_); }
 };
 

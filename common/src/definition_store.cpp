@@ -34,8 +34,8 @@ void DefinitionStore::forEachFile(
             continue;
         }
         auto text = readFile(path.string());
-        std::string problem = text ? visit(path.stem().string(), text.value())
-                                   : text.error().message();
+        std::string problem =
+            text ? visit(path.stem().string(), text.value()) : text.error().message();
         if (problem.empty()) {
             continue;
         }

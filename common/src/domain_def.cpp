@@ -11,8 +11,12 @@
 namespace virtswarm {
 namespace {
 
-Error invalid(const std::string& what) { return Error(Code::InvalidXML, what); }
-Error unsupported(const std::string& what) { return Error(Code::NotSupported, what); }
+Error invalid(const std::string& what) {
+    return Error(Code::InvalidXML, what);
+}
+Error unsupported(const std::string& what) {
+    return Error(Code::NotSupported, what);
+}
 
 bool oneOf(const std::string& v, std::initializer_list<const char*> allowed) {
     return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; });
@@ -255,9 +259,9 @@ Result<void> parseDevices(xml::Node devices, DomainDef& def) {
 Result<void> parseOs(xml::Node os, DomainDef& def) {
     auto type = xml::firstChild(os, "type");
     if (type == nullptr || xml::text(type) != "hvm") {
-        return type == nullptr ? invalid("<os> needs <type>hvm</type>")
-                               : unsupported("os type '" + xml::text(type) +
-                                             "' is not supported (only 'hvm')");
+        return type == nullptr
+                   ? invalid("<os> needs <type>hvm</type>")
+                   : unsupported("os type '" + xml::text(type) + "' is not supported (only 'hvm')");
     }
     def.arch = xml::attribute(type, "arch").value_or("x86_64");
     if (def.arch != "x86_64") {
@@ -284,7 +288,8 @@ Result<void> parseOs(xml::Node os, DomainDef& def) {
 
 Result<uint64_t> memoryElement(xml::Node node, const char* what) {
     bool ok = false;
-    uint64_t kib = parseMemoryKiB(xml::text(node), xml::attribute(node, "unit").value_or("KiB"), ok);
+    uint64_t kib =
+        parseMemoryKiB(xml::text(node), xml::attribute(node, "unit").value_or("KiB"), ok);
     if (!ok || kib == 0) {
         return invalid(std::string("invalid <") + what + "> value '" + xml::text(node) + "'");
     }
@@ -304,9 +309,9 @@ uint64_t parseMemoryKiB(const std::string& value, const std::string& unit, bool&
         uint64_t bytes;
     };
     static constexpr Unit kUnits[] = {
-        {"b", 1},           {"bytes", 1},          {"KB", 1000},          {"k", 1024},
-        {"KiB", 1024},      {"MB", 1000000},       {"M", 1 << 20},        {"MiB", 1 << 20},
-        {"GB", 1000000000}, {"G", 1ULL << 30},     {"GiB", 1ULL << 30},   {"TB", 1000000000000},
+        {"b", 1},           {"bytes", 1},        {"KB", 1000},        {"k", 1024},
+        {"KiB", 1024},      {"MB", 1000000},     {"M", 1 << 20},      {"MiB", 1 << 20},
+        {"GB", 1000000000}, {"G", 1ULL << 30},   {"GiB", 1ULL << 30}, {"TB", 1000000000000},
         {"T", 1ULL << 40},  {"TiB", 1ULL << 40},
     };
     for (const auto& u : kUnits) {

@@ -14,7 +14,8 @@ bool matches(xml::Node node, const DeviceSpec& device) {
             return false;
         }
         xml::Node target = xml::firstChild(node, "target");
-        return target != nullptr && xml::attribute(target, "dev").value_or("") == device.disk.targetDev;
+        return target != nullptr &&
+               xml::attribute(target, "dev").value_or("") == device.disk.targetDev;
     }
     if (xml::name(node) != "interface") {
         return false;

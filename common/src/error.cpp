@@ -68,7 +68,9 @@ static_assert(tableMatchesCodes(), "error table rows must follow enum Code order
 
 } // namespace
 
-const ErrorInfo& errorInfo(Code code) { return kTable[static_cast<size_t>(code)]; }
+const ErrorInfo& errorInfo(Code code) {
+    return kTable[static_cast<size_t>(code)];
+}
 
 Code codeFromDBusName(std::string_view name) {
     for (const auto& row : kTable) {

@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
-#include <sdbus-c++/IConnection.h>
 #include <sdbus-c++/Error.h>
+#include <sdbus-c++/IConnection.h>
 #include <systemd/sd-event.h>
 #include <vector>
 
@@ -188,9 +188,13 @@ void EventLoop::exitOnTermination() {
     }
 }
 
-int EventLoop::run() { return sd_event_loop(m_event); }
+int EventLoop::run() {
+    return sd_event_loop(m_event);
+}
 
-void EventLoop::exit(int code) { sd_event_exit(m_event, code); }
+void EventLoop::exit(int code) {
+    sd_event_exit(m_event, code);
+}
 
 // sdbus-c++ 1.2 cannot attach to sd-event itself; it tells us which fd, events and
 // timeout its sd-bus wants (getEventLoopPollData); we refresh them after every dispatch.

@@ -17,8 +17,8 @@ struct ReasonRow {
     int32_t number;
 };
 
-constexpr std::array<StateRow, 5> kStates{{
-    {"running", 1}, {"paused", 3}, {"shutdown", 4}, {"shutoff", 5}, {"crashed", 6}}};
+constexpr std::array<StateRow, 5> kStates{
+    {{"running", 1}, {"paused", 3}, {"shutdown", 4}, {"shutoff", 5}, {"crashed", 6}}};
 
 constexpr std::array<ReasonRow, 10> kReasons{{
     {"running", "booted", 1},

@@ -26,7 +26,9 @@ std::string homeDir() {
 
 } // namespace
 
-const char* busModeName(BusMode mode) { return mode == BusMode::System ? "system" : "session"; }
+const char* busModeName(BusMode mode) {
+    return mode == BusMode::System ? "system" : "session";
+}
 
 DaemonPaths daemonPaths(const std::string& daemon, BusMode mode) {
     std::string config, runtime, state, logs;
@@ -38,8 +40,8 @@ DaemonPaths daemonPaths(const std::string& daemon, BusMode mode) {
     } else {
         std::string home = homeDir();
         config = envOr("XDG_CONFIG_HOME", home + "/.config") + "/virtswarm";
-        runtime = envOr("XDG_RUNTIME_DIR", "/tmp/virtswarm-" + std::to_string(getuid())) +
-                  "/virtswarm";
+        runtime =
+            envOr("XDG_RUNTIME_DIR", "/tmp/virtswarm-" + std::to_string(getuid())) + "/virtswarm";
         state = envOr("XDG_DATA_HOME", home + "/.local/share") + "/virtswarm";
         logs = envOr("XDG_STATE_HOME", home + "/.local/state") + "/virtswarm/log";
     }

@@ -41,8 +41,7 @@ bool Authority::privileged(uid_t uid) const {
 }
 
 void Authority::checkBusName(const std::string& sender, const std::string& actionId,
-                             const PolkitDetails& details, bool allowInteraction,
-                             Verdict verdict) {
+                             const PolkitDetails& details, bool allowInteraction, Verdict verdict) {
     checkBusNameWithUid(sender, actionId, details, allowInteraction,
                         [verdict = std::move(verdict)](Result<uid_t> r) {
                             verdict(r ? success() : Result<void>(r.takeError()));
@@ -71,11 +70,9 @@ void Authority::checkBusNameWithUid(const std::string& sender, const std::string
             }
             Subject subject{PolkitSubject{"system-bus-name", {{"name", sdbus::Variant(sender)}}},
                             "bus name " + sender + " (uid " + std::to_string(uid) + ")"};
-            askPolkit(subject, actionId, details, allowInteraction,
-                      [verdict, uid](Result<void> r) {
-                          verdict(r ? Result<uid_t>(static_cast<uid_t>(uid))
-                                    : Result<uid_t>(r.takeError()));
-                      });
+            askPolkit(subject, actionId, details, allowInteraction, [verdict, uid](Result<void> r) {
+                verdict(r ? Result<uid_t>(static_cast<uid_t>(uid)) : Result<uid_t>(r.takeError()));
+            });
         });
 }
 
@@ -87,7 +84,8 @@ void Authority::checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
     }
     auto start = processStartTime(pid);
     if (!start) {
-        verdict(Error(Code::AccessDenied, "cannot identify the caller: " + start.error().message()));
+        verdict(
+            Error(Code::AccessDenied, "cannot identify the caller: " + start.error().message()));
         return;
     }
     Subject subject{PolkitSubject{"unix-process",
@@ -107,13 +105,12 @@ void Authority::askPolkit(const Subject& subject, const std::string& actionId,
         .withTimeout(m_timeout)
         .withArguments(subject.value, actionId, details, flags, std::string())
         .uponReplyInvoke([actionId, who, verdict = std::move(verdict)](const sdbus::Error* error,
-                                                                      PolkitResult result) {
+                                                                       PolkitResult result) {
             if (error != nullptr) {
                 log::warning("polkit check of " + actionId + " for " + who +
-                             " failed, denying: " + error->getName() + ": " +
-                             error->getMessage());
-                verdict(Error(Code::AccessDenied,
-                              "authorization for " + actionId + " is unavailable"));
+                             " failed, denying: " + error->getName() + ": " + error->getMessage());
+                verdict(
+                    Error(Code::AccessDenied, "authorization for " + actionId + " is unavailable"));
                 return;
             }
             bool authorized = result.get<0>();

@@ -7,8 +7,12 @@
 namespace virtswarm::xml {
 namespace {
 
-const xmlChar* xc(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
-const char* cc(const xmlChar* s) { return reinterpret_cast<const char*>(s); }
+const xmlChar* xc(const char* s) {
+    return reinterpret_cast<const xmlChar*>(s);
+}
+const char* cc(const xmlChar* s) {
+    return reinterpret_cast<const char*>(s);
+}
 
 std::string trim(std::string s) {
     auto first = s.find_first_not_of(" \t\r\n");
@@ -25,11 +29,14 @@ void silentError(void*, const char*, ...) {}
 
 } // namespace
 
-void Document::Free::operator()(_xmlDoc* doc) const { xmlFreeDoc(doc); }
+void Document::Free::operator()(_xmlDoc* doc) const {
+    xmlFreeDoc(doc);
+}
 
 Result<Document> Document::parse(std::string_view text, size_t maxBytes) {
     if (text.size() > maxBytes) {
-        return Error(Code::InvalidXML, "XML document exceeds " + std::to_string(maxBytes) + " bytes");
+        return Error(Code::InvalidXML,
+                     "XML document exceeds " + std::to_string(maxBytes) + " bytes");
     }
     if (text.empty()) {
         return Error(Code::InvalidXML, "empty XML document");
@@ -39,9 +46,9 @@ Result<Document> Document::parse(std::string_view text, size_t maxBytes) {
         return Error(Code::Internal, "cannot allocate an XML parser");
     }
     xmlSetGenericErrorFunc(nullptr, silentError);
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, text.data(), static_cast<int>(text.size()), "domain.xml",
-                                      nullptr, XML_PARSE_NONET | XML_PARSE_NOWARNING |
-                                                   XML_PARSE_NOERROR);
+    xmlDocPtr doc =
+        xmlCtxtReadMemory(ctxt, text.data(), static_cast<int>(text.size()), "domain.xml", nullptr,
+                          XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
     if (doc == nullptr) {
         std::string detail = "not well-formed";
         const xmlError* err = xmlCtxtGetLastError(ctxt);
@@ -59,7 +66,9 @@ Result<Document> Document::parse(std::string_view text, size_t maxBytes) {
     return Document(doc);
 }
 
-Node Document::root() const { return xmlDocGetRootElement(m_doc.get()); }
+Node Document::root() const {
+    return xmlDocGetRootElement(m_doc.get());
+}
 
 std::string Document::serialize() const {
     // Serialize the root element only: no XML declaration, as libvirt prints it.
@@ -71,7 +80,9 @@ std::string Document::serialize() const {
     return out;
 }
 
-std::string_view name(Node node) { return cc(node->name); }
+std::string_view name(Node node) {
+    return cc(node->name);
+}
 
 std::optional<std::string> attribute(Node node, const char* attr) {
     xmlChar* v = xmlGetProp(node, xc(attr));
@@ -129,7 +140,9 @@ Node prependChild(Node parent, const char* childName, const std::string& content
     return xmlAddPrevSibling(existing.front(), created);
 }
 
-void removeAttribute(Node node, const char* attr) { xmlUnsetProp(node, xc(attr)); }
+void removeAttribute(Node node, const char* attr) {
+    xmlUnsetProp(node, xc(attr));
+}
 
 Node insertAfter(Node sibling, const char* childName, const std::string& content) {
     Node created = xmlNewDocNode(sibling->doc, nullptr, xc(childName), nullptr);

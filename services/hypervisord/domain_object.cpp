@@ -48,7 +48,9 @@ DomainObject::~DomainObject() {
     unregisterAdaptor();
 }
 
-bool DomainObject::active() const { return isActiveState(m_state); }
+bool DomainObject::active() const {
+    return isActiveState(m_state);
+}
 
 void DomainObject::authorize(const char* actionId, std::function<void(Result<void>)> then) {
     Caller caller = currentCaller(getObject());
@@ -132,8 +134,8 @@ void DomainObject::start(std::function<void(Result<void>)> done) {
         // Do not leave a half-started QEMU behind a failed Start.
         m_registry.shims().callMethod(uuidHex(), "Destroy", m_registry.config().shimCallTimeout,
                                       [](Result<void>) {});
-        finishStart(Error(Code::Timeout, "domain '" + m_domain.def.name +
-                                             "' did not reach running in time"));
+        finishStart(Error(Code::Timeout,
+                          "domain '" + m_domain.def.name + "' did not reach running in time"));
     });
 }
 
@@ -294,8 +296,8 @@ void DomainObject::Destroy(sdbus::Result<>&& result, Options options) {
             return;
         }
         if (!active()) {
-            reply(shared, m_starting ? Error(Code::InvalidState, "domain '" + m_domain.def.name +
-                                                                     "' is still starting")
+            reply(shared, m_starting ? Error(Code::InvalidState,
+                                             "domain '" + m_domain.def.name + "' is still starting")
                                      : notRunning(m_domain.def.name));
             return;
         }
@@ -318,8 +320,8 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
             return;
         }
         if (!m_persistent) {
-            reply(shared, Error(Code::InvalidState, "cannot undefine transient domain '" +
-                                                        m_domain.def.name + "'"));
+            reply(shared, Error(Code::InvalidState,
+                                "cannot undefine transient domain '" + m_domain.def.name + "'"));
             return;
         }
         if (auto r = m_registry.store().remove(m_domain.def.uuid); !r) {
@@ -354,7 +356,8 @@ void DomainObject::GetXML(sdbus::Result<std::string>&& result, Options options) 
         return;
     }
     bool wantInactive = inactive.value();
-    authorize("org.virtswarm.domain.read", [this, shared, fail, wantInactive](Result<void> allowed) {
+    authorize("org.virtswarm.domain.read", [this, shared, fail,
+                                            wantInactive](Result<void> allowed) {
         if (!allowed) {
             fail(allowed.error());
             return;
@@ -434,8 +437,8 @@ void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& option
             ok = ok || m_state == s;
         }
         if (!ok) {
-            reply(shared, Error(Code::InvalidState,
-                                "domain '" + m_domain.def.name + "' is " + m_state));
+            reply(shared,
+                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
             return;
         }
         m_registry.shims().callMethod(uuidHex(), methodName, m_registry.config().shimCallTimeout,
@@ -449,8 +452,8 @@ void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
 }
 
 void DomainObject::Reset(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.reset",
-                  {"running", "paused"}, "Reset");
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.reset", {"running", "paused"},
+                  "Reset");
 }
 
 void DomainObject::Suspend(sdbus::Result<>&& result, Options options) {
@@ -459,8 +462,7 @@ void DomainObject::Suspend(sdbus::Result<>&& result, Options options) {
 }
 
 void DomainObject::Resume(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"paused"},
-                  "Resume");
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"paused"}, "Resume");
 }
 
 void DomainObject::collectStats(std::chrono::milliseconds timeout,

@@ -33,6 +33,8 @@ LifecycleEvent lifecycleEventFor(std::string_view state, std::string_view reason
     return {-1, -1};
 }
 
-bool isActiveState(std::string_view state) { return state != "shutoff"; }
+bool isActiveState(std::string_view state) {
+    return state != "shutoff";
+}
 
 } // namespace virtswarm::hypervisor

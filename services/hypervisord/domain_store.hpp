@@ -12,7 +12,8 @@ namespace virtswarm::hypervisor {
 // Persistent domain definitions: <configDir>/<uuid>.xml (see DefinitionStore).
 class DomainStore {
 public:
-    explicit DomainStore(std::string configDir) : m_store(std::move(configDir)) {}
+    explicit DomainStore(std::string configDir)
+        : m_store(std::move(configDir)) {}
 
     std::vector<DefinitionStore::Loaded<DomainXml>> loadAll() {
         return m_store.loadAll<DomainXml>(

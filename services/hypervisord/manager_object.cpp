@@ -20,8 +20,8 @@ void fail(const PathResult& result, const Error& error) {
 // or same UUID with another name (libvirt's rules; a rename goes through its own API).
 std::optional<Error> conflictFor(Registry& registry, const DomainDef& def) {
     if (auto* byName = registry.findByName(def.name); byName && byName->def().uuid != def.uuid) {
-        return Error(Code::DomainExists, "domain '" + def.name + "' already exists with uuid " +
-                                             byName->uuidText());
+        return Error(Code::DomainExists,
+                     "domain '" + def.name + "' already exists with uuid " + byName->uuidText());
     }
     if (auto* byUuid = registry.findByUuid(def.uuid); byUuid && byUuid->def().name != def.name) {
         return Error(Code::DomainExists, "domain '" + byUuid->def().name +
@@ -222,8 +222,12 @@ void ManagerObject::GetAllStats(sdbus::Result<std::map<sdbus::ObjectPath, Option
     }
 }
 
-std::string ManagerObject::GetCapabilities() { return hostCapabilitiesXml(); }
+std::string ManagerObject::GetCapabilities() {
+    return hostCapabilitiesXml();
+}
 
-std::string ManagerObject::Mode() { return busModeName(m_registry.config().mode); }
+std::string ManagerObject::Mode() {
+    return busModeName(m_registry.config().mode);
+}
 
 } // namespace virtswarm::hypervisor

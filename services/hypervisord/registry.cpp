@@ -4,10 +4,10 @@
 #include "domain_object.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
 #include "virtswarm/shim_files.hpp"
 
 #include <filesystem>
-#include "virtswarm/names.hpp"
 
 namespace virtswarm::hypervisor {
 
@@ -52,21 +52,22 @@ Result<void> Registry::start(std::function<void()> ready) {
     if (auto r = m_shims.subscribe(); !r) {
         return r;
     }
-    m_shims.discover([this](ShimSupervisor::FoundShim found) { adoptRunningShim(std::move(found)); },
-                     [this, ready] {
-                         recoverOrphanedQemus();
-                         for (auto* d : all()) {
-                             if (d->autostart() && !d->active()) {
-                                 d->start([name = d->def().name](Result<void> r) {
-                                     if (!r) {
-                                         log::error("autostart of '" + name +
-                                                    "' failed: " + r.error().message());
-                                     }
-                                 });
-                             }
-                         }
-                         ready();
-                     });
+    m_shims.discover(
+        [this](ShimSupervisor::FoundShim found) { adoptRunningShim(std::move(found)); },
+        [this, ready] {
+            recoverOrphanedQemus();
+            for (auto* d : all()) {
+                if (d->autostart() && !d->active()) {
+                    d->start([name = d->def().name](Result<void> r) {
+                        if (!r) {
+                            log::error("autostart of '" + name +
+                                       "' failed: " + r.error().message());
+                        }
+                    });
+                }
+            }
+            ready();
+        });
     return success();
 }
 
@@ -122,8 +123,8 @@ void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
 Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {
     std::string key = uuidHex(domain.def.uuid);
     if (auto it = m_domains.find(key); it != m_domains.end()) {
-        return Error(Code::DomainExists, "domain with uuid " + formatUuid(domain.def.uuid) +
-                                             " already exists");
+        return Error(Code::DomainExists,
+                     "domain with uuid " + formatUuid(domain.def.uuid) + " already exists");
     }
     if (findByName(domain.def.name) != nullptr) {
         return Error(Code::DomainExists, "domain '" + domain.def.name + "' already exists");
@@ -134,7 +135,9 @@ Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {
     return raw;
 }
 
-void Registry::remove(DomainObject& domain) { m_domains.erase(domain.uuidHex()); }
+void Registry::remove(DomainObject& domain) {
+    m_domains.erase(domain.uuidHex());
+}
 
 DomainObject* Registry::findByName(const std::string& name) const {
     for (const auto& [key, d] : m_domains) {

@@ -34,7 +34,8 @@ ShimSupervisor::ShimSupervisor(sdbus::IConnection& connection, EventLoop& loop, 
     , m_runtimeDir(std::move(runtimeDir))
     , m_shimPath(std::move(shimPath))
     , m_callbacks(std::move(callbacks))
-    , m_busDriver(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")) {}
+    , m_busDriver(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")) {
+}
 
 ShimSupervisor::~ShimSupervisor() = default;
 
@@ -49,10 +50,10 @@ Result<void> ShimSupervisor::subscribe() {
                         "arg0namespace='") +
                 names::kShimNamespace + "'",
             [this](sdbus::Message& m) { onNameOwnerChanged(m); }));
-        m_matches.push_back(m_connection.addMatch(
-            std::string("type='signal',interface='") + names::kShimInterface +
-                "',member='StateChanged'",
-            [this](sdbus::Message& m) { onStateChanged(m); }));
+        m_matches.push_back(
+            m_connection.addMatch(std::string("type='signal',interface='") + names::kShimInterface +
+                                      "',member='StateChanged'",
+                                  [this](sdbus::Message& m) { onStateChanged(m); }));
     } catch (const sdbus::Error& e) {
         return Error(Code::Internal, "cannot subscribe to shim signals: " + e.getMessage());
     }
@@ -72,7 +73,8 @@ Result<void> ShimSupervisor::launch(const std::string& uuidHex, const std::strin
         }
     }
     SpawnOptions spawn;
-    spawn.argv = {m_shimPath, std::string("--") + busModeName(m_mode), "--uuid", uuidHex,
+    spawn.argv = {m_shimPath,      std::string("--") + busModeName(m_mode),
+                  "--uuid",        uuidHex,
                   "--runtime-dir", files.dir};
     if (attach) {
         spawn.argv.emplace_back("--attach");
@@ -83,18 +85,19 @@ Result<void> ShimSupervisor::launch(const std::string& uuidHex, const std::strin
     }
     Launched launched;
     auto guard = m_lifetime.guard();
-    launched.childWatch = m_loop.addChild(pid.value(), [this, guard, uuidHex](const siginfo_t& info) {
-        if (!guard.alive()) {
-            return;
-        }
-        log::debug("shim for " + uuidHex + " " + describeExit(info));
-        auto it = m_launched.find(uuidHex);
-        // A shim that owned its name is reported gone by NameOwnerChanged; only one that
-        // died before reaching the bus is reported here.
-        if (it != m_launched.end() && !it->second.sawName) {
-            reportGone(uuidHex);
-        }
-    });
+    launched.childWatch =
+        m_loop.addChild(pid.value(), [this, guard, uuidHex](const siginfo_t& info) {
+            if (!guard.alive()) {
+                return;
+            }
+            log::debug("shim for " + uuidHex + " " + describeExit(info));
+            auto it = m_launched.find(uuidHex);
+            // A shim that owned its name is reported gone by NameOwnerChanged; only one that
+            // died before reaching the bus is reported here.
+            if (it != m_launched.end() && !it->second.sawName) {
+                reportGone(uuidHex);
+            }
+        });
     m_launched[uuidHex] = std::move(launched);
     log::info("launched shim " + std::to_string(pid.value()) + " for " + uuidHex +
               (attach ? " (re-attaching to its QEMU)" : ""));
@@ -198,41 +201,40 @@ void ShimSupervisor::discover(std::function<void(FoundShim)> found, std::functio
     m_busDriver->callMethodAsync("ListNames")
         .onInterface("org.freedesktop.DBus")
         .withTimeout(kDiscoveryTimeout)
-        .uponReplyInvoke([this, guard, found, done](const sdbus::Error* error,
-                                                    std::vector<std::string> names) {
-            if (!guard.alive()) {
-                return;
-            }
-            if (error != nullptr) {
-                log::error("cannot list bus names: " + error->getMessage());
-                done();
-                return;
-            }
-            std::vector<std::string> shims;
-            for (const auto& name : names) {
-                if (auto uuidHex = uuidHexFromBusName(name)) {
-                    shims.push_back(*uuidHex);
+        .uponReplyInvoke(
+            [this, guard, found, done](const sdbus::Error* error, std::vector<std::string> names) {
+                if (!guard.alive()) {
+                    return;
                 }
-            }
-            if (shims.empty()) {
-                done();
-                return;
-            }
-            auto pending = std::make_shared<size_t>(shims.size());
-            auto finishOne = [pending, done] {
-                if (--*pending == 0) {
+                if (error != nullptr) {
+                    log::error("cannot list bus names: " + error->getMessage());
                     done();
+                    return;
                 }
-            };
-            for (const auto& uuidHex : shims) {
-                discoverOne(uuidHex, found, finishOne);
-            }
-        });
+                std::vector<std::string> shims;
+                for (const auto& name : names) {
+                    if (auto uuidHex = uuidHexFromBusName(name)) {
+                        shims.push_back(*uuidHex);
+                    }
+                }
+                if (shims.empty()) {
+                    done();
+                    return;
+                }
+                auto pending = std::make_shared<size_t>(shims.size());
+                auto finishOne = [pending, done] {
+                    if (--*pending == 0) {
+                        done();
+                    }
+                };
+                for (const auto& uuidHex : shims) {
+                    discoverOne(uuidHex, found, finishOne);
+                }
+            });
 }
 
 // Owner, then properties, then XML: chained so each shim is reported once and complete.
-void ShimSupervisor::discoverOne(const std::string& uuidHex,
-                                 std::function<void(FoundShim)> found,
+void ShimSupervisor::discoverOne(const std::string& uuidHex, std::function<void(FoundShim)> found,
                                  std::function<void()> finished) {
     auto guard = m_lifetime.guard();
     m_busDriver->callMethodAsync("GetNameOwner")
@@ -253,35 +255,37 @@ void ShimSupervisor::discoverOne(const std::string& uuidHex,
                 .onInterface("org.freedesktop.DBus.Properties")
                 .withTimeout(kDiscoveryTimeout)
                 .withArguments(std::string(names::kShimInterface))
-                .uponReplyInvoke([=, this](const sdbus::Error* e1,
-                                           std::map<std::string, sdbus::Variant> props) {
-                    if (!guard.alive()) {
-                        return;
-                    }
-                    if (e1 != nullptr || !props["State"].containsValueOfType<std::string>()) {
-                        log::warning("shim of " + uuidHex + " did not answer; ignoring it");
-                        finished();
-                        return;
-                    }
-                    FoundShim shim{uuidHex, props["State"].get<std::string>(),
-                                   props["StateReason"].get<std::string>(), {}};
-                    proxyFor(uuidHex)
-                        .callMethodAsync("GetXML")
-                        .onInterface(names::kShimInterface)
-                        .withTimeout(kDiscoveryTimeout)
-                        .withArguments(Options{})
-                        .uponReplyInvoke([=](const sdbus::Error* e2, std::string xml) {
-                            if (!guard.alive()) {
-                                return;
-                            }
-                            if (e2 == nullptr) {
-                                FoundShim complete = shim;
-                                complete.xml = std::move(xml);
-                                found(std::move(complete));
-                            }
+                .uponReplyInvoke(
+                    [=, this](const sdbus::Error* e1, std::map<std::string, sdbus::Variant> props) {
+                        if (!guard.alive()) {
+                            return;
+                        }
+                        if (e1 != nullptr || !props["State"].containsValueOfType<std::string>()) {
+                            log::warning("shim of " + uuidHex + " did not answer; ignoring it");
                             finished();
-                        });
-                });
+                            return;
+                        }
+                        FoundShim shim{uuidHex,
+                                       props["State"].get<std::string>(),
+                                       props["StateReason"].get<std::string>(),
+                                       {}};
+                        proxyFor(uuidHex)
+                            .callMethodAsync("GetXML")
+                            .onInterface(names::kShimInterface)
+                            .withTimeout(kDiscoveryTimeout)
+                            .withArguments(Options{})
+                            .uponReplyInvoke([=](const sdbus::Error* e2, std::string xml) {
+                                if (!guard.alive()) {
+                                    return;
+                                }
+                                if (e2 == nullptr) {
+                                    FoundShim complete = shim;
+                                    complete.xml = std::move(xml);
+                                    found(std::move(complete));
+                                }
+                                finished();
+                            });
+                    });
         });
 }
 

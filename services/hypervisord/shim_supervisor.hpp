@@ -70,15 +70,15 @@ public:
                 .onInterface(names::kShimInterface)
                 .withTimeout(timeout)
                 .withArguments(args...)
-                .uponReplyInvoke([done = std::move(done), method](const sdbus::Error* error,
-                                                                  Reply reply) {
-                    if (error == nullptr) {
-                        done(std::move(reply));
-                    } else {
-                        Error e = fromDBusError(*error);
-                        done(e.prefix("shim " + method));
-                    }
-                });
+                .uponReplyInvoke(
+                    [done = std::move(done), method](const sdbus::Error* error, Reply reply) {
+                        if (error == nullptr) {
+                            done(std::move(reply));
+                        } else {
+                            Error e = fromDBusError(*error);
+                            done(e.prefix("shim " + method));
+                        }
+                    });
         } catch (const sdbus::Error& e) {
             done(Error(Code::HypervisorGone, "cannot reach the shim: " + e.getMessage()));
         }
@@ -135,7 +135,7 @@ private:
     std::string m_shimPath;
     Callbacks m_callbacks;
     std::map<std::string, std::string> m_uuidByOwner; // unique name -> uuid hex
-    std::map<std::string, Launched> m_launched;        // uuid hex -> our child
+    std::map<std::string, Launched> m_launched;       // uuid hex -> our child
     std::map<std::string, std::unique_ptr<sdbus::IProxy>> m_proxies;
     std::unique_ptr<sdbus::IProxy> m_busDriver;
     std::vector<sdbus::Slot> m_matches;

@@ -6,13 +6,14 @@
 
 #include <csignal>
 #include <filesystem>
-#include <sstream>
 #include <memory>
+#include <sstream>
 
 namespace virtswarm::network {
 
 Dnsmasq::Dnsmasq(std::string stateDir, const NetworkDef& def)
-    : m_base(std::move(stateDir) + "/" + def.name), m_def(def) {}
+    : m_base(std::move(stateDir) + "/" + def.name)
+    , m_def(def) {}
 
 std::string Dnsmasq::config() const {
     std::string c;

@@ -5,7 +5,6 @@
 #include "virtswarm/event_loop.hpp"
 
 #include <functional>
-
 #include <string>
 #include <sys/types.h>
 #include <vector>

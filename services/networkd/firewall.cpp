@@ -15,7 +15,9 @@ std::string subnet(const IpDef& ip) {
     return ip.address + "/" + std::to_string(ip.prefix);
 }
 
-const char* ipKeyword(const IpDef& ip) { return ip.family == 4 ? "ip" : "ip6"; }
+const char* ipKeyword(const IpDef& ip) {
+    return ip.family == 4 ? "ip" : "ip6";
+}
 
 } // namespace
 
@@ -36,13 +38,15 @@ std::string firewallRuleset(const std::vector<const NetworkDef*>& active) {
             std::string k = ipKeyword(ip);
             if (n->forwardMode == "nat" || n->forwardMode == "route") {
                 std::string out = n->forwardDev.empty() ? "" : " oifname \"" + n->forwardDev + "\"";
-                forward += "    iifname " + br + out + " " + k + " saddr " + subnet(ip) + " accept\n";
+                forward +=
+                    "    iifname " + br + out + " " + k + " saddr " + subnet(ip) + " accept\n";
                 std::string back = n->forwardMode == "nat" ? " ct state related,established" : "";
-                forward += "    oifname " + br + " " + k + " daddr " + subnet(ip) + back + " accept\n";
+                forward +=
+                    "    oifname " + br + " " + k + " daddr " + subnet(ip) + back + " accept\n";
             }
             if (n->forwardMode == "nat" && ip.family == 4) {
-                postrouting += "    " + k + " saddr " + subnet(ip) + " " + k + " daddr != " +
-                               subnet(ip) + " masquerade\n";
+                postrouting += "    " + k + " saddr " + subnet(ip) + " " + k +
+                               " daddr != " + subnet(ip) + " masquerade\n";
             }
         }
         // Everything else into or out of the bridge is refused (isolated networks only

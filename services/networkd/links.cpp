@@ -60,7 +60,9 @@ int Links::ifindexOf(const std::string& name) {
     return static_cast<int>(if_nametoindex(name.c_str()));
 }
 
-bool Links::exists(const std::string& name) const { return ifindexOf(name) > 0; }
+bool Links::exists(const std::string& name) const {
+    return ifindexOf(name) > 0;
+}
 
 bool Links::isBridge(const std::string& name) {
     rtnl_link* link = nullptr;
@@ -168,10 +170,12 @@ Result<Links::Tap> Links::createTap(const std::string& bridge, uid_t owner) {
     // VNET_HDR lets QEMU offload checksums; the kernel picks the number.
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     std::strncpy(ifr.ifr_name, "vstap%d", IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(owner)) < 0) {
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0 ||
+        ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(owner)) < 0) {
         int err = errno;
         ::close(fd);
-        return Error(Code::OperationFailed, std::string("cannot create a TAP: ") + std::strerror(err));
+        return Error(Code::OperationFailed,
+                     std::string("cannot create a TAP: ") + std::strerror(err));
     }
     Tap tap{fd, ifr.ifr_name};
     // The host side gets a MAC with a high first byte, so the bridge never takes it as

@@ -58,8 +58,8 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
             }
             NetworkObject* existing = m_registry.findByUuid(network->def.uuid);
             if (existing != nullptr && existing->def().name != network->def.name) {
-                fail(shared, Error(Code::NetworkExists, "network '" + existing->def().name +
-                                                            "' already has this uuid"));
+                fail(shared, Error(Code::NetworkExists,
+                                   "network '" + existing->def().name + "' already has this uuid"));
                 return;
             }
             auto prepared = m_registry.prepare(*network, existing);
@@ -179,14 +179,15 @@ void ManagerObject::AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& resul
         failTap(r.error());
         return;
     }
-    std::string hostBridge = options.count("bridge") > 0 &&
-                                     options.at("bridge").containsValueOfType<std::string>()
-                                 ? options.at("bridge").get<std::string>()
-                                 : std::string();
+    std::string hostBridge =
+        options.count("bridge") > 0 && options.at("bridge").containsValueOfType<std::string>()
+            ? options.at("bridge").get<std::string>()
+            : std::string();
     PolkitDetails details;
     if (network.empty()) {
         if (hostBridge.empty()) {
-            failTap(Error(Code::InvalidArgs, "name a network, or a host bridge in option 'bridge'"));
+            failTap(
+                Error(Code::InvalidArgs, "name a network, or a host bridge in option 'bridge'"));
             return;
         }
         details = {{"bridge_name", hostBridge}};

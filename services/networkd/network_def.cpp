@@ -11,7 +11,9 @@
 namespace virtswarm::network {
 namespace {
 
-Error invalid(const std::string& what) { return Error(Code::InvalidXML, what); }
+Error invalid(const std::string& what) {
+    return Error(Code::InvalidXML, what);
+}
 
 using Address = std::array<uint8_t, 16>;
 
@@ -20,7 +22,9 @@ bool parseAddress(int family, const std::string& text, Address& out) {
     return inet_pton(family == 4 ? AF_INET : AF_INET6, text.c_str(), out.data()) == 1;
 }
 
-size_t addressBytes(int family) { return family == 4 ? 4 : 16; }
+size_t addressBytes(int family) {
+    return family == 4 ? 4 : 16;
+}
 
 bool samePrefix(const Address& a, const Address& b, unsigned prefix) {
     for (unsigned bit = 0; bit < prefix; ++bit) {
@@ -33,7 +37,9 @@ bool samePrefix(const Address& a, const Address& b, unsigned prefix) {
     return true;
 }
 
-int compare(const Address& a, const Address& b, size_t n) { return std::memcmp(a.data(), b.data(), n); }
+int compare(const Address& a, const Address& b, size_t n) {
+    return std::memcmp(a.data(), b.data(), n);
+}
 
 unsigned prefixFromNetmask(const std::string& netmask, bool& ok) {
     Address mask;
@@ -154,7 +160,8 @@ Result<NetworkXml> parseNetworkXml(std::string_view text) {
     xml::Document doc = std::move(parsed).value();
     xml::Node root = doc.root();
     if (xml::name(root) != "network") {
-        return invalid("root element must be <network>, not <" + std::string(xml::name(root)) + ">");
+        return invalid("root element must be <network>, not <" + std::string(xml::name(root)) +
+                       ">");
     }
     NetworkDef def;
     auto nameNode = xml::firstChild(root, "name");
@@ -185,7 +192,8 @@ Result<NetworkXml> parseNetworkXml(std::string_view text) {
     if (auto bridge = xml::firstChild(root, "bridge")) {
         def.bridge = xml::attribute(bridge, "name").value_or("");
         def.stp = xml::attribute(bridge, "stp").value_or("on") != "off";
-        def.delay = static_cast<unsigned>(std::atoi(xml::attribute(bridge, "delay").value_or("0").c_str()));
+        def.delay =
+            static_cast<unsigned>(std::atoi(xml::attribute(bridge, "delay").value_or("0").c_str()));
         if (def.bridge.size() > 15 || def.bridge.find_first_of("/ :") != std::string::npos) {
             return invalid("bridge name '" + def.bridge + "' is not a valid interface name");
         }
@@ -207,7 +215,8 @@ Result<NetworkXml> parseNetworkXml(std::string_view text) {
             return invalid("forward mode 'bridge' needs <bridge name='...'/>");
         }
         if (!def.ips.empty()) {
-            return invalid("a network using a host bridge cannot have <ip> (the host's network owns it)");
+            return invalid(
+                "a network using a host bridge cannot have <ip> (the host's network owns it)");
         }
     } else {
         auto macNode = xml::firstChild(root, "mac");

@@ -128,7 +128,8 @@ void NetworkObject::start(std::function<void(Result<void>)> done) {
     Links& links = m_registry.links();
     if (def.ownsBridge()) {
         if (links.exists(def.bridge)) {
-            done(Error(Code::Conflict, "interface '" + def.bridge + "' already exists on the host"));
+            done(
+                Error(Code::Conflict, "interface '" + def.bridge + "' already exists on the host"));
             return;
         }
         auto created = links.createBridge(def.bridge, def.mac, def.stp, def.delay);
@@ -264,13 +265,13 @@ void NetworkObject::Undefine(sdbus::Result<>&& result, Options options) {
             return;
         }
         if (!m_persistent) {
-            reply(shared, Error(Code::InvalidState, "network '" + m_network.def.name +
-                                                        "' is transient"));
+            reply(shared,
+                  Error(Code::InvalidState, "network '" + m_network.def.name + "' is transient"));
             return;
         }
         if (m_active || m_busy) {
-            reply(shared, Error(Code::InvalidState, "network '" + m_network.def.name +
-                                                        "' is active; stop it first"));
+            reply(shared, Error(Code::InvalidState,
+                                "network '" + m_network.def.name + "' is active; stop it first"));
             return;
         }
         if (auto r = m_registry.store().remove(m_network.def.uuid); !r) {
@@ -314,7 +315,8 @@ void NetworkObject::SetAutostart(sdbus::Result<>&& result, bool autostart, Optio
             return;
         }
         if (!m_persistent) {
-            reply(shared, Error(Code::InvalidState, "cannot set autostart for a transient network"));
+            reply(shared,
+                  Error(Code::InvalidState, "cannot set autostart for a transient network"));
             return;
         }
         if (auto r = m_registry.store().setAutostart(m_network.def.uuid, autostart); !r) {

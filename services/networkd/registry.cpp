@@ -25,9 +25,9 @@ std::string NetworkRegistry::objectPathFor(const UuidBytes& uuid) {
 }
 
 void NetworkRegistry::start(std::function<void()> ready) {
-    for (auto& loaded : m_store.loadAll<NetworkXml>(
-             [](const std::string& text) { return parseNetworkXml(text); },
-             [](const NetworkXml& n) { return n.def.uuid; })) {
+    for (auto& loaded :
+         m_store.loadAll<NetworkXml>([](const std::string& text) { return parseNetworkXml(text); },
+                                     [](const NetworkXml& n) { return n.def.uuid; })) {
         auto added = add(std::move(loaded.definition), true);
         if (added) {
             added.value()->setAutostartFlag(loaded.autostart);
@@ -64,7 +64,8 @@ void NetworkRegistry::readoptActive(std::function<void()> done) {
         auto text = readFile(entry.path().string());
         auto parsed = text ? parseNetworkXml(text.value()) : Result<NetworkXml>(text.takeError());
         if (!parsed) {
-            log::error("cannot re-adopt " + entry.path().string() + ": " + parsed.error().message());
+            log::error("cannot re-adopt " + entry.path().string() + ": " +
+                       parsed.error().message());
             continue;
         }
         NetworkObject* network = findByUuid(parsed.value().def.uuid);
@@ -119,7 +120,8 @@ std::string NetworkRegistry::allocateBridgeName() const {
     }
 }
 
-Result<NetworkXml> NetworkRegistry::prepare(NetworkXml network, const NetworkObject* replacing) const {
+Result<NetworkXml> NetworkRegistry::prepare(NetworkXml network,
+                                            const NetworkObject* replacing) const {
     const NetworkDef& def = network.def;
     for (const auto& [key, other] : m_networks) {
         if (other.get() == replacing) {
@@ -127,12 +129,12 @@ Result<NetworkXml> NetworkRegistry::prepare(NetworkXml network, const NetworkObj
         }
         const NetworkDef& o = other->def();
         if (o.name == def.name || o.uuid == def.uuid) {
-            return Error(Code::NetworkExists, "network '" + o.name + "' already exists with uuid " +
-                                                  formatUuid(o.uuid));
+            return Error(Code::NetworkExists,
+                         "network '" + o.name + "' already exists with uuid " + formatUuid(o.uuid));
         }
         if (!def.bridge.empty() && o.bridge == def.bridge && def.ownsBridge()) {
-            return Error(Code::Conflict, "bridge '" + def.bridge + "' is already used by network '" +
-                                             o.name + "'");
+            return Error(Code::Conflict,
+                         "bridge '" + def.bridge + "' is already used by network '" + o.name + "'");
         }
         for (const auto& a : def.ips) {
             for (const auto& b : o.ips) {

@@ -129,9 +129,10 @@ TEST(DomainXml, MalformedOrIncompleteIsInvalidXML) {
               Code::InvalidXML);
     EXPECT_EQ(errorCode(domainXml("<disk type='file'><target dev='vda'/></disk>")),
               Code::InvalidXML); // disk without source
-    EXPECT_EQ(errorCode(domainXml("<disk type='file'><source file='/a'/><target dev='vda'/></disk>"
-                                  "<disk type='file'><source file='/b'/><target dev='vda'/></disk>")),
-              Code::InvalidXML); // duplicate target
+    EXPECT_EQ(
+        errorCode(domainXml("<disk type='file'><source file='/a'/><target dev='vda'/></disk>"
+                            "<disk type='file'><source file='/b'/><target dev='vda'/></disk>")),
+        Code::InvalidXML); // duplicate target
     EXPECT_EQ(errorCode(domainXml("<interface type='user'><mac address='01:00:00:00:00:01'/>"
                                   "</interface>")),
               Code::InvalidXML); // multicast MAC
@@ -154,7 +155,8 @@ TEST(DomainXml, ThingsWeCannotRunAreNotSupported) {
 }
 
 TEST(DomainXml, RejectsHugeDocumentsAndExternalEntities) {
-    std::string huge = domainXml("", "<description>" + std::string(5 << 20, 'x') + "</description>");
+    std::string huge =
+        domainXml("", "<description>" + std::string(5 << 20, 'x') + "</description>");
     EXPECT_EQ(errorCode(huge), Code::InvalidXML);
     // An external entity is never fetched or expanded into the definition.
     auto r = parseDomainXml("<!DOCTYPE d [<!ENTITY e SYSTEM 'file:///etc/shadow'>]>" +

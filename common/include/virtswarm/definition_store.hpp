@@ -15,7 +15,8 @@ namespace virtswarm {
 // <dir>/autostart/<uuid> kept outside the XML, as libvirt does.
 class DefinitionStore {
 public:
-    explicit DefinitionStore(std::string dir) : m_dir(std::move(dir)) {}
+    explicit DefinitionStore(std::string dir)
+        : m_dir(std::move(dir)) {}
 
     template <typename T> struct Loaded {
         T definition;
@@ -52,7 +53,8 @@ public:
 private:
     // Calls `visit(uuid text, content)` for each definition file; a non-empty return is
     // the reason to reject that file.
-    void forEachFile(const std::function<std::string(const std::string&, const std::string&)>& visit);
+    void
+    forEachFile(const std::function<std::string(const std::string&, const std::string&)>& visit);
     std::string pathFor(const UuidBytes& uuid) const;
     std::string autostartPathFor(const UuidBytes& uuid) const;
 

@@ -43,7 +43,9 @@ Code codeFromDBusName(std::string_view name);
 
 class Error {
 public:
-    Error(Code code, std::string message) : m_code(code), m_message(std::move(message)) {}
+    Error(Code code, std::string message)
+        : m_code(code)
+        , m_message(std::move(message)) {}
 
     Code code() const { return m_code; }
     const std::string& message() const { return m_message; }

@@ -25,8 +25,12 @@ namespace virtswarm {
 class EventSource {
 public:
     EventSource() = default;
-    explicit EventSource(sd_event_source* source) : m_source(source) {}
-    EventSource(EventSource&& other) noexcept : m_source(other.m_source) { other.m_source = nullptr; }
+    explicit EventSource(sd_event_source* source)
+        : m_source(source) {}
+    EventSource(EventSource&& other) noexcept
+        : m_source(other.m_source) {
+        other.m_source = nullptr;
+    }
     EventSource& operator=(EventSource&& other) noexcept;
     EventSource(const EventSource&) = delete;
     EventSource& operator=(const EventSource&) = delete;
@@ -73,7 +77,8 @@ public:
     void exit(int code);
 
 private:
-    explicit EventLoop(sd_event* event) : m_event(event) {}
+    explicit EventLoop(sd_event* event)
+        : m_event(event) {}
     struct BusAttachment {
         sdbus::IConnection* connection;
         EventSource io;

@@ -12,7 +12,8 @@ class Lifetime {
 public:
     class Guard {
     public:
-        explicit Guard(std::weak_ptr<int> w) : m_w(std::move(w)) {}
+        explicit Guard(std::weak_ptr<int> w)
+            : m_w(std::move(w)) {}
         bool alive() const { return !m_w.expired(); }
 
     private:

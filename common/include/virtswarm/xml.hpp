@@ -30,7 +30,8 @@ private:
     struct Free {
         void operator()(_xmlDoc* doc) const;
     };
-    explicit Document(_xmlDoc* doc) : m_doc(doc) {}
+    explicit Document(_xmlDoc* doc)
+        : m_doc(doc) {}
     std::unique_ptr<_xmlDoc, Free> m_doc;
 };
 
