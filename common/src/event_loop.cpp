@@ -49,8 +49,12 @@ int onTime(sd_event_source*, uint64_t, void* userdata) {
 
 int onDefer(sd_event_source* source, void* userdata) {
     auto fn = holderOf<VoidFn>(userdata);
+    // One-shot: off before running, so the callback may defer again freely. The source
+    // is floating and goes with the loop (see EventLoop::defer).
+    sd_event_source_set_enabled(source, SD_EVENT_OFF);
     (*fn)();
-    sd_event_source_disable_unref(source);
+    sd_event_source_set_floating(source, 0);
+    sd_event_source_unref(source);
     return 0;
 }
 
@@ -179,7 +183,10 @@ void EventLoop::defer(std::function<void()> callback) {
         return;
     }
     sd_event_source_set_destroy_callback(source, destroyHolder<VoidFn>);
-    // Floating: the source frees itself after running (onDefer).
+    // Floating: owned by the loop, so one that never ran is freed with the loop instead
+    // of keeping it alive; one that ran frees itself (onDefer).
+    // set_floating(1) hands our reference to the loop.
+    sd_event_source_set_floating(source, 1);
 }
 
 void EventLoop::exitOnTermination() {

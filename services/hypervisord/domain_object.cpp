@@ -44,7 +44,12 @@ DomainObject::~DomainObject() {
         auto done = std::move(m_startDone);
         done(Error(Code::NoSuchDomain, "domain '" + m_domain.def.name + "' was removed"));
     }
-    emitInterfacesRemovedSignal();
+    // The bus may already be gone when the daemon exits; a destructor must not throw.
+    try {
+        emitInterfacesRemovedSignal();
+    } catch (const sdbus::Error& e) {
+        log::debug("InterfacesRemoved not sent: " + e.getMessage());
+    }
     unregisterAdaptor();
 }
 

@@ -59,7 +59,12 @@ NetworkObject::NetworkObject(NetworkRegistry& registry, NetworkXml network, bool
 }
 
 NetworkObject::~NetworkObject() {
-    emitInterfacesRemovedSignal();
+    // The bus may already be gone when the daemon exits; a destructor must not throw.
+    try {
+        emitInterfacesRemovedSignal();
+    } catch (const sdbus::Error& e) {
+        log::debug("InterfacesRemoved not sent: " + e.getMessage());
+    }
     unregisterAdaptor();
 }
 
