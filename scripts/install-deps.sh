@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
     # build
-    build-essential cmake pkg-config clang-format
+    build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
     libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libxml2-dev nlohmann-json3-dev
     libnl-3-dev libnl-route-3-dev
     libgtest-dev googletest
@@ -12,7 +12,7 @@ packages=(
     dbus dbus-daemon polkitd qemu-system-x86 dnsmasq-base nftables
     # test: harness, guest, clients
     util-linux iproute2 procps busybox-static cpio xz-utils zstd libxml2-utils
-    python3 python3-dbus python3-pytest python3-libvirt libvirt-clients
+    python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst
 )
 
 missing=()

@@ -22,3 +22,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$build"
 ctest --output-on-failure --timeout 900 "$@"
+
+# The libvirt RPC decoder faces untrusted clients: fuzz it briefly on every run (a whole
+# run only, not when a subset of tests was asked for).
+if (($# == 0)); then
+    "$top/bridge-libvirt/fuzz/run-fuzz.sh" "${VIRTSWARM_FUZZ_SECONDS:-30}"
+fi

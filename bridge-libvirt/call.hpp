@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "client.hpp"
+#include "frame.hpp"
+#include "remote_types.hpp"
+#include "virtswarm/error.hpp"
+#include "xdr.hpp"
+
+#include <memory>
+
+namespace virtswarm::bridge {
+
+// One CALL in flight. It is answered exactly once, whenever its work completes (replies may
+// overtake each other). A Call that is dropped unanswered — a lost callback — answers with
+// an internal error from its destructor, so a client never waits forever.
+class Call {
+public:
+    Call(const std::shared_ptr<Client>& client, const Header& header);
+    ~Call();
+    Call(const Call&) = delete;
+    Call& operator=(const Call&) = delete;
+
+    const Header& header() const { return m_header; }
+    int32_t procedure() const { return m_header.procedure; }
+    // The connection, or null once the client has gone.
+    std::shared_ptr<Client> client() const { return m_client.lock(); }
+
+    void reply(const xdr::Writer& body);
+    void replyVoid();
+    void fail(const RpcError& error);
+    void fail(const Error& error);
+    bool answered() const { return m_answered; }
+
+private:
+    bool begin();
+
+    std::weak_ptr<Client> m_client;
+    Header m_header;
+    bool m_answered = false;
+};
+
+using CallPtr = std::shared_ptr<Call>;
+
+} // namespace virtswarm::bridge

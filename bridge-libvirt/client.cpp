@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "client.hpp"
+
+#include "virtswarm/log.hpp"
+#include "xdr.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+namespace virtswarm::bridge {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+// Bytes read per wake-up, so one chatty client cannot starve the others.
+constexpr size_t kReadBudget = 1024 * 1024;
+
+} // namespace
+
+Client::Client(EventLoop& loop, int fd, uint64_t id, bool readOnlySocket, PeerIdentity peer,
+               ClientLimits limits, Sink& sink)
+    : m_loop(loop)
+    , m_fd(fd)
+    , m_id(id)
+    , m_readOnlySocket(readOnlySocket)
+    , m_peer(peer)
+    , m_limits(limits)
+    , m_sink(sink) {}
+
+Client::~Client() {
+    m_io.reset();
+    m_resume.reset();
+    if (m_fd >= 0) {
+        ::close(m_fd);
+    }
+}
+
+std::string Client::describe() const {
+    std::string s = "client " + std::to_string(m_id);
+    if (m_peer.known) {
+        s += " (pid " + std::to_string(m_peer.pid) + ", uid " + std::to_string(m_peer.uid) + ")";
+    }
+    return s;
+}
+
+void Client::start() {
+    std::weak_ptr<Client> weak = weak_from_this();
+    m_io = m_loop.addIo(m_fd, EPOLLIN, [weak](uint32_t revents) {
+        if (auto self = weak.lock()) {
+            self->onIo(revents);
+        }
+    });
+    if (!m_io) {
+        close("cannot watch the socket");
+    }
+}
+
+void Client::onIo(uint32_t revents) {
+    auto self = shared_from_this(); // the sink may drop its reference while we run
+    if ((revents & EPOLLOUT) != 0) {
+        flush();
+    }
+    if (!closed() && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+        readAvailable();
+    }
+    processFrames();
+    if (!closed() && m_eof) {
+        // Complete calls that arrived before the hang-up were dispatched above; their
+        // replies have nowhere to go.
+        close("disconnected");
+        return;
+    }
+    updateIoEvents();
+}
+
+void Client::readAvailable() {
+    uint8_t buf[kReadChunk];
+    size_t total = 0;
+    while (!closed() && !m_eof && total < kReadBudget && !m_parser.frameReady()) {
+        ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            m_parser.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+            total += static_cast<size_t>(n);
+        } else if (n == 0) {
+            m_eof = true;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        } else {
+            close(std::string("read failed: ") + std::strerror(errno));
+        }
+    }
+}
+
+bool Client::acceptingCalls() const {
+    return !closed() && m_pending < m_limits.maxPendingCalls &&
+           m_outBytes < m_limits.outputHighWater;
+}
+
+void Client::processFrames() {
+    while (acceptingCalls()) {
+        auto next = m_parser.next();
+        if (!next) {
+            log::warning(describe() + ": " + next.error().message() + "; closing");
+            close("protocol error");
+            return;
+        }
+        if (!next.value()) {
+            return;
+        }
+        m_sink.onFrame(shared_from_this(), std::move(*next.value()));
+    }
+}
+
+void Client::updateIoEvents() {
+    if (closed()) {
+        return;
+    }
+    uint32_t events = 0;
+    // Read only when there is room for new calls and nothing complete is waiting.
+    if (!m_eof && acceptingCalls() && !m_parser.frameReady()) {
+        events |= EPOLLIN;
+    }
+    if (!m_out.empty()) {
+        events |= EPOLLOUT;
+    }
+    sd_event_source_set_io_events(m_io.raw(), events);
+    sd_event_source_set_enabled(m_io.raw(), events != 0 ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+void Client::scheduleResume() {
+    if (m_resume || closed()) {
+        return;
+    }
+    std::weak_ptr<Client> weak = weak_from_this();
+    // Later, not now: callFinished() may run inside processFrames() itself. A timer we own
+    // rather than EventLoop::defer(), so nothing outlives this client or the loop.
+    m_resume = m_loop.addTimer(std::chrono::microseconds(0), [weak] {
+        if (auto self = weak.lock()) {
+            self->m_resume.reset();
+            self->processFrames();
+            if (!self->closed() && self->m_eof) {
+                self->close("disconnected");
+                return;
+            }
+            self->updateIoEvents();
+        }
+    });
+}
+
+void Client::callFinished() {
+    if (m_pending > 0) {
+        --m_pending;
+    }
+    scheduleResume();
+}
+
+void Client::sendReply(const Header& call, std::span<const uint8_t> payload) {
+    if (payload.size() > proto::kPayloadMax) {
+        RpcError e;
+        e.code = proto::err::kRpc;
+        e.domain = proto::err::kFromRpc;
+        e.message = "reply of " + std::to_string(payload.size()) + " bytes exceeds the limit";
+        sendError(call, e);
+        return;
+    }
+    queue(encodeMessage(replyHeader(call, proto::MessageStatus::Ok), payload));
+}
+
+void Client::sendError(const Header& call, const RpcError& error) {
+    xdr::Writer w;
+    writeError(w, error);
+    queue(encodeMessage(replyHeader(call, proto::MessageStatus::Error), w.bytes()));
+}
+
+void Client::sendMessage(const Header& header, std::span<const uint8_t> payload) {
+    if (closed()) {
+        return;
+    }
+    if (m_outBytes > m_limits.eventOutputLimit) {
+        log::warning(describe() + " does not read its events; closing");
+        close("output limit");
+        return;
+    }
+    queue(encodeMessage(header, payload));
+}
+
+void Client::queue(std::vector<uint8_t> bytes) {
+    if (closed()) {
+        return;
+    }
+    m_outBytes += bytes.size();
+    m_out.push_back(std::move(bytes));
+    flush();
+    updateIoEvents();
+}
+
+void Client::flush() {
+    bool wasThrottled = m_outBytes >= m_limits.outputHighWater;
+    while (!closed() && !m_out.empty()) {
+        const auto& front = m_out.front();
+        ssize_t n = ::send(m_fd, front.data() + m_outOffset, front.size() - m_outOffset,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                break;
+            }
+            close(std::string("write failed: ") + std::strerror(errno));
+            return;
+        }
+        m_outOffset += static_cast<size_t>(n);
+        m_outBytes -= static_cast<size_t>(n);
+        if (m_outOffset == front.size()) {
+            m_out.pop_front();
+            m_outOffset = 0;
+        }
+    }
+    if (wasThrottled && m_outBytes < m_limits.outputHighWater) {
+        scheduleResume();
+        // Copied: a stream may end (and leave the map) while it sends.
+        auto streams = m_streams;
+        for (auto& [serial, stream] : streams) {
+            stream->onClientWritable();
+        }
+    }
+}
+
+void Client::close(const std::string& why) {
+    if (closed()) {
+        return;
+    }
+    log::debug(describe() + " closed: " + why);
+    m_io.reset();
+    m_resume.reset();
+    ::close(m_fd);
+    m_fd = -1;
+    m_out.clear();
+    m_outBytes = 0;
+    m_events.clear();
+    // Streams go last and outside the map: their destructors close what they hold.
+    auto streams = std::move(m_streams);
+    m_streams.clear();
+    streams.clear();
+    m_sink.onClosed(*this);
+}
+
+} // namespace virtswarm::bridge

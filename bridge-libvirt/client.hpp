@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "frame.hpp"
+#include "remote_types.hpp"
+#include "virtswarm/event_loop.hpp"
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+
+// One libvirt client connection: non-blocking socket I/O on the event loop, framing, the
+// output queue and the per-connection state of the protocol (open, read-only, URI, event
+// callbacks). Calls are dispatched as they arrive and answered in any order.
+namespace virtswarm::bridge {
+
+// Who is on the other end, from SO_PEERCRED. TCP peers have no credentials.
+struct PeerIdentity {
+    bool known = false;
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+struct ClientLimits {
+    // Calls in flight before the client's socket stops being read (libvirtd's
+    // max_client_requests does the same): a flood waits in the kernel, not in our memory.
+    size_t maxPendingCalls = 16;
+    // Queued output above which no new calls are read until the client catches up.
+    size_t outputHighWater = 4 * 1024 * 1024;
+    // Queued output at which a client that does not read its events is disconnected.
+    // Replies never trip it: they are bounded by maxPendingCalls.
+    size_t eventOutputLimit = 32 * 1024 * 1024;
+};
+
+// A libvirt stream (STREAM messages sharing the serial of the call that opened it) whose
+// other end is served by the bridge, such as a console.
+class Stream {
+public:
+    virtual ~Stream() = default;
+    // A STREAM message from the client: data (CONTINUE), finish (OK) or abort (ERROR).
+    virtual void onClientMessage(const Header& header, std::span<const uint8_t> payload) = 0;
+    // The client's output queue drained below its high-water mark: more may be sent.
+    virtual void onClientWritable() = 0;
+};
+
+struct EventRegistration {
+    int32_t eventId = 0;
+    std::optional<UuidBytes> domain; // only events of this domain
+};
+
+class Client : public std::enable_shared_from_this<Client> {
+public:
+    class Sink {
+    public:
+        virtual ~Sink() = default;
+        virtual void onFrame(const std::shared_ptr<Client>& client, Frame frame) = 0;
+        virtual void onClosed(Client& client) = 0;
+    };
+
+    Client(EventLoop& loop, int fd, uint64_t id, bool readOnlySocket, PeerIdentity peer,
+           ClientLimits limits, Sink& sink);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    void start();
+
+    uint64_t id() const { return m_id; }
+    const PeerIdentity& peer() const { return m_peer; }
+    std::string describe() const;
+
+    // Protocol state.
+    bool opened() const { return m_opened; }
+    // A read-only socket makes every connection on it read-only, whatever CONNECT_OPEN
+    // asked (as libvirtd does).
+    void open(std::string uri, bool readOnly) {
+        m_opened = true;
+        m_uri = std::move(uri);
+        m_readOnly = readOnly || m_readOnlySocket;
+    }
+    bool readOnly() const { return m_readOnly || m_readOnlySocket; }
+    const std::string& uri() const { return m_uri; }
+    std::map<int32_t, EventRegistration>& events() { return m_events; }
+    // Open streams by the serial of the call that opened them. Closing the client drops
+    // them (and whatever they hold open).
+    std::map<uint32_t, std::shared_ptr<Stream>>& streams() { return m_streams; }
+    // Whether more stream data may be queued now (flow control of streams).
+    bool wantsStreamData() const { return !closed() && m_outBytes < m_limits.outputHighWater; }
+
+    // Output. Nothing is sent once the client is closed.
+    void sendReply(const Header& call, std::span<const uint8_t> payload);
+    void sendError(const Header& call, const RpcError& error);
+    void sendMessage(const Header& header, std::span<const uint8_t> payload);
+
+    // Calls in flight; the dispatcher brackets every call with these.
+    void callStarted() { ++m_pending; }
+    void callFinished();
+
+    void close(const std::string& why);
+    bool closed() const { return m_fd < 0; }
+
+private:
+    void onIo(uint32_t revents);
+    void readAvailable();
+    void processFrames();
+    void flush();
+    void queue(std::vector<uint8_t> bytes);
+    bool acceptingCalls() const;
+    void updateIoEvents();
+    void scheduleResume();
+
+    EventLoop& m_loop;
+    int m_fd;
+    uint64_t m_id;
+    bool m_readOnlySocket;
+    PeerIdentity m_peer;
+    ClientLimits m_limits;
+    Sink& m_sink;
+    EventSource m_io;
+    EventSource m_resume; // pending resumption of reading (scheduleResume)
+    FrameParser m_parser;
+    std::deque<std::vector<uint8_t>> m_out;
+    size_t m_outOffset = 0; // sent bytes of m_out.front()
+    size_t m_outBytes = 0;
+    size_t m_pending = 0;
+    bool m_eof = false;
+    bool m_opened = false;
+    bool m_readOnly = false;
+    std::string m_uri;
+    std::map<int32_t, EventRegistration> m_events;
+    std::map<uint32_t, std::shared_ptr<Stream>> m_streams;
+};
+
+} // namespace virtswarm::bridge

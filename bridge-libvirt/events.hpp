@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "registry_client.hpp"
+
+#include <cstdint>
+#include <functional>
+
+namespace virtswarm::bridge {
+
+class Client;
+
+// Lifecycle events: Manager.DomainEvent signals of the registry become
+// DOMAIN_EVENT_CALLBACK_LIFECYCLE messages to every client callback registered for
+// event id 0 (and for that domain, when the registration named one).
+class EventForwarder {
+public:
+    using ForEachClient = std::function<void(const std::function<void(Client&)>&)>;
+
+    EventForwarder(const DomainCache& cache, ForEachClient forEachClient)
+        : m_cache(cache)
+        , m_forEachClient(std::move(forEachClient)) {}
+
+    void forward(const DomainEventSignal& event);
+
+    // Callback ids are unique per bridge, never reused.
+    int32_t nextCallbackId() { return m_nextCallbackId++; }
+
+private:
+    const DomainCache& m_cache;
+    ForEachClient m_forEachClient;
+    int32_t m_nextCallbackId = 1;
+};
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "frame.hpp"
+
+#include "xdr.hpp"
+
+namespace virtswarm::bridge {
+
+std::vector<uint8_t> encodeMessage(const Header& header, std::span<const uint8_t> payload) {
+    xdr::Writer w;
+    w.u32(static_cast<uint32_t>(proto::kMinMessageLength + payload.size()));
+    w.u32(header.program);
+    w.u32(header.version);
+    w.i32(header.procedure);
+    w.u32(header.type);
+    w.u32(header.serial);
+    w.u32(header.status);
+    std::vector<uint8_t> out = w.take();
+    out.insert(out.end(), payload.begin(), payload.end());
+    return out;
+}
+
+Header replyHeader(const Header& call, proto::MessageStatus status) {
+    Header h = call;
+    h.type = static_cast<uint32_t>(proto::MessageType::Reply);
+    h.status = static_cast<uint32_t>(status);
+    return h;
+}
+
+Result<void> checkMessageLength(uint32_t length) {
+    if (length < proto::kMinMessageLength) {
+        return Error(Code::InvalidArgs,
+                     "message length " + std::to_string(length) + " is shorter than a header");
+    }
+    if (length > proto::kMaxMessageLength) {
+        return Error(Code::InvalidArgs, "message length " + std::to_string(length) +
+                                            " exceeds the limit of " +
+                                            std::to_string(proto::kMaxMessageLength));
+    }
+    return success();
+}
+
+void FrameParser::feed(std::span<const uint8_t> bytes) {
+    compact();
+    m_buf.insert(m_buf.end(), bytes.begin(), bytes.end());
+}
+
+void FrameParser::compact() {
+    // Drop the consumed prefix once it is the larger part, so a long-lived connection
+    // neither grows without bound nor memmoves on every frame.
+    if (m_start > 0 && m_start >= m_buf.size() / 2) {
+        m_buf.erase(m_buf.begin(), m_buf.begin() + static_cast<std::ptrdiff_t>(m_start));
+        m_start = 0;
+    }
+}
+
+std::optional<uint32_t> FrameParser::peekLength() const {
+    if (buffered() < proto::kLengthSize) {
+        return std::nullopt;
+    }
+    const uint8_t* p = m_buf.data() + m_start;
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+bool FrameParser::frameReady() const {
+    auto length = peekLength();
+    if (!length) {
+        return false;
+    }
+    return !checkMessageLength(*length) || buffered() >= *length;
+}
+
+Result<std::optional<Frame>> FrameParser::next() {
+    auto length = peekLength();
+    if (!length) {
+        return std::optional<Frame>();
+    }
+    if (auto r = checkMessageLength(*length); !r) {
+        return r.takeError();
+    }
+    if (buffered() < *length) {
+        return std::optional<Frame>();
+    }
+    std::span<const uint8_t> message(m_buf.data() + m_start + proto::kLengthSize,
+                                     *length - proto::kLengthSize);
+    xdr::Reader r(message.first(proto::kHeaderSize));
+    Frame frame;
+    frame.header.program = r.u32();
+    frame.header.version = r.u32();
+    frame.header.procedure = r.i32();
+    frame.header.type = r.u32();
+    frame.header.serial = r.u32();
+    frame.header.status = r.u32();
+    auto payload = message.subspan(proto::kHeaderSize);
+    frame.payload.assign(payload.begin(), payload.end());
+    m_start += *length;
+    if (m_start == m_buf.size()) {
+        m_buf.clear();
+        m_start = 0;
+    }
+    return std::optional<Frame>(std::move(frame));
+}
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "protocol.hpp"
+#include "virtswarm/result.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+// Message framing of the libvirt RPC stream: a big-endian length word that counts itself,
+// a 24-byte header and the XDR payload.
+namespace virtswarm::bridge {
+
+struct Header {
+    uint32_t program = proto::kRemoteProgram;
+    uint32_t version = proto::kProtocolVersion;
+    int32_t procedure = 0;
+    uint32_t type = 0; // proto::MessageType, kept raw: a client may send anything
+    uint32_t serial = 0;
+    uint32_t status = 0; // proto::MessageStatus
+
+    bool is(proto::MessageType t) const { return type == static_cast<uint32_t>(t); }
+};
+
+struct Frame {
+    Header header;
+    std::vector<uint8_t> payload;
+};
+
+// Header and payload as one message, length word included. The caller keeps the payload
+// within proto::kPayloadMax (Client::send replaces larger replies with an error).
+std::vector<uint8_t> encodeMessage(const Header& header, std::span<const uint8_t> payload);
+
+// The header of a reply to `call` (same program, version, procedure and serial).
+Header replyHeader(const Header& call, proto::MessageStatus status);
+
+// Splits a byte stream into frames, whatever the read boundaries. A length outside
+// [28, 16 MiB + 4] is fatal for the connection: the stream cannot be resynchronised, and
+// libvirtd closes such a client as well.
+class FrameParser {
+public:
+    void feed(std::span<const uint8_t> bytes);
+
+    // The next complete frame, nullopt if more bytes are needed, or an error (fatal).
+    Result<std::optional<Frame>> next();
+
+    // True when a complete frame (or a fatal error) is waiting: no need to read more yet.
+    bool frameReady() const;
+    size_t buffered() const { return m_buf.size() - m_start; }
+
+private:
+    std::optional<uint32_t> peekLength() const;
+    void compact();
+
+    std::vector<uint8_t> m_buf;
+    size_t m_start = 0; // consumed prefix of m_buf
+};
+
+// Validates a length word (see FrameParser).
+Result<void> checkMessageLength(uint32_t length);
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "host_info.hpp"
+
+#include "virtswarm/domain_def.hpp"
+
+#include <fstream>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace virtswarm::bridge {
+namespace {
+
+int32_t cpuMhz() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("cpu MHz", 0) == 0) {
+            auto colon = line.find(':');
+            if (colon != std::string::npos) {
+                try {
+                    return static_cast<int32_t>(std::stod(line.substr(colon + 1)));
+                } catch (const std::exception&) {
+                    return 0;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+std::string escapeXml(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '\'':
+            out += "&apos;";
+            break;
+        default:
+            out += c;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+NodeInfo nodeInfo() {
+    NodeInfo n;
+    utsname u{};
+    n.model = ::uname(&u) == 0 ? u.machine : "x86_64";
+    struct sysinfo si {};
+    if (::sysinfo(&si) == 0) {
+        n.memoryKiB = static_cast<uint64_t>(si.totalram) * si.mem_unit / 1024;
+    }
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    n.cpus = cpus > 0 ? static_cast<int32_t>(cpus) : 1;
+    n.cores = n.cpus; // libvirt requires nodes * sockets * cores * threads == cpus
+    n.mhz = cpuMhz();
+    return n;
+}
+
+std::string hostName() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) {
+        return "localhost";
+    }
+    return buf;
+}
+
+std::string domainCapabilitiesXml(const std::string& emulator, const std::string& arch,
+                                  const std::string& machine, const std::string& virtType) {
+    std::string x;
+    x += "<domainCapabilities>\n";
+    x += "  <path>" + escapeXml(emulator.empty() ? kDefaultEmulator : emulator) + "</path>\n";
+    x += "  <domain>" + escapeXml(virtType.empty() ? "qemu" : virtType) + "</domain>\n";
+    x += "  <machine>" + escapeXml(machine.empty() ? "pc" : machine) + "</machine>\n";
+    x += "  <arch>" + escapeXml(arch.empty() ? "x86_64" : arch) + "</arch>\n";
+    x += "  <vcpu max='255'/>\n";
+    x += "  <iothreads supported='no'/>\n";
+    x += "  <os supported='yes'>\n";
+    x += "    <enum name='firmware'/>\n";
+    x += "    <loader supported='no'/>\n";
+    x += "  </os>\n";
+    x += "  <cpu>\n";
+    x += "    <mode name='host-passthrough' supported='no'/>\n";
+    x += "    <mode name='maximum' supported='no'/>\n";
+    x += "    <mode name='host-model' supported='no'/>\n";
+    x += "    <mode name='custom' supported='no'/>\n";
+    x += "  </cpu>\n";
+    x += "  <memoryBacking supported='no'/>\n";
+    x += "  <devices>\n";
+    x += "    <disk supported='yes'>\n";
+    x += "      <enum name='diskDevice'>\n";
+    x += "        <value>disk</value>\n        <value>cdrom</value>\n";
+    x += "      </enum>\n";
+    x += "      <enum name='bus'>\n";
+    x += "        <value>ide</value>\n        <value>sata</value>\n";
+    x += "        <value>virtio</value>\n";
+    x += "      </enum>\n";
+    x += "      <enum name='model'/>\n";
+    x += "    </disk>\n";
+    x += "    <graphics supported='yes'>\n";
+    x += "      <enum name='type'>\n        <value>vnc</value>\n      </enum>\n";
+    x += "    </graphics>\n";
+    x += "    <video supported='no'/>\n";
+    x += "    <hostdev supported='no'/>\n";
+    x += "    <rng supported='no'/>\n";
+    x += "    <filesystem supported='no'/>\n";
+    x += "    <tpm supported='no'/>\n";
+    x += "    <redirdev supported='no'/>\n";
+    x += "    <channel supported='no'/>\n";
+    x += "    <crypto supported='no'/>\n";
+    x += "  </devices>\n";
+    x += "  <features>\n";
+    x += "    <gic supported='no'/>\n";
+    x += "    <vmcoreinfo supported='no'/>\n";
+    x += "    <genid supported='no'/>\n";
+    x += "    <backingStoreInput supported='no'/>\n";
+    x += "    <backup supported='no'/>\n";
+    x += "    <sev supported='no'/>\n";
+    x += "  </features>\n";
+    x += "</domainCapabilities>\n";
+    return x;
+}
+
+} // namespace virtswarm::bridge

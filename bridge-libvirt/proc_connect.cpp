@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Connection procedures: the handshake (AUTH_LIST, SUPPORTS_FEATURE, CONNECT_OPEN/CLOSE,
+// close callbacks) and facts about the host and hypervisor.
+#include "host_info.hpp"
+#include "procedures.hpp"
+#include "protocol.hpp"
+
+namespace virtswarm::bridge {
+namespace {
+
+// What virsh's `version` prints as the hypervisor (QEMU 7.2.0 in Debian 12) and library.
+constexpr uint64_t kHypervisorVersion = 7002000;
+constexpr uint64_t kLibraryVersion = 9000000;
+constexpr int32_t kMaxVcpus = 255;
+constexpr const char* kDefaultUri = "qemu:///system";
+
+void replyString(const CallPtr& call, const std::string& s) {
+    xdr::Writer w;
+    w.string(s);
+    call->reply(w);
+}
+
+void replyInt(const CallPtr& call, int32_t v) {
+    xdr::Writer w;
+    w.i32(v);
+    call->reply(w);
+}
+
+void replyHyper(const CallPtr& call, uint64_t v) {
+    xdr::Writer w;
+    w.u64(v);
+    call->reply(w);
+}
+
+void authList(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    // AUTH_NONE: identity comes from SO_PEERCRED and every operation is checked by polkit,
+    // so there is nothing to negotiate.
+    xdr::Writer w;
+    w.u32(1);
+    w.i32(0);
+    call->reply(w);
+}
+
+void supportsFeature(Services&, const CallPtr& call, xdr::Reader& args) {
+    int32_t feature = args.i32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    bool supported = feature == proto::kFeatureProgramKeepalive ||
+                     feature == proto::kFeatureRemoteEventCallback ||
+                     feature == proto::kFeatureRemoteCloseCallback ||
+                     feature == proto::kFeatureTypedParamString;
+    replyInt(call, supported ? 1 : 0);
+}
+
+void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
+    auto name = args.optionalString(proto::kStringMax);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    // Opening fails, as with libvirtd, when the hypervisor is unreachable; otherwise the
+    // cache is warm for the commands that follow.
+    services.registry.whenSynced([call, name, flags](Result<void> r) {
+        auto client = call->client();
+        if (!client) {
+            return;
+        }
+        if (!r) {
+            call->fail(r.error());
+            return;
+        }
+        client->open(name.value_or(kDefaultUri), (flags & proto::kConnectReadOnly) != 0);
+        call->replyVoid();
+    });
+}
+
+void connectClose(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if (auto client = call->client()) {
+        client->events().clear();
+    }
+    call->replyVoid();
+}
+
+void voidReply(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (argsDone(call, args)) {
+        call->replyVoid();
+    }
+}
+
+void getType(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (argsDone(call, args)) {
+        replyString(call, "QEMU");
+    }
+}
+
+void getVersion(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (argsDone(call, args)) {
+        replyHyper(call, kHypervisorVersion);
+    }
+}
+
+void getLibVersion(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (argsDone(call, args)) {
+        replyHyper(call, kLibraryVersion);
+    }
+}
+
+void getHostname(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (argsDone(call, args)) {
+        replyString(call, hostName());
+    }
+}
+
+void getUri(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    auto client = call->client();
+    replyString(call, client ? client->uri() : kDefaultUri);
+}
+
+void isSecure(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    // A local UNIX socket is secure; plain TCP is not.
+    auto client = call->client();
+    replyInt(call, client && client->peer().known ? 1 : 0);
+}
+
+void getMaxVcpus(Services&, const CallPtr& call, xdr::Reader& args) {
+    (void)args.optionalString(proto::kStringMax);
+    if (argsDone(call, args)) {
+        replyInt(call, kMaxVcpus);
+    }
+}
+
+void nodeGetInfo(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    NodeInfo n = nodeInfo();
+    xdr::Writer w;
+    writeFixedCharArray(w, n.model, 32);
+    w.u64(n.memoryKiB);
+    w.i32(n.cpus);
+    w.i32(n.mhz);
+    w.i32(n.nodes);
+    w.i32(n.sockets);
+    w.i32(n.cores);
+    w.i32(n.threads);
+    call->reply(w);
+}
+
+void getCapabilities(Services& services, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    services.registry.getCapabilities([call](Result<std::string> r) {
+        if (!r) {
+            call->fail(r.error());
+            return;
+        }
+        replyString(call, r.value());
+    });
+}
+
+void getDomainCapabilities(Services&, const CallPtr& call, xdr::Reader& args) {
+    auto emulator = args.optionalString(proto::kStringMax);
+    auto arch = args.optionalString(proto::kStringMax);
+    auto machine = args.optionalString(proto::kStringMax);
+    auto virtType = args.optionalString(proto::kStringMax);
+    (void)args.u32(); // flags
+    if (!argsDone(call, args)) {
+        return;
+    }
+    replyString(call, domainCapabilitiesXml(emulator.value_or(""), arch.value_or(""),
+                                            machine.value_or(""), virtType.value_or("")));
+}
+
+void nodeGetSecurityModel(Services&, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    // No security driver: empty model and DOI, which clients show as "none".
+    xdr::Writer w;
+    writeCharArray(w, "");
+    writeCharArray(w, "");
+    call->reply(w);
+}
+
+constexpr Procedure kProcedures[] = {
+    {proto::AuthList, "virConnectAuthList", Access::Anonymous, authList},
+    {proto::ConnectSupportsFeature, "virConnectSupportsFeature", Access::Anonymous,
+     supportsFeature},
+    {proto::ConnectOpen, "virConnectOpen", Access::Anonymous, connectOpen},
+    {proto::ConnectClose, "virConnectClose", Access::Read, connectClose},
+    {proto::ConnectRegisterCloseCallback, "virConnectRegisterCloseCallback", Access::Read,
+     voidReply},
+    {proto::ConnectUnregisterCloseCallback, "virConnectUnregisterCloseCallback", Access::Read,
+     voidReply},
+    {proto::ConnectGetType, "virConnectGetType", Access::Read, getType},
+    {proto::ConnectGetVersion, "virConnectGetVersion", Access::Read, getVersion},
+    {proto::ConnectGetLibVersion, "virConnectGetLibVersion", Access::Read, getLibVersion},
+    {proto::ConnectGetHostname, "virConnectGetHostname", Access::Read, getHostname},
+    {proto::ConnectGetUri, "virConnectGetURI", Access::Read, getUri},
+    {proto::ConnectIsSecure, "virConnectIsSecure", Access::Read, isSecure},
+    {proto::ConnectGetMaxVcpus, "virConnectGetMaxVcpus", Access::Read, getMaxVcpus},
+    {proto::NodeGetInfo, "virNodeGetInfo", Access::Read, nodeGetInfo},
+    {proto::ConnectGetCapabilities, "virConnectGetCapabilities", Access::Read, getCapabilities},
+    {proto::ConnectGetDomainCapabilities, "virConnectGetDomainCapabilities", Access::Read,
+     getDomainCapabilities},
+    {proto::NodeGetSecurityModel, "virNodeGetSecurityModel", Access::Read, nodeGetSecurityModel},
+};
+
+} // namespace
+
+std::span<const Procedure> connectProcedures() {
+    return kProcedures;
+}
+
+} // namespace virtswarm::bridge

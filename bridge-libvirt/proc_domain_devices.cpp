@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Device procedures: the serial console as a libvirt stream (DOMAIN_OPEN_CONSOLE) and
+// device hotplug (DOMAIN_ATTACH/DETACH_DEVICE[_FLAGS]).
+#include "console_stream.hpp"
+#include "procedures.hpp"
+#include "protocol.hpp"
+
+namespace virtswarm::bridge {
+namespace {
+
+constexpr uint32_t kAffectConfig = 2; // VIR_DOMAIN_AFFECT_CONFIG
+// Each open console holds a file descriptor.
+constexpr size_t kMaxStreamsPerClient = 16;
+
+void openConsole(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    auto device = args.optionalString(proto::kStringMax);
+    (void)args.u32(); // flags: FORCE/SAFE have no meaning for a pty that anyone may open
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if (auto client = call->client(); client && client->streams().size() >= kMaxStreamsPerClient) {
+        call->fail(Error(Code::OperationFailed, "too many open streams on this connection"));
+        return;
+    }
+    withDomain(services, call, dom, [&services, call, device](const CachedDomain& d) {
+        std::string path = d.path;
+        authorize(services, call, "org.virtswarm.domain.open-console", d.name, d.uuid,
+                  [&services, call, path, device] {
+                      services.registry.openConsole(
+                          path, device.value_or(""), [&services, call](Result<sdbus::UnixFd> fd) {
+                              auto client = call->client();
+                              if (!fd) {
+                                  call->fail(fd.error());
+                                  return;
+                              }
+                              if (!client) {
+                                  return;
+                              }
+                              // The reply first: the client attaches its stream to it.
+                              call->replyVoid();
+                              ConsoleStream::attach(services.loop, client, call->header(),
+                                                    fd.value().release());
+                          });
+                  });
+    });
+}
+
+void changeDevice(Services& services, const CallPtr& call, xdr::Reader& args) {
+    int32_t proc = call->procedure();
+    bool withFlags =
+        proc == proto::DomainAttachDeviceFlags || proc == proto::DomainDetachDeviceFlags;
+    bool attach = proc == proto::DomainAttachDevice || proc == proto::DomainAttachDeviceFlags;
+    RemoteDomain dom = readDomain(args);
+    std::string xml = args.string(proto::kStringMax);
+    uint32_t flags = withFlags ? args.u32() : 0;
+    if (!argsDone(call, args)) {
+        return;
+    }
+    bool config = (flags & kAffectConfig) != 0;
+    withDomain(services, call, dom, [&services, call, xml, config, attach](const CachedDomain& d) {
+        std::string path = d.path;
+        authorize(services, call, "org.virtswarm.domain.write", d.name, d.uuid,
+                  [&services, call, path, xml, config, attach] {
+                      services.registry.changeDevice(path, attach ? "AttachDevice" : "DetachDevice",
+                                                     xml, config, [call](Result<void> r) {
+                                                         if (r) {
+                                                             call->replyVoid();
+                                                         } else {
+                                                             call->fail(r.error());
+                                                         }
+                                                     });
+                  });
+    });
+}
+
+constexpr Procedure kProcedures[] = {
+    {proto::DomainOpenConsole, "virDomainOpenConsole", Access::Write, openConsole},
+    {proto::DomainAttachDevice, "virDomainAttachDevice", Access::Write, changeDevice},
+    {proto::DomainAttachDeviceFlags, "virDomainAttachDeviceFlags", Access::Write, changeDevice},
+    {proto::DomainDetachDevice, "virDomainDetachDevice", Access::Write, changeDevice},
+    {proto::DomainDetachDeviceFlags, "virDomainDetachDeviceFlags", Access::Write, changeDevice},
+};
+
+} // namespace
+
+std::span<const Procedure> domainDeviceProcedures() {
+    return kProcedures;
+}
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Domain procedures that change something, forwarded to the registry after the client's
+// own polkit check: define, create, start, shutdown, destroy, undefine, autostart,
+// reboot/reset/suspend/resume.
+#include "procedures.hpp"
+#include "protocol.hpp"
+#include "rpc_error.hpp"
+#include "virtswarm/domain_def.hpp"
+
+#include <chrono>
+
+namespace virtswarm::bridge {
+namespace {
+
+// A procedure that names a domain and maps to one Domain method taking only options.
+struct Action {
+    int32_t procedure;
+    bool hasFlags;      // a trailing `unsigned int flags` argument
+    const char* method; // org.virtswarm.Hypervisor1.Domain
+    const char* polkitAction;
+    std::chrono::milliseconds timeout;
+    bool returnsDomain; // DOMAIN_CREATE_WITH_FLAGS answers with the refreshed domain
+};
+
+constexpr auto kCall = RegistryClient::kCallTimeout;
+constexpr auto kStart = RegistryClient::kStartTimeout;
+
+// The same action ids as the D-Bus methods check (interfaces/*.xml), so one polkit rule
+// governs a domain whichever way it is reached.
+constexpr Action kActions[] = {
+    {proto::DomainCreate, false, "Start", "org.virtswarm.domain.start", kStart, false},
+    {proto::DomainCreateWithFlags, true, "Start", "org.virtswarm.domain.start", kStart, true},
+    {proto::DomainShutdown, false, "Shutdown", "org.virtswarm.domain.stop", kCall, false},
+    {proto::DomainShutdownFlags, true, "Shutdown", "org.virtswarm.domain.stop", kCall, false},
+    {proto::DomainDestroy, false, "Destroy", "org.virtswarm.domain.stop", kCall, false},
+    {proto::DomainDestroyFlags, true, "Destroy", "org.virtswarm.domain.stop", kCall, false},
+    {proto::DomainUndefine, false, "Undefine", "org.virtswarm.domain.delete", kCall, false},
+    {proto::DomainUndefineFlags, true, "Undefine", "org.virtswarm.domain.delete", kCall, false},
+    {proto::DomainReboot, true, "Reboot", "org.virtswarm.domain.init-control", kCall, false},
+    {proto::DomainReset, true, "Reset", "org.virtswarm.domain.reset", kCall, false},
+    {proto::DomainSuspend, false, "Suspend", "org.virtswarm.domain.suspend", kCall, false},
+    {proto::DomainResume, false, "Resume", "org.virtswarm.domain.suspend", kCall, false},
+};
+
+const Action* actionFor(int32_t procedure) {
+    for (const auto& a : kActions) {
+        if (a.procedure == procedure) {
+            return &a;
+        }
+    }
+    return nullptr;
+}
+
+// The domain as it is now (the id changes when it starts), or as the client named it.
+RemoteDomain currentDomain(Services& services, const UuidBytes& uuid,
+                           const RemoteDomain& fallback) {
+    const CachedDomain* d = services.registry.cache().byUuid(uuid);
+    return d != nullptr ? remoteDomain(*d) : fallback;
+}
+
+void domainAction(Services& services, const CallPtr& call, xdr::Reader& args) {
+    const Action* action = actionFor(call->procedure());
+    RemoteDomain dom = readDomain(args);
+    if (action != nullptr && action->hasFlags) {
+        (void)args.u32(); // no flags of these calls change what the swarm does
+    }
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if (action == nullptr) {
+        call->fail(unsupportedProcedure(call->procedure()));
+        return;
+    }
+    withDomain(services, call, dom, [&services, call, action](const CachedDomain& d) {
+        std::string path = d.path;
+        RemoteDomain named = remoteDomain(d);
+        authorize(services, call, action->polkitAction, d.name, d.uuid,
+                  [&services, call, action, path, named] {
+                      services.registry.domainAction(
+                          path, action->method, action->timeout,
+                          [&services, call, action, named](Result<void> r) {
+                              if (!r) {
+                                  call->fail(r.error());
+                              } else if (action->returnsDomain) {
+                                  xdr::Writer w;
+                                  writeDomain(w, currentDomain(services, named.uuid, named));
+                                  call->reply(w);
+                              } else {
+                                  call->replyVoid();
+                              }
+                          });
+                  });
+    });
+}
+
+void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    int32_t autostart = args.i32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    withDomain(services, call, dom, [&services, call, autostart](const CachedDomain& d) {
+        std::string path = d.path;
+        authorize(services, call, "org.virtswarm.domain.write", d.name, d.uuid,
+                  [&services, call, path, autostart] {
+                      services.registry.setAutostart(path, autostart != 0, [call](Result<void> r) {
+                          if (r) {
+                              call->replyVoid();
+                          } else {
+                              call->fail(r.error());
+                          }
+                      });
+                  });
+    });
+}
+
+// DEFINE_XML, DEFINE_XML_FLAGS and CREATE_XML. The XML is parsed here first: polkit needs
+// the name and UUID as details before anything is forwarded. The normalised XML is what
+// goes to the registry, so a UUID generated here is the one checked and the one defined.
+void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string xml = args.string(proto::kStringMax);
+    if (call->procedure() != proto::DomainDefineXml) {
+        (void)args.u32(); // flags (validate, autodestroy, ...) are not supported: ignored
+    }
+    if (!argsDone(call, args)) {
+        return;
+    }
+    auto parsed = parseDomainXml(xml);
+    if (!parsed) {
+        call->fail(parsed.error());
+        return;
+    }
+    bool create = call->procedure() == proto::DomainCreateXml;
+    auto domain = std::make_shared<DomainXml>(std::move(parsed).value());
+    RemoteDomain named{domain->def.name, domain->def.uuid, -1};
+    authorize(services, call, create ? "org.virtswarm.domain.start" : "org.virtswarm.domain.save",
+              domain->def.name, domain->def.uuid, [&services, call, domain, named, create] {
+                  auto done = [&services, call, named](Result<std::string> path) {
+                      if (!path) {
+                          call->fail(path.error());
+                          return;
+                      }
+                      xdr::Writer w;
+                      writeDomain(w, currentDomain(services, named.uuid, named));
+                      call->reply(w);
+                  };
+                  if (create) {
+                      services.registry.createXml(domain->xml, done);
+                  } else {
+                      services.registry.defineXml(domain->xml, done);
+                  }
+              });
+}
+
+constexpr Procedure kProcedures[] = {
+    {proto::DomainDefineXml, "virDomainDefineXML", Access::Write, defineOrCreate},
+    {proto::DomainDefineXmlFlags, "virDomainDefineXMLFlags", Access::Write, defineOrCreate},
+    {proto::DomainCreateXml, "virDomainCreateXML", Access::Write, defineOrCreate},
+    {proto::DomainCreate, "virDomainCreate", Access::Write, domainAction},
+    {proto::DomainCreateWithFlags, "virDomainCreateWithFlags", Access::Write, domainAction},
+    {proto::DomainShutdown, "virDomainShutdown", Access::Write, domainAction},
+    {proto::DomainShutdownFlags, "virDomainShutdownFlags", Access::Write, domainAction},
+    {proto::DomainDestroy, "virDomainDestroy", Access::Write, domainAction},
+    {proto::DomainDestroyFlags, "virDomainDestroyFlags", Access::Write, domainAction},
+    {proto::DomainUndefine, "virDomainUndefine", Access::Write, domainAction},
+    {proto::DomainUndefineFlags, "virDomainUndefineFlags", Access::Write, domainAction},
+    {proto::DomainReboot, "virDomainReboot", Access::Write, domainAction},
+    {proto::DomainReset, "virDomainReset", Access::Write, domainAction},
+    {proto::DomainSuspend, "virDomainSuspend", Access::Write, domainAction},
+    {proto::DomainResume, "virDomainResume", Access::Write, domainAction},
+    {proto::DomainSetAutostart, "virDomainSetAutostart", Access::Write, setAutostart},
+};
+
+} // namespace
+
+std::span<const Procedure> domainLifecycleProcedures() {
+    return kProcedures;
+}
+
+} // namespace virtswarm::bridge

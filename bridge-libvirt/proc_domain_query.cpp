@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Domain procedures answered from the domain cache, without a D-Bus round trip: lookups,
+// lists, info, state and the fixed answers for features the swarm does not have
+// (managed save, snapshots, security labels).
+#include "procedures.hpp"
+#include "protocol.hpp"
+#include "virtswarm/libvirt_enums.hpp"
+
+namespace virtswarm::bridge {
+namespace {
+
+// virDomainVcpuFlags
+constexpr uint32_t kVcpuLive = 1, kVcpuGuest = 8;
+
+void replyInt(const CallPtr& call, int32_t v) {
+    xdr::Writer w;
+    w.i32(v);
+    call->reply(w);
+}
+
+void replyDomain(const CallPtr& call, const CachedDomain& d) {
+    xdr::Writer w;
+    writeDomain(w, remoteDomain(d));
+    call->reply(w);
+}
+
+// Runs `then` once the cache is in sync (answering the call on failure).
+void synced(Services& services, const CallPtr& call, std::function<void(const DomainCache&)> then) {
+    services.registry.whenSynced([&services, call, then = std::move(then)](Result<void> r) {
+        if (!r) {
+            call->fail(r.error());
+            return;
+        }
+        then(services.registry.cache());
+    });
+}
+
+void lookupByName(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string name = args.string(proto::kStringMax);
+    if (!argsDone(call, args)) {
+        return;
+    }
+    synced(services, call, [call, name](const DomainCache& cache) {
+        if (const auto* d = cache.byName(name)) {
+            replyDomain(call, *d);
+        } else {
+            call->fail(Error(Code::NoSuchDomain, "no domain with matching name '" + name + "'"));
+        }
+    });
+}
+
+void lookupByUuid(Services& services, const CallPtr& call, xdr::Reader& args) {
+    UuidBytes uuid = readUuid(args);
+    if (!argsDone(call, args)) {
+        return;
+    }
+    synced(services, call, [call, uuid](const DomainCache& cache) {
+        if (const auto* d = cache.byUuid(uuid)) {
+            replyDomain(call, *d);
+        } else {
+            call->fail(Error(Code::NoSuchDomain,
+                             "no domain with matching uuid '" + formatUuid(uuid) + "'"));
+        }
+    });
+}
+
+void lookupById(Services& services, const CallPtr& call, xdr::Reader& args) {
+    int32_t id = args.i32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    synced(services, call, [call, id](const DomainCache& cache) {
+        if (const auto* d = cache.byId(id)) {
+            replyDomain(call, *d);
+        } else {
+            call->fail(
+                Error(Code::NoSuchDomain, "no domain with matching id " + std::to_string(id)));
+        }
+    });
+}
+
+void listAllDomains(Services& services, const CallPtr& call, xdr::Reader& args) {
+    int32_t needResults = args.i32();
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    synced(services, call, [call, needResults, flags](const DomainCache& cache) {
+        std::vector<const CachedDomain*> found;
+        for (const auto* d : cache.all()) {
+            if (matchesListFlags(*d, flags) && found.size() < proto::kDomainListMax) {
+                found.push_back(d);
+            }
+        }
+        xdr::Writer w;
+        // need_results == 0 asks for the count only.
+        w.u32(needResults != 0 ? static_cast<uint32_t>(found.size()) : 0);
+        if (needResults != 0) {
+            for (const auto* d : found) {
+                writeDomain(w, remoteDomain(*d));
+            }
+        }
+        w.u32(static_cast<uint32_t>(found.size()));
+        call->reply(w);
+    });
+}
+
+// The legacy listing calls clients fall back to (numbers of running domains, names of
+// inactive ones).
+void numOfDomains(Services& services, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
+    }
+    bool defined = call->procedure() == proto::ConnectNumOfDefinedDomains;
+    synced(services, call, [call, defined](const DomainCache& cache) {
+        int32_t n = 0;
+        for (const auto* d : cache.all()) {
+            n += d->active() != defined ? 1 : 0;
+        }
+        replyInt(call, n);
+    });
+}
+
+void listDomains(Services& services, const CallPtr& call, xdr::Reader& args) {
+    int32_t max = args.i32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    bool defined = call->procedure() == proto::ConnectListDefinedDomains;
+    uint32_t limit = defined ? proto::kDomainNameListMax : proto::kDomainIdListMax;
+    if (max < 0 || static_cast<uint32_t>(max) > limit) {
+        call->fail(Error(Code::InvalidArgs,
+                         "maximum of " + std::to_string(max) + " entries is out of range"));
+        return;
+    }
+    synced(services, call, [call, defined, max](const DomainCache& cache) {
+        std::vector<const CachedDomain*> found;
+        for (const auto* d : cache.all()) {
+            if (d->active() != defined && found.size() < static_cast<size_t>(max)) {
+                found.push_back(d);
+            }
+        }
+        xdr::Writer w;
+        w.u32(static_cast<uint32_t>(found.size()));
+        for (const auto* d : found) {
+            if (defined) {
+                w.string(d->name);
+            } else {
+                w.i32(d->id);
+            }
+        }
+        call->reply(w);
+    });
+}
+
+// Procedures of the shape (remote_nonnull_domain dom [, unsigned int flags]) -> ret, answered
+// from the cache. The procedure number selects the answer.
+bool hasFlagsArgument(int32_t procedure) {
+    switch (procedure) {
+    case proto::DomainGetState:
+    case proto::DomainHasManagedSaveImage:
+    case proto::DomainSnapshotNum:
+    case proto::DomainGetVcpusFlags:
+    case proto::DomainGetMessages:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void answerFromCache(const CallPtr& call, const CachedDomain& d, uint32_t flags) {
+    xdr::Writer w;
+    switch (call->procedure()) {
+    case proto::DomainGetInfo:
+        w.u32(static_cast<uint32_t>(libvirtStateNumber(d.state)));
+        w.u64(d.memoryKiB); // maxMem
+        w.u64(d.memoryKiB); // memory
+        w.u32(d.vcpus);
+        w.u64(0); // cpuTime: not tracked by the registry
+        break;
+    case proto::DomainGetState:
+        w.i32(libvirtStateNumber(d.state));
+        w.i32(libvirtReasonNumber(d.state, d.reason));
+        break;
+    case proto::DomainGetOsType:
+        w.string("hvm");
+        break;
+    case proto::DomainIsActive:
+        w.i32(d.active() ? 1 : 0);
+        break;
+    case proto::DomainIsPersistent:
+        w.i32(d.persistent ? 1 : 0);
+        break;
+    case proto::DomainIsUpdated:
+        w.i32(0);
+        break;
+    case proto::DomainGetAutostart:
+        w.i32(d.autostart ? 1 : 0);
+        break;
+    case proto::DomainGetMaxMemory:
+        w.u64(d.memoryKiB);
+        break;
+    case proto::DomainGetMaxVcpus:
+        w.i32(static_cast<int32_t>(d.vcpus));
+        break;
+    case proto::DomainHasManagedSaveImage:
+    case proto::DomainSnapshotNum:
+        w.i32(0);
+        break;
+    case proto::DomainGetVcpusFlags:
+        if ((flags & kVcpuGuest) != 0) {
+            call->fail(Error(Code::NotSupported, "vCPU counts from the guest agent are not "
+                                                 "supported"));
+            return;
+        }
+        if ((flags & kVcpuLive) != 0 && !d.active()) {
+            call->fail(Error(Code::InvalidState, "domain '" + d.name + "' is not running"));
+            return;
+        }
+        w.i32(static_cast<int32_t>(d.vcpus));
+        break;
+    case proto::DomainGetSecurityLabel:
+        writeCharArray(w, ""); // no security driver: empty label, not enforcing
+        w.i32(0);
+        break;
+    case proto::DomainGetMessages:
+        w.u32(0);
+        break;
+    default:
+        call->fail(Error(Code::Internal,
+                         "no cached answer for procedure " + std::to_string(call->procedure())));
+        return;
+    }
+    call->reply(w);
+}
+
+void domainFromCache(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    uint32_t flags = hasFlagsArgument(call->procedure()) ? args.u32() : 0;
+    if (!argsDone(call, args)) {
+        return;
+    }
+    withDomain(services, call, dom,
+               [call, flags](const CachedDomain& d) { answerFromCache(call, d, flags); });
+}
+
+void listAllSnapshots(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    int32_t needResults = args.i32();
+    (void)args.u32(); // flags
+    if (!argsDone(call, args)) {
+        return;
+    }
+    (void)needResults;
+    withDomain(services, call, dom, [call](const CachedDomain&) {
+        xdr::Writer w;
+        w.u32(0); // no snapshots
+        w.i32(0);
+        call->reply(w);
+    });
+}
+
+void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
+    constexpr uint32_t kXmlInactive = 2;
+    RemoteDomain dom = readDomain(args);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    withDomain(services, call, dom, [&services, call, flags](const CachedDomain& d) {
+        std::string path = d.path;
+        authorize(services, call, "org.virtswarm.domain.read", d.name, d.uuid,
+                  [&services, call, path, flags] {
+                      services.registry.getXml(path, (flags & kXmlInactive) != 0,
+                                               [call](Result<std::string> xml) {
+                                                   if (!xml) {
+                                                       call->fail(xml.error());
+                                                       return;
+                                                   }
+                                                   xdr::Writer w;
+                                                   w.string(xml.value());
+                                                   call->reply(w);
+                                               });
+                  });
+    });
+}
+
+constexpr Procedure kProcedures[] = {
+    {proto::DomainLookupByName, "virDomainLookupByName", Access::Read, lookupByName},
+    {proto::DomainLookupByUuid, "virDomainLookupByUUID", Access::Read, lookupByUuid},
+    {proto::DomainLookupById, "virDomainLookupByID", Access::Read, lookupById},
+    {proto::ConnectListAllDomains, "virConnectListAllDomains", Access::Read, listAllDomains},
+    {proto::ConnectNumOfDomains, "virConnectNumOfDomains", Access::Read, numOfDomains},
+    {proto::ConnectNumOfDefinedDomains, "virConnectNumOfDefinedDomains", Access::Read,
+     numOfDomains},
+    {proto::ConnectListDomains, "virConnectListDomains", Access::Read, listDomains},
+    {proto::ConnectListDefinedDomains, "virConnectListDefinedDomains", Access::Read, listDomains},
+    {proto::DomainGetInfo, "virDomainGetInfo", Access::Read, domainFromCache},
+    {proto::DomainGetState, "virDomainGetState", Access::Read, domainFromCache},
+    {proto::DomainGetOsType, "virDomainGetOSType", Access::Read, domainFromCache},
+    {proto::DomainIsActive, "virDomainIsActive", Access::Read, domainFromCache},
+    {proto::DomainIsPersistent, "virDomainIsPersistent", Access::Read, domainFromCache},
+    {proto::DomainIsUpdated, "virDomainIsUpdated", Access::Read, domainFromCache},
+    {proto::DomainGetAutostart, "virDomainGetAutostart", Access::Read, domainFromCache},
+    {proto::DomainGetMaxMemory, "virDomainGetMaxMemory", Access::Read, domainFromCache},
+    {proto::DomainGetMaxVcpus, "virDomainGetMaxVcpus", Access::Read, domainFromCache},
+    {proto::DomainHasManagedSaveImage, "virDomainHasManagedSaveImage", Access::Read,
+     domainFromCache},
+    {proto::DomainSnapshotNum, "virDomainSnapshotNum", Access::Read, domainFromCache},
+    {proto::DomainListAllSnapshots, "virDomainListAllSnapshots", Access::Read, listAllSnapshots},
+    {proto::DomainGetVcpusFlags, "virDomainGetVcpusFlags", Access::Read, domainFromCache},
+    {proto::DomainGetSecurityLabel, "virDomainGetSecurityLabel", Access::Read, domainFromCache},
+    {proto::DomainGetMessages, "virDomainGetMessages", Access::Read, domainFromCache},
+    {proto::DomainGetXmlDesc, "virDomainGetXMLDesc", Access::Read, getXmlDesc},
+};
+
+} // namespace
+
+std::span<const Procedure> domainQueryProcedures() {
+    return kProcedures;
+}
+
+} // namespace virtswarm::bridge

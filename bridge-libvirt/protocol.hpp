@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <cstdint>
+
+// Numbers of the libvirt remote protocol (src/rpc/virnetprotocol.x and
+// src/remote/remote_protocol.x). The protocol is append-only, so these never change; the
+// measured behaviour of virsh 9.0 against them is in reference/libvirt-rpc.md.
+namespace virtswarm::bridge::proto {
+
+inline constexpr uint32_t kRemoteProgram = 0x20008086;
+inline constexpr uint32_t kKeepaliveProgram = 0x6b656570; // 'keep'
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// Header.type
+enum class MessageType : uint32_t {
+    Call = 0,
+    Reply = 1,
+    Message = 2, // events and keepalive: no reply
+    Stream = 3,
+    CallWithFds = 4,
+    ReplyWithFds = 5,
+    StreamHole = 6,
+};
+
+// Header.status
+enum class MessageStatus : uint32_t { Ok = 0, Error = 1, Continue = 2 };
+
+// Sizes. A message is a 4-byte length (which counts itself), a 24-byte header and a payload;
+// VIR_NET_MESSAGE_MAX does not count the length word.
+inline constexpr uint32_t kLengthSize = 4;
+inline constexpr uint32_t kHeaderSize = 24;
+inline constexpr uint32_t kMinMessageLength = kLengthSize + kHeaderSize;
+inline constexpr uint32_t kMessageMax = 16 * 1024 * 1024;
+inline constexpr uint32_t kMaxMessageLength = kMessageMax + kLengthSize;
+inline constexpr uint32_t kPayloadMax = kMessageMax - kHeaderSize;
+
+// Limits of remote_protocol.x (9.0).
+inline constexpr uint32_t kStringMax = 4 * 1024 * 1024;
+inline constexpr uint32_t kDomainListMax = 16384;
+inline constexpr uint32_t kDomainIdListMax = 16384;
+inline constexpr uint32_t kDomainNameListMax = 16384;
+inline constexpr uint32_t kAuthTypeListMax = 20;
+inline constexpr uint32_t kSecurityModelMax = 257;
+inline constexpr uint32_t kSecurityLabelMax = 4097;
+inline constexpr uint32_t kDomainMessagesMax = 2048;
+inline constexpr uint32_t kAllDomainStatsMax = 262144;
+
+// The highest REMOTE procedure number libvirt has assigned (10.x). Numbers up to it name a
+// real libvirt API we may not implement (answered VIR_ERR_NO_SUPPORT, so clients fall back);
+// anything above is an unknown procedure (VIR_ERR_RPC, as libvirtd answers).
+inline constexpr int32_t kRemoteProcMax = 446;
+
+namespace keepalive {
+inline constexpr int32_t kPing = 1;
+inline constexpr int32_t kPong = 2;
+} // namespace keepalive
+
+// REMOTE procedures the bridge implements (and a few it names in messages).
+enum Proc : int32_t {
+    ConnectOpen = 1,
+    ConnectClose = 2,
+    ConnectGetType = 3,
+    ConnectGetVersion = 4,
+    ConnectGetMaxVcpus = 5,
+    NodeGetInfo = 6,
+    ConnectGetCapabilities = 7,
+    DomainAttachDevice = 8,
+    DomainCreate = 9,
+    DomainCreateXml = 10,
+    DomainDefineXml = 11,
+    DomainDestroy = 12,
+    DomainDetachDevice = 13,
+    DomainGetXmlDesc = 14,
+    DomainGetAutostart = 15,
+    DomainGetInfo = 16,
+    DomainGetMaxMemory = 17,
+    DomainGetMaxVcpus = 18,
+    DomainGetOsType = 19,
+    ConnectListDefinedDomains = 21,
+    DomainLookupById = 22,
+    DomainLookupByName = 23,
+    DomainLookupByUuid = 24,
+    ConnectNumOfDefinedDomains = 25,
+    DomainReboot = 27,
+    DomainResume = 28,
+    DomainSetAutostart = 29,
+    DomainShutdown = 33,
+    DomainSuspend = 34,
+    DomainUndefine = 35,
+    ConnectListDomains = 37,
+    ConnectNumOfDomains = 51,
+    ConnectGetHostname = 59,
+    ConnectSupportsFeature = 60,
+    AuthList = 66,
+    ConnectGetUri = 110,
+    DomainGetSecurityLabel = 121,
+    NodeGetSecurityModel = 122,
+    ConnectIsSecure = 149,
+    DomainIsActive = 150,
+    DomainIsPersistent = 151,
+    ConnectGetLibVersion = 157,
+    DomainAttachDeviceFlags = 160,
+    DomainDetachDeviceFlags = 161,
+    DomainHasManagedSaveImage = 183,
+    DomainSnapshotNum = 187,
+    DomainCreateWithFlags = 196,
+    DomainGetVcpusFlags = 200,
+    DomainOpenConsole = 201,
+    DomainIsUpdated = 202,
+    ConnectIsAlive = 209,
+    DomainGetState = 212,
+    DomainUndefineFlags = 231,
+    DomainDestroyFlags = 234,
+    DomainReset = 245,
+    DomainShutdownFlags = 258,
+    ConnectListAllDomains = 273,
+    DomainListAllSnapshots = 274,
+    ConnectDomainEventCallbackRegisterAny = 316,
+    ConnectDomainEventCallbackDeregisterAny = 317,
+    DomainEventCallbackLifecycle = 318,
+    ConnectGetDomainCapabilities = 342,
+    ConnectGetAllDomainStats = 344,
+    DomainDefineXmlFlags = 350,
+    ConnectRegisterCloseCallback = 360,
+    ConnectUnregisterCloseCallback = 361,
+    DomainGetMessages = 426,
+};
+
+// CONNECT_SUPPORTS_FEATURE numbers (VIR_DRV_FEATURE_*).
+inline constexpr int32_t kFeatureTypedParamString = 9;
+inline constexpr int32_t kFeatureProgramKeepalive = 10;
+inline constexpr int32_t kFeatureRemoteEventCallback = 14;
+inline constexpr int32_t kFeatureRemoteCloseCallback = 15;
+
+// CONNECT_OPEN flags.
+inline constexpr uint32_t kConnectReadOnly = 1;
+
+// Domain event ids accepted by CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY: 0 (LIFECYCLE)
+// to 26 (MEMORY_DEVICE_SIZE_CHANGE) in libvirt 9.0. Only lifecycle events are produced,
+// but virsh `event --all` aborts on the first refused registration, so all are accepted.
+inline constexpr int32_t kEventIdLifecycle = 0;
+inline constexpr int32_t kEventIdLast = 26;
+
+// virErrorNumber / virErrorDomain values the protocol layer itself answers with. Errors of
+// the swarm's D-Bus API go through the project's one table (common/src/error.cpp).
+namespace err {
+inline constexpr int32_t kInternalError = 1;
+inline constexpr int32_t kNoSupport = 3;
+inline constexpr int32_t kNoConnect = 5;
+inline constexpr int32_t kInvalidArg = 8;
+inline constexpr int32_t kOperationDenied = 29;
+inline constexpr int32_t kRpc = 39;
+inline constexpr int32_t kOperationInvalid = 55;
+inline constexpr int32_t kFromNone = 0;
+inline constexpr int32_t kFromRpc = 7;
+inline constexpr int32_t kFromRemote = 13;
+inline constexpr int32_t kLevelError = 2;
+} // namespace err
+
+} // namespace virtswarm::bridge::proto

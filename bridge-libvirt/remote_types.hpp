@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/uuid.hpp"
+#include "xdr.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+// The structures of remote_protocol.x the bridge reads and writes, with their codecs.
+namespace virtswarm::bridge {
+
+// remote_nonnull_domain: name, 16 raw UUID bytes, runtime id (-1 when inactive).
+struct RemoteDomain {
+    std::string name;
+    UuidBytes uuid{};
+    int32_t id = -1;
+
+    bool operator==(const RemoteDomain&) const = default;
+};
+
+void writeDomain(xdr::Writer& w, const RemoteDomain& d);
+RemoteDomain readDomain(xdr::Reader& r);
+// remote_domain: optional remote_nonnull_domain.
+std::optional<RemoteDomain> readOptionalDomain(xdr::Reader& r);
+// A remote_uuid.
+UuidBytes readUuid(xdr::Reader& r);
+
+// remote_error, the payload of every reply with status ERROR.
+struct RpcError {
+    int32_t code = 0;   // virErrorNumber
+    int32_t domain = 0; // virErrorDomain
+    std::string message;
+    int32_t level = 2; // VIR_ERR_ERROR
+    std::optional<RemoteDomain> dom;
+
+    bool operator==(const RpcError&) const = default;
+};
+
+// Fields as libvirtd fills them (measured): str1 repeats the message, int1/int2 are -1,
+// no domain or network attached unless given.
+void writeError(xdr::Writer& w, const RpcError& e);
+RpcError readError(xdr::Reader& r);
+
+// remote_typed_param: a name and a discriminated value (VIR_TYPED_PARAM_* 1..7).
+using TypedValue = std::variant<int32_t, uint32_t, int64_t, uint64_t, double, bool, std::string>;
+struct TypedParam {
+    std::string field;
+    TypedValue value;
+
+    bool operator==(const TypedParam&) const = default;
+};
+
+void writeTypedParams(xdr::Writer& w, const std::vector<TypedParam>& params);
+std::vector<TypedParam> readTypedParams(xdr::Reader& r, uint32_t max);
+
+// `char x[N]` and `char x<N>` fields take one 4-byte word per character (XDR has no byte
+// type). The fixed form is cut or NUL-filled to exactly `size` characters.
+void writeFixedCharArray(xdr::Writer& w, std::string_view text, size_t size);
+void writeCharArray(xdr::Writer& w, std::string_view text);
+
+} // namespace virtswarm::bridge

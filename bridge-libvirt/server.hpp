@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "client.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/result.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+// The listening sockets (UNIX read-write and read-only, optional TCP) and the set of
+// connected clients. Frames go to the dispatcher given as the Sink.
+namespace virtswarm::bridge {
+
+class Server : public Client::Sink {
+public:
+    static constexpr size_t kMaxClients = 1024;
+
+    Server(EventLoop& loop, ClientLimits limits);
+    ~Server() override;
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    void setDispatcher(Client::Sink& dispatcher) { m_dispatcher = &dispatcher; }
+
+    // Binds a UNIX socket (mode 0666: polkit, not file permissions, decides what a client
+    // may do). A stale socket file is replaced; one with a live server behind it is not.
+    Result<void> listenUnix(const std::string& path, bool readOnly);
+    // "HOST:PORT" (numeric IPv4, or [IPv6]:PORT). TCP clients carry no credentials, so they
+    // are always read-only.
+    Result<void> listenTcp(const std::string& address);
+    // A socket passed by systemd (LISTEN_FDS).
+    Result<void> adoptListener(int fd, bool readOnly);
+
+    void forEachClient(const std::function<void(Client&)>& fn);
+    size_t clientCount() const { return m_clients.size(); }
+
+    // Client::Sink
+    void onFrame(const std::shared_ptr<Client>& client, Frame frame) override;
+    void onClosed(Client& client) override;
+
+private:
+    struct Listener {
+        int fd = -1;
+        bool readOnly = false;
+        bool tcp = false;
+        std::string unlinkPath; // a socket file we created
+        EventSource source;
+        EventSource resume; // re-enables `source` after running out of descriptors
+    };
+
+    Result<void> addListener(int fd, bool readOnly, bool tcp, std::string unlinkPath);
+    void onAccept(Listener& listener);
+    void pauseListener(Listener& listener);
+
+    EventLoop& m_loop;
+    ClientLimits m_limits;
+    Client::Sink* m_dispatcher = nullptr;
+    std::vector<std::unique_ptr<Listener>> m_listeners;
+    std::map<uint64_t, std::shared_ptr<Client>> m_clients;
+    uint64_t m_nextId = 1;
+    std::vector<uint64_t> m_closedIds; // closed clients, dropped by m_reap
+    EventSource m_reap;
+    bool m_stopping = false;
+};
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,234 @@
+"""python3-libvirt (9.0) against virtswarm-proxyd: the API as applications use it, with
+lifecycle event callbacks dispatched by libvirt's default event loop, libvirt error codes
+surviving the D-Bus round trip, and the read-only socket.
+
+Run through tests/harness/with-test-bus (ctest -R e2e-test_python_libvirt_bridge).
+"""
+
+import os
+import signal
+import subprocess
+import threading
+import uuid as uuidlib
+
+import pytest
+
+import vsharness as h
+
+libvirt = pytest.importorskip("libvirt")
+pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def guest():
+    out = subprocess.run([os.path.join(REPO, "tests/guest/build-guest.sh")], check=True,
+                         capture_output=True, text=True, timeout=600).stdout.split()
+    return {"kernel": out[0], "initrd": out[1]}
+
+
+@pytest.fixture(scope="module")
+def event_loop():
+    # Must come before the first connection is opened; the loop thread runs for the rest
+    # of the process (libvirt has no way to stop virEventRunDefaultImpl from outside).
+    libvirt.virEventRegisterDefaultImpl()
+
+    def run():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def bridge(event_loop):
+    root = h.env("VS_TEST_ROOT")
+    rw = os.path.join(root, "bridge-python", "libvirt-sock")
+    ro = rw + "-ro"
+    log = open(os.path.join(root, "proxyd-python.log"), "w")
+    proc = subprocess.Popen([f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd",
+                             "--socket", rw, "--socket-ro", ro],
+                            stdout=log, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, VIRTSWARM_DEBUG="1"))
+    h.wait_until(lambda: os.path.exists(ro) or proc.poll() is not None, 20,
+                 what="the proxyd sockets")
+    assert proc.poll() is None
+    yield {"rw": f"qemu+unix:///system?socket={rw}", "ro": f"qemu+unix:///system?socket={ro}",
+           "root": root}
+    assert proc.poll() is None, "virtswarm-proxyd died"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    log.close()
+
+
+@pytest.fixture
+def conn(bridge):
+    c = libvirt.open(bridge["rw"])
+    yield c
+    c.close()
+
+
+def domain_xml(guest, root, name, uid):
+    return f"""<domain type='qemu'>
+  <name>{name}</name><uuid>{uid}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type><kernel>{guest['kernel']}</kernel><initrd>{guest['initrd']}</initrd>
+      <cmdline>console=ttyS0 panic=-1</cmdline></os>
+  <features><acpi/></features>
+  <devices><serial type='file'><source path='{root}/{name}.log'/></serial></devices>
+</domain>"""
+
+
+def error_code(fn, *args):
+    with pytest.raises(libvirt.libvirtError) as e:
+        fn(*args)
+    return e.value.get_error_code()
+
+
+def test_connection_facts(conn):
+    assert conn.getType() == "QEMU"
+    assert conn.getVersion() == 7002000
+    assert conn.getLibVersion() >= 9000000
+    assert conn.getHostname()
+    model, memory_mib, cpus = conn.getInfo()[:3]
+    assert model == "x86_64" and cpus == os.cpu_count() and memory_mib > 0
+    assert "<capabilities>" in conn.getCapabilities()
+    assert conn.isAlive() == 1
+
+
+def test_domain_lifecycle_with_events(conn, guest, bridge):
+    name, uid = "vs-py", str(uuidlib.uuid4())
+    assert name not in [d.name() for d in conn.listAllDomains()]
+
+    seen = []
+    cond = threading.Condition()
+
+    def on_lifecycle(_conn, dom, event, detail, _opaque):
+        with cond:
+            seen.append((dom.name(), event, detail))
+            cond.notify_all()
+
+    def wait_event(event, detail):
+        with cond:
+            assert cond.wait_for(lambda: (name, event, detail) in seen, 60), seen
+
+    cb = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                     on_lifecycle, None)
+    try:
+        dom = conn.defineXML(domain_xml(guest, bridge["root"], name, uid))
+        assert dom.name() == name and dom.UUIDString() == uid
+        assert dom.isPersistent() == 1 and dom.isActive() == 0 and dom.ID() == -1
+        wait_event(libvirt.VIR_DOMAIN_EVENT_DEFINED, libvirt.VIR_DOMAIN_EVENT_DEFINED_ADDED)
+        assert dom.state() == [libvirt.VIR_DOMAIN_SHUTOFF, 0]
+        assert name in [d.name() for d in conn.listAllDomains(
+            libvirt.VIR_CONNECT_LIST_DOMAINS_INACTIVE)]
+
+        dom.create()
+        wait_event(libvirt.VIR_DOMAIN_EVENT_STARTED, libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+        state, max_mem, mem, vcpus, _cpu_time = dom.info()
+        assert (state, max_mem, mem, vcpus) == (libvirt.VIR_DOMAIN_RUNNING, 131072, 131072, 1)
+        assert dom.state() == [libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_BOOTED]
+        dom = conn.lookupByUUIDString(uid)
+        assert dom.ID() > 0 and conn.lookupByID(dom.ID()).name() == name
+        assert [d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+                if d.name() == name] == [name]
+        assert f"id='{dom.ID()}'" in dom.XMLDesc(0) or f'id="{dom.ID()}"' in dom.XMLDesc(0)
+
+        dom.destroy()
+        wait_event(libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_STOPPED_DESTROYED)
+        assert dom.state() == [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED]
+        # A libvirt error code survives the registry's D-Bus error.
+        assert error_code(dom.destroy) == libvirt.VIR_ERR_OPERATION_INVALID
+
+        dom.undefine()
+        wait_event(libvirt.VIR_DOMAIN_EVENT_UNDEFINED, libvirt.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED)
+        h.wait_until(lambda: name not in [d.name() for d in conn.listAllDomains()], 10,
+                     what="the domain to disappear")
+        assert error_code(conn.lookupByName, name) == libvirt.VIR_ERR_NO_DOMAIN
+    finally:
+        conn.domainEventDeregisterAny(cb)
+
+
+def test_errors_map_to_libvirt_codes(conn):
+    assert error_code(conn.lookupByName, "nosuch") == libvirt.VIR_ERR_NO_DOMAIN
+    assert error_code(conn.lookupByUUIDString, str(uuidlib.uuid4())) == libvirt.VIR_ERR_NO_DOMAIN
+    assert error_code(conn.defineXML, "<domain") == libvirt.VIR_ERR_XML_ERROR
+    # Not implemented by the bridge: NO_SUPPORT, which is what makes clients fall back.
+    assert error_code(conn.listAllNetworks) == libvirt.VIR_ERR_NO_SUPPORT
+
+
+def test_read_only_socket(bridge, guest):
+    ro = libvirt.openReadOnly(bridge["ro"])
+    try:
+        assert isinstance(ro.listAllDomains(), list)
+        code = error_code(ro.defineXML, domain_xml(guest, bridge["root"], "vs-py-ro",
+                                                   str(uuidlib.uuid4())))
+        assert code == libvirt.VIR_ERR_OPERATION_DENIED
+    finally:
+        ro.close()
+
+
+def pty_domain_xml(guest, name, uid):
+    return f"""<domain type='qemu'>
+  <name>{name}</name><uuid>{uid}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type><kernel>{guest['kernel']}</kernel><initrd>{guest['initrd']}</initrd>
+      <cmdline>console=ttyS0 panic=-1</cmdline></os>
+  <features><acpi/></features>
+  <devices><serial type='pty'/><console type='pty'/></devices>
+</domain>"""
+
+
+def test_console_stream_both_ways(conn, guest):
+    name = "vs-py-console"
+    dom = conn.createXML(pty_domain_xml(guest, name, str(uuidlib.uuid4())), 0)
+    try:
+        st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+
+        def opened():
+            try:
+                dom.openConsole(None, st, 0)
+                return True
+            except libvirt.libvirtError as e:      # the pty may not be known yet
+                if e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+                    raise
+                return False
+        h.wait_until(opened, 30, 0.1, what="the console to open")
+
+        # Whatever the guest's tty echoes comes back through the stream: keep typing until
+        # the guest is up far enough to echo.
+        received = bytearray()
+        last_sent = [0.0]
+
+        def echoed():
+            now = __import__("time").monotonic()
+            if now - last_sent[0] > 0.5:
+                st.send(b"vs-echo-42\n")
+                last_sent[0] = now
+            while True:
+                data = st.recv(4096)
+                if data == -2 or data == b"":
+                    break
+                received.extend(data)
+            return b"vs-echo-42" in received
+        h.wait_until(echoed, 60, 0.05, what="the guest to echo through the console")
+
+        # When the guest goes away the stream ends (empty read), and finishing it is
+        # confirmed by the bridge.
+        dom.destroy()
+
+        def ended():
+            try:
+                return st.recv(4096) == b""
+            except libvirt.libvirtError:
+                return True
+        h.wait_until(ended, 30, 0.05, what="the end of the console stream")
+        st.finish()
+    finally:
+        try:
+            dom.destroy()
+        except libvirt.libvirtError:
+            pass

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// One libvirt client connection of the bridge over a socketpair, on the real event loop:
+// framing across reads, out-of-order replies, back-pressure and the limits that close a
+// misbehaving client.
+#include "client.hpp"
+#include "protocol.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+namespace virtswarm::bridge {
+namespace {
+
+using namespace std::chrono_literals;
+using Bytes = std::vector<uint8_t>;
+
+// Stands in for the dispatcher: records frames and, like it, counts each as a call in
+// flight until the test answers it.
+class RecordingSink : public Client::Sink {
+public:
+    void onFrame(const std::shared_ptr<Client>& from, Frame frame) override {
+        from->callStarted();
+        frames.push_back(std::move(frame));
+        client = from;
+    }
+    void onClosed(Client&) override { ++closed; }
+
+    std::vector<Frame> frames;
+    std::shared_ptr<Client> client;
+    int closed = 0;
+};
+
+Bytes call(int32_t proc, uint32_t serial, const std::string& arg = "") {
+    Header h;
+    h.procedure = proc;
+    h.serial = serial;
+    xdr::Writer w;
+    if (!arg.empty()) {
+        w.string(arg);
+    }
+    return encodeMessage(h, w.bytes());
+}
+
+class ClientTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto created = EventLoop::create();
+        ASSERT_TRUE(created);
+        loop = std::move(created).value();
+        int fds[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        fcntl(fds[0], F_SETFL, O_NONBLOCK);
+        serverFd = fds[0];
+        peerFd = fds[1];
+    }
+    void TearDown() override {
+        client.reset();
+        sink.client.reset();
+        settle();
+        if (peerFd >= 0) {
+            ::close(peerFd);
+        }
+    }
+
+    void start(ClientLimits limits = {}) {
+        client = std::make_shared<Client>(*loop, serverFd, 1, false, PeerIdentity{}, limits, sink);
+        client->start();
+    }
+
+    bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
+        bool expired = false;
+        EventSource deadline = loop->addTimer(limit, [&expired] { expired = true; });
+        while (!done() && !expired) {
+            if (sd_event_run(loop->raw(), UINT64_MAX) < 0) {
+                return false;
+            }
+        }
+        return done();
+    }
+
+    void settle() {
+        for (int i = 0; i < 10000 && sd_event_run(loop->raw(), 0) > 0; ++i) {
+        }
+    }
+
+    void peerSend(const Bytes& b) {
+        ASSERT_EQ(::write(peerFd, b.data(), b.size()), static_cast<ssize_t>(b.size()));
+    }
+
+    // Reads whole messages the client sent back, in order.
+    std::vector<Frame> peerReceive(size_t count) {
+        std::vector<Frame> out;
+        runUntil([&] {
+            uint8_t buf[4096];
+            ssize_t n = ::recv(peerFd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) {
+                received.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+            }
+            while (true) {
+                auto f = received.next();
+                if (!f || !f.value()) {
+                    break;
+                }
+                out.push_back(std::move(*f.value()));
+            }
+            return out.size() >= count;
+        });
+        return out;
+    }
+
+    bool peerSeesEof() {
+        return runUntil([&] {
+            uint8_t b;
+            ssize_t n = ::recv(peerFd, &b, 1, MSG_DONTWAIT);
+            return n == 0;
+        });
+    }
+
+    std::unique_ptr<EventLoop> loop;
+    RecordingSink sink;
+    std::shared_ptr<Client> client;
+    FrameParser received;
+    int serverFd = -1;
+    int peerFd = -1;
+};
+
+TEST_F(ClientTest, FramesSplitAcrossWritesArriveWholeAndRepliesMayOvertake) {
+    start();
+    Bytes stream = call(23, 0, "first");
+    Bytes second = call(24, 1, "second");
+    stream.insert(stream.end(), second.begin(), second.end());
+    for (uint8_t byte : stream) {
+        peerSend(Bytes{byte});
+        settle();
+    }
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 2; }));
+    EXPECT_EQ(sink.frames[0].header.serial, 0u);
+    EXPECT_EQ(sink.frames[1].header.serial, 1u);
+
+    // The second call completes first: its reply goes out first.
+    xdr::Writer body;
+    body.i32(7);
+    client->sendReply(sink.frames[1].header, body.bytes());
+    client->callFinished();
+    RpcError e;
+    e.code = 42;
+    e.message = "Domain not found";
+    client->sendError(sink.frames[0].header, e);
+    client->callFinished();
+
+    auto replies = peerReceive(2);
+    ASSERT_EQ(replies.size(), 2u);
+    EXPECT_EQ(replies[0].header.serial, 1u);
+    EXPECT_EQ(replies[0].header.procedure, 24);
+    EXPECT_TRUE(replies[0].header.is(proto::MessageType::Reply));
+    EXPECT_EQ(replies[0].header.status, 0u);
+    EXPECT_EQ(replies[1].header.serial, 0u);
+    EXPECT_EQ(replies[1].header.status, static_cast<uint32_t>(proto::MessageStatus::Error));
+    xdr::Reader r(replies[1].payload);
+    EXPECT_EQ(readError(r).code, 42);
+}
+
+TEST_F(ClientTest, ABadLengthClosesTheConnection) {
+    start();
+    peerSend(Bytes{0, 0, 0, 5, 1, 2, 3, 4});
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(sink.closed, 1);
+    EXPECT_TRUE(client->closed());
+    EXPECT_TRUE(sink.frames.empty());
+}
+
+TEST_F(ClientTest, AnOversizedLengthClosesBeforeAnyPayloadIsBuffered) {
+    start();
+    xdr::Writer w;
+    w.u32(proto::kMaxMessageLength + 1);
+    peerSend(w.bytes());
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(sink.closed, 1);
+}
+
+TEST_F(ClientTest, CallsBeyondThePendingLimitWaitInTheSocket) {
+    ClientLimits limits;
+    limits.maxPendingCalls = 2;
+    start(limits);
+    for (uint32_t s = 0; s < 5; ++s) {
+        peerSend(call(23, s, "x"));
+    }
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 2; }));
+    settle();
+    EXPECT_EQ(sink.frames.size(), 2u); // no more until a call completes
+    client->sendReply(sink.frames[0].header, {});
+    client->callFinished();
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 3; }));
+    for (size_t i = 1; i < 3; ++i) {
+        client->sendReply(sink.frames[i].header, {});
+        client->callFinished();
+    }
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 5; }));
+    EXPECT_EQ(sink.frames[4].header.serial, 4u);
+}
+
+TEST_F(ClientTest, HangUpIsNoticedAndCompleteCallsAreStillDispatched) {
+    start();
+    peerSend(call(2, 9));
+    ::close(peerFd);
+    peerFd = -1;
+    ASSERT_TRUE(runUntil([&] { return sink.closed == 1; }));
+    ASSERT_EQ(sink.frames.size(), 1u);
+    EXPECT_EQ(sink.frames[0].header.procedure, 2);
+    // Replying to a closed client is harmless.
+    client->sendReply(sink.frames[0].header, {});
+    client->callFinished();
+}
+
+TEST_F(ClientTest, AClientThatNeverReadsItsEventsIsDisconnected) {
+    ClientLimits limits;
+    limits.eventOutputLimit = 64 * 1024;
+    start(limits);
+    Header event;
+    event.procedure = proto::DomainEventCallbackLifecycle;
+    event.type = static_cast<uint32_t>(proto::MessageType::Message);
+    Bytes payload(4096, 0);
+    for (int i = 0; i < 10000 && !client->closed(); ++i) {
+        client->sendMessage(event, payload);
+    }
+    EXPECT_TRUE(client->closed());
+    EXPECT_EQ(sink.closed, 1);
+}
+
+TEST_F(ClientTest, ReplyTooLargeBecomesAnError) {
+    start();
+    peerSend(call(14, 3));
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 1; }));
+    Bytes huge(proto::kPayloadMax + 1, 'x');
+    client->sendReply(sink.frames[0].header, huge);
+    client->callFinished();
+    auto replies = peerReceive(1);
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0].header.status, static_cast<uint32_t>(proto::MessageStatus::Error));
+    xdr::Reader r(replies[0].payload);
+    EXPECT_EQ(readError(r).code, proto::err::kRpc);
+}
+
+} // namespace
+} // namespace virtswarm::bridge
