@@ -50,8 +50,13 @@ xml="<domain type='qemu'>
 
 bus=org.virtswarm.Hypervisor1
 root=/org/virtswarm/Hypervisor1
-# The first call activates the registry.
-path=$(busctl --system call $bus $root $bus.Manager DefineXML 'sa{sv}' "$xml" 0 | awk '{print $2}' | tr -d '"')
+# The first call activates the registry. A second run finds the demo VM from the first.
+path=$(busctl --system call $bus $root $bus.Manager LookupByName s virtswarm-demo 2>/dev/null |
+       awk '{print $2}' | tr -d '"') || true
+if [ -z "$path" ]; then
+    path=$(busctl --system call $bus $root $bus.Manager DefineXML 'sa{sv}' "$xml" 0 |
+           awk '{print $2}' | tr -d '"')
+fi
 state=$(busctl --system get-property $bus "$path" $bus.Domain State | awk '{print $2}' | tr -d '"')
 if [ "$state" != running ]; then
     rm -f "$serial"
@@ -61,6 +66,14 @@ for _ in $(seq 1 300); do
     grep -q VIRTSWARM-GUEST-READY "$serial" 2>/dev/null && break
     sleep 0.1
 done
+
+# The libvirt bridge, so virsh and friends see the same VM. Started by hand here (no
+# systemd); on a systemd host: systemctl enable --now virtswarm-proxyd.socket.
+sock=/run/virtswarm/libvirt-sock
+if ! virsh -c "qemu+unix:///system?socket=$sock" version >/dev/null 2>&1; then
+    setsid /usr/sbin/virtswarm-proxyd </dev/null >>/var/log/virtswarm/proxyd.log 2>&1 &
+    for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
+fi
 
 cat <<TXT
 
@@ -72,6 +85,9 @@ Look at it over D-Bus:
   busctl --system introspect $bus $path
   busctl --system get-property $bus $path $bus.Domain State
   busctl --system call $bus $path $bus.Domain GetXML 'a{sv}' 0
+Or with virsh, through the libvirt bridge:
+  virsh -c 'qemu+unix:///system?socket=$sock' list --all
+  virsh -c 'qemu+unix:///system?socket=$sock' dominfo virtswarm-demo
 Shut it down (ACPI) and remove it:
   busctl --system call $bus $path $bus.Domain Shutdown 'a{sv}' 0
   busctl --system call $bus $path $bus.Domain Undefine 'a{sv}' 0
