@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The Domain methods that act on the running VM through its shim: reboot, reset,
+// suspend, resume, statistics, console and device hotplug.
+#include "domain_object.hpp"
+#include "domain_reply.hpp"
+#include "registry.hpp"
+#include "virtswarm/domain_devices.hpp"
+#include "virtswarm/libvirt_enums.hpp"
+
+namespace virtswarm::hypervisor {
+void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& options,
+                                 const char* actionId, std::initializer_list<const char*> states,
+                                 const char* method) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    std::vector<const char*> allowedStates(states);
+    std::string methodName = method;
+    authorize(actionId, [this, shared, allowedStates, methodName](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        bool ok = false;
+        for (const char* s : allowedStates) {
+            ok = ok || m_state == s;
+        }
+        if (!ok) {
+            reply(shared,
+                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
+            return;
+        }
+        m_registry.shims().callMethod(uuidHex(), methodName, m_registry.config().shimCallTimeout,
+                                      [shared](Result<void> r) { reply(shared, std::move(r)); });
+    });
+}
+
+void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.init-control", {"running"},
+                  "Reboot");
+}
+
+void DomainObject::Reset(sdbus::Result<>&& result, Options options) {
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.reset", {"running", "paused"},
+                  "Reset");
+}
+
+void DomainObject::Suspend(sdbus::Result<>&& result, Options options) {
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"running"},
+                  "Suspend");
+}
+
+void DomainObject::Resume(sdbus::Result<>&& result, Options options) {
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"paused"}, "Resume");
+}
+
+void DomainObject::collectStats(std::chrono::milliseconds timeout,
+                                std::function<void(Options)> done) {
+    Options stateOnly{{"state.state", sdbus::Variant(libvirtStateNumber(m_state))},
+                      {"state.reason", sdbus::Variant(libvirtReasonNumber(m_state, m_reason))}};
+    if (!active()) {
+        done(std::move(stateOnly));
+        return;
+    }
+    m_registry.shims().call<Options>(
+        uuidHex(), "GetStats", timeout,
+        [done, stateOnly](Result<Options> stats) mutable {
+            if (!stats) {
+                stateOnly.emplace("unavailable", sdbus::Variant(true));
+                stateOnly.emplace("unavailable.reason",
+                                  sdbus::Variant(std::string(stats.error().dbusName())));
+                done(std::move(stateOnly));
+                return;
+            }
+            done(std::move(stats).value());
+        },
+        Options{});
+}
+
+void DomainObject::GetStats(sdbus::Result<Options>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        shared->returnError(toDBusError(r.error()));
+        return;
+    }
+    authorize("org.virtswarm.domain.read", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            shared->returnError(toDBusError(allowed.error()));
+            return;
+        }
+        if (!active()) {
+            collectStats({}, [shared](Options stats) { shared->returnResults(stats); });
+            return;
+        }
+        // A single domain's stats are the caller's explicit question: a shim that does not
+        // answer is an error here (Timeout), unlike in Manager.GetAllStats.
+        m_registry.shims().call<Options>(
+            uuidHex(), "GetStats", m_registry.config().shimCallTimeout,
+            [shared](Result<Options> stats) {
+                if (stats) {
+                    shared->returnResults(stats.value());
+                } else {
+                    shared->returnError(toDBusError(stats.error()));
+                }
+            },
+            Options{});
+    });
+}
+
+void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
+                               Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        shared->returnError(toDBusError(r.error()));
+        return;
+    }
+    authorize("org.virtswarm.domain.open-console", [this, shared, device](Result<void> allowed) {
+        if (!allowed) {
+            shared->returnError(toDBusError(allowed.error()));
+            return;
+        }
+        if (!active()) {
+            shared->returnError(toDBusError(notRunning(m_domain.def.name)));
+            return;
+        }
+        // The shim opens the pty and the fd crosses the bus twice, never a path.
+        m_registry.shims().call<sdbus::UnixFd>(
+            uuidHex(), "OpenConsole", m_registry.config().shimCallTimeout,
+            [shared](Result<sdbus::UnixFd> fd) {
+                if (fd) {
+                    shared->returnResults(fd.value());
+                } else {
+                    shared->returnError(toDBusError(fd.error()));
+                }
+            },
+            device, Options{});
+    });
+}
+
+void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml,
+                                const Options& options, bool attach) {
+    auto shared = share(std::move(result));
+    auto config = boolOption(options, "config", false);
+    if (auto r = checkOptions(options, {"config"}); !r || !config) {
+        reply(shared, !r ? r : Result<void>(config.error()));
+        return;
+    }
+    auto spec = parseDeviceXml(xml);
+    if (!spec) {
+        reply(shared, spec.error());
+        return;
+    }
+    bool persist = config.value();
+    authorize("org.virtswarm.domain.write", [this, shared, spec = spec.value(), persist,
+                                             attach](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (persist && !m_persistent) {
+            reply(shared, Error(Code::InvalidState, "a transient domain has no persistent config"));
+            return;
+        }
+        // The persistent definition is checked first, so a device that cannot go into it
+        // is refused before the guest sees anything.
+        std::optional<DomainXml> nextConfig;
+        if (persist) {
+            const DomainXml& base = m_nextDefinition ? *m_nextDefinition : m_domain;
+            auto updated = attach ? withDeviceAdded(base, spec) : withDeviceRemoved(base, spec);
+            if (!updated) {
+                reply(shared, updated.error());
+                return;
+            }
+            nextConfig = std::move(updated).value();
+        }
+        auto saveConfig = [this, shared, nextConfig]() {
+            if (!nextConfig) {
+                reply(shared, success());
+                return;
+            }
+            if (auto r = m_registry.store().save(*nextConfig); !r) {
+                reply(shared, r);
+                return;
+            }
+            redefine(*nextConfig);
+            reply(shared, success());
+        };
+        if (!active()) {
+            if (!persist) {
+                reply(shared, notRunning(m_domain.def.name));
+                return;
+            }
+            saveConfig();
+            return;
+        }
+        auto guard = m_lifetime.guard();
+        m_registry.shims().callVoid(
+            uuidHex(), attach ? "AttachDevice" : "DetachDevice",
+            m_registry.config().shimCallTimeout + std::chrono::seconds(20),
+            [guard, shared, saveConfig](Result<void> r) {
+                if (!r || !guard.alive()) {
+                    reply(shared, r);
+                    return;
+                }
+                saveConfig();
+            },
+            spec.xml, Options{});
+    });
+}
+
+void DomainObject::AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) {
+    changeDevice(std::move(result), xml, options, true);
+}
+
+void DomainObject::DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) {
+    changeDevice(std::move(result), xml, options, false);
+}
+
+} // namespace virtswarm::hypervisor
