@@ -89,18 +89,36 @@ Stats Machine::hostStats() const {
 
 void Machine::stats(std::function<void(Result<Stats>)> done) {
     Stats base = hostStats();
-    if (m_pid <= 0 || m_domain.def.disks.empty()) {
+    if (m_pid <= 0) {
         done(std::move(base));
         return;
     }
-    blockStats(std::move(base), std::move(done));
-}
-
-void Machine::blockStats(Stats base, std::function<void(Result<Stats>)> done) {
     if (!m_qmp.connected()) {
         done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
         return;
     }
+    // Always one round trip to QEMU, even for a guest without disks: statistics from a
+    // QEMU that cannot answer would describe a VM nobody can vouch for.
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("query-status", nlohmann::json::object(),
+                  [this, guard, base = std::move(base), done](Result<nlohmann::json> r) mutable {
+                      if (!guard.alive()) {
+                          return;
+                      }
+                      if (!r) {
+                          done(r.takeError().prefix("statistics"));
+                          return;
+                      }
+                      if (m_domain.def.disks.empty()) {
+                          base.emplace_back("block.count", uint64_t{0});
+                          done(std::move(base));
+                          return;
+                      }
+                      blockStats(std::move(base), std::move(done));
+                  });
+}
+
+void Machine::blockStats(Stats base, std::function<void(Result<Stats>)> done) {
     auto guard = m_lifetime.guard();
     m_qmp.execute("query-blockstats", nlohmann::json::object(),
                   [this, guard, base = std::move(base), done](Result<nlohmann::json> r) mutable {

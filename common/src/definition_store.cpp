@@ -49,8 +49,11 @@ void DefinitionStore::forEachFile(
 }
 
 Result<void> DefinitionStore::save(const UuidBytes& uuid, const std::string& xml) {
-    if (auto r = makeDirectories(m_dir, 0755); !r) {
-        return r;
+    if (!m_dirReady) {
+        if (auto r = makeDirectories(m_dir, 0755); !r) {
+            return r;
+        }
+        m_dirReady = true;
     }
     return writeFileAtomic(pathFor(uuid), xml, 0600);
 }

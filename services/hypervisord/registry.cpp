@@ -131,21 +131,19 @@ Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {
     }
     auto object = std::make_unique<DomainObject>(*this, std::move(domain), persistent);
     DomainObject* raw = object.get();
+    m_byName.emplace(raw->def().name, raw);
     m_domains.emplace(key, std::move(object));
     return raw;
 }
 
 void Registry::remove(DomainObject& domain) {
+    m_byName.erase(domain.def().name);
     m_domains.erase(domain.uuidHex());
 }
 
 DomainObject* Registry::findByName(const std::string& name) const {
-    for (const auto& [key, d] : m_domains) {
-        if (d->def().name == name) {
-            return d.get();
-        }
-    }
-    return nullptr;
+    auto it = m_byName.find(name);
+    return it == m_byName.end() ? nullptr : it->second;
 }
 
 DomainObject* Registry::findByUuid(const UuidBytes& uuid) const {

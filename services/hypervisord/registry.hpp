@@ -80,6 +80,9 @@ private:
     DomainStore m_store;
     ShimSupervisor m_shims;
     std::map<std::string, std::unique_ptr<DomainObject>> m_domains; // uuid hex -> domain
+    // Names never change for a given UUID (a define with another name is DomainExists),
+    // so the index is kept on define and remove only.
+    std::map<std::string, DomainObject*> m_byName;
     std::function<void(const DomainObject&, LifecycleEvent)> m_emitEvent;
     int m_nextId = 1;
 };

@@ -59,6 +59,7 @@ private:
     std::string autostartPathFor(const UuidBytes& uuid) const;
 
     std::string m_dir;
+    bool m_dirReady = false; // created once, not on every save
 };
 
 } // namespace virtswarm
