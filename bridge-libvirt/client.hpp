@@ -48,8 +48,10 @@ public:
 };
 
 struct EventRegistration {
+    enum class Kind { Domain, Network };
+    Kind kind = Kind::Domain;
     int32_t eventId = 0;
-    std::optional<UuidBytes> domain; // only events of this domain
+    std::optional<UuidBytes> only; // only events of this domain or network
 };
 
 class Client : public std::enable_shared_from_this<Client> {

@@ -13,6 +13,25 @@ constexpr uint32_t kEventSerial = 1;
 // Registrations per connection; virsh `event --all` needs 27, nothing needs thousands.
 constexpr size_t kMaxCallbacksPerClient = 1024;
 
+using Kind = EventRegistration::Kind;
+
+// Records a registration and answers with its callback id.
+void addRegistration(Services& services, const CallPtr& call, EventRegistration reg) {
+    auto client = call->client();
+    if (!client) {
+        return;
+    }
+    if (client->events().size() >= kMaxCallbacksPerClient) {
+        call->fail(Error(Code::InvalidArgs, "too many event callbacks on this connection"));
+        return;
+    }
+    int32_t callbackId = services.events.nextCallbackId();
+    client->events()[callbackId] = reg;
+    xdr::Writer w;
+    w.i32(callbackId);
+    call->reply(w);
+}
+
 void registerAny(Services& services, const CallPtr& call, xdr::Reader& args) {
     int32_t eventId = args.i32();
     std::optional<RemoteDomain> dom = readOptionalDomain(args);
@@ -23,29 +42,40 @@ void registerAny(Services& services, const CallPtr& call, xdr::Reader& args) {
         call->fail(Error(Code::InvalidArgs, "unsupported event ID " + std::to_string(eventId)));
         return;
     }
-    auto client = call->client();
-    if (!client) {
-        return;
-    }
-    if (client->events().size() >= kMaxCallbacksPerClient) {
-        call->fail(Error(Code::InvalidArgs, "too many event callbacks on this connection"));
-        return;
-    }
     // Every id is accepted (virsh `event --all` gives up at the first refusal); only
     // lifecycle events are ever delivered.
-    int32_t callbackId = services.events.nextCallbackId();
     EventRegistration reg;
+    reg.kind = Kind::Domain;
     reg.eventId = eventId;
     if (dom) {
-        reg.domain = dom->uuid;
+        reg.only = dom->uuid;
     }
-    client->events()[callbackId] = reg;
-    xdr::Writer w;
-    w.i32(callbackId);
-    call->reply(w);
+    addRegistration(services, call, reg);
 }
 
-void deregisterAny(Services&, const CallPtr& call, xdr::Reader& args) {
+void registerNetworkAny(Services& services, const CallPtr& call, xdr::Reader& args) {
+    int32_t eventId = args.i32();
+    std::optional<RemoteNetwork> net = readOptionalNetwork(args);
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if (eventId < 0 || eventId > proto::kNetworkEventIdLast) {
+        call->fail(Error(Code::InvalidArgs, "unsupported event ID " + std::to_string(eventId)));
+        return;
+    }
+    EventRegistration reg;
+    reg.kind = Kind::Network;
+    reg.eventId = eventId;
+    if (net) {
+        reg.only = net->uuid;
+    }
+    // networkd's signals count only once the network cache follows a networkd instance:
+    // start following it now (activating it), whether or not it answers.
+    services.networks.whenSynced(
+        [&services, call, reg](Result<void>) { addRegistration(services, call, reg); });
+}
+
+void deregister(const CallPtr& call, xdr::Reader& args, Kind kind) {
     int32_t callbackId = args.i32();
     if (!argsDone(call, args)) {
         return;
@@ -54,12 +84,22 @@ void deregisterAny(Services&, const CallPtr& call, xdr::Reader& args) {
     if (!client) {
         return;
     }
-    if (client->events().erase(callbackId) == 0) {
+    auto it = client->events().find(callbackId);
+    if (it == client->events().end() || it->second.kind != kind) {
         call->fail(Error(Code::InvalidArgs,
                          "callback ID " + std::to_string(callbackId) + " is not registered"));
         return;
     }
+    client->events().erase(it);
     call->replyVoid();
+}
+
+void deregisterAny(Services&, const CallPtr& call, xdr::Reader& args) {
+    deregister(call, args, Kind::Domain);
+}
+
+void deregisterNetworkAny(Services&, const CallPtr& call, xdr::Reader& args) {
+    deregister(call, args, Kind::Network);
 }
 
 constexpr Procedure kProcedures[] = {
@@ -69,10 +109,45 @@ constexpr Procedure kProcedures[] = {
      Access::Read, deregisterAny},
 };
 
+constexpr Procedure kNetworkProcedures[] = {
+    {proto::ConnectNetworkEventRegisterAny, "virConnectNetworkEventRegisterAny", Access::Read,
+     registerNetworkAny},
+    {proto::ConnectNetworkEventDeregisterAny, "virConnectNetworkEventDeregisterAny", Access::Read,
+     deregisterNetworkAny},
+};
+
+// Sends one message, built by `write(writer, callbackId)`, to every registration of `kind`
+// for `eventId` that wants events of `uuid`.
+template <typename Write>
+void deliver(const EventForwarder::ForEachClient& forEachClient, int32_t procedure, Kind kind,
+             int32_t eventId, const UuidBytes& uuid, const Write& write) {
+    Header header;
+    header.procedure = procedure;
+    header.type = static_cast<uint32_t>(proto::MessageType::Message);
+    header.serial = kEventSerial;
+    header.status = static_cast<uint32_t>(proto::MessageStatus::Ok);
+    forEachClient([&](Client& client) {
+        // Copied: sendMessage may close the client, which clears its registrations.
+        auto registrations = client.events();
+        for (const auto& [callbackId, reg] : registrations) {
+            if (reg.kind != kind || reg.eventId != eventId || (reg.only && *reg.only != uuid)) {
+                continue;
+            }
+            xdr::Writer w;
+            write(w, callbackId);
+            client.sendMessage(header, w.bytes());
+        }
+    });
+}
+
 } // namespace
 
 std::span<const Procedure> eventProcedures() {
     return kProcedures;
+}
+
+std::span<const Procedure> networkEventProcedures() {
+    return kNetworkProcedures;
 }
 
 void EventForwarder::forward(const DomainEventSignal& event) {
@@ -80,27 +155,24 @@ void EventForwarder::forward(const DomainEventSignal& event) {
     if (const auto* d = m_cache.byUuid(event.uuid)) {
         dom = remoteDomain(*d);
     }
-    Header header;
-    header.procedure = proto::DomainEventCallbackLifecycle;
-    header.type = static_cast<uint32_t>(proto::MessageType::Message);
-    header.serial = kEventSerial;
-    header.status = static_cast<uint32_t>(proto::MessageStatus::Ok);
-    m_forEachClient([&](Client& client) {
-        // Copied: sendMessage may close the client, which clears its registrations.
-        auto registrations = client.events();
-        for (const auto& [callbackId, reg] : registrations) {
-            if (reg.eventId != proto::kEventIdLifecycle ||
-                (reg.domain && *reg.domain != event.uuid)) {
-                continue;
-            }
-            xdr::Writer w;
-            w.i32(callbackId);
-            writeDomain(w, dom);
-            w.i32(event.event);
-            w.i32(event.detail);
-            client.sendMessage(header, w.bytes());
-        }
-    });
+    deliver(m_forEachClient, proto::DomainEventCallbackLifecycle, Kind::Domain,
+            proto::kEventIdLifecycle, event.uuid, [&](xdr::Writer& w, int32_t callbackId) {
+                w.i32(callbackId);
+                writeDomain(w, dom);
+                w.i32(event.event);
+                w.i32(event.detail);
+            });
+}
+
+void EventForwarder::forward(const NetworkEventSignal& event) {
+    RemoteNetwork net{event.name, event.uuid};
+    deliver(m_forEachClient, proto::NetworkEventLifecycle, Kind::Network,
+            proto::kNetworkEventIdLifecycle, event.uuid, [&](xdr::Writer& w, int32_t callbackId) {
+                w.i32(callbackId);
+                writeNetwork(w, net);
+                w.i32(event.event);
+                w.i32(event.detail);
+            });
 }
 
 } // namespace virtswarm::bridge

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "network_client.hpp"
 #include "registry_client.hpp"
 
 #include <cstdint>
@@ -11,8 +12,10 @@ namespace virtswarm::bridge {
 class Client;
 
 // Lifecycle events: Manager.DomainEvent signals of the registry become
-// DOMAIN_EVENT_CALLBACK_LIFECYCLE messages to every client callback registered for
-// event id 0 (and for that domain, when the registration named one).
+// DOMAIN_EVENT_CALLBACK_LIFECYCLE messages to every client callback registered for domain
+// event id 0, and networkd's Manager.NetworkEvent becomes NETWORK_EVENT_LIFECYCLE for
+// network event id 0 (in both cases only for the one object, when the registration named
+// one).
 class EventForwarder {
 public:
     using ForEachClient = std::function<void(const std::function<void(Client&)>&)>;
@@ -22,6 +25,7 @@ public:
         , m_forEachClient(std::move(forEachClient)) {}
 
     void forward(const DomainEventSignal& event);
+    void forward(const NetworkEventSignal& event);
 
     // Callback ids are unique per bridge, never reused.
     int32_t nextCallbackId() { return m_nextCallbackId++; }

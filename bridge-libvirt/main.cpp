@@ -3,6 +3,7 @@
 // by the swarm's D-Bus API. virsh, virt-install and python-libvirt talk to it as to libvirtd.
 #include "dispatcher.hpp"
 #include "events.hpp"
+#include "network_client.hpp"
 #include "registry_client.hpp"
 #include "server.hpp"
 #include "virtswarm/dbus_edge.hpp"
@@ -156,12 +157,14 @@ int main(int argc, char** argv) {
 
     Authority authority(connection, options.mode);
     RegistryClient registry(connection, *loop.value());
+    NetworkClient networks(connection, *loop.value());
     Server server(*loop.value(), ClientLimits{});
     EventForwarder events(registry.cache(), [&server](const std::function<void(Client&)>& fn) {
         server.forEachClient(fn);
     });
     registry.setEventHandler([&events](const DomainEventSignal& e) { events.forward(e); });
-    Services services{*loop.value(), registry, authority, events};
+    networks.setEventHandler([&events](const NetworkEventSignal& e) { events.forward(e); });
+    Services services{*loop.value(), registry, networks, authority, events};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 
@@ -177,6 +180,10 @@ int main(int argc, char** argv) {
         log::notice("listening on TCP " + options.tcp + " (read-only)");
     }
     if (auto r = registry.start(); !r) {
+        log::error(r.error().message());
+        return 1;
+    }
+    if (auto r = networks.start(); !r) {
         log::error(r.error().message());
         return 1;
     }

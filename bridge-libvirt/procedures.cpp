@@ -73,8 +73,30 @@ void withDomain(Services& services, const CallPtr& call, const RemoteDomain& dom
     });
 }
 
+RemoteNetwork remoteNetwork(const CachedNetwork& network) {
+    return RemoteNetwork{network.name, network.uuid};
+}
+
+void withNetwork(Services& services, const CallPtr& call, const RemoteNetwork& net,
+                 std::function<void(const CachedNetwork&)> then) {
+    services.networks.whenSynced([&services, call, net, then = std::move(then)](Result<void> r) {
+        if (!r) {
+            call->fail(r.error());
+            return;
+        }
+        const CachedNetwork* n = services.networks.cache().byUuid(net.uuid);
+        if (n == nullptr) {
+            call->fail(Error(Code::NoSuchNetwork, "no network with matching uuid '" +
+                                                      formatUuid(net.uuid) + "' (" + net.name +
+                                                      ")"));
+            return;
+        }
+        then(*n);
+    });
+}
+
 void authorize(Services& services, const CallPtr& call, const std::string& actionId,
-               const std::string& domainName, const UuidBytes& uuid, std::function<void()> then) {
+               const PolkitDetails& details, std::function<void()> then) {
     auto client = call->client();
     if (!client) {
         return; // gone: nothing to answer, nothing to do on its behalf
@@ -85,7 +107,6 @@ void authorize(Services& services, const CallPtr& call, const std::string& actio
                                                  ": the connection carries no credentials"));
         return;
     }
-    PolkitDetails details{{"domain_name", domainName}, {"domain_uuid", formatUuid(uuid)}};
     services.authority.checkProcess(peer.pid, peer.uid, actionId, details,
                                     [call, then = std::move(then)](Result<void> verdict) {
                                         if (!verdict) {
@@ -96,6 +117,21 @@ void authorize(Services& services, const CallPtr& call, const std::string& actio
                                             then();
                                         }
                                     });
+}
+
+void authorize(Services& services, const CallPtr& call, const std::string& actionId,
+               const std::string& domainName, const UuidBytes& uuid, std::function<void()> then) {
+    authorize(services, call, actionId,
+              PolkitDetails{{"domain_name", domainName}, {"domain_uuid", formatUuid(uuid)}},
+              std::move(then));
+}
+
+void authorizeNetwork(Services& services, const CallPtr& call, const std::string& actionId,
+                      const std::string& networkName, const UuidBytes& uuid,
+                      std::function<void()> then) {
+    authorize(services, call, actionId,
+              PolkitDetails{{"network_name", networkName}, {"network_uuid", formatUuid(uuid)}},
+              std::move(then));
 }
 
 } // namespace virtswarm::bridge

@@ -3,6 +3,7 @@
 
 #include "call.hpp"
 #include "domain_cache.hpp"
+#include "network_client.hpp"
 #include "registry_client.hpp"
 #include "virtswarm/polkit.hpp"
 
@@ -18,6 +19,7 @@ class EventForwarder;
 struct Services {
     EventLoop& loop;
     RegistryClient& registry;
+    NetworkClient& networks;
     Authority& authority;
     EventForwarder& events;
 };
@@ -42,6 +44,9 @@ std::span<const Procedure> domainLifecycleProcedures();
 std::span<const Procedure> eventProcedures();
 std::span<const Procedure> domainStatsProcedures();
 std::span<const Procedure> domainDeviceProcedures();
+std::span<const Procedure> networkQueryProcedures();
+std::span<const Procedure> networkLifecycleProcedures();
+std::span<const Procedure> networkEventProcedures();
 
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.
@@ -58,10 +63,24 @@ bool matchesListFlags(const CachedDomain& domain, uint32_t flags);
 void withDomain(Services& services, const CallPtr& call, const RemoteDomain& dom,
                 std::function<void(const CachedDomain&)> then);
 
+RemoteNetwork remoteNetwork(const CachedNetwork& network);
+
+// Runs `then` with the cached network the client named (by UUID), after the network cache
+// is in sync; answers NO_NETWORK itself otherwise.
+void withNetwork(Services& services, const CallPtr& call, const RemoteNetwork& net,
+                 std::function<void(const CachedNetwork&)> then);
+
 // polkit, for the client's process (unix-process subject from SO_PEERCRED), with the same
 // action ids and details as the D-Bus API. Runs `then` when allowed; answers the call with
 // the denial otherwise. Clients without credentials (TCP) are denied.
 void authorize(Services& services, const CallPtr& call, const std::string& actionId,
+               const PolkitDetails& details, std::function<void()> then);
+// ... with the details of a domain (domain_name, domain_uuid) ...
+void authorize(Services& services, const CallPtr& call, const std::string& actionId,
                const std::string& domainName, const UuidBytes& uuid, std::function<void()> then);
+// ... or of a network (network_name, network_uuid).
+void authorizeNetwork(Services& services, const CallPtr& call, const std::string& actionId,
+                      const std::string& networkName, const UuidBytes& uuid,
+                      std::function<void()> then);
 
 } // namespace virtswarm::bridge

@@ -45,6 +45,8 @@ inline constexpr uint32_t kSecurityModelMax = 257;
 inline constexpr uint32_t kSecurityLabelMax = 4097;
 inline constexpr uint32_t kDomainMessagesMax = 2048;
 inline constexpr uint32_t kAllDomainStatsMax = 262144;
+inline constexpr uint32_t kNetworkListMax = 16384;
+inline constexpr uint32_t kNetworkDhcpLeasesMax = 65536;
 
 // The highest REMOTE procedure number libvirt has assigned (10.x). Numbers up to it name a
 // real libvirt API we may not implement (answered VIR_ERR_NO_SUPPORT, so clients fall back);
@@ -88,8 +90,23 @@ enum Proc : int32_t {
     DomainShutdown = 33,
     DomainSuspend = 34,
     DomainUndefine = 35,
+    ConnectListDefinedNetworks = 36,
     ConnectListDomains = 37,
+    ConnectListNetworks = 38,
+    NetworkCreate = 39,
+    NetworkCreateXml = 40,
+    NetworkDefineXml = 41,
+    NetworkDestroy = 42,
+    NetworkGetXmlDesc = 43,
+    NetworkGetAutostart = 44,
+    NetworkGetBridgeName = 45,
+    NetworkLookupByName = 46,
+    NetworkLookupByUuid = 47,
+    NetworkSetAutostart = 48,
+    NetworkUndefine = 49,
+    ConnectNumOfDefinedNetworks = 50,
     ConnectNumOfDomains = 51,
+    ConnectNumOfNetworks = 52,
     ConnectGetHostname = 59,
     ConnectSupportsFeature = 60,
     AuthList = 66,
@@ -99,6 +116,8 @@ enum Proc : int32_t {
     ConnectIsSecure = 149,
     DomainIsActive = 150,
     DomainIsPersistent = 151,
+    NetworkIsActive = 152,
+    NetworkIsPersistent = 153,
     ConnectGetLibVersion = 157,
     DomainAttachDeviceFlags = 160,
     DomainDetachDeviceFlags = 161,
@@ -116,9 +135,14 @@ enum Proc : int32_t {
     DomainShutdownFlags = 258,
     ConnectListAllDomains = 273,
     DomainListAllSnapshots = 274,
+    ConnectListAllNetworks = 283,
+    ConnectNetworkEventRegisterAny = 313,
+    ConnectNetworkEventDeregisterAny = 314,
+    NetworkEventLifecycle = 315,
     ConnectDomainEventCallbackRegisterAny = 316,
     ConnectDomainEventCallbackDeregisterAny = 317,
     DomainEventCallbackLifecycle = 318,
+    NetworkGetDhcpLeases = 341,
     ConnectGetDomainCapabilities = 342,
     ConnectGetAllDomainStats = 344,
     DomainDefineXmlFlags = 350,
@@ -141,6 +165,11 @@ inline constexpr uint32_t kConnectReadOnly = 1;
 // but virsh `event --all` aborts on the first refused registration, so all are accepted.
 inline constexpr int32_t kEventIdLifecycle = 0;
 inline constexpr int32_t kEventIdLast = 26;
+
+// Network event ids for CONNECT_NETWORK_EVENT_REGISTER_ANY: 0 (LIFECYCLE) in libvirt 9.0;
+// 1 (METADATA_CHANGE) since 9.8, accepted for newer clients and never produced.
+inline constexpr int32_t kNetworkEventIdLifecycle = 0;
+inline constexpr int32_t kNetworkEventIdLast = 1;
 
 // virErrorNumber / virErrorDomain values the protocol layer itself answers with. Errors of
 // the swarm's D-Bus API go through the project's one table (common/src/error.cpp).

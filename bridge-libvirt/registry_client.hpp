@@ -2,22 +2,16 @@
 #pragma once
 
 #include "domain_cache.hpp"
-#include "virtswarm/event_loop.hpp"
-#include "virtswarm/lifetime.hpp"
-#include "virtswarm/result.hpp"
+#include "service_client.hpp"
 
 #include <chrono>
 #include <functional>
 #include <map>
-#include <memory>
-#include <sdbus-c++/sdbus-c++.h>
 #include <string>
-#include <vector>
 
-// The bridge's side of the swarm's D-Bus API (org.virtswarm.Hypervisor1): every method is
-// called asynchronously with a timeout, never synchronously from a handler; the domain
-// cache follows the registry's ObjectManager and PropertiesChanged; Manager.DomainEvent is
-// handed to the event forwarder.
+// The bridge's side of the registry (org.virtswarm.Hypervisor1): its methods, called
+// asynchronously with timeouts; the domain cache, following the registry's ObjectManager and
+// PropertiesChanged; Manager.DomainEvent handed to the event forwarder.
 namespace virtswarm::bridge {
 
 struct DomainEventSignal {
@@ -30,21 +24,18 @@ struct DomainEventSignal {
 
 class RegistryClient {
 public:
-    using Done = std::function<void(Result<void>)>;
-    template <typename T> using Then = std::function<void(Result<T>)>;
+    using Done = ServiceClient::Done;
+    template <typename T> using Then = ServiceClient::Then<T>;
 
-    static constexpr std::chrono::milliseconds kCallTimeout{30000};
+    static constexpr std::chrono::milliseconds kCallTimeout = ServiceClient::kCallTimeout;
     // Start and CreateXML reply once the guest runs; the registry itself waits up to 60 s.
     static constexpr std::chrono::milliseconds kStartTimeout{90000};
 
     RegistryClient(sdbus::IConnection& bus, EventLoop& loop);
-    ~RegistryClient();
-    RegistryClient(const RegistryClient&) = delete;
-    RegistryClient& operator=(const RegistryClient&) = delete;
 
-    // Installs the signal matches (at start-up: adding a match waits for the bus) and
-    // starts the first synchronisation of the cache.
-    Result<void> start();
+    // Installs the signal matches and starts the first synchronisation of the cache (which
+    // activates the registry).
+    Result<void> start() { return m_service.start(true); }
 
     void setEventHandler(std::function<void(const DomainEventSignal&)> handler) {
         m_onEvent = std::move(handler);
@@ -53,7 +44,7 @@ public:
     const DomainCache& cache() const { return m_cache; }
     // Runs `then` once the cache mirrors the registry: at once if it does, or after a
     // GetManagedObjects (which also activates the registry when it is not running).
-    void whenSynced(Done then);
+    void whenSynced(Done then) { m_service.whenSynced(std::move(then)); }
 
     // Manager
     void defineXml(const std::string& xml, Then<std::string> done);
@@ -75,47 +66,11 @@ public:
     void openConsole(const std::string& path, const std::string& device, Then<sdbus::UnixFd> done);
 
 private:
-    using ReplyHandler = std::function<void(const sdbus::Error*, sdbus::MethodReply*)>;
-    struct ProxySlot {
-        std::unique_ptr<sdbus::IProxy> proxy;
-        int pending = 0;
-    };
+    void onManagerSignal(const std::string& member, sdbus::Message& message);
 
-    void call(const std::string& path, const std::string& interface, const std::string& method,
-              std::chrono::milliseconds timeout,
-              const std::function<void(sdbus::MethodCall&)>& fill, ReplyHandler handler);
-    template <typename T>
-    void callReturning(const std::string& path, const std::string& interface,
-                       const std::string& method, std::chrono::milliseconds timeout,
-                       const std::function<void(sdbus::MethodCall&)>& fill, Then<T> done);
-    void released(const std::string& path);
-    void scheduleHousekeeping();
-
-    void startSync();
-    void finishSync(Result<void> outcome);
-    void onRegistrySignal(sdbus::Message& message);
-    void onNameOwnerChanged(sdbus::Message& message);
-    void applyInterfacesAdded(sdbus::Message& message);
-    void applyInterfacesRemoved(sdbus::Message& message);
-    void applyPropertiesChanged(sdbus::Message& message);
-    void applyDomainEvent(sdbus::Message& message);
-
-    sdbus::IConnection& m_bus;
-    EventLoop& m_loop;
     DomainCache m_cache;
-    std::map<std::string, ProxySlot> m_proxies;
-    std::vector<sdbus::Slot> m_matches;
+    ServiceClient m_service;
     std::function<void(const DomainEventSignal&)> m_onEvent;
-    // The unique name of the registry instance the cache mirrors; signals from anyone else
-    // are ignored (any peer may emit a signal with our paths).
-    std::string m_owner;
-    bool m_synced = false;
-    bool m_syncing = false;
-    std::vector<Done> m_waiters;
-    std::vector<std::string> m_idleProxies;
-    std::vector<std::pair<ReplyHandler, sdbus::Error>> m_failedSends;
-    EventSource m_housekeeping;
-    Lifetime m_lifetime;
 };
 
 } // namespace virtswarm::bridge

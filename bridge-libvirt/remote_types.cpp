@@ -48,6 +48,40 @@ std::optional<RemoteDomain> readOptionalDomain(xdr::Reader& r) {
     return readDomain(r);
 }
 
+void writeNetwork(xdr::Writer& w, const RemoteNetwork& n) {
+    w.string(n.name);
+    w.fixedOpaque(n.uuid);
+}
+
+RemoteNetwork readNetwork(xdr::Reader& r) {
+    RemoteNetwork n;
+    n.name = r.string(proto::kStringMax);
+    n.uuid = readUuid(r);
+    return n;
+}
+
+std::optional<RemoteNetwork> readOptionalNetwork(xdr::Reader& r) {
+    if (!r.present()) {
+        return std::nullopt;
+    }
+    return readNetwork(r);
+}
+
+void writeDhcpLease(xdr::Writer& w, const DhcpLease& lease) {
+    auto optional = [](const std::string& s) {
+        return s.empty() ? std::nullopt : std::optional<std::string>(s);
+    };
+    w.string(lease.iface);
+    w.i64(lease.expiryTime);
+    w.i32(lease.type);
+    w.optionalString(optional(lease.mac));
+    w.optionalString(optional(lease.iaid));
+    w.string(lease.ipaddr);
+    w.u32(lease.prefix);
+    w.optionalString(optional(lease.hostname));
+    w.optionalString(optional(lease.clientId));
+}
+
 void writeError(xdr::Writer& w, const RpcError& e) {
     w.i32(e.code);
     w.i32(e.domain);
@@ -77,10 +111,7 @@ RpcError readError(xdr::Reader& r) {
     }
     (void)r.i32();
     (void)r.i32();
-    if (r.present()) { // remote_nonnull_network: name, uuid
-        (void)r.string(proto::kStringMax);
-        (void)readUuid(r);
-    }
+    (void)readOptionalNetwork(r);
     return e;
 }
 

@@ -29,6 +29,37 @@ std::optional<RemoteDomain> readOptionalDomain(xdr::Reader& r);
 // A remote_uuid.
 UuidBytes readUuid(xdr::Reader& r);
 
+// remote_nonnull_network: name, 16 raw UUID bytes.
+struct RemoteNetwork {
+    std::string name;
+    UuidBytes uuid{};
+
+    bool operator==(const RemoteNetwork&) const = default;
+};
+
+void writeNetwork(xdr::Writer& w, const RemoteNetwork& n);
+RemoteNetwork readNetwork(xdr::Reader& r);
+// remote_network: optional remote_nonnull_network.
+std::optional<RemoteNetwork> readOptionalNetwork(xdr::Reader& r);
+
+// remote_network_dhcp_lease. The optional strings (mac, iaid, hostname, clientid) are sent
+// absent when empty, as libvirtd sends what dnsmasq did not record.
+struct DhcpLease {
+    std::string iface;
+    int64_t expiryTime = 0; // seconds since the epoch
+    int32_t type = 0;       // virIPAddrType: 0 IPv4, 1 IPv6
+    std::string mac;
+    std::string iaid;
+    std::string ipaddr;
+    uint32_t prefix = 0;
+    std::string hostname;
+    std::string clientId;
+
+    bool operator==(const DhcpLease&) const = default;
+};
+
+void writeDhcpLease(xdr::Writer& w, const DhcpLease& lease);
+
 // remote_error, the payload of every reply with status ERROR.
 struct RpcError {
     int32_t code = 0;   // virErrorNumber

@@ -35,6 +35,21 @@ void decodePayload(const std::vector<uint8_t>& payload) {
         (void)r.finish();
     }
     {
+        // NETWORK_GET_DHCP_LEASES: net, optional mac, need_results, flags.
+        xdr::Reader r(payload);
+        (void)readNetwork(r);
+        (void)r.optionalString(proto::kStringMax);
+        (void)r.i32();
+        (void)r.u32();
+        (void)r.finish();
+    }
+    {
+        xdr::Reader r(payload);
+        (void)r.i32();
+        (void)readOptionalNetwork(r);
+        (void)r.finish();
+    }
+    {
         xdr::Reader r(payload);
         (void)readTypedParams(r, proto::kAllDomainStatsMax);
         (void)r.finish();

@@ -366,6 +366,6 @@ def test_virt_install_print_xml(bridge, guest):
 
 
 def test_unsupported_calls_fail_cleanly(bridge):
-    r = virsh(bridge, "net-list", "--all", check=False)
+    r = virsh(bridge, "pool-list", "--all", check=False)
     assert r.returncode == 1 and "not supported" in r.stderr
     virsh(bridge, "list", "--all")   # the bridge is still fine

@@ -27,7 +27,7 @@ OK, ERROR = 0, 1
 OPEN, CLOSE, GET_TYPE, GET_VERSION = 1, 2, 3, 4
 DEFINE_XML, LOOKUP_BY_NAME, SUSPEND, UNDEFINE = 11, 23, 34, 35
 GET_LIB_VERSION, SUPPORTS_FEATURE, AUTH_LIST = 157, 60, 66
-LIST_ALL_DOMAINS, LIST_ALL_NETWORKS = 273, 283
+LIST_ALL_DOMAINS, LIST_ALL_STORAGE_POOLS = 273, 281
 EVENT_REGISTER, EVENT_DEREGISTER, EVENT_LIFECYCLE = 316, 317, 318
 
 
@@ -236,7 +236,7 @@ def test_unknown_programs_and_procedures_get_libvirtds_answers(conn):
     assert (code, dom, msg) == (39, 7, "unknown procedure: 9999")
     assert conn.err(-5)[:2] == (39, 7)
     # A real libvirt procedure the bridge does not implement: NO_SUPPORT, so clients fall back.
-    assert conn.err(LIST_ALL_NETWORKS, i32(1) + u32(3))[0] == 3
+    assert conn.err(LIST_ALL_STORAGE_POOLS, i32(1) + u32(3))[0] == 3
     assert conn.ok(GET_TYPE).string() == "QEMU"
 
 

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/uuid.hpp"
+
+#include <algorithm>
+#include <map>
+#include <sdbus-c++/Types.h>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+// The bridge's copies of a swarm service's objects (the registry's domains, networkd's
+// networks), indexed by object path, name and UUID, fed by the service's ObjectManager and
+// PropertiesChanged (service_client.hpp). Lookups and lists are answered from them without
+// a D-Bus round trip, as the services themselves answer bulk queries from their own state.
+namespace virtswarm::bridge {
+
+using PropertyMap = std::map<std::string, sdbus::Variant>;
+
+// Copies one property into `out` if present with the expected type. A value of another type
+// is a service bug; keeping the old value beats throwing.
+template <typename T> void takeProperty(const PropertyMap& props, const char* key, T& out) {
+    auto it = props.find(key);
+    if (it != props.end() && it->second.containsValueOfType<T>()) {
+        out = it->second.get<T>();
+    }
+}
+
+// What a ServiceClient feeds: one interface's properties of every object of the service.
+class ObjectMirror {
+public:
+    virtual ~ObjectMirror() = default;
+    // All properties (InterfacesAdded, GetManagedObjects) or the changed ones
+    // (PropertiesChanged).
+    virtual void update(const std::string& path, const PropertyMap& properties) = 0;
+    virtual void remove(const std::string& path) = 0;
+    virtual void clear() = 0;
+    virtual bool contains(const std::string& path) const = 0;
+    virtual size_t size() const = 0;
+};
+
+// T has the members `path`, `name` and `uuid`, and `void apply(const PropertyMap&)` taking
+// the properties it knows (all but UUID, which is set once).
+template <typename T> class ObjectCache : public ObjectMirror {
+public:
+    // A new path is added only once it carries a UUID, the one property that never changes.
+    void update(const std::string& path, const PropertyMap& properties) override {
+        auto it = m_byPath.find(path);
+        if (it == m_byPath.end()) {
+            auto uuidIt = properties.find("UUID");
+            if (uuidIt == properties.end() ||
+                !uuidIt->second.template containsValueOfType<std::string>()) {
+                return;
+            }
+            auto uuid = parseUuid(uuidIt->second.template get<std::string>());
+            if (!uuid) {
+                return;
+            }
+            T fresh;
+            fresh.path = path;
+            fresh.uuid = uuid.value();
+            m_pathByUuid[fresh.uuid] = path;
+            it = m_byPath.emplace(path, std::move(fresh)).first;
+        }
+        T& object = it->second;
+        std::string oldName = object.name;
+        object.apply(properties);
+        if (object.name != oldName) {
+            if (auto n = m_pathByName.find(oldName); n != m_pathByName.end() && n->second == path) {
+                m_pathByName.erase(n);
+            }
+            m_pathByName[object.name] = path;
+        }
+    }
+
+    void remove(const std::string& path) override {
+        auto it = m_byPath.find(path);
+        if (it == m_byPath.end()) {
+            return;
+        }
+        if (auto n = m_pathByName.find(it->second.name);
+            n != m_pathByName.end() && n->second == path) {
+            m_pathByName.erase(n);
+        }
+        if (auto u = m_pathByUuid.find(it->second.uuid);
+            u != m_pathByUuid.end() && u->second == path) {
+            m_pathByUuid.erase(u);
+        }
+        m_byPath.erase(it);
+    }
+
+    void clear() override {
+        m_byPath.clear();
+        m_pathByName.clear();
+        m_pathByUuid.clear();
+    }
+
+    bool contains(const std::string& path) const override { return m_byPath.count(path) > 0; }
+    size_t size() const override { return m_byPath.size(); }
+
+    const T* byPath(const std::string& path) const {
+        auto it = m_byPath.find(path);
+        return it == m_byPath.end() ? nullptr : &it->second;
+    }
+    const T* byName(const std::string& name) const {
+        auto it = m_pathByName.find(name);
+        return it == m_pathByName.end() ? nullptr : byPath(it->second);
+    }
+    const T* byUuid(const UuidBytes& uuid) const {
+        auto it = m_pathByUuid.find(uuid);
+        return it == m_pathByUuid.end() ? nullptr : byPath(it->second);
+    }
+    // In a stable order (by name), as libvirt lists.
+    std::vector<const T*> all() const {
+        std::vector<const T*> out;
+        out.reserve(m_byPath.size());
+        for (const auto& [path, object] : m_byPath) {
+            out.push_back(&object);
+        }
+        std::sort(out.begin(), out.end(), [](const T* a, const T* b) { return a->name < b->name; });
+        return out;
+    }
+
+protected:
+    const std::unordered_map<std::string, T>& objects() const { return m_byPath; }
+
+private:
+    std::unordered_map<std::string, T> m_byPath;
+    std::unordered_map<std::string, std::string> m_pathByName;
+    std::map<UuidBytes, std::string> m_pathByUuid;
+};
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Network procedures that change something, forwarded to networkd after the client's own
+// polkit check (the action ids networkd's methods check): define, create, start, destroy,
+// undefine, autostart.
+#include "network_def.hpp"
+#include "procedures.hpp"
+#include "protocol.hpp"
+
+namespace virtswarm::bridge {
+namespace {
+
+// A procedure that names a network and maps to one Network method taking only options.
+struct Action {
+    int32_t procedure;
+    void (NetworkClient::*method)(const std::string& path, NetworkClient::Done done);
+    const char* polkitAction;
+};
+
+constexpr Action kActions[] = {
+    {proto::NetworkCreate, &NetworkClient::start, "org.virtswarm.network.start"},
+    {proto::NetworkDestroy, &NetworkClient::stop, "org.virtswarm.network.stop"},
+    {proto::NetworkUndefine, &NetworkClient::undefine, "org.virtswarm.network.delete"},
+};
+
+const Action* actionFor(int32_t procedure) {
+    for (const auto& a : kActions) {
+        if (a.procedure == procedure) {
+            return &a;
+        }
+    }
+    return nullptr;
+}
+
+void replyVoidOrFail(const CallPtr& call, const Result<void>& r) {
+    if (r) {
+        call->replyVoid();
+    } else {
+        call->fail(r.error());
+    }
+}
+
+void networkAction(Services& services, const CallPtr& call, xdr::Reader& args) {
+    const Action* action = actionFor(call->procedure());
+    RemoteNetwork net = readNetwork(args);
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if (action == nullptr) {
+        call->fail(Error(Code::Internal,
+                         "no network action for procedure " + std::to_string(call->procedure())));
+        return;
+    }
+    withNetwork(services, call, net, [&services, call, action](const CachedNetwork& n) {
+        std::string path = n.path;
+        authorizeNetwork(services, call, action->polkitAction, n.name, n.uuid,
+                         [&services, call, action, path] {
+                             (services.networks.*action->method)(
+                                 path, [call](Result<void> r) { replyVoidOrFail(call, r); });
+                         });
+    });
+}
+
+void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteNetwork net = readNetwork(args);
+    int32_t autostart = args.i32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    withNetwork(services, call, net, [&services, call, autostart](const CachedNetwork& n) {
+        std::string path = n.path;
+        authorizeNetwork(services, call, "org.virtswarm.network.write", n.name, n.uuid,
+                         [&services, call, path, autostart] {
+                             services.networks.setAutostart(
+                                 path, autostart != 0,
+                                 [call](Result<void> r) { replyVoidOrFail(call, r); });
+                         });
+    });
+}
+
+// DEFINE_XML and CREATE_XML. The XML is parsed here first with networkd's own parser:
+// polkit needs the name and UUID as details before anything is forwarded. The normalised
+// XML (with the UUID generated here, if the client gave none) is what goes to networkd, so
+// the UUID checked is the UUID defined.
+void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string xml = args.string(proto::kStringMax);
+    if (!argsDone(call, args)) {
+        return;
+    }
+    auto parsed = network::parseNetworkXml(xml);
+    if (!parsed) {
+        call->fail(parsed.error());
+        return;
+    }
+    bool create = call->procedure() == proto::NetworkCreateXml;
+    auto network = std::make_shared<network::NetworkXml>(std::move(parsed).value());
+    RemoteNetwork named{network->def.name, network->def.uuid};
+    authorizeNetwork(services, call,
+                     create ? "org.virtswarm.network.start" : "org.virtswarm.network.save",
+                     named.name, named.uuid, [&services, call, network, named, create] {
+                         auto done = [call, named](Result<std::string> path) {
+                             if (!path) {
+                                 call->fail(path.error());
+                                 return;
+                             }
+                             xdr::Writer w;
+                             writeNetwork(w, named);
+                             call->reply(w);
+                         };
+                         if (create) {
+                             services.networks.createXml(network->xml, done);
+                         } else {
+                             services.networks.defineXml(network->xml, done);
+                         }
+                     });
+}
+
+constexpr Procedure kProcedures[] = {
+    {proto::NetworkDefineXml, "virNetworkDefineXML", Access::Write, defineOrCreate},
+    {proto::NetworkCreateXml, "virNetworkCreateXML", Access::Write, defineOrCreate},
+    {proto::NetworkCreate, "virNetworkCreate", Access::Write, networkAction},
+    {proto::NetworkDestroy, "virNetworkDestroy", Access::Write, networkAction},
+    {proto::NetworkUndefine, "virNetworkUndefine", Access::Write, networkAction},
+    {proto::NetworkSetAutostart, "virNetworkSetAutostart", Access::Write, setAutostart},
+};
+
+} // namespace
+
+std::span<const Procedure> networkLifecycleProcedures() {
+    return kProcedures;
+}
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "object_cache.hpp"
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/lifetime.hpp"
+#include "virtswarm/result.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+#include <vector>
+
+// The bridge's side of one swarm service on D-Bus (the registry, networkd): every method is
+// called asynchronously with a timeout, never synchronously from a handler; an ObjectMirror
+// follows the service's ObjectManager and PropertiesChanged; the Manager's other signals go
+// to a handler. Only signals of the instance the mirror was filled from count, and when the
+// service's name changes owner the mirror is dropped and filled again.
+namespace virtswarm::bridge {
+
+struct ServiceNames {
+    std::string busName;          // e.g. org.virtswarm.Hypervisor1
+    std::string rootPath;         // the Manager and the ObjectManager
+    std::string managerInterface; // its signals go to the signal handler
+    std::string objectInterface;  // the interface the mirror holds
+    std::string description;      // "the hypervisor registry", for messages
+};
+
+class ServiceClient {
+public:
+    using Done = std::function<void(Result<void>)>;
+    template <typename T> using Then = std::function<void(Result<T>)>;
+    using Fill = std::function<void(sdbus::MethodCall&)>;
+    using ReplyHandler = std::function<void(const sdbus::Error*, sdbus::MethodReply*)>;
+    // A signal of the Manager interface other than the ObjectManager's: (member, message).
+    using SignalHandler = std::function<void(const std::string&, sdbus::Message&)>;
+
+    static constexpr std::chrono::milliseconds kCallTimeout{30000};
+
+    ServiceClient(sdbus::IConnection& bus, EventLoop& loop, ServiceNames names,
+                  ObjectMirror& mirror);
+    ~ServiceClient();
+    ServiceClient(const ServiceClient&) = delete;
+    ServiceClient& operator=(const ServiceClient&) = delete;
+
+    void setSignalHandler(SignalHandler handler) { m_onSignal = std::move(handler); }
+
+    // Installs the signal matches (at start-up: adding a match waits for the bus). With
+    // `syncNow` the first synchronisation starts at once (activating the service); otherwise
+    // on the first whenSynced, so a service nobody asks about is never started.
+    Result<void> start(bool syncNow);
+
+    // Runs `then` once the mirror reflects the service: at once if it does, or after a
+    // GetManagedObjects (which also activates the service when it is not running).
+    void whenSynced(Done then);
+
+    const ServiceNames& names() const { return m_names; }
+
+    void call(const std::string& path, const std::string& interface, const std::string& method,
+              std::chrono::milliseconds timeout, const Fill& fill, ReplyHandler handler);
+    // A method without results.
+    void callVoid(const std::string& path, const std::string& interface, const std::string& method,
+                  std::chrono::milliseconds timeout, const Fill& fill, Done done);
+    // A method with one result of type T.
+    template <typename T>
+    void callReturning(const std::string& path, const std::string& interface,
+                       const std::string& method, std::chrono::milliseconds timeout,
+                       const Fill& fill, Then<T> done) {
+        call(path, interface, method, timeout, fill,
+             [done, method](const sdbus::Error* error, sdbus::MethodReply* reply) {
+                 if (error != nullptr) {
+                     done(fromDBusError(*error));
+                     return;
+                 }
+                 T value{};
+                 try {
+                     *reply >> value;
+                 } catch (const sdbus::Error& e) {
+                     done(Error(Code::Internal,
+                                "unexpected reply to " + method + ": " + e.getMessage()));
+                     return;
+                 }
+                 done(std::move(value));
+             });
+    }
+
+private:
+    struct ProxySlot {
+        std::unique_ptr<sdbus::IProxy> proxy;
+        int pending = 0;
+    };
+
+    void released(const std::string& path);
+    void scheduleHousekeeping();
+
+    // service_sync.cpp
+    void startSync();
+    void finishSync(Result<void> outcome);
+    void onServiceSignal(sdbus::Message& message);
+    void onNameOwnerChanged(sdbus::Message& message);
+    void applyInterfacesAdded(sdbus::Message& message);
+    void applyInterfacesRemoved(sdbus::Message& message);
+    void applyPropertiesChanged(sdbus::Message& message);
+
+    sdbus::IConnection& m_bus;
+    EventLoop& m_loop;
+    ServiceNames m_names;
+    ObjectMirror& m_mirror;
+    SignalHandler m_onSignal;
+    std::map<std::string, ProxySlot> m_proxies;
+    std::vector<sdbus::Slot> m_matches;
+    // The unique name of the service instance the mirror reflects; signals from anyone else
+    // are ignored (any peer may emit a signal with our paths).
+    std::string m_owner;
+    bool m_wanted = false; // someone asked: follow the service from now on
+    bool m_synced = false;
+    bool m_syncing = false;
+    std::vector<Done> m_waiters;
+    std::vector<std::string> m_idleProxies;
+    std::vector<std::pair<ReplyHandler, sdbus::Error>> m_failedSends;
+    EventSource m_housekeeping;
+    Lifetime m_lifetime;
+};
+
+} // namespace virtswarm::bridge

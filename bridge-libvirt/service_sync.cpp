@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The mirror's feed: GetManagedObjects once per service instance, then the service's
+// InterfacesAdded/Removed and PropertiesChanged signals; the Manager's own signals go to the
+// signal handler.
+#include "service_client.hpp"
+#include "virtswarm/log.hpp"
+
+namespace virtswarm::bridge {
+namespace {
+
+constexpr const char* kObjectManagerInterface = "org.freedesktop.DBus.ObjectManager";
+constexpr const char* kPropertiesInterface = "org.freedesktop.DBus.Properties";
+
+using ManagedObjects = std::map<sdbus::ObjectPath, std::map<std::string, PropertyMap>>;
+
+} // namespace
+
+Result<void> ServiceClient::start(bool syncNow) {
+    try {
+        m_matches.push_back(
+            m_bus.addMatch("type='signal',path_namespace='" + m_names.rootPath + "'",
+                           [this](sdbus::Message& m) { onServiceSignal(m); }));
+        m_matches.push_back(m_bus.addMatch(
+            "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+            "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" +
+                m_names.busName + "'",
+            [this](sdbus::Message& m) { onNameOwnerChanged(m); }));
+    } catch (const sdbus::Error& e) {
+        return Error(Code::Internal, "cannot subscribe to the signals of " + m_names.description +
+                                         ": " + e.getMessage());
+    }
+    if (syncNow) {
+        m_wanted = true;
+        startSync();
+    }
+    return success();
+}
+
+void ServiceClient::whenSynced(Done then) {
+    m_wanted = true;
+    if (m_synced) {
+        then(success());
+        return;
+    }
+    m_waiters.push_back(std::move(then));
+    if (!m_syncing) {
+        startSync();
+    }
+}
+
+void ServiceClient::startSync() {
+    m_syncing = true;
+    call(
+        m_names.rootPath, kObjectManagerInterface, "GetManagedObjects", kCallTimeout,
+        [](sdbus::MethodCall&) {},
+        [this](const sdbus::Error* error, sdbus::MethodReply* reply) {
+            if (error != nullptr) {
+                finishSync(fromDBusError(*error).prefix("cannot reach " + m_names.description));
+                return;
+            }
+            ManagedObjects objects;
+            try {
+                *reply >> objects;
+            } catch (const sdbus::Error& e) {
+                finishSync(
+                    Error(Code::Internal, "unexpected GetManagedObjects reply: " + e.getMessage()));
+                return;
+            }
+            std::string sender = reply->getSender();
+            if (!m_owner.empty() && sender != m_owner) {
+                // The service was replaced while we asked; ask the new one.
+                startSync();
+                return;
+            }
+            m_owner = sender;
+            m_mirror.clear();
+            for (const auto& [path, interfaces] : objects) {
+                auto it = interfaces.find(m_names.objectInterface);
+                if (it != interfaces.end()) {
+                    m_mirror.update(path, it->second);
+                }
+            }
+            log::debug("cache of " + m_names.description + " synchronised with " + sender + ": " +
+                       std::to_string(m_mirror.size()) + " objects");
+            finishSync(success());
+        });
+}
+
+void ServiceClient::finishSync(Result<void> outcome) {
+    m_syncing = false;
+    m_synced = outcome.ok();
+    if (!outcome) {
+        log::warning(outcome.error().message());
+    }
+    auto waiters = std::move(m_waiters);
+    m_waiters.clear();
+    for (auto& w : waiters) {
+        w(outcome);
+    }
+}
+
+void ServiceClient::onNameOwnerChanged(sdbus::Message& message) {
+    std::string name, oldOwner, newOwner;
+    try {
+        message >> name >> oldOwner >> newOwner;
+    } catch (const sdbus::Error&) {
+        return;
+    }
+    if (name != m_names.busName || newOwner == m_owner) {
+        return;
+    }
+    log::info(newOwner.empty() ? m_names.description + " left the bus"
+                               : m_names.description + " is now " + newOwner);
+    // Whatever the old instance told us is void; the new one is asked afresh.
+    m_owner = newOwner;
+    m_mirror.clear();
+    m_synced = false;
+    if (!newOwner.empty() && m_wanted && !m_syncing) {
+        startSync();
+    }
+}
+
+void ServiceClient::onServiceSignal(sdbus::Message& message) {
+    if (m_owner.empty() || message.getSender() != m_owner) {
+        return;
+    }
+    try {
+        std::string interface = message.getInterfaceName();
+        std::string member = message.getMemberName();
+        if (interface == kObjectManagerInterface && member == "InterfacesAdded") {
+            applyInterfacesAdded(message);
+        } else if (interface == kObjectManagerInterface && member == "InterfacesRemoved") {
+            applyInterfacesRemoved(message);
+        } else if (interface == kPropertiesInterface && member == "PropertiesChanged") {
+            applyPropertiesChanged(message);
+        } else if (interface == m_names.managerInterface && m_onSignal) {
+            m_onSignal(member, message);
+        }
+    } catch (const sdbus::Error& e) {
+        log::warning("ignoring a malformed signal from " + m_names.description + ": " +
+                     e.getMessage());
+    }
+}
+
+void ServiceClient::applyInterfacesAdded(sdbus::Message& message) {
+    sdbus::ObjectPath path;
+    std::map<std::string, PropertyMap> interfaces;
+    message >> path >> interfaces;
+    if (auto it = interfaces.find(m_names.objectInterface); it != interfaces.end()) {
+        m_mirror.update(path, it->second);
+    }
+}
+
+void ServiceClient::applyInterfacesRemoved(sdbus::Message& message) {
+    sdbus::ObjectPath path;
+    std::vector<std::string> interfaces;
+    message >> path >> interfaces;
+    for (const auto& i : interfaces) {
+        if (i == m_names.objectInterface) {
+            m_mirror.remove(path);
+        }
+    }
+}
+
+void ServiceClient::applyPropertiesChanged(sdbus::Message& message) {
+    std::string interface;
+    PropertyMap changed;
+    std::vector<std::string> invalidated;
+    message >> interface >> changed >> invalidated;
+    if (interface != m_names.objectInterface) {
+        return;
+    }
+    std::string path = message.getPath();
+    m_mirror.update(path, changed);
+    if (invalidated.empty()) {
+        return;
+    }
+    // Values not sent along: fetch them all again.
+    call(
+        path, kPropertiesInterface, "GetAll", kCallTimeout,
+        [this](sdbus::MethodCall& m) { m << m_names.objectInterface; },
+        [this, path](const sdbus::Error* error, sdbus::MethodReply* reply) {
+            PropertyMap all;
+            if (error != nullptr || !m_mirror.contains(path)) {
+                return;
+            }
+            try {
+                *reply >> all;
+            } catch (const sdbus::Error&) {
+                return;
+            }
+            m_mirror.update(path, all);
+        });
+}
+
+} // namespace virtswarm::bridge
