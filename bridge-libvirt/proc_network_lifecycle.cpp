@@ -2,9 +2,9 @@
 // Network procedures that change something, forwarded to networkd after the client's own
 // polkit check (the action ids networkd's methods check): define, create, start, destroy,
 // undefine, autostart.
-#include "network_def.hpp"
 #include "procedures.hpp"
 #include "protocol.hpp"
+#include "virtswarm/network_def.hpp"
 
 namespace virtswarm::bridge {
 namespace {

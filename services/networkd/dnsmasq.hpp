@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "network_def.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/network_def.hpp"
 
 #include <functional>
 #include <string>

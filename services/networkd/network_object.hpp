@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "network_def.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/lifetime.hpp"
+#include "virtswarm/network_def.hpp"
 #include "virtswarm/polkit.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>

@@ -2,9 +2,9 @@
 #pragma once
 
 #include "links.hpp"
-#include "network_def.hpp"
 #include "virtswarm/definition_store.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/network_def.hpp"
 #include "virtswarm/paths.hpp"
 #include "virtswarm/polkit.hpp"
 

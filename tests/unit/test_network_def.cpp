@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "dnsmasq.hpp"
 #include "firewall.hpp"
-#include "network_def.hpp"
+#include "virtswarm/network_def.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "network_def.hpp"
+#include "virtswarm/network_def.hpp"
 
 #include "virtswarm/xml.hpp"
 
