@@ -197,21 +197,28 @@ void Machine::spawnQemu() {
             failStart(ready.takeError().prefix("QEMU monitor"));
             return;
         }
-        m_qmp.execute("cont", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
-            if (!guard.alive() || !m_starting) {
+        // The consoles are known before the guest runs, so OpenConsole works the moment
+        // Start has answered.
+        discoverPtys([this, guard] {
+            if (!m_starting) {
                 return;
             }
-            if (!r) {
-                failStart(r.takeError().prefix("resuming the guest"));
-                return;
-            }
-            m_starting = false;
-            discoverPtys();
-            setState("running", "booted");
-            if (auto startDone = std::move(m_startDone)) {
-                m_startDone = nullptr;
-                startDone(success());
-            }
+            m_qmp.execute("cont", nlohmann::json::object(),
+                          [this, guard](Result<nlohmann::json> r) {
+                              if (!guard.alive() || !m_starting) {
+                                  return;
+                              }
+                              if (!r) {
+                                  failStart(r.takeError().prefix("resuming the guest"));
+                                  return;
+                              }
+                              m_starting = false;
+                              setState("running", "booted");
+                              if (auto startDone = std::move(m_startDone)) {
+                                  m_startDone = nullptr;
+                                  startDone(success());
+                              }
+                          });
         });
     });
 }
@@ -264,9 +271,10 @@ void Machine::attach(Done done) {
                 std::string state = running ? "running" : "paused";
                 std::string reason = state == m_state ? m_reason : running ? "unpaused" : "user";
                 m_state.clear();
-                discoverPtys();
-                setState(state, reason);
-                done(success());
+                discoverPtys([this, state, reason, done] {
+                    setState(state, reason);
+                    done(success());
+                });
             });
     });
 }
@@ -373,8 +381,14 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
         // reboot can reset it instead, and otherwise we tell it to quit.
         if (m_rebootRequested) {
             m_rebootRequested = false;
+            m_inReboot = true;
             m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
-            m_qmp.execute("cont", nlohmann::json::object(), [](Result<nlohmann::json>) {});
+            m_qmp.execute("cont", nlohmann::json::object(),
+                          [this, guard = m_lifetime.guard()](Result<nlohmann::json>) {
+                              if (guard.alive()) {
+                                  m_inReboot = false;
+                              }
+                          });
             return;
         }
         m_shutdownReason = data.value("reason", "guest-shutdown");
@@ -395,11 +409,11 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             finish();
         }
     } else if (event == "STOP") {
-        if (!m_starting && m_state == "running") {
+        if (!m_starting && !m_inReboot && m_state == "running") {
             setState("paused", "user");
         }
     } else if (event == "RESUME") {
-        if (!m_starting && m_state == "paused") {
+        if (!m_starting && !m_inReboot && m_state == "paused") {
             setState("running", "unpaused");
         }
     } else if (event == "GUEST_PANICKED") {

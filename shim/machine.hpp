@@ -76,8 +76,8 @@ private:
     // Gets the TAPs of NICs from index `from` on, then starts QEMU.
     void acquireTaps(size_t from);
     void spawnQemu();
-    // After the guest runs: learns the pty paths QEMU allocated for pty serial ports.
-    void discoverPtys();
+    // Learns the pty paths QEMU allocated for pty serial ports, then runs `then`.
+    void discoverPtys(std::function<void()> then);
     // Runs one QMP command whose success is all the caller needs.
     void simpleCommand(const std::string& command, Done done);
     void blockStats(Stats base, std::function<void(Result<Stats>)> done);
@@ -108,6 +108,9 @@ private:
     std::optional<std::string> m_shutdownReason; // from QMP SHUTDOWN
     bool m_panicked = false;
     bool m_rebootRequested = false;
+    // Between the guest's power-off and the resume that follows the reset: the STOP and
+    // RESUME events of a reboot are not a pause.
+    bool m_inReboot = false;
     EventSource m_shutdownTimer;
     std::map<std::string, std::string> m_ptyPaths; // serialN -> /dev/pts/M
     // Unplugs waiting for the guest to release the device (DEVICE_DELETED).

@@ -11,20 +11,23 @@
 
 namespace virtswarm::shim {
 
-void Machine::discoverPtys() {
+void Machine::discoverPtys(std::function<void()> then) {
     auto guard = m_lifetime.guard();
     m_qmp.execute("query-chardev", nlohmann::json::object(),
-                  [this, guard](Result<nlohmann::json> r) {
-                      if (!guard.alive() || !r) {
+                  [this, guard, then](Result<nlohmann::json> r) {
+                      if (!guard.alive()) {
                           return;
                       }
-                      for (const auto& dev : r.value()) {
-                          std::string label = dev.value("label", "");
-                          std::string filename = dev.value("filename", "");
-                          if (label.rfind("serial", 0) == 0 && filename.rfind("pty:", 0) == 0) {
-                              m_ptyPaths[label] = filename.substr(4);
+                      if (r) {
+                          for (const auto& dev : r.value()) {
+                              std::string label = dev.value("label", "");
+                              std::string file = dev.value("filename", "");
+                              if (label.rfind("serial", 0) == 0 && file.rfind("pty:", 0) == 0) {
+                                  m_ptyPaths[label] = file.substr(4);
+                              }
                           }
                       }
+                      then();
                   });
 }
 

@@ -131,11 +131,19 @@ void Machine::blockStats(Stats base, std::function<void(Result<Stats>)> done) {
                       }
                       uint64_t n = 0;
                       for (const auto& dev : r.value()) {
+                          // Boot-time disks have a named backend ("drive-vda");
+                          // hotplugged ones only a device: /machine/peripheral/<id>/...
                           std::string drive = dev.value("device", "");
-                          if (drive.rfind("drive-", 0) != 0 || !dev.contains("stats")) {
+                          std::string qdev = dev.value("qdev", "");
+                          std::string target;
+                          if (drive.rfind("drive-", 0) == 0) {
+                              target = drive.substr(6);
+                          } else if (qdev.rfind("/machine/peripheral/", 0) == 0) {
+                              target = qdev.substr(20, qdev.find('/', 20) - 20);
+                          }
+                          if (target.empty() || !dev.contains("stats")) {
                               continue;
                           }
-                          std::string target = drive.substr(6);
                           const auto& st = dev["stats"];
                           std::string prefix = "block." + std::to_string(n++) + ".";
                           base.emplace_back(prefix + "name", target);
