@@ -43,6 +43,7 @@ Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXm
     m_qmp.onEvent(
         [this](const std::string& event, const nlohmann::json& data) { onEvent(event, data); });
     m_qmp.onClosed([this](const Error& why) { onMonitorClosed(why); });
+    m_qmp.onEventsDropped([this] { resyncState(); });
 }
 
 Machine::~Machine() = default;
@@ -194,7 +195,18 @@ void Machine::spawnQemu() {
             return;
         }
         if (!ready) {
-            failStart(ready.takeError().prefix("QEMU monitor"));
+            Error why = ready.takeError().prefix("QEMU monitor");
+            if (why.code() != Code::HypervisorGone) {
+                failStart(std::move(why));
+                return;
+            }
+            // The monitor closing during the handshake is usually QEMU exiting on an error;
+            // its own message (via onQemuExit) says far more. Give it a moment to exit.
+            m_killTimer = m_loop.addTimer(std::chrono::seconds(2), [this, guard, why] {
+                if (guard.alive()) {
+                    failStart(why);
+                }
+            });
             return;
         }
         // The consoles are known before the guest runs, so OpenConsole works the moment
@@ -284,6 +296,7 @@ void Machine::failStart(Error error) {
         return;
     }
     m_starting = false;
+    m_startFailed = true;
     for (auto& [index, tap] : m_taps) {
         if (tap.fd >= 0) {
             ::close(tap.fd);
@@ -392,7 +405,12 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             return;
         }
         m_shutdownReason = data.value("reason", "guest-shutdown");
-        if (!m_destroyRequested && (m_state == "running" || m_state == "paused")) {
+        if (m_destroyRequested) {
+            // SIGTERM makes QEMU exit despite -no-shutdown; a quit would race its exit and
+            // turn a clean end into a SIGKILL. The kill timer covers a QEMU that hangs.
+            return;
+        }
+        if (m_state == "running" || m_state == "paused") {
             setState("shutdown", "user");
         }
         m_qmp.execute("quit", nlohmann::json::object(),
@@ -426,6 +444,22 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
     }
 }
 
+void Machine::resyncState() {
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("query-status", nlohmann::json::object(),
+                  [this, guard](Result<nlohmann::json> r) {
+                      if (!guard.alive() || !r || m_starting || m_inReboot) {
+                          return;
+                      }
+                      bool running = r.value().value("running", false);
+                      if (running && m_state == "paused") {
+                          setState("running", "unpaused");
+                      } else if (!running && m_state == "running") {
+                          setState("paused", "user");
+                      }
+                  });
+}
+
 void Machine::onMonitorClosed(const Error& why) {
     // EOF is what a normally exiting QEMU looks like; its exit is handled by onQemuExit.
     // A monitor that broke the protocol is a QEMU we can no longer manage: stop it rather
@@ -456,7 +490,7 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     } else if (status && status->si_code == CLD_EXITED && status->si_status == 0) {
         reason = "shutdown";
     } else {
-        reason = m_starting ? "failed" : "crashed";
+        reason = m_starting || m_startFailed ? "failed" : "crashed";
     }
     if (m_starting) {
         failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));

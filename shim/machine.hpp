@@ -69,6 +69,8 @@ private:
     void setState(const std::string& state, const std::string& reason);
     void onEvent(const std::string& event, const nlohmann::json& data);
     void onMonitorClosed(const Error& why);
+    // Events were dropped (a flooding monitor): read the run state from QEMU instead.
+    void resyncState();
     void onQemuExit(std::optional<siginfo_t> status);
     void failStart(Error error);
     std::string logTail() const;
@@ -104,6 +106,7 @@ private:
     std::string m_state = "shutoff";
     std::string m_reason = "unknown";
     bool m_starting = false;
+    bool m_startFailed = false; // the guest never ran: its end is "failed", not "crashed"
     bool m_destroyRequested = false;
     std::optional<std::string> m_shutdownReason; // from QMP SHUTDOWN
     bool m_panicked = false;

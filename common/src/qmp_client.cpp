@@ -83,6 +83,10 @@ void Client::onEvent(EventHandler handler) {
     m_onEvent = std::make_shared<EventHandler>(std::move(handler));
 }
 
+void Client::onEventsDropped(std::function<void()> handler) {
+    m_onDropped = std::make_shared<std::function<void()>>(std::move(handler));
+}
+
 void Client::onClosed(ClosedHandler handler) {
     m_onClosed = std::make_shared<ClosedHandler>(std::move(handler));
 }
@@ -157,7 +161,7 @@ bool Client::beginStart(ReadyHandler ready, State state) {
     m_greeting = nullptr;
     m_capabilitiesId = 0;
     m_windowStart = std::chrono::steady_clock::now();
-    m_eventsInWindow = 0;
+    m_eventsInWindow.clear();
     m_droppedInWindow = 0;
     auto timeout = std::max(m_limits.defaultTimeout, std::chrono::milliseconds(0));
     m_handshakeTimer = m_loop.addTimer(timeout, [this, timeout] {
@@ -486,7 +490,7 @@ void Client::handleEvent(json& message) {
         protocolError("QMP event data is not an object");
         return;
     }
-    if (!admitEvent()) {
+    if (!admitEvent(name->get_ref<const std::string&>())) {
         return;
     }
     auto handler = m_onEvent; // keeps it alive should the handler replace itself
@@ -497,26 +501,41 @@ void Client::handleEvent(json& message) {
     (*handler)(name->get_ref<const std::string&>(), data != message.end() ? *data : kNoData);
 }
 
-bool Client::admitEvent() {
+bool Client::admitEvent(const std::string& name) {
+    constexpr size_t kTrackedEventNames = 16;
     auto now = std::chrono::steady_clock::now();
+    bool droppedBefore = false;
     if (now - m_windowStart >= std::chrono::seconds(1)) {
         if (m_droppedInWindow > 0) {
             log::warning("dropped " + std::to_string(m_droppedInWindow) +
                          " QMP events over the rate limit");
+            droppedBefore = true;
         }
         m_windowStart = now;
-        m_eventsInWindow = 0;
+        m_eventsInWindow.clear();
         m_droppedInWindow = 0;
     }
-    if (m_eventsInWindow < m_limits.maxEventsPerSecond) {
-        ++m_eventsInWindow;
+    auto dropped = m_onDropped; // keeps it alive should the handler replace itself
+    std::string bucket =
+        m_eventsInWindow.count(name) > 0 || m_eventsInWindow.size() < kTrackedEventNames ? name
+                                                                                         : "";
+    size_t& count = m_eventsInWindow[bucket];
+    if (count < m_limits.maxEventsPerSecond) {
+        ++count;
+        // The window that just ended lost events: tell the owner once more, after them.
+        if (droppedBefore && dropped && *dropped) {
+            (*dropped)();
+        }
         return true;
     }
-    if (m_droppedInWindow++ == 0) {
-        log::warning("QMP event flood: dropping events beyond " +
-                     std::to_string(m_limits.maxEventsPerSecond) + " per second");
-    }
     ++m_droppedEvents;
+    if (m_droppedInWindow++ == 0) {
+        log::warning("QMP event flood: dropping '" + name + "' events beyond " +
+                     std::to_string(m_limits.maxEventsPerSecond) + " per second");
+        if (dropped && *dropped) {
+            (*dropped)();
+        }
+    }
     return false;
 }
 

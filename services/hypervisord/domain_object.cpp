@@ -165,8 +165,11 @@ void DomainObject::onShimState(const std::string& state, const std::string& reas
     setState(state, reason);
     if (!active()) {
         if (m_starting) {
-            finishStart(Error(Code::OperationFailed,
-                              "domain '" + m_domain.def.name + "' stopped while starting"));
+            // The shim wrote why before it reported shutoff: QEMU's own message, a QMP
+            // handshake that timed out, a TAP that was refused...
+            Error why = m_registry.shims().readFailure(uuidHex()).value_or(
+                Error(Code::OperationFailed, "the domain stopped while starting"));
+            finishStart(why.prefix("cannot start domain '" + m_domain.def.name + "'"));
         }
         becameInactive();
     }

@@ -130,7 +130,6 @@ bool ShimSupervisor::qemuAlive(const std::string& uuidHex) const {
 
 void ShimSupervisor::reportGone(const std::string& uuidHex) {
     m_launched.erase(uuidHex);
-    m_proxies.erase(uuidHex);
     if (m_callbacks.shimGone) {
         m_callbacks.shimGone(uuidHex, readFailure(uuidHex));
     }

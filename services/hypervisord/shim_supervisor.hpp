@@ -114,6 +114,9 @@ public:
 
     static std::string busNameFor(const std::string& uuidHex);
 
+    // What the shim wrote before giving up (its "failure" file), if anything.
+    std::optional<Error> readFailure(const std::string& uuidHex) const;
+
 private:
     struct Launched {
         EventSource childWatch;
@@ -125,7 +128,6 @@ private:
     void onNameOwnerChanged(sdbus::Message& message);
     void onStateChanged(sdbus::Message& message);
     void reportGone(const std::string& uuidHex);
-    std::optional<Error> readFailure(const std::string& uuidHex) const;
     sdbus::IProxy& proxyFor(const std::string& uuidHex);
 
     sdbus::IConnection& m_connection;
@@ -136,6 +138,9 @@ private:
     Callbacks m_callbacks;
     std::map<std::string, std::string> m_uuidByOwner; // unique name -> uuid hex
     std::map<std::string, Launched> m_launched;       // uuid hex -> our child
+    // Kept for the registry's lifetime (one per domain that ever ran): destroying a proxy
+    // would silently cancel its pending calls, and their callers would never be answered.
+    // With the proxy alive, the bus answers a call whose shim died (NoReply).
     std::map<std::string, std::unique_ptr<sdbus::IProxy>> m_proxies;
     std::unique_ptr<sdbus::IProxy> m_busDriver;
     std::vector<sdbus::Slot> m_matches;

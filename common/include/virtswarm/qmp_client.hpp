@@ -71,6 +71,9 @@ public:
 
     void onEvent(EventHandler handler);
     void onClosed(ClosedHandler handler);
+    // Called when events start being dropped in a rate window: whoever tracks state from
+    // events should re-read it (query-status) rather than trust what it has.
+    void onEventsDropped(std::function<void()> handler);
 
     bool connected() const { return m_state == State::Ready; }
     // The "QMP" member of the greeting (version, capabilities); null before it arrived.
@@ -102,7 +105,7 @@ private:
     void handleGreeting(nlohmann::json& message);
     void handleEvent(nlohmann::json& message);
     void handleReply(nlohmann::json& message);
-    bool admitEvent();
+    bool admitEvent(const std::string& name);
     void onCommandTimeout(uint64_t id);
     void post(std::function<void()> callback);
     void protocolError(std::string message);
@@ -136,8 +139,12 @@ private:
     std::shared_ptr<ClosedHandler> m_onClosed;
 
     std::chrono::steady_clock::time_point m_windowStart;
-    size_t m_eventsInWindow = 0;
+    // Per event name, so a flood of one kind of event cannot crowd out the few that carry
+    // state (STOP, RESUME, SHUTDOWN...). At most kTrackedEventNames names get their own
+    // budget; any others share one.
+    std::map<std::string, size_t> m_eventsInWindow;
     size_t m_droppedInWindow = 0;
+    std::shared_ptr<std::function<void()>> m_onDropped;
     uint64_t m_droppedEvents = 0;
 
     Lifetime m_lifetime;
