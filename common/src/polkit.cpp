@@ -51,29 +51,49 @@ void Authority::checkBusName(const std::string& sender, const std::string& actio
 void Authority::checkBusNameWithUid(const std::string& sender, const std::string& actionId,
                                     const PolkitDetails& details, bool allowInteraction,
                                     std::function<void(Result<uid_t>)> verdict) {
+    auto decide = [this, sender, actionId, details, allowInteraction,
+                   verdict = std::move(verdict)](Result<uid_t> uid) {
+        if (!uid) {
+            verdict(uid.takeError());
+            return;
+        }
+        uid_t caller = uid.value();
+        if (privileged(caller)) {
+            verdict(caller);
+            return;
+        }
+        Subject subject{PolkitSubject{"system-bus-name", {{"name", sdbus::Variant(sender)}}},
+                        "bus name " + sender + " (uid " + std::to_string(caller) + ")"};
+        askPolkit(subject, actionId, details, allowInteraction, [verdict, caller](Result<void> r) {
+            verdict(r ? Result<uid_t>(caller) : Result<uid_t>(r.takeError()));
+        });
+    };
+    // A unique bus name is never reused while the bus runs, so its uid can be cached.
+    if (auto it = m_uidBySender.find(sender); it != m_uidBySender.end()) {
+        decide(it->second);
+        return;
+    }
     // The caller's uid comes from the bus driver, asynchronously: sdbus-c++'s
     // getCredsUid() would block the loop on a round trip.
     m_busDriver->callMethodAsync("GetConnectionUnixUser")
         .onInterface("org.freedesktop.DBus")
         .withTimeout(m_timeout)
         .withArguments(sender)
-        .uponReplyInvoke([this, sender, actionId, details, allowInteraction,
-                          verdict = std::move(verdict)](const sdbus::Error* error, uint32_t uid) {
-            if (error != nullptr) {
-                verdict(Error(Code::AccessDenied,
-                              "cannot identify the caller: " + error->getMessage()));
-                return;
-            }
-            if (privileged(uid)) {
-                verdict(static_cast<uid_t>(uid));
-                return;
-            }
-            Subject subject{PolkitSubject{"system-bus-name", {{"name", sdbus::Variant(sender)}}},
-                            "bus name " + sender + " (uid " + std::to_string(uid) + ")"};
-            askPolkit(subject, actionId, details, allowInteraction, [verdict, uid](Result<void> r) {
-                verdict(r ? Result<uid_t>(static_cast<uid_t>(uid)) : Result<uid_t>(r.takeError()));
+        .uponReplyInvoke(
+            [this, sender, decide = std::move(decide)](const sdbus::Error* error, uint32_t uid) {
+                if (error != nullptr) {
+                    decide(Error(Code::AccessDenied,
+                                 "cannot identify the caller: " + error->getMessage()));
+                    return;
+                }
+                // Bounded: a long-lived daemon sees many short-lived callers.
+                constexpr size_t kMaxCachedSenders = 4096;
+                if (m_uidBySender.size() >= kMaxCachedSenders) {
+                    m_uidBySender.clear();
+                }
+                m_uidBySender.emplace(sender, static_cast<uid_t>(uid));
+                decide(static_cast<uid_t>(uid));
             });
-        });
 }
 
 void Authority::checkProcess(pid_t pid, uid_t uid, const std::string& actionId,

@@ -59,6 +59,7 @@ private:
     std::chrono::milliseconds m_timeout;
     std::unique_ptr<sdbus::IProxy> m_busDriver;
     std::unique_ptr<sdbus::IProxy> m_polkit;
+    std::map<std::string, uid_t> m_uidBySender; // unique bus name -> uid
 };
 
 // Reads the start time of a process (field 22 of /proc/<pid>/stat), which polkit needs to
