@@ -25,7 +25,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if (($# == 0)); then
     fuzz_log="$build/fuzz.log"
     if "$top/bridge-libvirt/fuzz/run-fuzz.sh" "${VIRTSWARM_FUZZ_SECONDS:-30}" >"$fuzz_log" 2>&1; then
-        echo "fuzzing the libvirt RPC decoder: $(grep -m1 -o 'Done [0-9]* runs[^)]*' "$fuzz_log"), no finding"
+        echo "fuzzing the libvirt RPC decoder: $(grep -m1 -o 'Done [0-9]* runs in [0-9]* second(s)' "$fuzz_log"), no finding"
     else
         tail -40 "$fuzz_log"
         echo "fuzzing the libvirt RPC decoder found a problem (see $fuzz_log)" >&2
