@@ -2,7 +2,10 @@
 #pragma once
 
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/domain_def.hpp"
 
+#include <functional>
+#include <memory>
 #include <sdbus-c++/sdbus-c++.h>
 #include <virtswarm/gen/org.virtswarm.Hypervisor1.Manager_adaptor.h>
 
@@ -31,6 +34,12 @@ private:
     std::string GetCapabilities() override;
     std::string Mode() override;
     std::string Version() override { return VIRTSWARM_VERSION; }
+
+    using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
+    void authorizeDefinition(
+        sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml, const Options& options,
+        const char* actionId,
+        std::function<void(const PathResult&, const std::shared_ptr<DomainXml>&)> then);
 
     Registry& m_registry;
 };

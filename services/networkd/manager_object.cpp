@@ -9,7 +9,6 @@ namespace virtswarm::network {
 namespace {
 
 using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
-
 void fail(const PathResult& result, const Error& error) {
     result->returnError(toDBusError(error));
 }
@@ -33,8 +32,12 @@ ManagerObject::~ManagerObject() {
     unregisterAdaptor();
 }
 
-void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
-                              Options options) {
+// Both ways of adding a network start alike: options, parsing (before polkit, which needs
+// the name and UUID as details), then the polkit check; `then` runs only if allowed.
+void ManagerObject::authorizeDefinition(
+    sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml, const Options& options,
+    const char* actionId,
+    std::function<void(const PathResult&, const std::shared_ptr<NetworkXml>&)> then) {
     auto shared = std::make_shared<sdbus::Result<sdbus::ObjectPath>>(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
         fail(shared, r.error());
@@ -50,12 +53,21 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
     PolkitDetails details{{"network_name", network->def.name},
                           {"network_uuid", formatUuid(network->def.uuid)}};
     m_registry.authority().checkBusName(
-        caller.sender, "org.virtswarm.network.save", details, caller.allowInteraction,
-        [this, shared, network](Result<void> allowed) {
+        caller.sender, actionId, details, caller.allowInteraction,
+        [shared, network, then = std::move(then)](Result<void> allowed) {
             if (!allowed) {
                 fail(shared, allowed.error());
                 return;
             }
+            then(shared, network);
+        });
+}
+
+void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                              Options options) {
+    authorizeDefinition(
+        std::move(result), xml, options, "org.virtswarm.network.save",
+        [this](const PathResult& shared, const std::shared_ptr<NetworkXml>& network) {
             NetworkObject* existing = m_registry.findByUuid(network->def.uuid);
             if (existing != nullptr && existing->def().name != network->def.name) {
                 fail(shared, Error(Code::NetworkExists,
@@ -92,27 +104,9 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
 
 void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    auto shared = std::make_shared<sdbus::Result<sdbus::ObjectPath>>(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        fail(shared, r.error());
-        return;
-    }
-    auto parsed = parseNetworkXml(xml);
-    if (!parsed) {
-        fail(shared, parsed.error());
-        return;
-    }
-    auto network = std::make_shared<NetworkXml>(std::move(parsed).value());
-    Caller caller = currentCaller(getObject());
-    PolkitDetails details{{"network_name", network->def.name},
-                          {"network_uuid", formatUuid(network->def.uuid)}};
-    m_registry.authority().checkBusName(
-        caller.sender, "org.virtswarm.network.start", details, caller.allowInteraction,
-        [this, shared, network](Result<void> allowed) {
-            if (!allowed) {
-                fail(shared, allowed.error());
-                return;
-            }
+    authorizeDefinition(
+        std::move(result), xml, options, "org.virtswarm.network.start",
+        [this](const PathResult& shared, const std::shared_ptr<NetworkXml>& network) {
             auto prepared = m_registry.prepare(*network, nullptr);
             if (!prepared) {
                 fail(shared, prepared.error());

@@ -2,7 +2,10 @@
 #pragma once
 
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/network_def.hpp"
 
+#include <functional>
+#include <memory>
 #include <sdbus-c++/sdbus-c++.h>
 #include <virtswarm/gen/org.virtswarm.Network1.Manager_adaptor.h>
 
@@ -29,6 +32,12 @@ private:
     std::vector<sdbus::ObjectPath> ListNetworks(const Options& options) override;
     void AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result, std::string network,
                     Options options) override;
+
+    using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
+    void authorizeDefinition(
+        sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml, const Options& options,
+        const char* actionId,
+        std::function<void(const PathResult&, const std::shared_ptr<NetworkXml>&)> then);
 
     NetworkRegistry& m_registry;
 };
