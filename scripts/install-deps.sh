@@ -9,7 +9,7 @@ packages=(
     libnl-3-dev libnl-route-3-dev
     libgtest-dev googletest
     # run
-    dbus dbus-daemon polkitd qemu-system-x86 dnsmasq-base nftables
+    dbus dbus-daemon dbus-bin systemd polkitd qemu-system-x86 dnsmasq-base nftables
     # test: harness, guest, clients
     util-linux iproute2 procps busybox-static cpio xz-utils zstd libxml2-utils
     python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst
