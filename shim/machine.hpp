@@ -89,6 +89,18 @@ private:
     // that a re-attaching shim reads.
     void commitLiveDefinition(DomainXml updated);
     void unplug(const std::string& deviceId, std::function<void(Result<void>)> released);
+    // One hotplug: a backend QMP command, device_add, and the undo of the backend should
+    // QEMU refuse the device.
+    struct Plug {
+        std::string what; // "disk", "interface": for messages
+        std::string backendCommand;
+        nlohmann::json backendArgs;
+        std::string undoCommand;
+        nlohmann::json undoArgs;
+        nlohmann::json device;
+        DomainXml live; // the live definition once plugged
+    };
+    void plugDevice(Plug plug, Done done);
     Stats hostStats() const;
 
     EventLoop& m_loop;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Device hotplug: virtio disks and NICs added to and removed from a running guest.
 #include "machine.hpp"
+#include "qemu_command.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/log.hpp"
@@ -20,10 +21,6 @@ std::string nicAlias(const std::string& mac) {
         }
     }
     return alias;
-}
-
-std::string nicModel(const std::string& model) {
-    return model == "e1000" ? "e1000" : model == "rtl8139" ? "rtl8139" : "virtio-net-pci";
 }
 
 } // namespace
@@ -70,8 +67,9 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
         done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
         return;
     }
-    auto guard = m_lifetime.guard();
     const DeviceSpec& dev = spec.value();
+    const DomainXml& next = updated.value();
+    Plug plug;
     if (dev.kind == DeviceSpec::Kind::Disk) {
         if (dev.disk.bus != "virtio") {
             done(Error(Code::NotSupported, "only virtio disks can be hotplugged"));
@@ -83,73 +81,70 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
         }
         std::string alias = dev.disk.targetDev;
         std::string node = "drive-" + alias;
-        nlohmann::json blockdev{{"driver", dev.disk.format},
-                                {"node-name", node},
-                                {"read-only", dev.disk.readonly},
-                                {"file", {{"driver", "file"}, {"filename", dev.disk.source}}}};
-        nlohmann::json device{{"driver", "virtio-blk-pci"}, {"drive", node}, {"id", alias}};
-        auto live = withAlias(updated.value(), "disk", updated.value().def.disks.size() - 1, alias);
-        m_qmp.execute("blockdev-add", blockdev, [=, this](Result<nlohmann::json> r1) {
+        plug.what = "disk";
+        plug.backendCommand = "blockdev-add";
+        plug.backendArgs = {{"driver", dev.disk.format},
+                            {"node-name", node},
+                            {"read-only", dev.disk.readonly},
+                            {"file", {{"driver", "file"}, {"filename", dev.disk.source}}}};
+        plug.undoCommand = "blockdev-del";
+        plug.undoArgs = {{"node-name", node}};
+        plug.device = {{"driver", "virtio-blk-pci"}, {"drive", node}, {"id", alias}};
+        plug.live = withAlias(next, "disk", next.def.disks.size() - 1, alias).value_or(next);
+    } else {
+        if (dev.nic.type != "user") {
+            // A TAP would have to reach QEMU through the monitor (getfd): not done yet.
+            done(Error(Code::NotSupported, "hotplug of '" + dev.nic.type +
+                                               "' interfaces is not supported; use type 'user'"));
+            return;
+        }
+        std::string alias = nicAlias(dev.nic.mac);
+        std::string netdev = "host" + alias; // as qemu_command.cpp names backends
+        plug.what = "interface";
+        plug.backendCommand = "netdev_add";
+        plug.backendArgs = {{"type", "user"}, {"id", netdev}};
+        plug.undoCommand = "netdev_del";
+        plug.undoArgs = {{"id", netdev}};
+        plug.device = {{"driver", qemuNicDevice(dev.nic.model)},
+                       {"netdev", netdev},
+                       {"id", alias},
+                       {"mac", dev.nic.mac}};
+        plug.live =
+            withAlias(next, "interface", next.def.interfaces.size() - 1, alias).value_or(next);
+    }
+    plugDevice(std::move(plug), std::move(done));
+}
+
+// Backend first, then the device; a device QEMU refuses takes its backend away again, so
+// a failed plug leaves nothing behind.
+void Machine::plugDevice(Plug plug, Done done) {
+    auto guard = m_lifetime.guard();
+    auto shared = std::make_shared<Plug>(std::move(plug));
+    m_qmp.execute(
+        shared->backendCommand, shared->backendArgs,
+        [this, guard, shared, done](Result<nlohmann::json> backend) {
             if (!guard.alive()) {
                 return;
             }
-            if (!r1) {
-                done(r1.takeError().prefix("adding the disk backend"));
+            if (!backend) {
+                done(backend.takeError().prefix("adding the " + shared->what + " backend"));
                 return;
             }
-            m_qmp.execute("device_add", device, [=, this](Result<nlohmann::json> r2) {
-                if (!guard.alive()) {
-                    return;
-                }
-                if (!r2) {
-                    // Do not leave an orphan backend behind a failed plug.
-                    m_qmp.execute("blockdev-del", {{"node-name", node}},
-                                  [](Result<nlohmann::json>) {});
-                    done(r2.takeError().prefix("plugging the disk"));
-                    return;
-                }
-                commitLiveDefinition(live ? live.value() : updated.value());
-                done(success());
-            });
+            m_qmp.execute("device_add", shared->device,
+                          [this, guard, shared, done](Result<nlohmann::json> device) {
+                              if (!guard.alive()) {
+                                  return;
+                              }
+                              if (!device) {
+                                  m_qmp.execute(shared->undoCommand, shared->undoArgs,
+                                                [](Result<nlohmann::json>) {});
+                                  done(device.takeError().prefix("plugging the " + shared->what));
+                                  return;
+                              }
+                              commitLiveDefinition(shared->live);
+                              done(success());
+                          });
         });
-        return;
-    }
-    if (dev.nic.type != "user") {
-        // A TAP would have to reach QEMU through the monitor (getfd): not done yet.
-        done(Error(Code::NotSupported, "hotplug of '" + dev.nic.type +
-                                           "' interfaces is not supported; use type 'user'"));
-        return;
-    }
-    std::string alias = nicAlias(dev.nic.mac);
-    std::string netdev = "host" + alias;
-    nlohmann::json netdevArgs{{"type", "user"}, {"id", netdev}};
-    nlohmann::json device{{"driver", nicModel(dev.nic.model)},
-                          {"netdev", netdev},
-                          {"id", alias},
-                          {"mac", dev.nic.mac}};
-    auto live =
-        withAlias(updated.value(), "interface", updated.value().def.interfaces.size() - 1, alias);
-    m_qmp.execute("netdev_add", netdevArgs, [=, this](Result<nlohmann::json> r1) {
-        if (!guard.alive()) {
-            return;
-        }
-        if (!r1) {
-            done(r1.takeError().prefix("adding the network backend"));
-            return;
-        }
-        m_qmp.execute("device_add", device, [=, this](Result<nlohmann::json> r2) {
-            if (!guard.alive()) {
-                return;
-            }
-            if (!r2) {
-                m_qmp.execute("netdev_del", {{"id", netdev}}, [](Result<nlohmann::json>) {});
-                done(r2.takeError().prefix("plugging the interface"));
-                return;
-            }
-            commitLiveDefinition(live ? live.value() : updated.value());
-            done(success());
-        });
-    });
 }
 
 void Machine::unplug(const std::string& deviceId, std::function<void(Result<void>)> released) {

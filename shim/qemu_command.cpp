@@ -31,16 +31,6 @@ std::string bootOrder(const std::vector<std::string>& devices) {
     return order;
 }
 
-std::string nicDevice(const std::string& model) {
-    if (model == "e1000") {
-        return "e1000";
-    }
-    if (model == "rtl8139") {
-        return "rtl8139";
-    }
-    return "virtio-net-pci";
-}
-
 void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::string>& argv) {
     bool haveAhci = false;
     int sataUnit = 0;
@@ -81,6 +71,16 @@ void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::s
 }
 
 } // namespace
+
+std::string qemuNicDevice(const std::string& model) {
+    if (model == "e1000") {
+        return "e1000";
+    }
+    if (model == "rtl8139") {
+        return "rtl8139";
+    }
+    return "virtio-net-pci";
+}
 
 std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& launch) {
     std::vector<std::string> argv;
@@ -134,7 +134,7 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
                     {"-netdev", tap == launch.tapFds.end()
                                     ? "user,id=host" + id
                                     : "tap,id=host" + id + ",fd=" + std::to_string(tap->second)});
-        argv.insert(argv.end(), {"-device", nicDevice(nic.model) + ",netdev=host" + id +
+        argv.insert(argv.end(), {"-device", qemuNicDevice(nic.model) + ",netdev=host" + id +
                                                 ",id=" + id + ",mac=" + nic.mac});
     }
 

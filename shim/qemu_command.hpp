@@ -28,6 +28,9 @@ struct QemuLaunch {
 
 // The full QEMU command line for a domain. Everything is explicit (-nodefaults,
 // -no-user-config), so the guest sees exactly the devices its XML lists.
+// The QEMU device for a libvirt NIC model (virtio, e1000, rtl8139).
+std::string qemuNicDevice(const std::string& model);
+
 std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& launch);
 
 } // namespace virtswarm::shim

@@ -42,6 +42,7 @@ public:
         assert(!ok());
         return std::get<1>(std::move(m_v));
     }
+    T value_or(T fallback) const& { return ok() ? std::get<0>(m_v) : std::move(fallback); }
 
 private:
     std::variant<T, Error> m_v;
