@@ -2,8 +2,7 @@
 // virtswarm-hypervisord: the hypervisor registry on org.virtswarm.Hypervisor1.
 #include "manager_object.hpp"
 #include "registry.hpp"
-#include "virtswarm/dbus_edge.hpp"
-#include "virtswarm/event_loop.hpp"
+#include "virtswarm/daemon_runtime.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 
@@ -51,50 +50,18 @@ int main(int argc, char** argv) {
     config.paths = daemonPaths("hypervisor", mode);
     const char* shim = std::getenv("VIRTSWARM_SHIM_PATH");
     config.shimPath = shim != nullptr ? shim : VIRTSWARM_SHIM_DEFAULT_PATH;
-    if (auto r = createDaemonPaths(config.paths, mode); !r) {
-        log::error(r.error().message());
+    auto runtime = DaemonRuntime::start(mode, config.paths);
+    if (!runtime) {
+        log::error(runtime.error().message());
         return 1;
     }
-
-    auto loop = EventLoop::create();
-    if (!loop) {
-        log::error(loop.error().message());
-        return 1;
-    }
-    loop.value()->exitOnTermination();
-
-    // Objects are exported before the name is taken, so a caller that activated us finds
-    // them the moment the bus delivers its queued message.
-    auto bus = openBus(mode);
-    if (!bus) {
-        log::error(bus.error().message());
-        return 1;
-    }
-    sdbus::IConnection& connection = *bus.value();
-    if (auto r = loop.value()->attachBus(connection); !r) {
-        log::error(r.error().message());
-        return 1;
-    }
-
-    hypervisor::Registry registry(connection, *loop.value(), config);
+    DaemonRuntime& daemon = runtime.value();
+    hypervisor::Registry registry(daemon.bus(), daemon.loop(), config);
     hypervisor::ManagerObject manager(registry);
-    int exitCode = 0;
-    auto started = registry.start([&] {
-        try {
-            connection.requestName(names::kHypervisorBusName);
-            log::notice(std::string("ready on the ") + busModeName(mode) + " bus as " +
-                        names::kHypervisorBusName);
-        } catch (const sdbus::Error& e) {
-            log::error("cannot own " + std::string(names::kHypervisorBusName) + ": " +
-                       e.getMessage());
-            exitCode = 1;
-            loop.value()->exit(1);
-        }
-    });
+    auto started = registry.start([&] { daemon.claimName(names::kHypervisorBusName); });
     if (!started) {
         log::error(started.error().message());
         return 1;
     }
-    int r = loop.value()->run();
-    return exitCode != 0 ? exitCode : (r < 0 ? 1 : r);
+    return daemon.run();
 }

@@ -2,8 +2,7 @@
 // virtswarm-networkd: virtual networks and TAP devices on org.virtswarm.Network1.
 #include "manager_object.hpp"
 #include "registry.hpp"
-#include "virtswarm/dbus_edge.hpp"
-#include "virtswarm/event_loop.hpp"
+#include "virtswarm/daemon_runtime.hpp"
 #include "virtswarm/log.hpp"
 
 using namespace virtswarm;
@@ -20,41 +19,16 @@ int main(int argc, char** argv) {
     // session-mode users there (AcquireTap after a polkit check).
     constexpr BusMode mode = BusMode::System;
     DaemonPaths paths = daemonPaths("network", mode);
-    if (auto r = createDaemonPaths(paths, mode); !r) {
-        log::error(r.error().message());
+    auto runtime = DaemonRuntime::start(mode, paths);
+    if (!runtime) {
+        log::error(runtime.error().message());
         return 1;
     }
-    auto loop = EventLoop::create();
-    if (!loop) {
-        log::error(loop.error().message());
-        return 1;
-    }
-    loop.value()->exitOnTermination();
-    auto bus = openBus(mode);
-    if (!bus) {
-        log::error(bus.error().message());
-        return 1;
-    }
-    sdbus::IConnection& connection = *bus.value();
-    if (auto r = loop.value()->attachBus(connection); !r) {
-        log::error(r.error().message());
-        return 1;
-    }
-    network::NetworkRegistry registry(connection, *loop.value(), mode, paths);
+    DaemonRuntime& daemon = runtime.value();
+    network::NetworkRegistry registry(daemon.bus(), daemon.loop(), mode, paths);
     network::ManagerObject manager(registry);
-    int exitCode = 0;
-    registry.start([&] {
-        try {
-            connection.requestName("org.virtswarm.Network1");
-            log::notice("ready on the system bus as org.virtswarm.Network1");
-        } catch (const sdbus::Error& e) {
-            log::error("cannot own org.virtswarm.Network1: " + e.getMessage());
-            exitCode = 1;
-            loop.value()->exit(1);
-        }
-    });
-    int r = loop.value()->run();
+    registry.start([&] { daemon.claimName("org.virtswarm.Network1"); });
     // Networks stay up when networkd exits: bridges, dnsmasq and the firewall table are
     // re-adopted by the next networkd, so running VMs keep their connectivity.
-    return exitCode != 0 ? exitCode : (r < 0 ? 1 : r);
+    return daemon.run();
 }

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/paths.hpp"
+#include "virtswarm/result.hpp"
+
+#include <memory>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+
+namespace virtswarm {
+
+// What every daemon's main() sets up the same way: its directories, an event loop that
+// ends on SIGTERM/SIGINT, and a bus connection served by that loop. The bus name is taken
+// last (claimName), once the daemon's objects exist and its state is complete, so a
+// caller that activated it never sees a half-built daemon.
+class DaemonRuntime {
+public:
+    static Result<DaemonRuntime> start(BusMode mode, const DaemonPaths& paths);
+
+    EventLoop& loop() { return *m_loop; }
+    sdbus::IConnection& bus() { return *m_bus; }
+
+    // Takes the well-known name; if that fails the loop ends and run() returns 1.
+    void claimName(const std::string& name);
+    int run();
+
+private:
+    DaemonRuntime(std::unique_ptr<EventLoop> loop, std::unique_ptr<sdbus::IConnection> bus,
+                  BusMode mode)
+        : m_loop(std::move(loop))
+        , m_bus(std::move(bus))
+        , m_mode(mode) {}
+
+    // The loop outlives the connection it serves.
+    std::unique_ptr<EventLoop> m_loop;
+    std::unique_ptr<sdbus::IConnection> m_bus;
+    BusMode m_mode;
+    int m_exitCode = 0;
+};
+
+} // namespace virtswarm

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/daemon_runtime.hpp"
+
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/log.hpp"
+
+namespace virtswarm {
+
+Result<DaemonRuntime> DaemonRuntime::start(BusMode mode, const DaemonPaths& paths) {
+    if (auto r = createDaemonPaths(paths, mode); !r) {
+        return r.takeError();
+    }
+    auto loop = EventLoop::create();
+    if (!loop) {
+        return loop.takeError();
+    }
+    loop.value()->exitOnTermination();
+    auto bus = openBus(mode);
+    if (!bus) {
+        return bus.takeError();
+    }
+    if (auto r = loop.value()->attachBus(*bus.value()); !r) {
+        return r.takeError();
+    }
+    return DaemonRuntime(std::move(loop).value(), std::move(bus).value(), mode);
+}
+
+void DaemonRuntime::claimName(const std::string& name) {
+    try {
+        m_bus->requestName(name);
+        log::notice(std::string("ready on the ") + busModeName(m_mode) + " bus as " + name);
+    } catch (const sdbus::Error& e) {
+        log::error("cannot own " + name + ": " + e.getMessage());
+        m_exitCode = 1;
+        m_loop->exit(1);
+    }
+}
+
+int DaemonRuntime::run() {
+    int r = m_loop->run();
+    return m_exitCode != 0 ? m_exitCode : (r < 0 ? 1 : r);
+}
+
+} // namespace virtswarm
