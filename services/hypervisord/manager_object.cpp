@@ -4,16 +4,12 @@
 #include "capabilities.hpp"
 #include "domain_object.hpp"
 #include "registry.hpp"
+#include "virtswarm/authorize_definition.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 
 namespace virtswarm::hypervisor {
 namespace {
-
-using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
-void fail(const PathResult& result, const Error& error) {
-    result->returnError(toDBusError(error));
-}
 
 // The other domain that makes `domain` a duplicate, if any: same name with another UUID,
 // or same UUID with another name (libvirt's rules; a rename goes through its own API).
@@ -46,93 +42,66 @@ ManagerObject::~ManagerObject() {
     unregisterAdaptor();
 }
 
-// Both ways of adding a domain start alike: options, parsing (before polkit, which needs
-// the name and UUID as details), then the polkit check; `then` runs only if allowed.
-void ManagerObject::authorizeDefinition(
-    sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml, const Options& options,
-    const char* actionId,
-    std::function<void(const PathResult&, const std::shared_ptr<DomainXml>&)> then) {
-    auto shared = std::make_shared<sdbus::Result<sdbus::ObjectPath>>(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        fail(shared, r.error());
-        return;
-    }
-    auto parsed = parseDomainXml(xml);
-    if (!parsed) {
-        fail(shared, parsed.error());
-        return;
-    }
-    auto domain = std::make_shared<DomainXml>(std::move(parsed).value());
-    Caller caller = currentCaller(getObject());
-    PolkitDetails details{{"domain_name", domain->def.name},
-                          {"domain_uuid", formatUuid(domain->def.uuid)}};
-    m_registry.authority().checkBusName(
-        caller.sender, actionId, details, caller.allowInteraction,
-        [shared, domain, then = std::move(then)](Result<void> allowed) {
-            if (!allowed) {
-                fail(shared, allowed.error());
-                return;
-            }
-            then(shared, domain);
-        });
-}
-
 void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    authorizeDefinition(std::move(result), xml, options, "org.virtswarm.domain.save",
-                        [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
-                            // Checked now, not before polkit: another client may have defined in
-                            // between.
-                            if (auto conflict = conflictFor(m_registry, domain->def)) {
-                                fail(shared, *conflict);
-                                return;
-                            }
-                            // Disk first: a definition the registry announces is one that survives
-                            // a crash.
-                            if (auto r = m_registry.store().save(*domain); !r) {
-                                fail(shared, r.error());
-                                return;
-                            }
-                            auto path = Registry::objectPathFor(domain->def.uuid);
-                            if (auto* existing = m_registry.findByUuid(domain->def.uuid)) {
-                                existing->redefine(*domain);
-                                existing->makePersistent();
-                                m_registry.emitLifecycle(*existing, kEventDefinedUpdated);
-                                shared->returnResults(sdbus::ObjectPath(path));
-                                return;
-                            }
-                            auto defined = m_registry.define(std::move(*domain), true);
-                            if (!defined) {
-                                fail(shared, defined.error());
-                                return;
-                            }
-                            log::info("defined domain '" + defined.value()->def().name + "'");
-                            m_registry.emitLifecycle(*defined.value(), kEventDefinedAdded);
-                            shared->returnResults(sdbus::ObjectPath(path));
-                        });
+    authorizeDefinition<DomainXml>(
+        getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
+        "org.virtswarm.domain.save", parseDomainXml,
+        [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
+            // Checked now, not before polkit: another client may have defined in
+            // between.
+            if (auto conflict = conflictFor(m_registry, domain->def)) {
+                failPath(shared, *conflict);
+                return;
+            }
+            // Disk first: a definition the registry announces is one that survives
+            // a crash.
+            if (auto r = m_registry.store().save(*domain); !r) {
+                failPath(shared, r.error());
+                return;
+            }
+            auto path = Registry::objectPathFor(domain->def.uuid);
+            if (auto* existing = m_registry.findByUuid(domain->def.uuid)) {
+                existing->redefine(*domain);
+                existing->makePersistent();
+                m_registry.emitLifecycle(*existing, kEventDefinedUpdated);
+                shared->returnResults(sdbus::ObjectPath(path));
+                return;
+            }
+            auto defined = m_registry.define(std::move(*domain), true);
+            if (!defined) {
+                failPath(shared, defined.error());
+                return;
+            }
+            log::info("defined domain '" + defined.value()->def().name + "'");
+            m_registry.emitLifecycle(*defined.value(), kEventDefinedAdded);
+            shared->returnResults(sdbus::ObjectPath(path));
+        });
 }
 
 void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    authorizeDefinition(std::move(result), xml, options, "org.virtswarm.domain.start",
-                        [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
-                            auto defined = m_registry.define(std::move(*domain), false);
-                            if (!defined) {
-                                fail(shared, defined.error());
-                                return;
-                            }
-                            DomainObject* d = defined.value();
-                            auto path = Registry::objectPathFor(d->def().uuid);
-                            // A transient domain that fails to start is removed again
-                            // (becameInactive).
-                            d->start([shared, path](Result<void> outcome) {
-                                if (outcome) {
-                                    shared->returnResults(sdbus::ObjectPath(path));
-                                } else {
-                                    fail(shared, outcome.error());
-                                }
-                            });
-                        });
+    authorizeDefinition<DomainXml>(
+        getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
+        "org.virtswarm.domain.start", parseDomainXml,
+        [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
+            auto defined = m_registry.define(std::move(*domain), false);
+            if (!defined) {
+                failPath(shared, defined.error());
+                return;
+            }
+            DomainObject* d = defined.value();
+            auto path = Registry::objectPathFor(d->def().uuid);
+            // A transient domain that fails to start is removed again
+            // (becameInactive).
+            d->start([shared, path](Result<void> outcome) {
+                if (outcome) {
+                    shared->returnResults(sdbus::ObjectPath(path));
+                } else {
+                    failPath(shared, outcome.error());
+                }
+            });
+        });
 }
 
 sdbus::ObjectPath ManagerObject::LookupByName(const std::string& name) {

@@ -35,12 +35,6 @@ private:
     std::string Mode() override;
     std::string Version() override { return VIRTSWARM_VERSION; }
 
-    using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
-    void authorizeDefinition(
-        sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml, const Options& options,
-        const char* actionId,
-        std::function<void(const PathResult&, const std::shared_ptr<DomainXml>&)> then);
-
     Registry& m_registry;
 };
 

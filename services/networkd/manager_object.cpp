@@ -3,15 +3,11 @@
 
 #include "network_object.hpp"
 #include "registry.hpp"
+#include "virtswarm/authorize_definition.hpp"
 #include "virtswarm/log.hpp"
 
 namespace virtswarm::network {
 namespace {
-
-using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
-void fail(const PathResult& result, const Error& error) {
-    result->returnError(toDBusError(error));
-}
 
 constexpr int kEventDefined = 0;
 
@@ -32,56 +28,26 @@ ManagerObject::~ManagerObject() {
     unregisterAdaptor();
 }
 
-// Both ways of adding a network start alike: options, parsing (before polkit, which needs
-// the name and UUID as details), then the polkit check; `then` runs only if allowed.
-void ManagerObject::authorizeDefinition(
-    sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml, const Options& options,
-    const char* actionId,
-    std::function<void(const PathResult&, const std::shared_ptr<NetworkXml>&)> then) {
-    auto shared = std::make_shared<sdbus::Result<sdbus::ObjectPath>>(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        fail(shared, r.error());
-        return;
-    }
-    auto parsed = parseNetworkXml(xml);
-    if (!parsed) {
-        fail(shared, parsed.error());
-        return;
-    }
-    auto network = std::make_shared<NetworkXml>(std::move(parsed).value());
-    Caller caller = currentCaller(getObject());
-    PolkitDetails details{{"network_name", network->def.name},
-                          {"network_uuid", formatUuid(network->def.uuid)}};
-    m_registry.authority().checkBusName(
-        caller.sender, actionId, details, caller.allowInteraction,
-        [shared, network, then = std::move(then)](Result<void> allowed) {
-            if (!allowed) {
-                fail(shared, allowed.error());
-                return;
-            }
-            then(shared, network);
-        });
-}
-
 void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    authorizeDefinition(
-        std::move(result), xml, options, "org.virtswarm.network.save",
+    authorizeDefinition<NetworkXml>(
+        getObject(), m_registry.authority(), std::move(result), xml, options, "network",
+        "org.virtswarm.network.save", parseNetworkXml,
         [this](const PathResult& shared, const std::shared_ptr<NetworkXml>& network) {
             NetworkObject* existing = m_registry.findByUuid(network->def.uuid);
             if (existing != nullptr && existing->def().name != network->def.name) {
-                fail(shared, Error(Code::NetworkExists,
-                                   "network '" + existing->def().name + "' already has this uuid"));
+                failPath(shared, Error(Code::NetworkExists, "network '" + existing->def().name +
+                                                                "' already has this uuid"));
                 return;
             }
             auto prepared = m_registry.prepare(*network, existing);
             if (!prepared) {
-                fail(shared, prepared.error());
+                failPath(shared, prepared.error());
                 return;
             }
             if (auto r = m_registry.store().save(prepared.value().def.uuid, prepared.value().xml);
                 !r) {
-                fail(shared, r.error());
+                failPath(shared, r.error());
                 return;
             }
             auto path = NetworkRegistry::objectPathFor(prepared.value().def.uuid);
@@ -93,7 +59,7 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
             }
             auto added = m_registry.add(std::move(prepared).value(), true);
             if (!added) {
-                fail(shared, added.error());
+                failPath(shared, added.error());
                 return;
             }
             log::info("defined network '" + added.value()->def().name + "'");
@@ -104,17 +70,18 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
 
 void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    authorizeDefinition(
-        std::move(result), xml, options, "org.virtswarm.network.start",
+    authorizeDefinition<NetworkXml>(
+        getObject(), m_registry.authority(), std::move(result), xml, options, "network",
+        "org.virtswarm.network.start", parseNetworkXml,
         [this](const PathResult& shared, const std::shared_ptr<NetworkXml>& network) {
             auto prepared = m_registry.prepare(*network, nullptr);
             if (!prepared) {
-                fail(shared, prepared.error());
+                failPath(shared, prepared.error());
                 return;
             }
             auto added = m_registry.add(std::move(prepared).value(), false);
             if (!added) {
-                fail(shared, added.error());
+                failPath(shared, added.error());
                 return;
             }
             NetworkObject* n = added.value();
@@ -125,7 +92,7 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
                     shared->returnResults(sdbus::ObjectPath(path));
                     return;
                 }
-                fail(shared, r.error());
+                failPath(shared, r.error());
                 if (guard.alive() && !n->active()) {
                     m_registry.remove(*n);
                 }

@@ -33,12 +33,6 @@ private:
     void AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result, std::string network,
                     Options options) override;
 
-    using PathResult = std::shared_ptr<sdbus::Result<sdbus::ObjectPath>>;
-    void authorizeDefinition(
-        sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml, const Options& options,
-        const char* actionId,
-        std::function<void(const PathResult&, const std::shared_ptr<NetworkXml>&)> then);
-
     NetworkRegistry& m_registry;
 };
 
