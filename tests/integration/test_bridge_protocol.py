@@ -412,7 +412,10 @@ def start_proxyd(argv, name):
 
 
 def stop_proxyd(proc, log):
-    assert proc.poll() is None, "virtswarm-proxyd died"
+    log.flush()
+    with open(log.name) as f:
+        output = f.read()
+    assert proc.poll() is None, f"virtswarm-proxyd died:\n{output}"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
     log.close()
@@ -460,8 +463,12 @@ def test_systemd_socket_activation():
     root = h.env("VS_TEST_ROOT")
     rw = os.path.join(root, "activated-rw.sock")
     ro = os.path.join(root, "activated-ro.sock")
+    # systemd-socket-activate passes on only PATH, HOME, USER and TERM: name the test
+    # bus (and the sanitizer settings) explicitly, or the daemon would look for the host's.
+    keep = [a for v in ("DBUS_SYSTEM_BUS_ADDRESS", "ASAN_OPTIONS", "UBSAN_OPTIONS")
+            if v in os.environ for a in ("-E", v)]
     proc, log = start_proxyd(["systemd-socket-activate", "-l", rw, "-l", ro, "--fdname=rw:ro",
-                              f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd"],
+                              *keep, f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd"],
                              "activated")
     try:
         h.wait_until(lambda: os.path.exists(ro), 20, what="the activation sockets")
