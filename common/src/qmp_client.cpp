@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -74,6 +75,7 @@ Client::~Client() {
     m_handshakeTimer.reset();
     m_retryTimer.reset();
     m_pending.clear();
+    discardOutput();
     if (m_fd >= 0) {
         ::close(m_fd);
     }
@@ -155,8 +157,7 @@ bool Client::beginStart(ReadyHandler ready, State state) {
     m_state = state;
     m_ready = std::move(ready);
     m_in.clear();
-    m_out.clear();
-    m_outOffset = 0;
+    discardOutput();
     m_wantWrite = false;
     m_greeting = nullptr;
     m_capabilitiesId = 0;
@@ -253,6 +254,24 @@ void Client::finishConnect() {
 
 void Client::execute(const std::string& command, json arguments, Reply reply,
                      std::optional<std::chrono::milliseconds> timeout) {
+    enqueue(command, std::move(arguments), -1, std::move(reply), timeout);
+}
+
+void Client::executeWithFd(const std::string& command, json arguments, int fd, Reply reply,
+                           std::optional<std::chrono::milliseconds> timeout) {
+    if (fd < 0) {
+        post([reply = std::move(reply), command] {
+            if (reply) {
+                reply(Error(Code::InvalidArgs, "no descriptor to send with '" + command + "'"));
+            }
+        });
+        return;
+    }
+    enqueue(command, std::move(arguments), fd, std::move(reply), timeout);
+}
+
+void Client::enqueue(const std::string& command, json arguments, int fd, Reply reply,
+                     std::optional<std::chrono::milliseconds> timeout) {
     if (!reply) {
         reply = [](Result<json>) {};
     }
@@ -295,6 +314,15 @@ void Client::execute(const std::string& command, json arguments, Reply reply,
     if (!timer) {
         fail(Code::Internal, "cannot arm the timer for QMP command '" + command + "'");
         return;
+    }
+    if (fd >= 0) {
+        int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0) {
+            fail(Code::Internal,
+                 "cannot copy the descriptor for '" + command + "': " + errnoText(errno));
+            return;
+        }
+        m_outFds.emplace_back(m_out.size(), copy);
     }
     ++m_nextId;
     m_pending.emplace(id, Pending{command, std::move(reply), std::move(timer)});
@@ -393,31 +421,79 @@ void Client::readInput() {
 
 void Client::flushOutput() {
     while (m_outOffset < m_out.size()) {
-        ssize_t n = ::send(m_fd, m_out.data() + m_outOffset, m_out.size() - m_outOffset,
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n >= 0) {
-            m_outOffset += static_cast<size_t>(n);
+        if (sendSome()) {
             continue;
         }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (m_outOffset >= kReadBudget) {
-                m_out.erase(0, m_outOffset);
-                m_outOffset = 0;
-            }
-            updateIoEvents();
+        if (m_state == State::Closed) {
             return;
         }
-        shutdown(
-            Error(Code::HypervisorGone, "writing to the QMP monitor failed: " + errnoText(errno)),
-            Delivery::Now, true);
+        if (m_outOffset >= kReadBudget) {
+            m_out.erase(0, m_outOffset);
+            for (auto& attachment : m_outFds) {
+                attachment.first -= m_outOffset;
+            }
+            m_outOffset = 0;
+        }
+        updateIoEvents();
         return;
     }
     m_out.clear();
     m_outOffset = 0;
     updateIoEvents();
+}
+
+bool Client::sendSome() {
+    // A descriptor travels with the first byte of its command: a send carrying one stops
+    // before the next command that has one, and a plain send stops before it too.
+    bool attach = !m_outFds.empty() && m_outFds.front().first == m_outOffset;
+    size_t end = m_out.size();
+    for (const auto& attachment : m_outFds) {
+        if (attachment.first > m_outOffset) {
+            end = attachment.first;
+            break;
+        }
+    }
+    iovec iov{m_out.data() + m_outOffset, end - m_outOffset};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (attach) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        cmsghdr* header = CMSG_FIRSTHDR(&msg);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(header), &m_outFds.front().second, sizeof(int));
+    }
+    ssize_t n;
+    do {
+        n = ::sendmsg(m_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+        if (attach && n > 0) {
+            ::close(m_outFds.front().second);
+            m_outFds.pop_front();
+        }
+        m_outOffset += static_cast<size_t>(n);
+        return true;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        shutdown(
+            Error(Code::HypervisorGone, "writing to the QMP monitor failed: " + errnoText(errno)),
+            Delivery::Now, true);
+    }
+    return false;
+}
+
+void Client::discardOutput() {
+    m_out.clear();
+    m_outOffset = 0;
+    for (const auto& attachment : m_outFds) {
+        ::close(attachment.second);
+    }
+    m_outFds.clear();
 }
 
 void Client::updateIoEvents() {
@@ -621,8 +697,8 @@ void Client::shutdown(const Error& why, Delivery delivery, bool notifyClosed) {
     }
     // A broken monitor may have filled these to their limits: give the memory back.
     std::string().swap(m_in);
+    discardOutput();
     std::string().swap(m_out);
-    m_outOffset = 0;
     m_wantWrite = false;
 
     // Everyone owed an answer is detached from the object first: their callbacks may

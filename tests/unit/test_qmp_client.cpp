@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -40,6 +42,9 @@ public:
         if (m_fd >= 0) {
             ::close(m_fd);
         }
+        for (const auto& received : receivedFds) {
+            ::close(received.second);
+        }
     }
 
     void send(const std::string& data) {
@@ -66,6 +71,10 @@ public:
     bool answerCapabilities = true;
     std::function<void(const json&)> onCommand;
     std::vector<json> commands;
+    // Where in the byte stream each of `commands` began, and where each descriptor
+    // arrived (SCM_RIGHTS on the byte at that offset).
+    std::vector<size_t> commandOffsets;
+    std::vector<std::pair<size_t, int>> receivedFds;
     size_t written = 0;
     bool writeFailed = false;
     bool sawEof = false;
@@ -107,7 +116,14 @@ private:
 
     void readLines() {
         char buffer[4096];
-        ssize_t n = ::read(m_fd, buffer, sizeof(buffer));
+        iovec iov{buffer, sizeof(buffer)};
+        alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        ssize_t n = ::recvmsg(m_fd, &msg, MSG_CMSG_CLOEXEC);
         if (n <= 0) {
             if (n == 0 || errno != EAGAIN) {
                 sawEof = true;
@@ -115,16 +131,29 @@ private:
             }
             return;
         }
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < count; ++i) {
+                    int fd;
+                    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                    receivedFds.emplace_back(m_readTotal, fd);
+                }
+            }
+        }
+        m_readTotal += static_cast<size_t>(n);
         m_in.append(buffer, static_cast<size_t>(n));
         size_t newline;
         while ((newline = m_in.find('\n')) != std::string::npos) {
             json command = json::parse(m_in.substr(0, newline));
+            size_t offset = m_readTotal - m_in.size();
             m_in.erase(0, newline + 1);
             if (answerCapabilities && command["execute"] == "qmp_capabilities") {
                 reply(command, json::object());
                 continue;
             }
             commands.push_back(command);
+            commandOffsets.push_back(offset);
             if (onCommand) {
                 onCommand(command);
             }
@@ -135,6 +164,7 @@ private:
     EventSource m_io;
     bool m_reading = true;
     std::string m_in;
+    size_t m_readTotal = 0;
     std::string m_out;
     size_t m_outOffset = 0;
 };
@@ -316,6 +346,72 @@ TEST_F(QmpClientTest, ExecuteReturnsTheReturnValue) {
     EXPECT_EQ(status.result->value()["status"], "running");
     EXPECT_TRUE(sendKey.ok());
     EXPECT_EQ(status.calls, 1);
+}
+
+TEST_F(QmpClientTest, DescriptorTravelsWithItsCommand) {
+    auto client = readyClient();
+    peer->onCommand = [&](const json& command) { peer->reply(command, json::object()); };
+    int first[2];
+    int second[2];
+    ASSERT_EQ(pipe2(first, O_CLOEXEC), 0);
+    ASSERT_EQ(pipe2(second, O_CLOEXEC), 0);
+    ReplyOutcome a;
+    ReplyOutcome plain;
+    ReplyOutcome b;
+    // Queued back to back, so the client has to split its sends at the descriptors.
+    client->executeWithFd("getfd", {{"fdname", "a"}}, first[1], a.callback());
+    client->execute("query-status", nullptr, plain.callback());
+    client->executeWithFd("getfd", {{"fdname", "b"}}, second[1], b.callback());
+    // The caller keeps its descriptors.
+    ::close(first[1]);
+    ::close(second[1]);
+    ASSERT_TRUE(runUntil([&] { return a.done() && plain.done() && b.done(); }));
+    EXPECT_TRUE(a.ok() && plain.ok() && b.ok());
+    ASSERT_EQ(peer->commands.size(), 3u);
+    ASSERT_EQ(peer->receivedFds.size(), 2u);
+    EXPECT_EQ(peer->receivedFds[0].first, peer->commandOffsets[0]);
+    EXPECT_EQ(peer->receivedFds[1].first, peer->commandOffsets[2]);
+    // Each is the write end of its own pipe: what is written arrives at that pipe's reader.
+    ASSERT_EQ(::write(peer->receivedFds[0].second, "1", 1), 1);
+    ASSERT_EQ(::write(peer->receivedFds[1].second, "2", 1), 1);
+    char c = 0;
+    ASSERT_EQ(::read(first[0], &c, 1), 1);
+    EXPECT_EQ(c, '1');
+    ASSERT_EQ(::read(second[0], &c, 1), 1);
+    EXPECT_EQ(c, '2');
+    ::close(first[0]);
+    ::close(second[0]);
+}
+
+TEST_F(QmpClientTest, DescriptorsQueuedWhenTheMonitorDiesAreClosed) {
+    auto client = readyClient();
+    int ends[2];
+    ASSERT_EQ(pipe2(ends, O_CLOEXEC), 0);
+    peer->stopReading();
+    ReplyOutcome filler;
+    // Enough output that the socket fills and the getfd stays queued in the client.
+    std::string big(600 * 1024, 'x');
+    client->execute("human-monitor-command", {{"command-line", big}}, filler.callback());
+    ReplyOutcome withFd;
+    client->executeWithFd("getfd", {{"fdname", "a"}}, ends[1], withFd.callback());
+    ::close(ends[1]);
+    settle();
+    peer->hangUp();
+    ASSERT_TRUE(runUntil([&] { return withFd.done(); }));
+    EXPECT_EQ(withFd.code(), Code::HypervisorGone);
+    // No copy of the write end is left anywhere: the reader sees end of file.
+    char c;
+    EXPECT_EQ(::read(ends[0], &c, 1), 0);
+    ::close(ends[0]);
+}
+
+TEST_F(QmpClientTest, ExecuteWithoutADescriptorIsInvalid) {
+    auto client = readyClient();
+    ReplyOutcome r;
+    client->executeWithFd("getfd", {{"fdname", "a"}}, -1, r.callback());
+    ASSERT_TRUE(runUntil([&] { return r.done(); }));
+    EXPECT_EQ(r.code(), Code::InvalidArgs);
+    EXPECT_TRUE(peer->commands.empty());
 }
 
 TEST_F(QmpClientTest, ErrorReplyIsOperationFailed) {

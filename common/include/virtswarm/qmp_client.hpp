@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +69,11 @@ public:
     // After a timeout the command may still run in QEMU; its late reply is ignored.
     void execute(const std::string& command, nlohmann::json arguments, Reply reply,
                  std::optional<std::chrono::milliseconds> timeout = {});
+    // The same, with a copy of `fd` sent along (SCM_RIGHTS on the command's first byte),
+    // as QMP's getfd and add-fd expect. The caller keeps `fd`; the copy is closed once
+    // sent or when the connection goes away.
+    void executeWithFd(const std::string& command, nlohmann::json arguments, int fd, Reply reply,
+                       std::optional<std::chrono::milliseconds> timeout = {});
 
     void onEvent(EventHandler handler);
     void onClosed(ClosedHandler handler);
@@ -94,6 +100,11 @@ private:
     };
 
     bool beginStart(ReadyHandler ready, State state);
+    void enqueue(const std::string& command, nlohmann::json arguments, int fd, Reply reply,
+                 std::optional<std::chrono::milliseconds> timeout);
+    // Sends from m_outOffset up to the next fd boundary; false when the socket is full.
+    bool sendSome();
+    void discardOutput();
     bool watch(uint32_t events, Delivery delivery);
     void tryConnect(Delivery delivery);
     void finishConnect();
@@ -130,6 +141,8 @@ private:
     std::string m_in;
     std::string m_out;
     size_t m_outOffset = 0;
+    // Descriptors to attach, each at its offset in m_out (ascending), owned until sent.
+    std::deque<std::pair<size_t, int>> m_outFds;
 
     uint64_t m_nextId = 1;
     std::map<uint64_t, Pending> m_pending;
