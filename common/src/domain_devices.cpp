@@ -82,8 +82,19 @@ Result<DomainXml> withDeviceAdded(const DomainXml& domain, const DeviceSpec& dev
     if (!snippet) {
         return snippet.takeError();
     }
+    // Device ids derive from the disk target and the MAC: each must be unique (libvirt
+    // refuses these the same way).
+    xml::Node devices = devicesOf(doc.value());
+    for (xml::Node node = devices->children; node != nullptr; node = node->next) {
+        if (node->type == XML_ELEMENT_NODE && matches(node, device)) {
+            return Error(Code::InvalidState,
+                         device.kind == DeviceSpec::Kind::Disk
+                             ? "target " + device.disk.targetDev + " already exists"
+                             : "an interface with MAC " + device.nic.mac + " already exists");
+        }
+    }
     xml::Node copy = xmlDocCopyNode(snippet.value().root(), doc.value().raw(), 1);
-    xmlAddChild(devicesOf(doc.value()), copy);
+    xmlAddChild(devices, copy);
     return parseDomainXml(doc.value().serialize());
 }
 

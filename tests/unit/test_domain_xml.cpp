@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_devices.hpp"
 
 #include <gtest/gtest.h>
 
@@ -187,4 +188,30 @@ TEST(Uuid, ParsesBothFormsAndRejectsGarbage) {
     EXPECT_FALSE(parseUuid("c7a5fdbd+edaf-9455-926a-d65c16db1809"));
     EXPECT_FALSE(parseUuid("g7a5fdbdedaf9455926ad65c16db1809"));
     EXPECT_NE(randomUuid(), randomUuid());
+}
+
+TEST(DeviceXml, AddingADeviceWhoseIdIsTakenIsRefused) {
+    auto domain = parseDomainXml(
+        domainXml("<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                  "<source file='/a.img'/><target dev='vda' bus='virtio'/></disk>"
+                  "<interface type='user'><mac address='52:54:00:ab:00:01'/></interface>"));
+    ASSERT_TRUE(domain) << domain.error().message();
+    auto sameTarget = parseDeviceXml("<disk type='file' device='disk'><source file='/b.img'/>"
+                                     "<target dev='vda' bus='virtio'/></disk>");
+    ASSERT_TRUE(sameTarget);
+    auto r = withDeviceAdded(domain.value(), sameTarget.value());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Code::InvalidState);
+    // The MAC is compared as libvirt does, whatever its case.
+    auto sameMac = parseDeviceXml(
+        "<interface type='network'><source network='n'/><mac address='52:54:00:AB:00:01'/>"
+        "</interface>");
+    ASSERT_TRUE(sameMac);
+    EXPECT_FALSE(withDeviceAdded(domain.value(), sameMac.value()));
+    auto fresh = parseDeviceXml("<disk type='file' device='disk'><source file='/b.img'/>"
+                                "<target dev='vdb' bus='virtio'/></disk>");
+    ASSERT_TRUE(fresh);
+    auto added = withDeviceAdded(domain.value(), fresh.value());
+    ASSERT_TRUE(added) << added.error().message();
+    EXPECT_EQ(added.value().def.disks.size(), 2u);
 }
