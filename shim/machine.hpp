@@ -31,7 +31,7 @@ public:
         std::function<void()> finished;
     };
 
-    // `taps` (may be null when no NIC needs one) gets TAP devices from networkd.
+    // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
             QemuIdentity identity, TapBroker* taps, Listener listener);
     ~Machine();
@@ -101,6 +101,8 @@ private:
         DomainXml live; // the live definition once plugged
     };
     void plugDevice(Plug plug, Done done);
+    // `next` is the live definition with the new NIC (type network or bridge) last.
+    void plugTapInterface(DomainXml next, Done done);
     Stats hostStats() const;
 
     EventLoop& m_loop;

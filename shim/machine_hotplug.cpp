@@ -93,9 +93,7 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
         plug.live = withAlias(next, "disk", next.def.disks.size() - 1, alias).value_or(next);
     } else {
         if (dev.nic.type != "user") {
-            // A TAP would have to reach QEMU through the monitor (getfd): not done yet.
-            done(Error(Code::NotSupported, "hotplug of '" + dev.nic.type +
-                                               "' interfaces is not supported; use type 'user'"));
+            plugTapInterface(next, std::move(done));
             return;
         }
         std::string alias = nicAlias(dev.nic.mac);
@@ -113,6 +111,71 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
             withAlias(next, "interface", next.def.interfaces.size() - 1, alias).value_or(next);
     }
     plugDevice(std::move(plug), std::move(done));
+}
+
+// A NIC on a network or host bridge: networkd creates the TAP for us, QEMU receives it
+// through its monitor (getfd) and the netdev takes it by name. Only QEMU holds it then,
+// so the TAP disappears with the netdev.
+void Machine::plugTapInterface(DomainXml next, Done done) {
+    if (m_tapBroker == nullptr) {
+        done(Error(Code::Internal, "no connection to virtswarm-networkd"));
+        return;
+    }
+    size_t index = next.def.interfaces.size() - 1;
+    InterfaceDef nic = next.def.interfaces[index];
+    auto guard = m_lifetime.guard();
+    m_tapBroker->acquire(nic, [this, guard, nic, index, next = std::move(next),
+                               done](Result<TapBroker::Tap> tap) mutable {
+        if (!guard.alive()) {
+            if (tap) {
+                ::close(tap.value().fd);
+            }
+            return;
+        }
+        if (!tap) {
+            done(tap.takeError());
+            return;
+        }
+        std::string alias = nicAlias(nic.mac);
+        std::string netdev = "host" + alias; // as qemu_command.cpp names backends
+        std::string fdName = "fd-" + alias;
+        Plug plug;
+        plug.what = "interface";
+        plug.backendCommand = "netdev_add";
+        plug.backendArgs = {{"type", "tap"}, {"id", netdev}, {"fd", fdName}};
+        plug.undoCommand = "netdev_del";
+        plug.undoArgs = {{"id", netdev}};
+        plug.device = {{"driver", qemuNicDevice(nic.model)},
+                       {"netdev", netdev},
+                       {"id", alias},
+                       {"mac", nic.mac}};
+        DomainXml live = withAlias(next, "interface", index, alias).value_or(next);
+        plug.live = withInterfaceTarget(live, index, tap.value().ifname).value_or(live);
+        // The monitor sends its own copy; ours goes now.
+        m_qmp.executeWithFd(
+            "getfd", {{"fdname", fdName}}, tap.value().fd,
+            [this, guard, fdName, plug = std::move(plug), done](Result<nlohmann::json> r) mutable {
+                if (!guard.alive()) {
+                    return;
+                }
+                if (!r) {
+                    done(r.takeError().prefix("handing the TAP to QEMU"));
+                    return;
+                }
+                plugDevice(std::move(plug), [this, guard, fdName, done](Result<void> plugged) {
+                    if (plugged || !guard.alive() || !m_qmp.connected()) {
+                        done(std::move(plugged));
+                        return;
+                    }
+                    // A netdev_add that failed left the TAP with the monitor: the error
+                    // is answered once it is closed, so nothing of the attempt remains.
+                    auto error = std::make_shared<Error>(plugged.takeError());
+                    m_qmp.execute("closefd", {{"fdname", fdName}},
+                                  [error, done](Result<nlohmann::json>) { done(*error); });
+                });
+            });
+        ::close(tap.value().fd);
+    });
 }
 
 // Backend first, then the device; a device QEMU refuses takes its backend away again, so

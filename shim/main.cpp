@@ -67,9 +67,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     log::init("virtswarm-shim/" + args->uuidHex.substr(0, 8));
-    ShimFiles files{args->runtimeDir, args->runtimeDir + "/domain.xml",
-                    args->runtimeDir + "/qmp.sock", args->runtimeDir + "/qemu.pid",
-                    args->runtimeDir + "/failure"};
+    ShimFiles files = shimFilesIn(args->runtimeDir);
 
     auto text = readFile(files.domainXml);
     auto domain = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
@@ -103,36 +101,14 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    // NICs on networks get their TAPs from networkd, which lives on the system bus: a
-    // session-mode shim opens a second connection for that.
-    std::unique_ptr<sdbus::IConnection> systemBus;
-    std::unique_ptr<shim::TapBroker> taps;
-    bool needsTaps = false;
-    for (const auto& nic : domain.value().def.interfaces) {
-        needsTaps = needsTaps || nic.type != "user";
-    }
-    if (needsTaps) {
-        sdbus::IConnection* tapBus = &connection;
-        if (args->mode == BusMode::Session) {
-            auto sys = openBus(BusMode::System);
-            if (!sys) {
-                recordFailure(files, sys.error());
-                return 1;
-            }
-            systemBus = std::move(sys).value();
-            if (auto r = loop.value()->attachBus(*systemBus); !r) {
-                recordFailure(files, r.error());
-                return 1;
-            }
-            tapBus = systemBus.get();
-        }
-        taps = std::make_unique<shim::TapBroker>(*tapBus);
-    }
+    // NICs on networks get their TAPs from networkd, on the system bus: a session-mode
+    // shim connects there only when it first needs one (at boot or on hotplug).
+    shim::TapBroker taps(*loop.value(), args->mode == BusMode::System ? &connection : nullptr);
 
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
-                    std::move(identity).value(), taps.get(),
+                    std::move(identity).value(), &taps,
                     Machine::Listener{[&](const std::string&, const std::string&) {
                                           if (exported != nullptr) {
                                               exported->announceState();

@@ -13,11 +13,35 @@ constexpr auto kAcquireTimeout = std::chrono::seconds(20);
 
 } // namespace
 
-TapBroker::TapBroker(sdbus::IConnection& systemBus)
-    : m_networkd(
-          sdbus::createProxy(systemBus, "org.virtswarm.Network1", "/org/virtswarm/Network1")) {}
+TapBroker::TapBroker(EventLoop& loop, sdbus::IConnection* systemBus)
+    : m_loop(loop)
+    , m_systemBus(systemBus) {}
 
-TapBroker::~TapBroker() = default;
+// The proxy goes before the connection it uses.
+TapBroker::~TapBroker() {
+    m_networkd.reset();
+}
+
+Result<sdbus::IProxy*> TapBroker::networkd() {
+    if (m_networkd) {
+        return m_networkd.get();
+    }
+    if (m_systemBus == nullptr) {
+        auto bus = openBus(BusMode::System);
+        if (!bus) {
+            Error error = bus.error();
+            return error.prefix("reaching virtswarm-networkd");
+        }
+        if (auto r = m_loop.attachBus(*bus.value()); !r) {
+            return r.error();
+        }
+        m_ownConnection = std::move(bus).value();
+        m_systemBus = m_ownConnection.get();
+    }
+    m_networkd =
+        sdbus::createProxy(*m_systemBus, "org.virtswarm.Network1", "/org/virtswarm/Network1");
+    return m_networkd.get();
+}
 
 void TapBroker::acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)> done) {
     Options options{{"mac", sdbus::Variant(nic.mac)}};
@@ -27,9 +51,15 @@ void TapBroker::acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)
     } else {
         network = nic.source;
     }
+    auto proxy = networkd();
+    if (!proxy) {
+        m_loop.defer([done, error = proxy.error()] { done(error); });
+        return;
+    }
     auto guard = m_lifetime.guard();
     try {
-        m_networkd->callMethodAsync("AcquireTap")
+        proxy.value()
+            ->callMethodAsync("AcquireTap")
             .onInterface("org.virtswarm.Network1.Manager")
             .withTimeout(kAcquireTimeout)
             .withArguments(network, options)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/result.hpp"
 
@@ -22,7 +23,11 @@ public:
         std::string ifname;
     };
 
-    explicit TapBroker(sdbus::IConnection& systemBus);
+    // `systemBus`: the shim's own connection when it is on the system bus; null for a
+    // session-mode shim, which then connects to the system bus at its first request
+    // (most VMs never need a TAP, and those shims keep no second connection). Lives as
+    // long as the loop runs: that connection stays attached to it.
+    TapBroker(EventLoop& loop, sdbus::IConnection* systemBus);
     ~TapBroker();
 
     // Asks networkd for a TAP on the NIC's network (type 'network') or host bridge
@@ -30,6 +35,11 @@ public:
     void acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)> done);
 
 private:
+    Result<sdbus::IProxy*> networkd();
+
+    EventLoop& m_loop;
+    sdbus::IConnection* m_systemBus;
+    std::unique_ptr<sdbus::IConnection> m_ownConnection;
     std::unique_ptr<sdbus::IProxy> m_networkd;
     Lifetime m_lifetime;
 };

@@ -236,3 +236,46 @@ def test_routed_ipv6_and_host_bridge_networks():
         assert "hostbr0" in nc.links()
     finally:
         subprocess.run(["ip", "link", "del", "hostbr0"], check=False)
+
+
+def test_hotplugged_nic_gets_its_tap_through_the_monitor():
+    """A NIC on a network plugged into a running guest: networkd makes the TAP, QEMU gets
+    it over QMP (getfd) and is then its only holder; unplugging frees it."""
+    net = nc.define(nc.nat_xml("hot", 200))
+    nc.network(net).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    bridge = str(nc.props(net)["Bridge"])
+    log = os.path.join(h.env("VS_TEST_ROOT"), "hotnic.serial")
+    d = vc.define(vc.domain_xml("hotnic", serial=log))
+    vc.domain(d).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    vc.wait_file_contains(log, "VIRTSWARM-GUEST-READY")
+    mac = "52:54:00:00:03:0a"
+    nic = (f"<interface type='network'><source network='hot'/><mac address='{mac}'/>"
+           "<model type='virtio'/></interface>")
+
+    def taps():
+        return {n: l for n, l in nc.links().items() if l.get("master") == bridge}
+
+    assert taps() == {}
+    vc.domain(d).AttachDevice(nic, vc.no_options(), timeout=vc.TIMEOUT)
+    plugged = taps()
+    assert len(plugged) == 1
+    (tap, link), = plugged.items()
+    # The shim closed its copy at once: the TAP still being there with a carrier means
+    # QEMU holds it.
+    assert "LOWER_UP" in link["flags"], link
+    live = str(vc.domain(d).GetXML(vc.no_options()))
+    assert mac in live and f"<target dev=\"{tap}\"" in live
+    assert mac not in str(vc.domain(d).GetXML({"inactive": True}))
+    stats = vc.domain(d).GetStats(vc.no_options())
+    assert int(stats["net.count"]) == 1 and str(stats["net.0.name"]) == tap
+
+    # Plugging the same NIC twice is refused and leaves no second TAP behind.
+    assert vc.error_name(vc.domain(d).AttachDevice, nic, vc.no_options()).startswith(ERR)
+    assert list(taps()) == [tap]
+
+    vc.domain(d).DetachDevice(nic, vc.no_options(), timeout=vc.TIMEOUT)
+    h.wait_until(lambda: taps() == {}, 10, 0.05, "the TAP to vanish with its netdev")
+    assert mac not in str(vc.domain(d).GetXML(vc.no_options()))
+    assert vc.props(d)["State"] == "running"
+    vc.domain(d).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    nc.network(net).Stop(vc.no_options(), timeout=vc.TIMEOUT)
