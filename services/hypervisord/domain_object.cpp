@@ -154,7 +154,7 @@ void DomainObject::onShimState(const std::string& state, const std::string& reas
         return;
     }
     if (m_starting && state == "running") {
-        m_id = m_registry.allocateId();
+        m_id = m_registry.assignId(uuidHex());
         setState(state, reason);
         finishStart(success());
         return;
@@ -210,7 +210,7 @@ void DomainObject::onShimGone(std::optional<Error> failure) {
 
 void DomainObject::adoptRunning(const std::string& state, const std::string& reason) {
     if (m_id == -1 && isActiveState(state)) {
-        m_id = m_registry.allocateId();
+        m_id = m_registry.recoverId(uuidHex());
     }
     setState(state, reason);
 }

@@ -7,6 +7,8 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/shim_files.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 
 namespace virtswarm::hypervisor {
@@ -49,6 +51,7 @@ Result<void> Registry::start(std::function<void()> ready) {
     }
     log::info("loaded " + std::to_string(m_domains.size()) + " definitions from " +
               m_config.paths.configDir);
+    reserveRecordedIds();
     if (auto r = m_shims.subscribe(); !r) {
         return r;
     }
@@ -69,6 +72,47 @@ Result<void> Registry::start(std::function<void()> ready) {
             ready();
         });
     return success();
+}
+
+int Registry::assignId(const std::string& uuidHex) {
+    int id = m_nextId++;
+    const std::string path = shimFiles(m_config.paths.runtimeDir, uuidHex).domainId;
+    if (auto r = writeFileAtomic(path, std::to_string(id) + "\n", 0644); !r) {
+        log::warning("cannot record the id of " + uuidHex + ": " + r.error().message());
+    }
+    return id;
+}
+
+int Registry::recoverId(const std::string& uuidHex) {
+    if (auto id = recordedId(uuidHex)) {
+        m_nextId = std::max(m_nextId, *id + 1);
+        return *id;
+    }
+    return assignId(uuidHex);
+}
+
+std::optional<int> Registry::recordedId(const std::string& uuidHex) const {
+    auto text = readFile(shimFiles(m_config.paths.runtimeDir, uuidHex).domainId, 64);
+    if (!text) {
+        return std::nullopt;
+    }
+    int id = 0;
+    const std::string& digits = text.value();
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (ec != std::errc() || id <= 0 || (end != digits.data() + digits.size() && *end != '\n')) {
+        return std::nullopt;
+    }
+    return id;
+}
+
+void Registry::reserveRecordedIds() {
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(m_config.paths.runtimeDir + "/domains", ec)) {
+        if (auto id = recordedId(entry.path().filename().string())) {
+            m_nextId = std::max(m_nextId, *id + 1);
+        }
+    }
 }
 
 // A QEMU whose shim died while the registry was down too has no one on the bus to

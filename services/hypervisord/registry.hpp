@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
 #include <vector>
@@ -53,7 +54,11 @@ public:
     DomainObject* findByUuid(const UuidBytes& uuid) const;
     std::vector<DomainObject*> all() const;
 
-    int allocateId() { return m_nextId++; }
+    // Runtime ids, as libvirt's: unique while the registry runs and kept across its
+    // restarts, because each is recorded in the domain's runtime dir.
+    int assignId(const std::string& uuidHex);
+    // The id recorded for a running domain being adopted (a new one if there is none).
+    int recoverId(const std::string& uuidHex);
     void emitLifecycle(const DomainObject& domain, LifecycleEvent event);
     void setEventEmitter(std::function<void(const DomainObject&, LifecycleEvent)> emitter) {
         m_emitEvent = std::move(emitter);
@@ -72,6 +77,9 @@ private:
     DomainObject* findByUuidHex(const std::string& uuidHex) const;
     void adoptRunningShim(ShimSupervisor::FoundShim found);
     void recoverOrphanedQemus();
+    std::optional<int> recordedId(const std::string& uuidHex) const;
+    // No id recorded for a domain still running may be handed out again.
+    void reserveRecordedIds();
 
     sdbus::IConnection& m_connection;
     EventLoop& m_loop;

@@ -13,13 +13,19 @@ struct ShimFiles {
     std::string domainXml; // the definition the domain was started with
     std::string qmpSocket; // QEMU's monitor, listening
     std::string qemuPid;
-    std::string failure; // why the shim gave up: "<D-Bus error name>\n<message>"
+    std::string failure;  // why the shim gave up: "<D-Bus error name>\n<message>"
+    std::string domainId; // the registry's runtime id, so a restarted registry keeps it
 };
 
+// The files of one domain's runtime dir.
+inline ShimFiles shimFilesIn(const std::string& dir) {
+    return ShimFiles{
+        dir,        dir + "/domain.xml", dir + "/qmp.sock", dir + "/qemu.pid", dir + "/failure",
+        dir + "/id"};
+}
+
 inline ShimFiles shimFiles(const std::string& hypervisorRuntimeDir, const std::string& uuidHex) {
-    std::string dir = hypervisorRuntimeDir + "/domains/" + uuidHex;
-    return ShimFiles{dir, dir + "/domain.xml", dir + "/qmp.sock", dir + "/qemu.pid",
-                     dir + "/failure"};
+    return shimFilesIn(hypervisorRuntimeDir + "/domains/" + uuidHex);
 }
 
 } // namespace virtswarm
