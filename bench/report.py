@@ -28,6 +28,7 @@ TARGETS = {
 }
 
 ORDER = ["a.start",
+         "b.statebefore.p50", "b.statebefore.p99", "b.stats1before.p50", "b.stats1before.p99",
          "b.state.p50", "b.state.p99", "b.stats1.p50", "b.stats1.p99", "b.stateproc.p50",
          "b.stateproc.p99", "b.allstats", "b.stuck", "b.stateafter.p50", "b.stateafter.p99",
          "c.pss", "c.main_pss", "c.main_uss", "c.shim_uss", "c.shim_pss",

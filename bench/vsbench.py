@@ -434,6 +434,12 @@ def cmd_stuck(args) -> None:
             d.create()
         time.sleep(args.settle)  # let the guests finish booting: less CPU noise
         stuck, healthy = doms[0], doms[1:]
+        # The reference for "unchanged": the same reads while every QEMU still answers.
+        add_latency(rec, "b.statebefore", "state of a healthy domain, before the freeze",
+                    latencies_ms(lambda d: d.state(), healthy, args.iterations))
+        add_latency(rec, "b.stats1before", "stats of a healthy domain, before the freeze",
+                    latencies_ms(lambda d: lv.conn.domainListGetStats([d]), healthy,
+                                 args.iterations // 3))
         pid = lv.qemu_pid(stuck.name())
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -470,11 +476,15 @@ def cmd_stuck(args) -> None:
         log(f"start errors: {errs}")
     time.sleep(args.settle)
     stuck, healthy = paths[0], paths[1:]
+    props = {p: sw.props(p) for p in healthy}
+    doms = {p: sw.dom(p) for p in healthy}
+    add_latency(rec, "b.statebefore", "state of a healthy domain, before the freeze",
+                latencies_ms(lambda p: props[p].Get(DOMAIN, "State"), healthy, args.iterations))
+    add_latency(rec, "b.stats1before", "stats of a healthy domain, before the freeze",
+                latencies_ms(lambda p: doms[p].GetStats(sw.opts), healthy, args.iterations // 3))
     pid = sw.qemu_pid(stuck)
     os.kill(pid, signal.SIGSTOP)
     try:
-        props = {p: sw.props(p) for p in healthy}
-        doms = {p: sw.dom(p) for p in healthy}
         add_latency(rec, "b.state", "state of a healthy domain (Properties.Get State)",
                     latencies_ms(lambda p: props[p].Get(DOMAIN, "State"), healthy, args.iterations))
         add_latency(rec, "b.stats1", "stats of a healthy domain (Domain.GetStats)",
