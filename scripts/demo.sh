@@ -77,7 +77,8 @@ fi
 
 cat <<TXT
 
-The demo VM 'virtswarm-demo' is $(busctl --system get-property $bus "$path" $bus.Domain State)
+The demo VM 'virtswarm-demo' is $(busctl --system get-property $bus "$path" $bus.Domain State |
+    awk '{print $2}' | tr -d '"')
 (its serial console is logged to $serial).
 
 Look at it over D-Bus:
