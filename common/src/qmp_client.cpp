@@ -421,11 +421,12 @@ void Client::readInput() {
 
 void Client::flushOutput() {
     while (m_outOffset < m_out.size()) {
-        if (sendSome()) {
+        SendResult sent = sendSome();
+        if (sent == SendResult::Sent) {
             continue;
         }
-        if (m_state == State::Closed) {
-            return;
+        if (sent == SendResult::Failed) {
+            return; // shut down, and callbacks may have destroyed this object
         }
         if (m_outOffset >= kReadBudget) {
             m_out.erase(0, m_outOffset);
@@ -442,7 +443,7 @@ void Client::flushOutput() {
     updateIoEvents();
 }
 
-bool Client::sendSome() {
+Client::SendResult Client::sendSome() {
     // A descriptor travels with the first byte of its command: a send carrying one stops
     // before the next command that has one, and a plain send stops before it too.
     bool attach = !m_outFds.empty() && m_outFds.front().first == m_outOffset;
@@ -477,14 +478,14 @@ bool Client::sendSome() {
             m_outFds.pop_front();
         }
         m_outOffset += static_cast<size_t>(n);
-        return true;
+        return SendResult::Sent;
     }
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        shutdown(
-            Error(Code::HypervisorGone, "writing to the QMP monitor failed: " + errnoText(errno)),
-            Delivery::Now, true);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return SendResult::Full;
     }
-    return false;
+    shutdown(Error(Code::HypervisorGone, "writing to the QMP monitor failed: " + errnoText(errno)),
+             Delivery::Now, true);
+    return SendResult::Failed;
 }
 
 void Client::discardOutput() {

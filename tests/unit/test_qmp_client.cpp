@@ -56,6 +56,9 @@ public:
     void reply(const json& command, const json& value) {
         sendJson({{"return", value}, {"id", command["id"]}});
     }
+    // Stops taking input without closing: the client's writes fail (EPIPE), its reads
+    // see nothing.
+    void refuseInput() { ::shutdown(m_fd, SHUT_RD); }
     void hangUp() {
         m_io.reset();
         ::close(m_fd);
@@ -777,6 +780,29 @@ TEST_F(QmpClientTest, PendingFailureCallbackMayDestroyTheClient) {
     EXPECT_EQ(firstCalls, 1);
     EXPECT_FALSE(second.done()) << "dropped with the client, like on destruction";
     EXPECT_EQ(closedCalls, 0);
+}
+
+TEST_F(QmpClientTest, WriteFailureCallbackMayDestroyTheClient) {
+    auto client = readyClient();
+    settle();
+    peer->refuseInput();
+    int calls = 0;
+    int ends[2];
+    ASSERT_EQ(pipe2(ends, O_CLOEXEC), 0);
+    // With a descriptor queued behind it, which must be closed, not sent or leaked.
+    client->execute("a", nullptr, [&](Result<json> result) {
+        ++calls;
+        EXPECT_EQ(result.error().code(), Code::HypervisorGone);
+        client.reset();
+    });
+    client->executeWithFd("getfd", {{"fdname", "x"}}, ends[1], [](Result<json>) {});
+    ::close(ends[1]);
+    ASSERT_TRUE(runUntil([&] { return client == nullptr; }));
+    settle();
+    EXPECT_EQ(calls, 1);
+    char c;
+    EXPECT_EQ(::read(ends[0], &c, 1), 0);
+    ::close(ends[0]);
 }
 
 TEST_F(QmpClientTest, EventHandlerMayDestroyTheClient) {

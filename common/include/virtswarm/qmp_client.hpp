@@ -102,8 +102,10 @@ private:
     bool beginStart(ReadyHandler ready, State state);
     void enqueue(const std::string& command, nlohmann::json arguments, int fd, Reply reply,
                  std::optional<std::chrono::milliseconds> timeout);
-    // Sends from m_outOffset up to the next fd boundary; false when the socket is full.
-    bool sendSome();
+    enum class SendResult { Sent, Full, Failed };
+    // Sends from m_outOffset up to the next fd boundary. After Failed the connection is
+    // shut down and its callbacks have run: they may have destroyed this object.
+    SendResult sendSome();
     void discardOutput();
     bool watch(uint32_t events, Delivery delivery);
     void tryConnect(Delivery delivery);
