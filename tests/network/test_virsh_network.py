@@ -378,6 +378,23 @@ def test_dhcp_leases_of_a_booted_guest(bridge):
         assert lease["iaid"] is None
     finally:
         conn.close()
+
+    # A second NIC on the same network, plugged and unplugged the way virt-manager and
+    # `virsh attach-interface` do it (virDomainAttachDeviceFlags, current = live here).
+    mac2 = "52:54:00:00:05:0b"
+
+    def interfaces():
+        out = virsh(bridge, "domiflist", "leaseguest").stdout
+        return {l.split()[4]: l.split()[0] for l in out.splitlines()[2:] if l.strip()}
+
+    virsh(bridge, "attach-interface", "leaseguest", "network", "leasenet", "--model", "virtio",
+          "--mac", mac2)
+    tap = interfaces()[mac2]
+    assert tap.startswith("vstap") and tap != interfaces()[mac]
+    assert nc.links()[tap].get("master") == bridge_name
+    virsh(bridge, "detach-interface", "leaseguest", "network", "--mac", mac2)
+    assert list(interfaces()) == [mac]
+    h.wait_until(lambda: tap not in nc.links(), 10, 0.05, what="the unplugged TAP to vanish")
     virsh(bridge, "destroy", "leaseguest")
 
 
