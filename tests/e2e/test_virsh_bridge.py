@@ -32,19 +32,32 @@ def guest():
     return {"kernel": out[0], "initrd": out[1]}
 
 
-@pytest.fixture(scope="module")
-def bridge():
-    root = h.env("VS_TEST_ROOT")
-    rw = os.path.join(root, "bridge-virsh", "libvirt-sock")
+def start_proxyd(root, name):
+    """A virtswarm-proxyd on its own sockets under root/name; (process, log, rw, ro)."""
+    rw = os.path.join(root, name, "libvirt-sock")
     ro = rw + "-ro"
-    log = open(os.path.join(root, "proxyd-virsh.log"), "w")
+    log = open(os.path.join(root, f"proxyd-{name}.log"), "a")
     proc = subprocess.Popen([f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd",
                              "--socket", rw, "--socket-ro", ro],
                             stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, VIRTSWARM_DEBUG="1"))
-    h.wait_until(lambda: os.path.exists(ro) or proc.poll() is not None, 20,
-                 what="the proxyd sockets")
+    # A previous instance killed with -9 leaves its socket files: wait for a connectable one.
+    def listening():
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(ro)
+                return True
+            except OSError:
+                return proc.poll() is not None
+    h.wait_until(listening, 20, what="the proxyd sockets")
     assert proc.poll() is None
+    return proc, log, rw, ro
+
+
+@pytest.fixture(scope="module")
+def bridge():
+    root = h.env("VS_TEST_ROOT")
+    proc, log, rw, ro = start_proxyd(root, "bridge-virsh")
     # A home for virsh running as the test user (its own is /nonexistent).
     home = tempfile.mkdtemp(dir=root)
     os.chmod(home, 0o777)
@@ -369,3 +382,38 @@ def test_unsupported_calls_fail_cleanly(bridge):
     r = virsh(bridge, "pool-list", "--all", check=False)
     assert r.returncode == 1 and "not supported" in r.stderr
     virsh(bridge, "list", "--all")   # the bridge is still fine
+
+
+# ---------------------------------------------------------------- the bridge dies
+def test_killed_bridge_loses_no_vm(bridge, guest):
+    """kill -9 of virtswarm-proxyd: the VM it started runs on, and a new bridge on the same
+    sockets shows it as it is, with the same id."""
+    proc, log, rw, _ = start_proxyd(bridge["root"], "bridge-kill")
+    own = dict(bridge, rw=f"qemu+unix:///system?socket={rw}")
+    name = "vs-bridgekill"
+    console = os.path.join(bridge["root"], f"{name}-console.log")
+    virsh(own, "define", write_xml(own, name, domain_xml(guest, name, console)))
+    virsh(own, "start", name)
+    before = list_rows(own)[name]
+    assert before[1] == "running"
+    qemu = subprocess.run(["pgrep", "-f", f"guest={name},"], capture_output=True,
+                          text=True).stdout.split()
+    assert len(qemu) == 1
+
+    proc.kill()
+    proc.wait()
+    log.close()
+    # Nothing else noticed: the other bridge and the VM carry on.
+    assert list_rows(bridge)[name] == before
+    assert all(os.path.exists(f"/proc/{p}") for p in qemu)
+
+    proc, log, rw, _ = start_proxyd(bridge["root"], "bridge-kill")
+    try:
+        assert list_rows(own)[name] == before
+        virsh(own, "destroy", name)
+        assert state(own, name) == "shut off"
+        virsh(own, "undefine", name)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        log.close()
