@@ -101,7 +101,10 @@ private:
         DomainXml live; // the live definition once plugged
     };
     void plugDevice(Plug plug, Done done);
-    // `next` is the live definition with the new NIC (type network or bridge) last.
+    // `next` is the live definition with the new device last.
+    void plugDisk(const DiskDef& disk, DomainXml next, Done done);
+    void plugUserInterface(const InterfaceDef& nic, DomainXml next, Done done);
+    void releaseDiskFdsets(const std::string& alias);
     void plugTapInterface(DomainXml next, Done done);
     Stats hostStats() const;
 

@@ -6,12 +6,23 @@
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/log.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace virtswarm::shim {
 namespace {
 
 // How long the guest gets to release an unplugged device (it must cooperate: ACPI
 // hotplug). libvirt waits 5 s by default; TCG guests are slower.
 constexpr auto kUnplugTimeout = std::chrono::seconds(20);
+
+// The fd set holding a hotplugged disk's image, found again by this at unplug (also by
+// a shim that re-attached in between).
+std::string diskFdsetOpaque(const std::string& alias) {
+    return "virtswarm-disk:" + alias;
+}
 
 std::string nicAlias(const std::string& mac) {
     std::string alias = "net-";
@@ -68,8 +79,6 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
         return;
     }
     const DeviceSpec& dev = spec.value();
-    const DomainXml& next = updated.value();
-    Plug plug;
     if (dev.kind == DeviceSpec::Kind::Disk) {
         if (dev.disk.bus != "virtio") {
             done(Error(Code::NotSupported, "only virtio disks can be hotplugged"));
@@ -79,38 +88,98 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
             done(Error(Code::InvalidXML, "a hotplugged disk needs a source"));
             return;
         }
-        std::string alias = dev.disk.targetDev;
-        std::string node = "drive-" + alias;
-        plug.what = "disk";
-        plug.backendCommand = "blockdev-add";
-        plug.backendArgs = {{"driver", dev.disk.format},
-                            {"node-name", node},
-                            {"read-only", dev.disk.readonly},
-                            {"file", {{"driver", "file"}, {"filename", dev.disk.source}}}};
-        plug.undoCommand = "blockdev-del";
-        plug.undoArgs = {{"node-name", node}};
-        plug.device = {{"driver", "virtio-blk-pci"}, {"drive", node}, {"id", alias}};
-        plug.live = withAlias(next, "disk", next.def.disks.size() - 1, alias).value_or(next);
+        plugDisk(dev.disk, std::move(updated).value(), std::move(done));
+    } else if (dev.nic.type == "user") {
+        plugUserInterface(dev.nic, std::move(updated).value(), std::move(done));
     } else {
-        if (dev.nic.type != "user") {
-            plugTapInterface(next, std::move(done));
+        plugTapInterface(std::move(updated).value(), std::move(done));
+    }
+}
+
+void Machine::plugUserInterface(const InterfaceDef& nic, DomainXml next, Done done) {
+    std::string alias = nicAlias(nic.mac);
+    std::string netdev = "host" + alias; // as qemu_command.cpp names backends
+    Plug plug;
+    plug.what = "interface";
+    plug.backendCommand = "netdev_add";
+    plug.backendArgs = {{"type", "user"}, {"id", netdev}};
+    plug.undoCommand = "netdev_del";
+    plug.undoArgs = {{"id", netdev}};
+    plug.device = {
+        {"driver", qemuNicDevice(nic.model)}, {"netdev", netdev}, {"id", alias}, {"mac", nic.mac}};
+    plug.live = withAlias(next, "interface", next.def.interfaces.size() - 1, alias).value_or(next);
+    plugDevice(std::move(plug), std::move(done));
+}
+
+// The shim opens the image, as at boot: QEMU's user need not be able to, and in session
+// mode nothing the user cannot open gets opened. QEMU receives the descriptor in a new fd
+// set (add-fd) and the node opens /dev/fdset/N, which takes a copy of it.
+void Machine::plugDisk(const DiskDef& disk, DomainXml next, Done done) {
+    int flags = (disk.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY;
+    int fd = ::open(disk.source.c_str(), flags);
+    if (fd < 0) {
+        done(Error(Code::OperationFailed,
+                   "cannot open '" + disk.source + "': " + std::strerror(errno)));
+        return;
+    }
+    std::string alias = disk.targetDev;
+    std::string node = "drive-" + alias;
+    Plug plug;
+    plug.what = "disk";
+    plug.backendCommand = "blockdev-add";
+    plug.backendArgs = {{"driver", disk.format}, {"node-name", node}, {"read-only", disk.readonly}};
+    plug.undoCommand = "blockdev-del";
+    plug.undoArgs = {{"node-name", node}};
+    plug.device = {{"driver", "virtio-blk-pci"}, {"drive", node}, {"id", alias}};
+    plug.live = withAlias(next, "disk", next.def.disks.size() - 1, alias).value_or(next);
+    auto guard = m_lifetime.guard();
+    m_qmp.executeWithFd(
+        "add-fd", {{"opaque", diskFdsetOpaque(alias)}}, fd,
+        [this, guard, plug = std::move(plug), done](Result<nlohmann::json> added) mutable {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!added || !added.value().contains("fdset-id") ||
+                !added.value()["fdset-id"].is_number_integer()) {
+                done(added ? Error(Code::OperationFailed, "add-fd returned no fd set")
+                           : added.takeError().prefix("handing the image to QEMU"));
+                return;
+            }
+            int64_t set = added.value()["fdset-id"].get<int64_t>();
+            plug.backendArgs["file"] = {{"driver", "file"},
+                                        {"filename", "/dev/fdset/" + std::to_string(set)}};
+            plugDevice(std::move(plug), [this, guard, set, done](Result<void> plugged) {
+                if (plugged || !guard.alive() || !m_qmp.connected()) {
+                    done(std::move(plugged));
+                    return;
+                }
+                // Nothing of a failed plug stays behind: the set goes before the answer.
+                auto error = std::make_shared<Error>(plugged.takeError());
+                m_qmp.execute("remove-fd", {{"fdset-id", set}},
+                              [error, done](Result<nlohmann::json>) { done(*error); });
+            });
+        });
+    ::close(fd);
+}
+
+// Frees the fd sets a hotplugged disk's image came in (none for boot-time disks).
+void Machine::releaseDiskFdsets(const std::string& alias) {
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("query-fdsets", nullptr, [this, guard, alias](Result<nlohmann::json> sets) {
+        if (!guard.alive() || !sets || !sets.value().is_array()) {
             return;
         }
-        std::string alias = nicAlias(dev.nic.mac);
-        std::string netdev = "host" + alias; // as qemu_command.cpp names backends
-        plug.what = "interface";
-        plug.backendCommand = "netdev_add";
-        plug.backendArgs = {{"type", "user"}, {"id", netdev}};
-        plug.undoCommand = "netdev_del";
-        plug.undoArgs = {{"id", netdev}};
-        plug.device = {{"driver", qemuNicDevice(dev.nic.model)},
-                       {"netdev", netdev},
-                       {"id", alias},
-                       {"mac", dev.nic.mac}};
-        plug.live =
-            withAlias(next, "interface", next.def.interfaces.size() - 1, alias).value_or(next);
-    }
-    plugDevice(std::move(plug), std::move(done));
+        for (const auto& set : sets.value()) {
+            bool ours = false;
+            for (const auto& fd : set.value("fds", nlohmann::json::array())) {
+                ours = ours || fd.value("opaque", "") == diskFdsetOpaque(alias);
+            }
+            if (ours && set.contains("fdset-id")) {
+                m_qmp.execute("remove-fd", {{"fdset-id", set["fdset-id"]}},
+                              [](Result<nlohmann::json>) {});
+            }
+        }
+    });
 }
 
 // A NIC on a network or host bridge: networkd creates the TAP for us, QEMU receives it
@@ -267,6 +336,7 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
         if (disk) {
             m_qmp.execute("blockdev-del", {{"node-name", "drive-" + alias}},
                           [](Result<nlohmann::json>) {});
+            releaseDiskFdsets(alias);
         } else {
             std::string netdev = "host" + alias; // as qemu_command.cpp names it
             m_qmp.execute("netdev_del", {{"id", netdev}}, [](Result<nlohmann::json>) {});

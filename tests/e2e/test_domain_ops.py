@@ -29,13 +29,21 @@ def serial_log(name):
     return os.path.join(h.env("VS_TEST_ROOT"), f"{name}.serial")
 
 
-def disk_image(name):
-    # A 16 MiB raw image under VS_TEST_ROOT (0755), usable by an unprivileged QEMU too.
+def disk_image(name, mode=0o666):
+    # A 16 MiB raw image under VS_TEST_ROOT (0755); by default usable by anyone.
     path = os.path.join(h.env("VS_TEST_ROOT"), f"{name}.img")
     with open(path, "wb") as f:
         f.truncate(16 * MIB)
-    os.chmod(path, 0o666)
+    os.chmod(path, mode)
     return path
+
+
+def qemu_holds(path, image):
+    """How many of the domain's QEMU's descriptors are open on image."""
+    pid = vc.qemu_pid(path)
+    fd_dir = f"/proc/{pid}/fd"
+    return sum(1 for fd in os.listdir(fd_dir)
+               if os.path.realpath(os.path.join(fd_dir, fd)) == os.path.realpath(image))
 
 
 def disk_xml(image, dev):
@@ -242,15 +250,19 @@ def test_attach_and_detach_a_virtio_disk():
     name = vc.unique("hotdisk")
     path = start(name)
     vc.wait_file_contains(serial_log(name), "VIRTSWARM-GUEST-READY")
-    image = disk_image(name + "-vdb")
+    # Only root may open it: QEMU (another user) gets it from the shim as a descriptor.
+    image = disk_image(name + "-vdb", mode=0o600)
     dev = disk_xml(image, "vdb")
 
     # Live only.
     vc.domain(path).AttachDevice(dev, vc.no_options(), timeout=vc.TIMEOUT)
     assert image in live_xml(path) and "'vdb'" in live_xml(path).replace('"', "'")
     assert image not in inactive_xml(path)
+    assert qemu_holds(path, image) > 0
     vc.domain(path).DetachDevice(dev, vc.no_options(), timeout=vc.TIMEOUT)
     assert image not in live_xml(path)
+    # The node's descriptor and the fd set's are both closed.
+    h.wait_until(lambda: qemu_holds(path, image) == 0, 10, 0.05, "QEMU to let go of the image")
 
     # Live and persistent.
     vc.domain(path).AttachDevice(dev, {"config": True}, timeout=vc.TIMEOUT)
