@@ -98,6 +98,9 @@ private:
         std::string undoCommand;
         nlohmann::json undoArgs;
         nlohmann::json device;
+        // Gives back a descriptor the monitor holds for this plug, should it fail.
+        std::string releaseCommand;
+        nlohmann::json releaseArgs;
         DomainXml live; // the live definition once plugged
     };
     void plugDevice(Plug plug, Done done);

@@ -148,16 +148,9 @@ void Machine::plugDisk(const DiskDef& disk, DomainXml next, Done done) {
             int64_t set = added.value()["fdset-id"].get<int64_t>();
             plug.backendArgs["file"] = {{"driver", "file"},
                                         {"filename", "/dev/fdset/" + std::to_string(set)}};
-            plugDevice(std::move(plug), [this, guard, set, done](Result<void> plugged) {
-                if (plugged || !guard.alive() || !m_qmp.connected()) {
-                    done(std::move(plugged));
-                    return;
-                }
-                // Nothing of a failed plug stays behind: the set goes before the answer.
-                auto error = std::make_shared<Error>(plugged.takeError());
-                m_qmp.execute("remove-fd", {{"fdset-id", set}},
-                              [error, done](Result<nlohmann::json>) { done(*error); });
-            });
+            plug.releaseCommand = "remove-fd";
+            plug.releaseArgs = {{"fdset-id", set}};
+            plugDevice(std::move(plug), std::move(done));
         });
     ::close(fd);
 }
@@ -212,6 +205,9 @@ void Machine::plugTapInterface(DomainXml next, Done done) {
         plug.what = "interface";
         plug.backendCommand = "netdev_add";
         plug.backendArgs = {{"type", "tap"}, {"id", netdev}, {"fd", fdName}};
+        // netdev_add takes the descriptor; one it refused is still the monitor's.
+        plug.releaseCommand = "closefd";
+        plug.releaseArgs = {{"fdname", fdName}};
         plug.undoCommand = "netdev_del";
         plug.undoArgs = {{"id", netdev}};
         plug.device = {{"driver", qemuNicDevice(nic.model)},
@@ -223,7 +219,7 @@ void Machine::plugTapInterface(DomainXml next, Done done) {
         // The monitor sends its own copy; ours goes now.
         m_qmp.executeWithFd(
             "getfd", {{"fdname", fdName}}, tap.value().fd,
-            [this, guard, fdName, plug = std::move(plug), done](Result<nlohmann::json> r) mutable {
+            [this, guard, plug = std::move(plug), done](Result<nlohmann::json> r) mutable {
                 if (!guard.alive()) {
                     return;
                 }
@@ -231,17 +227,7 @@ void Machine::plugTapInterface(DomainXml next, Done done) {
                     done(r.takeError().prefix("handing the TAP to QEMU"));
                     return;
                 }
-                plugDevice(std::move(plug), [this, guard, fdName, done](Result<void> plugged) {
-                    if (plugged || !guard.alive() || !m_qmp.connected()) {
-                        done(std::move(plugged));
-                        return;
-                    }
-                    // A netdev_add that failed left the TAP with the monitor: the error
-                    // is answered once it is closed, so nothing of the attempt remains.
-                    auto error = std::make_shared<Error>(plugged.takeError());
-                    m_qmp.execute("closefd", {{"fdname", fdName}},
-                                  [error, done](Result<nlohmann::json>) { done(*error); });
-                });
+                plugDevice(std::move(plug), std::move(done));
             });
         ::close(tap.value().fd);
     });
@@ -252,25 +238,36 @@ void Machine::plugTapInterface(DomainXml next, Done done) {
 void Machine::plugDevice(Plug plug, Done done) {
     auto guard = m_lifetime.guard();
     auto shared = std::make_shared<Plug>(std::move(plug));
+    // A descriptor handed to the monitor for this plug is given back before a failure is
+    // answered, so nothing of the attempt remains.
+    auto fail = [this, guard, shared, done](Error error) {
+        if (shared->releaseCommand.empty() || !guard.alive() || !m_qmp.connected()) {
+            done(std::move(error));
+            return;
+        }
+        auto kept = std::make_shared<Error>(std::move(error));
+        m_qmp.execute(shared->releaseCommand, shared->releaseArgs,
+                      [kept, done](Result<nlohmann::json>) { done(*kept); });
+    };
     m_qmp.execute(
         shared->backendCommand, shared->backendArgs,
-        [this, guard, shared, done](Result<nlohmann::json> backend) {
+        [this, guard, shared, done, fail](Result<nlohmann::json> backend) {
             if (!guard.alive()) {
                 return;
             }
             if (!backend) {
-                done(backend.takeError().prefix("adding the " + shared->what + " backend"));
+                fail(backend.takeError().prefix("adding the " + shared->what + " backend"));
                 return;
             }
             m_qmp.execute("device_add", shared->device,
-                          [this, guard, shared, done](Result<nlohmann::json> device) {
+                          [this, guard, shared, done, fail](Result<nlohmann::json> device) {
                               if (!guard.alive()) {
                                   return;
                               }
                               if (!device) {
                                   m_qmp.execute(shared->undoCommand, shared->undoArgs,
                                                 [](Result<nlohmann::json>) {});
-                                  done(device.takeError().prefix("plugging the " + shared->what));
+                                  fail(device.takeError().prefix("plugging the " + shared->what));
                                   return;
                               }
                               commitLiveDefinition(shared->live);

@@ -254,6 +254,15 @@ def test_attach_and_detach_a_virtio_disk():
     image = disk_image(name + "-vdb", mode=0o600)
     dev = disk_xml(image, "vdb")
 
+    # QEMU refuses this one (the image is not qcow2): the error comes once QEMU has let go
+    # of the descriptor it was handed, and nothing changed.
+    before = live_xml(path)
+    bad = dev.replace("type='raw'", "type='qcow2'")
+    assert vc.error_name(vc.domain(path).AttachDevice, bad, vc.no_options()) == \
+        ERR + "OperationFailed"
+    assert qemu_holds(path, image) == 0
+    assert live_xml(path) == before
+
     # Live only.
     vc.domain(path).AttachDevice(dev, vc.no_options(), timeout=vc.TIMEOUT)
     assert image in live_xml(path) and "'vdb'" in live_xml(path).replace('"', "'")
