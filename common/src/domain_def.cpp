@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/domain_def.hpp"
 
+#include "definition_xml.hpp"
 #include "domain_elements.hpp"
 #include "virtswarm/xml.hpp"
 
@@ -353,17 +354,11 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
         return r.takeError();
     }
 
-    if (auto uuidNode = xml::firstChild(root, "uuid")) {
-        auto uuid = parseUuid(xml::text(uuidNode));
-        if (!uuid) {
-            return invalid("invalid <uuid> '" + xml::text(uuidNode) + "'");
-        }
-        def.uuid = uuid.value();
-    } else {
-        def.uuid = randomUuid();
-        // Right after <name>, where libvirt and humans expect it.
-        xml::insertAfter(nameNode, "uuid", formatUuid(def.uuid));
+    auto uuid = detail::takeOrAddUuid(root, nameNode);
+    if (!uuid) {
+        return uuid.takeError();
     }
+    def.uuid = uuid.value();
 
     auto memory = xml::firstChild(root, "memory");
     if (memory == nullptr) {

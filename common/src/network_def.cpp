@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/network_def.hpp"
 
+#include "definition_xml.hpp"
 #include "virtswarm/xml.hpp"
 
 #include <algorithm>
@@ -170,16 +171,11 @@ Result<NetworkXml> parseNetworkXml(std::string_view text) {
         def.name.find_first_of("/ \t\n") != std::string::npos) {
         return invalid("network <name> is missing or invalid");
     }
-    if (auto uuidNode = xml::firstChild(root, "uuid")) {
-        auto uuid = parseUuid(xml::text(uuidNode));
-        if (!uuid) {
-            return invalid("invalid <uuid> '" + xml::text(uuidNode) + "'");
-        }
-        def.uuid = uuid.value();
-    } else {
-        def.uuid = randomUuid();
-        xml::insertAfter(nameNode, "uuid", formatUuid(def.uuid));
+    auto uuid = detail::takeOrAddUuid(root, nameNode);
+    if (!uuid) {
+        return uuid.takeError();
     }
+    def.uuid = uuid.value();
     if (auto forward = xml::firstChild(root, "forward")) {
         def.forwardMode = xml::attribute(forward, "mode").value_or("nat");
         def.forwardDev = xml::attribute(forward, "dev").value_or("");
