@@ -8,10 +8,6 @@ constexpr const char* kBusName = "org.virtswarm.Network1";
 constexpr const char* kRootPath = "/org/virtswarm/Network1";
 constexpr const char* kManagerInterface = "org.virtswarm.Network1.Manager";
 
-Result<std::string> pathResult(Result<sdbus::ObjectPath> r) {
-    return r ? Result<std::string>(std::string(r.value())) : Result<std::string>(r.takeError());
-}
-
 } // namespace
 
 DhcpLease leaseFromProperties(const PropertyMap& p) {
@@ -37,16 +33,8 @@ NetworkClient::NetworkClient(sdbus::IConnection& bus, EventLoop& loop)
 }
 
 void NetworkClient::onManagerSignal(const std::string& member, sdbus::Message& message) {
-    if (member != "NetworkEvent") {
-        return;
-    }
-    sdbus::ObjectPath path;
-    std::string name, uuid;
-    int32_t event = 0, detail = 0;
-    message >> path >> name >> uuid >> event >> detail;
-    auto parsed = parseUuid(uuid);
-    if (parsed && m_onEvent) {
-        m_onEvent(NetworkEventSignal{path, name, parsed.value(), event, detail});
+    if (auto signal = readLifecycleSignal(member, "NetworkEvent", message); signal && m_onEvent) {
+        m_onEvent(NetworkEventSignal{*signal});
     }
 }
 

@@ -17,13 +17,8 @@
 // procedure.
 namespace virtswarm::bridge {
 
-struct NetworkEventSignal {
-    std::string path;
-    std::string name;
-    UuidBytes uuid{};
-    int32_t event = 0; // virNetworkEventLifecycleType
-    int32_t detail = 0;
-};
+// Manager.NetworkEvent (virNetworkEventLifecycleType).
+struct NetworkEventSignal : LifecycleSignal {};
 
 class NetworkClient {
 public:

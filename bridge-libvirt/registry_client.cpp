@@ -8,10 +8,6 @@ namespace {
 
 constexpr const char* kManagerInterface = "org.virtswarm.Hypervisor1.Manager";
 
-Result<std::string> pathResult(Result<sdbus::ObjectPath> r) {
-    return r ? Result<std::string>(std::string(r.value())) : Result<std::string>(r.takeError());
-}
-
 } // namespace
 
 RegistryClient::RegistryClient(sdbus::IConnection& bus, EventLoop& loop)
@@ -25,16 +21,8 @@ RegistryClient::RegistryClient(sdbus::IConnection& bus, EventLoop& loop)
 }
 
 void RegistryClient::onManagerSignal(const std::string& member, sdbus::Message& message) {
-    if (member != "DomainEvent") {
-        return;
-    }
-    sdbus::ObjectPath path;
-    std::string name, uuid;
-    int32_t event = 0, detail = 0;
-    message >> path >> name >> uuid >> event >> detail;
-    auto parsed = parseUuid(uuid);
-    if (parsed && m_onEvent) {
-        m_onEvent(DomainEventSignal{path, name, parsed.value(), event, detail});
+    if (auto signal = readLifecycleSignal(member, "DomainEvent", message); signal && m_onEvent) {
+        m_onEvent(DomainEventSignal{*signal});
     }
 }
 

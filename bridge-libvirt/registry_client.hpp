@@ -14,13 +14,8 @@
 // PropertiesChanged; Manager.DomainEvent handed to the event forwarder.
 namespace virtswarm::bridge {
 
-struct DomainEventSignal {
-    std::string path;
-    std::string name;
-    UuidBytes uuid{};
-    int32_t event = 0;
-    int32_t detail = 0;
-};
+// Manager.DomainEvent (virDomainEventType and its detail).
+struct DomainEventSignal : LifecycleSignal {};
 
 class RegistryClient {
 public:

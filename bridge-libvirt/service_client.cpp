@@ -112,4 +112,21 @@ void ServiceClient::released(const std::string& path) {
     scheduleHousekeeping();
 }
 
+std::optional<LifecycleSignal> readLifecycleSignal(const std::string& member,
+                                                   const char* expectedMember,
+                                                   sdbus::Message& message) {
+    if (member != expectedMember) {
+        return std::nullopt;
+    }
+    sdbus::ObjectPath path;
+    std::string name, uuid;
+    int32_t event = 0, detail = 0;
+    message >> path >> name >> uuid >> event >> detail;
+    auto parsed = parseUuid(uuid);
+    if (!parsed) {
+        return std::nullopt;
+    }
+    return LifecycleSignal{path, name, parsed.value(), event, detail};
+}
+
 } // namespace virtswarm::bridge

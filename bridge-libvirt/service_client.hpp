@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
 #include <vector>
@@ -29,6 +30,26 @@ struct ServiceNames {
     std::string objectInterface;  // the interface the mirror holds
     std::string description;      // "the hypervisor registry", for messages
 };
+
+// A Manager's lifecycle signal (DomainEvent, NetworkEvent): the object, its name and
+// UUID, and libvirt's event and detail numbers for it.
+struct LifecycleSignal {
+    std::string path;
+    std::string name;
+    UuidBytes uuid{};
+    int32_t event = 0;
+    int32_t detail = 0;
+};
+
+// The message as a LifecycleSignal when `member` is `expectedMember`; nothing for other
+// members or a malformed UUID.
+std::optional<LifecycleSignal>
+readLifecycleSignal(const std::string& member, const char* expectedMember, sdbus::Message& message);
+
+// A method's object path result as the string the caches are keyed by.
+inline Result<std::string> pathResult(Result<sdbus::ObjectPath> r) {
+    return r ? Result<std::string>(std::string(r.value())) : Result<std::string>(r.takeError());
+}
 
 class ServiceClient {
 public:
