@@ -24,23 +24,12 @@ void replyDomain(const CallPtr& call, const CachedDomain& d) {
     call->reply(w);
 }
 
-// Runs `then` once the cache is in sync (answering the call on failure).
-void synced(Services& services, const CallPtr& call, std::function<void(const DomainCache&)> then) {
-    services.registry.whenSynced([&services, call, then = std::move(then)](Result<void> r) {
-        if (!r) {
-            call->fail(r.error());
-            return;
-        }
-        then(services.registry.cache());
-    });
-}
-
 void lookupByName(Services& services, const CallPtr& call, xdr::Reader& args) {
     std::string name = args.string(proto::kStringMax);
     if (!argsDone(call, args)) {
         return;
     }
-    synced(services, call, [call, name](const DomainCache& cache) {
+    whenCacheSynced(services.registry, call, [call, name](const DomainCache& cache) {
         if (const auto* d = cache.byName(name)) {
             replyDomain(call, *d);
         } else {
@@ -54,7 +43,7 @@ void lookupByUuid(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    synced(services, call, [call, uuid](const DomainCache& cache) {
+    whenCacheSynced(services.registry, call, [call, uuid](const DomainCache& cache) {
         if (const auto* d = cache.byUuid(uuid)) {
             replyDomain(call, *d);
         } else {
@@ -69,7 +58,7 @@ void lookupById(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    synced(services, call, [call, id](const DomainCache& cache) {
+    whenCacheSynced(services.registry, call, [call, id](const DomainCache& cache) {
         if (const auto* d = cache.byId(id)) {
             replyDomain(call, *d);
         } else {
@@ -85,7 +74,7 @@ void listAllDomains(Services& services, const CallPtr& call, xdr::Reader& args) 
     if (!argsDone(call, args)) {
         return;
     }
-    synced(services, call, [call, needResults, flags](const DomainCache& cache) {
+    whenCacheSynced(services.registry, call, [call, needResults, flags](const DomainCache& cache) {
         std::vector<const CachedDomain*> found;
         for (const auto* d : cache.all()) {
             if (matchesListFlags(*d, flags) && found.size() < proto::kDomainListMax) {
@@ -112,7 +101,7 @@ void numOfDomains(Services& services, const CallPtr& call, xdr::Reader& args) {
         return;
     }
     bool defined = call->procedure() == proto::ConnectNumOfDefinedDomains;
-    synced(services, call, [call, defined](const DomainCache& cache) {
+    whenCacheSynced(services.registry, call, [call, defined](const DomainCache& cache) {
         int32_t n = 0;
         for (const auto* d : cache.all()) {
             n += d->active() != defined ? 1 : 0;
@@ -133,7 +122,7 @@ void listDomains(Services& services, const CallPtr& call, xdr::Reader& args) {
                          "maximum of " + std::to_string(max) + " entries is out of range"));
         return;
     }
-    synced(services, call, [call, defined, max](const DomainCache& cache) {
+    whenCacheSynced(services.registry, call, [call, defined, max](const DomainCache& cache) {
         std::vector<const CachedDomain*> found;
         for (const auto* d : cache.all()) {
             if (d->active() != defined && found.size() < static_cast<size_t>(max)) {

@@ -125,57 +125,53 @@ void getAllDomainStats(Services& services, const CallPtr& call, xdr::Reader& arg
     if (!argsDone(call, args)) {
         return;
     }
-    services.registry.whenSynced([&services, call, named, stats, flags](Result<void> r) {
-        if (!r) {
-            call->fail(r.error());
-            return;
-        }
-        auto req = std::make_shared<StatsRequest>();
-        req->call = call;
-        req->stats = stats;
-        const DomainCache& cache = services.registry.cache();
-        if (named.empty()) {
-            for (const auto* d : cache.all()) {
-                if (matchesListFlags(*d, flags & 0xff)) {
+    whenCacheSynced(
+        services.registry, call, [&services, call, named, stats, flags](const DomainCache& cache) {
+            auto req = std::make_shared<StatsRequest>();
+            req->call = call;
+            req->stats = stats;
+            if (named.empty()) {
+                for (const auto* d : cache.all()) {
+                    if (matchesListFlags(*d, flags & 0xff)) {
+                        req->domains.push_back(Wanted{remoteDomain(*d), d->path});
+                    }
+                }
+            } else {
+                for (const auto& dom : named) {
+                    const CachedDomain* d = cache.byUuid(dom.uuid);
+                    if (d == nullptr) {
+                        call->fail(Error(Code::NoSuchDomain, "no domain with matching uuid '" +
+                                                                 formatUuid(dom.uuid) + "'"));
+                        return;
+                    }
                     req->domains.push_back(Wanted{remoteDomain(*d), d->path});
                 }
             }
-        } else {
-            for (const auto& dom : named) {
-                const CachedDomain* d = cache.byUuid(dom.uuid);
-                if (d == nullptr) {
-                    call->fail(Error(Code::NoSuchDomain, "no domain with matching uuid '" +
-                                                             formatUuid(dom.uuid) + "'"));
-                    return;
-                }
-                req->domains.push_back(Wanted{remoteDomain(*d), d->path});
+            if (req->domains.empty()) {
+                reply(services, req);
+                return;
             }
-        }
-        if (req->domains.empty()) {
-            reply(services, req);
-            return;
-        }
-        // Domains the client may not read are left out, as libvirt's ACL filter does; a
-        // client without credentials (TCP) may read none.
-        auto client = call->client();
-        if (!client || !client->peer().known) {
-            reply(services, req);
-            return;
-        }
-        req->outstanding = req->domains.size();
-        PeerIdentity peer = client->peer();
-        for (size_t i = 0; i < req->domains.size(); ++i) {
-            PolkitDetails details{{"domain_name", req->domains[i].dom.name},
-                                  {"domain_uuid", formatUuid(req->domains[i].dom.uuid)}};
-            services.authority.checkProcess(peer.pid, peer.uid, "org.virtswarm.domain.read",
-                                            details, [&services, req, i](Result<void> verdict) {
-                                                req->domains[i].allowed = verdict.ok();
-                                                if (--req->outstanding == 0) {
-                                                    reply(services, req);
-                                                }
-                                            });
-        }
-    });
+            // Domains the client may not read are left out, as libvirt's ACL filter does; a
+            // client without credentials (TCP) may read none.
+            auto client = call->client();
+            if (!client || !client->peer().known) {
+                reply(services, req);
+                return;
+            }
+            req->outstanding = req->domains.size();
+            PeerIdentity peer = client->peer();
+            for (size_t i = 0; i < req->domains.size(); ++i) {
+                PolkitDetails details{{"domain_name", req->domains[i].dom.name},
+                                      {"domain_uuid", formatUuid(req->domains[i].dom.uuid)}};
+                services.authority.checkProcess(peer.pid, peer.uid, "org.virtswarm.domain.read",
+                                                details, [&services, req, i](Result<void> verdict) {
+                                                    req->domains[i].allowed = verdict.ok();
+                                                    if (--req->outstanding == 0) {
+                                                        reply(services, req);
+                                                    }
+                                                });
+            }
+        });
 }
 
 constexpr Procedure kProcedures[] = {

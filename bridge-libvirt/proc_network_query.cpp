@@ -26,24 +26,12 @@ void replyNetwork(const CallPtr& call, const CachedNetwork& n) {
     call->reply(w);
 }
 
-// Runs `then` once the network cache is in sync (answering the call on failure).
-void synced(Services& services, const CallPtr& call,
-            std::function<void(const NetworkCache&)> then) {
-    services.networks.whenSynced([&services, call, then = std::move(then)](Result<void> r) {
-        if (!r) {
-            call->fail(r.error());
-            return;
-        }
-        then(services.networks.cache());
-    });
-}
-
 void lookupByName(Services& services, const CallPtr& call, xdr::Reader& args) {
     std::string name = args.string(proto::kStringMax);
     if (!argsDone(call, args)) {
         return;
     }
-    synced(services, call, [call, name](const NetworkCache& cache) {
+    whenCacheSynced(services.networks, call, [call, name](const NetworkCache& cache) {
         if (const auto* n = cache.byName(name)) {
             replyNetwork(call, *n);
         } else {
@@ -57,7 +45,7 @@ void lookupByUuid(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    synced(services, call, [call, uuid](const NetworkCache& cache) {
+    whenCacheSynced(services.networks, call, [call, uuid](const NetworkCache& cache) {
         if (const auto* n = cache.byUuid(uuid)) {
             replyNetwork(call, *n);
         } else {
@@ -73,7 +61,7 @@ void listAllNetworks(Services& services, const CallPtr& call, xdr::Reader& args)
     if (!argsDone(call, args)) {
         return;
     }
-    synced(services, call, [call, needResults, flags](const NetworkCache& cache) {
+    whenCacheSynced(services.networks, call, [call, needResults, flags](const NetworkCache& cache) {
         std::vector<const CachedNetwork*> found;
         for (const auto* n : cache.all()) {
             if (matchesNetworkListFlags(*n, flags) && found.size() < proto::kNetworkListMax) {
@@ -105,7 +93,7 @@ void numOfNetworks(Services& services, const CallPtr& call, xdr::Reader& args) {
         return;
     }
     bool inactive = listsInactive(call->procedure());
-    synced(services, call, [call, inactive](const NetworkCache& cache) {
+    whenCacheSynced(services.networks, call, [call, inactive](const NetworkCache& cache) {
         int32_t n = 0;
         for (const auto* net : cache.all()) {
             n += net->active != inactive ? 1 : 0;
@@ -125,7 +113,7 @@ void listNetworks(Services& services, const CallPtr& call, xdr::Reader& args) {
         return;
     }
     bool inactive = listsInactive(call->procedure());
-    synced(services, call, [call, inactive, max](const NetworkCache& cache) {
+    whenCacheSynced(services.networks, call, [call, inactive, max](const NetworkCache& cache) {
         std::vector<std::string> names;
         for (const auto* n : cache.all()) {
             if (n->active != inactive && names.size() < static_cast<size_t>(max)) {

@@ -57,20 +57,17 @@ RemoteDomain remoteDomain(const CachedDomain& domain) {
 
 void withDomain(Services& services, const CallPtr& call, const RemoteDomain& dom,
                 std::function<void(const CachedDomain&)> then) {
-    services.registry.whenSynced([&services, call, dom, then = std::move(then)](Result<void> r) {
-        if (!r) {
-            call->fail(r.error());
-            return;
-        }
-        const CachedDomain* d = services.registry.cache().byUuid(dom.uuid);
-        if (d == nullptr) {
-            call->fail(Error(Code::NoSuchDomain, "no domain with matching uuid '" +
-                                                     formatUuid(dom.uuid) + "' (" + dom.name +
-                                                     ")"));
-            return;
-        }
-        then(*d);
-    });
+    whenCacheSynced(services.registry, call,
+                    [call, dom, then = std::move(then)](const DomainCache& cache) {
+                        const CachedDomain* d = cache.byUuid(dom.uuid);
+                        if (d == nullptr) {
+                            call->fail(Error(Code::NoSuchDomain, "no domain with matching uuid '" +
+                                                                     formatUuid(dom.uuid) + "' (" +
+                                                                     dom.name + ")"));
+                            return;
+                        }
+                        then(*d);
+                    });
 }
 
 RemoteNetwork remoteNetwork(const CachedNetwork& network) {
@@ -79,20 +76,17 @@ RemoteNetwork remoteNetwork(const CachedNetwork& network) {
 
 void withNetwork(Services& services, const CallPtr& call, const RemoteNetwork& net,
                  std::function<void(const CachedNetwork&)> then) {
-    services.networks.whenSynced([&services, call, net, then = std::move(then)](Result<void> r) {
-        if (!r) {
-            call->fail(r.error());
-            return;
-        }
-        const CachedNetwork* n = services.networks.cache().byUuid(net.uuid);
-        if (n == nullptr) {
-            call->fail(Error(Code::NoSuchNetwork, "no network with matching uuid '" +
-                                                      formatUuid(net.uuid) + "' (" + net.name +
-                                                      ")"));
-            return;
-        }
-        then(*n);
-    });
+    whenCacheSynced(services.networks, call,
+                    [call, net, then = std::move(then)](const NetworkCache& cache) {
+                        const CachedNetwork* n = cache.byUuid(net.uuid);
+                        if (n == nullptr) {
+                            call->fail(Error(Code::NoSuchNetwork,
+                                             "no network with matching uuid '" +
+                                                 formatUuid(net.uuid) + "' (" + net.name + ")"));
+                            return;
+                        }
+                        then(*n);
+                    });
 }
 
 void authorize(Services& services, const CallPtr& call, const std::string& actionId,

@@ -52,6 +52,19 @@ std::span<const Procedure> networkEventProcedures();
 // arguments were malformed or followed by garbage.
 bool argsDone(const CallPtr& call, const xdr::Reader& args);
 
+// Runs `then` with the service's cache (services.registry's domains, services.networks'
+// networks) once it is in sync; answers the call with the error otherwise.
+template <typename ServiceSide, typename Then>
+void whenCacheSynced(ServiceSide& side, const CallPtr& call, Then then) {
+    side.whenSynced([&side, call, then = std::move(then)](Result<void> r) {
+        if (!r) {
+            call->fail(r.error());
+            return;
+        }
+        then(side.cache());
+    });
+}
+
 RemoteDomain remoteDomain(const CachedDomain& domain);
 
 // The filter flags of CONNECT_LIST_ALL_DOMAINS (and GET_ALL_DOMAIN_STATS) applied to one
