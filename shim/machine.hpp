@@ -5,6 +5,7 @@
 #include "stats.hpp"
 #include "taps.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_devices.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/qmp_client.hpp"
@@ -89,6 +90,14 @@ private:
     // that a re-attaching shim reads.
     void commitLiveDefinition(DomainXml updated);
     void unplug(const std::string& deviceId, std::function<void(Result<void>)> released);
+    // What attaching and detaching check first: the device XML, the definition it leads to
+    // (`edit` applied to the live one), and a monitor to carry the change out.
+    struct DeviceChange {
+        DeviceSpec device;
+        DomainXml next;
+    };
+    using DeviceEdit = Result<DomainXml> (*)(const DomainXml&, const DeviceSpec&);
+    Result<DeviceChange> prepareDeviceChange(const std::string& xmlText, DeviceEdit edit) const;
     // One hotplug: a backend QMP command, device_add, and the undo of the backend should
     // QEMU refuse the device.
     struct Plug {

@@ -63,22 +63,30 @@ void Machine::commitLiveDefinition(DomainXml updated) {
     }
 }
 
-void Machine::attachDevice(const std::string& xmlText, Done done) {
+Result<Machine::DeviceChange> Machine::prepareDeviceChange(const std::string& xmlText,
+                                                           DeviceEdit edit) const {
     auto spec = parseDeviceXml(xmlText);
     if (!spec) {
-        done(spec.takeError());
-        return;
+        return spec.takeError();
     }
-    auto updated = withDeviceAdded(m_domain, spec.value());
+    auto updated = edit(m_domain, spec.value());
     if (!updated) {
-        done(updated.takeError());
-        return;
+        return updated.takeError();
     }
     if (!m_qmp.connected()) {
-        done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
+        return Error(Code::HypervisorGone, "the QEMU monitor is not connected");
+    }
+    return DeviceChange{std::move(spec).value(), std::move(updated).value()};
+}
+
+void Machine::attachDevice(const std::string& xmlText, Done done) {
+    auto change = prepareDeviceChange(xmlText, withDeviceAdded);
+    if (!change) {
+        done(change.takeError());
         return;
     }
-    const DeviceSpec& dev = spec.value();
+    const DeviceSpec& dev = change.value().device;
+    DomainXml& next = change.value().next;
     if (dev.kind == DeviceSpec::Kind::Disk) {
         if (dev.disk.bus != "virtio") {
             done(Error(Code::NotSupported, "only virtio disks can be hotplugged"));
@@ -88,11 +96,11 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
             done(Error(Code::InvalidXML, "a hotplugged disk needs a source"));
             return;
         }
-        plugDisk(dev.disk, std::move(updated).value(), std::move(done));
+        plugDisk(dev.disk, std::move(next), std::move(done));
     } else if (dev.nic.type == "user") {
-        plugUserInterface(dev.nic, std::move(updated).value(), std::move(done));
+        plugUserInterface(dev.nic, std::move(next), std::move(done));
     } else {
-        plugTapInterface(std::move(updated).value(), std::move(done));
+        plugTapInterface(std::move(next), std::move(done));
     }
 }
 
@@ -298,21 +306,12 @@ void Machine::unplug(const std::string& deviceId, std::function<void(Result<void
 }
 
 void Machine::detachDevice(const std::string& xmlText, Done done) {
-    auto spec = parseDeviceXml(xmlText);
-    if (!spec) {
-        done(spec.takeError());
+    auto change = prepareDeviceChange(xmlText, withDeviceRemoved);
+    if (!change) {
+        done(change.takeError());
         return;
     }
-    auto updated = withDeviceRemoved(m_domain, spec.value());
-    if (!updated) {
-        done(updated.takeError());
-        return;
-    }
-    if (!m_qmp.connected()) {
-        done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
-        return;
-    }
-    const DeviceSpec& dev = spec.value();
+    const DeviceSpec& dev = change.value().device;
     std::string alias = aliasOf(m_domain, dev);
     if (alias.empty()) {
         done(Error(Code::Internal, "the device has no QEMU id recorded"));
@@ -320,7 +319,7 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
     }
     bool disk = dev.kind == DeviceSpec::Kind::Disk;
     auto guard = m_lifetime.guard();
-    unplug(alias, [=, this, updated = std::move(updated).value()](Result<void> r) {
+    unplug(alias, [=, this, updated = std::move(change.value().next)](Result<void> r) {
         if (!guard.alive()) {
             return;
         }
