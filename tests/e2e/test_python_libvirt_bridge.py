@@ -6,13 +6,13 @@ Run through tests/harness/with-test-bus (ctest -R e2e-test_python_libvirt_bridge
 """
 
 import os
-import signal
 import subprocess
 import threading
 import uuid as uuidlib
 
 import pytest
 
+import bridgeclient as bc
 import vsharness as h
 
 libvirt = pytest.importorskip("libvirt")
@@ -43,23 +43,9 @@ def event_loop():
 
 @pytest.fixture(scope="module")
 def bridge(event_loop):
-    root = h.env("VS_TEST_ROOT")
-    rw = os.path.join(root, "bridge-python", "libvirt-sock")
-    ro = rw + "-ro"
-    log = open(os.path.join(root, "proxyd-python.log"), "w")
-    proc = subprocess.Popen([f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd",
-                             "--socket", rw, "--socket-ro", ro],
-                            stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, VIRTSWARM_DEBUG="1"))
-    h.wait_until(lambda: os.path.exists(ro) or proc.poll() is not None, 20,
-                 what="the proxyd sockets")
-    assert proc.poll() is None
-    yield {"rw": f"qemu+unix:///system?socket={rw}", "ro": f"qemu+unix:///system?socket={ro}",
-           "root": root}
-    assert proc.poll() is None, "virtswarm-proxyd died"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 0
-    log.close()
+    proxyd = bc.Bridge("bridge-python")
+    yield {"rw": proxyd.rw_uri, "ro": proxyd.ro_uri, "root": proxyd.root}
+    proxyd.stop()
 
 
 @pytest.fixture

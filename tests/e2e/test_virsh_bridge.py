@@ -6,16 +6,15 @@ Run through tests/harness/with-test-bus (ctest -R e2e-test_virsh_bridge).
 """
 
 import os
-import signal
 import socket
 import subprocess
-import tempfile
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
 import pytest
 
+import bridgeclient as bc
 import vsharness as h
 
 pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
@@ -32,56 +31,17 @@ def guest():
     return {"kernel": out[0], "initrd": out[1]}
 
 
-def start_proxyd(root, name):
-    """A virtswarm-proxyd on its own sockets under root/name; (process, log, rw, ro)."""
-    rw = os.path.join(root, name, "libvirt-sock")
-    ro = rw + "-ro"
-    log = open(os.path.join(root, f"proxyd-{name}.log"), "a")
-    proc = subprocess.Popen([f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd",
-                             "--socket", rw, "--socket-ro", ro],
-                            stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, VIRTSWARM_DEBUG="1"))
-    # A previous instance killed with -9 leaves its socket files: wait for a connectable one.
-    def listening():
-        with socket.socket(socket.AF_UNIX) as s:
-            try:
-                s.connect(ro)
-                return True
-            except OSError:
-                return proc.poll() is not None
-    h.wait_until(listening, 20, what="the proxyd sockets")
-    assert proc.poll() is None
-    return proc, log, rw, ro
-
-
 @pytest.fixture(scope="module")
 def bridge():
-    root = h.env("VS_TEST_ROOT")
-    proc, log, rw, ro = start_proxyd(root, "bridge-virsh")
-    # A home for virsh running as the test user (its own is /nonexistent).
-    home = tempfile.mkdtemp(dir=root)
-    os.chmod(home, 0o777)
-    yield {"rw": f"qemu+unix:///system?socket={rw}", "ro": f"qemu+unix:///system?socket={ro}",
-           "root": root, "home": home}
-    assert proc.poll() is None, "virtswarm-proxyd died"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 0
-    log.close()
+    proxyd = bc.Bridge("bridge-virsh")
+    yield {"rw": proxyd.rw_uri, "ro": proxyd.ro_uri, "root": proxyd.root,
+           "home": bc.virsh_home(proxyd.root)}
+    proxyd.stop()
 
 
 def virsh(bridge, *args, uri=None, check=True, user=None, timeout=120):
-    argv = ["virsh", "-q", "-c", uri or bridge["rw"], *args] if args[0] in ("list",) else \
-        ["virsh", "-c", uri or bridge["rw"], *args]
-    env = dict(os.environ, HOME=bridge["home"], XDG_CACHE_HOME=bridge["home"],
-               XDG_CONFIG_HOME=bridge["home"])
-    if user:
-        r = h.run_as(user, argv, env=env, timeout=timeout)
-    else:
-        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
-    if check:
-        assert r.returncode == 0, f"virsh {' '.join(args)}: {r.stdout}{r.stderr}"
-    return r
+    return bc.virsh(bridge["home"], uri or bridge["rw"], *args, check=check, user=user,
+                    timeout=timeout, quiet=args[0] == "list")
 
 
 def domain_xml(guest, name, console, uid=None, vcpus=1):
@@ -388,8 +348,8 @@ def test_unsupported_calls_fail_cleanly(bridge):
 def test_killed_bridge_loses_no_vm(bridge, guest):
     """kill -9 of virtswarm-proxyd: the VM it started runs on, and a new bridge on the same
     sockets shows it as it is, with the same id."""
-    proc, log, rw, _ = start_proxyd(bridge["root"], "bridge-kill")
-    own = dict(bridge, rw=f"qemu+unix:///system?socket={rw}")
+    proxyd = bc.Bridge("bridge-kill")
+    own = dict(bridge, rw=proxyd.rw_uri)
     name = "vs-bridgekill"
     console = os.path.join(bridge["root"], f"{name}-console.log")
     virsh(own, "define", write_xml(own, name, domain_xml(guest, name, console)))
@@ -400,20 +360,16 @@ def test_killed_bridge_loses_no_vm(bridge, guest):
                           text=True).stdout.split()
     assert len(qemu) == 1
 
-    proc.kill()
-    proc.wait()
-    log.close()
+    proxyd.kill()
     # Nothing else noticed: the other bridge and the VM carry on.
     assert list_rows(bridge)[name] == before
     assert all(os.path.exists(f"/proc/{p}") for p in qemu)
 
-    proc, log, rw, _ = start_proxyd(bridge["root"], "bridge-kill")
+    proxyd = bc.Bridge("bridge-kill")
     try:
         assert list_rows(own)[name] == before
         virsh(own, "destroy", name)
         assert state(own, name) == "shut off"
         virsh(own, "undefine", name)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
-        log.close()
+        proxyd.stop()

@@ -14,6 +14,7 @@ import uuid as uuidlib
 
 import pytest
 
+import bridgeclient as bc
 import vsharness as h
 
 pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
@@ -167,24 +168,11 @@ class Conn:
 # ---------------------------------------------------------------- proxyd
 @pytest.fixture(scope="module")
 def proxyd():
-    root = h.env("VS_TEST_ROOT")
-    build = h.env("VS_BUILD_DIR")
-    rw = os.path.join(root, "bridge-proto", "libvirt-sock")
-    ro = rw + "-ro"
-    log = open(os.path.join(root, "proxyd-protocol.log"), "w")
-    proc = subprocess.Popen([f"{build}/bridge-libvirt/virtswarm-proxyd", "--socket", rw,
-                             "--socket-ro", ro], stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, VIRTSWARM_DEBUG="1"))
-    h.wait_until(lambda: os.path.exists(ro) or proc.poll() is not None, 20,
-                 what="the proxyd sockets")
-    assert proc.poll() is None, "virtswarm-proxyd exited at start-up"
-    yield {"rw": rw, "ro": ro, "proc": proc}
+    bridge = bc.Bridge("bridge-proto")
+    yield {"rw": bridge.rw, "ro": bridge.ro}
     # Whatever the tests threw at it, it must still be alive, and exit cleanly on SIGTERM.
-    assert proc.poll() is None, "virtswarm-proxyd died during the tests"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 0
-    assert not os.path.exists(rw), "sockets are removed at exit"
-    log.close()
+    bridge.stop()
+    assert not os.path.exists(bridge.rw), "sockets are removed at exit"
 
 
 @pytest.fixture
@@ -405,22 +393,6 @@ def test_invalid_xml_is_xml_error(conn):
 
 
 # ---------------------------------------------------------------- other listeners
-def start_proxyd(argv, name):
-    root = h.env("VS_TEST_ROOT")
-    log = open(os.path.join(root, f"proxyd-{name}.log"), "w")
-    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log
-
-
-def stop_proxyd(proc, log):
-    log.flush()
-    with open(log.name) as f:
-        output = f.read()
-    assert proc.poll() is None, f"virtswarm-proxyd died:\n{output}"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 0
-    log.close()
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -431,7 +403,7 @@ def test_tcp_listener_is_read_only():
     root = h.env("VS_TEST_ROOT")
     port = free_port()
     sock = os.path.join(root, "bridge-tcp", "libvirt-sock")
-    proc, log = start_proxyd([f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd",
+    proc, log = bc.spawn([f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd",
                               "--socket", sock, "--socket-ro", sock + "-ro",
                               "--tcp", f"127.0.0.1:{port}"], "tcp")
     try:
@@ -455,7 +427,7 @@ def test_tcp_listener_is_read_only():
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r.stderr
     finally:
-        stop_proxyd(proc, log)
+        bc.stop(proc, log)
 
 
 def test_systemd_socket_activation():
@@ -467,7 +439,7 @@ def test_systemd_socket_activation():
     # bus (and the sanitizer settings) explicitly, or the daemon would look for the host's.
     keep = [a for v in ("DBUS_SYSTEM_BUS_ADDRESS", "ASAN_OPTIONS", "UBSAN_OPTIONS")
             if v in os.environ for a in ("-E", v)]
-    proc, log = start_proxyd(["systemd-socket-activate", "-l", rw, "-l", ro, "--fdname=rw:ro",
+    proc, log = bc.spawn(["systemd-socket-activate", "-l", rw, "-l", ro, "--fdname=rw:ro",
                               *keep, f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd"],
                              "activated")
     try:
@@ -479,7 +451,7 @@ def test_systemd_socket_activation():
         w.close()
         r.close()
     finally:
-        stop_proxyd(proc, log)
+        bc.stop(proc, log)
 
 
 def test_a_restarted_registry_is_followed(proxyd, conn):

@@ -10,13 +10,13 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
 import pytest
 
+import bridgeclient as bc
 import netclient as nc
 import vsclient as vc
 import vsharness as h
@@ -31,40 +31,15 @@ XML_ERROR, OPERATION_DENIED, NETWORK_EXIST, NO_NETWORK, OPERATION_INVALID = 27, 
 # ---------------------------------------------------------------- fixtures and helpers
 @pytest.fixture(scope="module")
 def bridge():
-    root = h.env("VS_TEST_ROOT")
-    rw = os.path.join(root, "bridge-net", "libvirt-sock")
-    ro = rw + "-ro"
-    log = open(os.path.join(root, "proxyd-net.log"), "w")
-    proc = subprocess.Popen([f"{h.env('VS_BUILD_DIR')}/bridge-libvirt/virtswarm-proxyd",
-                             "--socket", rw, "--socket-ro", ro],
-                            stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, VIRTSWARM_DEBUG="1"))
-    h.wait_until(lambda: os.path.exists(ro) or proc.poll() is not None, 20,
-                 what="the proxyd sockets")
-    assert proc.poll() is None
-    # A home for virsh running as the test user (its own is /nonexistent).
-    home = tempfile.mkdtemp(dir=root)
-    os.chmod(home, 0o777)
-    yield {"rw": f"qemu+unix:///system?socket={rw}", "ro": f"qemu+unix:///system?socket={ro}",
-           "root": root, "home": home, "log": log.name}
-    assert proc.poll() is None, "virtswarm-proxyd died"
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 0
-    log.close()
+    proxyd = bc.Bridge("bridge-net")
+    yield {"rw": proxyd.rw_uri, "ro": proxyd.ro_uri, "root": proxyd.root,
+           "home": bc.virsh_home(proxyd.root), "proxyd": proxyd}
+    proxyd.stop()
 
 
 def virsh(bridge, *args, uri=None, check=True, user=None, timeout=120):
-    argv = ["virsh", "-c", uri or bridge["rw"], *args]
-    env = dict(os.environ, HOME=bridge["home"], XDG_CACHE_HOME=bridge["home"],
-               XDG_CONFIG_HOME=bridge["home"])
-    if user:
-        r = h.run_as(user, argv, env=env, timeout=timeout)
-    else:
-        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
-    if check:
-        assert r.returncode == 0, f"virsh {' '.join(args)}: {r.stdout}{r.stderr}"
-    return r
+    return bc.virsh(bridge["home"], uri or bridge["rw"], *args, check=check, user=user,
+                    timeout=timeout)
 
 
 def write_file(bridge, name, text):
@@ -100,8 +75,7 @@ def net_info(bridge, name):
 
 
 def proxyd_log(bridge):
-    with open(bridge["log"]) as f:
-        return f.read()
+    return bridge["proxyd"].output()
 
 
 def path_of(uuid):
