@@ -9,31 +9,14 @@
 #include "procedures.hpp"
 #include "protocol.hpp"
 #include "remote_types.hpp"
+#include "wire_bytes.hpp"
 
 #include <gtest/gtest.h>
 
 namespace virtswarm::bridge {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-Bytes hex(std::string_view text) {
-    Bytes out;
-    for (size_t i = 0; i + 1 < text.size();) {
-        if (text[i] == ' ') {
-            ++i;
-            continue;
-        }
-        out.push_back(
-            static_cast<uint8_t>(std::stoul(std::string(text.substr(i, 2)), nullptr, 16)));
-        i += 2;
-    }
-    return out;
-}
-
-const UuidBytes kUuid{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
-                      0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
-const std::string kUuidText = "12345678-9abc-def0-0123-456789abcdef";
+using namespace wire_test;
 const std::string kPath = "/org/virtswarm/Network1/network/_123456789abcdef00123456789abcdef";
 
 // ------------------------------------------------------------------ wire

@@ -5,30 +5,14 @@
 #include "frame.hpp"
 #include "remote_types.hpp"
 #include "rpc_error.hpp"
+#include "wire_bytes.hpp"
 
 #include <gtest/gtest.h>
 
 namespace virtswarm::bridge {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-Bytes hex(std::string_view text) {
-    Bytes out;
-    for (size_t i = 0; i + 1 < text.size();) {
-        if (text[i] == ' ') {
-            ++i;
-            continue;
-        }
-        out.push_back(
-            static_cast<uint8_t>(std::stoul(std::string(text.substr(i, 2)), nullptr, 16)));
-        i += 2;
-    }
-    return out;
-}
-
-const UuidBytes kUuid{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0,
-                      0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+using namespace wire_test;
 
 Header callHeader(int32_t proc, uint32_t serial) {
     Header h;
