@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include "loop_driver.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/qmp_client.hpp"
 
@@ -211,22 +212,10 @@ protected:
 
     // Runs the loop until `done` holds; false if the deadline passed first.
     bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-        bool expired = false;
-        EventSource deadline = loop->addTimer(limit, [&expired] { expired = true; });
-        while (!done() && !expired) {
-            if (sd_event_run(loop->raw(), UINT64_MAX) < 0) {
-                return false;
-            }
-        }
-        return done();
+        return testing_loop::runUntil(*loop, done, limit);
     }
 
-    // Runs the loop until nothing is ready any more: everything in flight on the
-    // socketpair has been delivered.
-    void settle() {
-        for (int i = 0; i < 10000 && sd_event_run(loop->raw(), 0) > 0; ++i) {
-        }
-    }
+    void settle() { testing_loop::settle(*loop); }
 
     std::unique_ptr<Client> makeClient(Limits limits = {}) {
         auto client = std::make_unique<Client>(*loop, limits);

@@ -3,6 +3,7 @@
 // framing across reads, out-of-order replies, back-pressure and the limits that close a
 // misbehaving client.
 #include "client.hpp"
+#include "loop_driver.hpp"
 #include "protocol.hpp"
 
 #include <fcntl.h>
@@ -71,20 +72,10 @@ protected:
     }
 
     bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-        bool expired = false;
-        EventSource deadline = loop->addTimer(limit, [&expired] { expired = true; });
-        while (!done() && !expired) {
-            if (sd_event_run(loop->raw(), UINT64_MAX) < 0) {
-                return false;
-            }
-        }
-        return done();
+        return testing_loop::runUntil(*loop, done, limit);
     }
 
-    void settle() {
-        for (int i = 0; i < 10000 && sd_event_run(loop->raw(), 0) > 0; ++i) {
-        }
-    }
+    void settle() { testing_loop::settle(*loop); }
 
     void peerSend(const Bytes& b) {
         ASSERT_EQ(::write(peerFd, b.data(), b.size()), static_cast<ssize_t>(b.size()));
