@@ -17,10 +17,7 @@ TapBroker::TapBroker(EventLoop& loop, sdbus::IConnection* systemBus)
     : m_loop(loop)
     , m_systemBus(systemBus) {}
 
-// The proxy goes before the connection it uses.
-TapBroker::~TapBroker() {
-    m_networkd.reset();
-}
+TapBroker::~TapBroker() = default;
 
 Result<sdbus::IProxy*> TapBroker::networkd() {
     if (m_networkd) {

@@ -40,7 +40,7 @@ private:
     EventLoop& m_loop;
     sdbus::IConnection* m_systemBus;
     std::unique_ptr<sdbus::IConnection> m_ownConnection;
-    std::unique_ptr<sdbus::IProxy> m_networkd;
+    std::unique_ptr<sdbus::IProxy> m_networkd; // declared after the connection it uses
     Lifetime m_lifetime;
 };
 
