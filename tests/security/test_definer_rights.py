@@ -243,3 +243,39 @@ def test_virsh_create_is_refused_naming_the_path(workdir):
         assert content(secret).startswith(SECRET)
     finally:
         bridge.stop()
+
+
+def test_a_replaced_shim_keeps_the_definer(workdir):
+    """A transient domain's definer lives on in its runtime dir: a shim that re-attaches
+    after the old one was killed still opens hotplugged images with the user's rights."""
+    image = root_only_file(workdir, "mine.img")
+    os.chown(image, h.uid_of(h.test_user()), -1)
+    name = vc.unique("lab-again")
+    with h.polkit_rule("50-operators-create.rules", OPERATOR_CREATES_RULE):
+        r = create_as_user(name, disk_xml(image))
+    assert r.returncode == 0, r.stderr
+    path = r.stdout.strip()
+    shim = "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
+    old = int(h.bus_daemon().GetConnectionUnixProcessID(shim))
+    os.kill(old, signal.SIGKILL)
+
+    def new_shim():
+        try:
+            pid = int(h.bus_daemon().GetConnectionUnixProcessID(shim))
+        except dbus.exceptions.DBusException:
+            return None
+        return pid if pid != old else None
+    h.wait_until(new_shim, 30, 0.02, "a new shim on the bus")
+    secret = root_only_file(workdir)
+    hotplug = disk_xml(secret).replace("dev='vda'", "dev='vdb'")
+
+    def refused():
+        # Until the new shim has attached to QEMU's monitor, hotplug fails otherwise.
+        try:
+            vc.domain(path).AttachDevice(hotplug, vc.no_options(), timeout=vc.TIMEOUT)
+        except dbus.exceptions.DBusException as e:
+            return e if e.get_dbus_name() == "org.freedesktop.DBus.Error.AccessDenied" else None
+        raise AssertionError("a root-only disk was hotplugged into the user's domain")
+    e = h.wait_until(refused, 30, 0.05, "hotplug to be refused by the new shim")
+    assert secret in e.get_dbus_message()
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
