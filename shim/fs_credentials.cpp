@@ -3,6 +3,7 @@
 
 #include "virtswarm/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <grp.h>
@@ -95,8 +96,8 @@ Result<int> asDefiner(const FsCredentials& who, const std::function<Result<int>(
         !switchFsUid(who.uid)) {
         int error = errno;
         restore();
-        return Error(Code::AccessDenied, "cannot take the file-system credentials of uid " +
-                                             std::to_string(who.uid) + ": " + std::strerror(error));
+        return Error(Code::Internal, "cannot take the file-system credentials of uid " +
+                                         std::to_string(who.uid) + ": " + std::strerror(error));
     }
     Result<int> result = action();
     restore();

@@ -49,13 +49,21 @@ std::string HostPathOpener::who() const {
     return "uid " + std::to_string(owner());
 }
 
-Result<int> HostPathOpener::asOwner(const std::function<Result<int>()>& open) const {
-    return m_definer ? asDefiner(*m_definer, open) : open();
+Result<int> HostPathOpener::asOwner(const std::string& path,
+                                    const std::function<Result<int>()>& open) const {
+    if (!m_definer) {
+        return open();
+    }
+    auto r = asDefiner(*m_definer, open);
+    if (!r && r.error().code() == Code::Internal) { // could not take the definer's identity
+        return r.takeError().prefix("opening " + path);
+    }
+    return r;
 }
 
 Result<int> HostPathOpener::openImage(const std::string& path, int accessMode,
                                       const std::string& what) const {
-    return asOwner([&]() -> Result<int> {
+    return asOwner(path, [&]() -> Result<int> {
         int fd = ::open(path.c_str(), accessMode | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0) {
             return fd;
@@ -69,7 +77,7 @@ Result<int> HostPathOpener::openImage(const std::string& path, int accessMode,
 }
 
 Result<int> HostPathOpener::openOutput(const std::string& path, const std::string& what) const {
-    auto opened = asOwner([&]() -> Result<int> {
+    auto opened = asOwner(path, [&]() -> Result<int> {
         // No O_TRUNC: nothing is changed before the file is known to be ours. O_NONBLOCK:
         // a FIFO planted there must not hang the shim.
         int fd =
@@ -124,6 +132,33 @@ Result<void> HostPathOpener::checkReadable(const std::string& path, const std::s
         return fd.takeError();
     }
     ::close(fd.value());
+    return success();
+}
+
+Result<void> HostPathOpener::checkEmulator(const std::string& path) const {
+    if (!m_definer) {
+        return success();
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) < 0) {
+        return Error(Code::OperationFailed,
+                     "cannot find the emulator " + path + ": " + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        return Error(Code::AccessDenied, "refusing the emulator " + path + " for " + who() +
+                                             ": only a program root installed may be run");
+    }
+    auto runnable = asOwner(path, [&]() -> Result<int> {
+        // AT_EACCESS: checked with the fsuid and groups in force, not the real uid.
+        if (::faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) == 0) {
+            return 0;
+        }
+        return Error(Code::AccessDenied,
+                     who() + " may not run the emulator " + path + ": " + std::strerror(errno));
+    });
+    if (!runnable) {
+        return runnable.takeError();
+    }
     return success();
 }
 

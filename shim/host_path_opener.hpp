@@ -32,12 +32,19 @@ public:
     // read it.
     Result<void> checkReadable(const std::string& path, const std::string& what) const;
 
+    // The emulator the shim executes (as QEMU's user, which every domain's QEMU shares).
+    // For a definer other than root it must be one root installed: a regular file owned
+    // by root that neither group nor others may write, and that the definer may run;
+    // otherwise a user could run their own program as QEMU's user, next to other VMs.
+    Result<void> checkEmulator(const std::string& path) const;
+
     // Whether opening takes another identity; the shim must then keep the capabilities
     // that switching needs (dropShimPrivileges).
     bool switchesCredentials() const { return m_definer.has_value(); }
 
 private:
-    Result<int> asOwner(const std::function<Result<int>()>& open) const;
+    // Runs `open` with the definer's credentials (if any); `path` names failures to switch.
+    Result<int> asOwner(const std::string& path, const std::function<Result<int>()>& open) const;
     uid_t owner() const;
     std::string who() const;
 

@@ -83,6 +83,9 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
         addFd(fd.value(), set);
         launch.pathToFdset[serial.path] = set;
     }
+    if (auto r = opener.checkEmulator(def.emulator.empty() ? kDefaultEmulator : def.emulator); !r) {
+        return r.takeError();
+    }
     // QEMU opens these itself, as its own user; the definer must be able to read them
     // too, or QEMU would read for them what they cannot.
     for (const auto& [path, what] : std::vector<std::pair<std::string, std::string>>{

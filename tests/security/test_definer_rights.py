@@ -139,6 +139,23 @@ def test_etc_shadow_is_refused():
     assert_nothing_defined(name)
 
 
+def test_emulator_of_the_user_is_refused(workdir):
+    """<emulator> is a host path too: a user's own program would run as QEMU's user,
+    the uid every VM's QEMU shares."""
+    emulator = os.path.join(workdir, "qemu-mine")
+    with open("/usr/bin/qemu-system-x86_64", "rb") as src, open(emulator, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(emulator, 0o755)
+    os.chown(emulator, h.uid_of(h.test_user()), -1)
+    name = vc.unique("lab-pwn")
+    with h.polkit_rule("50-operators-create.rules", OPERATOR_CREATES_RULE):
+        r = create_as_user(name, f"<emulator>{emulator}</emulator>")
+    assert r.returncode != 0, r.stdout
+    assert r.stderr.startswith("org.freedesktop.DBus.Error.AccessDenied"), r.stderr
+    assert emulator in r.stderr
+    assert_nothing_defined(name)
+
+
 def test_disk_the_user_owns_works(workdir):
     image = root_only_file(workdir, "mine.img")
     user = h.uid_of(h.test_user())

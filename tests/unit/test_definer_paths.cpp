@@ -119,6 +119,28 @@ TEST_F(DefinerPaths, TheDefinerOpensOnlyWhatItMay) {
     ::close(fd.value());
 }
 
+TEST_F(DefinerPaths, TheDefinerRunsOnlyEmulatorsRootInstalled) {
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "switching to the definer's credentials needs root";
+    }
+    auto opener = HostPathOpener::forDefiner(kNobody);
+    ASSERT_TRUE(opener) << opener.error().message();
+    EXPECT_TRUE(opener.value().checkEmulator("/bin/true"));
+    std::string theirs = file("qemu-theirs", "#!/bin/sh\n", 0755);
+    ASSERT_EQ(::chown(theirs.c_str(), kNobody, static_cast<gid_t>(-1)), 0);
+    std::string writable = file("qemu-writable", "#!/bin/sh\n", 0755);
+    ASSERT_EQ(::chmod(writable.c_str(), 0777), 0);
+    std::string rootOnly = file("qemu-root-only", "#!/bin/sh\n", 0700);
+    for (const auto& path : {theirs, writable, rootOnly}) {
+        auto r = opener.value().checkEmulator(path);
+        ASSERT_FALSE(r) << path;
+        EXPECT_EQ(r.error().code(), Code::AccessDenied);
+        EXPECT_NE(r.error().message().find(path), std::string::npos) << r.error().message();
+    }
+    // Root's definitions run what root configured, as before.
+    EXPECT_TRUE(HostPathOpener().checkEmulator(theirs));
+}
+
 TEST_F(DefinerPaths, RootDefinitionsOpenAsTheShim) {
     auto opener = HostPathOpener::forDefiner(0);
     ASSERT_TRUE(opener);
