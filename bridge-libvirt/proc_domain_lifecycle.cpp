@@ -133,22 +133,38 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
     bool create = call->procedure() == proto::DomainCreateXml;
     auto domain = std::make_shared<DomainXml>(std::move(parsed).value());
     RemoteDomain named{domain->def.name, domain->def.uuid, -1};
-    authorize(services, call, create ? "org.virtswarm.domain.start" : "org.virtswarm.domain.save",
-              domain->def.name, domain->def.uuid, [&services, call, domain, named, create] {
-                  auto done = [&services, call, named](Result<std::string> path) {
-                      if (!path) {
-                          call->fail(path.error());
-                          return;
-                      }
-                      xdr::Writer w;
-                      writeDomain(w, currentDomain(services, named.uuid, named));
-                      call->reply(w);
-                  };
-                  if (create) {
-                      services.registry.createXml(domain->xml, done);
-                  } else {
-                      services.registry.defineXml(domain->xml, done);
+    auto forward = [&services, call, domain, named, create] {
+        auto client = call->client();
+        if (!client) {
+            return;
+        }
+        auto done = [&services, call, named](Result<std::string> path) {
+            if (!path) {
+                call->fail(path.error());
+                return;
+            }
+            xdr::Writer w;
+            writeDomain(w, currentDomain(services, named.uuid, named));
+            call->reply(w);
+        };
+        // The registry sees the bridge (root) as its caller: it must be told whom the
+        // definition belongs to, or it would reach what root can.
+        uid_t definer = client->peer().uid;
+        if (create) {
+            services.registry.createXml(domain->xml, definer, done);
+        } else {
+            services.registry.defineXml(domain->xml, definer, done);
+        }
+    };
+    // Creating is defining and starting: both rights, as in Manager.CreateXML.
+    authorize(services, call, "org.virtswarm.domain.save", domain->def.name, domain->def.uuid,
+              [&services, call, domain, create, forward] {
+                  if (!create) {
+                      forward();
+                      return;
                   }
+                  authorize(services, call, "org.virtswarm.domain.start", domain->def.name,
+                            domain->def.uuid, forward);
               });
 }
 

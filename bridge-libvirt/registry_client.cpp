@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "registry_client.hpp"
 
+#include "virtswarm/definer.hpp"
 #include "virtswarm/names.hpp"
 
 namespace virtswarm::bridge {
 namespace {
 
 constexpr const char* kManagerInterface = "org.virtswarm.Hypervisor1.Manager";
+
+Options definerOptions(uid_t definer) {
+    return Options{{kDefinerUidOption, sdbus::Variant(static_cast<uint32_t>(definer))}};
+}
 
 } // namespace
 
@@ -26,17 +31,17 @@ void RegistryClient::onManagerSignal(const std::string& member, sdbus::Message& 
     }
 }
 
-void RegistryClient::defineXml(const std::string& xml, Then<std::string> done) {
+void RegistryClient::defineXml(const std::string& xml, uid_t definer, Then<std::string> done) {
     m_service.callReturning<sdbus::ObjectPath>(
         names::kHypervisorRootPath, kManagerInterface, "DefineXML", kCallTimeout,
-        [&xml](sdbus::MethodCall& m) { m << xml << Options{}; },
+        [&xml, definer](sdbus::MethodCall& m) { m << xml << definerOptions(definer); },
         [done](Result<sdbus::ObjectPath> r) { done(pathResult(std::move(r))); });
 }
 
-void RegistryClient::createXml(const std::string& xml, Then<std::string> done) {
+void RegistryClient::createXml(const std::string& xml, uid_t definer, Then<std::string> done) {
     m_service.callReturning<sdbus::ObjectPath>(
         names::kHypervisorRootPath, kManagerInterface, "CreateXML", kStartTimeout,
-        [&xml](sdbus::MethodCall& m) { m << xml << Options{}; },
+        [&xml, definer](sdbus::MethodCall& m) { m << xml << definerOptions(definer); },
         [done](Result<sdbus::ObjectPath> r) { done(pathResult(std::move(r))); });
 }
 

@@ -42,8 +42,10 @@ public:
     void whenSynced(Done then) { m_service.whenSynced(std::move(then)); }
 
     // Manager
-    void defineXml(const std::string& xml, Then<std::string> done);
-    void createXml(const std::string& xml, Then<std::string> done);
+    // The bridge calls as root on behalf of a libvirt client: `definer` is that client's
+    // uid, which the registry records as the domain's definer (option definer-uid).
+    void defineXml(const std::string& xml, uid_t definer, Then<std::string> done);
+    void createXml(const std::string& xml, uid_t definer, Then<std::string> done);
     void getCapabilities(Then<std::string> done);
     // Manager.GetAllStats: every domain's GetStats within `deadline`, whatever the shims do.
     using AllStats = std::map<sdbus::ObjectPath, PropertyMap>;

@@ -31,12 +31,13 @@ std::string stateFile(const ShimFiles& files) {
 } // namespace
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-                 QemuIdentity identity, TapBroker* taps, Listener listener)
+                 QemuIdentity identity, HostPathOpener opener, TapBroker* taps, Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
     , m_logFile(std::move(logFile))
     , m_domain(std::move(domain))
     , m_identity(std::move(identity))
+    , m_opener(std::move(opener))
     , m_tapBroker(taps)
     , m_listener(std::move(listener))
     , m_qmp(loop) {
@@ -128,7 +129,10 @@ void Machine::spawnQemu() {
         failStart(listenFd.takeError());
         return;
     }
-    int logFd = ::open(m_logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    // The log directory is the shim's own; O_NOFOLLOW all the same, as for every file the
+    // shim creates.
+    int logFd =
+        ::open(m_logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (logFd < 0) {
         ::close(listenFd.value());
         failStart(Error(Code::OperationFailed,
@@ -138,7 +142,7 @@ void Machine::spawnQemu() {
     constexpr int kQmpFdInChild = 3;
     QemuLaunch launch;
     launch.qmpFd = kQmpFdInChild;
-    auto qemuFiles = QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1);
+    auto qemuFiles = QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1, m_opener);
     if (!qemuFiles) {
         ::close(listenFd.value());
         ::close(logFd);
@@ -182,7 +186,7 @@ void Machine::spawnQemu() {
     }
     m_pid = pid.value();
     (void)writeFileAtomic(m_files.qemuPid, std::to_string(m_pid) + "\n", 0644);
-    dropShimPrivileges();
+    dropShimPrivileges(m_opener.switchesCredentials());
     annotateAliases();
     auto guard = m_lifetime.guard();
     m_exitWatch = m_loop.addChild(m_pid, [this, guard](const siginfo_t& info) {
@@ -236,7 +240,7 @@ void Machine::spawnQemu() {
 }
 
 void Machine::attach(Done done) {
-    dropShimPrivileges();
+    dropShimPrivileges(m_opener.switchesCredentials());
     auto pidText = readFile(m_files.qemuPid, 64);
     m_pid = pidText ? static_cast<pid_t>(std::atol(pidText.value().c_str())) : 0;
     int pidfd = m_pid > 1 ? static_cast<int>(syscall(SYS_pidfd_open, m_pid, 0)) : -1;

@@ -33,8 +33,9 @@ public:
     };
 
     // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
+    // `opener` opens the definition's host paths (with its definer's rights).
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-            QemuIdentity identity, TapBroker* taps, Listener listener);
+            QemuIdentity identity, HostPathOpener opener, TapBroker* taps, Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -125,6 +126,7 @@ private:
     std::string m_logFile;
     DomainXml m_domain;
     QemuIdentity m_identity;
+    HostPathOpener m_opener;
     TapBroker* m_tapBroker;
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     Listener m_listener;

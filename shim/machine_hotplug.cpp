@@ -3,6 +3,7 @@
 #include "machine.hpp"
 #include "qemu_command.hpp"
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/definer.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/log.hpp"
 
@@ -57,8 +58,17 @@ void Machine::annotateAliases() {
 }
 
 void Machine::commitLiveDefinition(DomainXml updated) {
+    // A device change does not change whom the definition belongs to. The record names
+    // the XML it belongs to, so it is rewritten first: a crash in between leaves a record
+    // that matches nothing, which a new shim refuses rather than trusts.
+    updated.definer = m_domain.definer;
     m_domain = std::move(updated);
-    if (auto r = writeFileAtomic(m_files.domainXml, m_domain.xml, 0600); !r) {
+    auto r =
+        writeFileAtomic(m_files.definer, formatDefinerRecord(m_domain.definer, m_domain.xml), 0600);
+    if (r) {
+        r = writeFileAtomic(m_files.domainXml, m_domain.xml, 0600);
+    }
+    if (!r) {
         log::warning("cannot record the live definition: " + r.error().message());
     }
 }
@@ -123,13 +133,13 @@ void Machine::plugUserInterface(const InterfaceDef& nic, DomainXml next, Done do
 // mode nothing the user cannot open gets opened. QEMU receives the descriptor in a new fd
 // set (add-fd) and the node opens /dev/fdset/N, which takes a copy of it.
 void Machine::plugDisk(const DiskDef& disk, DomainXml next, Done done) {
-    int flags = (disk.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY;
-    int fd = ::open(disk.source.c_str(), flags);
-    if (fd < 0) {
-        done(Error(Code::OperationFailed,
-                   "cannot open '" + disk.source + "': " + std::strerror(errno)));
+    auto opened = m_opener.openImage(disk.source, disk.readonly ? O_RDONLY : O_RDWR,
+                                     "disk " + disk.targetDev);
+    if (!opened) {
+        done(opened.takeError());
         return;
     }
+    int fd = opened.value();
     std::string alias = disk.targetDev;
     std::string node = "drive-" + alias;
     Plug plug;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // virtswarm-shim: one process per running domain. Owns org.virtswarm.Shim1.d<uuid>, the
 // domain's QEMU and its monitor. Started by the registry, which talks to it over D-Bus.
+#include "host_path_opener.hpp"
 #include "machine.hpp"
 #include "machine_object.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/definer.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
@@ -57,6 +59,23 @@ void recordFailure(const ShimFiles& files, const Error& error) {
                           0600);
 }
 
+// Who defined the definition in the runtime dir, from the record the registry wrote next
+// to it. A record that is missing or belongs to another XML gives nobody's rights, except
+// for a QEMU started before definers were recorded (attach without a record): that one
+// was started with root's rights and keeps them.
+uid_t recordedDefiner(const ShimFiles& files, const std::string& xml, bool attach) {
+    auto record = readFile(files.definer, 256);
+    if (!record) {
+        return attach ? 0 : kUnknownDefiner;
+    }
+    auto definer = parseDefinerRecord(record.value(), xml);
+    if (!definer) {
+        log::warning(definer.error().message() + ": opening host paths as nobody");
+        return kUnknownDefiner;
+    }
+    return definer.value();
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +92,12 @@ int main(int argc, char** argv) {
     auto domain = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
     if (!domain) {
         recordFailure(files, domain.error());
+        return 1;
+    }
+    domain.value().definer = recordedDefiner(files, text.value(), args->attach);
+    auto opener = shim::HostPathOpener::forDefiner(domain.value().definer);
+    if (!opener) {
+        recordFailure(files, opener.error());
         return 1;
     }
     std::string logDir = daemonPaths("hypervisor", args->mode).logDir;
@@ -108,7 +133,7 @@ int main(int argc, char** argv) {
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
-                    std::move(identity).value(), &taps,
+                    std::move(identity).value(), std::move(opener).value(), &taps,
                     Machine::Listener{[&](const std::string&, const std::string&) {
                                           if (exported != nullptr) {
                                               exported->announceState();

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <vector>
 
 namespace virtswarm::shim {
 
@@ -40,45 +41,57 @@ QemuFiles::~QemuFiles() {
     }
 }
 
-Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int firstChildFd) {
+Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int firstChildFd,
+                                  const HostPathOpener& opener) {
     QemuFiles files;
     int nextChildFd = firstChildFd;
     int nextSet = 1;
+    auto addFd = [&](int fd, int set) {
+        files.m_passFds.emplace_back(fd, nextChildFd);
+        launch.addFds.emplace_back(nextChildFd, set);
+        ++nextChildFd;
+    };
     // QEMU reopens images with the access mode it needs (read-only probing, read-write
     // use), and picks an fd of the matching mode from the set: give it both.
-    auto addToSet = [&](const std::string& path,
-                        std::initializer_list<int> flagsList) -> Result<void> {
-        if (launch.pathToFdset.count(path) > 0) {
-            return success();
-        }
-        int set = nextSet++;
-        for (int flags : flagsList) {
-            int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
-            if (fd < 0) {
-                return Error(Code::OperationFailed,
-                             "cannot open " + path + ": " + std::strerror(errno));
-            }
-            files.m_passFds.emplace_back(fd, nextChildFd);
-            launch.addFds.emplace_back(nextChildFd, set);
-            ++nextChildFd;
-        }
-        launch.pathToFdset[path] = set;
-        return success();
-    };
     for (const auto& disk : def.disks) {
-        if (disk.source.empty()) {
+        if (disk.source.empty() || launch.pathToFdset.count(disk.source) > 0) {
             continue;
         }
-        auto r = disk.readonly ? addToSet(disk.source, {O_RDONLY})
-                               : addToSet(disk.source, {O_RDWR, O_RDONLY});
-        if (!r) {
-            return r.takeError();
+        int set = nextSet++;
+        std::string what = disk.device + " " + disk.targetDev;
+        std::vector<int> modes =
+            disk.readonly ? std::vector<int>{O_RDONLY} : std::vector<int>{O_RDWR, O_RDONLY};
+        for (int mode : modes) {
+            auto fd = opener.openImage(disk.source, mode, what);
+            if (!fd) {
+                return fd.takeError();
+            }
+            addFd(fd.value(), set);
         }
+        launch.pathToFdset[disk.source] = set;
     }
-    for (const auto& serial : def.serials) {
-        if (serial.type == "file") {
-            // QEMU itself would truncate (libvirt's default, append='off').
-            if (auto r = addToSet(serial.path, {O_WRONLY | O_CREAT | O_TRUNC}); !r) {
+    for (size_t i = 0; i < def.serials.size(); ++i) {
+        const auto& serial = def.serials[i];
+        if (serial.type != "file" || launch.pathToFdset.count(serial.path) > 0) {
+            continue;
+        }
+        auto fd = opener.openOutput(serial.path, "serial" + std::to_string(i) + " log");
+        if (!fd) {
+            return fd.takeError();
+        }
+        int set = nextSet++;
+        addFd(fd.value(), set);
+        launch.pathToFdset[serial.path] = set;
+    }
+    if (auto r = opener.checkEmulator(def.emulator.empty() ? kDefaultEmulator : def.emulator); !r) {
+        return r.takeError();
+    }
+    // QEMU opens these itself, as its own user; the definer must be able to read them
+    // too, or QEMU would read for them what they cannot.
+    for (const auto& [path, what] : std::vector<std::pair<std::string, std::string>>{
+             {def.kernel, "kernel"}, {def.initrd, "initrd"}}) {
+        if (!path.empty()) {
+            if (auto r = opener.checkReadable(path, what); !r) {
                 return r.takeError();
             }
         }
@@ -86,21 +99,36 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
     return files;
 }
 
-void dropShimPrivileges() {
+void dropShimPrivileges(bool keepFsSwitch) {
     if (geteuid() != 0) {
         return;
     }
     // Kept: open any image or log (DAC_OVERRIDE, DAC_READ_SEARCH), signal QEMU running as
-    // another user (KILL). Everything else — setuid, mounts, raw I/O, modules — is gone.
-    constexpr unsigned kKeep[] = {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_KILL};
+    // another user (KILL). Everything else — mounts, raw I/O, modules — is gone.
+    //
+    // For a definition whose definer is not root, hotplug later opens images with the
+    // definer's credentials (setfsuid/setfsgid/setgroups): CAP_SETUID and CAP_SETGID stay
+    // in the permitted set, raised into the effective set only around each open
+    // (asDefiner). Why not a helper process forked before the drop instead? It would hold
+    // the same capabilities, or run as the definer for good, and add a second process
+    // and a protocol to every open; a shim that already holds DAC override and root's
+    // uid gains no file it could not open from CAP_SETUID, and no_new_privs and the
+    // bounding set still keep it from gaining anything through exec.
+    std::vector<unsigned> keep = {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_KILL};
+    std::vector<unsigned> permittedOnly;
+    if (keepFsSwitch) {
+        permittedOnly = {CAP_SETUID, CAP_SETGID};
+    }
     unsigned long lastCap = CAP_LAST_CAP;
     if (auto text = readFile("/proc/sys/kernel/cap_last_cap", 32)) {
         lastCap = std::strtoul(text.value().c_str(), nullptr, 10);
     }
     auto kept = [&](unsigned long cap) {
-        for (unsigned k : kKeep) {
-            if (k == cap) {
-                return true;
+        for (const auto* list : {&keep, &permittedOnly}) {
+            for (unsigned k : *list) {
+                if (k == cap) {
+                    return true;
+                }
             }
         }
         return false;
@@ -112,8 +140,11 @@ void dropShimPrivileges() {
     }
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2]{};
-    for (unsigned k : kKeep) {
+    for (unsigned k : keep) {
         data[k / 32].effective |= 1U << (k % 32);
+        data[k / 32].permitted |= 1U << (k % 32);
+    }
+    for (unsigned k : permittedOnly) {
         data[k / 32].permitted |= 1U << (k % 32);
     }
     if (syscall(SYS_capset, &header, data) < 0) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "host_path_opener.hpp"
 #include "qemu_command.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/result.hpp"
@@ -36,7 +37,10 @@ public:
 
     // Fills launch.addFds / launch.pathToFdset and returns the (shim fd, QEMU fd) pairs
     // to pass; QEMU's fds are numbered from firstChildFd.
-    static Result<QemuFiles> open(const DomainDef& def, QemuLaunch& launch, int firstChildFd);
+    // Every path is opened by `opener` (with the definer's rights), and the kernel and
+    // initrd are checked readable by it.
+    static Result<QemuFiles> open(const DomainDef& def, QemuLaunch& launch, int firstChildFd,
+                                  const HostPathOpener& opener);
     const std::vector<std::pair<int, int>>& passFds() const { return m_passFds; }
 
 private:
@@ -45,6 +49,7 @@ private:
 
 // After QEMU is started the shim needs only to open files, signal QEMU and use its bus
 // connection: every other capability is dropped, for good (bounding set, no new privs).
-void dropShimPrivileges();
+// `keepFsSwitch`: keep what opening as the definer needs (HostPathOpener).
+void dropShimPrivileges(bool keepFsSwitch);
 
 } // namespace virtswarm::shim

@@ -14,6 +14,10 @@ Error fromDBusError(const sdbus::Error& error) {
 }
 
 Result<void> checkOptions(const Options& options, std::initializer_list<const char*> allowed) {
+    return checkOptions(options, std::vector<const char*>(allowed));
+}
+
+Result<void> checkOptions(const Options& options, const std::vector<const char*>& allowed) {
     for (const auto& [key, value] : options) {
         bool known = false;
         for (const char* a : allowed) {

@@ -96,6 +96,27 @@ void Authority::checkBusNameWithUid(const std::string& sender, const std::string
             });
 }
 
+void Authority::checkBusNameForAll(const std::string& sender, std::vector<std::string> actionIds,
+                                   const PolkitDetails& details, bool allowInteraction,
+                                   std::function<void(Result<uid_t>)> verdict) {
+    if (actionIds.empty()) {
+        verdict(Error(Code::Internal, "no action to authorize"));
+        return;
+    }
+    std::string first = actionIds.front();
+    actionIds.erase(actionIds.begin());
+    checkBusNameWithUid(sender, first, details, allowInteraction,
+                        [this, sender, rest = std::move(actionIds), details, allowInteraction,
+                         verdict = std::move(verdict)](Result<uid_t> r) mutable {
+                            if (!r || rest.empty()) {
+                                verdict(std::move(r));
+                                return;
+                            }
+                            checkBusNameForAll(sender, std::move(rest), details, allowInteraction,
+                                               std::move(verdict));
+                        });
+}
+
 void Authority::checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
                              const PolkitDetails& details, Verdict verdict) {
     if (privileged(uid)) {

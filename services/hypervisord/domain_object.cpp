@@ -123,7 +123,7 @@ void DomainObject::start(std::function<void(Result<void>)> done) {
 
 void DomainObject::launchShim() {
     m_launchWhenGone = false;
-    if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, false); !r) {
+    if (auto r = m_registry.shims().launch(uuidHex(), m_domain, false); !r) {
         finishStart(r.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
     }
 }
@@ -140,7 +140,7 @@ void DomainObject::finishStart(Result<void> outcome) {
 }
 
 void DomainObject::reattach() {
-    if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, true); !r) {
+    if (auto r = m_registry.shims().launch(uuidHex(), m_domain, true); !r) {
         log::error("cannot re-attach to '" + m_domain.def.name + "': " + r.error().message());
         return;
     }
@@ -199,7 +199,7 @@ void DomainObject::onShimGone(std::optional<Error> failure) {
     // takes the monitor over and the VM never notices.
     if (m_registry.shims().qemuAlive(uuidHex())) {
         log::warning("shim of '" + m_domain.def.name + "' died; re-attaching a new one");
-        if (auto r = m_registry.shims().launch(uuidHex(), m_domain.xml, true); r) {
+        if (auto r = m_registry.shims().launch(uuidHex(), m_domain, true); r) {
             return;
         }
     }

@@ -9,24 +9,28 @@
 
 namespace virtswarm::hypervisor {
 
-// Persistent domain definitions: <configDir>/<uuid>.xml (see DefinitionStore).
+// Persistent domain definitions: <configDir>/<uuid>.xml (see DefinitionStore), and who
+// defined each in <configDir>/definers/<uuid> (virtswarm/definer.hpp).
 class DomainStore {
 public:
     explicit DomainStore(std::string configDir)
         : m_store(std::move(configDir)) {}
 
-    std::vector<DefinitionStore::Loaded<DomainXml>> loadAll() {
-        return m_store.loadAll<DomainXml>(
-            [](const std::string& text) { return parseDomainXml(text); },
-            [](const DomainXml& d) { return d.def.uuid; });
-    }
-    Result<void> save(const DomainXml& domain) { return m_store.save(domain.def.uuid, domain.xml); }
-    Result<void> remove(const UuidBytes& uuid) { return m_store.remove(uuid); }
+    // Each definition with its definer: root when no record exists (definitions made
+    // before definers were recorded were made by root, the only one who could write the
+    // directory); nobody when the record belongs to another XML.
+    std::vector<DefinitionStore::Loaded<DomainXml>> loadAll();
+    // The definer record first: a crash between the two writes leaves a record that
+    // does not match the XML, which loads as nobody, never as someone more privileged.
+    Result<void> save(const DomainXml& domain);
+    Result<void> remove(const UuidBytes& uuid);
     Result<void> setAutostart(const UuidBytes& uuid, bool autostart) {
         return m_store.setAutostart(uuid, autostart);
     }
 
 private:
+    std::string definerPathFor(const UuidBytes& uuid) const;
+
     DefinitionStore m_store;
 };
 

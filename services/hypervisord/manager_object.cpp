@@ -5,6 +5,7 @@
 #include "domain_object.hpp"
 #include "registry.hpp"
 #include "virtswarm/authorize_definition.hpp"
+#include "virtswarm/definer.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 
@@ -23,6 +24,17 @@ std::optional<Error> conflictFor(Registry& registry, const DomainDef& def) {
                                              "' already exists with uuid " + formatUuid(def.uuid));
     }
     return std::nullopt;
+}
+
+// The definition will reach only what its definer can: the caller, or the client a root
+// caller (the libvirt bridge) acts for.
+Result<void> recordDefiner(DomainXml& domain, uid_t caller, const Options& options) {
+    auto definer = resolveDefiner(caller, options);
+    if (!definer) {
+        return definer.takeError();
+    }
+    domain.definer = definer.value();
+    return success();
 }
 
 } // namespace
@@ -44,10 +56,15 @@ ManagerObject::~ManagerObject() {
 
 void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    authorizeDefinition<DomainXml>(
+    authorizeDefinitionFor<DomainXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        "org.virtswarm.domain.save", parseDomainXml,
-        [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
+        DefinitionRights{{"org.virtswarm.domain.save"}, {kDefinerUidOption}}, parseDomainXml,
+        [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
+                        uid_t caller) {
+            if (auto r = recordDefiner(*domain, caller, options); !r) {
+                failPath(shared, r.error());
+                return;
+            }
             // Checked now, not before polkit: another client may have defined in
             // between.
             if (auto conflict = conflictFor(m_registry, domain->def)) {
@@ -81,10 +98,20 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
 
 void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    authorizeDefinition<DomainXml>(
+    // Creating is defining and starting at once: it needs both rights (as libvirt's
+    // create needs write and start), or "start" alone would let a user run any new
+    // definition.
+    authorizeDefinitionFor<DomainXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        "org.virtswarm.domain.start", parseDomainXml,
-        [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
+        DefinitionRights{{"org.virtswarm.domain.save", "org.virtswarm.domain.start"},
+                         {kDefinerUidOption}},
+        parseDomainXml,
+        [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
+                        uid_t caller) {
+            if (auto r = recordDefiner(*domain, caller, options); !r) {
+                failPath(shared, r.error());
+                return;
+            }
             auto defined = m_registry.define(std::move(*domain), false);
             if (!defined) {
                 failPath(shared, defined.error());

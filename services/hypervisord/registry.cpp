@@ -3,6 +3,7 @@
 
 #include "domain_object.hpp"
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/definer.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/shim_files.hpp"
@@ -129,6 +130,9 @@ void Registry::recoverOrphanedQemus() {
         if (domain == nullptr) {
             auto text = readFile(shimFiles(m_config.paths.runtimeDir, uuidHex).domainXml);
             auto parsed = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
+            if (parsed) {
+                parsed.value().definer = runtimeDefiner(uuidHex);
+            }
             auto defined = parsed ? define(std::move(parsed).value(), false)
                                   : Result<DomainObject*>(parsed.takeError());
             if (!defined) {
@@ -143,6 +147,20 @@ void Registry::recoverOrphanedQemus() {
     }
 }
 
+// A transient domain's definer survives a registry restart in its runtime dir, next to
+// the definition it was started with.
+uid_t Registry::runtimeDefiner(const std::string& uuidHex) const {
+    ShimFiles files = shimFiles(m_config.paths.runtimeDir, uuidHex);
+    auto record = readFile(files.definer, 256);
+    if (!record) {
+        return 0; // started before definers were recorded, which only root could do
+    }
+    auto xml = readFile(files.domainXml);
+    auto definer =
+        xml ? parseDefinerRecord(record.value(), xml.value()) : Result<uid_t>(xml.takeError());
+    return definer ? definer.value() : kUnknownDefiner;
+}
+
 void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
     DomainObject* domain = findByUuidHex(found.uuidHex);
     if (domain == nullptr) {
@@ -153,6 +171,7 @@ void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
                        " runs an unparsable definition: " + parsed.error().message());
             return;
         }
+        parsed.value().definer = runtimeDefiner(found.uuidHex);
         auto defined = define(std::move(parsed).value(), false);
         if (!defined) {
             log::error("cannot adopt shim " + found.uuidHex + ": " + defined.error().message());

@@ -77,6 +77,7 @@ private:
     DomainObject* findByUuidHex(const std::string& uuidHex) const;
     void adoptRunningShim(ShimSupervisor::FoundShim found);
     void recoverOrphanedQemus();
+    uid_t runtimeDefiner(const std::string& uuidHex) const;
     std::optional<int> recordedId(const std::string& uuidHex) const;
     // No id recorded for a domain still running may be handed out again.
     void reserveRecordedIds();

@@ -4,6 +4,7 @@
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/child_process.hpp"
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/definer.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/shim_files.hpp"
@@ -60,15 +61,21 @@ Result<void> ShimSupervisor::subscribe() {
     return success();
 }
 
-Result<void> ShimSupervisor::launch(const std::string& uuidHex, const std::string& xml,
+Result<void> ShimSupervisor::launch(const std::string& uuidHex, const DomainXml& domain,
                                     bool attach) {
     ShimFiles files = shimFiles(m_runtimeDir, uuidHex);
     if (auto r = makeDirectories(files.dir, 0700); !r) {
         return r;
     }
     (void)removeFileDurable(files.failure);
+    // Re-attaching keeps the files of the run in progress: its definition and definer.
     if (!attach) {
-        if (auto r = writeFileAtomic(files.domainXml, xml, 0600); !r) {
+        if (auto r = writeFileAtomic(files.definer, formatDefinerRecord(domain.definer, domain.xml),
+                                     0600);
+            !r) {
+            return r;
+        }
+        if (auto r = writeFileAtomic(files.domainXml, domain.xml, 0600); !r) {
             return r;
         }
     }

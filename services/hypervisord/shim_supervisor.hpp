@@ -2,6 +2,7 @@
 #pragma once
 
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/domain_def.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/names.hpp"
@@ -47,7 +48,7 @@ public:
 
     // Writes the domain's runtime dir and spawns its shim. With `attach`, the shim takes
     // over a QEMU that is still running instead of starting one.
-    Result<void> launch(const std::string& uuidHex, const std::string& xml, bool attach);
+    Result<void> launch(const std::string& uuidHex, const DomainXml& domain, bool attach);
 
     // Is a shim for this domain still on the bus (e.g. one that is just exiting)?
     bool present(const std::string& uuidHex) const;

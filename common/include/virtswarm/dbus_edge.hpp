@@ -9,6 +9,7 @@
 #include <memory>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
+#include <vector>
 
 // The edge between our Result/Error world and sdbus-c++: conversions, option parsing and
 // connection set-up. Nothing inside a daemon throws; only code in adaptors uses these.
@@ -26,6 +27,7 @@ template <typename... Out> void replyError(sdbus::Result<Out...>& result, const 
 
 // Rejects keys outside `allowed` (InvalidArgs), so a typo is not silently ignored.
 Result<void> checkOptions(const Options& options, std::initializer_list<const char*> allowed);
+Result<void> checkOptions(const Options& options, const std::vector<const char*>& allowed);
 // A boolean option; a value of another type is InvalidArgs.
 Result<bool> boolOption(const Options& options, const char* key, bool fallback);
 Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback);

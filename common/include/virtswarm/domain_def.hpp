@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace virtswarm {
@@ -68,6 +69,10 @@ struct DomainDef {
 struct DomainXml {
     DomainDef def;
     std::string xml;
+    // Who defined (or created) it; not part of the XML. Its host paths are opened with
+    // this uid's credentials unless it is root (virtswarm/definer.hpp). Parsing leaves
+    // root: whoever builds a DomainXml from a caller's XML sets the caller.
+    uid_t definer = 0;
 };
 
 // Errors: InvalidXML (malformed, missing or bad values), NotSupported (a domain type,

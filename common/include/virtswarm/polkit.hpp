@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace sdbus {
 class IConnection;
@@ -42,6 +43,11 @@ public:
     void checkBusNameWithUid(const std::string& sender, const std::string& actionId,
                              const PolkitDetails& details, bool allowInteraction,
                              std::function<void(Result<uid_t>)> verdict);
+    // Every action in turn (all must be allowed; the first refusal is the verdict), as
+    // for a call that needs several rights, e.g. CreateXML: save and start.
+    void checkBusNameForAll(const std::string& sender, std::vector<std::string> actionIds,
+                            const PolkitDetails& details, bool allowInteraction,
+                            std::function<void(Result<uid_t>)> verdict);
 
     // Subject "unix-process" (pid + start time + uid), for callers that are not on the
     // bus, such as libvirt RPC clients of the bridge.

@@ -15,13 +15,14 @@ struct ShimFiles {
     std::string qemuPid;
     std::string failure;  // why the shim gave up: "<D-Bus error name>\n<message>"
     std::string domainId; // the registry's runtime id, so a restarted registry keeps it
+    std::string definer;  // who defined domain.xml (virtswarm/definer.hpp)
 };
 
 // The files of one domain's runtime dir.
 inline ShimFiles shimFilesIn(const std::string& dir) {
     return ShimFiles{
-        dir,        dir + "/domain.xml", dir + "/qmp.sock", dir + "/qemu.pid", dir + "/failure",
-        dir + "/id"};
+        dir,         dir + "/domain.xml", dir + "/qmp.sock", dir + "/qemu.pid", dir + "/failure",
+        dir + "/id", dir + "/definer"};
 }
 
 inline ShimFiles shimFiles(const std::string& hypervisorRuntimeDir, const std::string& uuidHex) {
