@@ -38,21 +38,6 @@ bool isToleratedDevice(std::string_view n) {
     return n == "controller" || n == "input" || n == "memballoon" || n == "video";
 }
 
-Result<void> checkName(const std::string& name) {
-    if (name.empty()) {
-        return invalid("domain <name> is missing or empty");
-    }
-    if (name.size() > 255) {
-        return invalid("domain name is longer than 255 characters");
-    }
-    for (unsigned char c : name) {
-        if (c == '/' || c < 0x20 || c == 0x7f) {
-            return invalid("domain name '" + name + "' contains '/' or a control character");
-        }
-    }
-    return success();
-}
-
 } // namespace
 
 namespace detail {
@@ -348,13 +333,13 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
         return unsupported("domain type '" + def.virtType + "' is not supported (kvm, qemu)");
     }
 
-    auto nameNode = xml::firstChild(root, "name");
-    def.name = nameNode ? xml::text(nameNode) : "";
-    if (auto r = checkName(def.name); !r) {
-        return r.takeError();
+    auto name = detail::takeName(root, "domain", kMaxDomainNameBytes);
+    if (!name) {
+        return name.takeError();
     }
+    def.name = std::move(name).value();
 
-    auto uuid = detail::takeOrAddUuid(root, nameNode);
+    auto uuid = detail::takeOrAddUuid(root, xml::firstChild(root, "name"));
     if (!uuid) {
         return uuid.takeError();
     }

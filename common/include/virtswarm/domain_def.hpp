@@ -12,6 +12,10 @@ namespace virtswarm {
 
 inline constexpr const char* kDefaultEmulator = "/usr/bin/qemu-system-x86_64";
 
+// The longest domain name, in bytes: the shim's log file is "<name>.log" and a file name
+// is at most NAME_MAX (255) bytes. Everything else on the host is keyed by the UUID.
+inline constexpr size_t kMaxDomainNameBytes = 255 - 4;
+
 struct DiskDef {
     std::string device = "disk"; // disk | cdrom
     std::string format = "raw";  // raw | qcow2
