@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <set>
 
 namespace virtswarm {
@@ -175,6 +176,16 @@ Result<InterfaceDef> parseInterface(xml::Node node) {
 
 namespace {
 
+// libvirt's passwdValidTo: "2010-04-09T15:51:00", UTC, optional fractional seconds.
+std::optional<int64_t> parseUtcTimestamp(const std::string& text) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == nullptr || (*end != '\0' && *end != '.')) {
+        return std::nullopt;
+    }
+    return static_cast<int64_t>(timegm(&tm));
+}
+
 Result<GraphicsDef> parseGraphics(xml::Node node) {
     GraphicsDef g;
     g.type = xml::attribute(node, "type").value_or("");
@@ -190,6 +201,13 @@ Result<GraphicsDef> parseGraphics(xml::Node node) {
             return invalid("graphics port '" + port + "' must be in 5900-65535");
         }
         g.port = static_cast<int>(*p);
+    }
+    g.passwd = xml::attribute(node, "passwd");
+    if (auto validTo = xml::attribute(node, "passwdValidTo")) {
+        g.passwdValidTo = parseUtcTimestamp(*validTo);
+        if (!g.passwdValidTo) {
+            return invalid("graphics passwdValidTo '" + *validTo + "' is not YYYY-MM-DDTHH:MM:SS");
+        }
     }
     return g;
 }

@@ -5,6 +5,7 @@
 #include "virtswarm/uuid.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ struct GraphicsDef {
     std::string listen = "127.0.0.1";
     int port = -1; // -1 with autoport
     bool autoport = true;
+    // A VNC password (passwd='...'): reaches QEMU over the monitor, never its command line.
+    std::optional<std::string> passwd;
+    // passwdValidTo='YYYY-MM-DDTHH:MM:SS' (UTC), as seconds since the epoch.
+    std::optional<int64_t> passwdValidTo;
 };
 
 // The part of libvirt's domain XML that virtswarm acts on. The XML itself stays the
