@@ -84,6 +84,10 @@ struct DomainXml {
 // that do not change what the guest sees (metadata, description, clock, on_* ...) are kept.
 Result<DomainXml> parseDomainXml(std::string_view text);
 
+// The XML as anyone allowed to read the domain sees it: without the VNC passwd (libvirt
+// shows it only with VIR_DOMAIN_XML_SECURE and the read-secure permission).
+std::string withoutSecrets(const std::string& xml);
+
 // The XML of a running domain: the definition with id='N' on the root element.
 std::string liveDomainXml(const std::string& xml, int id);
 
