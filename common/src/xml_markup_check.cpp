@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "xml_markup_check.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string>
 
