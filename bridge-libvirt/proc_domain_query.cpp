@@ -4,6 +4,7 @@
 // (managed save, snapshots, security labels).
 #include "procedures.hpp"
 #include "protocol.hpp"
+#include "rpc_error.hpp"
 #include "virtswarm/libvirt_enums.hpp"
 
 namespace virtswarm::bridge {
@@ -250,26 +251,46 @@ void listAllSnapshots(Services& services, const CallPtr& call, xdr::Reader& args
 }
 
 void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
+    constexpr uint32_t kXmlSecure = 1;
     constexpr uint32_t kXmlInactive = 2;
     RemoteDomain dom = readDomain(args);
     uint32_t flags = args.u32();
     if (!argsDone(call, args)) {
         return;
     }
-    withDomain(services, call, dom, [&services, call, flags](const CachedDomain& d) {
+    bool secure = (flags & kXmlSecure) != 0;
+    auto client = call->client();
+    if (secure && client && client->readOnly()) {
+        // As libvirtd: secrets are never shown on a read-only connection.
+        call->fail(readOnlyDenied("virDomainGetXMLDesc with VIR_DOMAIN_XML_SECURE"));
+        return;
+    }
+    withDomain(services, call, dom, [&services, call, flags, secure](const CachedDomain& d) {
         std::string path = d.path;
-        authorize(services, call, "org.virtswarm.domain.read", d.name, d.uuid,
-                  [&services, call, path, flags] {
-                      services.registry.getXml(path, (flags & kXmlInactive) != 0,
-                                               [call](Result<std::string> xml) {
-                                                   if (!xml) {
-                                                       call->fail(xml.error());
-                                                       return;
-                                                   }
-                                                   xdr::Writer w;
-                                                   w.string(xml.value());
-                                                   call->reply(w);
-                                               });
+        auto fetch = [&services, call, path, flags, secure] {
+            // The bridge calls as root, whom the registry trusts: this client's own
+            // read-secure was checked above, and the answer goes to this call only.
+            services.registry.getXml(path, (flags & kXmlInactive) != 0, secure,
+                                     [call](Result<std::string> xml) {
+                                         if (!xml) {
+                                             call->fail(xml.error());
+                                             return;
+                                         }
+                                         xdr::Writer w;
+                                         w.string(xml.value());
+                                         call->reply(w);
+                                     });
+        };
+        std::string name = d.name;
+        UuidBytes uuid = d.uuid;
+        authorize(services, call, "org.virtswarm.domain.read", name, uuid,
+                  [&services, call, name, uuid, secure, fetch] {
+                      if (!secure) {
+                          fetch();
+                          return;
+                      }
+                      authorize(services, call, "org.virtswarm.domain.read-secure", name, uuid,
+                                fetch);
                   });
     });
 }

@@ -67,13 +67,17 @@ void RegistryClient::domainAction(const std::string& path, const std::string& me
         [](sdbus::MethodCall& m) { m << Options{}; }, std::move(done));
 }
 
-void RegistryClient::getXml(const std::string& path, bool inactive, Then<std::string> done) {
+void RegistryClient::getXml(const std::string& path, bool inactive, bool secure,
+                            Then<std::string> done) {
     m_service.callReturning<std::string>(
         path, DomainCache::kDomainInterface, "GetXML", kCallTimeout,
-        [inactive](sdbus::MethodCall& m) {
+        [inactive, secure](sdbus::MethodCall& m) {
             Options options;
             if (inactive) {
                 options["inactive"] = sdbus::Variant(true);
+            }
+            if (secure) {
+                options["secure"] = sdbus::Variant(true);
             }
             m << options;
         },

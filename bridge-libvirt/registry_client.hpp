@@ -54,7 +54,8 @@ public:
     // Undefine, Reboot, Reset, Suspend, Resume.
     void domainAction(const std::string& path, const std::string& method,
                       std::chrono::milliseconds timeout, Done done);
-    void getXml(const std::string& path, bool inactive, Then<std::string> done);
+    // Domain.GetXML; `secure` asks for the secrets too (the caller checked read-secure).
+    void getXml(const std::string& path, bool inactive, bool secure, Then<std::string> done);
     void setAutostart(const std::string& path, bool autostart, Done done);
     void getStats(const std::string& path, Then<PropertyMap> done);
     // AttachDevice / DetachDevice (s xml, a{sv} options{"config": b}).

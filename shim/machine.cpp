@@ -215,27 +215,29 @@ void Machine::spawnQemu() {
         }
         // The consoles are known before the guest runs, so OpenConsole works the moment
         // Start has answered.
-        discoverPtys([this, guard] {
-            if (!m_starting) {
-                return;
-            }
-            m_qmp.execute("cont", nlohmann::json::object(),
-                          [this, guard](Result<nlohmann::json> r) {
-                              if (!guard.alive() || !m_starting) {
-                                  return;
-                              }
-                              if (!r) {
-                                  failStart(r.takeError().prefix("resuming the guest"));
-                                  return;
-                              }
-                              m_starting = false;
-                              setState("running", "booted");
-                              if (auto startDone = std::move(m_startDone)) {
-                                  m_startDone = nullptr;
-                                  startDone(success());
-                              }
-                          });
-        });
+        discoverPtys([this] { setGraphicsPassword([this] { resumeStarted(); }); });
+    });
+}
+
+void Machine::resumeStarted() {
+    if (!m_starting) {
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("cont", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
+        if (!guard.alive() || !m_starting) {
+            return;
+        }
+        if (!r) {
+            failStart(r.takeError().prefix("resuming the guest"));
+            return;
+        }
+        m_starting = false;
+        setState("running", "booted");
+        if (auto startDone = std::move(m_startDone)) {
+            m_startDone = nullptr;
+            startDone(success());
+        }
     });
 }
 

@@ -82,6 +82,11 @@ private:
     void spawnQemu();
     // Learns the pty paths QEMU allocated for pty serial ports, then runs `then`.
     void discoverPtys(std::function<void()> then);
+    // Gives QEMU the VNC password (and its expiry) over the monitor, then runs `then`;
+    // a refusal fails the start.
+    void setGraphicsPassword(std::function<void()> then);
+    // The last step of a start: the guest leaves -S and Start is answered.
+    void resumeStarted();
     // Runs one QMP command whose success is all the caller needs.
     void simpleCommand(const std::string& command, Done done);
     void blockStats(Stats base, std::function<void(Result<Stats>)> done);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <set>
 
 namespace virtswarm {
@@ -36,21 +37,6 @@ std::optional<uint64_t> parseUnsigned(const std::string& text) {
 // machine provides anyway; keeping them avoids rejecting virt-install's output.
 bool isToleratedDevice(std::string_view n) {
     return n == "controller" || n == "input" || n == "memballoon" || n == "video";
-}
-
-Result<void> checkName(const std::string& name) {
-    if (name.empty()) {
-        return invalid("domain <name> is missing or empty");
-    }
-    if (name.size() > 255) {
-        return invalid("domain name is longer than 255 characters");
-    }
-    for (unsigned char c : name) {
-        if (c == '/' || c < 0x20 || c == 0x7f) {
-            return invalid("domain name '" + name + "' contains '/' or a control character");
-        }
-    }
-    return success();
 }
 
 } // namespace
@@ -190,6 +176,16 @@ Result<InterfaceDef> parseInterface(xml::Node node) {
 
 namespace {
 
+// libvirt's passwdValidTo: "2010-04-09T15:51:00", UTC, optional fractional seconds.
+std::optional<int64_t> parseUtcTimestamp(const std::string& text) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == nullptr || (*end != '\0' && *end != '.')) {
+        return std::nullopt;
+    }
+    return static_cast<int64_t>(timegm(&tm));
+}
+
 Result<GraphicsDef> parseGraphics(xml::Node node) {
     GraphicsDef g;
     g.type = xml::attribute(node, "type").value_or("");
@@ -205,6 +201,13 @@ Result<GraphicsDef> parseGraphics(xml::Node node) {
             return invalid("graphics port '" + port + "' must be in 5900-65535");
         }
         g.port = static_cast<int>(*p);
+    }
+    g.passwd = xml::attribute(node, "passwd");
+    if (auto validTo = xml::attribute(node, "passwdValidTo")) {
+        g.passwdValidTo = parseUtcTimestamp(*validTo);
+        if (!g.passwdValidTo) {
+            return invalid("graphics passwdValidTo '" + *validTo + "' is not YYYY-MM-DDTHH:MM:SS");
+        }
     }
     return g;
 }
@@ -348,13 +351,13 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
         return unsupported("domain type '" + def.virtType + "' is not supported (kvm, qemu)");
     }
 
-    auto nameNode = xml::firstChild(root, "name");
-    def.name = nameNode ? xml::text(nameNode) : "";
-    if (auto r = checkName(def.name); !r) {
-        return r.takeError();
+    auto name = detail::takeName(root, "domain", kMaxDomainNameBytes);
+    if (!name) {
+        return name.takeError();
     }
+    def.name = std::move(name).value();
 
-    auto uuid = detail::takeOrAddUuid(root, nameNode);
+    auto uuid = detail::takeOrAddUuid(root, xml::firstChild(root, "name"));
     if (!uuid) {
         return uuid.takeError();
     }

@@ -165,13 +165,16 @@ Result<NetworkXml> parseNetworkXml(std::string_view text) {
                        ">");
     }
     NetworkDef def;
-    auto nameNode = xml::firstChild(root, "name");
-    def.name = nameNode ? xml::text(nameNode) : "";
-    if (def.name.empty() || def.name.size() > 64 ||
-        def.name.find_first_of("/ \t\n") != std::string::npos) {
-        return invalid("network <name> is missing or invalid");
+    auto name = detail::takeName(root, "network", kMaxNetworkNameBytes);
+    if (!name) {
+        return name.takeError();
     }
-    auto uuid = detail::takeOrAddUuid(root, nameNode);
+    def.name = std::move(name).value();
+    // dnsmasq's configuration names files after the network, one option a line.
+    if (def.name.find(' ') != std::string::npos) {
+        return invalid("network name '" + def.name + "' contains a space");
+    }
+    auto uuid = detail::takeOrAddUuid(root, xml::firstChild(root, "name"));
     if (!uuid) {
         return uuid.takeError();
     }

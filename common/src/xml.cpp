@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/xml.hpp"
 
+#include "xml_markup_check.hpp"
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -41,14 +43,21 @@ Result<Document> Document::parse(std::string_view text, size_t maxBytes) {
     if (text.empty()) {
         return Error(Code::InvalidXML, "empty XML document");
     }
+    // Before libxml2 builds anything: an entity bomb costs this scan, not gigabytes.
+    if (auto r = detail::refuseEntities(text); !r) {
+        return r.takeError();
+    }
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (ctxt == nullptr) {
         return Error(Code::Internal, "cannot allocate an XML parser");
     }
     xmlSetGenericErrorFunc(nullptr, silentError);
-    xmlDocPtr doc =
-        xmlCtxtReadMemory(ctxt, text.data(), static_cast<int>(text.size()), "domain.xml", nullptr,
-                          XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR);
+    // UTF-8 whatever the document declares: the scan above read the bytes as UTF-8, so an
+    // EBCDIC or UTF-16 declaration must not make the parser see other markup. No network,
+    // no entity substitution (XML_PARSE_NOENT is not set), no DTD loading.
+    xmlDocPtr doc = xmlCtxtReadMemory(
+        ctxt, text.data(), static_cast<int>(text.size()), "domain.xml", "UTF-8",
+        XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR | XML_PARSE_IGNORE_ENC);
     if (doc == nullptr) {
         std::string detail = "not well-formed";
         const xmlError* err = xmlCtxtGetLastError(ctxt);
@@ -59,6 +68,10 @@ Result<Document> Document::parse(std::string_view text, size_t maxBytes) {
         return Error(Code::InvalidXML, "malformed XML: " + detail);
     }
     xmlFreeParserCtxt(ctxt);
+    if (doc->intSubset != nullptr || doc->extSubset != nullptr) {
+        xmlFreeDoc(doc); // unreachable after the scan; kept so a scanner bug fails closed
+        return Error(Code::InvalidXML, "a DOCTYPE is not allowed in this XML");
+    }
     if (xmlDocGetRootElement(doc) == nullptr) {
         xmlFreeDoc(doc);
         return Error(Code::InvalidXML, "XML document has no root element");

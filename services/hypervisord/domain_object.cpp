@@ -35,7 +35,11 @@ bool DomainObject::active() const {
 }
 
 void DomainObject::authorize(const char* actionId, std::function<void(Result<void>)> then) {
-    Caller caller = currentCaller(getObject());
+    authorize(currentCaller(getObject()), actionId, std::move(then));
+}
+
+void DomainObject::authorize(const Caller& caller, const char* actionId,
+                             std::function<void(Result<void>)> then) {
     PolkitDetails details{{"domain_name", m_domain.def.name}, {"domain_uuid", uuidText()}};
     auto guard = m_lifetime.guard();
     std::string name = m_domain.def.name;
@@ -331,44 +335,65 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
 void DomainObject::GetXML(sdbus::Result<std::string>&& result, Options options) {
     auto shared = share(std::move(result));
     auto fail = [shared](const Error& e) { shared->returnError(toDBusError(e)); };
-    if (auto r = checkOptions(options, {"inactive"}); !r) {
+    if (auto r = checkOptions(options, {"inactive", "secure"}); !r) {
         fail(r.error());
         return;
     }
     auto inactive = boolOption(options, "inactive", false);
-    if (!inactive) {
-        fail(inactive.error());
+    auto secure = boolOption(options, "secure", false);
+    if (!inactive || !secure) {
+        fail(!inactive ? inactive.error() : secure.error());
         return;
     }
     bool wantInactive = inactive.value();
-    authorize("org.virtswarm.domain.read", [this, shared, fail,
-                                            wantInactive](Result<void> allowed) {
-        if (!allowed) {
-            fail(allowed.error());
-            return;
-        }
-        if (wantInactive) {
-            shared->returnResults(m_nextDefinition ? m_nextDefinition->xml : m_domain.xml);
-            return;
-        }
-        if (!active()) {
-            shared->returnResults(m_domain.xml);
-            return;
-        }
-        // The shim knows runtime facts (pty paths, hotplugged devices) and answers without
-        // asking QEMU; if it cannot answer, the definition it was started with will do.
-        auto guard = m_lifetime.guard();
-        m_registry.shims().call<std::string>(
-            uuidHex(), "GetXML", m_registry.config().shimCallTimeout,
-            [this, guard, shared](Result<std::string> live) {
-                if (!guard.alive()) {
-                    shared->returnError(toDBusError(Error(Code::NoSuchDomain, "domain removed")));
-                    return;
-                }
-                shared->returnResults(liveDomainXml(live ? live.value() : m_domain.xml, m_id));
-            },
-            Options{});
-    });
+    bool wantSecure = secure.value();
+    Caller caller = currentCaller(getObject());
+    authorize(caller, "org.virtswarm.domain.read",
+              [this, shared, fail, caller, wantInactive, wantSecure](Result<void> allowed) {
+                  if (!allowed) {
+                      fail(allowed.error());
+                      return;
+                  }
+                  if (!wantSecure) {
+                      replyXml(shared, wantInactive, false);
+                      return;
+                  }
+                  // As libvirt: secrets need read-secure on top of read.
+                  authorize(caller, "org.virtswarm.domain.read-secure",
+                            [this, shared, fail, wantInactive](Result<void> allowedSecure) {
+                                if (!allowedSecure) {
+                                    fail(allowedSecure.error());
+                                    return;
+                                }
+                                replyXml(shared, wantInactive, true);
+                            });
+              });
+}
+
+void DomainObject::replyXml(const std::shared_ptr<sdbus::Result<std::string>>& result,
+                            bool inactive, bool secure) {
+    auto shown = [secure](const std::string& xml) { return secure ? xml : withoutSecrets(xml); };
+    if (inactive) {
+        result->returnResults(shown(m_nextDefinition ? m_nextDefinition->xml : m_domain.xml));
+        return;
+    }
+    if (!active()) {
+        result->returnResults(shown(m_domain.xml));
+        return;
+    }
+    // The shim knows runtime facts (pty paths, hotplugged devices) and answers without
+    // asking QEMU; if it cannot answer, the definition it was started with will do.
+    auto guard = m_lifetime.guard();
+    m_registry.shims().call<std::string>(
+        uuidHex(), "GetXML", m_registry.config().shimCallTimeout,
+        [this, guard, result, shown](Result<std::string> live) {
+            if (!guard.alive()) {
+                result->returnError(toDBusError(Error(Code::NoSuchDomain, "domain removed")));
+                return;
+            }
+            result->returnResults(shown(liveDomainXml(live ? live.value() : m_domain.xml, m_id)));
+        },
+        Options{});
 }
 
 void DomainObject::SetAutostart(sdbus::Result<>&& result, bool autostart, Options options) {

@@ -85,6 +85,14 @@ private:
 
     // Runs `action` once polkit allowed `actionId` for the caller of the current method.
     void authorize(const char* actionId, std::function<void(Result<void>)> then);
+    // The same for a caller captured earlier (a second check, made from a callback when
+    // the method call is no longer current).
+    void authorize(const Caller& caller, const char* actionId,
+                   std::function<void(Result<void>)> then);
+    // Answers GetXML: the inactive, persistent or live definition, with the VNC password
+    // only when `secure` (the caller holds read-secure).
+    void replyXml(const std::shared_ptr<sdbus::Result<std::string>>& result, bool inactive,
+                  bool secure);
     // Authorizes, checks the domain is in one of `states`, then forwards `method` (no
     // arguments but options) to the shim and answers with its outcome.
     void forwardToShim(sdbus::Result<>&& result, const Options& options, const char* actionId,

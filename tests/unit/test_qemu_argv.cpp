@@ -122,3 +122,13 @@ TEST(QemuArgv, SandboxAndFilesPassedAsFdSets) {
     launch.sandbox = false;
     EXPECT_FALSE(has(buildQemuArgv(parse(""), launch), "-sandbox"));
 }
+
+TEST(QemuArgv, VncPasswordIsNeverOnTheCommandLine) {
+    auto argv = buildQemuArgv(parse("<graphics type='vnc' port='5901' autoport='no' "
+                                    "passwd='s3cr3t' passwdValidTo='2040-01-01T00:00:00'/>"),
+                              QemuLaunch{});
+    EXPECT_EQ(valueOf(argv, "-vnc"), "127.0.0.1:1,password=on");
+    for (const auto& arg : argv) {
+        EXPECT_EQ(arg.find("s3cr3t"), std::string::npos) << arg;
+    }
+}

@@ -5,6 +5,7 @@
 #include "virtswarm/uuid.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -12,6 +13,10 @@
 namespace virtswarm {
 
 inline constexpr const char* kDefaultEmulator = "/usr/bin/qemu-system-x86_64";
+
+// The longest domain name, in bytes: the shim's log file is "<name>.log" and a file name
+// is at most NAME_MAX (255) bytes. Everything else on the host is keyed by the UUID.
+inline constexpr size_t kMaxDomainNameBytes = 255 - 4;
 
 struct DiskDef {
     std::string device = "disk"; // disk | cdrom
@@ -40,6 +45,10 @@ struct GraphicsDef {
     std::string listen = "127.0.0.1";
     int port = -1; // -1 with autoport
     bool autoport = true;
+    // A VNC password (passwd='...'): reaches QEMU over the monitor, never its command line.
+    std::optional<std::string> passwd;
+    // passwdValidTo='YYYY-MM-DDTHH:MM:SS' (UTC), as seconds since the epoch.
+    std::optional<int64_t> passwdValidTo;
 };
 
 // The part of libvirt's domain XML that virtswarm acts on. The XML itself stays the
@@ -79,6 +88,10 @@ struct DomainXml {
 // architecture or device virtswarm cannot run). Elements virtswarm does not act on and
 // that do not change what the guest sees (metadata, description, clock, on_* ...) are kept.
 Result<DomainXml> parseDomainXml(std::string_view text);
+
+// The XML as anyone allowed to read the domain sees it: without the VNC passwd (libvirt
+// shows it only with VIR_DOMAIN_XML_SECURE and the read-secure permission).
+std::string withoutSecrets(const std::string& xml);
 
 // The XML of a running domain: the definition with id='N' on the root element.
 std::string liveDomainXml(const std::string& xml, int id);

@@ -10,6 +10,9 @@
 
 namespace virtswarm::network {
 
+// The longest network name, in bytes (as before the name rules were shared with domains).
+inline constexpr size_t kMaxNetworkNameBytes = 64;
+
 struct DhcpRange {
     std::string start;
     std::string end;

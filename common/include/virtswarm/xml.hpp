@@ -17,7 +17,9 @@ namespace virtswarm::xml {
 using Node = _xmlNode*;
 
 // An owned libxml2 document. Parsing never touches the network and never expands
-// external entities; a document larger than maxBytes is refused before parsing.
+// entities: a DOCTYPE, an entity declaration or a reference other than the five
+// predefined entities and character references is InvalidXML before any tree is built
+// (libvirt's formats use none), as is a document larger than maxBytes.
 class Document {
 public:
     static Result<Document> parse(std::string_view text, size_t maxBytes = 4 * 1024 * 1024);
