@@ -12,7 +12,6 @@ It prints "ready CONNECTED" once every connection was tried, then answers each l
 It exits (closing everything) at the end of stdin.
 """
 
-import errno
 import socket
 import struct
 import sys
@@ -24,7 +23,7 @@ FRAME_16_MIB = 16 * 1024 * 1024
 
 def connect(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
+    s.settimeout(5)
     try:
         s.connect(path)
         return s
@@ -52,10 +51,14 @@ def send_partial_frame(sock, body_bytes):
 
 
 def is_closed(sock):
+    # Non-blocking: with a timeout set, Python would wait for data first.
+    sock.setblocking(False)
     try:
-        return sock.recv(1, socket.MSG_DONTWAIT) == b""
-    except OSError as e:
-        return e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK)
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def main():
