@@ -21,18 +21,23 @@ constexpr size_t kReadBudget = 1024 * 1024;
 } // namespace
 
 Client::Client(EventLoop& loop, int fd, uint64_t id, bool readOnlySocket, PeerIdentity peer,
-               ClientLimits limits, Sink& sink)
+               ClientLimits limits, InputBudget& budget, Sink& sink)
     : m_loop(loop)
     , m_fd(fd)
     , m_id(id)
     , m_readOnlySocket(readOnlySocket)
     , m_peer(peer)
     , m_limits(limits)
-    , m_sink(sink) {}
+    , m_budget(budget)
+    , m_sink(sink) {
+    m_parser.setMaxLength(m_limits.preOpenMessageMax);
+}
 
 Client::~Client() {
     m_io.reset();
     m_resume.reset();
+    m_openDeadline.reset();
+    m_budget.release(m_peer.owner(), m_claimed);
     if (m_fd >= 0) {
         ::close(m_fd);
     }
@@ -55,7 +60,52 @@ void Client::start() {
     });
     if (!m_io) {
         close("cannot watch the socket");
+        return;
     }
+    if (m_limits.openTimeout.count() > 0) {
+        m_openDeadline = m_loop.addTimer(m_limits.openTimeout, [weak] {
+            if (auto self = weak.lock()) {
+                self->onOpenTimeout();
+            }
+        });
+    }
+}
+
+void Client::open(std::string uri, bool readOnly) {
+    m_opened = true;
+    m_uri = std::move(uri);
+    m_readOnly = readOnly || m_readOnlySocket;
+    m_openDeadline.reset();
+    m_parser.setMaxLength(proto::kMaxMessageLength);
+}
+
+void Client::onOpenTimeout() {
+    m_openDeadline.reset();
+    if (!m_opened) {
+        log::info(describe() + " did not open the connection in time; closing");
+        close("open timeout");
+    }
+}
+
+bool Client::claimInput() {
+    size_t wanted = m_parser.claim();
+    if (wanted < m_claimed) {
+        m_budget.release(m_peer.owner(), m_claimed - wanted);
+        m_claimed = wanted;
+        return true;
+    }
+    if (wanted > m_claimed) {
+        if (!m_budget.claim(m_peer.owner(), wanted - m_claimed)) {
+            log::warning(describe() + ": a message of " + std::to_string(wanted) +
+                         " bytes exceeds the input budget of its user or of the server; "
+                         "closing");
+            close("input budget exceeded");
+            return false;
+        }
+        m_claimed = wanted;
+    }
+    m_parser.reserveFrame();
+    return true;
 }
 
 void Client::onIo(uint32_t revents) {
@@ -84,6 +134,9 @@ void Client::readAvailable() {
         if (n > 0) {
             m_parser.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
             total += static_cast<size_t>(n);
+            if (!claimInput()) {
+                return;
+            }
         } else if (n == 0) {
             m_eof = true;
         } else if (errno == EINTR) {
@@ -110,6 +163,9 @@ void Client::processFrames() {
             return;
         }
         if (!next.value()) {
+            return;
+        }
+        if (!claimInput()) {
             return;
         }
         m_sink.onFrame(shared_from_this(), std::move(*next.value()));
@@ -239,6 +295,10 @@ void Client::close(const std::string& why) {
     log::debug(describe() + " closed: " + why);
     m_io.reset();
     m_resume.reset();
+    m_openDeadline.reset();
+    m_budget.release(m_peer.owner(), m_claimed);
+    m_claimed = 0;
+    m_parser = FrameParser(); // its memory, now: Calls may keep this object a while
     ::close(m_fd);
     m_fd = -1;
     m_out.clear();

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "frame.hpp"
+#include "input_budget.hpp"
+#include "limits.hpp"
 #include "remote_types.hpp"
 #include "virtswarm/event_loop.hpp"
 
@@ -23,17 +25,9 @@ struct PeerIdentity {
     pid_t pid = 0;
     uid_t uid = 0;
     gid_t gid = 0;
-};
 
-struct ClientLimits {
-    // Calls in flight before the client's socket stops being read (libvirtd's
-    // max_client_requests does the same): a flood waits in the kernel, not in our memory.
-    size_t maxPendingCalls = 16;
-    // Queued output above which no new calls are read until the client catches up.
-    size_t outputHighWater = 4 * 1024 * 1024;
-    // Queued output at which a client that does not read its events is disconnected.
-    // Replies never trip it: they are bounded by maxPendingCalls.
-    size_t eventOutputLimit = 32 * 1024 * 1024;
+    // Whose limits the connection counts against (InputBudget::Owner).
+    std::optional<uid_t> owner() const { return known ? std::optional<uid_t>(uid) : std::nullopt; }
 };
 
 // A libvirt stream (STREAM messages sharing the serial of the call that opened it) whose
@@ -63,8 +57,9 @@ public:
         virtual void onClosed(Client& client) = 0;
     };
 
+    // Input is claimed from `budget` (shared by all clients) before it is buffered.
     Client(EventLoop& loop, int fd, uint64_t id, bool readOnlySocket, PeerIdentity peer,
-           ClientLimits limits, Sink& sink);
+           ClientLimits limits, InputBudget& budget, Sink& sink);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -78,12 +73,8 @@ public:
     // Protocol state.
     bool opened() const { return m_opened; }
     // A read-only socket makes every connection on it read-only, whatever CONNECT_OPEN
-    // asked (as libvirtd does).
-    void open(std::string uri, bool readOnly) {
-        m_opened = true;
-        m_uri = std::move(uri);
-        m_readOnly = readOnly || m_readOnlySocket;
-    }
+    // asked (as libvirtd does). Lifts the limits of a connection that has not opened.
+    void open(std::string uri, bool readOnly);
     bool readOnly() const { return m_readOnly || m_readOnlySocket; }
     const std::string& uri() const { return m_uri; }
     std::map<int32_t, EventRegistration>& events() { return m_events; }
@@ -114,6 +105,8 @@ private:
     bool acceptingCalls() const;
     void updateIoEvents();
     void scheduleResume();
+    bool claimInput();
+    void onOpenTimeout();
 
     EventLoop& m_loop;
     int m_fd;
@@ -121,10 +114,13 @@ private:
     bool m_readOnlySocket;
     PeerIdentity m_peer;
     ClientLimits m_limits;
+    InputBudget& m_budget;
     Sink& m_sink;
     EventSource m_io;
-    EventSource m_resume; // pending resumption of reading (scheduleResume)
+    EventSource m_resume;       // pending resumption of reading (scheduleResume)
+    EventSource m_openDeadline; // closes a connection that does not open in time
     FrameParser m_parser;
+    size_t m_claimed = 0; // of m_budget, for the input in m_parser
     std::deque<std::vector<uint8_t>> m_out;
     size_t m_outOffset = 0; // sent bytes of m_out.front()
     size_t m_outBytes = 0;

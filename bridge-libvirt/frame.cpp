@@ -3,7 +3,15 @@
 
 #include "xdr.hpp"
 
+#include <algorithm>
+
 namespace virtswarm::bridge {
+namespace {
+
+// Buffer kept by an idle connection: two read chunks.
+constexpr size_t kKeptCapacity = 128 * 1024;
+
+} // namespace
 
 std::vector<uint8_t> encodeMessage(const Header& header, std::span<const uint8_t> payload) {
     xdr::Writer w;
@@ -26,15 +34,14 @@ Header replyHeader(const Header& call, proto::MessageStatus status) {
     return h;
 }
 
-Result<void> checkMessageLength(uint32_t length) {
+Result<void> checkMessageLength(uint32_t length, uint32_t maxLength) {
     if (length < proto::kMinMessageLength) {
         return Error(Code::InvalidArgs,
                      "message length " + std::to_string(length) + " is shorter than a header");
     }
-    if (length > proto::kMaxMessageLength) {
+    if (length > maxLength) {
         return Error(Code::InvalidArgs, "message length " + std::to_string(length) +
-                                            " exceeds the limit of " +
-                                            std::to_string(proto::kMaxMessageLength));
+                                            " exceeds the limit of " + std::to_string(maxLength));
     }
     return success();
 }
@@ -66,7 +73,25 @@ bool FrameParser::frameReady() const {
     if (!length) {
         return false;
     }
-    return !checkMessageLength(*length) || buffered() >= *length;
+    return !checkMessageLength(*length, m_maxLength) || buffered() >= *length;
+}
+
+size_t FrameParser::claim() const {
+    auto length = peekLength();
+    if (!length || !checkMessageLength(*length, m_maxLength)) {
+        return buffered();
+    }
+    return std::max<size_t>(buffered(), *length);
+}
+
+void FrameParser::reserveFrame() {
+    size_t wanted = claim();
+    if (buffered() >= wanted || m_buf.capacity() - m_start >= wanted) {
+        return;
+    }
+    m_buf.erase(m_buf.begin(), m_buf.begin() + static_cast<std::ptrdiff_t>(m_start));
+    m_start = 0;
+    m_buf.reserve(wanted);
 }
 
 Result<std::optional<Frame>> FrameParser::next() {
@@ -74,7 +99,7 @@ Result<std::optional<Frame>> FrameParser::next() {
     if (!length) {
         return std::optional<Frame>();
     }
-    if (auto r = checkMessageLength(*length); !r) {
+    if (auto r = checkMessageLength(*length, m_maxLength); !r) {
         return r.takeError();
     }
     if (buffered() < *length) {
@@ -94,6 +119,11 @@ Result<std::optional<Frame>> FrameParser::next() {
     frame.payload.assign(payload.begin(), payload.end());
     m_start += *length;
     if (m_start == m_buf.size()) {
+        // Nothing left: give back what a large frame took, so an idle connection costs
+        // little whatever it sent before.
+        if (m_buf.capacity() > kKeptCapacity) {
+            std::vector<uint8_t>().swap(m_buf);
+        }
         m_buf.clear();
         m_start = 0;
     }

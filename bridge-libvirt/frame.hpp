@@ -37,11 +37,22 @@ std::vector<uint8_t> encodeMessage(const Header& header, std::span<const uint8_t
 Header replyHeader(const Header& call, proto::MessageStatus status);
 
 // Splits a byte stream into frames, whatever the read boundaries. A length outside
-// [28, 16 MiB + 4] is fatal for the connection: the stream cannot be resynchronised, and
-// libvirtd closes such a client as well.
+// [28, maxLength] (16 MiB + 4 unless lowered) is fatal for the connection: the stream
+// cannot be resynchronised, and libvirtd closes such a client as well.
 class FrameParser {
 public:
     void feed(std::span<const uint8_t> bytes);
+
+    // The largest message accepted from now on (a client that has not opened yet gets a
+    // smaller one than proto::kMaxMessageLength).
+    void setMaxLength(uint32_t maxLength) { m_maxLength = maxLength; }
+
+    // The memory the frame in progress needs: its announced length once that is known
+    // and valid, or what is buffered. Callers budget this before reserveFrame().
+    size_t claim() const;
+    // Allocates the frame in progress at once, so a large frame costs its length and not
+    // a doubling vector's growth.
+    void reserveFrame();
 
     // The next complete frame, nullopt if more bytes are needed, or an error (fatal).
     Result<std::optional<Frame>> next();
@@ -56,9 +67,10 @@ private:
 
     std::vector<uint8_t> m_buf;
     size_t m_start = 0; // consumed prefix of m_buf
+    uint32_t m_maxLength = proto::kMaxMessageLength;
 };
 
 // Validates a length word (see FrameParser).
-Result<void> checkMessageLength(uint32_t length);
+Result<void> checkMessageLength(uint32_t length, uint32_t maxLength = proto::kMaxMessageLength);
 
 } // namespace virtswarm::bridge

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // virtswarm-proxyd: the libvirt remote protocol on UNIX sockets (and optionally TCP), served
 // by the swarm's D-Bus API. virsh, virt-install and python-libvirt talk to it as to libvirtd.
+#include "admission.hpp"
 #include "dispatcher.hpp"
 #include "events.hpp"
 #include "network_client.hpp"
@@ -11,8 +12,13 @@
 #include "virtswarm/log.hpp"
 #include "virtswarm/polkit.hpp"
 
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -28,7 +34,11 @@ struct ProxydOptions {
     std::string socketRo;
     bool libvirtPaths = false;
     std::string tcp;
+    ServerLimits serverLimits;
+    ClientLimits clientLimits;
 };
+
+constexpr size_t kMiB = 1024 * 1024;
 
 void usage(std::ostream& out) {
     out << "usage: virtswarm-proxyd [--system|--session] [--socket PATH] [--socket-ro PATH]\n"
@@ -38,8 +48,58 @@ void usage(std::ostream& out) {
            "  --libvirt-paths    listen where libvirt clients look by default:\n"
            "                     /run/libvirt/libvirt-sock and /run/libvirt/libvirt-sock-ro\n"
            "  --tcp HOST:PORT    also listen on TCP (read-only, unauthenticated; off by default)\n"
+           "Limits (docs/bridge.md; libvirtd's names where it has them):\n"
+           "  --max-clients N             connections in all (1024); the last 32 are root's\n"
+           "  --max-clients-per-uid N     connections of one user other than root (64)\n"
+           "  --max-anonymous-clients N   of those, not yet opened (20)\n"
+           "  --max-client-requests N     calls in flight per connection (16)\n"
+           "  --open-timeout SECONDS      close connections not opened by then (30; 0: never)\n"
+           "  --max-buffer-per-uid MIB    unfinished input of one user other than root (64)\n"
+           "  --max-buffer MIB            unfinished input of all users but root (256)\n"
            "Sockets passed by systemd (LISTEN_FDS) replace the UNIX sockets; a socket named\n"
            "\"ro\" (FileDescriptorName=ro) is read-only.\n";
+}
+
+// A whole non-negative decimal number that fits, or nullopt.
+std::optional<size_t> parseCount(const std::string& text) {
+    size_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+// Sets one of the numeric limit options; false if `arg` is none, or its value is bad
+// (then a message is printed).
+bool parseLimit(const std::string& arg, const std::string& text, ProxydOptions& o, bool& known) {
+    ServerLimits& s = o.serverLimits;
+    ClientLimits& c = o.clientLimits;
+    const std::map<std::string, std::function<void(size_t)>> setters = {
+        {"--max-clients", [&](size_t v) { s.maxClients = v; }},
+        {"--max-clients-per-uid", [&](size_t v) { s.maxClientsPerUid = v; }},
+        {"--max-anonymous-clients", [&](size_t v) { s.maxAnonymousClientsPerUid = v; }},
+        {"--max-client-requests", [&](size_t v) { c.maxPendingCalls = v; }},
+        {"--open-timeout", [&](size_t v) { c.openTimeout = std::chrono::seconds(v); }},
+        {"--max-buffer-per-uid", [&](size_t v) { s.maxBufferPerUid = v * kMiB; }},
+        {"--max-buffer", [&](size_t v) { s.maxBuffer = v * kMiB; }},
+    };
+    auto it = setters.find(arg);
+    known = it != setters.end();
+    if (!known) {
+        return false;
+    }
+    auto v = parseCount(text);
+    // Zero requests in flight, or a buffer that cannot hold a handshake, would refuse
+    // everyone.
+    bool zeroOk = arg == "--open-timeout";
+    if (!v || (*v == 0 && !zeroOk) || *v > 1000000) {
+        std::cerr << "virtswarm-proxyd: " << arg << " needs a number from " << (zeroOk ? 0 : 1)
+                  << " to 1000000, not '" << text << "'\n";
+        return false;
+    }
+    it->second(*v);
+    return true;
 }
 
 bool parse(int argc, char** argv, ProxydOptions& o) {
@@ -52,6 +112,15 @@ bool parse(int argc, char** argv, ProxydOptions& o) {
             out = argv[++i];
             return true;
         };
+        bool isLimit = false;
+        std::string limitValue = i + 1 < argc ? argv[i + 1] : "";
+        if (parseLimit(arg, limitValue, o, isLimit)) {
+            ++i;
+            continue;
+        }
+        if (isLimit) {
+            return false;
+        }
         if (arg == "--system") {
             o.mode = BusMode::System;
         } else if (arg == "--session") {
@@ -117,24 +186,37 @@ Result<void> listen(Server& server, const ProxydOptions& o) {
     return success();
 }
 
-// Every client and every open console holds a descriptor: use all the kernel allows us.
-void raiseFileLimit() {
+// Every client and every open console holds a descriptor: use all the kernel allows us,
+// and admit no more clients than that leaves room for. Returns the soft limit.
+size_t raiseFileLimit() {
     rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return 1024;
     }
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            limit = raised;
+        }
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(limit.rlim_cur);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
     log::init("virtswarm-proxyd");
-    raiseFileLimit();
+    size_t openFiles = raiseFileLimit();
     ProxydOptions options;
     if (!parse(argc, argv, options)) {
         usage(std::cerr);
         return 2;
+    }
+    ServerLimits serverLimits = fitToDescriptors(options.serverLimits, openFiles);
+    if (serverLimits.maxClients < options.serverLimits.maxClients) {
+        log::warning("only " + std::to_string(openFiles) + " file descriptors: at most " +
+                     std::to_string(serverLimits.maxClients) + " clients");
     }
     auto loop = EventLoop::create();
     if (!loop) {
@@ -158,7 +240,7 @@ int main(int argc, char** argv) {
     Authority authority(connection, options.mode);
     RegistryClient registry(connection, *loop.value());
     NetworkClient networks(connection, *loop.value());
-    Server server(*loop.value(), ClientLimits{});
+    Server server(*loop.value(), serverLimits, options.clientLimits);
     EventForwarder events(registry.cache(), [&server](const std::function<void(Client&)>& fn) {
         server.forEachClient(fn);
     });

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "server.hpp"
 
+#include "admission.hpp"
 #include "virtswarm/log.hpp"
 
 #include <arpa/inet.h>
@@ -58,9 +59,11 @@ Result<void> makeParentDir(const std::string& path) {
 
 } // namespace
 
-Server::Server(EventLoop& loop, ClientLimits limits)
+Server::Server(EventLoop& loop, ServerLimits serverLimits, ClientLimits clientLimits)
     : m_loop(loop)
-    , m_limits(limits) {}
+    , m_serverLimits(serverLimits)
+    , m_limits(clientLimits)
+    , m_budget(serverLimits.maxBufferPerUid, serverLimits.maxBuffer) {}
 
 Server::~Server() {
     // The dispatcher may be gone already, and the loop has stopped: nothing is notified or
@@ -214,11 +217,6 @@ void Server::onAccept(Listener& listener) {
             }
             return;
         }
-        if (m_clients.size() >= kMaxClients) {
-            log::warning("too many clients; refusing a connection");
-            ::close(fd);
-            continue;
-        }
         PeerIdentity peer;
         if (!listener.tcp) {
             ucred cred{};
@@ -227,14 +225,45 @@ void Server::onAccept(Listener& listener) {
                 peer = PeerIdentity{true, cred.pid, cred.uid, cred.gid};
             }
         }
+        if (!admit(fd, peer)) {
+            continue;
+        }
         uint64_t id = m_nextId++;
         auto client = std::make_shared<Client>(m_loop, fd, id, listener.readOnly || listener.tcp,
-                                               peer, m_limits, *this);
+                                               peer, m_limits, m_budget, *this);
         m_clients.emplace(id, client);
         log::debug("accepted " + client->describe() +
                    (listener.readOnly ? " on a read-only socket" : ""));
         client->start();
     }
+}
+
+bool Server::admit(int fd, const PeerIdentity& peer) {
+    // A scan rather than counters kept in step with every open and close: at most
+    // maxClients entries, once per connection.
+    ConnectionCounts counts;
+    auto owner = peer.owner();
+    for (const auto& [id, client] : m_clients) {
+        if (client->closed()) {
+            continue;
+        }
+        ++counts.all;
+        if (client->peer().owner() == owner) {
+            ++counts.sameOwner;
+            counts.sameOwnerUnopened += client->opened() ? 0 : 1;
+        }
+    }
+    auto why = refusal(m_serverLimits, owner, counts);
+    if (!why) {
+        return true;
+    }
+    // Closed at once: the refused peer sees the connection end, and the descriptor is
+    // free again for the next one (root's, perhaps).
+    log::debug("refusing a connection" +
+               (owner ? " of uid " + std::to_string(*owner) : std::string(" without credentials")) +
+               ": " + *why);
+    ::close(fd);
+    return false;
 }
 
 void Server::pauseListener(Listener& listener) {

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "client.hpp"
+#include "input_budget.hpp"
+#include "limits.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/result.hpp"
 
@@ -12,14 +14,13 @@
 #include <vector>
 
 // The listening sockets (UNIX read-write and read-only, optional TCP) and the set of
-// connected clients. Frames go to the dispatcher given as the Sink.
+// connected clients, admitted within ServerLimits. Frames go to the dispatcher given as
+// the Sink.
 namespace virtswarm::bridge {
 
 class Server : public Client::Sink {
 public:
-    static constexpr size_t kMaxClients = 1024;
-
-    Server(EventLoop& loop, ClientLimits limits);
+    Server(EventLoop& loop, ServerLimits serverLimits, ClientLimits clientLimits);
     ~Server() override;
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -55,9 +56,13 @@ private:
     Result<void> addListener(int fd, bool readOnly, bool tcp, std::string unlinkPath);
     void onAccept(Listener& listener);
     void pauseListener(Listener& listener);
+    // Refuses (closes) a connection over the limits; true if it was admitted.
+    bool admit(int fd, const PeerIdentity& peer);
 
     EventLoop& m_loop;
+    ServerLimits m_serverLimits;
     ClientLimits m_limits;
+    InputBudget m_budget;
     Client::Sink* m_dispatcher = nullptr;
     std::vector<std::unique_ptr<Listener>> m_listeners;
     std::map<uint64_t, std::shared_ptr<Client>> m_clients;

@@ -44,14 +44,15 @@ def accepts(path) -> bool:
 
 
 class Bridge:
-    """A virtswarm-proxyd on its own pair of sockets under VS_TEST_ROOT/<name>."""
+    """A virtswarm-proxyd on its own pair of sockets under VS_TEST_ROOT/<name>, with extra
+    command-line options if given."""
 
-    def __init__(self, name):
+    def __init__(self, name, *options):
         self.root = h.env("VS_TEST_ROOT")
         self.rw = os.path.join(self.root, name, "libvirt-sock")
         self.ro = self.rw + "-ro"
         self.proc, self.log = spawn([proxyd_binary(), "--socket", self.rw,
-                                     "--socket-ro", self.ro], name)
+                                     "--socket-ro", self.ro, *options], name)
         # A previous instance killed with -9 leaves its socket files: wait for one that
         # accepts.
         h.wait_until(lambda: accepts(self.ro) or self.proc.poll() is not None, 20,

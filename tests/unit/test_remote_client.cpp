@@ -67,7 +67,8 @@ protected:
     }
 
     void start(ClientLimits limits = {}) {
-        client = std::make_shared<Client>(*loop, serverFd, 1, false, PeerIdentity{}, limits, sink);
+        client = std::make_shared<Client>(*loop, serverFd, 1, false, PeerIdentity{}, limits, budget,
+                                          sink);
         client->start();
     }
 
@@ -111,6 +112,7 @@ protected:
     }
 
     std::unique_ptr<EventLoop> loop;
+    InputBudget budget{64 * 1024 * 1024, 256 * 1024 * 1024};
     RecordingSink sink;
     std::shared_ptr<Client> client;
     FrameParser received;
@@ -170,6 +172,60 @@ TEST_F(ClientTest, AnOversizedLengthClosesBeforeAnyPayloadIsBuffered) {
     peerSend(w.bytes());
     EXPECT_TRUE(peerSeesEof());
     EXPECT_EQ(sink.closed, 1);
+}
+
+Bytes lengthWord(uint32_t length) {
+    xdr::Writer w;
+    w.u32(length);
+    return w.take();
+}
+
+TEST_F(ClientTest, BeforeOpenOnlySmallFramesAreAccepted) {
+    start();
+    peerSend(lengthWord(ClientLimits{}.preOpenMessageMax + 1));
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(sink.closed, 1);
+}
+
+TEST_F(ClientTest, AfterOpenLargeFramesAreAccepted) {
+    start();
+    client->open("qemu:///system", false);
+    Bytes big = call(23, 1, std::string(1024 * 1024, 'x'));
+    // More than the socket holds: written as the client reads.
+    fcntl(peerFd, F_SETFL, O_NONBLOCK);
+    size_t sent = 0;
+    ASSERT_TRUE(runUntil([&] {
+        ssize_t n = ::send(peerFd, big.data() + sent, big.size() - sent, MSG_DONTWAIT);
+        sent += n > 0 ? static_cast<size_t>(n) : 0;
+        return sink.frames.size() == 1;
+    }));
+    EXPECT_EQ(budget.claimedTotal(), 0u); // given back once dispatched
+    EXPECT_FALSE(client->closed());
+}
+
+TEST_F(ClientTest, AFrameOverTheInputBudgetCloses) {
+    budget = InputBudget(1024 * 1024, 1024 * 1024);
+    start();
+    client->open("qemu:///system", false);
+    peerSend(lengthWord(2 * 1024 * 1024));
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(budget.claimedTotal(), 0u);
+}
+
+TEST_F(ClientTest, AConnectionThatDoesNotOpenInTimeIsClosed) {
+    ClientLimits limits;
+    limits.openTimeout = 50ms;
+    start(limits);
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(sink.closed, 1);
+}
+
+TEST_F(ClientTest, AnOpenedConnectionHasNoOpenTimeout) {
+    ClientLimits limits;
+    limits.openTimeout = 50ms;
+    start(limits);
+    client->open("qemu:///system", false);
+    EXPECT_FALSE(runUntil([&] { return client->closed(); }, 300ms));
 }
 
 TEST_F(ClientTest, CallsBeyondThePendingLimitWaitInTheSocket) {
