@@ -41,10 +41,10 @@ def test_start_stop_cycles_leave_no_zombies_and_no_runtime_dir():
         assert os.path.exists(os.path.join(rundir, "qmp.sock"))
         vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
         assert vc.state(path)[0] == "shutoff"
-    wait_gone(rundir, "the runtime dir of a stopped domain")
     registry = vc.registry_pid()
     h.wait_until(lambda: shim_zombies_of(registry) == [], 30, 0.05,
                  "every exited shim to be reaped")
+    wait_gone(rundir, "the runtime dir of a stopped domain")
     # While QEMU runs, the dir stays.
     vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
     qemu = vc.qemu_pid(path)
