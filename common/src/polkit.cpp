@@ -101,24 +101,29 @@ void Authority::lookUpUid(const std::string& sender, UidVerdict then) {
     };
     // The caller's uid comes from the bus driver, asynchronously: sdbus-c++'s
     // getCredsUid() would block the loop on a round trip.
-    m_busDriver->callMethodAsync("GetConnectionUnixUser")
-        .onInterface("org.freedesktop.DBus")
-        .withTimeout(m_timeout)
-        .withArguments(sender)
-        .uponReplyInvoke([this, sender, answer](const sdbus::Error* error, uint32_t uid) {
-            if (error != nullptr) {
-                answer(Error(Code::AccessDenied,
-                             "cannot identify the caller: " + error->getMessage()));
-                return;
-            }
-            // Bounded: a long-lived daemon sees many short-lived callers.
-            constexpr size_t kMaxCachedSenders = 4096;
-            if (m_uidBySender.size() >= kMaxCachedSenders) {
-                m_uidBySender.clear();
-            }
-            m_uidBySender.emplace(sender, static_cast<uid_t>(uid));
-            answer(static_cast<uid_t>(uid));
-        });
+    try {
+        m_busDriver->callMethodAsync("GetConnectionUnixUser")
+            .onInterface("org.freedesktop.DBus")
+            .withTimeout(m_timeout)
+            .withArguments(sender)
+            .uponReplyInvoke([this, sender, answer](const sdbus::Error* error, uint32_t uid) {
+                if (error != nullptr) {
+                    answer(Error(Code::AccessDenied,
+                                 "cannot identify the caller: " + error->getMessage()));
+                    return;
+                }
+                // Bounded: a long-lived daemon sees many short-lived callers.
+                constexpr size_t kMaxCachedSenders = 4096;
+                if (m_uidBySender.size() >= kMaxCachedSenders) {
+                    m_uidBySender.clear();
+                }
+                m_uidBySender.emplace(sender, static_cast<uid_t>(uid));
+                answer(static_cast<uid_t>(uid));
+            });
+    } catch (const sdbus::Error& e) {
+        // Not even sent: the waiters must not wait for ever.
+        answer(Error(Code::AccessDenied, "cannot identify the caller: " + e.getMessage()));
+    }
 }
 
 void Authority::checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
