@@ -377,9 +377,12 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
         }
         m_nextDefinition.reset();
         m_registry.emitLifecycle(*this, kEventUndefinedRemoved);
-        reply(shared, success());
-        if (!active() && !m_starting) {
+        bool stopped = !active() && !m_starting;
+        if (stopped) {
             m_registry.shims().removeRuntimeDir(uuidHex());
+        }
+        reply(shared, success());
+        if (stopped) {
             becameInactive();
         }
     });
