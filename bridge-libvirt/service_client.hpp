@@ -6,6 +6,7 @@
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/result.hpp"
+#include "virtswarm/retry_budget.hpp"
 
 #include <chrono>
 #include <functional>
@@ -120,6 +121,9 @@ private:
 
     // service_sync.cpp
     void startSync();
+    // The service answered from another instance than the one we follow: ask again, with
+    // backoff and a bound, then give up until the next caller asks.
+    void retrySync();
     void finishSync(Result<void> outcome);
     void onServiceSignal(sdbus::Message& message);
     void onNameOwnerChanged(sdbus::Message& message);
@@ -141,6 +145,9 @@ private:
     bool m_synced = false;
     bool m_syncing = false;
     std::vector<Done> m_waiters;
+    RetryBudget m_resyncs{
+        {5, std::chrono::seconds(60), std::chrono::milliseconds(100), std::chrono::seconds(2)}};
+    EventSource m_resyncTimer;
     std::vector<std::string> m_idleProxies;
     std::vector<std::pair<ReplyHandler, sdbus::Error>> m_failedSends;
     EventSource m_housekeeping;

@@ -10,6 +10,7 @@ namespace {
 
 constexpr const char* kObjectManagerInterface = "org.freedesktop.DBus.ObjectManager";
 constexpr const char* kPropertiesInterface = "org.freedesktop.DBus.Properties";
+constexpr const char* kBusDriver = "org.freedesktop.DBus";
 
 using ManagedObjects = std::map<sdbus::ObjectPath, std::map<std::string, PropertyMap>>;
 
@@ -66,12 +67,15 @@ void ServiceClient::startSync() {
                     Error(Code::Internal, "unexpected GetManagedObjects reply: " + e.getMessage()));
                 return;
             }
+            // The bus routed our call to the name's owner: the reply's sender is the
+            // instance the answer describes.
             std::string sender = reply->getSender();
             if (!m_owner.empty() && sender != m_owner) {
                 // The service was replaced while we asked; ask the new one.
-                startSync();
+                retrySync();
                 return;
             }
+            m_resyncs.reset();
             m_owner = sender;
             m_mirror.clear();
             for (const auto& [path, interfaces] : objects) {
@@ -84,6 +88,21 @@ void ServiceClient::startSync() {
                        std::to_string(m_mirror.size()) + " objects");
             finishSync(success());
         });
+}
+
+void ServiceClient::retrySync() {
+    auto delay = m_resyncs.next();
+    if (!delay) {
+        // Whoever answers for the name next time is followed afresh.
+        m_owner.clear();
+        finishSync(Error(Code::HypervisorGone,
+                         m_names.description + " keeps changing owner; try again later"));
+        return;
+    }
+    m_resyncTimer = m_loop.addTimer(*delay, [this] {
+        m_resyncTimer.reset();
+        startSync();
+    });
 }
 
 void ServiceClient::finishSync(Result<void> outcome) {
@@ -100,6 +119,11 @@ void ServiceClient::finishSync(Result<void> outcome) {
 }
 
 void ServiceClient::onNameOwnerChanged(sdbus::Message& message) {
+    // The match names the bus driver as sender, but sd-bus also hands us signals sent
+    // straight to our unique name, by anyone: only the driver's own say counts.
+    if (message.getSender() != kBusDriver) {
+        return;
+    }
     std::string name, oldOwner, newOwner;
     try {
         message >> name >> oldOwner >> newOwner;

@@ -25,6 +25,18 @@ Result<DaemonRuntime> DaemonRuntime::start(BusMode mode, const DaemonPaths& path
     return DaemonRuntime(std::move(loop).value(), std::move(bus).value(), mode);
 }
 
+Result<sdbus::IConnection*> DaemonRuntime::openExtraConnection() {
+    auto bus = openBus(m_mode);
+    if (!bus) {
+        return bus.takeError();
+    }
+    if (auto r = m_loop->attachBus(*bus.value()); !r) {
+        return r.takeError();
+    }
+    m_extraBuses.push_back(std::move(bus).value());
+    return m_extraBuses.back().get();
+}
+
 void DaemonRuntime::claimName(const std::string& name) {
     try {
         m_bus->requestName(name);

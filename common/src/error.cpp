@@ -19,6 +19,9 @@ constexpr int VIR_ERR_AUTH_FAILED = 45;
 constexpr int VIR_ERR_OPERATION_INVALID = 55;
 constexpr int VIR_ERR_OPERATION_TIMEOUT = 68;
 constexpr int VIR_ERR_AGENT_UNRESPONSIVE = 86;
+// "resource is busy": libvirt's own answer to a temporary shortage the caller may retry,
+// which is what a per-caller limit is; OPERATION_FAILED would read as a broken domain.
+constexpr int VIR_ERR_RESOURCE_BUSY = 87;
 constexpr int VIR_ERR_NETWORK_EXIST = 37;
 constexpr int VIR_ERR_NO_NETWORK = 43;
 constexpr int VIR_FROM_NETWORK = 19;
@@ -52,6 +55,8 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     {Code::NetworkExists, "org.virtswarm.Error.NetworkExists", VIR_ERR_NETWORK_EXIST,
      VIR_FROM_NETWORK},
     {Code::Conflict, "org.virtswarm.Error.Conflict", VIR_ERR_OPERATION_INVALID, VIR_FROM_NETWORK},
+    {Code::LimitsExceeded, "org.virtswarm.Error.LimitsExceeded", VIR_ERR_RESOURCE_BUSY,
+     VIR_FROM_NONE},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

@@ -15,6 +15,9 @@ constexpr const char* kPolkitName = "org.freedesktop.PolicyKit1";
 constexpr const char* kPolkitPath = "/org/freedesktop/PolicyKit1/Authority";
 constexpr const char* kPolkitInterface = "org.freedesktop.PolicyKit1.Authority";
 constexpr uint32_t kAllowUserInteraction = 1;
+// Distinct senders whose uid is being asked of the bus driver at once. Together with the
+// budget's total this stays under the bus's 128 pending replies per connection.
+constexpr size_t kMaxUidLookups = 48;
 
 using PolkitSubject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
 using PolkitResult = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
@@ -27,12 +30,13 @@ struct Authority::Subject {
 };
 
 Authority::Authority(sdbus::IConnection& connection, BusMode mode,
-                     std::chrono::milliseconds timeout)
+                     std::chrono::milliseconds timeout, AuthorizationBudget::Limits limits)
     : m_connection(connection)
     , m_mode(mode)
     , m_timeout(timeout)
     , m_busDriver(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus"))
-    , m_polkit(sdbus::createProxy(connection, kPolkitName, kPolkitPath)) {}
+    , m_polkit(sdbus::createProxy(connection, kPolkitName, kPolkitPath))
+    , m_budget(limits) {}
 
 Authority::~Authority() = default;
 
@@ -51,8 +55,8 @@ void Authority::checkBusName(const std::string& sender, const std::string& actio
 void Authority::checkBusNameWithUid(const std::string& sender, const std::string& actionId,
                                     const PolkitDetails& details, bool allowInteraction,
                                     std::function<void(Result<uid_t>)> verdict) {
-    auto decide = [this, sender, actionId, details, allowInteraction,
-                   verdict = std::move(verdict)](Result<uid_t> uid) {
+    lookUpUid(sender, [this, sender, actionId, details, allowInteraction,
+                       verdict = std::move(verdict)](Result<uid_t> uid) {
         if (!uid) {
             verdict(uid.takeError());
             return;
@@ -64,25 +68,47 @@ void Authority::checkBusNameWithUid(const std::string& sender, const std::string
         }
         Subject subject{PolkitSubject{"system-bus-name", {{"name", sdbus::Variant(sender)}}},
                         "bus name " + sender + " (uid " + std::to_string(caller) + ")"};
-        askPolkit(subject, actionId, details, allowInteraction, [verdict, caller](Result<void> r) {
-            verdict(r ? Result<uid_t>(caller) : Result<uid_t>(r.takeError()));
-        });
-    };
+        askPolkit(subject, sender, caller, actionId, details, allowInteraction,
+                  [verdict, caller](Result<void> r) {
+                      verdict(r ? Result<uid_t>(caller) : Result<uid_t>(r.takeError()));
+                  });
+    });
+}
+
+void Authority::lookUpUid(const std::string& sender, UidVerdict then) {
     // A unique bus name is never reused while the bus runs, so its uid can be cached.
     if (auto it = m_uidBySender.find(sender); it != m_uidBySender.end()) {
-        decide(it->second);
+        then(it->second);
         return;
     }
+    if (auto it = m_uidLookups.find(sender); it != m_uidLookups.end()) {
+        it->second.push_back(std::move(then));
+        return;
+    }
+    if (m_uidLookups.size() >= kMaxUidLookups) {
+        then(Error(Code::LimitsExceeded, "too many callers being identified; try again later"));
+        return;
+    }
+    m_uidLookups[sender].push_back(std::move(then));
+    auto answer = [this, sender](Result<uid_t> uid) {
+        auto node = m_uidLookups.extract(sender);
+        if (node.empty()) {
+            return;
+        }
+        for (auto& waiter : node.mapped()) {
+            waiter(uid);
+        }
+    };
     // The caller's uid comes from the bus driver, asynchronously: sdbus-c++'s
     // getCredsUid() would block the loop on a round trip.
-    m_busDriver->callMethodAsync("GetConnectionUnixUser")
-        .onInterface("org.freedesktop.DBus")
-        .withTimeout(m_timeout)
-        .withArguments(sender)
-        .uponReplyInvoke(
-            [this, sender, decide = std::move(decide)](const sdbus::Error* error, uint32_t uid) {
+    try {
+        m_busDriver->callMethodAsync("GetConnectionUnixUser")
+            .onInterface("org.freedesktop.DBus")
+            .withTimeout(m_timeout)
+            .withArguments(sender)
+            .uponReplyInvoke([this, sender, answer](const sdbus::Error* error, uint32_t uid) {
                 if (error != nullptr) {
-                    decide(Error(Code::AccessDenied,
+                    answer(Error(Code::AccessDenied,
                                  "cannot identify the caller: " + error->getMessage()));
                     return;
                 }
@@ -92,8 +118,12 @@ void Authority::checkBusNameWithUid(const std::string& sender, const std::string
                     m_uidBySender.clear();
                 }
                 m_uidBySender.emplace(sender, static_cast<uid_t>(uid));
-                decide(static_cast<uid_t>(uid));
+                answer(static_cast<uid_t>(uid));
             });
+    } catch (const sdbus::Error& e) {
+        // Not even sent: the waiters must not wait for ever.
+        answer(Error(Code::AccessDenied, "cannot identify the caller: " + e.getMessage()));
+    }
 }
 
 void Authority::checkBusNameForAll(const std::string& sender, std::vector<std::string> actionIds,
@@ -134,11 +164,24 @@ void Authority::checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
                                    {"start-time", sdbus::Variant(start.value())},
                                    {"uid", sdbus::Variant(static_cast<int32_t>(uid))}}},
                     "process " + std::to_string(pid) + " (uid " + std::to_string(uid) + ")"};
-    askPolkit(subject, actionId, details, false, std::move(verdict));
+    askPolkit(subject, "process " + std::to_string(pid), uid, actionId, details, false,
+              std::move(verdict));
 }
 
-void Authority::askPolkit(const Subject& subject, const std::string& actionId,
-                          const PolkitDetails& details, bool allowInteraction, Verdict verdict) {
+void Authority::askPolkit(const Subject& subject, const std::string& caller, uid_t uid,
+                          const std::string& actionId, const PolkitDetails& details,
+                          bool allowInteraction, Verdict verdict) {
+    if (auto slot = m_budget.acquire(caller, uid); !slot) {
+        log::debug("refusing " + actionId + " for " + subject.description + ": " +
+                   slot.error().message());
+        verdict(slot.takeError());
+        return;
+    }
+    // The slot is given back when polkit answers or the call fails, exactly once.
+    verdict = [this, caller, uid, verdict = std::move(verdict)](Result<void> r) {
+        m_budget.release(caller, uid);
+        verdict(std::move(r));
+    };
     uint32_t flags = allowInteraction ? kAllowUserInteraction : 0;
     std::string who = subject.description;
     m_polkit->callMethodAsync("CheckAuthorization")

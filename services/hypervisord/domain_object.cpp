@@ -7,6 +7,14 @@
 #include "virtswarm/log.hpp"
 
 namespace virtswarm::hypervisor {
+namespace {
+
+// The StateReason of a domain whose QEMU runs but whose shim kept dying: nothing can manage
+// the VM but Destroy, which kills QEMU directly.
+constexpr const char* kShimFailingReason = "shim-failing";
+
+} // namespace
+
 DomainObject::DomainObject(Registry& registry, DomainXml domain, bool persistent)
     : AdaptorInterfaces(registry.connection(), Registry::objectPathFor(domain.def.uuid))
     , m_registry(registry)
@@ -202,14 +210,58 @@ void DomainObject::onShimGone(std::optional<Error> failure) {
     // The shim died under a running domain. Its QEMU does not depend on it: a new shim
     // takes the monitor over and the VM never notices.
     if (m_registry.shims().qemuAlive(uuidHex())) {
-        log::warning("shim of '" + m_domain.def.name + "' died; re-attaching a new one");
-        if (auto r = m_registry.shims().launch(uuidHex(), m_domain, true); r) {
-            return;
-        }
+        relaunchShim();
+        return;
     }
     log::warning("domain '" + m_domain.def.name + "' lost its shim and its QEMU");
     setState("shutoff", "crashed");
     becameInactive();
+}
+
+void DomainObject::relaunchShim() {
+    auto delay = m_shimRelaunches.next();
+    if (!delay) {
+        log::error("the shim of '" + m_domain.def.name +
+                   "' keeps dying; not relaunching it (Destroy stops its QEMU)");
+        setState("crashed", kShimFailingReason);
+        return;
+    }
+    log::warning("shim of '" + m_domain.def.name + "' died; re-attaching a new one in " +
+                 std::to_string(delay->count()) + " ms");
+    auto guard = m_lifetime.guard();
+    m_relaunchTimer = m_registry.loop().addTimer(*delay, [this, guard] {
+        if (!guard.alive()) {
+            return;
+        }
+        m_relaunchTimer.reset();
+        if (!m_registry.shims().qemuAlive(uuidHex())) {
+            log::warning("domain '" + m_domain.def.name + "' lost its shim and its QEMU");
+            setState("shutoff", "crashed");
+            m_registry.shims().removeRuntimeDir(uuidHex());
+            becameInactive();
+            return;
+        }
+        if (auto r = m_registry.shims().launch(uuidHex(), m_domain, true); !r) {
+            log::error("cannot re-attach to '" + m_domain.def.name + "': " + r.error().message());
+            relaunchShim();
+        }
+    });
+}
+
+void DomainObject::destroyWithoutShim(std::function<void(Result<void>)> done) {
+    m_relaunchTimer.reset();
+    auto guard = m_lifetime.guard();
+    auto stopped = [this, guard, done] {
+        if (guard.alive()) {
+            setState("shutoff", "destroyed");
+            m_registry.shims().removeRuntimeDir(uuidHex());
+            becameInactive();
+        }
+        done(success());
+    };
+    if (auto r = m_registry.shims().killQemu(uuidHex(), stopped); !r) {
+        stopped(); // no QEMU left to kill
+    }
 }
 
 void DomainObject::adoptRunning(const std::string& state, const std::string& reason) {
@@ -290,6 +342,10 @@ void DomainObject::Destroy(sdbus::Result<>&& result, Options options) {
                                      : notRunning(m_domain.def.name));
             return;
         }
+        if (!m_registry.shims().present(uuidHex())) {
+            destroyWithoutShim([shared](Result<void> r) { reply(shared, std::move(r)); });
+            return;
+        }
         // The shim answers once QEMU is gone, after its SIGTERM grace period.
         auto timeout = m_registry.config().shimCallTimeout + std::chrono::seconds(15);
         m_registry.shims().callMethod(uuidHex(), "Destroy", timeout,
@@ -325,8 +381,12 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
         }
         m_nextDefinition.reset();
         m_registry.emitLifecycle(*this, kEventUndefinedRemoved);
+        bool stopped = !active() && !m_starting;
+        if (stopped) {
+            m_registry.shims().removeRuntimeDir(uuidHex());
+        }
         reply(shared, success());
-        if (!active() && !m_starting) {
+        if (stopped) {
             becameInactive();
         }
     });

@@ -6,6 +6,7 @@
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/retry_budget.hpp"
 
 #include <optional>
 #include <sdbus-c++/sdbus-c++.h>
@@ -103,6 +104,11 @@ private:
     void setPersistent(bool persistent);
     void finishStart(Result<void> outcome);
     void launchShim();
+    // A new shim for the QEMU of a running domain whose shim died: with backoff, and at
+    // most a few times a minute; then the domain is left `crashed`/`shim-failing`.
+    void relaunchShim();
+    // Destroy when no shim is left to ask: kills QEMU through its recorded pid.
+    void destroyWithoutShim(std::function<void(Result<void>)> done);
     void becameInactive();
 
     Registry& m_registry;
@@ -119,6 +125,8 @@ private:
     bool m_launchWhenGone = false;
     std::function<void(Result<void>)> m_startDone;
     EventSource m_startTimer;
+    RetryBudget m_shimRelaunches;
+    EventSource m_relaunchTimer;
     Lifetime m_lifetime;
 };
 

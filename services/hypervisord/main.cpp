@@ -56,7 +56,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     DaemonRuntime& daemon = runtime.value();
-    hypervisor::Registry registry(daemon.bus(), daemon.loop(), config);
+    auto shimBus = daemon.openExtraConnection();
+    if (!shimBus) {
+        log::error(shimBus.error().message());
+        return 1;
+    }
+    hypervisor::Registry registry(daemon.bus(), *shimBus.value(), daemon.loop(), config);
     hypervisor::ManagerObject manager(registry);
     auto started = registry.start([&] { daemon.claimName(names::kHypervisorBusName); });
     if (!started) {

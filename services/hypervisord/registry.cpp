@@ -14,13 +14,14 @@
 
 namespace virtswarm::hypervisor {
 
-Registry::Registry(sdbus::IConnection& connection, EventLoop& loop, RegistryConfig config)
+Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConnection,
+                   EventLoop& loop, RegistryConfig config)
     : m_connection(connection)
     , m_loop(loop)
     , m_config(std::move(config))
     , m_authority(connection, m_config.mode)
     , m_store(m_config.paths.configDir)
-    , m_shims(connection, loop, m_config.mode, m_config.paths.runtimeDir, m_config.shimPath,
+    , m_shims(shimConnection, loop, m_config.mode, m_config.paths.runtimeDir, m_config.shimPath,
               ShimSupervisor::Callbacks{
                   [this](const std::string& uuidHex, const std::string& state,
                          const std::string& reason) {

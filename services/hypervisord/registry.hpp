@@ -37,7 +37,11 @@ struct RegistryConfig {
 // its own state; never waits on a shim.
 class Registry {
 public:
-    Registry(sdbus::IConnection& connection, EventLoop& loop, RegistryConfig config);
+    // `connection` serves the registry's objects and its polkit checks; `shimConnection`
+    // carries everything to and from the shims, so that no caller can exhaust the pending
+    // replies the registry's calls to shims need.
+    Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConnection, EventLoop& loop,
+             RegistryConfig config);
     ~Registry();
 
     // Loads definitions, subscribes to shims, re-adopts running shims, then starts

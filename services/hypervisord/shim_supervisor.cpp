@@ -9,13 +9,25 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/shim_files.hpp"
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace virtswarm::hypervisor {
 namespace {
 
 constexpr auto kDiscoveryTimeout = std::chrono::seconds(5);
+constexpr const char* kBusDriver = "org.freedesktop.DBus";
+
+bool isQemu(pid_t pid) {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+    return !ec && exe.filename().string().find("qemu") != std::string::npos;
+}
 
 std::optional<std::string> uuidHexFromBusName(const std::string& name) {
     std::string prefix = names::kShimBusNamePrefix;
@@ -88,27 +100,33 @@ Result<void> ShimSupervisor::launch(const std::string& uuidHex, const DomainXml&
     }
     auto pid = spawnProcess(spawn);
     if (!pid) {
+        if (!attach) {
+            removeRuntimeDir(uuidHex);
+        }
         return pid.takeError();
     }
-    Launched launched;
-    auto guard = m_lifetime.guard();
-    launched.childWatch =
-        m_loop.addChild(pid.value(), [this, guard, uuidHex](const siginfo_t& info) {
-            if (!guard.alive()) {
-                return;
-            }
-            log::debug("shim for " + uuidHex + " " + describeExit(info));
-            auto it = m_launched.find(uuidHex);
-            // A shim that owned its name is reported gone by NameOwnerChanged; only one that
-            // died before reaching the bus is reported here.
-            if (it != m_launched.end() && !it->second.sawName) {
-                reportGone(uuidHex);
-            }
-        });
-    m_launched[uuidHex] = std::move(launched);
+    m_launched[uuidHex] = Launched{pid.value(), false};
+    watchChild(pid.value(), uuidHex);
     log::info("launched shim " + std::to_string(pid.value()) + " for " + uuidHex +
               (attach ? " (re-attaching to its QEMU)" : ""));
     return success();
+}
+
+void ShimSupervisor::watchChild(pid_t pid, const std::string& uuidHex) {
+    auto guard = m_lifetime.guard();
+    m_children[pid] = m_loop.addChild(pid, [this, guard, pid, uuidHex](const siginfo_t& info) {
+        if (!guard.alive()) {
+            return;
+        }
+        log::debug("shim for " + uuidHex + " " + describeExit(info));
+        m_children.erase(pid); // reaped by sd-event once this returns
+        auto it = m_launched.find(uuidHex);
+        // A shim that owned its name is reported gone by NameOwnerChanged; only one that
+        // died before reaching the bus is reported here.
+        if (it != m_launched.end() && it->second.pid == pid && !it->second.sawName) {
+            reportGone(uuidHex);
+        }
+    });
 }
 
 bool ShimSupervisor::present(const std::string& uuidHex) const {
@@ -120,25 +138,93 @@ bool ShimSupervisor::present(const std::string& uuidHex) const {
     return m_launched.count(uuidHex) > 0;
 }
 
-bool ShimSupervisor::qemuAlive(const std::string& uuidHex) const {
-    ShimFiles files = shimFiles(m_runtimeDir, uuidHex);
-    auto text = readFile(files.qemuPid, 64);
+std::optional<pid_t> ShimSupervisor::recordedQemuPid(const std::string& uuidHex) const {
+    auto text = readFile(shimFiles(m_runtimeDir, uuidHex).qemuPid, 64);
     if (!text) {
-        return false;
+        return std::nullopt;
     }
     pid_t pid = static_cast<pid_t>(std::atol(text.value().c_str()));
-    if (pid <= 1 || kill(pid, 0) != 0) {
-        return false;
+    if (pid <= 1) {
+        return std::nullopt;
     }
+    return pid;
+}
+
+bool ShimSupervisor::qemuAlive(const std::string& uuidHex) const {
+    auto pid = recordedQemuPid(uuidHex);
     // The pid must still be QEMU, not a later process that reused the number.
-    auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe");
-    return exe.filename().string().find("qemu") != std::string::npos;
+    return pid && kill(*pid, 0) == 0 && isQemu(*pid);
+}
+
+ShimSupervisor::QemuWatch::~QemuWatch() {
+    exited.reset();
+    if (pidfd >= 0) {
+        ::close(pidfd);
+    }
+}
+
+Result<void> ShimSupervisor::killQemu(const std::string& uuidHex, std::function<void()> gone) {
+    auto pid = recordedQemuPid(uuidHex);
+    if (!pid) {
+        return Error(Code::InvalidState, "no QEMU is recorded for this domain");
+    }
+    // A pidfd pins the process: checked to be QEMU after opening it, the signal cannot reach
+    // a later process that reused the number.
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
+    if (pidfd < 0 || !isQemu(*pid)) {
+        if (pidfd >= 0) {
+            ::close(pidfd);
+        }
+        return Error(Code::InvalidState, "the QEMU of this domain is gone");
+    }
+    if (::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) < 0) {
+        int err = errno;
+        ::close(pidfd);
+        return Error(Code::OperationFailed,
+                     "cannot kill QEMU " + std::to_string(*pid) + ": " + std::strerror(err));
+    }
+    auto watch = std::make_unique<QemuWatch>();
+    watch->pidfd = pidfd;
+    auto guard = m_lifetime.guard();
+    watch->exited = m_loop.addIo(pidfd, EPOLLIN, [this, guard, uuidHex, gone](uint32_t) {
+        if (!guard.alive()) {
+            return;
+        }
+        log::info("QEMU of " + uuidHex + " was killed");
+        // Not erased here: this runs inside the watch's own callback.
+        m_loop.defer([this, guard, uuidHex] {
+            if (guard.alive()) {
+                m_qemuWatches.erase(uuidHex);
+            }
+        });
+        if (auto it = m_qemuWatches.find(uuidHex); it != m_qemuWatches.end()) {
+            it->second->exited.reset();
+        }
+        gone();
+    });
+    m_qemuWatches[uuidHex] = std::move(watch);
+    return success();
+}
+
+void ShimSupervisor::removeRuntimeDir(const std::string& uuidHex) {
+    if (present(uuidHex) || qemuAlive(uuidHex)) {
+        return;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(shimFiles(m_runtimeDir, uuidHex).dir, ec);
+    if (ec) {
+        log::warning("cannot remove the runtime dir of " + uuidHex + ": " + ec.message());
+    }
 }
 
 void ShimSupervisor::reportGone(const std::string& uuidHex) {
     m_launched.erase(uuidHex);
+    auto failure = readFailure(uuidHex);
+    // The shim is gone; without a QEMU nothing needs the dir any more (a new start makes a
+    // fresh one). With a QEMU, a new shim re-attaches through it.
+    removeRuntimeDir(uuidHex);
     if (m_callbacks.shimGone) {
-        m_callbacks.shimGone(uuidHex, readFailure(uuidHex));
+        m_callbacks.shimGone(uuidHex, std::move(failure));
     }
 }
 
@@ -155,8 +241,18 @@ std::optional<Error> ShimSupervisor::readFailure(const std::string& uuidHex) con
 }
 
 void ShimSupervisor::onNameOwnerChanged(sdbus::Message& message) {
+    // The match names the bus driver as sender, but sd-bus also hands us signals sent
+    // straight to our unique name, by anyone: only the driver's own say counts.
+    if (message.getSender() != kBusDriver) {
+        log::debug("ignoring a NameOwnerChanged sent by " + message.getSender());
+        return;
+    }
     std::string name, oldOwner, newOwner;
-    message >> name >> oldOwner >> newOwner;
+    try {
+        message >> name >> oldOwner >> newOwner;
+    } catch (const sdbus::Error&) {
+        return;
+    }
     auto uuidHex = uuidHexFromBusName(name);
     if (!uuidHex) {
         return;
@@ -175,14 +271,19 @@ void ShimSupervisor::onNameOwnerChanged(sdbus::Message& message) {
 }
 
 void ShimSupervisor::onStateChanged(sdbus::Message& message) {
-    // Only a process that owns a shim name can be the source: the bus policy lets only
-    // the registry's user own those names.
+    // Only the current owner of a shim's name, as the bus driver told us (NameOwnerChanged
+    // from the driver, GetNameOwner at discovery), speaks for that shim: the bus policy lets
+    // only the registry's user own those names, and the bus stamps every sender.
     auto it = m_uuidByOwner.find(message.getSender());
     if (it == m_uuidByOwner.end()) {
         return;
     }
     std::string state, reason;
-    message >> state >> reason;
+    try {
+        message >> state >> reason;
+    } catch (const sdbus::Error&) {
+        return;
+    }
     if (m_callbacks.stateChanged) {
         m_callbacks.stateChanged(it->second, state, reason);
     }

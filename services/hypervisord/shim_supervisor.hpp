@@ -22,6 +22,10 @@ namespace virtswarm::hypervisor {
 // Starts shims and follows them on the bus. The registry never waits on a shim: shims
 // report by signals (StateChanged) and by their bus names coming and going
 // (NameOwnerChanged); calls to a shim are asynchronous with a timeout.
+//
+// Any peer can send any signal to our unique name, so a signal is believed only from who
+// can have sent it: NameOwnerChanged only from the bus driver itself, StateChanged only from
+// the unique name the bus said owns that shim's name. Every shim we spawn is reaped.
 class ShimSupervisor {
 public:
     struct Callbacks {
@@ -55,6 +59,13 @@ public:
 
     // Is a QEMU still running for this domain (after its shim died)?
     bool qemuAlive(const std::string& uuidHex) const;
+
+    // Kills the domain's QEMU found through its qemu.pid, for when no shim is left to do it;
+    // `gone` runs once that process has exited.
+    Result<void> killQemu(const std::string& uuidHex, std::function<void()> gone);
+
+    // Removes the domain's runtime dir, unless a shim of ours or a QEMU may still use it.
+    void removeRuntimeDir(const std::string& uuidHex);
 
     void callMethod(const std::string& uuidHex, const std::string& method,
                     std::chrono::milliseconds timeout, std::function<void(Result<void>)> done);
@@ -120,8 +131,17 @@ public:
 
 private:
     struct Launched {
-        EventSource childWatch;
+        pid_t pid = 0;
         bool sawName = false;
+    };
+    // A pidfd on a QEMU that is not our child, and the watch that tells when it exits.
+    struct QemuWatch {
+        int pidfd = -1;
+        EventSource exited;
+        QemuWatch() = default;
+        QemuWatch(const QemuWatch&) = delete;
+        QemuWatch& operator=(const QemuWatch&) = delete;
+        ~QemuWatch();
     };
 
     void discoverOne(const std::string& uuidHex, std::function<void(FoundShim)> found,
@@ -129,6 +149,8 @@ private:
     void onNameOwnerChanged(sdbus::Message& message);
     void onStateChanged(sdbus::Message& message);
     void reportGone(const std::string& uuidHex);
+    void watchChild(pid_t pid, const std::string& uuidHex);
+    std::optional<pid_t> recordedQemuPid(const std::string& uuidHex) const;
     sdbus::IProxy& proxyFor(const std::string& uuidHex);
 
     sdbus::IConnection& m_connection;
@@ -139,6 +161,10 @@ private:
     Callbacks m_callbacks;
     std::map<std::string, std::string> m_uuidByOwner; // unique name -> uuid hex
     std::map<std::string, Launched> m_launched;       // uuid hex -> our child
+    // Every shim we spawned that has not been reaped yet, whatever became of its domain: a
+    // watch dropped before its child exits leaves a zombie behind.
+    std::map<pid_t, EventSource> m_children;
+    std::map<std::string, std::unique_ptr<QemuWatch>> m_qemuWatches; // uuid hex -> watch
     // Kept for the registry's lifetime (one per domain that ever ran): destroying a proxy
     // would silently cancel its pending calls, and their callers would never be answered.
     // With the proxy alive, the bus answers a call whose shim died (NoReply).

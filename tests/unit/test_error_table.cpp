@@ -27,6 +27,7 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::AccessDenied).virErrorNumber, 29);
     EXPECT_EQ(errorInfo(Code::NotSupported).virErrorNumber, 3);
     EXPECT_EQ(errorInfo(Code::Timeout).virErrorNumber, 68);
+    EXPECT_EQ(errorInfo(Code::LimitsExceeded).virErrorNumber, 87); // VIR_ERR_RESOURCE_BUSY
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

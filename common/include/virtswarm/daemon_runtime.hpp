@@ -8,6 +8,7 @@
 #include <memory>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
+#include <vector>
 
 namespace virtswarm {
 
@@ -21,6 +22,12 @@ public:
 
     EventLoop& loop() { return *m_loop; }
     sdbus::IConnection& bus() { return *m_bus; }
+
+    // Another connection to the same bus, served by the same loop and living as long as the
+    // runtime. The bus counts pending replies per connection: traffic on this one (e.g. the
+    // registry's calls to its shims) cannot be starved by calls that callers make the daemon
+    // send on the main one (polkit checks).
+    Result<sdbus::IConnection*> openExtraConnection();
 
     // Takes the well-known name; if that fails the loop ends and run() returns 1.
     void claimName(const std::string& name);
@@ -36,6 +43,7 @@ private:
     // The loop outlives the connection it serves.
     std::unique_ptr<EventLoop> m_loop;
     std::unique_ptr<sdbus::IConnection> m_bus;
+    std::vector<std::unique_ptr<sdbus::IConnection>> m_extraBuses;
     BusMode m_mode;
     int m_exitCode = 0;
 };

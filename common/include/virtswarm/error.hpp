@@ -25,6 +25,8 @@ enum class Code {
     NetworkExists,
     // A shared resource (a bridge name, a subnet) is already taken by someone else.
     Conflict,
+    // The caller has too many requests in flight (e.g. pending authorizations); retry later.
+    LimitsExceeded,
     Internal,
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/authorization_budget.hpp"
 #include "virtswarm/paths.hpp"
 #include "virtswarm/result.hpp"
 
@@ -25,13 +26,16 @@ using PolkitDetails = std::map<std::string, std::string>;
 // - decided before any state change: callers act only inside the callback;
 // - privileged callers (uid 0; in session mode the bus owner's own uid) pass without asking;
 // - a polkit challenge becomes InteractiveAuthorizationRequired, a "no" AccessDenied;
-// - polkitd absent, slow or failing counts as denied, never as allowed.
+// - polkitd absent, slow or failing counts as denied, never as allowed;
+// - pending checks are bounded per caller and in all (AuthorizationBudget): a caller over
+//   its bound gets LimitsExceeded, and one caller's flood never fails another's check.
 class Authority {
 public:
     using Verdict = std::function<void(Result<void>)>;
 
     Authority(sdbus::IConnection& connection, BusMode mode,
-              std::chrono::milliseconds timeout = std::chrono::seconds(30));
+              std::chrono::milliseconds timeout = std::chrono::seconds(30),
+              AuthorizationBudget::Limits limits = {});
     ~Authority();
     Authority(const Authority&) = delete;
     Authority& operator=(const Authority&) = delete;
@@ -56,8 +60,14 @@ public:
 
 private:
     struct Subject;
-    void askPolkit(const Subject& subject, const std::string& actionId,
-                   const PolkitDetails& details, bool allowInteraction, Verdict verdict);
+    using UidVerdict = std::function<void(Result<uid_t>)>;
+    // `caller` and `uid` are what the budget counts the check against.
+    void askPolkit(const Subject& subject, const std::string& caller, uid_t uid,
+                   const std::string& actionId, const PolkitDetails& details, bool allowInteraction,
+                   Verdict verdict);
+    // The uid behind a unique bus name: cached, and one bus-driver call per sender at most,
+    // however many of its calls wait for the answer.
+    void lookUpUid(const std::string& sender, UidVerdict then);
     bool privileged(uid_t uid) const;
 
     sdbus::IConnection& m_connection;
@@ -65,7 +75,9 @@ private:
     std::chrono::milliseconds m_timeout;
     std::unique_ptr<sdbus::IProxy> m_busDriver;
     std::unique_ptr<sdbus::IProxy> m_polkit;
-    std::map<std::string, uid_t> m_uidBySender; // unique bus name -> uid
+    std::map<std::string, uid_t> m_uidBySender;                  // unique bus name -> uid
+    std::map<std::string, std::vector<UidVerdict>> m_uidLookups; // in flight, by sender
+    AuthorizationBudget m_budget;
 };
 
 // Reads the start time of a process (field 22 of /proc/<pid>/stat), which polkit needs to
