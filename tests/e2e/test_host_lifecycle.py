@@ -1,0 +1,144 @@
+"""End to end: the host's shutdown and boot of guests through virtswarm-guests, the
+program virtswarm-guests.service runs, under each ON_SHUTDOWN policy and ON_BOOT choice,
+with real QEMU guests. The same three guests go through every step to keep it short."""
+
+import os
+import re
+import subprocess
+
+import guestsctl as g
+import vsclient as vc
+import vsharness as h
+
+
+def serial_log(name):
+    return os.path.join(h.env("VS_TEST_ROOT"), f"{name}.serial")
+
+
+def define_guests():
+    """Two guests that power off on the ACPI button and one without ACPI, which ignores it."""
+    guests = {}
+    for role in ("acpi1", "acpi2", "deaf"):
+        name = vc.unique(role)
+        xml = vc.domain_xml(name, serial=serial_log(name))
+        if role == "deaf":
+            xml = xml.replace("<features><acpi/></features>", "")
+        guests[name] = vc.define(xml)
+    return guests
+
+
+def start_all(guests):
+    for name, path in guests.items():
+        if vc.state(path)[0] != "running":
+            vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    for name in guests:
+        # Only once READY is the power button watched.
+        vc.wait_file_contains(serial_log(name), "VIRTSWARM-GUEST-READY")
+
+
+def uuids(guests):
+    return sorted(str(vc.prop(p, "UUID")) for p in guests.values())
+
+
+def test_shutdown_policies_and_boot_restart():
+    guests = define_guests()
+    acpi1, acpi2, deaf = guests
+    start_all(guests)
+
+    # shutdown: the ACPI guests power off; the deaf one is destroyed when its timeout is over.
+    out = g.run("stop", "ON_SHUTDOWN=shutdown\nSHUTDOWN_TIMEOUT=3\nPARALLEL_SHUTDOWN=3\n")
+    assert out.returncode == 0, out.stderr
+    assert f"guest '{acpi1}': shut down" in out.stderr
+    assert f"guest '{acpi2}': shut down" in out.stderr
+    assert f"guest '{deaf}': destroyed after it did not shut down within 3 s" in out.stderr
+    assert vc.state(guests[acpi1]) == ("shutoff", "shutdown")
+    assert vc.state(guests[acpi2]) == ("shutoff", "shutdown")
+    assert vc.state(guests[deaf]) == ("shutoff", "destroyed")
+    assert g.recorded() == uuids(guests)
+
+    # Boot with ON_BOOT=start brings back every guest the shutdown stopped.
+    for name in guests:
+        os.truncate(serial_log(name), 0)
+    out = g.run("start", "ON_BOOT=start\n")
+    assert out.returncode == 0, out.stderr
+    for name, path in guests.items():
+        assert f"guest '{name}': started again" in out.stderr
+        assert vc.state(path)[0] == "running"
+    assert g.recorded() == []
+    start_all(guests)
+
+    # A bad value is refused with a clear message, and nothing is done.
+    for bad, message in (("ON_SHUTDOWN=poweroff\n", "ON_SHUTDOWN='poweroff' is not valid"),
+                         ("SHUTDOWN_TIMEOUT=soon\n", "SHUTDOWN_TIMEOUT='soon' is not valid"),
+                         ("ON_SHUTDWN=destroy\n", "unknown setting 'ON_SHUTDWN'")):
+        out = g.run("stop", bad)
+        assert out.returncode == 2
+        assert message in out.stderr
+    assert all(vc.state(p)[0] == "running" for p in guests.values())
+    assert g.recorded() == []
+
+    # destroy: every guest goes down at once, whatever it thinks of ACPI.
+    out = g.run("stop", "ON_SHUTDOWN=destroy\n")
+    assert out.returncode == 0, out.stderr
+    for name, path in guests.items():
+        assert f"guest '{name}': destroyed" in out.stderr
+        assert vc.state(path) == ("shutoff", "destroyed")
+    assert g.recorded() == uuids(guests)
+
+    # ON_BOOT=ignore leaves them off and forgets them.
+    out = g.run("start", "ON_BOOT=ignore\n")
+    assert out.returncode == 0, out.stderr
+    assert "ON_BOOT=ignore" in out.stderr
+    assert all(vc.state(p)[0] == "shutoff" for p in guests.values())
+    assert g.recorded() == []
+
+
+def test_shutdown_timeout_zero_waits_and_nothing_running_is_fine():
+    out = g.run("stop", "SHUTDOWN_TIMEOUT=0\n")
+    assert out.returncode == 0, out.stderr
+    assert "0 running guest(s)" in out.stderr
+    assert g.recorded() == []
+
+
+def test_units_pass_systemd_analyze_verify(tmp_path):
+    """The boot and shutdown units as installed, pointing at the freshly built programs."""
+    build = h.env("VS_BUILD_DIR")
+    units = {
+        "guests/systemd/virtswarm-guests.service": ("virtswarm-guests", "guests"),
+        "dbus-policy/systemd/virtswarm-hypervisord.service":
+            ("virtswarm-hypervisord", "services/hypervisord"),
+        "dbus-policy/systemd/virtswarm-networkd.service":
+            ("virtswarm-networkd", "services/networkd"),
+    }
+    system = tmp_path / "system"
+    user = tmp_path / "user"
+    for d in (system, user):
+        d.mkdir(mode=0o700)
+
+    def localized(unit, programs):
+        text = open(os.path.join(build, unit)).read()
+        for program, where in programs:
+            text = re.sub(r"/\S*/" + program + r"\b", os.path.join(build, where, program), text)
+        return text
+
+    for unit, program in units.items():
+        (system / os.path.basename(unit)).write_text(localized(unit, [program]))
+    (user / "virtswarm-guests.service").write_text(
+        localized("guests/systemd-user/virtswarm-guests.service", [units[
+            "guests/systemd/virtswarm-guests.service"]]))
+    text = (system / "virtswarm-guests.service").read_text()
+    # Stopped before the registry, so the guests go down before the daemons.
+    assert "WantedBy=multi-user.target" in text
+    assert re.search(r"^After=.*virtswarm-hypervisord\.service", text, re.M)
+    for unit in ("virtswarm-hypervisord.service", "virtswarm-networkd.service"):
+        assert "WantedBy=multi-user.target" in (system / unit).read_text()
+
+    out = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                          *sorted(str(p) for p in system.iterdir())],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    out = subprocess.run(["systemd-analyze", "--user", "verify", "--man=no",
+                          str(user / "virtswarm-guests.service")],
+                         capture_output=True, text=True,
+                         env={**os.environ, "XDG_RUNTIME_DIR": str(user)})
+    assert out.returncode == 0 and out.stderr == "", out.stderr
