@@ -161,6 +161,11 @@ void Machine::spawnQemu() {
         spawn.passFds.emplace_back(tap.fd, nextChildFd++);
     }
     spawn.argv = buildQemuArgv(m_domain.def, launch);
+    if (m_restoreFd >= 0) {
+        m_restoring = true;
+        addIncoming(spawn.argv, nextChildFd);
+        spawn.passFds.emplace_back(m_restoreFd, nextChildFd++);
+    }
     spawn.stdoutFd = logFd;
     spawn.stderrFd = logFd;
     spawn.uid = m_identity.uid;
@@ -175,6 +180,10 @@ void Machine::spawnQemu() {
     auto pid = spawnProcess(spawn);
     ::close(listenFd.value());
     ::close(logFd);
+    if (m_restoreFd >= 0) {
+        ::close(m_restoreFd);
+        m_restoreFd = -1;
+    }
     // QEMU holds the TAPs now; when it exits they disappear.
     for (auto& [index, tap] : m_taps) {
         ::close(tap.fd);
@@ -219,23 +228,27 @@ void Machine::spawnQemu() {
             if (!m_starting) {
                 return;
             }
-            m_qmp.execute("cont", nlohmann::json::object(),
-                          [this, guard](Result<nlohmann::json> r) {
-                              if (!guard.alive() || !m_starting) {
-                                  return;
-                              }
-                              if (!r) {
-                                  failStart(r.takeError().prefix("resuming the guest"));
-                                  return;
-                              }
-                              m_starting = false;
-                              setState("running", "booted");
-                              if (auto startDone = std::move(m_startDone)) {
-                                  m_startDone = nullptr;
-                                  startDone(success());
-                              }
-                          });
+            awaitRestore([this, guard] { resumeStartedGuest(); });
         });
+    });
+}
+
+void Machine::resumeStartedGuest() {
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("cont", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
+        if (!guard.alive() || !m_starting) {
+            return;
+        }
+        if (!r) {
+            failStart(r.takeError().prefix("resuming the guest"));
+            return;
+        }
+        m_starting = false;
+        setState("running", m_restoring ? "restored" : "booted");
+        if (auto startDone = std::move(m_startDone)) {
+            m_startDone = nullptr;
+            startDone(success());
+        }
     });
 }
 
@@ -485,7 +498,9 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_qmp.close();
 
     std::string reason;
-    if (m_destroyRequested) {
+    if (m_saved) {
+        reason = "saved";
+    } else if (m_destroyRequested) {
         reason = "destroyed";
     } else if (m_panicked) {
         reason = "crashed";
