@@ -4,11 +4,14 @@ with real QEMU guests. The same three guests go through every step to keep it sh
 
 import os
 import re
+import signal
 import subprocess
 
 import guestsctl as g
 import vsclient as vc
 import vsharness as h
+
+ERR = "org.virtswarm.Error."
 
 
 def serial_log(name):
@@ -99,6 +102,92 @@ def test_shutdown_timeout_zero_waits_and_nothing_running_is_fine():
     assert "0 running guest(s)" in out.stderr
     assert g.recorded() == []
 
+
+def save_image(path):
+    return os.path.join(h.env("VIRTSWARM_STATE_DIR"), "hypervisor", "save",
+                        path.rsplit("_", 1)[1] + ".save")
+
+
+def assert_continued(name, path):
+    """Restored, not rebooted: no boot output since the restore (the serial file starts
+    afresh with each QEMU), and the power-button watcher the guest set up before the save
+    still answers at once."""
+    assert vc.state(path) == ("running", "restored")
+    with open(serial_log(name), errors="replace") as f:
+        assert "VIRTSWARM-GUEST-READY" not in f.read()
+    vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.wait_state(path, "shutoff", timeout=30) == ("shutoff", "shutdown")
+
+
+def test_managed_save_restore_and_remove():
+    name = vc.unique("saved")
+    path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+    start_all({name: path})
+    assert not bool(vc.prop(path, "HasManagedSave"))
+
+    vc.domain(path).ManagedSave(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.state(path) == ("shutoff", "saved")
+    assert bool(vc.prop(path, "HasManagedSave"))
+    assert os.path.getsize(save_image(path)) > 1 << 20
+    assert vc.error_name(vc.domain(path).ManagedSave, vc.no_options()) == ERR + "InvalidState"
+    assert vc.error_name(vc.domain(path).ManagedSave, {"bogus": True}) == \
+        "org.freedesktop.DBus.Error.InvalidArgs"
+
+    # Start restores the image, then forgets it.
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert not bool(vc.prop(path, "HasManagedSave"))
+    assert not os.path.exists(save_image(path))
+    assert_continued(name, path)
+
+    # ManagedSaveRemove: the next Start boots afresh.
+    start_all({name: path})
+    vc.domain(path).ManagedSave({"bypass-cache": True}, timeout=vc.TIMEOUT)
+    vc.domain(path).ManagedSaveRemove(vc.no_options(), timeout=vc.TIMEOUT)
+    assert not bool(vc.prop(path, "HasManagedSave"))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.state(path) == ("running", "booted")
+
+    # A transient domain has nothing to be restored into.
+    tname = vc.unique("transient")
+    tpath = str(vc.manager().CreateXML(vc.domain_xml(tname), vc.no_options(),
+                                       timeout=vc.TIMEOUT))
+    assert vc.error_name(vc.domain(tpath).ManagedSave, vc.no_options()) == ERR + "InvalidState"
+
+
+def test_suspend_policy_saves_guests_and_the_next_boot_restores_them():
+    guests = define_guests()
+    acpi1, acpi2, deaf = guests
+    start_all(guests)
+
+    # shutdown, and a guest that ignores ACPI is saved when its timeout is over.
+    out = g.run("stop", "ON_SHUTDOWN=shutdown\nSHUTDOWN_TIMEOUT=3\nPARALLEL_SHUTDOWN=3\n"
+                        "ON_SHUTDOWN_TIMEOUT=suspend\n")
+    assert out.returncode == 0, out.stderr
+    assert f"guest '{deaf}': saved after it did not shut down within 3 s" in out.stderr
+    assert vc.state(guests[deaf]) == ("shutoff", "saved")
+    assert vc.state(guests[acpi1]) == ("shutoff", "shutdown")
+    out = g.run("start", "ON_BOOT=start\n")
+    assert out.returncode == 0, out.stderr
+    assert vc.state(guests[acpi1]) == ("running", "booted")
+    assert vc.state(guests[deaf]) == ("running", "restored")
+    start_all({n: p for n, p in guests.items() if n != deaf})
+
+    # suspend: every guest is saved; after a "reboot" (no registry left) each continues.
+    out = g.run("stop", "ON_SHUTDOWN=suspend\nBYPASS_CACHE=1\n")
+    assert out.returncode == 0, out.stderr
+    for name, path in guests.items():
+        assert f"guest '{name}': saved" in out.stderr
+        assert vc.state(path) == ("shutoff", "saved")
+    os.kill(vc.registry_pid(), signal.SIGTERM)
+    h.wait_for_name_gone(vc.BUS_NAME, timeout=30)
+    out = g.run("start", "ON_BOOT=start\n")
+    assert out.returncode == 0, out.stderr
+    for name, path in guests.items():
+        assert f"guest '{name}': started again" in out.stderr
+    for name in (acpi1, acpi2):
+        assert_continued(name, guests[name])
+    assert vc.state(guests[deaf]) == ("running", "restored")
+    assert not any(bool(vc.prop(p, "HasManagedSave")) for p in guests.values())
 
 def test_units_pass_systemd_analyze_verify(tmp_path):
     """The boot and shutdown units as installed, pointing at the freshly built programs."""
