@@ -422,9 +422,10 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             return;
         }
         m_shutdownReason = data.value("reason", "guest-shutdown");
-        if (m_destroyRequested) {
-            // SIGTERM makes QEMU exit despite -no-shutdown; a quit would race its exit and
-            // turn a clean end into a SIGKILL. The kill timer covers a QEMU that hangs.
+        if (m_destroyRequested || m_saved) {
+            // Destroy: SIGTERM makes QEMU exit despite -no-shutdown; a quit would race its
+            // exit and turn a clean end into a SIGKILL. The kill timer covers a QEMU that
+            // hangs. Managed save: this is our own quit; the end is "saved", no shutdown.
             return;
         }
         if (m_state == "running" || m_state == "paused") {

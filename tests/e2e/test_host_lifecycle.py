@@ -189,6 +189,39 @@ def test_suspend_policy_saves_guests_and_the_next_boot_restores_them():
     assert vc.state(guests[deaf]) == ("running", "restored")
     assert not any(bool(vc.prop(p, "HasManagedSave")) for p in guests.values())
 
+def test_virsh_managedsave_start_and_managedsave_remove():
+    """What a libvirt user types, through virtswarm-proxyd."""
+    import bridgeclient as bc
+    proxyd = bc.Bridge("bridge-life")
+    home = bc.virsh_home(proxyd.root)
+
+    def virsh(*args):
+        return bc.virsh(home, proxyd.rw_uri, *args).stdout
+
+    try:
+        name = vc.unique("virshsave")
+        path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+        start_all({name: path})
+        assert f"Domain '{name}' state saved by libvirt" in virsh("managedsave", name)
+        assert virsh("domstate", "--reason", name).strip() == "shut off (saved)"
+        assert "Managed save:   yes" in virsh("dominfo", name)
+        assert name in virsh("list", "--all", "--with-managed-save")
+        assert name not in virsh("list", "--all", "--without-managed-save")
+        assert any(name in l and "saved" in l
+                   for l in virsh("list", "--all", "--managed-save").splitlines())
+        assert f"Domain '{name}' started" in virsh("start", name)
+        assert virsh("domstate", "--reason", name).strip() == "running (restored)"
+        assert "Managed save:   no" in virsh("dominfo", name)
+        assert_continued(name, path)
+
+        start_all({name: path})
+        virsh("managedsave", name)
+        assert f"Removed managedsave image for domain '{name}'" in \
+            virsh("managedsave-remove", name)
+        assert not bool(vc.prop(path, "HasManagedSave"))
+    finally:
+        proxyd.stop()
+
 def test_units_pass_systemd_analyze_verify(tmp_path):
     """The boot and shutdown units as installed, pointing at the freshly built programs."""
     build = h.env("VS_BUILD_DIR")
