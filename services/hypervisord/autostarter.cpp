@@ -64,6 +64,7 @@ void Autostarter::waitForNetworks(const std::string& uuidHex,
         return;
     }
     auto remaining = std::make_shared<size_t>(networks.size());
+    std::string name = domain->def().name;
     auto allActive = std::make_shared<bool>(true);
     auto guard = m_lifetime.guard();
     for (const auto& network : networks) {
@@ -79,11 +80,14 @@ void Autostarter::waitForNetworks(const std::string& uuidHex,
                 launch(uuidHex);
                 return;
             }
-            m_retryTimers.push_back(m_registry.loop().addTimer(kNetworkRetry, [=, this] {
+            if (m_retryTimers.count(uuidHex) == 0) {
+                log::info("autostart of '" + name + "': waiting for its network(s) to be up");
+            }
+            m_retryTimers[uuidHex] = m_registry.loop().addTimer(kNetworkRetry, [=, this] {
                 if (guard.alive()) {
                     waitForNetworks(uuidHex, deadline);
                 }
-            }));
+            });
         });
     }
 }

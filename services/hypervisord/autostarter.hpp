@@ -48,7 +48,8 @@ private:
     std::chrono::milliseconds m_networkWait;
     std::deque<std::string> m_pending;
     unsigned m_running = 0;
-    std::vector<EventSource> m_retryTimers;
+    // uuid hex -> its next network probe (one per domain: a new one replaces a fired one).
+    std::map<std::string, EventSource> m_retryTimers;
     std::unique_ptr<sdbus::IProxy> m_networkd;
     std::map<std::string, std::unique_ptr<sdbus::IProxy>> m_networks; // by object path
     Lifetime m_lifetime;
