@@ -36,8 +36,6 @@ struct GuestsConfig {
     std::chrono::seconds bootTimeout{120};
 };
 
-inline constexpr const char* kDefaultConfigPath = "/etc/default/virtswarm-guests";
-
 // Parses the file's text; the first bad line is an InvalidArgs error naming the line,
 // the key and the accepted values.
 Result<GuestsConfig> parseGuestsConfig(std::string_view text);

@@ -63,7 +63,7 @@ int stopGuests(SwarmClient& client, const GuestsConfig& config, const std::strin
 int main(int argc, char** argv) {
     log::init("virtswarm-guests");
     BusMode mode = getuid() == 0 ? BusMode::System : BusMode::Session;
-    std::string configPath = kDefaultConfigPath;
+    std::string configPath = VIRTSWARM_GUESTS_CONFIG;
     std::string command;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
