@@ -10,6 +10,7 @@ void CachedDomain::apply(const PropertyMap& properties) {
     takeProperty(properties, "StateReason", reason);
     takeProperty(properties, "Persistent", persistent);
     takeProperty(properties, "Autostart", autostart);
+    takeProperty(properties, "HasManagedSave", hasManagedSave);
     takeProperty(properties, "Vcpus", vcpus);
     takeProperty(properties, "MemoryKiB", memoryKiB);
 }

@@ -19,6 +19,7 @@ struct CachedDomain {
     std::string reason = "unknown";
     bool persistent = false;
     bool autostart = false;
+    bool hasManagedSave = false;
     uint32_t vcpus = 0;
     uint64_t memoryKiB = 0;
 

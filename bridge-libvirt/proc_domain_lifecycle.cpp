@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Domain procedures that change something, forwarded to the registry after the client's
 // own polkit check: define, create, start, shutdown, destroy, undefine, autostart,
-// reboot/reset/suspend/resume.
+// reboot/reset/suspend/resume, managed save.
 #include "procedures.hpp"
 #include "protocol.hpp"
 #include "rpc_error.hpp"
@@ -40,6 +40,11 @@ constexpr Action kActions[] = {
     {proto::DomainReset, true, "Reset", "org.virtswarm.domain.reset", kCall, false},
     {proto::DomainSuspend, false, "Suspend", "org.virtswarm.domain.suspend", kCall, false},
     {proto::DomainResume, false, "Resume", "org.virtswarm.domain.suspend", kCall, false},
+    // virsh managedsave; the next DOMAIN_CREATE restores the image, as in libvirt.
+    {proto::DomainManagedSave, true, "ManagedSave", "org.virtswarm.domain.hibernate", kStart,
+     false},
+    {proto::DomainManagedSaveRemove, true, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
+     kCall, false},
 };
 
 const Action* actionFor(int32_t procedure) {
@@ -184,6 +189,8 @@ constexpr Procedure kProcedures[] = {
     {proto::DomainReset, "virDomainReset", Access::Write, domainAction},
     {proto::DomainSuspend, "virDomainSuspend", Access::Write, domainAction},
     {proto::DomainResume, "virDomainResume", Access::Write, domainAction},
+    {proto::DomainManagedSave, "virDomainManagedSave", Access::Write, domainAction},
+    {proto::DomainManagedSaveRemove, "virDomainManagedSaveRemove", Access::Write, domainAction},
     {proto::DomainSetAutostart, "virDomainSetAutostart", Access::Write, setAutostart},
 };
 

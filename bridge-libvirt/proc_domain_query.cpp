@@ -194,6 +194,8 @@ void answerFromCache(const CallPtr& call, const CachedDomain& d, uint32_t flags)
         w.i32(static_cast<int32_t>(d.vcpus));
         break;
     case proto::DomainHasManagedSaveImage:
+        w.i32(d.hasManagedSave ? 1 : 0);
+        break;
     case proto::DomainSnapshotNum:
         w.i32(0);
         break;

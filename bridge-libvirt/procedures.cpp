@@ -26,7 +26,7 @@ bool matchesListFlags(const CachedDomain& d, uint32_t flags) {
     if (!group(kListActive, kListInactive, d.active()) ||
         !group(kListPersistent, kListTransient, d.persistent) ||
         !group(kListAutostart, kListNoAutostart, d.autostart) ||
-        !group(kListManagedSave, kListNoManagedSave, false) ||
+        !group(kListManagedSave, kListNoManagedSave, d.hasManagedSave) ||
         !group(kListHasSnapshot, kListNoSnapshot, false) ||
         !group(kListHasCheckpoint, kListNoCheckpoint, false)) {
         return false;

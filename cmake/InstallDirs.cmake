@@ -15,3 +15,9 @@ set(VIRTSWARM_SYSTEMD_UNIT_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/system"
     CACHE PATH "systemd system units")
 set(VIRTSWARM_LIBEXEC_DIR "${CMAKE_INSTALL_FULL_LIBEXECDIR}/virtswarm")
 set(VIRTSWARM_SBIN_DIR "${CMAKE_INSTALL_FULL_SBINDIR}")
+set(VIRTSWARM_SYSTEMD_USER_UNIT_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/user"
+    CACHE PATH "systemd user units")
+set(VIRTSWARM_SYSTEMD_PRESET_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/system-preset"
+    CACHE PATH "systemd presets for system units")
+set(VIRTSWARM_SYSTEMD_USER_PRESET_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/user-preset"
+    CACHE PATH "systemd presets for user units")

@@ -161,6 +161,11 @@ void Machine::spawnQemu() {
         spawn.passFds.emplace_back(tap.fd, nextChildFd++);
     }
     spawn.argv = buildQemuArgv(m_domain.def, launch);
+    if (m_restoreFd >= 0) {
+        m_restoring = true;
+        addIncoming(spawn.argv, nextChildFd);
+        spawn.passFds.emplace_back(m_restoreFd, nextChildFd++);
+    }
     spawn.stdoutFd = logFd;
     spawn.stderrFd = logFd;
     spawn.uid = m_identity.uid;
@@ -175,6 +180,10 @@ void Machine::spawnQemu() {
     auto pid = spawnProcess(spawn);
     ::close(listenFd.value());
     ::close(logFd);
+    if (m_restoreFd >= 0) {
+        ::close(m_restoreFd);
+        m_restoreFd = -1;
+    }
     // QEMU holds the TAPs now; when it exits they disappear.
     for (auto& [index, tap] : m_taps) {
         ::close(tap.fd);
@@ -215,11 +224,17 @@ void Machine::spawnQemu() {
         }
         // The consoles are known before the guest runs, so OpenConsole works the moment
         // Start has answered.
-        discoverPtys([this] { setGraphicsPassword([this] { resumeStarted(); }); });
+        discoverPtys([this, guard] {
+            if (!m_starting) {
+                return;
+            }
+            awaitRestore(
+                [this] { setGraphicsPassword([this] { resumeStartedGuest(); }); });
+        });
     });
 }
 
-void Machine::resumeStarted() {
+void Machine::resumeStartedGuest() {
     if (!m_starting) {
         return;
     }
@@ -233,7 +248,7 @@ void Machine::resumeStarted() {
             return;
         }
         m_starting = false;
-        setState("running", "booted");
+        setState("running", m_restoring ? "restored" : "booted");
         if (auto startDone = std::move(m_startDone)) {
             m_startDone = nullptr;
             startDone(success());
@@ -411,9 +426,10 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             return;
         }
         m_shutdownReason = data.value("reason", "guest-shutdown");
-        if (m_destroyRequested) {
-            // SIGTERM makes QEMU exit despite -no-shutdown; a quit would race its exit and
-            // turn a clean end into a SIGKILL. The kill timer covers a QEMU that hangs.
+        if (m_destroyRequested || m_saved) {
+            // Destroy: SIGTERM makes QEMU exit despite -no-shutdown; a quit would race its
+            // exit and turn a clean end into a SIGKILL. The kill timer covers a QEMU that
+            // hangs. Managed save: this is our own quit; the end is "saved", no shutdown.
             return;
         }
         if (m_state == "running" || m_state == "paused") {
@@ -487,7 +503,9 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_qmp.close();
 
     std::string reason;
-    if (m_destroyRequested) {
+    if (m_saved) {
+        reason = "saved";
+    } else if (m_destroyRequested) {
         reason = "destroyed";
     } else if (m_panicked) {
         reason = "crashed";

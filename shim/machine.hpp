@@ -53,6 +53,10 @@ public:
     void reset(Done done);
     void suspend(Done done);
     void resume(Done done);
+    // Managed save into `fd` (taken over); `done` runs once QEMU is gone.
+    void managedSave(int fd, Done done);
+    // launch() restores the state saved in `fd` (taken over) instead of booting.
+    void setRestoreFd(int fd);
     void stats(std::function<void(Result<Stats>)> done);
     // A new fd on the pty behind a serial port ("" = the first one, or "serialN").
     Result<int> openConsole(const std::string& device);
@@ -74,19 +78,23 @@ private:
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
     void onQemuExit(std::optional<siginfo_t> status);
+    // Managed save and restore (machine_save.cpp).
+    static void addIncoming(std::vector<std::string>& argv, int childFd);
+    void awaitRestore(std::function<void()> then);
+    void awaitSaved(std::function<void(Error)> fail, Done done);
     void failStart(Error error);
     std::string logTail() const;
     Result<int> listenQmp();
     // Gets the TAPs of NICs from index `from` on, then starts QEMU.
     void acquireTaps(size_t from);
     void spawnQemu();
+    // The monitor is up (and a restore done): let the guest run.
+    void resumeStartedGuest();
     // Learns the pty paths QEMU allocated for pty serial ports, then runs `then`.
     void discoverPtys(std::function<void()> then);
     // Gives QEMU the VNC password (and its expiry) over the monitor, then runs `then`;
     // a refusal fails the start.
     void setGraphicsPassword(std::function<void()> then);
-    // The last step of a start: the guest leaves -S and Start is answered.
-    void resumeStarted();
     // Runs one QMP command whose success is all the caller needs.
     void simpleCommand(const std::string& command, Done done);
     void blockStats(Stats base, std::function<void(Result<Stats>)> done);
@@ -144,6 +152,11 @@ private:
     bool m_starting = false;
     bool m_startFailed = false; // the guest never ran: its end is "failed", not "crashed"
     bool m_destroyRequested = false;
+    int m_restoreFd = -1;     // the managed save image to start from, until QEMU has it
+    bool m_restoring = false; // started from a managed save image
+    bool m_saving = false;
+    bool m_saved = false; // QEMU quit after a managed save: shutoff (saved)
+    EventSource m_migrationPoll;
     std::optional<std::string> m_shutdownReason; // from QMP SHUTDOWN
     bool m_panicked = false;
     bool m_rebootRequested = false;

@@ -3,6 +3,8 @@
 
 #include "virtswarm/names.hpp"
 
+#include <fcntl.h>
+
 namespace virtswarm::shim {
 namespace {
 
@@ -73,6 +75,17 @@ void MachineObject::Suspend(sdbus::Result<>&& result, Options options) {
 
 void MachineObject::Resume(sdbus::Result<>&& result, Options options) {
     run(std::move(result), options, [this](Machine::Done d) { m_machine.resume(std::move(d)); });
+}
+
+void MachineObject::ManagedSave(sdbus::Result<>&& result, sdbus::UnixFd file, Options options) {
+    // UnixFd closes its descriptor with the message; the save outlives the call.
+    int fd = fcntl(file.get(), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+        result.returnError(toDBusError(Error(Code::OperationFailed, "no save file descriptor")));
+        return;
+    }
+    run(std::move(result), options,
+        [this, fd](Machine::Done d) { m_machine.managedSave(fd, std::move(d)); });
 }
 
 void MachineObject::AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) {

@@ -28,6 +28,7 @@ private:
     void Reset(sdbus::Result<>&& result, Options options) override;
     void Suspend(sdbus::Result<>&& result, Options options) override;
     void Resume(sdbus::Result<>&& result, Options options) override;
+    void ManagedSave(sdbus::Result<>&& result, sdbus::UnixFd file, Options options) override;
     void GetStats(sdbus::Result<Options>&& result, Options options) override;
     void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                      Options options) override;

@@ -12,6 +12,7 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/paths.hpp"
 
+#include <cstdlib>
 #include <iostream>
 
 using namespace virtswarm;
@@ -26,6 +27,7 @@ struct Arguments {
     std::string uuidHex;
     std::string runtimeDir;
     bool attach = false;
+    int restoreFd = -1; // a managed save image the registry opened for us
 };
 
 std::optional<Arguments> parseArguments(int argc, char** argv) {
@@ -40,6 +42,11 @@ std::optional<Arguments> parseArguments(int argc, char** argv) {
             a.attach = true;
         } else if (arg == "--uuid" && i + 1 < argc) {
             a.uuidHex = argv[++i];
+        } else if (arg == "--restore-fd" && i + 1 < argc) {
+            a.restoreFd = std::atoi(argv[++i]);
+            if (a.restoreFd < 3) {
+                return std::nullopt;
+            }
         } else if (arg == "--runtime-dir" && i + 1 < argc) {
             a.runtimeDir = argv[++i];
         } else {
@@ -82,7 +89,7 @@ int main(int argc, char** argv) {
     auto args = parseArguments(argc, argv);
     if (!args) {
         std::cerr << "usage: virtswarm-shim [--system|--session] --uuid <32 hex> "
-                     "--runtime-dir <dir> [--attach]\n";
+                     "--runtime-dir <dir> [--attach] [--restore-fd <fd>]\n";
         return 2;
     }
     log::init("virtswarm-shim/" + args->uuidHex.substr(0, 8));
@@ -163,6 +170,9 @@ int main(int argc, char** argv) {
             }
         }
     };
+    if (args->restoreFd >= 0) {
+        machine.setRestoreFd(args->restoreFd);
+    }
     if (args->attach) {
         machine.attach(started);
     } else {

@@ -20,8 +20,9 @@ struct ReasonRow {
 constexpr std::array<StateRow, 5> kStates{
     {{"running", 1}, {"paused", 3}, {"shutdown", 4}, {"shutoff", 5}, {"crashed", 6}}};
 
-constexpr std::array<ReasonRow, 10> kReasons{{
+constexpr std::array<ReasonRow, 12> kReasons{{
     {"running", "booted", 1},
+    {"running", "restored", 3},
     {"running", "unpaused", 5},
     {"paused", "user", 1},
     {"paused", "ioerror", 5},
@@ -29,6 +30,7 @@ constexpr std::array<ReasonRow, 10> kReasons{{
     {"shutoff", "shutdown", 1},
     {"shutoff", "destroyed", 2},
     {"shutoff", "crashed", 3},
+    {"shutoff", "saved", 5},
     {"shutoff", "failed", 6},
     {"crashed", "panicked", 1},
 }};

@@ -6,6 +6,8 @@
 #include "registry.hpp"
 #include "virtswarm/log.hpp"
 
+#include <unistd.h>
+
 namespace virtswarm::hypervisor {
 namespace {
 
@@ -135,13 +137,19 @@ void DomainObject::start(std::function<void(Result<void>)> done) {
 
 void DomainObject::launchShim() {
     m_launchWhenGone = false;
-    if (auto r = m_registry.shims().launch(uuidHex(), m_domain, false); !r) {
-        finishStart(r.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
+    int restoreFd = openManagedSaveForRestore();
+    auto launched = m_registry.shims().launch(uuidHex(), m_domain, false, restoreFd);
+    if (restoreFd >= 0) {
+        ::close(restoreFd); // the shim has its own copy
+    }
+    if (!launched) {
+        finishStart(launched.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
     }
 }
 
 void DomainObject::finishStart(Result<void> outcome) {
     m_starting = false;
+    restoreFinished(outcome.ok());
     m_launchWhenGone = false;
     m_startTimer.reset();
     auto done = std::move(m_startDone);
@@ -372,6 +380,10 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
         if (auto r = m_registry.store().remove(m_domain.def.uuid); !r) {
             reply(shared, r);
             return;
+        }
+        // Nothing could ever restore the image of a domain that is no longer defined.
+        if (auto r = removeManagedSave(); !r) {
+            log::warning("undefine of '" + m_domain.def.name + "': " + r.error().message());
         }
         // As in libvirt, a running domain stays up as a transient one.
         setPersistent(false);

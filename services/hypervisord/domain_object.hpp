@@ -74,6 +74,9 @@ private:
                      Options options) override;
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+    void ManagedSave(sdbus::Result<>&& result, Options options) override;
+    void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
+    bool HasManagedSave() override;
     std::string Name() override { return m_domain.def.name; }
     std::string UUID() override { return uuidText(); }
     int32_t Id() override { return m_id; }
@@ -110,6 +113,13 @@ private:
     // Destroy when no shim is left to ask: kills QEMU through its recorded pid.
     void destroyWithoutShim(std::function<void(Result<void>)> done);
     void becameInactive();
+    // Managed save (domain_object_save.cpp).
+    std::string managedSavePath() const;
+    Result<void> removeManagedSave();
+    // The image for the shim to start from, or -1 to boot afresh.
+    int openManagedSaveForRestore();
+    // The start that restored an image ended; a running guest no longer needs the image.
+    void restoreFinished(bool running);
 
     Registry& m_registry;
     DomainXml m_domain;
@@ -123,6 +133,7 @@ private:
     bool m_starting = false;
     bool m_reattaching = false;
     bool m_launchWhenGone = false;
+    bool m_restoring = false; // this start restores the managed save image
     std::function<void(Result<void>)> m_startDone;
     EventSource m_startTimer;
     RetryBudget m_shimRelaunches;

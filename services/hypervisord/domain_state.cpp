@@ -7,6 +7,9 @@ LifecycleEvent lifecycleEventFor(std::string_view state, std::string_view reason
     constexpr int kStarted = 2, kSuspended = 3, kResumed = 4, kStopped = 5, kShutdown = 6,
                   kCrashed = 8;
     if (state == "running") {
+        if (reason == "restored") {
+            return {kStarted, 2}; // VIR_DOMAIN_EVENT_STARTED_RESTORED
+        }
         return reason == "unpaused" ? LifecycleEvent{kResumed, 0} : LifecycleEvent{kStarted, 0};
     }
     if (state == "paused") {
@@ -24,6 +27,9 @@ LifecycleEvent lifecycleEventFor(std::string_view state, std::string_view reason
         }
         if (reason == "crashed") {
             return {kStopped, 2};
+        }
+        if (reason == "saved") {
+            return {kStopped, 4};
         }
         if (reason == "failed") {
             return {kStopped, 5};

@@ -6,6 +6,7 @@
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -26,6 +27,17 @@ BusMode defaultMode() {
         return std::strcmp(starter, "session") == 0 ? BusMode::Session : BusMode::System;
     }
     return getuid() == 0 ? BusMode::System : BusMode::Session;
+}
+
+// A positive number; anything else is refused rather than silently replaced.
+Result<unsigned> parseAutostartParallel(std::string_view text) {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n == 0) {
+        return Error(Code::InvalidArgs, "VIRTSWARM_AUTOSTART_PARALLEL='" + std::string(text) +
+                                            "' is not a positive number");
+    }
+    return n;
 }
 
 } // namespace
@@ -50,6 +62,14 @@ int main(int argc, char** argv) {
     config.paths = daemonPaths("hypervisor", mode);
     const char* shim = std::getenv("VIRTSWARM_SHIM_PATH");
     config.shimPath = shim != nullptr ? shim : VIRTSWARM_SHIM_DEFAULT_PATH;
+    if (const char* parallel = std::getenv("VIRTSWARM_AUTOSTART_PARALLEL")) {
+        auto n = parseAutostartParallel(parallel);
+        if (!n) {
+            log::error(n.error().message());
+            return 2;
+        }
+        config.autostartParallel = n.value();
+    }
     auto runtime = DaemonRuntime::start(mode, config.paths);
     if (!runtime) {
         log::error(runtime.error().message());

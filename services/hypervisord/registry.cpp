@@ -33,7 +33,8 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
                       if (auto* d = findByUuidHex(uuidHex)) {
                           d->onShimGone(std::move(failure));
                       }
-                  }}) {}
+                  }})
+    , m_autostarter(*this, m_config.autostartParallel, m_config.autostartNetworkWait) {}
 
 Registry::~Registry() = default;
 
@@ -61,16 +62,13 @@ Result<void> Registry::start(std::function<void()> ready) {
         [this](ShimSupervisor::FoundShim found) { adoptRunningShim(std::move(found)); },
         [this, ready] {
             recoverOrphanedQemus();
+            std::vector<std::string> autostart;
             for (auto* d : all()) {
                 if (d->autostart() && !d->active()) {
-                    d->start([name = d->def().name](Result<void> r) {
-                        if (!r) {
-                            log::error("autostart of '" + name +
-                                       "' failed: " + r.error().message());
-                        }
-                    });
+                    autostart.push_back(d->uuidHex());
                 }
             }
+            m_autostarter.run(autostart);
             ready();
         });
     return success();

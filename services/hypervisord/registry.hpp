@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "autostarter.hpp"
 #include "domain_state.hpp"
 #include "domain_store.hpp"
 #include "shim_supervisor.hpp"
@@ -30,6 +31,10 @@ struct RegistryConfig {
     std::chrono::milliseconds startTimeout{60000};
     // How long any call to a shim may take before it fails with Timeout.
     std::chrono::milliseconds shimCallTimeout{5000};
+    // How many autostart domains start at once when the registry comes up.
+    unsigned autostartParallel = 4;
+    // How long an autostart domain waits for its virtual networks to become active.
+    std::chrono::milliseconds autostartNetworkWait{60000};
 };
 
 // The hypervisor registry's model: every domain, name/UUID uniqueness, runtime ids, and
@@ -56,6 +61,7 @@ public:
 
     DomainObject* findByName(const std::string& name) const;
     DomainObject* findByUuid(const UuidBytes& uuid) const;
+    DomainObject* findByUuidHex(const std::string& uuidHex) const;
     std::vector<DomainObject*> all() const;
 
     // Runtime ids, as libvirt's: unique while the registry runs and kept across its
@@ -78,7 +84,6 @@ public:
     static std::string objectPathFor(const UuidBytes& uuid);
 
 private:
-    DomainObject* findByUuidHex(const std::string& uuidHex) const;
     void adoptRunningShim(ShimSupervisor::FoundShim found);
     void recoverOrphanedQemus();
     uid_t runtimeDefiner(const std::string& uuidHex) const;
@@ -92,6 +97,7 @@ private:
     Authority m_authority;
     DomainStore m_store;
     ShimSupervisor m_shims;
+    Autostarter m_autostarter;
     std::map<std::string, std::unique_ptr<DomainObject>> m_domains; // uuid hex -> domain
     // Names never change for a given UUID (a define with another name is DomainExists),
     // so the index is kept on define and remove only.

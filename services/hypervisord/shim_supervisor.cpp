@@ -74,7 +74,7 @@ Result<void> ShimSupervisor::subscribe() {
 }
 
 Result<void> ShimSupervisor::launch(const std::string& uuidHex, const DomainXml& domain,
-                                    bool attach) {
+                                    bool attach, int restoreFd) {
     ShimFiles files = shimFiles(m_runtimeDir, uuidHex);
     if (auto r = makeDirectories(files.dir, 0700); !r) {
         return r;
@@ -97,6 +97,12 @@ Result<void> ShimSupervisor::launch(const std::string& uuidHex, const DomainXml&
                   "--runtime-dir", files.dir};
     if (attach) {
         spawn.argv.emplace_back("--attach");
+    }
+    if (restoreFd >= 0) {
+        constexpr int kRestoreFdInShim = 3;
+        spawn.passFds.emplace_back(restoreFd, kRestoreFdInShim);
+        spawn.argv.emplace_back("--restore-fd");
+        spawn.argv.emplace_back(std::to_string(kRestoreFdInShim));
     }
     auto pid = spawnProcess(spawn);
     if (!pid) {

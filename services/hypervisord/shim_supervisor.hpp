@@ -52,7 +52,9 @@ public:
 
     // Writes the domain's runtime dir and spawns its shim. With `attach`, the shim takes
     // over a QEMU that is still running instead of starting one.
-    Result<void> launch(const std::string& uuidHex, const DomainXml& domain, bool attach);
+    // `restoreFd` >= 0: the shim starts QEMU from this managed save image.
+    Result<void> launch(const std::string& uuidHex, const DomainXml& domain, bool attach,
+                        int restoreFd = -1);
 
     // Is a shim for this domain still on the bus (e.g. one that is just exiting)?
     bool present(const std::string& uuidHex) const;

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Managed save: the Domain methods, the image's place, and its use by the next Start.
+// The registry opens the image and hands the shim a descriptor (to write through QEMU's
+// migrate, or to start QEMU from), so neither the shim nor QEMU needs any right on the
+// save directory.
+#include "domain_object.hpp"
+#include "domain_reply.hpp"
+#include "registry.hpp"
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/log.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <unistd.h>
+
+namespace virtswarm::hypervisor {
+namespace {
+
+// Writing a guest's whole memory to disk takes a while; a 16 GiB guest on a slow disk
+// must not time out.
+constexpr auto kSaveTimeout = std::chrono::minutes(10);
+
+} // namespace
+
+std::string DomainObject::managedSavePath() const {
+    return m_registry.config().paths.stateDir + "/save/" + uuidHex() + ".save";
+}
+
+bool DomainObject::HasManagedSave() {
+    std::error_code ec;
+    return std::filesystem::exists(managedSavePath(), ec);
+}
+
+Result<void> DomainObject::removeManagedSave() {
+    if (!HasManagedSave()) {
+        return success();
+    }
+    if (auto r = removeFileDurable(managedSavePath()); !r) {
+        return r;
+    }
+    emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"HasManagedSave"});
+    return success();
+}
+
+int DomainObject::openManagedSaveForRestore() {
+    if (!HasManagedSave()) {
+        return -1;
+    }
+    int fd = ::open(managedSavePath().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        log::error("cannot open the managed save image of '" + m_domain.def.name +
+                   "': " + std::strerror(errno) + "; booting afresh");
+        return -1;
+    }
+    log::info("restoring '" + m_domain.def.name + "' from its managed save image");
+    m_restoring = true;
+    return fd;
+}
+
+void DomainObject::restoreFinished(bool running) {
+    if (!m_restoring) {
+        return;
+    }
+    m_restoring = false;
+    // A restored guest has moved on from the image: starting from it again would roll the
+    // guest back. An image that failed to load stays, for ManagedSaveRemove or a retry.
+    if (running) {
+        if (auto r = removeManagedSave(); !r) {
+            log::error("cannot remove the managed save image of '" + m_domain.def.name +
+                       "': " + r.error().message());
+        }
+    }
+}
+
+void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {"bypass-cache"}); !r) {
+        reply(shared, r);
+        return;
+    }
+    if (auto r = boolOption(options, "bypass-cache", false); !r) {
+        reply(shared, r.takeError());
+        return;
+    }
+    authorize("org.virtswarm.domain.hibernate", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (!m_persistent) {
+            reply(shared,
+                  Error(Code::InvalidState,
+                        "cannot do managed save for transient domain '" + m_domain.def.name + "'"));
+            return;
+        }
+        if (m_state != "running" && m_state != "paused") {
+            reply(shared, notRunning(m_domain.def.name));
+            return;
+        }
+        const std::string path = managedSavePath();
+        const std::string partial = path + ".partial";
+        if (auto r = makeDirectories(std::filesystem::path(path).parent_path().string(), 0700);
+            !r) {
+            reply(shared, r);
+            return;
+        }
+        int fd =
+            ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            reply(shared, Error(Code::OperationFailed,
+                                "cannot create " + partial + ": " + std::strerror(errno)));
+            return;
+        }
+        // Kept open here until the shim answers, to flush what QEMU wrote.
+        auto file = std::make_shared<sdbus::UnixFd>(fd, sdbus::adopt_fd);
+        auto guard = m_lifetime.guard();
+        m_registry.shims().callVoid(
+            uuidHex(), "ManagedSave", kSaveTimeout,
+            [this, guard, shared, file, path, partial](Result<void> saved) {
+                if (saved) {
+                    // The image counts only once complete and on disk.
+                    saved =
+                        ::fsync(file->get()) == 0 && std::rename(partial.c_str(), path.c_str()) == 0
+                            ? success()
+                            : Result<void>(Error(Code::OperationFailed,
+                                                 "cannot keep the managed save image: " +
+                                                     std::string(std::strerror(errno))));
+                }
+                if (!saved) {
+                    ::unlink(partial.c_str());
+                } else if (guard.alive()) {
+                    log::info("domain '" + m_domain.def.name + "' saved to " + path);
+                    emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"HasManagedSave"});
+                }
+                reply(shared, std::move(saved));
+            },
+            *file, Options{});
+    });
+}
+
+void DomainObject::ManagedSaveRemove(sdbus::Result<>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.hibernate", [this, shared](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (m_starting) {
+            reply(shared,
+                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is starting"));
+            return;
+        }
+        reply(shared, removeManagedSave());
+    });
+}
+
+} // namespace virtswarm::hypervisor

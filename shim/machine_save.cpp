@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Managed save and its restore: the guest's whole state streamed through QMP migrate into
+// a file the registry opened, and read back by a new QEMU started with -incoming.
+#include "machine.hpp"
+#include "virtswarm/log.hpp"
+
+#include <csignal>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace virtswarm::shim {
+namespace {
+
+constexpr auto kMigrationPoll = std::chrono::milliseconds(100);
+// QEMU's default migration bandwidth (32 MiB/s) is meant for a live network migration;
+// a paused guest written to a local file should go as fast as the disk takes it.
+constexpr uint64_t kSaveBandwidth = 10ULL << 30;
+constexpr const char* kSaveFdName = "managedsave";
+
+} // namespace
+
+void Machine::setRestoreFd(int fd) {
+    // Inherited by the shim; QEMU gets it by number, not by inheriting it again.
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    m_restoreFd = fd;
+}
+
+void Machine::addIncoming(std::vector<std::string>& argv, int childFd) {
+    argv.emplace_back("-incoming");
+    argv.emplace_back("fd:" + std::to_string(childFd));
+}
+
+void Machine::awaitRestore(std::function<void()> then) {
+    if (!m_restoring) {
+        then();
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("query-status", nlohmann::json::object(),
+                  [this, guard, then](Result<nlohmann::json> r) {
+                      if (!guard.alive() || !m_starting) {
+                          return;
+                      }
+                      if (!r) {
+                          failStart(r.takeError().prefix("restoring the saved state"));
+                          return;
+                      }
+                      // QEMU exits by itself if the image cannot be loaded.
+                      if (r.value().value("status", "") != "inmigrate") {
+                          log::info("saved state restored");
+                          then();
+                          return;
+                      }
+                      m_migrationPoll = m_loop.addTimer(kMigrationPoll, [this, guard, then] {
+                          if (guard.alive()) {
+                              awaitRestore(then);
+                          }
+                      });
+                  });
+}
+
+void Machine::managedSave(int fd, Done done) {
+    if (m_state != "running" && m_state != "paused") {
+        ::close(fd);
+        done(Error(Code::InvalidState, "domain is not running"));
+        return;
+    }
+    if (m_saving) {
+        ::close(fd);
+        done(Error(Code::InvalidState, "a managed save is already in progress"));
+        return;
+    }
+    m_saving = true;
+    bool wasRunning = m_state == "running";
+    auto guard = m_lifetime.guard();
+    auto fail = [this, guard, wasRunning, done](Error error) {
+        if (!guard.alive()) {
+            return;
+        }
+        m_saving = false;
+        log::error("managed save failed: " + error.message());
+        if (wasRunning) {
+            m_qmp.execute("cont", nlohmann::json::object(), [](Result<nlohmann::json>) {});
+        }
+        done(error.prefix("managed save"));
+    };
+    // Paused first, so what is written is one consistent instant of the guest.
+    m_qmp.execute("stop", nlohmann::json::object(),
+                  [this, guard, fd, fail, done](Result<nlohmann::json> stopped) {
+                      if (!guard.alive()) {
+                          ::close(fd);
+                          return;
+                      }
+                      if (!stopped) {
+                          ::close(fd);
+                          fail(stopped.takeError());
+                          return;
+                      }
+                      m_qmp.execute("migrate-set-parameters", {{"max-bandwidth", kSaveBandwidth}},
+                                    [](Result<nlohmann::json>) {});
+                      m_qmp.executeWithFd(
+                          "getfd", {{"fdname", kSaveFdName}}, fd,
+                          [this, guard, fail, done](Result<nlohmann::json> passed) {
+                              if (!guard.alive()) {
+                                  return;
+                              }
+                              if (!passed) {
+                                  fail(passed.takeError());
+                                  return;
+                              }
+                              m_qmp.execute(
+                                  "migrate", {{"uri", std::string("fd:") + kSaveFdName}},
+                                  [this, guard, fail, done](Result<nlohmann::json> started) {
+                                      if (!guard.alive()) {
+                                          return;
+                                      }
+                                      if (!started) {
+                                          fail(started.takeError());
+                                          return;
+                                      }
+                                      awaitSaved(fail, done);
+                                  });
+                          });
+                      ::close(fd); // the monitor sent its own copy
+                  });
+}
+
+void Machine::awaitSaved(std::function<void(Error)> fail, Done done) {
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("query-migrate", nlohmann::json::object(),
+                  [this, guard, fail, done](Result<nlohmann::json> r) {
+                      if (!guard.alive()) {
+                          return;
+                      }
+                      if (!r) {
+                          fail(r.takeError());
+                          return;
+                      }
+                      std::string status = r.value().value("status", "");
+                      if (status == "completed") {
+                          log::info("managed save written; stopping QEMU");
+                          m_saved = true;
+                          // Replied once QEMU is gone and the domain is shut off (saved).
+                          m_destroyWaiters.push_back(done);
+                          m_qmp.execute("quit", nlohmann::json::object(),
+                                        [this, guard](Result<nlohmann::json> q) {
+                                            if (guard.alive() && !q && m_pid > 0) {
+                                                ::kill(m_pid, SIGKILL);
+                                            }
+                                        });
+                          return;
+                      }
+                      if (status == "failed" || status == "cancelled") {
+                          fail(Error(Code::OperationFailed,
+                                     "QEMU: " + r.value().value("error-desc", status)));
+                          return;
+                      }
+                      m_migrationPoll = m_loop.addTimer(kMigrationPoll, [this, guard, fail, done] {
+                          if (guard.alive()) {
+                              awaitSaved(fail, done);
+                          }
+                      });
+                  });
+}
+
+} // namespace virtswarm::shim
