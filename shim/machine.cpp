@@ -228,8 +228,7 @@ void Machine::spawnQemu() {
             if (!m_starting) {
                 return;
             }
-            awaitRestore(
-                [this] { setGraphicsPassword([this] { resumeStartedGuest(); }); });
+            awaitRestore([this] { setGraphicsPassword([this] { resumeStartedGuest(); }); });
         });
     });
 }
