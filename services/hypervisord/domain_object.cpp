@@ -285,14 +285,10 @@ void DomainObject::becameInactive() {
         m_nextDefinition.reset();
         emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"Name", "Vcpus", "MemoryKiB"});
     }
-    if (!m_persistent) {
-        // Not from inside our own call stack: the registry destroys this object.
-        auto guard = m_lifetime.guard();
-        m_registry.loop().defer([this, guard] {
-            if (guard.alive() && !m_persistent && !active() && !m_starting) {
-                m_registry.remove(*this);
-            }
-        });
+    if (!m_persistent && !active() && !m_starting) {
+        // Gone for every later call at once; the object itself is destroyed by the
+        // registry on the next loop turn (this may be its own call stack).
+        m_registry.remove(*this);
     }
 }
 

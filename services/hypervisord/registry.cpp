@@ -199,8 +199,16 @@ Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {
 }
 
 void Registry::remove(DomainObject& domain) {
+    auto it = m_domains.find(domain.uuidHex());
+    if (it == m_domains.end() || it->second.get() != &domain) {
+        return;
+    }
     m_byName.erase(domain.def().name);
-    m_domains.erase(domain.uuidHex());
+    m_removed.push_back(std::move(it->second));
+    m_domains.erase(it);
+    if (m_removed.size() == 1) {
+        m_loop.defer([this] { m_removed.clear(); });
+    }
 }
 
 DomainObject* Registry::findByName(const std::string& name) const {

@@ -57,6 +57,9 @@ public:
     Result<DomainObject*> define(DomainXml domain, bool persistent);
     // Removes a domain object (after undefine of an inactive domain, or a transient one
     // shutting off).
+    // Takes the domain out of every index at once, so the very next call no longer finds
+    // it, and destroys the object (InterfacesRemoved) on the next turn of the loop: it
+    // may be removing itself from inside its own call stack.
     void remove(DomainObject& domain);
 
     DomainObject* findByName(const std::string& name) const;
@@ -102,6 +105,7 @@ private:
     // Names never change for a given UUID (a define with another name is DomainExists),
     // so the index is kept on define and remove only.
     std::map<std::string, DomainObject*> m_byName;
+    std::vector<std::unique_ptr<DomainObject>> m_removed; // destroyed on the next loop turn
     std::function<void(const DomainObject&, LifecycleEvent)> m_emitEvent;
     int m_nextId = 1;
 };
