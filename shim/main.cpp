@@ -6,6 +6,7 @@
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/firmware.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/paths.hpp"
@@ -73,6 +74,11 @@ int main(int argc, char** argv) {
     auto domain = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
     if (!domain) {
         recordFailure(files, domain.error());
+        return 1;
+    }
+    // UEFI: the firmware chosen and the VM's NVRAM file created before QEMU needs them.
+    if (auto r = prepareFirmware(domain.value(), daemonPaths("nvram", args->mode).stateDir); !r) {
+        recordFailure(files, r.error());
         return 1;
     }
     std::string logDir = daemonPaths("hypervisor", args->mode).logDir;

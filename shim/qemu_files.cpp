@@ -75,6 +75,15 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
             return r.takeError();
         }
     }
+    // UEFI: the firmware code read-only, the VM's own variable store read-write.
+    if (const FirmwareDef& fw = def.platform.firmware; fw.efi) {
+        if (auto r = addToSet(fw.loader, {O_RDONLY}); !r) {
+            return r.takeError();
+        }
+        if (auto r = addToSet(fw.nvram, {O_RDWR}); !r) {
+            return r.takeError();
+        }
+    }
     for (const auto& serial : def.serials) {
         if (serial.type == "file") {
             // QEMU itself would truncate (libvirt's default, append='off').
