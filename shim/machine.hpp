@@ -72,6 +72,10 @@ private:
     void onMonitorClosed(const Error& why);
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
+    void onGuestPanicked();
+    // <memballoon><stats period>: QEMU polls the guest's balloon driver for statistics.
+    void startBalloonStats();
+    std::function<void(Result<Stats>)> withBalloonStats(std::function<void(Result<Stats>)> done);
     void onQemuExit(std::optional<siginfo_t> status);
     void failStart(Error error);
     std::string logTail() const;
