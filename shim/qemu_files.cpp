@@ -80,7 +80,7 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
         if (auto r = addToSet(fw.loader, {O_RDONLY}); !r) {
             return r.takeError();
         }
-        if (auto r = addToSet(fw.nvram, {O_RDWR}); !r) {
+        if (auto r = addToSet(fw.nvram, {O_RDWR, O_RDONLY}); !r) {
             return r.takeError();
         }
     }

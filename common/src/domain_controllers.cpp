@@ -70,6 +70,7 @@ Result<ControllerDef> parseController(xml::Node node) {
         return index.takeError();
     }
     c.index = index.value().value_or(0);
+    c.indexGiven = index.value().has_value();
     c.model = xml::attribute(node, "model").value_or("");
     if (c.type == "pci" && c.model.empty()) {
         return invalidXml("<controller type='pci'> needs a model");
@@ -166,6 +167,37 @@ Result<MemballoonDef> parseMemballoon(xml::Node node) {
     }
     b.address = address.value();
     return b;
+}
+
+void assignControllerIndexes(DomainDef& def) {
+    std::set<std::pair<std::string, uint32_t>> used;
+    for (const auto& c : def.controllers) {
+        if (c.indexGiven) {
+            used.emplace(c.type, c.index);
+        }
+    }
+    auto assign = [&](ControllerDef& c) {
+        // USB companions without an index belong to the first USB controller.
+        if (c.indexGiven || c.masterStartPort.has_value()) {
+            return;
+        }
+        uint32_t i = 0;
+        while (used.count({c.type, i}) > 0) {
+            ++i;
+        }
+        c.index = i;
+        c.indexGiven = true;
+        used.emplace(c.type, i);
+    };
+    // The PCI root is index 0 wherever it is in the document, as libvirt numbers it.
+    for (auto& c : def.controllers) {
+        if (c.model == "pci-root" || c.model == "pcie-root") {
+            assign(c);
+        }
+    }
+    for (auto& c : def.controllers) {
+        assign(c);
+    }
 }
 
 Result<void> checkControllers(const DomainDef& def) {

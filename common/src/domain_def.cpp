@@ -425,6 +425,7 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
             return r.takeError();
         }
     }
+    detail::assignControllerIndexes(def);
     if (auto r = detail::checkControllers(def); !r) {
         return r.takeError();
     }

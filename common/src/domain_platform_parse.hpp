@@ -17,6 +17,10 @@ Result<ControllerDef> parseController(xml::Node node);
 Result<InputDef> parseInput(xml::Node node);
 Result<MemballoonDef> parseMemballoon(xml::Node node);
 
+// Numbers the controllers that have no index= the way libvirt does: the lowest index not
+// yet used by a controller of the same type, in document order, the PCI root first.
+void assignControllerIndexes(DomainDef& def);
+
 // Checks the controllers as a whole against the machine type and the disks and inputs
 // that use them (a pcie-root on pc, two controllers with one index, a disk on a bus with
 // no controller of that kind, a USB input with usb model='none').

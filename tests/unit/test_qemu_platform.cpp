@@ -395,3 +395,16 @@ TEST(QemuPlatform, ExplicitLoaderAndNvramKeptAcrossBoots) {
                                  "<os><type>hvm</type><nvram>/x</nvram></os></domain>"),
                   Code::InvalidXML, "nvram");
 }
+
+TEST(QemuPlatform, ControllersWithoutIndexAreNumberedAsLibvirtDoes) {
+    // virt-install's raw q35 XML: a root and root ports, none with an index.
+    auto argv = argvFor("q35", "<controller type='pci' model='pcie-root-port'/>"
+                               "<controller type='pci' model='pcie-root'/>"
+                               "<controller type='pci' model='pcie-root-port'/>"
+                               "<controller type='scsi' model='virtio-scsi'/>"
+                               "<controller type='scsi' index='0' model='virtio-scsi'/>");
+    EXPECT_EQ(valuesOf(argv, "-device"),
+              (std::vector<std::string>{"pcie-root-port,port=0,chassis=1,id=pci.1",
+                                        "pcie-root-port,port=0,chassis=2,id=pci.2",
+                                        "virtio-scsi-pci,id=scsi1", "virtio-scsi-pci,id=scsi0"}));
+}

@@ -64,8 +64,9 @@ struct PlatformDef {
 struct ControllerDef {
     std::string type; // pci | usb | scsi | sata | ide | virtio-serial
     uint32_t index = 0;
-    std::string model;     // pci: pcie-root, pcie-root-port, ...; usb: qemu-xhci, ...
-    std::string modelName; // pci: <model name=...>, the QEMU device
+    bool indexGiven = false; // without index=, libvirt numbers controllers itself
+    std::string model;       // pci: pcie-root, pcie-root-port, ...; usb: qemu-xhci, ...
+    std::string modelName;   // pci: <model name=...>, the QEMU device
     std::optional<uint32_t> chassis, port;   // pci: <target chassis port>
     std::optional<uint32_t> usbPorts;        // usb: ports='15' (qemu-xhci)
     std::optional<uint32_t> masterStartPort; // usb companions: <master startport>
