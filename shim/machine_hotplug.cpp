@@ -53,6 +53,7 @@ void Machine::annotateAliases() {
             }
         }
     }
+    annotatePlatformAliases(live);
     commitLiveDefinition(std::move(live));
 }
 

@@ -425,7 +425,16 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
             return r.takeError();
         }
     }
+    // Written into the XML, like a generated MAC: the PCI bus numbers stay stable.
     detail::assignControllerIndexes(def);
+    if (auto devices = xml::firstChild(root, "devices")) {
+        auto nodes = xml::children(devices, "controller");
+        for (size_t i = 0; i < nodes.size() && i < def.controllers.size(); ++i) {
+            if (!xml::attribute(nodes[i], "index")) {
+                xml::setAttribute(nodes[i], "index", std::to_string(def.controllers[i].index));
+            }
+        }
+    }
     if (auto r = detail::checkControllers(def); !r) {
         return r.takeError();
     }

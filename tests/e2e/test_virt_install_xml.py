@@ -116,6 +116,10 @@ def test_linux_guest_boots_from_its_kernel(bridge, guest):
     assert has_device(argv, "virtio-blk-pci") and has_device(argv, "virtio-net-pci")
     if root.find("devices/memballoon[@model='virtio']") is not None:
         assert has_device(argv, "virtio-balloon-pci")
+    # The live XML names what runs: QEMU's ids as aliases.
+    live = ET.fromstring(virsh(bridge, "dumpxml", "vi-linux").stdout)
+    for controller in live.findall("devices/controller[@model='pcie-root-port']"):
+        assert controller.find("alias").get("name") == "pci." + controller.get("index")
     virsh(bridge, "destroy", "vi-linux")
     virsh(bridge, "undefine", "vi-linux")
 

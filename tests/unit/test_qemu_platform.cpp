@@ -407,4 +407,10 @@ TEST(QemuPlatform, ControllersWithoutIndexAreNumberedAsLibvirtDoes) {
               (std::vector<std::string>{"pcie-root-port,port=0,chassis=1,id=pci.1",
                                         "pcie-root-port,port=0,chassis=2,id=pci.2",
                                         "virtio-scsi-pci,id=scsi1", "virtio-scsi-pci,id=scsi0"}));
+    // The numbers are written into the definition, so they stay.
+    auto r = parseFor("q35", "<controller type='pci' model='pcie-root'/>"
+                             "<controller type='pci' model='pcie-root-port'/>");
+    ASSERT_TRUE(r);
+    EXPECT_NE(r.value().xml.find("model=\"pcie-root-port\" index=\"1\""), std::string::npos)
+        << r.value().xml;
 }

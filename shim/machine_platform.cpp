@@ -1,11 +1,32 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Machine: the virtio balloon's guest statistics (<memballoon><stats period='N'/>), read
-// through QOM as libvirt does, reported as virDomainGetStats' balloon.* fields.
+// Machine: what it does for the platform elements once QEMU runs: the aliases of
+// controllers, inputs and balloon in the live XML, and the virtio balloon's guest
+// statistics (<memballoon><stats period='N'/>), read through QOM as libvirt does and
+// reported as virDomainGetStats' balloon.* fields.
 #include "machine.hpp"
 #include "qemu_controllers.hpp"
 #include "virtswarm/log.hpp"
 
 namespace virtswarm::shim {
+
+void Machine::annotatePlatformAliases(DomainXml& live) {
+    bool q35 = isQ35Machine(live.def.machine);
+    auto alias = [&](const char* element, size_t i, const std::string& id) {
+        if (auto r = withAlias(live, element, i, id)) {
+            live = std::move(r).value();
+        }
+    };
+    for (size_t i = 0; i < live.def.controllers.size(); ++i) {
+        const auto& c = live.def.controllers[i];
+        alias("controller", i, qemuControllerId(c.type, c.index, q35));
+    }
+    for (size_t i = 0; i < live.def.inputs.size(); ++i) {
+        alias("input", i, "input" + std::to_string(i));
+    }
+    if (live.def.memballoon.model == "virtio") {
+        alias("memballoon", 0, "balloon0");
+    }
+}
 
 void Machine::startBalloonStats() {
     const MemballoonDef& balloon = m_domain.def.memballoon;
