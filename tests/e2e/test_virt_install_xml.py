@@ -199,3 +199,100 @@ def test_domain_capabilities_offer_uefi(bridge):
     assert "bios" in firmware and "efi" in firmware
     assert caps.find("os/loader").get("supported") == "yes"
     assert caps.find("cpu/mode[@name='host-passthrough']").get("supported") == "yes"
+
+
+def pci(bus, slot, function=0, multifunction=False):
+    mf = " multifunction='on'" if multifunction else ""
+    return (f"<address type='pci' domain='0x0000' bus='{bus:#04x}' slot='{slot:#04x}' "
+            f"function='{function:#x}'{mf}/>")
+
+
+def normalised_xml(name, machine, guest, serial, disk):
+    """A virt-install guest as libvirtd 9.0 writes it back (dumpxml --inactive): every
+    controller numbered, every device at its address."""
+    if machine.startswith("pc-q35"):
+        ports = "".join(
+            f"<controller type='pci' index='{i}' model='pcie-root-port'>"
+            f"<model name='pcie-root-port'/><target chassis='{i}' port='{0x0f + i:#x}'/>"
+            f"{pci(0, 2, i - 1, i == 1)}</controller>" for i in range(1, 7))
+        controllers = (
+            "<controller type='pci' index='0' model='pcie-root'/>" + ports +
+            f"<controller type='usb' index='0' model='qemu-xhci' ports='15'>{pci(2, 0)}"
+            "</controller>"
+            f"<controller type='sata' index='0'>{pci(0, 0x1f, 2)}</controller>"
+            f"<controller type='virtio-serial' index='0'>{pci(3, 0)}</controller>"
+            f"<controller type='scsi' index='0' model='virtio-scsi'>{pci(6, 0)}</controller>")
+        at = {"disk": pci(4, 0), "nic": pci(1, 0), "balloon": pci(5, 0)}
+        cdrom = "sata"
+    else:
+        controllers = (
+            "<controller type='pci' index='0' model='pci-root'/>"
+            f"<controller type='ide' index='0'>{pci(0, 1, 1)}</controller>"
+            f"<controller type='usb' index='0' model='ich9-ehci1'>{pci(0, 5, 7)}</controller>"
+            "<controller type='usb' index='0' model='ich9-uhci1'><master startport='0'/>"
+            f"{pci(0, 5, 0, True)}</controller>"
+            "<controller type='usb' index='0' model='ich9-uhci2'><master startport='2'/>"
+            f"{pci(0, 5, 1)}</controller>"
+            "<controller type='usb' index='0' model='ich9-uhci3'><master startport='4'/>"
+            f"{pci(0, 5, 2)}</controller>"
+            f"<controller type='virtio-serial' index='0'>{pci(0, 6, 0)}</controller>"
+            f"<controller type='pci' index='1' model='pci-bridge'><model name='pci-bridge'/>"
+            f"<target chassisNr='1'/>{pci(0, 9, 0)}</controller>")
+        at = {"disk": pci(1, 1), "nic": pci(0, 3), "balloon": pci(0, 8)}
+        cdrom = "ide"
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='KiB'>262144</memory><currentMemory unit='KiB'>262144</currentMemory>
+  <vcpu placement='static'>1</vcpu>
+  <os><type arch='x86_64' machine='{machine}'>hvm</type>
+    <kernel>{guest['kernel']}</kernel><initrd>{guest['initrd']}</initrd>
+    <cmdline>console=ttyS0 panic=-1</cmdline><boot dev='hd'/></os>
+  <features><acpi/><apic/><vmport state='off'/></features>
+  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
+  <clock offset='utc'><timer name='rtc' tickpolicy='catchup'/>
+    <timer name='pit' tickpolicy='delay'/><timer name='hpet' present='no'/></clock>
+  <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
+  <pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/>
+      <source file='{disk}'/><target dev='vda' bus='virtio'/>{at['disk']}</disk>
+    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>
+      <target dev='{'sda' if cdrom == 'sata' else 'hdc'}' bus='{cdrom}'/><readonly/>
+      <address type='drive' controller='0' bus='{0 if cdrom == 'sata' else 1}' target='0'
+               unit='0'/></disk>
+    {controllers}
+    <interface type='user'><mac address='52:54:00:6b:3c:58'/><model type='virtio'/>
+      {at['nic']}</interface>
+    <serial type='file'><source path='{serial}'/>
+      <target type='isa-serial' port='0'><model name='isa-serial'/></target></serial>
+    <console type='file'><source path='{serial}'/><target type='serial' port='0'/></console>
+    <input type='tablet' bus='usb'><address type='usb' bus='0' port='1'/></input>
+    <input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>
+    <memballoon model='virtio'><stats period='5'/>{at['balloon']}</memballoon>
+  </devices>
+</domain>
+"""
+
+
+@pytest.mark.parametrize("machine", ["pc-q35-7.2", "pc-i440fx-7.2"])
+def test_libvirtd_normalised_form_runs_with_its_addresses(bridge, guest, machine):
+    name = "vi-norm-" + machine.split("-")[1]
+    serial = os.path.join(bridge["root"], f"{name}-serial.log")
+    xml = normalised_xml(name, machine, guest, serial,
+                         disk_file(bridge, f"{name}.raw").split("source.file=")[1].split(",")[0])
+    path = define_and_start(bridge, name, xml)
+    vc.wait_file_contains(serial, "VIRTSWARM-GUEST-READY", 180)
+    argv = qemu_argv(path)
+    q35 = machine.startswith("pc-q35")
+    if q35:
+        assert has_device(argv, "pcie-root-port,port=16,chassis=1,id=pci.1,bus=pcie.0,"
+                                "addr=0x2.0x0,multifunction=on")
+        assert has_device(argv, "virtio-blk-pci,bus=pci.4,addr=0x0.0x0")
+    else:
+        assert has_device(argv, "ich9-usb-uhci1,masterbus=usb.0,firstport=0,bus=pci.0,"
+                                "addr=0x5.0x0,multifunction=on")
+        assert has_device(argv, "virtio-blk-pci,bus=pci.1,addr=0x1.0x0")
+    assert has_device(argv, "virtio-balloon-pci,id=balloon0")
+    virsh(bridge, "destroy", name)
+    virsh(bridge, "undefine", name)
