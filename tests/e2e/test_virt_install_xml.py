@@ -131,8 +131,10 @@ def test_windows_guest_with_hyperv_and_e1000e(bridge):
     root = ET.fromstring(xml)
     path = define_and_start(bridge, "vi-win", xml)
     argv = qemu_argv(path)
-    if root.find("features/hyperv/relaxed") is not None:
-        assert "hv-relaxed=on" in argv[argv.index("-cpu") + 1]
+    # virt-install's enlightenments for Windows, and its Hyper-V clock.
+    assert root.find("features/hyperv/relaxed").get("state") == "on"
+    cpu = argv[argv.index("-cpu") + 1].split(",")
+    assert {"hv-relaxed=on", "hv-vapic=on", "hv-spinlocks=8191", "hv-time=on"} <= set(cpu)
     model = root.find("devices/interface/model").get("type")
     assert has_device(argv, {"virtio": "virtio-net-pci"}.get(model, model))
     clock = root.find("clock")
@@ -154,6 +156,10 @@ def test_uefi_guest_keeps_its_nvram(bridge):
     nvram = live.find("os/nvram").text
     assert live.find("os/loader").get("type") == "pflash"
     assert nvram.endswith("/nvram/vi-uefi_VARS.fd") and os.path.exists(nvram)
+    # Debian's first choice for q35 is the secure boot build: SMM and a protected flash.
+    if live.find("os/loader").get("secure") == "yes":
+        assert "smm=on" in argv[argv.index("-machine") + 1].split(",")
+        assert "driver=cfi.pflash01,property=secure,value=on" in argv
     # The inactive definition keeps what was given.
     inactive = ET.fromstring(virsh(bridge, "dumpxml", "--inactive", "vi-uefi").stdout)
     assert inactive.find("os/nvram") is None and inactive.find("os").get("firmware") == "efi"
