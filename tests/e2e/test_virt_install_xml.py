@@ -302,3 +302,24 @@ def test_libvirtd_normalised_form_runs_with_its_addresses(bridge, guest, machine
     assert has_device(argv, "virtio-balloon-pci,id=balloon0")
     virsh(bridge, "destroy", name)
     virsh(bridge, "undefine", name)
+
+
+def test_on_poweroff_restart_brings_the_guest_back(bridge):
+    name = "vi-poweroff"
+    serial = os.path.join(bridge["root"], f"{name}-serial.log")
+    xml = vc.domain_xml(name, serial=serial).replace(
+        "<on_poweroff>destroy</on_poweroff>", "<on_poweroff>restart</on_poweroff>")
+    define_and_start(bridge, name, xml)
+    vc.wait_file_contains(serial, "VIRTSWARM-GUEST-READY", 180)
+    pid = vc.qemu_pid(domain_path(name))
+    virsh(bridge, "shutdown", name)
+
+    def booted_twice():
+        with open(serial, errors="replace") as f:
+            return f.read().count("VIRTSWARM-GUEST-READY") >= 2
+    h.wait_until(booted_twice, 180, 0.2, what="the guest to boot again")
+    # The same QEMU, reset rather than ended, and the domain still running.
+    assert vc.qemu_pid(domain_path(name)) == pid
+    assert virsh(bridge, "domstate", name).stdout.strip() == "running"
+    virsh(bridge, "destroy", name)
+    virsh(bridge, "undefine", name)
