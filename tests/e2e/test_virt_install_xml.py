@@ -300,6 +300,11 @@ def test_libvirtd_normalised_form_runs_with_its_addresses(bridge, guest, machine
                                 "addr=0x5.0x0,multifunction=on")
         assert has_device(argv, "virtio-blk-pci,bus=pci.1,addr=0x1.0x0")
     assert has_device(argv, "virtio-balloon-pci,id=balloon0")
+    # <stats period>: GetStats reads the balloon's guest statistics through QOM (this
+    # guest has no balloon driver, so only their timestamp is there).
+    stats = {str(k): v for k, v in
+             vc.domain(path).GetStats(vc.no_options(), timeout=vc.TIMEOUT).items()}
+    assert "balloon.last-update" in stats and "balloon.current" in stats
     virsh(bridge, "destroy", name)
     virsh(bridge, "undefine", name)
 
