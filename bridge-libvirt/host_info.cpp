@@ -2,7 +2,9 @@
 #include "host_info.hpp"
 
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/firmware.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -77,6 +79,47 @@ std::string hostName() {
     return buf;
 }
 
+namespace {
+
+// <os>: BIOS always; UEFI with the loaders QEMU's firmware descriptors offer for the
+// machine type (what virt-install reads to decide how to boot a UEFI guest).
+std::string osCapabilities(const std::string& machine) {
+    DomainDef probe;
+    probe.machine = machine;
+    std::vector<std::string> loaders;
+    bool secure = false, insecure = false;
+    for (const auto& image : firmwareImages()) {
+        probe.platform.firmware.secureBoot = image.secureBoot;
+        if (auto fits = selectFirmware(probe, {image}); !fits) {
+            continue;
+        }
+        if (std::find(loaders.begin(), loaders.end(), image.code) == loaders.end()) {
+            loaders.push_back(image.code);
+        }
+        (image.requiresSmm ? secure : insecure) = true;
+    }
+    std::string x = "  <os supported='yes'>\n    <enum name='firmware'>\n";
+    x += loaders.empty() ? "" : "      <value>efi</value>\n";
+    x += "      <value>bios</value>\n    </enum>\n";
+    if (loaders.empty()) {
+        return x + "    <loader supported='no'/>\n  </os>\n";
+    }
+    x += "    <loader supported='yes'>\n";
+    for (const auto& l : loaders) {
+        x += "      <value>" + escapeXml(l) + "</value>\n";
+    }
+    x += "      <enum name='type'>\n        <value>rom</value>\n        <value>pflash</value>\n"
+         "      </enum>\n";
+    x += "      <enum name='readonly'>\n        <value>yes</value>\n      </enum>\n";
+    x += "      <enum name='secure'>\n";
+    x += insecure ? "        <value>no</value>\n" : "";
+    x += secure ? "        <value>yes</value>\n" : "";
+    x += "      </enum>\n    </loader>\n  </os>\n";
+    return x;
+}
+
+} // namespace
+
 std::string domainCapabilitiesXml(const std::string& emulator, const std::string& arch,
                                   const std::string& machine, const std::string& virtType) {
     std::string x;
@@ -87,15 +130,13 @@ std::string domainCapabilitiesXml(const std::string& emulator, const std::string
     x += "  <arch>" + escapeXml(arch.empty() ? "x86_64" : arch) + "</arch>\n";
     x += "  <vcpu max='255'/>\n";
     x += "  <iothreads supported='no'/>\n";
-    x += "  <os supported='yes'>\n";
-    x += "    <enum name='firmware'/>\n";
-    x += "    <loader supported='no'/>\n";
-    x += "  </os>\n";
+    x += osCapabilities(machine);
     x += "  <cpu>\n";
-    x += "    <mode name='host-passthrough' supported='no'/>\n";
-    x += "    <mode name='maximum' supported='no'/>\n";
-    x += "    <mode name='host-model' supported='no'/>\n";
-    x += "    <mode name='custom' supported='no'/>\n";
+    x += "    <mode name='host-passthrough' supported='yes'/>\n";
+    x += "    <mode name='maximum' supported='yes'/>\n";
+    // Under TCG there is no host CPU to model: host-model runs QEMU's "max" CPU.
+    x += "    <mode name='host-model' supported='yes'/>\n";
+    x += "    <mode name='custom' supported='yes'/>\n";
     x += "  </cpu>\n";
     x += "  <memoryBacking supported='no'/>\n";
     x += "  <devices>\n";
@@ -106,6 +147,7 @@ std::string domainCapabilitiesXml(const std::string& emulator, const std::string
     x += "      <enum name='bus'>\n";
     x += "        <value>ide</value>\n        <value>sata</value>\n";
     x += "        <value>virtio</value>\n";
+    x += "        <value>scsi</value>\n";
     x += "      </enum>\n";
     x += "      <enum name='model'/>\n";
     x += "    </disk>\n";

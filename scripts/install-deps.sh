@@ -13,6 +13,8 @@ packages=(
     # test: harness, guest, clients
     util-linux iproute2 procps busybox-static cpio xz-utils zstd libxml2-utils
     python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst
+    # UEFI guests: the OVMF firmware and its QEMU descriptors
+    ovmf
 )
 
 missing=()

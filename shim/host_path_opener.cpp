@@ -135,6 +135,20 @@ Result<void> HostPathOpener::checkReadable(const std::string& path, const std::s
     return success();
 }
 
+Result<void> HostPathOpener::withRights(const std::string& what,
+                                        const std::function<Result<void>()>& action) const {
+    auto r = asOwner(what, [&]() -> Result<int> {
+        if (auto done = action(); !done) {
+            return done.takeError();
+        }
+        return 0;
+    });
+    if (!r) {
+        return r.takeError();
+    }
+    return success();
+}
+
 Result<void> HostPathOpener::checkEmulator(const std::string& path) const {
     if (!m_definer) {
         return success();

@@ -38,6 +38,11 @@ public:
     // otherwise a user could run their own program as QEMU's user, next to other VMs.
     Result<void> checkEmulator(const std::string& path) const;
 
+    // Runs `action` (file work the definer asked for, such as creating a file at a path
+    // they named) with the definer's rights; `what` names it in errors.
+    Result<void> withRights(const std::string& what,
+                            const std::function<Result<void>()>& action) const;
+
     // Whether opening takes another identity; the shim must then keep the capabilities
     // that switching needs (dropShimPrivileges).
     bool switchesCredentials() const { return m_definer.has_value(); }

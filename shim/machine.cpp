@@ -248,6 +248,7 @@ void Machine::resumeStartedGuest() {
         }
         m_starting = false;
         setState("running", m_restoring ? "restored" : "booted");
+        startBalloonStats();
         if (auto startDone = std::move(m_startDone)) {
             m_startDone = nullptr;
             startDone(success());
@@ -412,7 +413,11 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
     if (event == "SHUTDOWN") {
         // QEMU runs with -no-shutdown: the guest powered off but QEMU waits for us, so a
         // reboot can reset it instead, and otherwise we tell it to quit.
-        if (m_rebootRequested) {
+        // <on_poweroff>restart</on_poweroff>: a guest power-off is a reboot.
+        bool restartOnPoweroff = m_domain.def.platform.onPoweroff == "restart" &&
+                                 !m_destroyRequested &&
+                                 data.value("reason", "") == "guest-shutdown";
+        if (m_rebootRequested || restartOnPoweroff) {
             m_rebootRequested = false;
             m_inReboot = true;
             m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
@@ -456,13 +461,41 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             setState("running", "unpaused");
         }
     } else if (event == "GUEST_PANICKED") {
-        m_panicked = true;
-        setState("crashed", "panicked");
+        onGuestPanicked();
     } else if (event == "BLOCK_IO_ERROR") {
         if (data.value("action", "") == "stop") {
             setState("paused", "ioerror");
         }
     }
+}
+
+// QEMU paused the guest (-action panic=pause); <on_crash> says what happens next.
+void Machine::onGuestPanicked() {
+    const std::string& action = m_domain.def.platform.onCrash;
+    if (action == "restart") {
+        log::info("guest panicked: restarting it (on_crash=restart)");
+        m_inReboot = true;
+        m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
+        m_qmp.execute("cont", nlohmann::json::object(),
+                      [this, guard = m_lifetime.guard()](Result<nlohmann::json>) {
+                          if (guard.alive()) {
+                              m_inReboot = false;
+                          }
+                      });
+        return;
+    }
+    m_panicked = true;
+    setState("crashed", "panicked");
+    if (action == "destroy") {
+        log::info("guest panicked: stopping it (on_crash=destroy)");
+        m_qmp.execute("quit", nlohmann::json::object(),
+                      [this, guard = m_lifetime.guard()](Result<nlohmann::json> r) {
+                          if (guard.alive() && !r && m_pid > 0) {
+                              ::kill(m_pid, SIGKILL);
+                          }
+                      });
+    }
+    // preserve: it stays crashed, paused, for inspection, until destroyed.
 }
 
 void Machine::resyncState() {

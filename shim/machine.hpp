@@ -77,6 +77,12 @@ private:
     void onMonitorClosed(const Error& why);
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
+    void onGuestPanicked();
+    // The QEMU ids of controllers, inputs and the balloon, as <alias> in the live XML.
+    static void annotatePlatformAliases(DomainXml& live);
+    // <memballoon><stats period>: QEMU polls the guest's balloon driver for statistics.
+    void startBalloonStats();
+    std::function<void(Result<Stats>)> withBalloonStats(std::function<void(Result<Stats>)> done);
     void onQemuExit(std::optional<siginfo_t> status);
     // Managed save and restore (machine_save.cpp).
     static void addIncoming(std::vector<std::string>& argv, int childFd);

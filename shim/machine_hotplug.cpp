@@ -54,6 +54,7 @@ void Machine::annotateAliases() {
             }
         }
     }
+    annotatePlatformAliases(live);
     commitLiveDefinition(std::move(live));
 }
 

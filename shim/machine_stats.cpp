@@ -97,6 +97,7 @@ void Machine::stats(std::function<void(Result<Stats>)> done) {
         done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
         return;
     }
+    done = withBalloonStats(std::move(done));
     // Always one round trip to QEMU, even for a guest without disks: statistics from a
     // QEMU that cannot answer would describe a VM nobody can vouch for.
     auto guard = m_lifetime.guard();

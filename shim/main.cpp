@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // virtswarm-shim: one process per running domain. Owns org.virtswarm.Shim1.d<uuid>, the
 // domain's QEMU and its monitor. Started by the registry, which talks to it over D-Bus.
+#include "firmware_files.hpp"
 #include "host_path_opener.hpp"
 #include "machine.hpp"
 #include "machine_object.hpp"
@@ -105,6 +106,15 @@ int main(int argc, char** argv) {
     auto opener = shim::HostPathOpener::forDefiner(domain.value().definer);
     if (!opener) {
         recordFailure(files, opener.error());
+        return 1;
+    }
+    // UEFI: the firmware chosen and the VM's NVRAM file created before QEMU needs them,
+    // from paths the definer may read, into a path the definer may write (unless it is
+    // the per-VM file in the swarm's own state dir).
+    if (auto r = shim::prepareFirmwareFor(domain.value(), daemonPaths("nvram", args->mode).stateDir,
+                                          opener.value());
+        !r) {
+        recordFailure(files, r.error());
         return 1;
     }
     std::string logDir = daemonPaths("hypervisor", args->mode).logDir;

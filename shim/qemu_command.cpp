@@ -1,13 +1,25 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "qemu_command.hpp"
 
+#include "qemu_controllers.hpp"
+#include "qemu_disks.hpp"
+#include "qemu_platform.hpp"
 #include "virtswarm/uuid.hpp"
 
 namespace virtswarm::shim {
 namespace {
 
-// QEMU's option parser treats ',' as a separator; a literal comma is written twice.
-std::string escapeCommas(const std::string& value) {
+std::string bootOrder(const std::vector<std::string>& devices) {
+    std::string order;
+    for (const auto& d : devices) {
+        order += d == "hd" ? 'c' : d == "cdrom" ? 'd' : d == "network" ? 'n' : 'a';
+    }
+    return order;
+}
+
+} // namespace
+
+std::string qemuEscapeCommas(const std::string& value) {
     std::string out;
     for (char c : value) {
         out += c;
@@ -18,66 +30,17 @@ std::string escapeCommas(const std::string& value) {
     return out;
 }
 
-std::string pathFor(const QemuLaunch& launch, const std::string& path) {
+std::string qemuFilePath(const QemuLaunch& launch, const std::string& path) {
     auto it = launch.pathToFdset.find(path);
     return it == launch.pathToFdset.end() ? path : "/dev/fdset/" + std::to_string(it->second);
 }
-
-std::string bootOrder(const std::vector<std::string>& devices) {
-    std::string order;
-    for (const auto& d : devices) {
-        order += d == "hd" ? 'c' : d == "cdrom" ? 'd' : d == "network" ? 'n' : 'a';
-    }
-    return order;
-}
-
-void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::string>& argv) {
-    bool haveAhci = false;
-    int sataUnit = 0;
-    int ideUnit = 0;
-    for (const auto& disk : def.disks) {
-        std::string driveId = "drive-" + disk.targetDev;
-        std::string drive = "if=none,id=" + driveId;
-        if (!disk.source.empty()) {
-            drive +=
-                ",file=" + escapeCommas(pathFor(launch, disk.source)) + ",format=" + disk.format;
-        }
-        if (disk.device == "cdrom") {
-            drive += ",media=cdrom";
-        }
-        if (disk.readonly) {
-            drive += ",readonly=on";
-        }
-        argv.insert(argv.end(), {"-drive", drive});
-        std::string device;
-        if (disk.bus == "virtio") {
-            device = "virtio-blk-pci,drive=" + driveId + ",id=" + disk.targetDev;
-        } else if (disk.bus == "sata") {
-            if (!haveAhci) {
-                argv.insert(argv.end(), {"-device", "ich9-ahci,id=sata0"});
-                haveAhci = true;
-            }
-            device = std::string(disk.device == "cdrom" ? "ide-cd" : "ide-hd") + ",bus=sata0." +
-                     std::to_string(sataUnit++) + ",drive=" + driveId + ",id=" + disk.targetDev;
-        } else {
-            // The pc machine's built-in IDE controller: two buses, two units each.
-            int unit = ideUnit++;
-            device = std::string(disk.device == "cdrom" ? "ide-cd" : "ide-hd") + ",bus=ide." +
-                     std::to_string(unit / 2) + ",unit=" + std::to_string(unit % 2) +
-                     ",drive=" + driveId + ",id=" + disk.targetDev;
-        }
-        argv.insert(argv.end(), {"-device", device});
-    }
-}
-
-} // namespace
 
 std::string qemuNicDevice(const std::string& model) {
     if (model == "e1000") {
         return "e1000";
     }
-    if (model == "rtl8139") {
-        return "rtl8139";
+    if (model == "rtl8139" || model == "e1000e") {
+        return model;
     }
     return "virtio-net-pci";
 }
@@ -85,7 +48,7 @@ std::string qemuNicDevice(const std::string& model) {
 std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& launch) {
     std::vector<std::string> argv;
     argv.push_back(def.emulator.empty() ? kDefaultEmulator : def.emulator);
-    argv.insert(argv.end(), {"-name", "guest=" + escapeCommas(def.name) + ",debug-threads=on"});
+    argv.insert(argv.end(), {"-name", "guest=" + qemuEscapeCommas(def.name) + ",debug-threads=on"});
     argv.insert(argv.end(), {"-uuid", formatUuid(def.uuid)});
     // -no-shutdown: a guest power-off stops QEMU instead of ending it, so the shim sees
     // the SHUTDOWN event and decides (quit, or reset for a reboot).
@@ -93,15 +56,9 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     if (launch.startPaused) {
         argv.push_back("-S");
     }
-    std::string machine = def.machine.empty() ? "pc" : def.machine;
-    if (!def.acpi) {
-        machine += ",acpi=off";
-    }
-    argv.insert(argv.end(), {"-machine", machine});
+    argv.insert(argv.end(), {"-machine", qemuMachineOption(def)});
     argv.insert(argv.end(), {"-accel", def.virtType == "kvm" ? "kvm" : "tcg"});
-    if (def.virtType == "kvm") {
-        argv.insert(argv.end(), {"-cpu", "host"});
-    }
+    addPlatformArgs(def, launch, argv);
     // QEMU's -m is in MiB; round up so the guest never gets less than it asked for.
     uint64_t mib = (def.memoryKiB + 1023) / 1024;
     argv.insert(argv.end(), {"-m", std::to_string(mib)});
@@ -124,8 +81,10 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
         argv.insert(argv.end(), {"-boot", "order=" + bootOrder(def.bootDevices)});
     }
 
+    addControllers(def, argv);
     addDisks(def, launch, argv);
 
+    bool q35 = isQ35Machine(def.machine);
     for (size_t i = 0; i < def.interfaces.size(); ++i) {
         const auto& nic = def.interfaces[i];
         std::string id = "net" + std::to_string(i);
@@ -134,16 +93,18 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
                     {"-netdev", tap == launch.tapFds.end()
                                     ? "user,id=host" + id
                                     : "tap,id=host" + id + ",fd=" + std::to_string(tap->second)});
-        argv.insert(argv.end(), {"-device", qemuNicDevice(nic.model) + ",netdev=host" + id +
-                                                ",id=" + id + ",mac=" + nic.mac});
+        argv.insert(argv.end(),
+                    {"-device", qemuNicDevice(nic.model) + ",netdev=host" + id + ",id=" + id +
+                                    ",mac=" + nic.mac + qemuPciAddressSuffix(nic.address, q35)});
     }
+    addInputsAndBalloon(def, argv);
 
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
         std::string id = "serial" + std::to_string(i);
         std::string backend =
             serial.type == "file"
-                ? "file,id=" + id + ",path=" + escapeCommas(pathFor(launch, serial.path))
+                ? "file,id=" + id + ",path=" + qemuEscapeCommas(qemuFilePath(launch, serial.path))
                 : "pty,id=" + id;
         argv.insert(argv.end(), {"-chardev", backend});
         argv.insert(argv.end(), {"-serial", "chardev:" + id});

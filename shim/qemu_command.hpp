@@ -26,6 +26,11 @@ struct QemuLaunch {
     std::map<size_t, int> tapFds;
 };
 
+// QEMU's option parser treats ',' as a separator; a literal comma is written twice.
+std::string qemuEscapeCommas(const std::string& value);
+// The path QEMU is given for a file: its fd set when the shim opened it.
+std::string qemuFilePath(const QemuLaunch& launch, const std::string& path);
+
 // The full QEMU command line for a domain. Everything is explicit (-nodefaults,
 // -no-user-config), so the guest sees exactly the devices its XML lists.
 // The QEMU device for a libvirt NIC model (virtio, e1000, rtl8139).

@@ -70,6 +70,36 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
         }
         launch.pathToFdset[disk.source] = set;
     }
+    // UEFI: the firmware code read-only, the VM's own variable store read-write. Paths
+    // the definer named are opened with the definer's rights; the per-VM NVRAM in the
+    // swarm's state dir is the swarm's own file.
+    if (const FirmwareDef& fw = def.platform.firmware; fw.efi) {
+        static const HostPathOpener ownRights;
+        struct FlashFile {
+            std::string path;
+            std::vector<int> modes;
+            const char* what;
+            const HostPathOpener& by;
+        };
+        for (const auto& flash : {FlashFile{fw.loader, {O_RDONLY}, "firmware", opener},
+                                  FlashFile{fw.nvram,
+                                            {O_RDWR, O_RDONLY},
+                                            "NVRAM",
+                                            fw.nvramInStateDir ? ownRights : opener}}) {
+            if (flash.path.empty() || launch.pathToFdset.count(flash.path) > 0) {
+                continue;
+            }
+            int set = nextSet++;
+            for (int mode : flash.modes) {
+                auto fd = flash.by.openImage(flash.path, mode, flash.what);
+                if (!fd) {
+                    return fd.takeError();
+                }
+                addFd(fd.value(), set);
+            }
+            launch.pathToFdset[flash.path] = set;
+        }
+    }
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
         if (serial.type != "file" || launch.pathToFdset.count(serial.path) > 0) {

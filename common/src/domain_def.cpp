@@ -3,6 +3,8 @@
 
 #include "definition_xml.hpp"
 #include "domain_elements.hpp"
+#include "domain_platform_parse.hpp"
+#include "parse_util.hpp"
 #include "virtswarm/xml.hpp"
 
 #include <algorithm>
@@ -14,29 +16,33 @@ namespace virtswarm {
 namespace {
 
 Error invalid(const std::string& what) {
-    return Error(Code::InvalidXML, what);
+    return detail::invalidXml(what);
 }
 Error unsupported(const std::string& what) {
-    return Error(Code::NotSupported, what);
+    return detail::notSupported(what);
 }
 
-bool oneOf(const std::string& v, std::initializer_list<const char*> allowed) {
-    return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; });
-}
-
-std::optional<uint64_t> parseUnsigned(const std::string& text) {
-    uint64_t v = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
-        return std::nullopt;
-    }
-    return v;
-}
+using detail::oneOf;
+using detail::parseUnsigned;
 
 // Devices we do not emulate yet but that libvirt tools add by default and that QEMU's
 // machine provides anyway; keeping them avoids rejecting virt-install's output.
 bool isToleratedDevice(std::string_view n) {
-    return n == "controller" || n == "input" || n == "memballoon" || n == "video";
+    return n == "video";
+}
+
+// Reads the <address> of a device element into `address`.
+template <typename Def> Result<Def> withAddress(xml::Node node, Result<Def> parsed) {
+    if (!parsed) {
+        return parsed;
+    }
+    auto address = parseDeviceAddress(node);
+    if (!address) {
+        return address.takeError();
+    }
+    Def def = std::move(parsed).value();
+    def.address = address.value();
+    return def;
 }
 
 } // namespace
@@ -72,14 +78,14 @@ Result<DiskDef> parseDisk(xml::Node node) {
     }
     std::string defaultBus = disk.targetDev.rfind("vd", 0) == 0 ? "virtio" : "sata";
     disk.bus = xml::attribute(target, "bus").value_or(defaultBus);
-    if (!oneOf(disk.bus, {"virtio", "sata", "ide"})) {
+    if (!oneOf(disk.bus, {"virtio", "sata", "ide", "scsi"})) {
         return unsupported("disk bus '" + disk.bus + "' is not supported");
     }
     if (disk.bus == "virtio" && disk.device == "cdrom") {
         return unsupported("a cdrom cannot be on the virtio bus");
     }
     disk.readonly = xml::firstChild(node, "readonly") != nullptr || disk.device == "cdrom";
-    return disk;
+    return withAddress(node, Result<DiskDef>(std::move(disk)));
 }
 
 } // namespace detail
@@ -165,11 +171,11 @@ Result<InterfaceDef> parseInterface(xml::Node node) {
     }
     if (auto model = xml::firstChild(node, "model")) {
         nic.model = xml::attribute(model, "type").value_or("virtio");
-        if (!oneOf(nic.model, {"virtio", "e1000", "rtl8139"})) {
+        if (!oneOf(nic.model, {"virtio", "e1000e", "e1000", "rtl8139"})) {
             return unsupported("interface model '" + nic.model + "' is not supported");
         }
     }
-    return nic;
+    return withAddress(node, Result<InterfaceDef>(std::move(nic)));
 }
 
 } // namespace detail
@@ -253,6 +259,24 @@ Result<void> parseDevices(xml::Node devices, DomainDef& def) {
                 return g.takeError();
             }
             def.graphics.push_back(std::move(g).value());
+        } else if (n == "controller") {
+            auto c = detail::parseController(dev);
+            if (!c) {
+                return c.takeError();
+            }
+            def.controllers.push_back(std::move(c).value());
+        } else if (n == "input") {
+            auto in = detail::parseInput(dev);
+            if (!in) {
+                return in.takeError();
+            }
+            def.inputs.push_back(std::move(in).value());
+        } else if (n == "memballoon") {
+            auto b = detail::parseMemballoon(dev);
+            if (!b) {
+                return b.takeError();
+            }
+            def.memballoon = std::move(b).value();
         } else if (!isToleratedDevice(n)) {
             return unsupported("device <" + std::string(n) + "> is not supported");
         }
@@ -396,13 +420,26 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
     if (auto r = parseOs(os, def); !r) {
         return r.takeError();
     }
-    if (auto features = xml::firstChild(root, "features")) {
-        def.acpi = xml::firstChild(features, "acpi") != nullptr;
+    if (auto r = detail::parsePlatform(root, def); !r) {
+        return r.takeError();
     }
     if (auto devices = xml::firstChild(root, "devices")) {
         if (auto r = parseDevices(devices, def); !r) {
             return r.takeError();
         }
+    }
+    // Written into the XML, like a generated MAC: the PCI bus numbers stay stable.
+    detail::assignControllerIndexes(def);
+    if (auto devices = xml::firstChild(root, "devices")) {
+        auto nodes = xml::children(devices, "controller");
+        for (size_t i = 0; i < nodes.size() && i < def.controllers.size(); ++i) {
+            if (!xml::attribute(nodes[i], "index")) {
+                xml::setAttribute(nodes[i], "index", std::to_string(def.controllers[i].index));
+            }
+        }
+    }
+    if (auto r = detail::checkControllers(def); !r) {
+        return r.takeError();
     }
     // A running domain's id is not part of its definition.
     xml::removeAttribute(root, "id");

@@ -82,10 +82,11 @@ TEST(QemuArgv, Devices) {
         QemuLaunch{});
     EXPECT_EQ(argv[0], "/opt/qemu");
     EXPECT_EQ(valueOf(argv, "-drive", 0), "if=none,id=drive-vda,file=/img/a,,b.qcow2,format=qcow2");
-    EXPECT_EQ(valueOf(argv, "-device", 0), "virtio-blk-pci,drive=drive-vda,id=vda");
+    // Controllers come first (the AHCI the sata cdrom needs), then the disks.
+    EXPECT_EQ(valueOf(argv, "-device", 0), "ich9-ahci,id=sata0");
+    EXPECT_EQ(valueOf(argv, "-device", 1), "virtio-blk-pci,drive=drive-vda,id=vda");
     EXPECT_EQ(valueOf(argv, "-drive", 1),
               "if=none,id=drive-sda,file=/iso,format=raw,media=cdrom,readonly=on");
-    EXPECT_EQ(valueOf(argv, "-device", 1), "ich9-ahci,id=sata0");
     EXPECT_EQ(valueOf(argv, "-device", 2), "ide-cd,bus=sata0.0,drive=drive-sda,id=sda");
     EXPECT_EQ(valueOf(argv, "-netdev"), "user,id=hostnet0");
     EXPECT_EQ(valueOf(argv, "-device", 3),

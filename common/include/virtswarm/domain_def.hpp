@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/device_address.hpp"
+#include "virtswarm/domain_platform.hpp"
 #include "virtswarm/result.hpp"
 #include "virtswarm/uuid.hpp"
 
@@ -23,8 +25,9 @@ struct DiskDef {
     std::string format = "raw";  // raw | qcow2
     std::string source;          // empty: a cdrom with no medium
     std::string targetDev;       // vda, sda, ...
-    std::string bus;             // virtio | sata | ide
+    std::string bus;             // virtio | sata | ide | scsi
     bool readonly = false;
+    DeviceAddress address; // pci (virtio) or drive (sata, ide, scsi)
 };
 
 struct CharDeviceDef {
@@ -37,7 +40,8 @@ struct InterfaceDef {
     std::string source;        // the network's name, or the host bridge's
     std::string hostDevice;    // live XML only: <target dev='vstapN'/>, the TAP on the host
     std::string mac;
-    std::string model = "virtio"; // virtio | e1000 | rtl8139
+    std::string model = "virtio"; // virtio | e1000e | e1000 | rtl8139
+    DeviceAddress address;
 };
 
 struct GraphicsDef {
@@ -71,6 +75,10 @@ struct DomainDef {
     bool hasConsole = false; // a <console>: shares the first serial port, as in libvirt
     std::vector<InterfaceDef> interfaces;
     std::vector<GraphicsDef> graphics;
+    PlatformDef platform;
+    std::vector<ControllerDef> controllers;
+    std::vector<InputDef> inputs;
+    MemballoonDef memballoon;
 };
 
 // A validated definition plus its XML, normalised: a missing UUID or MAC address is
