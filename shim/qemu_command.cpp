@@ -4,9 +4,7 @@
 #include "virtswarm/uuid.hpp"
 
 namespace virtswarm::shim {
-namespace {
 
-// QEMU's option parser treats ',' as a separator; a literal comma is written twice.
 std::string escapeCommas(const std::string& value) {
     std::string out;
     for (char c : value) {
@@ -18,10 +16,12 @@ std::string escapeCommas(const std::string& value) {
     return out;
 }
 
-std::string pathFor(const QemuLaunch& launch, const std::string& path) {
+std::string qemuPathFor(const QemuLaunch& launch, const std::string& path) {
     auto it = launch.pathToFdset.find(path);
     return it == launch.pathToFdset.end() ? path : "/dev/fdset/" + std::to_string(it->second);
 }
+
+namespace {
 
 std::string bootOrder(const std::vector<std::string>& devices) {
     std::string order;
@@ -39,8 +39,8 @@ void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::s
         std::string driveId = "drive-" + disk.targetDev;
         std::string drive = "if=none,id=" + driveId;
         if (!disk.source.empty()) {
-            drive +=
-                ",file=" + escapeCommas(pathFor(launch, disk.source)) + ",format=" + disk.format;
+            drive += ",file=" + escapeCommas(qemuPathFor(launch, disk.source)) +
+                     ",format=" + disk.format;
         }
         if (disk.device == "cdrom") {
             drive += ",media=cdrom";
@@ -141,23 +141,23 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
         std::string id = "serial" + std::to_string(i);
-        std::string backend =
-            serial.type == "file"
-                ? "file,id=" + id + ",path=" + escapeCommas(pathFor(launch, serial.path))
-                : "pty,id=" + id;
-        argv.insert(argv.end(), {"-chardev", backend});
+        argv.insert(argv.end(), {"-chardev", qemuSerialChardev(serial, id, launch)});
         argv.insert(argv.end(), {"-serial", "chardev:" + id});
     }
 
     if (def.graphics.empty()) {
         argv.insert(argv.end(), {"-display", "none"});
-    } else {
-        const auto& g = def.graphics.front();
+    }
+    for (const auto& g : def.graphics) {
+        if (g.type != "vnc") {
+            continue; // SPICE: addToolDevices
+        }
         // QEMU counts VNC displays from port 5900; "to=" lets it pick a free one.
         std::string vnc = g.listen + ":" + (g.autoport ? "0,to=99" : std::to_string(g.port - 5900));
         argv.insert(argv.end(), {"-vnc", vnc});
-        argv.insert(argv.end(), {"-device", "VGA"});
+        break; // QEMU has one VNC server
     }
+    addToolDevices(def, launch, argv);
     for (auto [fd, set] : launch.addFds) {
         argv.insert(argv.end(),
                     {"-add-fd", "fd=" + std::to_string(fd) + ",set=" + std::to_string(set)});

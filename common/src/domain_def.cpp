@@ -35,7 +35,7 @@ std::optional<uint64_t> parseUnsigned(const std::string& text) {
 // Devices we do not emulate yet but that libvirt tools add by default and that QEMU's
 // machine provides anyway; keeping them avoids rejecting virt-install's output.
 bool isToleratedDevice(std::string_view n) {
-    return n == "controller" || n == "input" || n == "memballoon" || n == "video";
+    return n == "controller" || n == "input" || n == "memballoon";
 }
 
 Result<void> checkName(const std::string& name) {
@@ -103,9 +103,12 @@ namespace {
 Result<CharDeviceDef> parseCharDevice(xml::Node node) {
     CharDeviceDef chr;
     chr.type = xml::attribute(node, "type").value_or("pty");
-    if (!oneOf(chr.type, {"pty", "file"})) {
+    if (!oneOf(chr.type, {"pty", "file", "unix"})) {
         return unsupported(std::string(xml::name(node)) + " type '" + chr.type +
-                           "' is not supported (pty, file)");
+                           "' is not supported (pty, file, unix)");
+    }
+    if (auto r = detail::parseCharDeviceExtras(node, chr); !r) {
+        return r.takeError();
     }
     if (chr.type == "file") {
         auto source = xml::firstChild(node, "source");
@@ -193,8 +196,8 @@ namespace {
 Result<GraphicsDef> parseGraphics(xml::Node node) {
     GraphicsDef g;
     g.type = xml::attribute(node, "type").value_or("");
-    if (g.type != "vnc") {
-        return unsupported("graphics type '" + g.type + "' is not supported (only 'vnc')");
+    if (g.type != "vnc" && g.type != "spice") {
+        return unsupported("graphics type '" + g.type + "' is not supported (vnc, spice)");
     }
     g.listen = xml::attribute(node, "listen").value_or("127.0.0.1");
     std::string port = xml::attribute(node, "port").value_or("-1");
@@ -205,6 +208,11 @@ Result<GraphicsDef> parseGraphics(xml::Node node) {
             return invalid("graphics port '" + port + "' must be in 5900-65535");
         }
         g.port = static_cast<int>(*p);
+    }
+    if (g.type == "spice") {
+        if (auto r = detail::parseSpiceGraphics(node, g); !r) {
+            return r.takeError();
+        }
     }
     return g;
 }
@@ -250,7 +258,9 @@ Result<void> parseDevices(xml::Node devices, DomainDef& def) {
                 return g.takeError();
             }
             def.graphics.push_back(std::move(g).value());
-        } else if (!isToleratedDevice(n)) {
+        } else if (auto tool = detail::parseToolDevice(dev, def.tools); !tool) {
+            return tool.takeError();
+        } else if (!tool.value() && !isToleratedDevice(n)) {
             return unsupported("device <" + std::string(n) + "> is not supported");
         }
     }
@@ -393,6 +403,9 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
     if (auto r = parseOs(os, def); !r) {
         return r.takeError();
     }
+    if (auto r = detail::parseSmbiosMode(root, os, def.tools); !r) {
+        return r.takeError();
+    }
     if (auto features = xml::firstChild(root, "features")) {
         def.acpi = xml::firstChild(features, "acpi") != nullptr;
     }
@@ -400,6 +413,9 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
         if (auto r = parseDevices(devices, def); !r) {
             return r.takeError();
         }
+    }
+    if (auto r = detail::checkToolDevices(def); !r) {
+        return r.takeError();
     }
     // A running domain's id is not part of its definition.
     xml::removeAttribute(root, "id");

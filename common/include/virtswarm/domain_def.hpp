@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/domain_tool_devices.hpp"
 #include "virtswarm/result.hpp"
 #include "virtswarm/uuid.hpp"
 
@@ -22,8 +23,11 @@ struct DiskDef {
 };
 
 struct CharDeviceDef {
-    std::string type; // pty | file
-    std::string path; // file: the output file; pty: filled in at runtime
+    std::string type;       // pty | file | unix
+    std::string path;       // file: the output file; unix: the socket; pty: filled in at runtime
+    bool unixListen = true; // unix: <source mode='bind'> (QEMU listens) or 'connect'
+    std::string logFile;    // <log file=...>: a copy of the output
+    bool logAppend = false;
 };
 
 struct InterfaceDef {
@@ -35,10 +39,12 @@ struct InterfaceDef {
 };
 
 struct GraphicsDef {
-    std::string type = "vnc";
+    std::string type = "vnc"; // vnc | spice
     std::string listen = "127.0.0.1";
     int port = -1; // -1 with autoport
     bool autoport = true;
+    // spice: <image compression='...'/>, empty = QEMU's default.
+    std::string imageCompression;
 };
 
 // The part of libvirt's domain XML that virtswarm acts on. The XML itself stays the
@@ -61,6 +67,7 @@ struct DomainDef {
     bool hasConsole = false; // a <console>: shares the first serial port, as in libvirt
     std::vector<InterfaceDef> interfaces;
     std::vector<GraphicsDef> graphics;
+    ToolDevices tools;
 };
 
 // A validated definition plus its XML, normalised: a missing UUID or MAC address is
