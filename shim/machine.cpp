@@ -31,13 +31,14 @@ std::string stateFile(const ShimFiles& files) {
 } // namespace
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-                 QemuIdentity identity, TapBroker* taps, Listener listener)
+                 QemuIdentity identity, BusMode mode, TapBroker* taps, Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
     , m_logFile(std::move(logFile))
     , m_domain(std::move(domain))
     , m_identity(std::move(identity))
     , m_tapBroker(taps)
+    , m_backends(loop, m_identity, mode)
     , m_listener(std::move(listener))
     , m_qmp(loop) {
     m_qmp.onEvent(
@@ -156,6 +157,16 @@ void Machine::spawnQemu() {
         launch.tapFds[index] = nextChildFd;
         spawn.passFds.emplace_back(tap.fd, nextChildFd++);
     }
+    if (auto r =
+            m_backends.prepare(m_domain, m_files.dir, logFd, launch, nextChildFd, spawn.passFds);
+        !r) {
+        m_backends.qemuStarted();
+        m_backends.stop();
+        ::close(listenFd.value());
+        ::close(logFd);
+        failStart(r.takeError());
+        return;
+    }
     spawn.argv = buildQemuArgv(m_domain.def, launch);
     spawn.stdoutFd = logFd;
     spawn.stderrFd = logFd;
@@ -169,6 +180,7 @@ void Machine::spawnQemu() {
     ssize_t ignored = ::write(logFd, header.data(), header.size());
     (void)ignored;
     auto pid = spawnProcess(spawn);
+    m_backends.qemuStarted();
     ::close(listenFd.value());
     ::close(logFd);
     // QEMU holds the TAPs now; when it exits they disappear.
@@ -177,6 +189,7 @@ void Machine::spawnQemu() {
         tap.fd = -1;
     }
     if (!pid) {
+        m_backends.stop();
         failStart(pid.takeError());
         return;
     }
@@ -434,6 +447,12 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
         if (!m_starting && !m_inReboot && m_state == "paused") {
             setState("running", "unpaused");
         }
+    } else if (event == "VSERPORT_CHANGE") {
+        // The guest opened or closed a channel (the guest agent starting, stopping).
+        if (auto live =
+                withChannelState(m_domain, data.value("id", ""), data.value("open", false))) {
+            commitLiveDefinition(std::move(live).value());
+        }
     } else if (event == "GUEST_PANICKED") {
         m_panicked = true;
         setState("crashed", "panicked");
@@ -479,6 +498,7 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_shutdownTimer.reset();
     m_pid = 0;
     m_qmp.close();
+    m_backends.stop();
 
     std::string reason;
     if (m_destroyRequested) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "device_backends.hpp"
 #include "qemu_files.hpp"
 #include "stats.hpp"
 #include "taps.hpp"
@@ -34,7 +35,7 @@ public:
 
     // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-            QemuIdentity identity, TapBroker* taps, Listener listener);
+            QemuIdentity identity, BusMode mode, TapBroker* taps, Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -126,6 +127,7 @@ private:
     DomainXml m_domain;
     QemuIdentity m_identity;
     TapBroker* m_tapBroker;
+    DeviceBackends m_backends;               // sockets, SPICE port, swtpm
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     Listener m_listener;
     qmp::Client m_qmp;

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
-                    std::move(identity).value(), &taps,
+                    std::move(identity).value(), args->mode, &taps,
                     Machine::Listener{[&](const std::string&, const std::string&) {
                                           if (exported != nullptr) {
                                               exported->announceState();

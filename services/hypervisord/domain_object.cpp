@@ -5,6 +5,7 @@
 #include "domain_state.hpp"
 #include "registry.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/tpm_state.hpp"
 
 namespace virtswarm::hypervisor {
 DomainObject::DomainObject(Registry& registry, DomainXml domain, bool persistent)
@@ -295,11 +296,14 @@ void DomainObject::Destroy(sdbus::Result<>&& result, Options options) {
 
 void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
     auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        reply(shared, r);
+    // keep-tpm: libvirt's VIR_DOMAIN_UNDEFINE_KEEP_TPM.
+    auto keepTpm = boolOption(options, "keep-tpm", false);
+    if (auto r = checkOptions(options, {"keep-tpm"}); !r || !keepTpm) {
+        reply(shared, !r ? r : Result<void>(keepTpm.error()));
         return;
     }
-    authorize("org.virtswarm.domain.delete", [this, shared](Result<void> allowed) {
+    authorize("org.virtswarm.domain.delete", [this, shared,
+                                              keepTpm = keepTpm.value()](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
@@ -312,6 +316,13 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
         if (auto r = m_registry.store().remove(m_domain.def.uuid); !r) {
             reply(shared, r);
             return;
+        }
+        // The TPM's state goes with the definition; a running swtpm keeps its open files
+        // until the domain stops. A small directory: removed in place.
+        if (!keepTpm) {
+            if (auto r = removeTpmState(m_registry.config().mode, m_domain.def.uuid); !r) {
+                log::warning(r.error().message());
+            }
         }
         // As in libvirt, a running domain stays up as a transient one.
         setPersistent(false);
