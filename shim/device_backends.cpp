@@ -76,6 +76,12 @@ Result<int> allocateSpicePort(const DomainDef& def, const GraphicsDef& spice) {
 
 } // namespace
 
+std::string channelSocketPath(const std::string& runtimeDir, const ChannelDef& channel,
+                              size_t index) {
+    return channel.path.empty() ? runtimeDir + "/channel" + std::to_string(index) + ".sock"
+                                : channel.path;
+}
+
 DeviceBackends::DeviceBackends(EventLoop& loop, QemuIdentity identity, BusMode mode)
     : m_loop(loop)
     , m_identity(std::move(identity))
@@ -176,9 +182,7 @@ Result<void> DeviceBackends::prepare(DomainXml& domain, const std::string& runti
         if (c.type != "unix") {
             continue;
         }
-        // libvirt picks the path of a channel without one; ours is in the runtime dir.
-        channelPaths[i] =
-            c.path.empty() ? runtimeDir + "/channel" + std::to_string(i) + ".sock" : c.path;
+        channelPaths[i] = channelSocketPath(runtimeDir, c, i);
         auto fd = bindSocket(channelPaths[i]);
         if (!fd) {
             return fd.takeError();

@@ -13,6 +13,11 @@
 
 namespace virtswarm::shim {
 
+// The socket of unix channel `index`: its own path, or (libvirt picks one when the XML
+// has none) one in the domain's runtime directory.
+std::string channelSocketPath(const std::string& runtimeDir, const ChannelDef& channel,
+                              size_t index);
+
 // What the tool devices need from the shim before QEMU starts, because QEMU, unprivileged
 // and sandboxed, cannot do it itself: listening sockets for channels and unix serial ports
 // (bound by the shim, passed as fds), a free SPICE port (QEMU cannot pick one), and the

@@ -40,7 +40,8 @@ Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXm
     , m_tapBroker(taps)
     , m_backends(loop, m_identity, mode)
     , m_listener(std::move(listener))
-    , m_qmp(loop) {
+    , m_qmp(loop)
+    , m_agent(loop, guestAgentLimits()) {
     m_qmp.onEvent(
         [this](const std::string& event, const nlohmann::json& data) { onEvent(event, data); });
     m_qmp.onClosed([this](const Error& why) { onMonitorClosed(why); });
@@ -335,9 +336,16 @@ void Machine::simpleCommand(const std::string& command, Done done) {
     });
 }
 
-void Machine::shutdown(std::optional<std::chrono::seconds> timeout, Done done) {
+void Machine::shutdown(std::optional<std::chrono::seconds> timeout, PowerMode mode, Done done) {
     auto guard = m_lifetime.guard();
-    simpleCommand("system_powerdown", [this, guard, timeout, done](Result<void> r) {
+    auto ask = [this, mode](Done asked) {
+        if (mode == PowerMode::Agent) {
+            agentPowerCommand("powerdown", std::move(asked));
+        } else {
+            simpleCommand("system_powerdown", std::move(asked));
+        }
+    };
+    ask([this, guard, timeout, done](Result<void> r) {
         if (guard.alive() && r && timeout) {
             m_shutdownTimer = m_loop.addTimer(*timeout, [this, guard] {
                 if (guard.alive() && m_pid > 0) {
@@ -350,7 +358,12 @@ void Machine::shutdown(std::optional<std::chrono::seconds> timeout, Done done) {
     });
 }
 
-void Machine::reboot(Done done) {
+void Machine::reboot(PowerMode mode, Done done) {
+    if (mode == PowerMode::Agent) {
+        // The guest reboots itself; QEMU resets the machine, the domain keeps running.
+        agentPowerCommand("reboot", std::move(done));
+        return;
+    }
     auto guard = m_lifetime.guard();
     simpleCommand("system_powerdown", [this, guard, done](Result<void> r) {
         if (guard.alive() && r) {
@@ -449,10 +462,7 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
         }
     } else if (event == "VSERPORT_CHANGE") {
         // The guest opened or closed a channel (the guest agent starting, stopping).
-        if (auto live =
-                withChannelState(m_domain, data.value("id", ""), data.value("open", false))) {
-            commitLiveDefinition(std::move(live).value());
-        }
+        onChannelChange(data.value("id", ""), data.value("open", false));
     } else if (event == "GUEST_PANICKED") {
         m_panicked = true;
         setState("crashed", "panicked");
@@ -498,6 +508,7 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_shutdownTimer.reset();
     m_pid = 0;
     m_qmp.close();
+    m_agent.close();
     m_backends.stop();
 
     std::string reason;

@@ -24,6 +24,9 @@ namespace virtswarm::shim {
 // One VM: its QEMU process, its QMP monitor and its state machine. States and reasons
 // follow libvirt's model and are driven by QMP events and by QEMU's exit, never by
 // polling. Knows nothing about D-Bus: MachineObject exports it.
+// The guest agent's protocol bounds: QMP's, without the greeting.
+qmp::Limits guestAgentLimits();
+
 class Machine {
 public:
     using Done = std::function<void(Result<void>)>;
@@ -44,12 +47,15 @@ public:
     // Takes over a QEMU left running by a previous shim.
     void attach(Done done);
 
-    // ACPI power button; with a timeout, the domain is destroyed if still running then.
-    void shutdown(std::optional<std::chrono::seconds> timeout, Done done);
+    // How a shutdown or reboot is asked of the guest: its ACPI power button, or its QEMU
+    // guest agent (guest-shutdown) over the org.qemu.guest_agent.0 channel.
+    enum class PowerMode { Acpi, Agent };
+    // With a timeout, the domain is destroyed if still running then.
+    void shutdown(std::optional<std::chrono::seconds> timeout, PowerMode mode, Done done);
     void destroy(Done done);
     // ACPI power button, then a reset instead of an exit when the guest powers off (the
     // way libvirt reboots QEMU guests without a guest agent).
-    void reboot(Done done);
+    void reboot(PowerMode mode, Done done);
     void reset(Done done);
     void suspend(Done done);
     void resume(Done done);
@@ -71,6 +77,11 @@ private:
     void setState(const std::string& state, const std::string& reason);
     void onEvent(const std::string& event, const nlohmann::json& data);
     void onMonitorClosed(const Error& why);
+    // machine_agent.cpp: the guest agent's channel, connected while the guest has it open.
+    std::optional<std::string> agentSocket() const;
+    void onChannelChange(const std::string& alias, bool open);
+    // guest-sync, then guest-shutdown with `mode` (powerdown, reboot).
+    void agentPowerCommand(const std::string& mode, Done done);
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
     void onQemuExit(std::optional<siginfo_t> status);
@@ -131,6 +142,7 @@ private:
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     Listener m_listener;
     qmp::Client m_qmp;
+    qmp::Client m_agent; // the QEMU guest agent, same JSON protocol without a greeting
     pid_t m_pid = 0;
     EventSource m_exitWatch;
     EventSource m_killTimer;

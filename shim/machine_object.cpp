@@ -14,6 +14,23 @@ void replyWith(const std::shared_ptr<sdbus::Result<>>& result, Result<void> outc
     }
 }
 
+// mode: "acpi" (the power button, the default) or "agent" (the guest agent's
+// guest-shutdown), as libvirt's VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN / _GUEST_AGENT.
+Result<Machine::PowerMode> powerMode(const Options& options) {
+    auto mode = stringOption(options, "mode", "acpi");
+    if (!mode) {
+        return mode.takeError();
+    }
+    if (mode.value() == "acpi") {
+        return Machine::PowerMode::Acpi;
+    }
+    if (mode.value() == "agent") {
+        return Machine::PowerMode::Agent;
+    }
+    return Error(Code::NotSupported,
+                 "power mode '" + mode.value() + "' is not supported (acpi, agent)");
+}
+
 } // namespace
 
 MachineObject::MachineObject(sdbus::IConnection& connection, Machine& machine)
@@ -44,15 +61,17 @@ void MachineObject::run(sdbus::Result<>&& result, const Options& options,
 void MachineObject::Shutdown(sdbus::Result<>&& result, Options options) {
     auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
     auto timeout = uintOption(options, "timeout", 0);
-    if (auto r = checkOptions(options, {"timeout"}); !r || !timeout) {
-        replyWith(shared, !r ? r : Result<void>(timeout.error()));
+    auto mode = powerMode(options);
+    if (auto r = checkOptions(options, {"timeout", "mode"}); !r || !timeout || !mode) {
+        replyWith(shared, !r ? r : !timeout ? Result<void>(timeout.error()) : mode.error());
         return;
     }
     std::optional<std::chrono::seconds> grace;
     if (timeout.value() > 0) {
         grace = std::chrono::seconds(timeout.value());
     }
-    m_machine.shutdown(grace, [shared](Result<void> r) { replyWith(shared, std::move(r)); });
+    m_machine.shutdown(grace, mode.value(),
+                       [shared](Result<void> r) { replyWith(shared, std::move(r)); });
 }
 
 void MachineObject::Destroy(sdbus::Result<>&& result, Options options) {
@@ -60,7 +79,13 @@ void MachineObject::Destroy(sdbus::Result<>&& result, Options options) {
 }
 
 void MachineObject::Reboot(sdbus::Result<>&& result, Options options) {
-    run(std::move(result), options, [this](Machine::Done d) { m_machine.reboot(std::move(d)); });
+    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto mode = powerMode(options);
+    if (auto r = checkOptions(options, {"mode"}); !r || !mode) {
+        replyWith(shared, !r ? r : mode.error());
+        return;
+    }
+    m_machine.reboot(mode.value(), [shared](Result<void> r) { replyWith(shared, std::move(r)); });
 }
 
 void MachineObject::Reset(sdbus::Result<>&& result, Options options) {

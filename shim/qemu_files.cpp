@@ -82,6 +82,12 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
                 return r.takeError();
             }
         }
+        if (!serial.logFile.empty()) {
+            int mode = serial.logAppend ? O_APPEND : O_TRUNC;
+            if (auto r = addToSet(serial.logFile, {O_WRONLY | O_CREAT | mode}); !r) {
+                return r.takeError();
+            }
+        }
     }
     return files;
 }

@@ -251,7 +251,7 @@ void DomainObject::Start(sdbus::Result<>&& result, Options options) {
 void DomainObject::Shutdown(sdbus::Result<>&& result, Options options) {
     auto shared = share(std::move(result));
     auto timeout = uintOption(options, "timeout", 0);
-    if (auto r = checkOptions(options, {"timeout"}); !r || !timeout) {
+    if (auto r = checkOptions(options, {"timeout", "mode"}); !r || !timeout) {
         reply(shared, !r ? r : Result<void>(timeout.error()));
         return;
     }

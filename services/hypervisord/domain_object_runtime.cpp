@@ -38,8 +38,26 @@ void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& option
 }
 
 void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.init-control", {"running"},
-                  "Reboot");
+    // mode: "acpi" (default) or "agent"; the shim checks the value.
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {"mode"}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.init-control", [this, shared, options](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (m_state != "running") {
+            reply(shared,
+                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
+            return;
+        }
+        m_registry.shims().callVoid(
+            uuidHex(), "Reboot", m_registry.config().shimCallTimeout,
+            [shared](Result<void> r) { reply(shared, std::move(r)); }, options);
+    });
 }
 
 void DomainObject::Reset(sdbus::Result<>&& result, Options options) {

@@ -139,3 +139,18 @@ def test_undefine_can_keep_the_tpm_state():
     stop(path)
     vc.domain(path).Undefine({"keep-tpm": True}, timeout=vc.TIMEOUT)
     assert os.path.isdir(tpm_state_dir(uuid))
+
+
+def test_agent_power_modes_need_a_connected_agent():
+    path = vc.define(tool_domain_xml(vc.unique("agent")))
+    start(path)
+    dom = vc.domain(path)
+    # This guest runs no agent: the channel stays disconnected and the agent modes say so
+    # (libvirt's VIR_ERR_AGENT_UNRESPONSIVE), without touching the guest.
+    for call in (dom.Shutdown, dom.Reboot):
+        assert vc.error_name(call, {"mode": "agent"}) == \
+            "org.virtswarm.Error.HypervisorGone"
+        assert vc.error_name(call, {"mode": "hibernate"}) == \
+            "org.virtswarm.Error.NotSupported"
+    assert vc.state(path)[0] == "running"
+    stop(path)

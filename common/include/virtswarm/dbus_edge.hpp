@@ -29,6 +29,8 @@ Result<void> checkOptions(const Options& options, std::initializer_list<const ch
 // A boolean option; a value of another type is InvalidArgs.
 Result<bool> boolOption(const Options& options, const char* key, bool fallback);
 Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback);
+Result<std::string> stringOption(const Options& options, const char* key,
+                                 const std::string& fallback);
 
 // The "active"/"inactive" options of list methods; neither means both, as with libvirt's
 // list flags.
