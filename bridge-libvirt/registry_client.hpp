@@ -51,7 +51,7 @@ public:
     // Domain methods of the shape M(a{sv} options) -> (): Start, Shutdown, Destroy,
     // Undefine, Reboot, Reset, Suspend, Resume.
     void domainAction(const std::string& path, const std::string& method,
-                      std::chrono::milliseconds timeout, Done done);
+                      std::chrono::milliseconds timeout, Done done, Options options = {});
     void getXml(const std::string& path, bool inactive, Then<std::string> done);
     void setAutostart(const std::string& path, bool autostart, Done done);
     void getStats(const std::string& path, Then<PropertyMap> done);

@@ -12,6 +12,7 @@ import re
 import socket
 import xml.etree.ElementTree as ET
 
+import bridgeclient as bc
 import vsclient as vc
 import vsharness as h
 
@@ -154,3 +155,27 @@ def test_agent_power_modes_need_a_connected_agent():
             "org.virtswarm.Error.NotSupported"
     assert vc.state(path)[0] == "running"
     stop(path)
+
+
+def test_virsh_maps_the_agent_mode_and_keep_tpm():
+    proxyd = bc.Bridge("bridge-tools")
+    home = bc.virsh_home(proxyd.root)
+    try:
+        name = vc.unique("virsh-tools")
+        path = vc.define(tool_domain_xml(name))
+        uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
+                                                           timeout=vc.TIMEOUT))).group(1)
+        start(path)
+        # --mode agent reaches the shim as mode=agent: no agent runs in this guest.
+        r = bc.virsh(home, proxyd.rw_uri, "shutdown", name, "--mode", "agent", check=False)
+        assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "reboot", name, "--mode", "agent", check=False)
+        assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "shutdown", name, "--mode", "initctl", check=False)
+        assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
+        assert vc.state(path)[0] == "running"
+        stop(path)
+        bc.virsh(home, proxyd.rw_uri, "undefine", name, "--keep-tpm")
+        assert os.path.isdir(tpm_state_dir(uuid))
+    finally:
+        proxyd.stop()
