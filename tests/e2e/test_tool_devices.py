@@ -161,6 +161,15 @@ def test_virsh_maps_the_agent_mode_and_keep_tpm():
     proxyd = bc.Bridge("bridge-tools")
     home = bc.virsh_home(proxyd.root)
     try:
+        # domcapabilities tells what runs.
+        caps = ET.fromstring(bc.virsh(home, proxyd.rw_uri, "domcapabilities").stdout)
+        values = lambda where: {v.text for v in caps.findall(f"devices/{where}/value")}
+        assert {"vnc", "spice"} <= values("graphics/enum[@name='type']")
+        assert {"qxl", "virtio", "vga"} <= values("video/enum[@name='modelType']")
+        assert {"tpm-crb", "tpm-tis"} <= values("tpm/enum[@name='model']")
+        assert values("rng/enum[@name='backendModel']") == {"random"}
+        assert {"unix", "spicevmc"} <= values("channel/enum[@name='type']")
+
         name = vc.unique("virsh-tools")
         path = vc.define(tool_domain_xml(name))
         uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
