@@ -188,3 +188,28 @@ def test_virsh_maps_the_agent_mode_and_keep_tpm():
         assert os.path.isdir(tpm_state_dir(uuid))
     finally:
         proxyd.stop()
+
+
+def test_serial_on_a_unix_socket_with_a_log_file():
+    root = h.env("VS_TEST_ROOT")
+    name = vc.unique("unixserial")
+    sock_path = os.path.join(root, f"{name}.sock")
+    log_path = os.path.join(root, f"{name}.log")
+    xml = vc.domain_xml(name).replace(
+        "<serial type='pty'/>",
+        f"<serial type='unix'><source mode='bind' path='{sock_path}'/>"
+        f"<log file='{log_path}' append='off'/></serial>")
+    path = vc.define(xml)
+    start(path)
+    # The shim bound the socket (QEMU, unprivileged, holds only the fd) and opened the
+    # log; the guest's console reaches both.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(sock_path)
+        s.settimeout(vc.TIMEOUT)
+        received = b""
+        while b"VIRTSWARM-GUEST-READY" not in received:
+            chunk = s.recv(65536)  # the guest waits for us: a console nobody reads stalls
+            assert chunk, "the serial socket closed"
+            received += chunk
+    vc.wait_file_contains(log_path, "VIRTSWARM-GUEST-READY")
+    stop(path)
