@@ -298,6 +298,7 @@ void Machine::attach(Done done) {
                 std::string reason = state == m_state ? m_reason : running ? "unpaused" : "user";
                 m_state.clear();
                 discoverPtys([this, state, reason, done] {
+                    reconnectAgent();
                     setState(state, reason);
                     done(success());
                 });

@@ -8,6 +8,7 @@
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/guest_agent.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/qmp_client.hpp"
 #include "virtswarm/shim_files.hpp"
@@ -60,6 +61,8 @@ public:
     void suspend(Done done);
     void resume(Done done);
     void stats(std::function<void(Result<Stats>)> done);
+    // The guest's interfaces and addresses, from its guest agent.
+    void interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done);
     // A new fd on the pty behind a serial port ("" = the first one, or "serialN").
     Result<int> openConsole(const std::string& device);
     // Hotplug of a <disk> (virtio) or <interface>; the live XML follows.
@@ -80,6 +83,8 @@ private:
     // machine_agent.cpp: the guest agent's channel, connected while the guest has it open.
     std::optional<std::string> agentSocket() const;
     void onChannelChange(const std::string& alias, bool open);
+    // After re-attaching: connects to the agent if the guest has its port open now.
+    void reconnectAgent();
     // guest-sync, then guest-shutdown with `mode` (powerdown, reboot).
     void agentPowerCommand(const std::string& mode, Done done);
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.

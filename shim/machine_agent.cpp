@@ -60,6 +60,48 @@ void Machine::onChannelChange(const std::string& alias, bool open) {
     }
 }
 
+void Machine::interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done) {
+    if (!m_agent.connected()) {
+        done(Error(Code::HypervisorGone, "the QEMU guest agent is not connected"));
+        return;
+    }
+    m_agent.execute(
+        "guest-network-get-interfaces", nlohmann::json::object(),
+        [done](Result<nlohmann::json> r) {
+            if (!r) {
+                done(r.takeError().prefix("the QEMU guest agent"));
+                return;
+            }
+            done(parseGuestInterfaces(r.value()));
+        },
+        kAgentSyncTimeout);
+}
+
+void Machine::reconnectAgent() {
+    const auto& channels = m_domain.def.tools.channels;
+    for (size_t i = 0; i < channels.size(); ++i) {
+        if (channels[i].type != "unix" || channels[i].targetName != kAgentChannel) {
+            continue;
+        }
+        // QEMU knows whether the guest side is open; no event comes for what happened
+        // while no shim was listening.
+        std::string label = "charchannel" + std::to_string(i);
+        m_qmp.execute("query-chardev", nlohmann::json::object(),
+                      [this, guard = m_lifetime.guard(), label, i](Result<nlohmann::json> r) {
+                          if (!guard.alive() || !r || !r.value().is_array()) {
+                              return;
+                          }
+                          for (const auto& chardev : r.value()) {
+                              if (chardev.is_object() && chardev.value("label", "") == label) {
+                                  onChannelChange("channel" + std::to_string(i),
+                                                  chardev.value("frontend-open", false));
+                              }
+                          }
+                      });
+        return;
+    }
+}
+
 void Machine::agentPowerCommand(const std::string& mode, Done done) {
     if (!m_agent.connected()) {
         done(Error(Code::HypervisorGone, "the QEMU guest agent is not connected"));

@@ -129,6 +129,38 @@ void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
     });
 }
 
+void MachineObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
+                                       Options options) {
+    auto shared =
+        std::make_shared<sdbus::Result<std::vector<GuestInterfaceWire>>>(std::move(result));
+    auto source = stringOption(options, "source", "agent");
+    if (auto r = checkOptions(options, {"source"}); !r || !source) {
+        shared->returnError(toDBusError(!r ? r.error() : source.error()));
+        return;
+    }
+    if (source.value() != "agent") {
+        shared->returnError(
+            toDBusError(Error(Code::NotSupported, "interface address source '" + source.value() +
+                                                      "' is not supported (agent)")));
+        return;
+    }
+    m_machine.interfaceAddresses([shared](Result<std::vector<GuestInterface>> interfaces) {
+        if (!interfaces) {
+            shared->returnError(toDBusError(interfaces.error()));
+            return;
+        }
+        std::vector<GuestInterfaceWire> out;
+        for (const auto& nic : interfaces.value()) {
+            std::vector<GuestAddressWire> addresses;
+            for (const auto& a : nic.addresses) {
+                addresses.emplace_back(a.type, a.address, a.prefix);
+            }
+            out.emplace_back(nic.name, nic.hardwareAddress, std::move(addresses));
+        }
+        shared->returnResults(out);
+    });
+}
+
 void MachineObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                                 Options options) {
     if (auto r = checkOptions(options, {}); !r) {

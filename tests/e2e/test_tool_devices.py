@@ -213,3 +213,17 @@ def test_serial_on_a_unix_socket_with_a_log_file():
             received += chunk
     vc.wait_file_contains(log_path, "VIRTSWARM-GUEST-READY")
     stop(path)
+
+
+def test_interface_addresses_come_from_the_agent():
+    path = vc.define(tool_domain_xml(vc.unique("ifaddr")))
+    dom = vc.domain(path)
+    assert vc.error_name(dom.InterfaceAddresses, vc.no_options()) == \
+        "org.virtswarm.Error.InvalidState"  # not running
+    start(path)
+    # No agent runs in this guest; another source is not one virtswarm has.
+    assert vc.error_name(dom.InterfaceAddresses, vc.no_options()) == \
+        "org.virtswarm.Error.HypervisorGone"
+    assert vc.error_name(dom.InterfaceAddresses, {"source": "lease"}) == \
+        "org.virtswarm.Error.NotSupported"
+    stop(path)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The devices management tools add: parsing, refusals and QEMU argv, on pc and q35.
 #include "qemu_command.hpp"
+#include "virtswarm/domain_devices.hpp"
+#include "virtswarm/guest_agent.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>
@@ -261,4 +263,58 @@ TEST(QemuDevices, SerialUnixSocketAndLogFile) {
     expectRefused("<serial type='unix'><source mode='bind'/></serial>", Code::InvalidXML,
                   "absolute <source path");
     expectRefused("<serial type='tcp'/>", Code::NotSupported, "serial type 'tcp'");
+}
+
+TEST(QemuDevices, LiveXmlShowsSocketsPortAliasesAndAgentState) {
+    auto domain = parse(std::string(kAgentChannel) + kSpice +
+                        "<rng model='virtio'><backend model='random'/></rng>"
+                        "<tpm model='tpm-crb'><backend type='emulator'/></tpm>");
+    ASSERT_TRUE(domain);
+    auto live = withToolDeviceRuntime(domain.value(), {"/run/vs/channel0.sock"}, 5907);
+    ASSERT_TRUE(live);
+    const std::string& xml = live.value().xml;
+    EXPECT_NE(xml.find("<source mode=\"bind\" path=\"/run/vs/channel0.sock\"/>"), std::string::npos)
+        << xml;
+    EXPECT_NE(xml.find("state=\"disconnected\""), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<alias name=\"channel0\"/>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<alias name=\"rng0\"/>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<alias name=\"tpm0\"/>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("port=\"5907\""), std::string::npos) << xml;
+    // The live XML parses back to the same devices (a re-attaching shim reads it).
+    auto reparsed = parseDomainXml(xml);
+    ASSERT_TRUE(reparsed) << reparsed.error().message();
+    EXPECT_EQ(reparsed.value().def.tools.channels.at(0).path, "/run/vs/channel0.sock");
+
+    auto connected = withChannelState(live.value(), "channel0", true);
+    ASSERT_TRUE(connected);
+    EXPECT_NE(connected.value().xml.find("state=\"connected\""), std::string::npos);
+    EXPECT_FALSE(withChannelState(live.value(), "channel9", true));
+}
+
+TEST(GuestAgent, InterfaceListFromTheAgent) {
+    auto reply = nlohmann::json::parse(R"([
+        {"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
+            {"ip-address-type": "ipv4", "ip-address": "127.0.0.1", "prefix": 8}]},
+        {"name": "eth0", "hardware-address": "52:54:00:12:34:56", "ip-addresses": [
+            {"ip-address-type": "ipv4", "ip-address": "10.0.2.15", "prefix": 24},
+            {"ip-address-type": "ipv6", "ip-address": "fe80::1", "prefix": 64}]},
+        {"name": "dummy0"}])");
+    auto parsed = parseGuestInterfaces(reply);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    ASSERT_EQ(parsed.value().size(), 3u);
+    EXPECT_EQ(parsed.value()[1].hardwareAddress, "52:54:00:12:34:56");
+    ASSERT_EQ(parsed.value()[1].addresses.size(), 2u);
+    EXPECT_EQ(parsed.value()[1].addresses[1].type, "ipv6");
+    EXPECT_EQ(parsed.value()[1].addresses[0].prefix, 24u);
+    EXPECT_TRUE(parsed.value()[2].addresses.empty());
+    // The guest is not trusted: anything else is a clean error.
+    for (const char* bad : {R"({"name": "eth0"})", R"([{"hardware-address": "x"}])",
+                            R"([{"name": "e", "ip-addresses": [{"ip-address-type": "ipx",
+                                 "ip-address": "1", "prefix": 8}]}])",
+                            R"([{"name": "e", "ip-addresses": [{"ip-address-type": "ipv4",
+                                 "ip-address": "1", "prefix": -1}]}])"}) {
+        auto r = parseGuestInterfaces(nlohmann::json::parse(bad));
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().code(), Code::OperationFailed);
+    }
 }

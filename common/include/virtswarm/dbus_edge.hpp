@@ -15,6 +15,9 @@
 namespace virtswarm {
 
 using Options = std::map<std::string, sdbus::Variant>;
+// InterfaceAddresses: (name, hardware address, [(type "ipv4"|"ipv6", address, prefix)]).
+using GuestAddressWire = sdbus::Struct<std::string, std::string, uint32_t>;
+using GuestInterfaceWire = sdbus::Struct<std::string, std::string, std::vector<GuestAddressWire>>;
 
 sdbus::Error toDBusError(const Error& error);
 Error fromDBusError(const sdbus::Error& error);
