@@ -62,6 +62,16 @@ void RegistryClient::domainAction(const std::string& path, const std::string& me
         [options = std::move(options)](sdbus::MethodCall& m) { m << options; }, std::move(done));
 }
 
+void RegistryClient::interfaceAddresses(const std::string& path,
+                                        Then<std::vector<GuestInterfaceWire>> done) {
+    m_service.callReturning<std::vector<GuestInterfaceWire>>(
+        path, DomainCache::kDomainInterface, "InterfaceAddresses", kCallTimeout,
+        [](sdbus::MethodCall& m) {
+            m << Options{{"source", sdbus::Variant(std::string("agent"))}};
+        },
+        std::move(done));
+}
+
 void RegistryClient::getXml(const std::string& path, bool inactive, Then<std::string> done) {
     m_service.callReturning<std::string>(
         path, DomainCache::kDomainInterface, "GetXML", kCallTimeout,

@@ -52,6 +52,8 @@ public:
     // Undefine, Reboot, Reset, Suspend, Resume.
     void domainAction(const std::string& path, const std::string& method,
                       std::chrono::milliseconds timeout, Done done, Options options = {});
+    // The guest agent's view of the guest's interfaces (InterfaceAddresses, source=agent).
+    void interfaceAddresses(const std::string& path, Then<std::vector<GuestInterfaceWire>> done);
     void getXml(const std::string& path, bool inactive, Then<std::string> done);
     void setAutostart(const std::string& path, bool autostart, Done done);
     void getStats(const std::string& path, Then<PropertyMap> done);

@@ -180,6 +180,10 @@ def test_virsh_maps_the_agent_mode_and_keep_tpm():
         assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
         r = bc.virsh(home, proxyd.rw_uri, "reboot", name, "--mode", "agent", check=False)
         assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "domifaddr", name, "--source", "agent", check=False)
+        assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "domifaddr", name, "--source", "arp", check=False)
+        assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
         r = bc.virsh(home, proxyd.rw_uri, "shutdown", name, "--mode", "initctl", check=False)
         assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
         assert vc.state(path)[0] == "running"
