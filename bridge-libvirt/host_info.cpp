@@ -152,15 +152,31 @@ std::string domainCapabilitiesXml(const std::string& emulator, const std::string
     x += "      <enum name='model'/>\n";
     x += "    </disk>\n";
     x += "    <graphics supported='yes'>\n";
-    x += "      <enum name='type'>\n        <value>vnc</value>\n      </enum>\n";
+    x += "      <enum name='type'>\n        <value>vnc</value>\n        <value>spice</value>\n"
+         "      </enum>\n";
     x += "    </graphics>\n";
-    x += "    <video supported='no'/>\n";
+    // docs/domain-devices.md: the tool devices the shim runs.
+    x += "    <video supported='yes'>\n      <enum name='modelType'>\n";
+    for (const char* model : {"vga", "qxl", "virtio", "bochs", "ramfb", "none"}) {
+        x += std::string("        <value>") + model + "</value>\n";
+    }
+    x += "      </enum>\n    </video>\n";
     x += "    <hostdev supported='no'/>\n";
-    x += "    <rng supported='no'/>\n";
+    x += "    <rng supported='yes'>\n"
+         "      <enum name='model'>\n        <value>virtio</value>\n      </enum>\n"
+         "      <enum name='backendModel'>\n        <value>random</value>\n      </enum>\n"
+         "    </rng>\n";
     x += "    <filesystem supported='no'/>\n";
-    x += "    <tpm supported='no'/>\n";
+    x += "    <tpm supported='yes'>\n"
+         "      <enum name='model'>\n        <value>tpm-tis</value>\n"
+         "        <value>tpm-crb</value>\n      </enum>\n"
+         "      <enum name='backendModel'>\n        <value>emulator</value>\n      </enum>\n"
+         "      <enum name='backendVersion'>\n        <value>2.0</value>\n      </enum>\n"
+         "    </tpm>\n";
     x += "    <redirdev supported='no'/>\n";
-    x += "    <channel supported='no'/>\n";
+    x += "    <channel supported='yes'>\n      <enum name='type'>\n"
+         "        <value>unix</value>\n"
+         "        <value>spicevmc</value>\n      </enum>\n    </channel>\n";
     x += "    <crypto supported='no'/>\n";
     x += "  </devices>\n";
     x += "  <features>\n";

@@ -56,6 +56,35 @@ const Action* actionFor(int32_t procedure) {
     return nullptr;
 }
 
+// libvirt's flags that pick how a shutdown or reboot is asked of the guest
+// (virDomainShutdownFlagValues, virDomainRebootFlagValues: the same bits), and
+// VIR_DOMAIN_UNDEFINE_KEEP_TPM.
+constexpr uint32_t kPowerAcpiButton = 1;
+constexpr uint32_t kPowerGuestAgent = 2;
+constexpr uint32_t kUndefineKeepTpm = 64;
+
+// The D-Bus options a call's flags stand for; flags the swarm does not act on change
+// nothing, as before, except power methods it cannot use (initctl, signal, paravirt).
+Result<Options> optionsForFlags(int32_t procedure, uint32_t flags) {
+    Options options;
+    bool power = procedure == proto::DomainShutdownFlags || procedure == proto::DomainReboot;
+    if (power) {
+        if ((flags & ~(kPowerAcpiButton | kPowerGuestAgent)) != 0) {
+            return Error(Code::NotSupported, "shutdown/reboot mode flags " + std::to_string(flags) +
+                                                 " are not supported (acpi, agent)");
+        }
+        // Both bits: libvirt tries the agent first; without a connected one, ACPI. The
+        // swarm does one of them, the one asked for alone.
+        if (flags == kPowerGuestAgent) {
+            options["mode"] = sdbus::Variant(std::string("agent"));
+        }
+    }
+    if (procedure == proto::DomainUndefineFlags && (flags & kUndefineKeepTpm) != 0) {
+        options["keep-tpm"] = sdbus::Variant(true);
+    }
+    return options;
+}
+
 // The domain as it is now (the id changes when it starts), or as the client named it.
 RemoteDomain currentDomain(Services& services, const UuidBytes& uuid,
                            const RemoteDomain& fallback) {
@@ -66,8 +95,9 @@ RemoteDomain currentDomain(Services& services, const UuidBytes& uuid,
 void domainAction(Services& services, const CallPtr& call, xdr::Reader& args) {
     const Action* action = actionFor(call->procedure());
     RemoteDomain dom = readDomain(args);
+    uint32_t flags = 0;
     if (action != nullptr && action->hasFlags) {
-        (void)args.u32(); // no flags of these calls change what the swarm does
+        flags = args.u32();
     }
     if (!argsDone(call, args)) {
         return;
@@ -76,26 +106,34 @@ void domainAction(Services& services, const CallPtr& call, xdr::Reader& args) {
         call->fail(unsupportedProcedure(call->procedure()));
         return;
     }
-    withDomain(services, call, dom, [&services, call, action](const CachedDomain& d) {
-        std::string path = d.path;
-        RemoteDomain named = remoteDomain(d);
-        authorize(services, call, action->polkitAction, d.name, d.uuid,
-                  [&services, call, action, path, named] {
-                      services.registry.domainAction(
-                          path, action->method, action->timeout,
-                          [&services, call, action, named](Result<void> r) {
-                              if (!r) {
-                                  call->fail(r.error());
-                              } else if (action->returnsDomain) {
-                                  xdr::Writer w;
-                                  writeDomain(w, currentDomain(services, named.uuid, named));
-                                  call->reply(w);
-                              } else {
-                                  call->replyVoid();
-                              }
-                          });
-                  });
-    });
+    auto options = optionsForFlags(call->procedure(), flags);
+    if (!options) {
+        call->fail(options.error());
+        return;
+    }
+    withDomain(services, call, dom,
+               [&services, call, action, options = options.value()](const CachedDomain& d) {
+                   std::string path = d.path;
+                   RemoteDomain named = remoteDomain(d);
+                   authorize(services, call, action->polkitAction, d.name, d.uuid,
+                             [&services, call, action, path, named, options] {
+                                 services.registry.domainAction(
+                                     path, action->method, action->timeout,
+                                     [&services, call, action, named](Result<void> r) {
+                                         if (!r) {
+                                             call->fail(r.error());
+                                         } else if (action->returnsDomain) {
+                                             xdr::Writer w;
+                                             writeDomain(
+                                                 w, currentDomain(services, named.uuid, named));
+                                             call->reply(w);
+                                         } else {
+                                             call->replyVoid();
+                                         }
+                                     },
+                                     options);
+                             });
+               });
 }
 
 void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {

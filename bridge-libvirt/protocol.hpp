@@ -147,6 +147,7 @@ enum Proc : int32_t {
     NetworkGetDhcpLeases = 341,
     ConnectGetDomainCapabilities = 342,
     ConnectGetAllDomainStats = 344,
+    DomainInterfaceAddresses = 353,
     DomainDefineXmlFlags = 350,
     ConnectRegisterCloseCallback = 360,
     ConnectUnregisterCloseCallback = 361,

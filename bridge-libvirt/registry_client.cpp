@@ -61,10 +61,20 @@ void RegistryClient::getAllStats(std::chrono::milliseconds deadline, Then<AllSta
 }
 
 void RegistryClient::domainAction(const std::string& path, const std::string& method,
-                                  std::chrono::milliseconds timeout, Done done) {
+                                  std::chrono::milliseconds timeout, Done done, Options options) {
     m_service.callVoid(
         path, DomainCache::kDomainInterface, method, timeout,
-        [](sdbus::MethodCall& m) { m << Options{}; }, std::move(done));
+        [options = std::move(options)](sdbus::MethodCall& m) { m << options; }, std::move(done));
+}
+
+void RegistryClient::interfaceAddresses(const std::string& path,
+                                        Then<std::vector<GuestInterfaceWire>> done) {
+    m_service.callReturning<std::vector<GuestInterfaceWire>>(
+        path, DomainCache::kDomainInterface, "InterfaceAddresses", kCallTimeout,
+        [](sdbus::MethodCall& m) {
+            m << Options{{"source", sdbus::Variant(std::string("agent"))}};
+        },
+        std::move(done));
 }
 
 void RegistryClient::getXml(const std::string& path, bool inactive, bool secure,

@@ -53,7 +53,9 @@ public:
     // Domain methods of the shape M(a{sv} options) -> (): Start, Shutdown, Destroy,
     // Undefine, Reboot, Reset, Suspend, Resume.
     void domainAction(const std::string& path, const std::string& method,
-                      std::chrono::milliseconds timeout, Done done);
+                      std::chrono::milliseconds timeout, Done done, Options options = {});
+    // The guest agent's view of the guest's interfaces (InterfaceAddresses, source=agent).
+    void interfaceAddresses(const std::string& path, Then<std::vector<GuestInterfaceWire>> done);
     // Domain.GetXML; `secure` asks for the secrets too (the caller checked read-secure).
     void getXml(const std::string& path, bool inactive, bool secure, Then<std::string> done);
     void setAutostart(const std::string& path, bool autostart, Done done);

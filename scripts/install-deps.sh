@@ -10,6 +10,7 @@ packages=(
     libgtest-dev googletest
     # run
     dbus dbus-daemon dbus-bin systemd polkitd qemu-system-x86 dnsmasq-base nftables
+    swtpm swtpm-tools
     # test: harness, guest, clients
     util-linux iproute2 procps busybox-static cpio xz-utils zstd libxml2-utils
     python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst

@@ -76,7 +76,8 @@ Result<int> HostPathOpener::openImage(const std::string& path, int accessMode,
     });
 }
 
-Result<int> HostPathOpener::openOutput(const std::string& path, const std::string& what) const {
+Result<int> HostPathOpener::openOutput(const std::string& path, const std::string& what,
+                                       bool append) const {
     auto opened = asOwner(path, [&]() -> Result<int> {
         // No O_TRUNC: nothing is changed before the file is known to be ours. O_NONBLOCK:
         // a FIFO planted there must not hang the shim.
@@ -117,7 +118,8 @@ Result<int> HostPathOpener::openOutput(const std::string& path, const std::strin
                      "refusing to write " + path + " (" + what + "): " + refusal);
     }
     // QEMU would truncate it too (libvirt's default, append='off').
-    if (::ftruncate(fd, 0) < 0 || ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+    int flags = (::fcntl(fd, F_GETFL) & ~O_NONBLOCK) | (append ? O_APPEND : 0);
+    if ((!append && ::ftruncate(fd, 0) < 0) || ::fcntl(fd, F_SETFL, flags) < 0) {
         int error = errno;
         ::close(fd);
         return Error(Code::OperationFailed,

@@ -27,7 +27,9 @@ public:
     // A file the shim creates or truncates (serial logs). Never through a symbolic link,
     // and never a file of someone else: it must be a regular file owned by the definer
     // (the shim's own uid for root's definitions), or it is refused untouched.
-    Result<int> openOutput(const std::string& path, const std::string& what) const;
+    // With `append`, the file is kept and written at its end instead of truncated.
+    Result<int> openOutput(const std::string& path, const std::string& what,
+                           bool append = false) const;
     // A file QEMU itself opens by path (kernel, initrd): the definer must be able to
     // read it.
     Result<void> checkReadable(const std::string& path, const std::string& what) const;

@@ -31,7 +31,8 @@ std::string stateFile(const ShimFiles& files) {
 } // namespace
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-                 QemuIdentity identity, HostPathOpener opener, TapBroker* taps, Listener listener)
+                 QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
+                 Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
     , m_logFile(std::move(logFile))
@@ -39,8 +40,10 @@ Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXm
     , m_identity(std::move(identity))
     , m_opener(std::move(opener))
     , m_tapBroker(taps)
+    , m_backends(loop, m_identity, mode)
     , m_listener(std::move(listener))
-    , m_qmp(loop) {
+    , m_qmp(loop)
+    , m_agent(loop, guestAgentLimits()) {
     m_qmp.onEvent(
         [this](const std::string& event, const nlohmann::json& data) { onEvent(event, data); });
     m_qmp.onClosed([this](const Error& why) { onMonitorClosed(why); });
@@ -160,6 +163,16 @@ void Machine::spawnQemu() {
         launch.tapFds[index] = nextChildFd;
         spawn.passFds.emplace_back(tap.fd, nextChildFd++);
     }
+    if (auto r = m_backends.prepare(m_domain, m_files.dir, logFd, m_opener, launch, nextChildFd,
+                                    spawn.passFds);
+        !r) {
+        m_backends.qemuStarted();
+        m_backends.stop();
+        ::close(listenFd.value());
+        ::close(logFd);
+        failStart(r.takeError());
+        return;
+    }
     spawn.argv = buildQemuArgv(m_domain.def, launch);
     if (m_restoreFd >= 0) {
         m_restoring = true;
@@ -178,6 +191,7 @@ void Machine::spawnQemu() {
     ssize_t ignored = ::write(logFd, header.data(), header.size());
     (void)ignored;
     auto pid = spawnProcess(spawn);
+    m_backends.qemuStarted();
     ::close(listenFd.value());
     ::close(logFd);
     if (m_restoreFd >= 0) {
@@ -190,6 +204,7 @@ void Machine::spawnQemu() {
         tap.fd = -1;
     }
     if (!pid) {
+        m_backends.stop();
         failStart(pid.takeError());
         return;
     }
@@ -305,6 +320,7 @@ void Machine::attach(Done done) {
                 std::string reason = state == m_state ? m_reason : running ? "unpaused" : "user";
                 m_state.clear();
                 discoverPtys([this, state, reason, done] {
+                    reconnectAgent();
                     setState(state, reason);
                     done(success());
                 });
@@ -343,9 +359,16 @@ void Machine::simpleCommand(const std::string& command, Done done) {
     });
 }
 
-void Machine::shutdown(std::optional<std::chrono::seconds> timeout, Done done) {
+void Machine::shutdown(std::optional<std::chrono::seconds> timeout, PowerMode mode, Done done) {
     auto guard = m_lifetime.guard();
-    simpleCommand("system_powerdown", [this, guard, timeout, done](Result<void> r) {
+    auto ask = [this, mode](Done asked) {
+        if (mode == PowerMode::Agent) {
+            agentPowerCommand("powerdown", std::move(asked));
+        } else {
+            simpleCommand("system_powerdown", std::move(asked));
+        }
+    };
+    ask([this, guard, timeout, done](Result<void> r) {
         if (guard.alive() && r && timeout) {
             m_shutdownTimer = m_loop.addTimer(*timeout, [this, guard] {
                 if (guard.alive() && m_pid > 0) {
@@ -358,7 +381,12 @@ void Machine::shutdown(std::optional<std::chrono::seconds> timeout, Done done) {
     });
 }
 
-void Machine::reboot(Done done) {
+void Machine::reboot(PowerMode mode, Done done) {
+    if (mode == PowerMode::Agent) {
+        // The guest reboots itself; QEMU resets the machine, the domain keeps running.
+        agentPowerCommand("reboot", std::move(done));
+        return;
+    }
     auto guard = m_lifetime.guard();
     simpleCommand("system_powerdown", [this, guard, done](Result<void> r) {
         if (guard.alive() && r) {
@@ -460,6 +488,9 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
         if (!m_starting && !m_inReboot && m_state == "paused") {
             setState("running", "unpaused");
         }
+    } else if (event == "VSERPORT_CHANGE") {
+        // The guest opened or closed a channel (the guest agent starting, stopping).
+        onChannelChange(data.value("id", ""), data.value("open", false));
     } else if (event == "GUEST_PANICKED") {
         onGuestPanicked();
     } else if (event == "BLOCK_IO_ERROR") {
@@ -533,6 +564,8 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_shutdownTimer.reset();
     m_pid = 0;
     m_qmp.close();
+    m_agent.close();
+    m_backends.stop();
 
     std::string reason;
     if (m_saved) {

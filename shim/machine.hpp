@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "device_backends.hpp"
 #include "qemu_files.hpp"
 #include "stats.hpp"
 #include "taps.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/guest_agent.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/qmp_client.hpp"
 #include "virtswarm/shim_files.hpp"
@@ -23,6 +25,9 @@ namespace virtswarm::shim {
 // One VM: its QEMU process, its QMP monitor and its state machine. States and reasons
 // follow libvirt's model and are driven by QMP events and by QEMU's exit, never by
 // polling. Knows nothing about D-Bus: MachineObject exports it.
+// The guest agent's protocol bounds: QMP's, without the greeting.
+qmp::Limits guestAgentLimits();
+
 class Machine {
 public:
     using Done = std::function<void(Result<void>)>;
@@ -35,7 +40,8 @@ public:
     // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
     // `opener` opens the definition's host paths (with its definer's rights).
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-            QemuIdentity identity, HostPathOpener opener, TapBroker* taps, Listener listener);
+            QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
+            Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -44,12 +50,15 @@ public:
     // Takes over a QEMU left running by a previous shim.
     void attach(Done done);
 
-    // ACPI power button; with a timeout, the domain is destroyed if still running then.
-    void shutdown(std::optional<std::chrono::seconds> timeout, Done done);
+    // How a shutdown or reboot is asked of the guest: its ACPI power button, or its QEMU
+    // guest agent (guest-shutdown) over the org.qemu.guest_agent.0 channel.
+    enum class PowerMode { Acpi, Agent };
+    // With a timeout, the domain is destroyed if still running then.
+    void shutdown(std::optional<std::chrono::seconds> timeout, PowerMode mode, Done done);
     void destroy(Done done);
     // ACPI power button, then a reset instead of an exit when the guest powers off (the
     // way libvirt reboots QEMU guests without a guest agent).
-    void reboot(Done done);
+    void reboot(PowerMode mode, Done done);
     void reset(Done done);
     void suspend(Done done);
     void resume(Done done);
@@ -58,6 +67,8 @@ public:
     // launch() restores the state saved in `fd` (taken over) instead of booting.
     void setRestoreFd(int fd);
     void stats(std::function<void(Result<Stats>)> done);
+    // The guest's interfaces and addresses, from its guest agent.
+    void interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done);
     // A new fd on the pty behind a serial port ("" = the first one, or "serialN").
     Result<int> openConsole(const std::string& device);
     // Hotplug of a <disk> (virtio) or <interface>; the live XML follows.
@@ -75,6 +86,13 @@ private:
     void setState(const std::string& state, const std::string& reason);
     void onEvent(const std::string& event, const nlohmann::json& data);
     void onMonitorClosed(const Error& why);
+    // machine_agent.cpp: the guest agent's channel, connected while the guest has it open.
+    std::optional<std::string> agentSocket() const;
+    void onChannelChange(const std::string& alias, bool open);
+    // After re-attaching: connects to the agent if the guest has its port open now.
+    void reconnectAgent();
+    // guest-sync, then guest-shutdown with `mode` (powerdown, reboot).
+    void agentPowerCommand(const std::string& mode, Done done);
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
     void onGuestPanicked();
@@ -147,9 +165,11 @@ private:
     QemuIdentity m_identity;
     HostPathOpener m_opener;
     TapBroker* m_tapBroker;
+    DeviceBackends m_backends;               // sockets, SPICE port, swtpm
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     Listener m_listener;
     qmp::Client m_qmp;
+    qmp::Client m_agent; // the QEMU guest agent, same JSON protocol without a greeting
     pid_t m_pid = 0;
     EventSource m_exitWatch;
     EventSource m_killTimer;

@@ -16,6 +16,23 @@ void replyWith(const std::shared_ptr<sdbus::Result<>>& result, Result<void> outc
     }
 }
 
+// mode: "acpi" (the power button, the default) or "agent" (the guest agent's
+// guest-shutdown), as libvirt's VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN / _GUEST_AGENT.
+Result<Machine::PowerMode> powerMode(const Options& options) {
+    auto mode = stringOption(options, "mode", "acpi");
+    if (!mode) {
+        return mode.takeError();
+    }
+    if (mode.value() == "acpi") {
+        return Machine::PowerMode::Acpi;
+    }
+    if (mode.value() == "agent") {
+        return Machine::PowerMode::Agent;
+    }
+    return Error(Code::NotSupported,
+                 "power mode '" + mode.value() + "' is not supported (acpi, agent)");
+}
+
 } // namespace
 
 MachineObject::MachineObject(sdbus::IConnection& connection, Machine& machine)
@@ -46,15 +63,17 @@ void MachineObject::run(sdbus::Result<>&& result, const Options& options,
 void MachineObject::Shutdown(sdbus::Result<>&& result, Options options) {
     auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
     auto timeout = uintOption(options, "timeout", 0);
-    if (auto r = checkOptions(options, {"timeout"}); !r || !timeout) {
-        replyWith(shared, !r ? r : Result<void>(timeout.error()));
+    auto mode = powerMode(options);
+    if (auto r = checkOptions(options, {"timeout", "mode"}); !r || !timeout || !mode) {
+        replyWith(shared, !r ? r : !timeout ? Result<void>(timeout.error()) : mode.error());
         return;
     }
     std::optional<std::chrono::seconds> grace;
     if (timeout.value() > 0) {
         grace = std::chrono::seconds(timeout.value());
     }
-    m_machine.shutdown(grace, [shared](Result<void> r) { replyWith(shared, std::move(r)); });
+    m_machine.shutdown(grace, mode.value(),
+                       [shared](Result<void> r) { replyWith(shared, std::move(r)); });
 }
 
 void MachineObject::Destroy(sdbus::Result<>&& result, Options options) {
@@ -62,7 +81,13 @@ void MachineObject::Destroy(sdbus::Result<>&& result, Options options) {
 }
 
 void MachineObject::Reboot(sdbus::Result<>&& result, Options options) {
-    run(std::move(result), options, [this](Machine::Done d) { m_machine.reboot(std::move(d)); });
+    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto mode = powerMode(options);
+    if (auto r = checkOptions(options, {"mode"}); !r || !mode) {
+        replyWith(shared, !r ? r : mode.error());
+        return;
+    }
+    m_machine.reboot(mode.value(), [shared](Result<void> r) { replyWith(shared, std::move(r)); });
 }
 
 void MachineObject::Reset(sdbus::Result<>&& result, Options options) {
@@ -112,6 +137,38 @@ void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
         Options out;
         for (const auto& [key, value] : stats.value()) {
             std::visit([&out, &key](const auto& v) { out.emplace(key, sdbus::Variant(v)); }, value);
+        }
+        shared->returnResults(out);
+    });
+}
+
+void MachineObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
+                                       Options options) {
+    auto shared =
+        std::make_shared<sdbus::Result<std::vector<GuestInterfaceWire>>>(std::move(result));
+    auto source = stringOption(options, "source", "agent");
+    if (auto r = checkOptions(options, {"source"}); !r || !source) {
+        shared->returnError(toDBusError(!r ? r.error() : source.error()));
+        return;
+    }
+    if (source.value() != "agent") {
+        shared->returnError(
+            toDBusError(Error(Code::NotSupported, "interface address source '" + source.value() +
+                                                      "' is not supported (agent)")));
+        return;
+    }
+    m_machine.interfaceAddresses([shared](Result<std::vector<GuestInterface>> interfaces) {
+        if (!interfaces) {
+            shared->returnError(toDBusError(interfaces.error()));
+            return;
+        }
+        std::vector<GuestInterfaceWire> out;
+        for (const auto& nic : interfaces.value()) {
+            std::vector<GuestAddressWire> addresses;
+            for (const auto& a : nic.addresses) {
+                addresses.emplace_back(a.type, a.address, a.prefix);
+            }
+            out.emplace_back(nic.name, nic.hardwareAddress, std::move(addresses));
         }
         shared->returnResults(out);
     });

@@ -30,6 +30,8 @@ private:
     void Resume(sdbus::Result<>&& result, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, sdbus::UnixFd file, Options options) override;
     void GetStats(sdbus::Result<Options>&& result, Options options) override;
+    void InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
+                            Options options) override;
     void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                      Options options) override;
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;

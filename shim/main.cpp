@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
-                    std::move(identity).value(), std::move(opener).value(), &taps,
+                    std::move(identity).value(), std::move(opener).value(), args->mode, &taps,
                     Machine::Listener{[&](const std::string&, const std::string&) {
                                           if (exported != nullptr) {
                                               exported->announceState();

@@ -102,18 +102,17 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
         std::string id = "serial" + std::to_string(i);
-        std::string backend =
-            serial.type == "file"
-                ? "file,id=" + id + ",path=" + qemuEscapeCommas(qemuFilePath(launch, serial.path))
-                : "pty,id=" + id;
-        argv.insert(argv.end(), {"-chardev", backend});
+        argv.insert(argv.end(), {"-chardev", qemuSerialChardev(serial, id, launch)});
         argv.insert(argv.end(), {"-serial", "chardev:" + id});
     }
 
     if (def.graphics.empty()) {
         argv.insert(argv.end(), {"-display", "none"});
-    } else {
-        const auto& g = def.graphics.front();
+    }
+    for (const auto& g : def.graphics) {
+        if (g.type != "vnc") {
+            continue; // SPICE: addToolDevices
+        }
         // QEMU counts VNC displays from port 5900; "to=" lets it pick a free one.
         std::string vnc = g.listen + ":" + (g.autoport ? "0,to=99" : std::to_string(g.port - 5900));
         if (g.passwd) {
@@ -122,8 +121,9 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
             vnc += ",password=on";
         }
         argv.insert(argv.end(), {"-vnc", vnc});
-        argv.insert(argv.end(), {"-device", "VGA"});
+        break; // QEMU has one VNC server
     }
+    addToolDevices(def, launch, argv);
     for (auto [fd, set] : launch.addFds) {
         argv.insert(argv.end(),
                     {"-add-fd", "fd=" + std::to_string(fd) + ",set=" + std::to_string(set)});

@@ -24,6 +24,13 @@ struct QemuLaunch {
     std::map<std::string, int> pathToFdset;
     // NIC index -> fd number in QEMU of its TAP (interfaces of type network or bridge).
     std::map<size_t, int> tapFds;
+    // Listening sockets the shim bound for QEMU, by chardev id ("charchannel0",
+    // "serial1"): fd number in QEMU.
+    std::map<std::string, int> socketFds;
+    // The shim's end of the swtpm control socketpair, as QEMU will see it.
+    int tpmFd = -1;
+    // SPICE port the shim allocated for an autoport <graphics type='spice'>.
+    int spicePort = -1;
 };
 
 // QEMU's option parser treats ',' as a separator; a literal comma is written twice.
@@ -35,6 +42,13 @@ std::string qemuFilePath(const QemuLaunch& launch, const std::string& path);
 // -no-user-config), so the guest sees exactly the devices its XML lists.
 // The QEMU device for a libvirt NIC model (virtio, e1000, rtl8139).
 std::string qemuNicDevice(const std::string& model);
+
+// qemu_devices.cpp: the tool devices (channels, SPICE, video, audio, rng, TPM, watchdog,
+// panic, SMBIOS) of a domain.
+void addToolDevices(const DomainDef& def, const QemuLaunch& launch, std::vector<std::string>& argv);
+// The chardev of a serial port (pty, file, unix, with its log).
+std::string qemuSerialChardev(const CharDeviceDef& serial, const std::string& id,
+                              const QemuLaunch& launch);
 
 std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& launch);
 

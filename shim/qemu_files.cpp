@@ -100,18 +100,32 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
             launch.pathToFdset[flash.path] = set;
         }
     }
-    for (size_t i = 0; i < def.serials.size(); ++i) {
-        const auto& serial = def.serials[i];
-        if (serial.type != "file" || launch.pathToFdset.count(serial.path) > 0) {
-            continue;
+    // Serial output files and <log> files: created with the rules of HostPathOpener.
+    auto addOutput = [&](const std::string& path, bool append,
+                         const std::string& what) -> Result<void> {
+        if (path.empty() || launch.pathToFdset.count(path) > 0) {
+            return success();
         }
-        auto fd = opener.openOutput(serial.path, "serial" + std::to_string(i) + " log");
+        auto fd = opener.openOutput(path, what, append);
         if (!fd) {
             return fd.takeError();
         }
         int set = nextSet++;
         addFd(fd.value(), set);
-        launch.pathToFdset[serial.path] = set;
+        launch.pathToFdset[path] = set;
+        return success();
+    };
+    for (size_t i = 0; i < def.serials.size(); ++i) {
+        const auto& serial = def.serials[i];
+        std::string name = "serial" + std::to_string(i);
+        if (serial.type == "file") {
+            if (auto r = addOutput(serial.path, false, name + " log"); !r) {
+                return r.takeError();
+            }
+        }
+        if (auto r = addOutput(serial.logFile, serial.logAppend, name + " <log>"); !r) {
+            return r.takeError();
+        }
     }
     if (auto r = opener.checkEmulator(def.emulator.empty() ? kDefaultEmulator : def.emulator); !r) {
         return r.takeError();

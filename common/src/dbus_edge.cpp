@@ -41,6 +41,18 @@ Result<bool> boolOption(const Options& options, const char* key, bool fallback) 
     return it->second.get<bool>();
 }
 
+Result<std::string> stringOption(const Options& options, const char* key,
+                                 const std::string& fallback) {
+    auto it = options.find(key);
+    if (it == options.end()) {
+        return fallback;
+    }
+    if (!it->second.containsValueOfType<std::string>()) {
+        return Error(Code::InvalidArgs, std::string("option '") + key + "' must be a string");
+    }
+    return it->second.get<std::string>();
+}
+
 Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback) {
     auto it = options.find(key);
     if (it == options.end()) {

@@ -25,12 +25,6 @@ Error unsupported(const std::string& what) {
 using detail::oneOf;
 using detail::parseUnsigned;
 
-// Devices we do not emulate yet but that libvirt tools add by default and that QEMU's
-// machine provides anyway; keeping them avoids rejecting virt-install's output.
-bool isToleratedDevice(std::string_view n) {
-    return n == "video";
-}
-
 // Reads the <address> of a device element into `address`.
 template <typename Def> Result<Def> withAddress(xml::Node node, Result<Def> parsed) {
     if (!parsed) {
@@ -95,9 +89,12 @@ namespace {
 Result<CharDeviceDef> parseCharDevice(xml::Node node) {
     CharDeviceDef chr;
     chr.type = xml::attribute(node, "type").value_or("pty");
-    if (!oneOf(chr.type, {"pty", "file"})) {
+    if (!oneOf(chr.type, {"pty", "file", "unix"})) {
         return unsupported(std::string(xml::name(node)) + " type '" + chr.type +
-                           "' is not supported (pty, file)");
+                           "' is not supported (pty, file, unix)");
+    }
+    if (auto r = detail::parseCharDeviceExtras(node, chr); !r) {
+        return r.takeError();
     }
     if (chr.type == "file") {
         auto source = xml::firstChild(node, "source");
@@ -195,8 +192,8 @@ std::optional<int64_t> parseUtcTimestamp(const std::string& text) {
 Result<GraphicsDef> parseGraphics(xml::Node node) {
     GraphicsDef g;
     g.type = xml::attribute(node, "type").value_or("");
-    if (g.type != "vnc") {
-        return unsupported("graphics type '" + g.type + "' is not supported (only 'vnc')");
+    if (g.type != "vnc" && g.type != "spice") {
+        return unsupported("graphics type '" + g.type + "' is not supported (vnc, spice)");
     }
     g.listen = xml::attribute(node, "listen").value_or("127.0.0.1");
     std::string port = xml::attribute(node, "port").value_or("-1");
@@ -213,6 +210,11 @@ Result<GraphicsDef> parseGraphics(xml::Node node) {
         g.passwdValidTo = parseUtcTimestamp(*validTo);
         if (!g.passwdValidTo) {
             return invalid("graphics passwdValidTo '" + *validTo + "' is not YYYY-MM-DDTHH:MM:SS");
+        }
+    }
+    if (g.type == "spice") {
+        if (auto r = detail::parseSpiceGraphics(node, g); !r) {
+            return r.takeError();
         }
     }
     return g;
@@ -277,7 +279,9 @@ Result<void> parseDevices(xml::Node devices, DomainDef& def) {
                 return b.takeError();
             }
             def.memballoon = std::move(b).value();
-        } else if (!isToleratedDevice(n)) {
+        } else if (auto tool = detail::parseToolDevice(dev, def.tools); !tool) {
+            return tool.takeError();
+        } else if (!tool.value()) {
             return unsupported("device <" + std::string(n) + "> is not supported");
         }
     }
@@ -423,6 +427,9 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
     if (auto r = detail::parsePlatform(root, def); !r) {
         return r.takeError();
     }
+    if (auto r = detail::parseSmbiosMode(root, os, def.tools); !r) {
+        return r.takeError();
+    }
     if (auto devices = xml::firstChild(root, "devices")) {
         if (auto r = parseDevices(devices, def); !r) {
             return r.takeError();
@@ -439,6 +446,9 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
         }
     }
     if (auto r = detail::checkControllers(def); !r) {
+        return r.takeError();
+    }
+    if (auto r = detail::checkToolDevices(def); !r) {
         return r.takeError();
     }
     // A running domain's id is not part of its definition.

@@ -125,6 +125,7 @@ void Client::start(int fd, ReadyHandler ready) {
         return;
     }
     m_fd = fd;
+    socketConnected();
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
         fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
@@ -210,7 +211,7 @@ void Client::tryConnect(Delivery delivery) {
         return;
     }
     if (::connect(m_fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
-        m_state = State::Greeting;
+        socketConnected();
         watch(EPOLLIN, delivery);
         return;
     }
@@ -247,9 +248,24 @@ void Client::finishConnect() {
                  Delivery::Now, false);
         return;
     }
-    m_state = State::Greeting;
+    socketConnected();
     m_wantWrite = false;
     sd_event_source_set_io_events(m_io.raw(), EPOLLIN);
+}
+
+void Client::socketConnected() {
+    m_state = State::Greeting;
+    if (m_limits.greeting) {
+        return;
+    }
+    m_state = State::Ready;
+    m_handshakeTimer.reset();
+    // Never from inside start() or connect(): on the next loop iteration.
+    post([this, generation = m_generation] {
+        if (generation == m_generation && m_state == State::Ready && m_ready) {
+            std::exchange(m_ready, nullptr)(success());
+        }
+    });
 }
 
 void Client::execute(const std::string& command, json arguments, Reply reply,

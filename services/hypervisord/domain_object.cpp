@@ -5,6 +5,7 @@
 #include "domain_state.hpp"
 #include "registry.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/tpm_state.hpp"
 
 #include <unistd.h>
 
@@ -310,7 +311,7 @@ void DomainObject::Start(sdbus::Result<>&& result, Options options) {
 void DomainObject::Shutdown(sdbus::Result<>&& result, Options options) {
     auto shared = share(std::move(result));
     auto timeout = uintOption(options, "timeout", 0);
-    if (auto r = checkOptions(options, {"timeout"}); !r || !timeout) {
+    if (auto r = checkOptions(options, {"timeout", "mode"}); !r || !timeout) {
         reply(shared, !r ? r : Result<void>(timeout.error()));
         return;
     }
@@ -359,11 +360,14 @@ void DomainObject::Destroy(sdbus::Result<>&& result, Options options) {
 
 void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
     auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        reply(shared, r);
+    // keep-tpm: libvirt's VIR_DOMAIN_UNDEFINE_KEEP_TPM.
+    auto keepTpm = boolOption(options, "keep-tpm", false);
+    if (auto r = checkOptions(options, {"keep-tpm"}); !r || !keepTpm) {
+        reply(shared, !r ? r : Result<void>(keepTpm.error()));
         return;
     }
-    authorize("org.virtswarm.domain.delete", [this, shared](Result<void> allowed) {
+    authorize("org.virtswarm.domain.delete", [this, shared,
+                                              keepTpm = keepTpm.value()](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
@@ -380,6 +384,13 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
         // Nothing could ever restore the image of a domain that is no longer defined.
         if (auto r = removeManagedSave(); !r) {
             log::warning("undefine of '" + m_domain.def.name + "': " + r.error().message());
+        }
+        // The TPM's state goes with the definition; a running swtpm keeps its open files
+        // until the domain stops. A small directory: removed in place.
+        if (!keepTpm) {
+            if (auto r = removeTpmState(m_registry.config().mode, m_domain.def.uuid); !r) {
+                log::warning(r.error().message());
+            }
         }
         // As in libvirt, a running domain stays up as a transient one.
         setPersistent(false);

@@ -70,6 +70,8 @@ private:
     void Suspend(sdbus::Result<>&& result, Options options) override;
     void Resume(sdbus::Result<>&& result, Options options) override;
     void GetStats(sdbus::Result<Options>&& result, Options options) override;
+    void InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
+                            Options options) override;
     void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                      Options options) override;
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;

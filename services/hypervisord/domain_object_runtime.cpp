@@ -38,8 +38,26 @@ void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& option
 }
 
 void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.init-control", {"running"},
-                  "Reboot");
+    // mode: "acpi" (default) or "agent"; the shim checks the value.
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {"mode"}); !r) {
+        reply(shared, r);
+        return;
+    }
+    authorize("org.virtswarm.domain.init-control", [this, shared, options](Result<void> allowed) {
+        if (!allowed) {
+            reply(shared, allowed);
+            return;
+        }
+        if (m_state != "running") {
+            reply(shared,
+                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
+            return;
+        }
+        m_registry.shims().callVoid(
+            uuidHex(), "Reboot", m_registry.config().shimCallTimeout,
+            [shared](Result<void> r) { reply(shared, std::move(r)); }, options);
+    });
 }
 
 void DomainObject::Reset(sdbus::Result<>&& result, Options options) {
@@ -106,6 +124,37 @@ void DomainObject::GetStats(sdbus::Result<Options>&& result, Options options) {
                 }
             },
             Options{});
+    });
+}
+
+void DomainObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
+                                      Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {"source"}); !r) {
+        shared->returnError(toDBusError(r.error()));
+        return;
+    }
+    // As libvirt (domain:write for the agent source): the call makes the shim talk to
+    // the guest, which costs more than reading what the swarm knows.
+    authorize("org.virtswarm.domain.write", [this, shared, options](Result<void> allowed) {
+        if (!allowed) {
+            shared->returnError(toDBusError(allowed.error()));
+            return;
+        }
+        if (!active()) {
+            shared->returnError(toDBusError(notRunning(m_domain.def.name)));
+            return;
+        }
+        m_registry.shims().call<std::vector<GuestInterfaceWire>>(
+            uuidHex(), "InterfaceAddresses", m_registry.config().shimCallTimeout,
+            [shared](Result<std::vector<GuestInterfaceWire>> interfaces) {
+                if (interfaces) {
+                    shared->returnResults(interfaces.value());
+                } else {
+                    shared->returnError(toDBusError(interfaces.error()));
+                }
+            },
+            options);
     });
 }
 

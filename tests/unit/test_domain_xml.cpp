@@ -151,7 +151,7 @@ TEST(DomainXml, ThingsWeCannotRunAreNotSupported) {
                                   "<target dev='vda'/></disk>")),
               Code::NotSupported);
     EXPECT_EQ(errorCode(domainXml("<interface type='direct'/>")), Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<graphics type='spice'/>")), Code::NotSupported);
+    EXPECT_EQ(errorCode(domainXml("<graphics type='sdl'/>")), Code::NotSupported);
     EXPECT_EQ(errorCode(domainXml("<serial type='tcp'/>")), Code::NotSupported);
 }
 

@@ -889,5 +889,28 @@ TEST_F(QmpConnectTest, ConnectToMissingSocketFails) {
     EXPECT_FALSE(client->connected());
 }
 
+// The QEMU guest agent speaks first only when asked: no greeting, no capabilities.
+TEST_F(QmpClientTest, WithoutGreetingTheClientIsReadyOnceConnected) {
+    Limits limits;
+    limits.greeting = false;
+    auto client = makeClient(limits);
+    ReadyOutcome ready;
+    client->start(clientFd, ready.callback());
+    EXPECT_FALSE(ready.done()) << "never called back from inside start()";
+    ASSERT_TRUE(runUntil([&] { return ready.done(); }));
+    EXPECT_TRUE(ready.ok());
+    EXPECT_TRUE(client->connected());
+    peer->onCommand = [&](const json& command) {
+        EXPECT_EQ(command["execute"], "guest-sync");
+        peer->reply(command, command["arguments"]["id"]);
+    };
+    ReplyOutcome sync;
+    client->execute("guest-sync", {{"id", 1234}}, sync.callback());
+    ASSERT_TRUE(runUntil([&] { return sync.done(); }));
+    ASSERT_TRUE(sync.ok());
+    EXPECT_EQ(sync.result->value(), 1234);
+    EXPECT_TRUE(peer->commands.size() == 1 && peer->commands[0]["execute"] == "guest-sync");
+}
+
 } // namespace
 } // namespace virtswarm::qmp

@@ -16,6 +16,9 @@
 namespace virtswarm {
 
 using Options = std::map<std::string, sdbus::Variant>;
+// InterfaceAddresses: (name, hardware address, [(type "ipv4"|"ipv6", address, prefix)]).
+using GuestAddressWire = sdbus::Struct<std::string, std::string, uint32_t>;
+using GuestInterfaceWire = sdbus::Struct<std::string, std::string, std::vector<GuestAddressWire>>;
 
 sdbus::Error toDBusError(const Error& error);
 Error fromDBusError(const sdbus::Error& error);
@@ -31,6 +34,8 @@ Result<void> checkOptions(const Options& options, const std::vector<const char*>
 // A boolean option; a value of another type is InvalidArgs.
 Result<bool> boolOption(const Options& options, const char* key, bool fallback);
 Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback);
+Result<std::string> stringOption(const Options& options, const char* key,
+                                 const std::string& fallback);
 
 // The "active"/"inactive" options of list methods; neither means both, as with libvirt's
 // list flags.

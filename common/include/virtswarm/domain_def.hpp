@@ -3,6 +3,7 @@
 
 #include "virtswarm/device_address.hpp"
 #include "virtswarm/domain_platform.hpp"
+#include "virtswarm/domain_tool_devices.hpp"
 #include "virtswarm/result.hpp"
 #include "virtswarm/uuid.hpp"
 
@@ -31,8 +32,11 @@ struct DiskDef {
 };
 
 struct CharDeviceDef {
-    std::string type; // pty | file
-    std::string path; // file: the output file; pty: filled in at runtime
+    std::string type;       // pty | file | unix
+    std::string path;       // file: the output file; unix: the socket; pty: filled in at runtime
+    bool unixListen = true; // unix: <source mode='bind'> (QEMU listens) or 'connect'
+    std::string logFile;    // <log file=...>: a copy of the output
+    bool logAppend = false;
 };
 
 struct InterfaceDef {
@@ -45,7 +49,7 @@ struct InterfaceDef {
 };
 
 struct GraphicsDef {
-    std::string type = "vnc";
+    std::string type = "vnc"; // vnc | spice
     std::string listen = "127.0.0.1";
     int port = -1; // -1 with autoport
     bool autoport = true;
@@ -53,6 +57,8 @@ struct GraphicsDef {
     std::optional<std::string> passwd;
     // passwdValidTo='YYYY-MM-DDTHH:MM:SS' (UTC), as seconds since the epoch.
     std::optional<int64_t> passwdValidTo;
+    // spice: <image compression='...'/>, empty = QEMU's default.
+    std::string imageCompression;
 };
 
 // The part of libvirt's domain XML that virtswarm acts on. The XML itself stays the
@@ -79,6 +85,7 @@ struct DomainDef {
     std::vector<ControllerDef> controllers;
     std::vector<InputDef> inputs;
     MemballoonDef memballoon;
+    ToolDevices tools;
 };
 
 // A validated definition plus its XML, normalised: a missing UUID or MAC address is

@@ -4,6 +4,7 @@
 #include "virtswarm/domain_def.hpp"
 
 #include <string>
+#include <vector>
 
 namespace virtswarm {
 
@@ -33,6 +34,15 @@ Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element,
 // Sets <target dev='...'/> on the n-th <interface>: the host-side TAP in the live XML.
 Result<DomainXml> withInterfaceTarget(const DomainXml& domain, size_t index,
                                       const std::string& hostDevice);
+// The runtime side of the tool devices in the live XML (domain_tool_devices_live.cpp):
+// each unix channel's socket (`channelPaths`, by channel index), the SPICE port QEMU
+// listens on (-1: unchanged) and the aliases of channels, sound, rng, TPM and watchdog.
+Result<DomainXml> withToolDeviceRuntime(const DomainXml& domain,
+                                        const std::vector<std::string>& channelPaths,
+                                        int spicePort);
+// <target state='connected'|'disconnected'/> of the channel whose alias is `alias`.
+Result<DomainXml> withChannelState(const DomainXml& domain, const std::string& alias,
+                                   bool connected);
 // The alias recorded for a device matching `device`, or empty.
 std::string aliasOf(const DomainXml& domain, const DeviceSpec& device);
 

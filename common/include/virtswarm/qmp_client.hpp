@@ -34,6 +34,9 @@ struct Limits {
     std::chrono::milliseconds defaultTimeout{5000};
     // Events beyond this in one second are dropped (and counted), not delivered.
     size_t maxEventsPerSecond = 1000;
+    // The QEMU guest agent speaks the same JSON commands but sends no greeting and has no
+    // capabilities negotiation: with false, the client is ready once connected.
+    bool greeting = true;
 };
 
 // An asynchronous client for one QMP monitor connection, served by the EventLoop.
@@ -100,6 +103,8 @@ private:
     };
 
     bool beginStart(ReadyHandler ready, State state);
+    // The socket is connected: the greeting comes next, or (no greeting) ready.
+    void socketConnected();
     void enqueue(const std::string& command, nlohmann::json arguments, int fd, Reply reply,
                  std::optional<std::chrono::milliseconds> timeout);
     enum class SendResult { Sent, Full, Failed };

@@ -1,0 +1,233 @@
+"""End to end: the devices virt-install and virt-manager add, run by a real QEMU.
+
+A guest with a guest-agent channel, a spicevmc channel, SPICE graphics, qxl video, audio
+and sound, a virtio rng, an emulated TPM (swtpm, run by the shim), a watchdog, a panic
+device and SMBIOS strings starts and runs under TCG; the live XML shows the runtime side
+(socket path, SPICE port, aliases, agent state), the SPICE port and the agent socket
+accept connections, and the TPM's state survives a restart and goes with Undefine.
+"""
+
+import os
+import re
+import socket
+import xml.etree.ElementTree as ET
+
+import bridgeclient as bc
+import vsclient as vc
+import vsharness as h
+
+UUID_RE = re.compile(r"<uuid>([0-9a-f-]+)</uuid>")
+
+TOOL_DEVICES = """
+    <channel type='unix'><source mode='bind'/>
+      <target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
+    <graphics type='spice' port='-1' tls-port='-1' autoport='yes'>
+      <image compression='off'/></graphics>
+    <video><model type='qxl' ram='65536' vram='65536' vgamem='16384' heads='1'
+      primary='yes'/></video>
+    <audio id='1' type='spice'/>
+    <sound model='ich9'><audio id='1'/></sound>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <tpm model='tpm-tis'><backend type='emulator' version='2.0'/></tpm>
+    <watchdog model='i6300esb' action='reset'/>
+    <panic model='isa'><address type='isa' iobase='0x505'/></panic>
+"""
+
+SYSINFO = """
+  <sysinfo type='smbios'>
+    <system><entry name='manufacturer'>virtswarm tests</entry>
+      <entry name='product'>tool devices</entry></system>
+  </sysinfo>
+"""
+
+
+def tool_domain_xml(name):
+    xml = vc.domain_xml(name, extra_devices=TOOL_DEVICES)
+    xml = xml.replace("<type arch='x86_64'>hvm</type>",
+                      "<type arch='x86_64'>hvm</type><smbios mode='sysinfo'/>")
+    return xml.replace("<features>", SYSINFO + "<features>")
+
+
+def live(path):
+    return ET.fromstring(str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT)))
+
+
+def qemu_cmdline(path):
+    with open(f"/proc/{vc.qemu_pid(path)}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0") if a]
+
+
+def tpm_state_dir(uuid):
+    return os.path.join(h.env("VIRTSWARM_STATE_DIR"), "swtpm", uuid)
+
+
+def start(path):
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    vc.wait_state(path, "running")
+
+
+def stop(path):
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    vc.wait_state(path, "shutoff")
+
+
+def test_a_guest_with_the_tools_devices_runs_and_shows_them():
+    path = vc.define(tool_domain_xml(vc.unique("tools")))
+    start(path)
+    dom = live(path)
+    devices = dom.find("devices")
+
+    # QEMU runs every device the XML lists (its command line is what the shim built).
+    argv = qemu_cmdline(path)
+    for expected in ("qxl-vga,id=video0", "ich9-intel-hda,id=sound0", "virtio-rng-pci",
+                     "tpm-tis,tpmdev=tpm-tpm0,id=tpm0", "i6300esb,id=watchdog0",
+                     "pvpanic,ioport=1285", "virtio-serial-pci,id=virtio-serial0"):
+        assert any(a.startswith(expected) for a in argv), (expected, argv)
+    assert "type=1,manufacturer=virtswarm tests,product=tool devices" in argv
+
+    # The guest agent's socket: chosen by virtswarm, shown, accepting a client.
+    agent, spicevmc = devices.findall("channel")
+    assert agent.find("alias").get("name") == "channel0"
+    assert agent.find("target").get("state") == "disconnected"  # no agent in this guest
+    sock_path = agent.find("source").get("path")
+    assert sock_path.startswith(vc.runtime_dir(path))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(sock_path)
+    assert spicevmc.find("alias").get("name") == "channel1"
+
+    # SPICE: the port the shim allocated is in the live XML and QEMU listens on it.
+    graphics = devices.find("graphics")
+    port = int(graphics.get("port"))
+    assert 5900 <= port <= 65535
+    with socket.create_connection(("127.0.0.1", port), timeout=10):
+        pass
+    assert any(a.startswith(f"port={port},addr=127.0.0.1,disable-ticketing=on") for a in argv)
+
+    # swtpm runs as a child of the shim, on the domain's state directory.
+    uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
+                                                       timeout=vc.TIMEOUT))).group(1)
+    assert os.path.isdir(tpm_state_dir(uuid))
+    stop(path)
+
+
+def test_tpm_state_survives_a_restart_and_goes_with_undefine():
+    path = vc.define(tool_domain_xml(vc.unique("tpm")))
+    uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
+                                                       timeout=vc.TIMEOUT))).group(1)
+    state_dir = tpm_state_dir(uuid)
+    start(path)
+    stop(path)
+    # swtpm wrote the TPM's permanent state (its EPS, seeds) on first start.
+    vc.wait_file_contains(os.path.join(state_dir, "tpm2-00.permall"), "")
+    with open(os.path.join(state_dir, "tpm2-00.permall"), "rb") as f:
+        first = f.read()
+    assert first
+    start(path)
+    stop(path)
+    with open(os.path.join(state_dir, "tpm2-00.permall"), "rb") as f:
+        # The same TPM: the seeds created at first start are still there.
+        assert f.read()[:64] == first[:64]
+    vc.domain(path).Undefine(vc.no_options(), timeout=vc.TIMEOUT)
+    assert not os.path.exists(state_dir)
+
+
+def test_undefine_can_keep_the_tpm_state():
+    path = vc.define(tool_domain_xml(vc.unique("keeptpm")))
+    uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
+                                                       timeout=vc.TIMEOUT))).group(1)
+    start(path)
+    stop(path)
+    vc.domain(path).Undefine({"keep-tpm": True}, timeout=vc.TIMEOUT)
+    assert os.path.isdir(tpm_state_dir(uuid))
+
+
+def test_agent_power_modes_need_a_connected_agent():
+    path = vc.define(tool_domain_xml(vc.unique("agent")))
+    start(path)
+    dom = vc.domain(path)
+    # This guest runs no agent: the channel stays disconnected and the agent modes say so
+    # (libvirt's VIR_ERR_AGENT_UNRESPONSIVE), without touching the guest.
+    for call in (dom.Shutdown, dom.Reboot):
+        assert vc.error_name(call, {"mode": "agent"}) == \
+            "org.virtswarm.Error.HypervisorGone"
+        assert vc.error_name(call, {"mode": "hibernate"}) == \
+            "org.virtswarm.Error.NotSupported"
+    assert vc.state(path)[0] == "running"
+    stop(path)
+
+
+def test_virsh_maps_the_agent_mode_and_keep_tpm():
+    proxyd = bc.Bridge("bridge-tools")
+    home = bc.virsh_home(proxyd.root)
+    try:
+        # domcapabilities tells what runs.
+        caps = ET.fromstring(bc.virsh(home, proxyd.rw_uri, "domcapabilities").stdout)
+        values = lambda where: {v.text for v in caps.findall(f"devices/{where}/value")}
+        assert {"vnc", "spice"} <= values("graphics/enum[@name='type']")
+        assert {"qxl", "virtio", "vga"} <= values("video/enum[@name='modelType']")
+        assert {"tpm-crb", "tpm-tis"} <= values("tpm/enum[@name='model']")
+        assert values("rng/enum[@name='backendModel']") == {"random"}
+        assert {"unix", "spicevmc"} <= values("channel/enum[@name='type']")
+
+        name = vc.unique("virsh-tools")
+        path = vc.define(tool_domain_xml(name))
+        uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
+                                                           timeout=vc.TIMEOUT))).group(1)
+        start(path)
+        # --mode agent reaches the shim as mode=agent: no agent runs in this guest.
+        r = bc.virsh(home, proxyd.rw_uri, "shutdown", name, "--mode", "agent", check=False)
+        assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "reboot", name, "--mode", "agent", check=False)
+        assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "domifaddr", name, "--source", "agent", check=False)
+        assert r.returncode != 0 and "guest agent is not connected" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "domifaddr", name, "--source", "arp", check=False)
+        assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
+        r = bc.virsh(home, proxyd.rw_uri, "shutdown", name, "--mode", "initctl", check=False)
+        assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
+        assert vc.state(path)[0] == "running"
+        stop(path)
+        bc.virsh(home, proxyd.rw_uri, "undefine", name, "--keep-tpm")
+        assert os.path.isdir(tpm_state_dir(uuid))
+    finally:
+        proxyd.stop()
+
+
+def test_serial_on_a_unix_socket_with_a_log_file():
+    root = h.env("VS_TEST_ROOT")
+    name = vc.unique("unixserial")
+    sock_path = os.path.join(root, f"{name}.sock")
+    log_path = os.path.join(root, f"{name}.log")
+    xml = vc.domain_xml(name).replace(
+        "<serial type='pty'/>",
+        f"<serial type='unix'><source mode='bind' path='{sock_path}'/>"
+        f"<log file='{log_path}' append='off'/></serial>")
+    path = vc.define(xml)
+    start(path)
+    # The shim bound the socket (QEMU, unprivileged, holds only the fd) and opened the
+    # log; the guest's console reaches both.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(sock_path)
+        s.settimeout(vc.TIMEOUT)
+        received = b""
+        while b"VIRTSWARM-GUEST-READY" not in received:
+            chunk = s.recv(65536)  # the guest waits for us: a console nobody reads stalls
+            assert chunk, "the serial socket closed"
+            received += chunk
+    vc.wait_file_contains(log_path, "VIRTSWARM-GUEST-READY")
+    stop(path)
+
+
+def test_interface_addresses_come_from_the_agent():
+    path = vc.define(tool_domain_xml(vc.unique("ifaddr")))
+    dom = vc.domain(path)
+    assert vc.error_name(dom.InterfaceAddresses, vc.no_options()) == \
+        "org.virtswarm.Error.InvalidState"  # not running
+    start(path)
+    # No agent runs in this guest; another source is not one virtswarm has.
+    assert vc.error_name(dom.InterfaceAddresses, vc.no_options()) == \
+        "org.virtswarm.Error.HypervisorGone"
+    assert vc.error_name(dom.InterfaceAddresses, {"source": "lease"}) == \
+        "org.virtswarm.Error.NotSupported"
+    stop(path)
