@@ -3,6 +3,7 @@
 // ids follow libvirt's aliases (channel0, video0, sound0, rng0, tpm0, watchdog0), so the
 // live XML and QMP's view agree.
 #include "qemu_command.hpp"
+#include "qemu_controllers.hpp"
 
 #include <algorithm>
 #include <set>
@@ -210,6 +211,22 @@ void addTpm(const DomainDef& def, const QemuLaunch& launch, Argv& argv) {
     add(argv, {"-device", def.tools.tpm->model + ",tpmdev=tpm-tpm0,id=tpm0"});
 }
 
+// USB redirection from the SPICE client: a spicevmc chardev named "usbredir" each.
+void addRedirdevs(const DomainDef& def, Argv& argv) {
+    bool q35 = isQ35(def);
+    for (size_t i = 0; i < def.tools.redirdevs.size(); ++i) {
+        std::string chardev = "charredir" + std::to_string(i);
+        add(argv, {"-chardev", "spicevmc,id=" + chardev + ",name=usbredir"});
+        std::string dev = "usb-redir,chardev=" + chardev + ",id=redir" + std::to_string(i);
+        const auto* usb = std::get_if<UsbAddress>(&def.tools.redirdevs[i].address);
+        dev += ",bus=" + qemuControllerId("usb", usb ? usb->bus : 0, q35) + ".0";
+        if (usb && !usb->port.empty()) {
+            dev += ",port=" + usb->port;
+        }
+        add(argv, {"-device", dev});
+    }
+}
+
 void addWatchdogAndPanic(const DomainDef& def, Argv& argv) {
     if (const auto& w = def.tools.watchdog) {
         if (w->model == "i6300esb") {
@@ -269,6 +286,7 @@ void addToolDevices(const DomainDef& def, const QemuLaunch& launch, Argv& argv) 
     addRngs(def, argv);
     addTpm(def, launch, argv);
     addWatchdogAndPanic(def, argv);
+    addRedirdevs(def, argv);
     addSmbios(def, argv);
 }
 

@@ -258,6 +258,24 @@ Result<WatchdogDef> parseWatchdog(xml::Node node) {
     return watchdog;
 }
 
+Result<RedirdevDef> parseRedirdev(xml::Node node) {
+    std::string bus = xml::attribute(node, "bus").value_or("usb");
+    std::string type = xml::attribute(node, "type").value_or("");
+    if (bus != "usb" || type != "spicevmc") {
+        return unsupported("redirdev bus '" + bus + "' type '" + type +
+                           "' is not supported (bus 'usb', type 'spicevmc')");
+    }
+    auto address = parseDeviceAddress(node);
+    if (!address) {
+        return address.takeError();
+    }
+    if (!std::holds_alternative<std::monostate>(address.value()) &&
+        !std::holds_alternative<UsbAddress>(address.value())) {
+        return invalid("a <redirdev> needs an address of type 'usb'");
+    }
+    return RedirdevDef{address.value()};
+}
+
 Result<PanicDef> parsePanic(xml::Node node) {
     PanicDef panic;
     panic.model = xml::attribute(node, "model").value_or("isa");
@@ -382,6 +400,9 @@ Result<bool> parseToolDevice(xml::Node dev, ToolDevices& tools) {
     if (n == "panic") {
         return add(parsePanic(dev), tools.panics);
     }
+    if (n == "redirdev") {
+        return add(parseRedirdev(dev), tools.redirdevs);
+    }
     if (n == "tpm" || n == "watchdog") {
         bool taken = n == "tpm" ? tools.tpm.has_value() : tools.watchdog.has_value();
         if (taken) {
@@ -433,11 +454,26 @@ Result<void> parseSmbiosMode(xml::Node root, xml::Node os, ToolDevices& tools) {
 
 Result<void> checkToolDevices(DomainDef& def) {
     ToolDevices& tools = def.tools;
+    // Explicit controllers are parsed with the others (domain_controllers.cpp).
+    tools.hasVirtioSerialController =
+        tools.hasVirtioSerialController ||
+        std::any_of(def.controllers.begin(), def.controllers.end(),
+                    [](const ControllerDef& c) { return c.type == "virtio-serial"; });
     bool spice = std::any_of(def.graphics.begin(), def.graphics.end(),
                              [](const GraphicsDef& g) { return g.type == "spice"; });
     for (const auto& channel : tools.channels) {
         if (channel.type == "spicevmc" && !spice) {
             return invalid("a spicevmc <channel> needs <graphics type='spice'>");
+        }
+    }
+    if (!tools.redirdevs.empty()) {
+        if (!spice) {
+            return invalid("a spicevmc <redirdev> needs <graphics type='spice'>");
+        }
+        if (std::any_of(def.controllers.begin(), def.controllers.end(), [](const ControllerDef& c) {
+                return c.type == "usb" && c.model == "none";
+            })) {
+            return invalid("a <redirdev> needs a USB controller, and the USB controller is 'none'");
         }
     }
     for (const auto& audio : tools.audios) {

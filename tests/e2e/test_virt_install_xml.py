@@ -19,10 +19,6 @@ import vsharness as h
 
 pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
 
-# The devices of issue 10's other half (channels, SPICE, video, sound, rng, tpm) are left
-# out until they run.
-DEV_B_OPTIONS = ["--channel", "none", "--rng", "none", "--tpm", "none",  # DEV-B devices
-                 "--sound", "none", "--video", "none", "--graphics", "none"]  # DEV-B devices
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +54,7 @@ def virt_install(bridge, name, *options):
     r = subprocess.run(
         ["virt-install", "--connect", bridge["rw"], "--print-xml", "--noautoconsole",
          "--name", name, "--virt-type", "qemu", "--memory", "256", "--vcpus", "1",
-         *DEV_B_OPTIONS, *options],
+         *options],
         capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
         env=dict(os.environ, HOME=bridge["home"], XDG_CACHE_HOME=bridge["home"],
                  XDG_CONFIG_HOME=bridge["home"]))
@@ -116,6 +112,13 @@ def test_linux_guest_boots_from_its_kernel(bridge, guest):
     assert has_device(argv, "virtio-blk-pci") and has_device(argv, "virtio-net-pci")
     if root.find("devices/memballoon[@model='virtio']") is not None:
         assert has_device(argv, "virtio-balloon-pci")
+    # What virt-install adds by default for a Linux guest runs too: the guest agent's
+    # channel, SPICE with its USB redirection, video, audio, and a virtio rng.
+    assert root.find("devices/channel/target[@name='org.qemu.guest_agent.0']") is not None
+    assert root.find("devices/graphics[@type='spice']") is not None
+    assert root.find("devices/redirdev") is not None and root.find("devices/rng") is not None
+    assert has_device(argv, "virtserialport") and has_device(argv, "usb-redir")
+    assert has_device(argv, "virtio-rng-pci") and "-spice" in argv
     # The live XML names what runs: QEMU's ids as aliases.
     live = ET.fromstring(virsh(bridge, "dumpxml", "vi-linux").stdout)
     for controller in live.findall("devices/controller[@model='pcie-root-port']"):

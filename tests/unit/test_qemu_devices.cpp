@@ -85,7 +85,13 @@ TEST(QemuDevices, ChannelsKeepLibvirtsPortsAndUseAnExplicitController) {
                         "<channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/>"
                         "</channel>" +
                         kSpice);
-    EXPECT_FALSE(hasValue(argv, "-device", "virtio-serial-pci,id=virtio-serial0"));
+    // The explicit controller, once: none is added for the channels.
+    auto devices = valuesOf(argv, "-device");
+    EXPECT_EQ(std::count_if(devices.begin(), devices.end(),
+                            [](const std::string& d) {
+                                return d.rfind("virtio-serial-pci,id=virtio-serial0", 0) == 0;
+                            }),
+              1);
     EXPECT_TRUE(hasValue(argv, "-chardev", "spicevmc,id=charchannel1,name=vdagent"));
     EXPECT_TRUE(hasValue(argv, "-device",
                          "virtserialport,bus=virtio-serial0.0,nr=2,chardev=charchannel1,"
@@ -317,4 +323,26 @@ TEST(GuestAgent, InterfaceListFromTheAgent) {
         ASSERT_FALSE(r) << bad;
         EXPECT_EQ(r.error().code(), Code::OperationFailed);
     }
+}
+
+TEST(QemuDevices, SpiceUsbRedirectionOnTheUsbController) {
+    std::string redirs = std::string(kSpice) +
+                         "<controller type='usb' model='qemu-xhci' ports='15'/>"
+                         "<redirdev bus='usb' type='spicevmc'/>"
+                         "<redirdev bus='usb' type='spicevmc'><address type='usb' bus='0' "
+                         "port='3'/></redirdev>";
+    for (const char* machine : {"pc", "q35"}) {
+        auto argv = argvFor(redirs, machine);
+        EXPECT_TRUE(hasValue(argv, "-chardev", "spicevmc,id=charredir0,name=usbredir"));
+        EXPECT_TRUE(hasValue(argv, "-device", "usb-redir,chardev=charredir0,id=redir0,bus=usb.0"));
+        EXPECT_TRUE(
+            hasValue(argv, "-device", "usb-redir,chardev=charredir1,id=redir1,bus=usb.0,port=3"));
+    }
+    expectRefused("<redirdev bus='usb' type='spicevmc'/>", Code::InvalidXML,
+                  "needs <graphics type='spice'>");
+    expectRefused(std::string(kSpice) + "<redirdev bus='usb' type='tcp'/>", Code::NotSupported,
+                  "redirdev bus 'usb' type 'tcp'");
+    expectRefused(std::string(kSpice) + "<controller type='usb' model='none'/>" +
+                      "<redirdev bus='usb' type='spicevmc'/>",
+                  Code::InvalidXML, "USB controller is 'none'");
 }

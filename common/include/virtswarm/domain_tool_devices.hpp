@@ -74,6 +74,12 @@ struct PanicDef {
     DeviceAddress address;
 };
 
+// <redirdev bus='usb' type='spicevmc'>: a USB device of the SPICE client's machine,
+// redirected into the guest (virt-install adds two with SPICE graphics).
+struct RedirdevDef {
+    DeviceAddress address; // a UsbAddress, or none: the first free port of usb.0
+};
+
 // <sysinfo type='smbios'> applied with <os><smbios mode='sysinfo'/>: per SMBIOS table
 // type (0 bios, 1 system, 2 baseBoard, 3 chassis, 11 oemStrings), its fields in order.
 struct SmbiosTable {
@@ -90,6 +96,7 @@ struct ToolDevices {
     std::optional<TpmDef> tpm;
     std::optional<WatchdogDef> watchdog;
     std::vector<PanicDef> panics;
+    std::vector<RedirdevDef> redirdevs;
     std::vector<SmbiosTable> smbios; // empty unless <os><smbios mode='sysinfo'/>
     // An explicit <controller type='virtio-serial'> exists: channels need none added.
     bool hasVirtioSerialController = false;
