@@ -119,6 +119,13 @@ def assert_continued(name, path):
     assert vc.wait_state(path, "shutoff", timeout=30) == ("shutoff", "shutdown")
 
 
+def cached_bytes(path) -> int:
+    """How much of the file is in the page cache (util-linux fincore)."""
+    r = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
+                       capture_output=True, text=True, check=True)
+    return int(r.stdout.strip())
+
+
 def test_managed_save_restore_and_remove():
     name = vc.unique("saved")
     path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
@@ -129,6 +136,7 @@ def test_managed_save_restore_and_remove():
     assert vc.state(path) == ("shutoff", "saved")
     assert bool(vc.prop(path, "HasManagedSave"))
     assert os.path.getsize(save_image(path)) > 1 << 20
+    assert cached_bytes(save_image(path)) > 0  # without bypass-cache it stays cached
     assert vc.error_name(vc.domain(path).ManagedSave, vc.no_options()) == ERR + "InvalidState"
     assert vc.error_name(vc.domain(path).ManagedSave, {"bogus": True}) == \
         "org.freedesktop.DBus.Error.InvalidArgs"
@@ -142,6 +150,8 @@ def test_managed_save_restore_and_remove():
     # ManagedSaveRemove: the next Start boots afresh.
     start_all({name: path})
     vc.domain(path).ManagedSave({"bypass-cache": True}, timeout=vc.TIMEOUT)
+    # bypass-cache: the guest's memory does not stay in the host's page cache.
+    assert cached_bytes(save_image(path)) < os.path.getsize(save_image(path)) // 8
     vc.domain(path).ManagedSaveRemove(vc.no_options(), timeout=vc.TIMEOUT)
     assert not bool(vc.prop(path, "HasManagedSave"))
     vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
