@@ -62,6 +62,7 @@ const Action* actionFor(int32_t procedure) {
 constexpr uint32_t kPowerAcpiButton = 1;
 constexpr uint32_t kPowerGuestAgent = 2;
 constexpr uint32_t kUndefineKeepTpm = 64;
+constexpr uint32_t kStartForceBoot = 8; // VIR_DOMAIN_START_FORCE_BOOT
 
 // The D-Bus options a call's flags stand for; flags the swarm does not act on change
 // nothing, as before, except power methods it cannot use (initctl, signal, paravirt).
@@ -81,6 +82,9 @@ Result<Options> optionsForFlags(int32_t procedure, uint32_t flags) {
     }
     if (procedure == proto::DomainUndefineFlags && (flags & kUndefineKeepTpm) != 0) {
         options["keep-tpm"] = sdbus::Variant(true);
+    }
+    if (procedure == proto::DomainCreateWithFlags && (flags & kStartForceBoot) != 0) {
+        options["force-boot"] = sdbus::Variant(true);
     }
     return options;
 }

@@ -295,17 +295,49 @@ void DomainObject::becameInactive() {
 
 void DomainObject::Start(sdbus::Result<>&& result, Options options) {
     auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
+    if (auto r = checkOptions(options, {"force-boot"}); !r) {
         reply(shared, r);
         return;
     }
-    authorize("org.virtswarm.domain.start", [this, shared](Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
+    auto forceBoot = boolOption(options, "force-boot", false);
+    if (!forceBoot) {
+        reply(shared, forceBoot.takeError());
+        return;
+    }
+    Caller caller = currentCaller(getObject());
+    auto boot = [this, shared] {
         start([shared](Result<void> outcome) { reply(shared, std::move(outcome)); });
-    });
+    };
+    authorize(caller, "org.virtswarm.domain.start",
+              [this, shared, caller, boot, forceBoot = forceBoot.value()](Result<void> allowed) {
+                  if (!allowed) {
+                      reply(shared, allowed);
+                      return;
+                  }
+                  if (!forceBoot) {
+                      boot();
+                      return;
+                  }
+                  // Discarding the saved guest is what ManagedSaveRemove needs.
+                  authorize(caller, "org.virtswarm.domain.hibernate",
+                            [this, shared, boot](Result<void> mayDiscard) {
+                                if (!mayDiscard) {
+                                    reply(shared, mayDiscard);
+                                    return;
+                                }
+                                if (active() || m_starting) {
+                                    reply(shared,
+                                          Error(Code::InvalidState, "domain '" + m_domain.def.name +
+                                                                        "' is already running"));
+                                    return;
+                                }
+                                if (auto r = removeManagedSave(); !r) {
+                                    reply(shared, r);
+                                    return;
+                                }
+                                boot();
+                            });
+              });
 }
 
 void DomainObject::Shutdown(sdbus::Result<>&& result, Options options) {

@@ -229,6 +229,13 @@ def test_virsh_managedsave_start_and_managedsave_remove():
         assert f"Removed managedsave image for domain '{name}'" in \
             virsh("managedsave-remove", name)
         assert not bool(vc.prop(path, "HasManagedSave"))
+
+        # start --force-boot discards the image and boots afresh.
+        start_all({name: path})
+        virsh("managedsave", name)
+        assert f"Domain '{name}' started" in virsh("start", "--force-boot", name)
+        assert virsh("domstate", "--reason", name).strip() == "running (booted)"
+        assert not bool(vc.prop(path, "HasManagedSave"))
     finally:
         proxyd.stop()
 
