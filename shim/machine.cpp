@@ -447,14 +447,7 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
                                  data.value("reason", "") == "guest-shutdown";
         if (m_rebootRequested || restartOnPoweroff) {
             m_rebootRequested = false;
-            m_inReboot = true;
-            m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
-            m_qmp.execute("cont", nlohmann::json::object(),
-                          [this, guard = m_lifetime.guard()](Result<nlohmann::json>) {
-                              if (guard.alive()) {
-                                  m_inReboot = false;
-                              }
-                          });
+            resetAndContinue();
             return;
         }
         m_shutdownReason = data.value("reason", "guest-shutdown");
@@ -500,19 +493,25 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
     }
 }
 
+// A reboot in the same QEMU: reset, and let a guest stopped by -no-shutdown or a panic
+// run again. The STOP/RESUME this causes are not the user's pause (m_inReboot).
+void Machine::resetAndContinue() {
+    m_inReboot = true;
+    m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
+    m_qmp.execute("cont", nlohmann::json::object(),
+                  [this, guard = m_lifetime.guard()](Result<nlohmann::json>) {
+                      if (guard.alive()) {
+                          m_inReboot = false;
+                      }
+                  });
+}
+
 // QEMU paused the guest (-action panic=pause); <on_crash> says what happens next.
 void Machine::onGuestPanicked() {
     const std::string& action = m_domain.def.platform.onCrash;
     if (action == "restart") {
         log::info("guest panicked: restarting it (on_crash=restart)");
-        m_inReboot = true;
-        m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
-        m_qmp.execute("cont", nlohmann::json::object(),
-                      [this, guard = m_lifetime.guard()](Result<nlohmann::json>) {
-                          if (guard.alive()) {
-                              m_inReboot = false;
-                          }
-                      });
+        resetAndContinue();
         return;
     }
     m_panicked = true;

@@ -96,6 +96,7 @@ private:
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
     void onGuestPanicked();
+    void resetAndContinue();
     // The QEMU ids of controllers, inputs and the balloon, as <alias> in the live XML.
     static void annotatePlatformAliases(DomainXml& live);
     // <memballoon><stats period>: QEMU polls the guest's balloon driver for statistics.

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <tuple>
 
 namespace virtswarm {
 namespace {
@@ -28,6 +29,19 @@ Result<uint32_t> number(xml::Node node, const char* attr, uint32_t max) {
     return out;
 }
 
+// Reads each (attribute, maximum) into its target; the first bad one is the error.
+Result<void> numbers(xml::Node node,
+                     std::initializer_list<std::tuple<const char*, uint32_t, uint32_t*>> fields) {
+    for (const auto& [attr, max, into] : fields) {
+        auto value = number(node, attr, max);
+        if (!value) {
+            return value.takeError();
+        }
+        *into = value.value();
+    }
+    return success();
+}
+
 } // namespace
 
 Result<DeviceAddress> parseDeviceAddress(xml::Node device) {
@@ -38,55 +52,38 @@ Result<DeviceAddress> parseDeviceAddress(xml::Node device) {
     std::string type = xml::attribute(node, "type").value_or("");
     if (type == "pci") {
         PciAddress a;
-        auto domain = number(node, "domain", 0xffff);
-        auto bus = number(node, "bus", 0xff);
-        auto slot = number(node, "slot", 0x1f);
-        auto function = number(node, "function", 7);
-        for (const auto* r : {&domain, &bus, &slot, &function}) {
-            if (!*r) {
-                return r->error();
-            }
+        if (auto r = numbers(node, {{"domain", 0xffff, &a.domain},
+                                    {"bus", 0xff, &a.bus},
+                                    {"slot", 0x1f, &a.slot},
+                                    {"function", 7, &a.function}});
+            !r) {
+            return r.takeError();
         }
-        if (domain.value() != 0) {
+        if (a.domain != 0) {
             return Error(Code::NotSupported, "PCI domains other than 0 are not supported");
         }
-        a.domain = domain.value();
-        a.bus = bus.value();
-        a.slot = slot.value();
-        a.function = function.value();
         a.multifunction = xml::attribute(node, "multifunction").value_or("off") == "on";
         return DeviceAddress{a};
     }
     if (type == "drive") {
         DriveAddress a;
-        auto controller = number(node, "controller", 0xff);
-        auto bus = number(node, "bus", 0xff);
-        auto target = number(node, "target", 0xff);
-        auto unit = number(node, "unit", 0x3fff);
-        for (const auto* r : {&controller, &bus, &target, &unit}) {
-            if (!*r) {
-                return r->error();
-            }
+        if (auto r = numbers(node, {{"controller", 0xff, &a.controller},
+                                    {"bus", 0xff, &a.bus},
+                                    {"target", 0xff, &a.target},
+                                    {"unit", 0x3fff, &a.unit}});
+            !r) {
+            return r.takeError();
         }
-        a.controller = controller.value();
-        a.bus = bus.value();
-        a.target = target.value();
-        a.unit = unit.value();
         return DeviceAddress{a};
     }
     if (type == "virtio-serial") {
         VirtioSerialAddress a;
-        auto controller = number(node, "controller", 0xff);
-        auto bus = number(node, "bus", 0xff);
-        auto port = number(node, "port", 0xffff);
-        for (const auto* r : {&controller, &bus, &port}) {
-            if (!*r) {
-                return r->error();
-            }
+        if (auto r = numbers(node, {{"controller", 0xff, &a.controller},
+                                    {"bus", 0xff, &a.bus},
+                                    {"port", 0xffff, &a.port}});
+            !r) {
+            return r.takeError();
         }
-        a.controller = controller.value();
-        a.bus = bus.value();
-        a.port = port.value();
         return DeviceAddress{a};
     }
     if (type == "usb") {
