@@ -43,6 +43,7 @@ std::span<const Procedure> domainQueryProcedures();
 std::span<const Procedure> domainLifecycleProcedures();
 std::span<const Procedure> eventProcedures();
 std::span<const Procedure> domainStatsProcedures();
+std::span<const Procedure> domainAccountingProcedures();
 std::span<const Procedure> domainDeviceProcedures();
 std::span<const Procedure> networkQueryProcedures();
 std::span<const Procedure> networkLifecycleProcedures();
