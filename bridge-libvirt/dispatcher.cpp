@@ -9,10 +9,11 @@ namespace virtswarm::bridge {
 
 Dispatcher::Dispatcher(Services& services)
     : m_services(services) {
-    for (auto group : {connectProcedures(), domainQueryProcedures(), domainLifecycleProcedures(),
-                       domainStatsProcedures(), domainAccountingProcedures(),
-                       domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
-                       networkLifecycleProcedures(), networkEventProcedures()}) {
+    for (auto group :
+         {connectProcedures(), nodeProcedures(), domainQueryProcedures(),
+          domainLifecycleProcedures(), domainStatsProcedures(), domainAccountingProcedures(),
+          domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
+          networkLifecycleProcedures(), networkEventProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

@@ -15,6 +15,7 @@
 namespace virtswarm::bridge {
 
 class EventForwarder;
+class EmulatorQuery;
 
 struct Services {
     EventLoop& loop;
@@ -22,6 +23,8 @@ struct Services {
     NetworkClient& networks;
     Authority& authority;
     EventForwarder& events;
+    EmulatorQuery& qemuVersion;   // --version
+    EmulatorQuery& qemuCpuModels; // -cpu help
 };
 
 // Who may call a procedure. Anonymous: before CONNECT_OPEN (handshake). Read: any open
@@ -39,6 +42,7 @@ struct Procedure {
 };
 
 std::span<const Procedure> connectProcedures();
+std::span<const Procedure> nodeProcedures();
 std::span<const Procedure> domainQueryProcedures();
 std::span<const Procedure> domainLifecycleProcedures();
 std::span<const Procedure> eventProcedures();

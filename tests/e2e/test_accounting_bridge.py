@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -185,3 +186,78 @@ def test_a_stopped_domain_has_no_live_accounting(bridge, running):
         r = virsh(bridge, *cmd, check=False)
         assert r.returncode == 1 and "not running" in r.stderr, (cmd, r.stderr)
 
+
+def meminfo():
+    with open("/proc/meminfo") as f:
+        return {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in f)}
+
+
+def test_host_calls(bridge):
+    """The node calls virt-manager, Cockpit and virsh make, against the kernel's own figures
+    (memory within what can change between two reads)."""
+    script = f"""
+import json, libvirt
+c = libvirt.open({bridge['rw']!r})
+print(json.dumps({{
+    "free": c.getFreeMemory(),
+    "cells": c.getCellsFreeMemory(0, 8),
+    "cpumap": c.getCPUMap(),
+    "cpustats": c.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS),
+    "cpu0": c.getCPUStats(0),
+    "memstats": c.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS),
+    "sysinfo": c.getSysinfo(),
+    "models": c.getCPUModelNames("x86_64"),
+    "version": c.getVersion(),
+}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    host = meminfo()
+    slack = 256 * 1024  # KiB
+    assert abs(r["free"] // 1024 - host["MemFree"]) < slack
+    assert len(r["cells"]) >= 1 and abs(sum(r["cells"]) // 1024 - host["MemFree"]) < slack
+    ncpu, online_map, online = r["cpumap"]
+    assert ncpu == os.cpu_count() and online == os.cpu_count() and all(online_map)
+    assert set(r["cpustats"]) == {"kernel", "user", "idle", "iowait"}
+    assert r["cpustats"]["user"] > r["cpu0"]["user"] > 0
+    assert r["memstats"]["total"] == host["MemTotal"]
+    assert abs(r["memstats"]["free"] - host["MemFree"]) < slack
+    assert set(r["memstats"]) == {"total", "free", "buffers", "cached"}
+    assert r["sysinfo"].startswith("<sysinfo type='smbios'>")
+    # The CPU models the installed QEMU offers, under libvirt's names.
+    assert {"qemu64", "Skylake-Client", "EPYC"} <= set(r["models"])
+    assert not [m for m in r["models"] if re.search(r"-v\d+$", m) or m in ("host", "max")]
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True,
+                          check=True).stdout.split("version ", 1)[1].split()[0].split(".")
+    assert r["version"] == int(qemu[0]) * 1000000 + int(qemu[1]) * 1000 + int(qemu[2])
+
+    # virsh's spelling of the same calls; out-of-range cells and CPUs are invalid arguments.
+    assert "Total:" in virsh(bridge, "freecell", "--all").stdout
+    cpumap = virsh(bridge, "nodecpumap").stdout
+    assert re.search(rf"^CPUs present:\s+{os.cpu_count()}$", cpumap, re.M), cpumap
+    assert re.search(rf"^CPU map:\s+{'y' * os.cpu_count()}$", cpumap, re.M), cpumap
+    assert re.search(r"^idle:\s+\d+", virsh(bridge, "nodecpustats").stdout, re.M)
+    assert re.search(r"^total\s*:\s+\d+ KiB", virsh(bridge, "nodememstats").stdout, re.M)
+    r = virsh(bridge, "freecell", "--cellno", "999", check=False)
+    assert r.returncode == 1 and "out of range" in r.stderr, r.stderr
+    r = virsh(bridge, "nodecpustats", "--cpu", "999", check=False)
+    assert r.returncode == 1 and "Invalid cpuNum" in r.stderr, r.stderr
+
+
+def test_capabilities_describe_the_host_cpu_and_security_models(bridge):
+    caps = ET.fromstring(virsh(bridge, "capabilities").stdout)
+    with open("/proc/cpuinfo") as f:
+        cpuinfo = f.read()
+    vendor = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD"}[
+        re.search(r"^vendor_id\s*:\s*(\S+)", cpuinfo, re.M).group(1)]
+    assert caps.find("host/cpu/vendor").text == vendor
+    family = re.search(r"^cpu family\s*:\s*(\d+)", cpuinfo, re.M).group(1)
+    assert caps.find("host/cpu/signature").get("family") == family
+    features = {f.get("name") for f in caps.findall("host/cpu/feature")}
+    assert "sse2" in features and "lm" in features and "constant_tsc" not in features
+    assert caps.find("host/cpu/pages").get("size") == "4"
+    models = [m.find("model").text for m in caps.findall("host/secmodel")]
+    assert models == ["none", "dac"]
+    label = caps.find("host/secmodel[2]/baselabel[@type='qemu']").text
+    assert re.fullmatch(r"\+\d+:\+\d+", label)
