@@ -250,8 +250,8 @@ int main(int argc, char** argv) {
     networks.setEventHandler([&events](const NetworkEventSignal& e) { events.forward(e); });
     EmulatorQuery qemuVersion(*loop.value(), kDefaultEmulator, {"--version"});
     EmulatorQuery qemuCpuModels(*loop.value(), kDefaultEmulator, {"-cpu", "help"});
-    Services services{*loop.value(), registry,    networks,     authority,
-                      events,        qemuVersion, qemuCpuModels};
+    Services services{*loop.value(), registry,     networks,    authority,
+                      events,        options.mode, qemuVersion, qemuCpuModels};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Connection procedures: the handshake (AUTH_LIST, SUPPORTS_FEATURE, CONNECT_OPEN/CLOSE,
 // close callbacks) and facts about the host and hypervisor.
+#include "connect_uri.hpp"
 #include "emulator_query.hpp"
 #include "host_info.hpp"
 #include "procedures.hpp"
 #include "protocol.hpp"
+#include "rpc_error.hpp"
 
 #include <algorithm>
 
@@ -15,7 +17,6 @@ namespace {
 // "Using library"); the hypervisor's version is the installed QEMU's (emulator_query.hpp).
 constexpr uint64_t kLibraryVersion = 9000000;
 constexpr int32_t kMaxVcpus = 255;
-constexpr const char* kDefaultUri = "qemu:///system";
 constexpr size_t kCpuModelsMax = 8192; // REMOTE_CONNECT_CPU_MODELS_MAX
 
 void replyString(const CallPtr& call, const std::string& s) {
@@ -66,9 +67,14 @@ void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
+    ConnectUriVerdict uri = acceptConnectUri(name, services.mode);
+    if (!uri.accepted) {
+        call->fail(noConnectionDriver(uri.refusal));
+        return;
+    }
     // Opening fails, as with libvirtd, when the hypervisor is unreachable; otherwise the
     // cache is warm for the commands that follow.
-    services.registry.whenSynced([call, name, flags](Result<void> r) {
+    services.registry.whenSynced([call, uri = uri.uri, flags](Result<void> r) {
         auto client = call->client();
         if (!client) {
             return;
@@ -77,7 +83,7 @@ void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
             call->fail(r.error());
             return;
         }
-        client->open(name.value_or(kDefaultUri), (flags & proto::kConnectReadOnly) != 0);
+        client->open(uri, (flags & proto::kConnectReadOnly) != 0);
         call->replyVoid();
     });
 }
@@ -162,12 +168,12 @@ void getHostname(Services&, const CallPtr& call, xdr::Reader& args) {
     }
 }
 
-void getUri(Services&, const CallPtr& call, xdr::Reader& args) {
+void getUri(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
     auto client = call->client();
-    replyString(call, client ? client->uri() : kDefaultUri);
+    replyString(call, client ? client->uri() : defaultConnectUri(services.mode));
 }
 
 void isSecure(Services&, const CallPtr& call, xdr::Reader& args) {

@@ -23,6 +23,7 @@ struct Services {
     NetworkClient& networks;
     Authority& authority;
     EventForwarder& events;
+    BusMode mode;                 // which URI the bridge serves (connect_uri.hpp)
     EmulatorQuery& qemuVersion;   // --version
     EmulatorQuery& qemuCpuModels; // -cpu help
 };
