@@ -10,9 +10,10 @@ namespace virtswarm::bridge {
 Dispatcher::Dispatcher(Services& services)
     : m_services(services) {
     for (auto group :
-         {connectProcedures(), domainQueryProcedures(), domainLifecycleProcedures(),
-          domainStatsProcedures(), domainDeviceProcedures(), eventProcedures(),
-          networkQueryProcedures(), networkLifecycleProcedures(), networkEventProcedures()}) {
+         {connectProcedures(), nodeProcedures(), domainQueryProcedures(),
+          domainLifecycleProcedures(), domainStatsProcedures(), domainAccountingProcedures(),
+          domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
+          networkLifecycleProcedures(), networkEventProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

@@ -31,7 +31,24 @@ int32_t cpuMhz() {
     return 0;
 }
 
-std::string escapeXml(const std::string& s) {
+} // namespace
+
+NodeInfo nodeInfo() {
+    NodeInfo n;
+    utsname u{};
+    n.model = ::uname(&u) == 0 ? u.machine : "x86_64";
+    struct sysinfo si {};
+    if (::sysinfo(&si) == 0) {
+        n.memoryKiB = static_cast<uint64_t>(si.totalram) * si.mem_unit / 1024;
+    }
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    n.cpus = cpus > 0 ? static_cast<int32_t>(cpus) : 1;
+    n.cores = n.cpus; // libvirt requires nodes * sockets * cores * threads == cpus
+    n.mhz = cpuMhz();
+    return n;
+}
+
+std::string escapeXml(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
@@ -52,23 +69,6 @@ std::string escapeXml(const std::string& s) {
         }
     }
     return out;
-}
-
-} // namespace
-
-NodeInfo nodeInfo() {
-    NodeInfo n;
-    utsname u{};
-    n.model = ::uname(&u) == 0 ? u.machine : "x86_64";
-    struct sysinfo si {};
-    if (::sysinfo(&si) == 0) {
-        n.memoryKiB = static_cast<uint64_t>(si.totalram) * si.mem_unit / 1024;
-    }
-    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    n.cpus = cpus > 0 ? static_cast<int32_t>(cpus) : 1;
-    n.cores = n.cpus; // libvirt requires nodes * sockets * cores * threads == cpus
-    n.mhz = cpuMhz();
-    return n;
 }
 
 std::string hostName() {

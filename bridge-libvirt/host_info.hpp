@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 // Facts about this host for NODE_GET_INFO, CONNECT_GET_HOSTNAME and
 // CONNECT_GET_DOMAIN_CAPABILITIES, read from the kernel when asked.
@@ -21,6 +22,8 @@ struct NodeInfo {
 
 NodeInfo nodeInfo();
 std::string hostName();
+// Text for an XML element or a single-quoted attribute.
+std::string escapeXml(std::string_view s);
 
 // A domainCapabilities document for QEMU on x86_64 describing what the swarm's shim
 // actually supports (direct kernel boot, virtio/sata/ide disks, user networking, VNC).

@@ -3,11 +3,13 @@
 // by the swarm's D-Bus API. virsh, virt-install and python-libvirt talk to it as to libvirtd.
 #include "admission.hpp"
 #include "dispatcher.hpp"
+#include "emulator_query.hpp"
 #include "events.hpp"
 #include "network_client.hpp"
 #include "registry_client.hpp"
 #include "server.hpp"
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/domain_def.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/polkit.hpp"
@@ -246,7 +248,10 @@ int main(int argc, char** argv) {
     });
     registry.setEventHandler([&events](const DomainEventSignal& e) { events.forward(e); });
     networks.setEventHandler([&events](const NetworkEventSignal& e) { events.forward(e); });
-    Services services{*loop.value(), registry, networks, authority, events};
+    EmulatorQuery qemuVersion(*loop.value(), kDefaultEmulator, {"--version"});
+    EmulatorQuery qemuCpuModels(*loop.value(), kDefaultEmulator, {"-cpu", "help"});
+    Services services{*loop.value(), registry,     networks,    authority,
+                      events,        options.mode, qemuVersion, qemuCpuModels};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Connection procedures: the handshake (AUTH_LIST, SUPPORTS_FEATURE, CONNECT_OPEN/CLOSE,
 // close callbacks) and facts about the host and hypervisor.
+#include "connect_uri.hpp"
+#include "emulator_query.hpp"
 #include "host_info.hpp"
 #include "procedures.hpp"
 #include "protocol.hpp"
+#include "rpc_error.hpp"
+
+#include <algorithm>
 
 namespace virtswarm::bridge {
 namespace {
 
-// What virsh's `version` prints as the hypervisor (QEMU 7.2.0 in Debian 12) and library.
-constexpr uint64_t kHypervisorVersion = 7002000;
+// The libvirt release whose protocol and behaviour the bridge follows (virsh `version`'s
+// "Using library"); the hypervisor's version is the installed QEMU's (emulator_query.hpp).
 constexpr uint64_t kLibraryVersion = 9000000;
 constexpr int32_t kMaxVcpus = 255;
-constexpr const char* kDefaultUri = "qemu:///system";
+constexpr size_t kCpuModelsMax = 8192; // REMOTE_CONNECT_CPU_MODELS_MAX
 
 void replyString(const CallPtr& call, const std::string& s) {
     xdr::Writer w;
@@ -62,9 +67,14 @@ void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
+    ConnectUriVerdict uri = acceptConnectUri(name, services.mode);
+    if (!uri.accepted) {
+        call->fail(noConnectionDriver(uri.refusal));
+        return;
+    }
     // Opening fails, as with libvirtd, when the hypervisor is unreachable; otherwise the
     // cache is warm for the commands that follow.
-    services.registry.whenSynced([call, name, flags](Result<void> r) {
+    services.registry.whenSynced([call, uri = uri.uri, flags](Result<void> r) {
         auto client = call->client();
         if (!client) {
             return;
@@ -73,7 +83,7 @@ void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
             call->fail(r.error());
             return;
         }
-        client->open(name.value_or(kDefaultUri), (flags & proto::kConnectReadOnly) != 0);
+        client->open(uri, (flags & proto::kConnectReadOnly) != 0);
         call->replyVoid();
     });
 }
@@ -100,10 +110,50 @@ void getType(Services&, const CallPtr& call, xdr::Reader& args) {
     }
 }
 
-void getVersion(Services&, const CallPtr& call, xdr::Reader& args) {
-    if (argsDone(call, args)) {
-        replyHyper(call, kHypervisorVersion);
+void getVersion(Services& services, const CallPtr& call, xdr::Reader& args) {
+    if (!argsDone(call, args)) {
+        return;
     }
+    services.qemuVersion.get([call](Result<std::string> output) {
+        if (!output) {
+            call->fail(output.error());
+            return;
+        }
+        auto version = parseQemuVersion(output.value());
+        if (!version) {
+            call->fail(Error(Code::OperationFailed, "the emulator printed no version"));
+            return;
+        }
+        replyHyper(call, *version);
+    });
+}
+
+void getCpuModelNames(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string arch = args.string(proto::kStringMax);
+    int32_t needResults = args.i32();
+    (void)args.u32(); // flags
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if (arch != "x86_64" && arch != "i686") {
+        call->fail(Error(Code::InvalidArgs, "cannot find CPU models for architecture " + arch));
+        return;
+    }
+    services.qemuCpuModels.get([call, needResults](Result<std::string> output) {
+        if (!output) {
+            call->fail(output.error());
+            return;
+        }
+        auto models = parseCpuModels(output.value());
+        models.resize(std::min<size_t>(models.size(), kCpuModelsMax));
+        xdr::Writer w;
+        w.u32(needResults != 0 ? static_cast<uint32_t>(models.size()) : 0);
+        for (size_t i = 0; needResults != 0 && i < models.size(); ++i) {
+            w.string(models[i]);
+        }
+        w.i32(static_cast<int32_t>(models.size()));
+        call->reply(w);
+    });
 }
 
 void getLibVersion(Services&, const CallPtr& call, xdr::Reader& args) {
@@ -118,12 +168,12 @@ void getHostname(Services&, const CallPtr& call, xdr::Reader& args) {
     }
 }
 
-void getUri(Services&, const CallPtr& call, xdr::Reader& args) {
+void getUri(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
     auto client = call->client();
-    replyString(call, client ? client->uri() : kDefaultUri);
+    replyString(call, client ? client->uri() : defaultConnectUri(services.mode));
 }
 
 void isSecure(Services&, const CallPtr& call, xdr::Reader& args) {
@@ -218,6 +268,7 @@ constexpr Procedure kProcedures[] = {
     {proto::ConnectGetDomainCapabilities, "virConnectGetDomainCapabilities", Access::Read,
      getDomainCapabilities},
     {proto::NodeGetSecurityModel, "virNodeGetSecurityModel", Access::Read, nodeGetSecurityModel},
+    {proto::ConnectGetCpuModelNames, "virConnectGetCPUModelNames", Access::Read, getCpuModelNames},
 };
 
 } // namespace

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Domain procedures answered from the domain cache, without a D-Bus round trip: lookups,
-// lists, info, state and the fixed answers for features the swarm does not have
+// lists, state and the fixed answers for features the swarm does not have
 // (managed save, snapshots, security labels).
 #include "procedures.hpp"
 #include "protocol.hpp"
@@ -161,13 +161,6 @@ bool hasFlagsArgument(int32_t procedure) {
 void answerFromCache(const CallPtr& call, const CachedDomain& d, uint32_t flags) {
     xdr::Writer w;
     switch (call->procedure()) {
-    case proto::DomainGetInfo:
-        w.u32(static_cast<uint32_t>(libvirtStateNumber(d.state)));
-        w.u64(d.memoryKiB); // maxMem
-        w.u64(d.memoryKiB); // memory
-        w.u32(d.vcpus);
-        w.u64(0); // cpuTime: not tracked by the registry
-        break;
     case proto::DomainGetState:
         w.i32(libvirtStateNumber(d.state));
         w.i32(libvirtReasonNumber(d.state, d.reason));
@@ -356,7 +349,6 @@ constexpr Procedure kProcedures[] = {
      numOfDomains},
     {proto::ConnectListDomains, "virConnectListDomains", Access::Read, listDomains},
     {proto::ConnectListDefinedDomains, "virConnectListDefinedDomains", Access::Read, listDomains},
-    {proto::DomainGetInfo, "virDomainGetInfo", Access::Read, domainFromCache},
     {proto::DomainGetState, "virDomainGetState", Access::Read, domainFromCache},
     {proto::DomainGetOsType, "virDomainGetOSType", Access::Read, domainFromCache},
     {proto::DomainIsActive, "virDomainIsActive", Access::Read, domainFromCache},

@@ -15,6 +15,7 @@
 namespace virtswarm::bridge {
 
 class EventForwarder;
+class EmulatorQuery;
 
 struct Services {
     EventLoop& loop;
@@ -22,6 +23,9 @@ struct Services {
     NetworkClient& networks;
     Authority& authority;
     EventForwarder& events;
+    BusMode mode;                 // which URI the bridge serves (connect_uri.hpp)
+    EmulatorQuery& qemuVersion;   // --version
+    EmulatorQuery& qemuCpuModels; // -cpu help
 };
 
 // Who may call a procedure. Anonymous: before CONNECT_OPEN (handshake). Read: any open
@@ -39,10 +43,12 @@ struct Procedure {
 };
 
 std::span<const Procedure> connectProcedures();
+std::span<const Procedure> nodeProcedures();
 std::span<const Procedure> domainQueryProcedures();
 std::span<const Procedure> domainLifecycleProcedures();
 std::span<const Procedure> eventProcedures();
 std::span<const Procedure> domainStatsProcedures();
+std::span<const Procedure> domainAccountingProcedures();
 std::span<const Procedure> domainDeviceProcedures();
 std::span<const Procedure> networkQueryProcedures();
 std::span<const Procedure> networkLifecycleProcedures();

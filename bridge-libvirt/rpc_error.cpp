@@ -54,6 +54,10 @@ RpcError notOpen() {
                 "internal error: hypervisor connection not open");
 }
 
+RpcError noConnectionDriver(std::string message) {
+    return make(proto::err::kNoConnect, proto::err::kFromNone, std::move(message));
+}
+
 RpcError readOnlyDenied(std::string_view what) {
     const ErrorInfo& info = errorInfo(Code::AccessDenied);
     return make(info.virErrorNumber, info.virErrorDomain,

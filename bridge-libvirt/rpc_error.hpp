@@ -26,6 +26,8 @@ RpcError unknownProcedure(int32_t procedure);
 RpcError badArguments(int32_t procedure, std::string_view why);
 // VIR_ERR_INTERNAL_ERROR/VIR_FROM_RPC: a call before CONNECT_OPEN.
 RpcError notOpen();
+// VIR_ERR_NO_CONNECT: CONNECT_OPEN with a URI no driver of this bridge serves.
+RpcError noConnectionDriver(std::string message);
 // VIR_ERR_OPERATION_DENIED: a mutating call on a read-only connection.
 RpcError readOnlyDenied(std::string_view what);
 

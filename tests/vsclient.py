@@ -75,7 +75,8 @@ def guest_files() -> tuple[str, str]:
 
 
 def domain_xml(name: str, uuid: Optional[str] = None, serial: Optional[str] = None,
-               memory_mib: int = 128, extra_devices: str = "", marker: str = "") -> str:
+               memory_mib: int = 128, extra_devices: str = "", marker: str = "",
+               vcpus: int = 1) -> str:
     kernel, initrd = guest_files()
     uuid_el = f"<uuid>{uuid}</uuid>" if uuid else ""
     serial_el = (f"<serial type='file'><source path='{serial}'/></serial>" if serial
@@ -85,7 +86,7 @@ def domain_xml(name: str, uuid: Optional[str] = None, serial: Optional[str] = No
   <name>{name}</name>
   {uuid_el}
   <memory unit='MiB'>{memory_mib}</memory>
-  <vcpu>1</vcpu>
+  <vcpu>{vcpus}</vcpu>
   <os>
     <type arch='x86_64'>hvm</type>
     <kernel>{kernel}</kernel>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "capabilities.hpp"
 
+#include "host_cpu.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/domain_def.hpp"
 
@@ -38,15 +39,14 @@ std::string hostCapabilitiesXml() {
     x += "<capabilities>\n";
     x += "  <host>\n";
     x += "    <uuid>" + hostUuid() + "</uuid>\n";
-    x += "    <cpu>\n      <arch>x86_64</arch>\n";
-    x += "      <topology sockets='1' dies='1' cores='" + std::to_string(cpus) +
-         "' threads='1'/>\n    </cpu>\n";
+    x += hostCpuXml();
     x += "    <power_management/>\n";
     x += "    <topology>\n      <cells num='1'>\n        <cell id='0'>\n";
     x += "          <memory unit='KiB'>" + std::to_string(memKiB) + "</memory>\n";
     x += "          <cpus num='" + std::to_string(cpus) + "'>\n" + cpuList + "          </cpus>\n";
     x += "        </cell>\n      </cells>\n    </topology>\n";
-    x += "    <secmodel>\n      <model>none</model>\n      <doi>0</doi>\n    </secmodel>\n";
+    x += hostCacheXml();
+    x += hostSecmodelXml();
     x += "  </host>\n";
     x += "  <guest>\n    <os_type>hvm</os_type>\n    <arch name='x86_64'>\n";
     x += "      <wordsize>64</wordsize>\n";

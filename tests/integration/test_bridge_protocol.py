@@ -9,17 +9,18 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import uuid as uuidlib
 
 import pytest
 
 import bridgeclient as bc
 import vsharness as h
-from bridgewire import (CALL, CLOSE, DEFINE_XML, ERROR, EVENT_DEREGISTER, EVENT_LIFECYCLE,
+from bridgewire import (AUTH_LIST, CALL, CLOSE, DEFINE_XML, ERROR, EVENT_DEREGISTER, EVENT_LIFECYCLE,
                         EVENT_REGISTER, GET_LIB_VERSION, GET_TYPE, GET_VERSION, KEEPALIVE,
                         LIST_ALL_DOMAINS, LIST_ALL_STORAGE_POOLS, LOOKUP_BY_NAME, MESSAGE, OK,
                         OPEN, REMOTE, REPLY, STREAM, SUPPORTS_FEATURE, SUSPEND, UNDEFINE, Conn,
-                        Unpacker, frame, i32, string, u32)
+                        Unpacker, frame, i32, opt_string, string, u32)
 
 pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
 
@@ -49,6 +50,14 @@ def domain_xml(name, uid=None):
             "<features><acpi/></features></domain>")
 
 
+def installed_qemu_version():
+    """major * 1e6 + minor * 1e3 + micro of the QEMU on this machine, as libvirt reports it."""
+    out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True,
+                         check=True).stdout
+    major, minor, micro = (out.split("version ", 1)[1].split()[0].split(".") + ["0"])[:3]
+    return int(major) * 1000000 + int(minor) * 1000 + int(micro)
+
+
 # ---------------------------------------------------------------- handshake
 def test_handshake_and_connection_facts(conn):
     assert conn.ok(SUPPORTS_FEATURE, i32(10)).i32() == 1     # keepalive
@@ -58,7 +67,7 @@ def test_handshake_and_connection_facts(conn):
     assert conn.ok(SUPPORTS_FEATURE, i32(1)).i32() == 0      # migration v1
     conn.handshake()
     assert conn.ok(GET_TYPE).string() == "QEMU"
-    assert conn.ok(GET_VERSION).u64() == 7002000
+    assert conn.ok(GET_VERSION).u64() == installed_qemu_version()
     assert conn.ok(GET_LIB_VERSION).u64() == 9000000
     assert conn.ok(110).string() == "qemu:///system"          # CONNECT_GET_URI
     conn.ok(360)                                              # register close callback
@@ -185,6 +194,47 @@ def test_missing_domain_is_no_domain(conn):
     assert (code, dom) == (42, 6) and "nosuch" in msg
     assert conn.err(24, uuidlib.uuid4().bytes)[0] == 42          # by UUID
     assert conn.err(22, i32(4242))[0] == 42                      # by id
+
+
+# ---------------------------------------------------------------- connection URIs
+@pytest.mark.parametrize("uri", ["lxc:///system", "xen:///", "bhyve:///system", "vbox:///session",
+                                 "uml:///system", "vz:///system", "test:///default",
+                                 "qemu:///session", "qemu://elsewhere/system"])
+def test_only_the_bridges_own_uri_opens(conn, uri):
+    """As libvirtd with no driver for the URI: VIR_ERR_NO_CONNECT, and the connection stays
+    unopened (a client probing drivers sees only QEMU; root's qemu:///session is its own
+    session swarm, not the system's domains)."""
+    assert conn.ok(AUTH_LIST).u32() == 1
+    code, _, msg = conn.err(OPEN, opt_string(uri) + u32(0))
+    assert code == 5 and msg.startswith(f"no connection driver available for {uri}"), msg
+    assert conn.err(LIST_ALL_DOMAINS, i32(1) + u32(0))[:2] == (1, 7)   # still not open
+    conn.ok(OPEN, opt_string("qemu:///system") + u32(0))
+    assert conn.ok(110).string() == "qemu:///system"
+
+
+def test_no_uri_opens_the_default(conn):
+    assert conn.ok(AUTH_LIST).u32() == 1
+    conn.ok(OPEN, u32(0) + u32(0))                               # remote_string absent
+    assert conn.ok(110).string() == "qemu:///system"
+
+
+def test_virsh_and_python_are_refused_other_drivers(proxyd):
+    home = bc.virsh_home(h.env("VS_TEST_ROOT"))
+    for scheme in ("lxc", "xen", "qemu"):
+        path = "session" if scheme == "qemu" else "system"
+        uri = f"{scheme}+unix:///{path}?socket={proxyd['rw']}"
+        r = bc.virsh(home, uri, "list", "--all", check=False)
+        assert r.returncode == 1, r.stdout
+        assert f"no connection driver available for {scheme}:///{path}" in r.stderr, r.stderr
+    script = ("import libvirt, sys\n"
+              "try:\n"
+              f"    libvirt.open('vbox+unix:///session?socket={proxyd['rw']}')\n"
+              "except libvirt.libvirtError as e:\n"
+              "    print(e.get_error_code())\n"
+              "    sys.exit(0)\n"
+              "sys.exit(1)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split()[-1] == "5", out.stdout + out.stderr
 
 
 # ---------------------------------------------------------------- read-only

@@ -342,6 +342,22 @@ def test_dhcp_leases_of_a_booted_guest(bridge):
     assert [r[2] for r in rows("--mac", mac.upper())] == [mac]
     assert rows("--mac", "52:54:00:99:99:99") == []
 
+    # domifstat: the TAP's counters as the guest sees them (its DHCP exchange crossed it),
+    # by target device and by MAC, as libvirt reads them from /sys/class/net.
+    [tap0] = [l.split()[0] for l in virsh(bridge, "domiflist", "leaseguest").stdout
+              .splitlines()[2:] if l.strip()]
+
+    def ifstat(device):
+        out = virsh(bridge, "domifstat", "leaseguest", device).stdout
+        return {l.split()[1]: int(l.split()[2]) for l in out.splitlines() if l.strip()}
+    counters = ifstat(tap0)
+    assert set(counters) == {"rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes",
+                             "tx_packets", "tx_errs", "tx_drop"}, counters
+    assert counters["tx_packets"] >= 2 and counters["rx_packets"] >= 2, counters
+    with open(f"/sys/class/net/{tap0}/statistics/rx_bytes") as f:
+        assert int(f.read()) >= counters["tx_bytes"] > 0       # the host's rx is the guest's tx
+    assert ifstat(mac.upper())["rx_bytes"] >= counters["rx_bytes"]
+
     libvirt, conn = open_libvirt(bridge)
     try:
         [lease] = conn.networkLookupByName("leasenet").DHCPLeases()
