@@ -2,7 +2,6 @@
 #include "domain_object.hpp"
 
 #include "domain_reply.hpp"
-#include "domain_state.hpp"
 #include "registry.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/tpm_state.hpp"
@@ -10,14 +9,6 @@
 #include <unistd.h>
 
 namespace virtswarm::hypervisor {
-namespace {
-
-// The StateReason of a domain whose QEMU runs but whose shim kept dying: nothing can manage
-// the VM but Destroy, which kills QEMU directly.
-constexpr const char* kShimFailingReason = "shim-failing";
-
-} // namespace
-
 DomainObject::DomainObject(Registry& registry, DomainXml domain, bool persistent)
     : AdaptorInterfaces(registry.connection(), Registry::objectPathFor(domain.def.uuid))
     , m_registry(registry)
@@ -42,7 +33,7 @@ DomainObject::~DomainObject() {
 }
 
 bool DomainObject::active() const {
-    return isActiveState(m_state);
+    return isActive(m_state);
 }
 
 void DomainObject::authorize(const char* actionId, std::function<void(Result<void>)> then) {
@@ -66,7 +57,12 @@ void DomainObject::authorize(const Caller& caller, const char* actionId,
         });
 }
 
-void DomainObject::setState(const std::string& state, const std::string& reason) {
+Error DomainObject::wrongState() const {
+    return Error(Code::InvalidState,
+                 "domain '" + m_domain.def.name + "' is " + std::string(toString(m_state)));
+}
+
+void DomainObject::setState(DomainState state, DomainReason reason) {
     if (state == m_state && reason == m_reason) {
         return;
     }
@@ -81,11 +77,8 @@ void DomainObject::setState(const std::string& state, const std::string& reason)
         changed.emplace_back("Id");
     }
     emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, changed);
-    emitStateChanged(m_state, m_reason);
-    auto event = lifecycleEventFor(m_state, m_reason);
-    if (event.event >= 0) {
-        m_registry.emitLifecycle(*this, event);
-    }
+    emitStateChanged(std::string(toString(m_state)), std::string(toString(m_reason)));
+    m_registry.emitLifecycle(*this, lifecycleEventFor(m_state, m_reason));
 }
 
 void DomainObject::setPersistent(bool persistent) {
@@ -168,22 +161,22 @@ void DomainObject::reattach() {
     m_reattaching = true;
 }
 
-void DomainObject::onShimState(const std::string& state, const std::string& reason) {
+void DomainObject::onShimState(StateAndReason reported) {
     if (m_reattaching) {
         m_reattaching = false;
-        adoptRunning(state, reason);
+        adoptRunning(reported);
         return;
     }
-    if (m_starting && state == "running") {
+    if (m_starting && reported.state == DomainState::Running) {
         m_id = m_registry.assignId(uuidHex());
-        setState(state, reason);
+        setState(reported.state, reported.reason);
         finishStart(success());
         return;
     }
     if (!m_starting && !active()) {
         return; // a late signal from a shim that already reported shutoff
     }
-    setState(state, reason);
+    setState(reported.state, reported.reason);
     if (!active()) {
         if (m_starting) {
             // The shim wrote why before it reported shutoff: QEMU's own message, a QMP
@@ -223,7 +216,7 @@ void DomainObject::onShimGone(std::optional<Error> failure) {
         return;
     }
     log::warning("domain '" + m_domain.def.name + "' lost its shim and its QEMU");
-    setState("shutoff", "crashed");
+    setState(DomainState::Shutoff, DomainReason::Crashed);
     becameInactive();
 }
 
@@ -232,7 +225,8 @@ void DomainObject::relaunchShim() {
     if (!delay) {
         log::error("the shim of '" + m_domain.def.name +
                    "' keeps dying; not relaunching it (Destroy stops its QEMU)");
-        setState("crashed", kShimFailingReason);
+        // Nothing can manage the VM now but Destroy, which kills QEMU directly.
+        setState(DomainState::Crashed, DomainReason::ShimFailing);
         return;
     }
     log::warning("shim of '" + m_domain.def.name + "' died; re-attaching a new one in " +
@@ -245,7 +239,7 @@ void DomainObject::relaunchShim() {
         m_relaunchTimer.reset();
         if (!m_registry.shims().qemuAlive(uuidHex())) {
             log::warning("domain '" + m_domain.def.name + "' lost its shim and its QEMU");
-            setState("shutoff", "crashed");
+            setState(DomainState::Shutoff, DomainReason::Crashed);
             m_registry.shims().removeRuntimeDir(uuidHex());
             becameInactive();
             return;
@@ -262,7 +256,7 @@ void DomainObject::destroyWithoutShim(std::function<void(Result<void>)> done) {
     auto guard = m_lifetime.guard();
     auto stopped = [this, guard, done] {
         if (guard.alive()) {
-            setState("shutoff", "destroyed");
+            setState(DomainState::Shutoff, DomainReason::Destroyed);
             m_registry.shims().removeRuntimeDir(uuidHex());
             becameInactive();
         }
@@ -273,11 +267,11 @@ void DomainObject::destroyWithoutShim(std::function<void(Result<void>)> done) {
     }
 }
 
-void DomainObject::adoptRunning(const std::string& state, const std::string& reason) {
-    if (m_id == -1 && isActiveState(state)) {
+void DomainObject::adoptRunning(StateAndReason reported) {
+    if (m_id == -1 && isActive(reported.state)) {
         m_id = m_registry.recoverId(uuidHex());
     }
-    setState(state, reason);
+    setState(reported.state, reported.reason);
 }
 
 void DomainObject::becameInactive() {
@@ -352,7 +346,7 @@ void DomainObject::Shutdown(sdbus::Result<>&& result, Options options) {
             reply(shared, allowed);
             return;
         }
-        if (m_state != "running" && m_state != "paused") {
+        if (m_state != DomainState::Running && m_state != DomainState::Paused) {
             reply(shared, notRunning(m_domain.def.name));
             return;
         }

@@ -3,6 +3,7 @@
 
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_state.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/polkit.hpp"
@@ -37,7 +38,6 @@ public:
     // answer within `timeout` ("unavailable" = true then).
     void collectStats(std::chrono::milliseconds timeout, std::function<void(Options)> done);
     bool active() const;
-    const std::string& state() const { return m_state; }
     int id() const { return m_id; }
 
     // A new definition for the same domain (DefineXML on an existing one). While the
@@ -50,10 +50,10 @@ public:
     void start(std::function<void(Result<void>)> done);
 
     // From the shim supervisor.
-    void onShimState(const std::string& state, const std::string& reason);
+    void onShimState(StateAndReason reported);
     void onShimGone(std::optional<Error> failure);
     // A shim found on the bus after a registry restart.
-    void adoptRunning(const std::string& state, const std::string& reason);
+    void adoptRunning(StateAndReason reported);
     // A QEMU found running without any shim: start one that takes it over.
     void reattach();
 
@@ -82,8 +82,8 @@ private:
     std::string Name() override { return m_domain.def.name; }
     std::string UUID() override { return uuidText(); }
     int32_t Id() override { return m_id; }
-    std::string State() override { return m_state; }
-    std::string StateReason() override { return m_reason; }
+    std::string State() override { return std::string(toString(m_state)); }
+    std::string StateReason() override { return std::string(toString(m_reason)); }
     bool Persistent() override { return m_persistent; }
     bool Autostart() override { return m_autostart; }
     uint32_t Vcpus() override { return m_domain.def.vcpus; }
@@ -102,10 +102,12 @@ private:
     // Authorizes, checks the domain is in one of `states`, then forwards `method` (no
     // arguments but options) to the shim and answers with its outcome.
     void forwardToShim(sdbus::Result<>&& result, const Options& options, const char* actionId,
-                       std::initializer_list<const char*> states, const char* method);
+                       std::initializer_list<DomainState> states, const char* method);
     void changeDevice(sdbus::Result<>&& result, const std::string& xml, const Options& options,
                       bool attach);
-    void setState(const std::string& state, const std::string& reason);
+    void setState(DomainState state, DomainReason reason);
+    // The InvalidState error for a call the domain's current state does not allow.
+    Error wrongState() const;
     void setPersistent(bool persistent);
     void finishStart(Result<void> outcome);
     void launchShim();
@@ -129,8 +131,8 @@ private:
     std::optional<DomainXml> m_nextDefinition;
     bool m_persistent;
     bool m_autostart = false;
-    std::string m_state = "shutoff";
-    std::string m_reason = "unknown";
+    DomainState m_state = DomainState::Shutoff;
+    DomainReason m_reason = DomainReason::Unknown;
     int m_id = -1;
     bool m_starting = false;
     bool m_reattaching = false;

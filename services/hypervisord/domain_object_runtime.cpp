@@ -5,31 +5,27 @@
 #include "domain_reply.hpp"
 #include "registry.hpp"
 #include "virtswarm/domain_devices.hpp"
-#include "virtswarm/libvirt_enums.hpp"
+
+#include <algorithm>
 
 namespace virtswarm::hypervisor {
 void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& options,
-                                 const char* actionId, std::initializer_list<const char*> states,
+                                 const char* actionId, std::initializer_list<DomainState> states,
                                  const char* method) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
         reply(shared, r);
         return;
     }
-    std::vector<const char*> allowedStates(states);
+    std::vector<DomainState> allowedStates(states);
     std::string methodName = method;
     authorize(actionId, [this, shared, allowedStates, methodName](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
         }
-        bool ok = false;
-        for (const char* s : allowedStates) {
-            ok = ok || m_state == s;
-        }
-        if (!ok) {
-            reply(shared,
-                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
+        if (std::find(allowedStates.begin(), allowedStates.end(), m_state) == allowedStates.end()) {
+            reply(shared, wrongState());
             return;
         }
         m_registry.shims().callMethod(uuidHex(), methodName, m_registry.config().shimCallTimeout,
@@ -49,9 +45,8 @@ void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
             reply(shared, allowed);
             return;
         }
-        if (m_state != "running") {
-            reply(shared,
-                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
+        if (m_state != DomainState::Running) {
+            reply(shared, wrongState());
             return;
         }
         m_registry.shims().callVoid(
@@ -61,22 +56,23 @@ void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
 }
 
 void DomainObject::Reset(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.reset", {"running", "paused"},
-                  "Reset");
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.reset",
+                  {DomainState::Running, DomainState::Paused}, "Reset");
 }
 
 void DomainObject::Suspend(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"running"},
-                  "Suspend");
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend",
+                  {DomainState::Running}, "Suspend");
 }
 
 void DomainObject::Resume(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"paused"}, "Resume");
+    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {DomainState::Paused},
+                  "Resume");
 }
 
 void DomainObject::collectStats(std::chrono::milliseconds timeout,
                                 std::function<void(Options)> done) {
-    Options stateOnly{{"state.state", sdbus::Variant(libvirtStateNumber(m_state))},
+    Options stateOnly{{"state.state", sdbus::Variant(libvirtNumber(m_state))},
                       {"state.reason", sdbus::Variant(libvirtReasonNumber(m_state, m_reason))}};
     if (!active()) {
         done(std::move(stateOnly));

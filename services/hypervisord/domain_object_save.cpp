@@ -97,7 +97,7 @@ void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
                         "cannot do managed save for transient domain '" + m_domain.def.name + "'"));
             return;
         }
-        if (m_state != "running" && m_state != "paused") {
+        if (m_state != DomainState::Running && m_state != DomainState::Paused) {
             reply(shared, notRunning(m_domain.def.name));
             return;
         }

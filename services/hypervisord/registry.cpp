@@ -23,10 +23,9 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
     , m_store(m_config.paths.configDir)
     , m_shims(shimConnection, loop, m_config.mode, m_config.paths.runtimeDir, m_config.shimPath,
               ShimSupervisor::Callbacks{
-                  [this](const std::string& uuidHex, const std::string& state,
-                         const std::string& reason) {
+                  [this](const std::string& uuidHex, StateAndReason reported) {
                       if (auto* d = findByUuidHex(uuidHex)) {
-                          d->onShimState(state, reason);
+                          d->onShimState(reported);
                       }
                   },
                   [this](const std::string& uuidHex, std::optional<Error> failure) {
@@ -178,8 +177,9 @@ void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
         }
         domain = defined.value();
     }
-    log::info("adopted running domain '" + domain->def().name + "' (" + found.state + ")");
-    domain->adoptRunning(found.state, found.reason);
+    log::info("adopted running domain '" + domain->def().name + "' (" +
+              std::string(toString(found.reported.state)) + ")");
+    domain->adoptRunning(found.reported);
 }
 
 Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {

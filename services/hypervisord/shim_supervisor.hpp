@@ -3,6 +3,7 @@
 
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_state.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/names.hpp"
@@ -29,17 +30,14 @@ namespace virtswarm::hypervisor {
 class ShimSupervisor {
 public:
     struct Callbacks {
-        std::function<void(const std::string& uuidHex, const std::string& state,
-                           const std::string& reason)>
-            stateChanged;
+        std::function<void(const std::string& uuidHex, StateAndReason reported)> stateChanged;
         // The shim left the bus or died; `failure` is what it reported before giving up.
         std::function<void(const std::string& uuidHex, std::optional<Error> failure)> shimGone;
     };
 
     struct FoundShim {
         std::string uuidHex;
-        std::string state;
-        std::string reason;
+        StateAndReason reported;
         std::string xml;
     };
 
