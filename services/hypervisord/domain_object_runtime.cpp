@@ -24,7 +24,8 @@ void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& option
             reply(shared, allowed);
             return;
         }
-        if (std::find(allowedStates.begin(), allowedStates.end(), m_state) == allowedStates.end()) {
+        if (std::find(allowedStates.begin(), allowedStates.end(), m_model.state()) ==
+            allowedStates.end()) {
             reply(shared, wrongState());
             return;
         }
@@ -45,7 +46,7 @@ void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
             reply(shared, allowed);
             return;
         }
-        if (m_state != DomainState::Running) {
+        if (m_model.state() != DomainState::Running) {
             reply(shared, wrongState());
             return;
         }
@@ -72,8 +73,10 @@ void DomainObject::Resume(sdbus::Result<>&& result, Options options) {
 
 void DomainObject::collectStats(std::chrono::milliseconds timeout,
                                 std::function<void(Options)> done) {
-    Options stateOnly{{"state.state", sdbus::Variant(libvirtNumber(m_state))},
-                      {"state.reason", sdbus::Variant(libvirtReasonNumber(m_state, m_reason))}};
+    DomainState state = m_model.state();
+    Options stateOnly{
+        {"state.state", sdbus::Variant(libvirtNumber(state))},
+        {"state.reason", sdbus::Variant(libvirtReasonNumber(state, m_model.reason()))}};
     if (!active()) {
         done(std::move(stateOnly));
         return;
@@ -138,7 +141,7 @@ void DomainObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWi
             return;
         }
         if (!active()) {
-            shared->returnError(toDBusError(notRunning(m_domain.def.name)));
+            shared->returnError(toDBusError(notRunning(def().name)));
             return;
         }
         m_registry.shims().call<std::vector<GuestInterfaceWire>>(
@@ -167,7 +170,7 @@ void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::strin
             return;
         }
         if (!active()) {
-            shared->returnError(toDBusError(notRunning(m_domain.def.name)));
+            shared->returnError(toDBusError(notRunning(def().name)));
             return;
         }
         // The shim opens the pty and the fd crosses the bus twice, never a path.
@@ -204,7 +207,7 @@ void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml
             reply(shared, allowed);
             return;
         }
-        if (persist && !m_persistent) {
+        if (persist && !m_model.persistent()) {
             reply(shared, Error(Code::InvalidState, "a transient domain has no persistent config"));
             return;
         }
@@ -212,7 +215,7 @@ void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml
         // is refused before the guest sees anything.
         std::optional<DomainXml> nextConfig;
         if (persist) {
-            const DomainXml& base = m_nextDefinition ? *m_nextDefinition : m_domain;
+            const DomainXml& base = m_model.nextDomain();
             auto updated = attach ? withDeviceAdded(base, spec) : withDeviceRemoved(base, spec);
             if (!updated) {
                 reply(shared, updated.error());
@@ -229,12 +232,12 @@ void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml
                 reply(shared, r);
                 return;
             }
-            redefine(*nextConfig);
+            m_model.redefine(*nextConfig);
             reply(shared, success());
         };
         if (!active()) {
             if (!persist) {
-                reply(shared, notRunning(m_domain.def.name));
+                reply(shared, notRunning(def().name));
                 return;
             }
             saveConfig();

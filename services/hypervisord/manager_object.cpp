@@ -79,8 +79,8 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
             }
             auto path = Registry::objectPathFor(domain->def.uuid);
             if (auto* existing = m_registry.findByUuid(domain->def.uuid)) {
-                existing->redefine(*domain);
-                existing->makePersistent();
+                existing->model().redefine(*domain);
+                existing->model().setPersistent(true);
                 m_registry.emitLifecycle(*existing, kEventDefinedUpdated);
                 shared->returnResults(sdbus::ObjectPath(path));
                 return;
@@ -121,7 +121,7 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
             auto path = Registry::objectPathFor(d->def().uuid);
             // A transient domain that fails to start is removed again
             // (becameInactive).
-            d->start([shared, path](Result<void> outcome) {
+            d->model().start([shared, path](Result<void> outcome) {
                 if (outcome) {
                     shared->returnResults(sdbus::ObjectPath(path));
                 } else {

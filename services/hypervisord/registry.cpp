@@ -25,12 +25,12 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
               ShimSupervisor::Callbacks{
                   [this](const std::string& uuidHex, StateAndReason reported) {
                       if (auto* d = findByUuidHex(uuidHex)) {
-                          d->onShimState(reported);
+                          d->model().onShimState(reported);
                       }
                   },
                   [this](const std::string& uuidHex, std::optional<Error> failure) {
                       if (auto* d = findByUuidHex(uuidHex)) {
-                          d->onShimGone(std::move(failure));
+                          d->model().onShimGone(std::move(failure));
                       }
                   }})
     , m_autostarter(*this, m_config.autostartParallel, m_config.autostartNetworkWait) {}
@@ -49,7 +49,7 @@ Result<void> Registry::start(std::function<void()> ready) {
             log::error("cannot load definition: " + defined.error().message());
             continue;
         }
-        defined.value()->setAutostartFlag(autostart);
+        defined.value()->model().setAutostartFlag(autostart);
     }
     log::info("loaded " + std::to_string(m_domains.size()) + " definitions from " +
               m_config.paths.configDir);
@@ -141,7 +141,7 @@ void Registry::recoverOrphanedQemus() {
             domain = defined.value();
         }
         log::warning("domain '" + domain->def().name + "' runs without a shim; re-attaching");
-        domain->reattach();
+        domain->model().reattach();
     }
 }
 
@@ -179,7 +179,7 @@ void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
     }
     log::info("adopted running domain '" + domain->def().name + "' (" +
               std::string(toString(found.reported.state)) + ")");
-    domain->adoptRunning(found.reported);
+    domain->model().adoptRunning(found.reported);
 }
 
 Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {
