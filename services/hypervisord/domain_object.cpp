@@ -31,17 +31,17 @@ DomainObject::~DomainObject() {
     unregisterAdaptor();
 }
 
-void DomainObject::authorize(const char* actionId, std::function<void(Result<void>)> then) {
+void DomainObject::authorize(std::string_view actionId, std::function<void(Result<void>)> then) {
     authorize(currentCaller(getObject()), actionId, std::move(then));
 }
 
-void DomainObject::authorize(const Caller& caller, const char* actionId,
+void DomainObject::authorize(const Caller& caller, std::string_view actionId,
                              std::function<void(Result<void>)> then) {
-    PolkitDetails details{{"domain_name", def().name}, {"domain_uuid", uuidText()}};
+    PolkitDetails details = actions::objectDetails("domain", def().name, def().uuid);
     auto guard = m_lifetime.guard();
     std::string name = def().name;
     m_registry.authority().checkBusName(
-        caller.sender, actionId, details, caller.allowInteraction,
+        caller.sender, std::string(actionId), details, caller.allowInteraction,
         [guard, name, then = std::move(then)](Result<void> verdict) {
             // The domain may have been undefined while polkit was thinking.
             if (!guard.alive()) {
@@ -98,7 +98,7 @@ void DomainObject::Start(sdbus::Result<>&& result, Options options) {
     auto boot = [this, shared] {
         m_model.start([shared](Result<void> outcome) { reply(shared, std::move(outcome)); });
     };
-    authorize(caller, "org.virtswarm.domain.start",
+    authorize(caller, domainAction("Start"),
               [this, shared, caller, boot, forceBoot = forceBoot.value()](Result<void> allowed) {
                   if (!allowed) {
                       reply(shared, allowed);
@@ -109,7 +109,7 @@ void DomainObject::Start(sdbus::Result<>&& result, Options options) {
                       return;
                   }
                   // Discarding the saved guest is what ManagedSaveRemove needs.
-                  authorize(caller, "org.virtswarm.domain.hibernate",
+                  authorize(caller, actions::kDomainDiscardSaveAction,
                             [this, shared, boot](Result<void> mayDiscard) {
                                 if (!mayDiscard) {
                                     reply(shared, mayDiscard);
@@ -137,7 +137,7 @@ void DomainObject::Shutdown(sdbus::Result<>&& result, Options options) {
         reply(shared, !r ? r : Result<void>(timeout.error()));
         return;
     }
-    authorize("org.virtswarm.domain.stop", [this, shared, options](Result<void> allowed) {
+    authorize(domainAction("Shutdown"), [this, shared, options](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
@@ -158,7 +158,7 @@ void DomainObject::Destroy(sdbus::Result<>&& result, Options options) {
         reply(shared, r);
         return;
     }
-    authorize("org.virtswarm.domain.stop", [this, shared](Result<void> allowed) {
+    authorize(domainAction("Destroy"), [this, shared](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
@@ -175,7 +175,7 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
         reply(shared, !r ? r : Result<void>(keepTpm.error()));
         return;
     }
-    authorize("org.virtswarm.domain.delete",
+    authorize(domainAction("Undefine"),
               [this, shared, keepTpm = keepTpm.value()](Result<void> allowed) {
                   if (!allowed) {
                       reply(shared, allowed);
@@ -209,24 +209,23 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
 
 void DomainObject::GetXML(sdbus::Result<std::string>&& result, Options options) {
     auto shared = share(std::move(result));
-    auto fail = [shared](const Error& e) { shared->returnError(toDBusError(e)); };
     if (auto r = checkOptions(options, {"inactive", "secure"}); !r) {
-        fail(r.error());
+        fail(shared, r.error());
         return;
     }
     auto inactive = boolOption(options, "inactive", false);
     auto secure = boolOption(options, "secure", false);
     if (!inactive || !secure) {
-        fail(!inactive ? inactive.error() : secure.error());
+        fail(shared, !inactive ? inactive.error() : secure.error());
         return;
     }
     bool wantInactive = inactive.value();
     bool wantSecure = secure.value();
     Caller caller = currentCaller(getObject());
-    authorize(caller, "org.virtswarm.domain.read",
-              [this, shared, fail, caller, wantInactive, wantSecure](Result<void> allowed) {
+    authorize(caller, domainAction("GetXML"),
+              [this, shared, caller, wantInactive, wantSecure](Result<void> allowed) {
                   if (!allowed) {
-                      fail(allowed.error());
+                      fail(shared, allowed.error());
                       return;
                   }
                   if (!wantSecure) {
@@ -234,10 +233,10 @@ void DomainObject::GetXML(sdbus::Result<std::string>&& result, Options options) 
                       return;
                   }
                   // As libvirt: secrets need read-secure on top of read.
-                  authorize(caller, "org.virtswarm.domain.read-secure",
-                            [this, shared, fail, wantInactive](Result<void> allowedSecure) {
+                  authorize(caller, actions::kDomainReadSecureAction,
+                            [this, shared, wantInactive](Result<void> allowedSecure) {
                                 if (!allowedSecure) {
-                                    fail(allowedSecure.error());
+                                    fail(shared, allowedSecure.error());
                                     return;
                                 }
                                 replyXml(shared, wantInactive, true);
@@ -263,7 +262,7 @@ void DomainObject::replyXml(const std::shared_ptr<sdbus::Result<std::string>>& r
         uuidHex(), "GetXML", m_registry.config().shimCallTimeout,
         [this, guard, result, shown](Result<std::string> live) {
             if (!guard.alive()) {
-                result->returnError(toDBusError(Error(Code::NoSuchDomain, "domain removed")));
+                fail(result, Error(Code::NoSuchDomain, "domain removed"));
                 return;
             }
             result->returnResults(
@@ -278,7 +277,7 @@ void DomainObject::SetAutostart(sdbus::Result<>&& result, bool autostart, Option
         reply(shared, r);
         return;
     }
-    authorize("org.virtswarm.domain.write", [this, shared, autostart](Result<void> allowed) {
+    authorize(domainAction("SetAutostart"), [this, shared, autostart](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;

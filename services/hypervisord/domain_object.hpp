@@ -7,6 +7,7 @@
 #include "virtswarm/domain_state.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 #include <optional>
 #include <sdbus-c++/sdbus-c++.h>
@@ -15,6 +16,12 @@
 namespace virtswarm::hypervisor {
 
 class Registry;
+
+// The polkit action of a Domain method, from the one table (virtswarm/polkit_actions.hpp);
+// a method missing from it does not compile.
+consteval std::string_view domainAction(std::string_view method) {
+    return actions::forMethod(names::kDomainInterface, method).actionId;
+}
 
 // One domain on the bus: the Domain interface over the domain's model (domain_model.hpp).
 // Methods authorize with polkit first, then ask the model or forward to the shim; anything
@@ -84,10 +91,10 @@ private:
     uint64_t MemoryKiB() override { return m_model.def().memoryKiB; }
 
     // Runs `action` once polkit allowed `actionId` for the caller of the current method.
-    void authorize(const char* actionId, std::function<void(Result<void>)> then);
+    void authorize(std::string_view actionId, std::function<void(Result<void>)> then);
     // The same for a caller captured earlier (a second check, made from a callback when
     // the method call is no longer current).
-    void authorize(const Caller& caller, const char* actionId,
+    void authorize(const Caller& caller, std::string_view actionId,
                    std::function<void(Result<void>)> then);
     // Answers GetXML: the inactive, persistent or live definition, with the VNC password
     // only when `secure` (the caller holds read-secure).
@@ -95,7 +102,7 @@ private:
                   bool secure);
     // Authorizes, checks the domain is in one of `states`, then forwards `method` (no
     // arguments but options) to the shim and answers with its outcome.
-    void forwardToShim(sdbus::Result<>&& result, const Options& options, const char* actionId,
+    void forwardToShim(sdbus::Result<>&& result, const Options& options, std::string_view actionId,
                        std::initializer_list<DomainState> states, const char* method);
     void changeDevice(sdbus::Result<>&& result, const std::string& xml, const Options& options,
                       bool attach);

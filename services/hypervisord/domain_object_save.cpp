@@ -34,8 +34,8 @@ void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
         reply(shared, bypassCache.takeError());
         return;
     }
-    authorize("org.virtswarm.domain.hibernate", [this, shared, bypassCache = bypassCache.value()](
-                                                    Result<void> allowed) {
+    authorize(domainAction("ManagedSave"), [this, shared, bypassCache = bypassCache.value()](
+                                               Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
@@ -102,7 +102,7 @@ void DomainObject::ManagedSaveRemove(sdbus::Result<>&& result, Options options) 
         reply(shared, r);
         return;
     }
-    authorize("org.virtswarm.domain.hibernate", [this, shared](Result<void> allowed) {
+    authorize(domainAction("ManagedSaveRemove"), [this, shared](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
