@@ -2,6 +2,7 @@
 #pragma once
 
 #include "object_cache.hpp"
+#include "virtswarm/domain_state.hpp"
 
 #include <cstdint>
 #include <string>
@@ -15,15 +16,15 @@ struct CachedDomain {
     std::string name;
     UuidBytes uuid{};
     int32_t id = -1;
-    std::string state = "shutoff";
-    std::string reason = "unknown";
+    std::string state{toString(DomainState::Shutoff)};
+    std::string reason{toString(DomainReason::Unknown)};
     bool persistent = false;
     bool autostart = false;
     bool hasManagedSave = false;
     uint32_t vcpus = 0;
     uint64_t memoryKiB = 0;
 
-    bool active() const { return state != "shutoff"; }
+    bool active() const { return parseDomainState(state) != DomainState::Shutoff; }
     void apply(const PropertyMap& properties);
 };
 

@@ -150,7 +150,7 @@ void Autostarter::launch(const std::string& uuidHex) {
         return;
     }
     auto guard = m_lifetime.guard();
-    domain->start([this, guard, name = domain->def().name](Result<void> r) {
+    domain->model().start([this, guard, name = domain->def().name](Result<void> r) {
         if (r) {
             log::info("autostart of '" + name + "': running");
         } else {

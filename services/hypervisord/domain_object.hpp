@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "domain_model.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
-#include "virtswarm/event_loop.hpp"
+#include "virtswarm/domain_state.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/polkit.hpp"
-#include "virtswarm/retry_budget.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 #include <optional>
 #include <sdbus-c++/sdbus-c++.h>
@@ -16,48 +17,48 @@ namespace virtswarm::hypervisor {
 
 class Registry;
 
-// One domain on the bus: its definition, its run state as reported by its shim, and the
-// Domain interface. Methods authorize with polkit first, then act; anything that needs
-// the shim is an async call with a timeout, so no method ever blocks the registry.
+// The polkit action of a Domain method, from the one table (virtswarm/polkit_actions.hpp);
+// a method missing from it does not compile.
+consteval std::string_view domainAction(std::string_view method) {
+    return actions::forMethod(names::kDomainInterface, method).actionId;
+}
+
+// One domain on the bus: the Domain interface over the domain's model (domain_model.hpp).
+// Methods authorize with polkit first, then ask the model or forward to the shim; anything
+// that needs the shim is an async call with a timeout, so no method ever blocks the
+// registry.
 class DomainObject final
     : public sdbus::AdaptorInterfaces<org::virtswarm::Hypervisor1::Domain_adaptor,
-                                      sdbus::Properties_adaptor, sdbus::ManagedObject_adaptor> {
+                                      sdbus::Properties_adaptor, sdbus::ManagedObject_adaptor>,
+      private DomainModelHost {
 public:
     DomainObject(Registry& registry, DomainXml domain, bool persistent);
     ~DomainObject();
 
-    const DomainDef& def() const { return m_domain.def; }
-    const std::string& xml() const { return m_domain.xml; }
-    std::string uuidHex() const { return virtswarm::uuidHex(m_domain.def.uuid); }
-    std::string uuidText() const { return formatUuid(m_domain.def.uuid); }
-    bool persistent() const { return m_persistent; }
-    bool autostart() const { return m_autostart; }
+    DomainModel& model() { return m_model; }
+    const DomainModel& model() const { return m_model; }
+    const DomainDef& def() const { return m_model.def(); }
+    const std::string& xml() const { return m_model.domain().xml; }
+    std::string uuidHex() const { return m_model.uuidHex(); }
+    std::string uuidText() const { return formatUuid(m_model.def().uuid); }
+    bool persistent() const { return m_model.persistent(); }
+    bool autostart() const { return m_model.autostart(); }
+    bool active() const { return m_model.active(); }
+    int id() const { return m_model.id(); }
     Lifetime::Guard lifetimeGuard() const { return m_lifetime.guard(); }
     // Statistics from the shim, or just the state when it is not running or does not
     // answer within `timeout` ("unavailable" = true then).
     void collectStats(std::chrono::milliseconds timeout, std::function<void(Options)> done);
-    bool active() const;
-    const std::string& state() const { return m_state; }
-    int id() const { return m_id; }
-
-    // A new definition for the same domain (DefineXML on an existing one). While the
-    // domain runs, the new definition applies from its next start.
-    void redefine(DomainXml domain);
-    void setAutostartFlag(bool autostart) { m_autostart = autostart; }
-    void makePersistent() { setPersistent(true); }
-
-    // Launches the shim; `done` runs when the domain is running or the start failed.
-    void start(std::function<void(Result<void>)> done);
-
-    // From the shim supervisor.
-    void onShimState(const std::string& state, const std::string& reason);
-    void onShimGone(std::optional<Error> failure);
-    // A shim found on the bus after a registry restart.
-    void adoptRunning(const std::string& state, const std::string& reason);
-    // A QEMU found running without any shim: start one that takes it over.
-    void reattach();
 
 private:
+    // DomainModelHost: the model's news, on the bus and to the registry.
+    void propertiesChanged(const std::vector<std::string>& names) override;
+    void stateChanged(StateAndReason now) override;
+    void lifecycleEvent(LifecycleEvent event) override;
+    void released() override;
+    int assignId() override;
+    int recoverId() override;
+
     // Domain interface
     void Start(sdbus::Result<>&& result, Options options) override;
     void Shutdown(sdbus::Result<>&& result, Options options) override;
@@ -78,22 +79,22 @@ private:
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, Options options) override;
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
-    bool HasManagedSave() override;
-    std::string Name() override { return m_domain.def.name; }
+    bool HasManagedSave() override { return m_model.hasManagedSave(); }
+    std::string Name() override { return m_model.def().name; }
     std::string UUID() override { return uuidText(); }
-    int32_t Id() override { return m_id; }
-    std::string State() override { return m_state; }
-    std::string StateReason() override { return m_reason; }
-    bool Persistent() override { return m_persistent; }
-    bool Autostart() override { return m_autostart; }
-    uint32_t Vcpus() override { return m_domain.def.vcpus; }
-    uint64_t MemoryKiB() override { return m_domain.def.memoryKiB; }
+    int32_t Id() override { return m_model.id(); }
+    std::string State() override { return std::string(toString(m_model.state())); }
+    std::string StateReason() override { return std::string(toString(m_model.reason())); }
+    bool Persistent() override { return m_model.persistent(); }
+    bool Autostart() override { return m_model.autostart(); }
+    uint32_t Vcpus() override { return m_model.def().vcpus; }
+    uint64_t MemoryKiB() override { return m_model.def().memoryKiB; }
 
     // Runs `action` once polkit allowed `actionId` for the caller of the current method.
-    void authorize(const char* actionId, std::function<void(Result<void>)> then);
+    void authorize(std::string_view actionId, std::function<void(Result<void>)> then);
     // The same for a caller captured earlier (a second check, made from a callback when
     // the method call is no longer current).
-    void authorize(const Caller& caller, const char* actionId,
+    void authorize(const Caller& caller, std::string_view actionId,
                    std::function<void(Result<void>)> then);
     // Answers GetXML: the inactive, persistent or live definition, with the VNC password
     // only when `secure` (the caller holds read-secure).
@@ -101,45 +102,15 @@ private:
                   bool secure);
     // Authorizes, checks the domain is in one of `states`, then forwards `method` (no
     // arguments but options) to the shim and answers with its outcome.
-    void forwardToShim(sdbus::Result<>&& result, const Options& options, const char* actionId,
-                       std::initializer_list<const char*> states, const char* method);
+    void forwardToShim(sdbus::Result<>&& result, const Options& options, std::string_view actionId,
+                       std::initializer_list<DomainState> states, const char* method);
     void changeDevice(sdbus::Result<>&& result, const std::string& xml, const Options& options,
                       bool attach);
-    void setState(const std::string& state, const std::string& reason);
-    void setPersistent(bool persistent);
-    void finishStart(Result<void> outcome);
-    void launchShim();
-    // A new shim for the QEMU of a running domain whose shim died: with backoff, and at
-    // most a few times a minute; then the domain is left `crashed`/`shim-failing`.
-    void relaunchShim();
-    // Destroy when no shim is left to ask: kills QEMU through its recorded pid.
-    void destroyWithoutShim(std::function<void(Result<void>)> done);
-    void becameInactive();
-    // Managed save (domain_object_save.cpp).
-    std::string managedSavePath() const;
-    Result<void> removeManagedSave();
-    // The image for the shim to start from, or -1 to boot afresh.
-    int openManagedSaveForRestore();
-    // The start that restored an image ended; a running guest no longer needs the image.
-    void restoreFinished(bool running);
+    // The InvalidState error for a call the domain's current state does not allow.
+    Error wrongState() const;
 
     Registry& m_registry;
-    DomainXml m_domain;
-    // A redefinition made while running, applied when the domain stops.
-    std::optional<DomainXml> m_nextDefinition;
-    bool m_persistent;
-    bool m_autostart = false;
-    std::string m_state = "shutoff";
-    std::string m_reason = "unknown";
-    int m_id = -1;
-    bool m_starting = false;
-    bool m_reattaching = false;
-    bool m_launchWhenGone = false;
-    bool m_restoring = false; // this start restores the managed save image
-    std::function<void(Result<void>)> m_startDone;
-    EventSource m_startTimer;
-    RetryBudget m_shimRelaunches;
-    EventSource m_relaunchTimer;
+    DomainModel m_model;
     Lifetime m_lifetime;
 };
 

@@ -5,31 +5,28 @@
 #include "domain_reply.hpp"
 #include "registry.hpp"
 #include "virtswarm/domain_devices.hpp"
-#include "virtswarm/libvirt_enums.hpp"
+
+#include <algorithm>
 
 namespace virtswarm::hypervisor {
 void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& options,
-                                 const char* actionId, std::initializer_list<const char*> states,
-                                 const char* method) {
+                                 std::string_view actionId,
+                                 std::initializer_list<DomainState> states, const char* method) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
         reply(shared, r);
         return;
     }
-    std::vector<const char*> allowedStates(states);
+    std::vector<DomainState> allowedStates(states);
     std::string methodName = method;
     authorize(actionId, [this, shared, allowedStates, methodName](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
         }
-        bool ok = false;
-        for (const char* s : allowedStates) {
-            ok = ok || m_state == s;
-        }
-        if (!ok) {
-            reply(shared,
-                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
+        if (std::find(allowedStates.begin(), allowedStates.end(), m_model.state()) ==
+            allowedStates.end()) {
+            reply(shared, wrongState());
             return;
         }
         m_registry.shims().callMethod(uuidHex(), methodName, m_registry.config().shimCallTimeout,
@@ -44,14 +41,13 @@ void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
         reply(shared, r);
         return;
     }
-    authorize("org.virtswarm.domain.init-control", [this, shared, options](Result<void> allowed) {
+    authorize(domainAction("Reboot"), [this, shared, options](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
         }
-        if (m_state != "running") {
-            reply(shared,
-                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is " + m_state));
+        if (m_model.state() != DomainState::Running) {
+            reply(shared, wrongState());
             return;
         }
         m_registry.shims().callVoid(
@@ -61,23 +57,26 @@ void DomainObject::Reboot(sdbus::Result<>&& result, Options options) {
 }
 
 void DomainObject::Reset(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.reset", {"running", "paused"},
-                  "Reset");
+    forwardToShim(std::move(result), options, domainAction("Reset"),
+                  {DomainState::Running, DomainState::Paused}, "Reset");
 }
 
 void DomainObject::Suspend(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"running"},
+    forwardToShim(std::move(result), options, domainAction("Suspend"), {DomainState::Running},
                   "Suspend");
 }
 
 void DomainObject::Resume(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, "org.virtswarm.domain.suspend", {"paused"}, "Resume");
+    forwardToShim(std::move(result), options, domainAction("Resume"), {DomainState::Paused},
+                  "Resume");
 }
 
 void DomainObject::collectStats(std::chrono::milliseconds timeout,
                                 std::function<void(Options)> done) {
-    Options stateOnly{{"state.state", sdbus::Variant(libvirtStateNumber(m_state))},
-                      {"state.reason", sdbus::Variant(libvirtReasonNumber(m_state, m_reason))}};
+    DomainState state = m_model.state();
+    Options stateOnly{
+        {"state.state", sdbus::Variant(libvirtNumber(state))},
+        {"state.reason", sdbus::Variant(libvirtReasonNumber(state, m_model.reason()))}};
     if (!active()) {
         done(std::move(stateOnly));
         return;
@@ -100,12 +99,12 @@ void DomainObject::collectStats(std::chrono::milliseconds timeout,
 void DomainObject::GetStats(sdbus::Result<Options>&& result, Options options) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
-        shared->returnError(toDBusError(r.error()));
+        fail(shared, r.error());
         return;
     }
-    authorize("org.virtswarm.domain.read", [this, shared](Result<void> allowed) {
+    authorize(domainAction("GetStats"), [this, shared](Result<void> allowed) {
         if (!allowed) {
-            shared->returnError(toDBusError(allowed.error()));
+            fail(shared, allowed.error());
             return;
         }
         if (!active()) {
@@ -116,14 +115,7 @@ void DomainObject::GetStats(sdbus::Result<Options>&& result, Options options) {
         // answer is an error here (Timeout), unlike in Manager.GetAllStats.
         m_registry.shims().call<Options>(
             uuidHex(), "GetStats", m_registry.config().shimCallTimeout,
-            [shared](Result<Options> stats) {
-                if (stats) {
-                    shared->returnResults(stats.value());
-                } else {
-                    shared->returnError(toDBusError(stats.error()));
-                }
-            },
-            Options{});
+            [shared](Result<Options> stats) { reply(shared, stats); }, Options{});
     });
 }
 
@@ -131,28 +123,24 @@ void DomainObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWi
                                       Options options) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {"source"}); !r) {
-        shared->returnError(toDBusError(r.error()));
+        fail(shared, r.error());
         return;
     }
     // As libvirt (domain:write for the agent source): the call makes the shim talk to
     // the guest, which costs more than reading what the swarm knows.
-    authorize("org.virtswarm.domain.write", [this, shared, options](Result<void> allowed) {
+    authorize(domainAction("InterfaceAddresses"), [this, shared, options](Result<void> allowed) {
         if (!allowed) {
-            shared->returnError(toDBusError(allowed.error()));
+            fail(shared, allowed.error());
             return;
         }
         if (!active()) {
-            shared->returnError(toDBusError(notRunning(m_domain.def.name)));
+            fail(shared, notRunning(def().name));
             return;
         }
         m_registry.shims().call<std::vector<GuestInterfaceWire>>(
             uuidHex(), "InterfaceAddresses", m_registry.config().shimCallTimeout,
             [shared](Result<std::vector<GuestInterfaceWire>> interfaces) {
-                if (interfaces) {
-                    shared->returnResults(interfaces.value());
-                } else {
-                    shared->returnError(toDBusError(interfaces.error()));
-                }
+                reply(shared, interfaces);
             },
             options);
     });
@@ -162,29 +150,22 @@ void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::strin
                                Options options) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
-        shared->returnError(toDBusError(r.error()));
+        fail(shared, r.error());
         return;
     }
-    authorize("org.virtswarm.domain.open-console", [this, shared, device](Result<void> allowed) {
+    authorize(domainAction("OpenConsole"), [this, shared, device](Result<void> allowed) {
         if (!allowed) {
-            shared->returnError(toDBusError(allowed.error()));
+            fail(shared, allowed.error());
             return;
         }
         if (!active()) {
-            shared->returnError(toDBusError(notRunning(m_domain.def.name)));
+            fail(shared, notRunning(def().name));
             return;
         }
         // The shim opens the pty and the fd crosses the bus twice, never a path.
         m_registry.shims().call<sdbus::UnixFd>(
             uuidHex(), "OpenConsole", m_registry.config().shimCallTimeout,
-            [shared](Result<sdbus::UnixFd> fd) {
-                if (fd) {
-                    shared->returnResults(fd.value());
-                } else {
-                    shared->returnError(toDBusError(fd.error()));
-                }
-            },
-            device, Options{});
+            [shared](Result<sdbus::UnixFd> fd) { reply(shared, fd); }, device, Options{});
     });
 }
 
@@ -202,61 +183,63 @@ void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml
         return;
     }
     bool persist = config.value();
-    authorize("org.virtswarm.domain.write", [this, shared, spec = spec.value(), persist,
-                                             attach](Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
-        if (persist && !m_persistent) {
-            reply(shared, Error(Code::InvalidState, "a transient domain has no persistent config"));
-            return;
-        }
-        // The persistent definition is checked first, so a device that cannot go into it
-        // is refused before the guest sees anything.
-        std::optional<DomainXml> nextConfig;
-        if (persist) {
-            const DomainXml& base = m_nextDefinition ? *m_nextDefinition : m_domain;
-            auto updated = attach ? withDeviceAdded(base, spec) : withDeviceRemoved(base, spec);
-            if (!updated) {
-                reply(shared, updated.error());
-                return;
-            }
-            nextConfig = std::move(updated).value();
-        }
-        auto saveConfig = [this, shared, nextConfig]() {
-            if (!nextConfig) {
-                reply(shared, success());
-                return;
-            }
-            if (auto r = m_registry.store().save(*nextConfig); !r) {
-                reply(shared, r);
-                return;
-            }
-            redefine(*nextConfig);
-            reply(shared, success());
-        };
-        if (!active()) {
-            if (!persist) {
-                reply(shared, notRunning(m_domain.def.name));
-                return;
-            }
-            saveConfig();
-            return;
-        }
-        auto guard = m_lifetime.guard();
-        m_registry.shims().callVoid(
-            uuidHex(), attach ? "AttachDevice" : "DetachDevice",
-            m_registry.config().shimCallTimeout + std::chrono::seconds(20),
-            [guard, shared, saveConfig](Result<void> r) {
-                if (!r || !guard.alive()) {
-                    reply(shared, r);
-                    return;
-                }
-                saveConfig();
-            },
-            spec.xml, Options{});
-    });
+    authorize(attach ? domainAction("AttachDevice") : domainAction("DetachDevice"),
+              [this, shared, spec = spec.value(), persist, attach](Result<void> allowed) {
+                  if (!allowed) {
+                      reply(shared, allowed);
+                      return;
+                  }
+                  if (persist && !m_model.persistent()) {
+                      reply(shared, Error(Code::InvalidState,
+                                          "a transient domain has no persistent config"));
+                      return;
+                  }
+                  // The persistent definition is checked first, so a device that cannot go into it
+                  // is refused before the guest sees anything.
+                  std::optional<DomainXml> nextConfig;
+                  if (persist) {
+                      const DomainXml& base = m_model.nextDomain();
+                      auto updated =
+                          attach ? withDeviceAdded(base, spec) : withDeviceRemoved(base, spec);
+                      if (!updated) {
+                          reply(shared, updated.error());
+                          return;
+                      }
+                      nextConfig = std::move(updated).value();
+                  }
+                  auto saveConfig = [this, shared, nextConfig]() {
+                      if (!nextConfig) {
+                          reply(shared, success());
+                          return;
+                      }
+                      if (auto r = m_registry.store().save(*nextConfig); !r) {
+                          reply(shared, r);
+                          return;
+                      }
+                      m_model.redefine(*nextConfig);
+                      reply(shared, success());
+                  };
+                  if (!active()) {
+                      if (!persist) {
+                          reply(shared, notRunning(def().name));
+                          return;
+                      }
+                      saveConfig();
+                      return;
+                  }
+                  auto guard = m_lifetime.guard();
+                  m_registry.shims().callVoid(
+                      uuidHex(), attach ? "AttachDevice" : "DetachDevice",
+                      m_registry.config().shimCallTimeout + std::chrono::seconds(20),
+                      [guard, shared, saveConfig](Result<void> r) {
+                          if (!r || !guard.alive()) {
+                              reply(shared, r);
+                              return;
+                          }
+                          saveConfig();
+                      },
+                      spec.xml, Options{});
+              });
 }
 
 void DomainObject::AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) {

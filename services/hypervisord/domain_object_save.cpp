@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Managed save: the Domain methods, the image's place, and its use by the next Start.
-// The registry opens the image and hands the shim a descriptor (to write through QEMU's
-// migrate, or to start QEMU from), so neither the shim nor QEMU needs any right on the
-// save directory.
+// Managed save, the Domain methods: the registry opens the image and hands the shim a
+// descriptor to write through QEMU's migrate, so neither the shim nor QEMU needs any
+// right on the save directory (the image's use by the next start: domain_model_save.cpp).
 #include "domain_object.hpp"
 #include "domain_reply.hpp"
 #include "registry.hpp"
@@ -24,56 +23,6 @@ constexpr auto kSaveTimeout = std::chrono::minutes(10);
 
 } // namespace
 
-std::string DomainObject::managedSavePath() const {
-    return m_registry.config().paths.stateDir + "/save/" + uuidHex() + ".save";
-}
-
-bool DomainObject::HasManagedSave() {
-    std::error_code ec;
-    return std::filesystem::exists(managedSavePath(), ec);
-}
-
-Result<void> DomainObject::removeManagedSave() {
-    if (!HasManagedSave()) {
-        return success();
-    }
-    if (auto r = removeFileDurable(managedSavePath()); !r) {
-        return r;
-    }
-    emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"HasManagedSave"});
-    return success();
-}
-
-int DomainObject::openManagedSaveForRestore() {
-    if (!HasManagedSave()) {
-        return -1;
-    }
-    int fd = ::open(managedSavePath().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        log::error("cannot open the managed save image of '" + m_domain.def.name +
-                   "': " + std::strerror(errno) + "; booting afresh");
-        return -1;
-    }
-    log::info("restoring '" + m_domain.def.name + "' from its managed save image");
-    m_restoring = true;
-    return fd;
-}
-
-void DomainObject::restoreFinished(bool running) {
-    if (!m_restoring) {
-        return;
-    }
-    m_restoring = false;
-    // A restored guest has moved on from the image: starting from it again would roll the
-    // guest back. An image that failed to load stays, for ManagedSaveRemove or a retry.
-    if (running) {
-        if (auto r = removeManagedSave(); !r) {
-            log::error("cannot remove the managed save image of '" + m_domain.def.name +
-                       "': " + r.error().message());
-        }
-    }
-}
-
 void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {"bypass-cache"}); !r) {
@@ -85,23 +34,23 @@ void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
         reply(shared, bypassCache.takeError());
         return;
     }
-    authorize("org.virtswarm.domain.hibernate", [this, shared, bypassCache = bypassCache.value()](
-                                                    Result<void> allowed) {
+    authorize(domainAction("ManagedSave"), [this, shared, bypassCache = bypassCache.value()](
+                                               Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
         }
-        if (!m_persistent) {
+        if (!m_model.persistent()) {
             reply(shared,
                   Error(Code::InvalidState,
-                        "cannot do managed save for transient domain '" + m_domain.def.name + "'"));
+                        "cannot do managed save for transient domain '" + def().name + "'"));
             return;
         }
-        if (m_state != "running" && m_state != "paused") {
-            reply(shared, notRunning(m_domain.def.name));
+        if (m_model.state() != DomainState::Running && m_model.state() != DomainState::Paused) {
+            reply(shared, notRunning(def().name));
             return;
         }
-        const std::string path = managedSavePath();
+        const std::string path = m_model.managedSavePath();
         const std::string partial = path + ".partial";
         if (auto r = makeDirectories(std::filesystem::path(path).parent_path().string(), 0700);
             !r) {
@@ -138,7 +87,7 @@ void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
                 if (!saved) {
                     ::unlink(partial.c_str());
                 } else if (guard.alive()) {
-                    log::info("domain '" + m_domain.def.name + "' saved to " + path);
+                    log::info("domain '" + def().name + "' saved to " + path);
                     emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"HasManagedSave"});
                 }
                 reply(shared, std::move(saved));
@@ -153,17 +102,16 @@ void DomainObject::ManagedSaveRemove(sdbus::Result<>&& result, Options options) 
         reply(shared, r);
         return;
     }
-    authorize("org.virtswarm.domain.hibernate", [this, shared](Result<void> allowed) {
+    authorize(domainAction("ManagedSaveRemove"), [this, shared](Result<void> allowed) {
         if (!allowed) {
             reply(shared, allowed);
             return;
         }
-        if (m_starting) {
-            reply(shared,
-                  Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is starting"));
+        if (m_model.starting()) {
+            reply(shared, Error(Code::InvalidState, "domain '" + def().name + "' is starting"));
             return;
         }
-        reply(shared, removeManagedSave());
+        reply(shared, m_model.removeManagedSave());
     });
 }
 

@@ -8,9 +8,15 @@
 #include "virtswarm/definer.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 namespace virtswarm::hypervisor {
 namespace {
+
+// The rights of the Manager's methods, from the one table (virtswarm/polkit_actions.hpp).
+constexpr auto kDefineXml = actions::forMethod(names::kHypervisorManagerInterface, "DefineXML");
+constexpr auto kCreateXml = actions::forMethod(names::kHypervisorManagerInterface, "CreateXML");
+constexpr auto kGetAllStats = actions::forMethod(names::kHypervisorManagerInterface, "GetAllStats");
 
 // The other domain that makes `domain` a duplicate, if any: same name with another UUID,
 // or same UUID with another name (libvirt's rules; a rename goes through its own API).
@@ -58,7 +64,7 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
                               Options options) {
     authorizeDefinitionFor<DomainXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        DefinitionRights{{"org.virtswarm.domain.save"}, {kDefinerUidOption}}, parseDomainXml,
+        DefinitionRights{actions::actionIds(kDefineXml), {kDefinerUidOption}}, parseDomainXml,
         [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
                         uid_t caller) {
             if (auto r = recordDefiner(*domain, caller, options); !r) {
@@ -79,8 +85,8 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
             }
             auto path = Registry::objectPathFor(domain->def.uuid);
             if (auto* existing = m_registry.findByUuid(domain->def.uuid)) {
-                existing->redefine(*domain);
-                existing->makePersistent();
+                existing->model().redefine(*domain);
+                existing->model().setPersistent(true);
                 m_registry.emitLifecycle(*existing, kEventDefinedUpdated);
                 shared->returnResults(sdbus::ObjectPath(path));
                 return;
@@ -103,9 +109,7 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
     // definition.
     authorizeDefinitionFor<DomainXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        DefinitionRights{{"org.virtswarm.domain.save", "org.virtswarm.domain.start"},
-                         {kDefinerUidOption}},
-        parseDomainXml,
+        DefinitionRights{actions::actionIds(kCreateXml), {kDefinerUidOption}}, parseDomainXml,
         [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
                         uid_t caller) {
             if (auto r = recordDefiner(*domain, caller, options); !r) {
@@ -121,7 +125,7 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
             auto path = Registry::objectPathFor(d->def().uuid);
             // A transient domain that fails to start is removed again
             // (becameInactive).
-            d->start([shared, path](Result<void> outcome) {
+            d->model().start([shared, path](Result<void> outcome) {
                 if (outcome) {
                     shared->returnResults(sdbus::ObjectPath(path));
                 } else {
@@ -196,9 +200,9 @@ void ManagerObject::GetAllStats(sdbus::Result<std::map<sdbus::ObjectPath, Option
     for (DomainObject* d : domains) {
         sdbus::ObjectPath path(Registry::objectPathFor(d->def().uuid));
         auto guard = d->lifetimeGuard();
-        PolkitDetails details{{"domain_name", d->def().name}, {"domain_uuid", d->uuidText()}};
         m_registry.authority().checkBusName(
-            caller.sender, "org.virtswarm.domain.read", details, caller.allowInteraction,
+            caller.sender, actions::actionId(kGetAllStats),
+            actions::objectDetails("domain", d->def().name, d->def().uuid), caller.allowInteraction,
             [d, guard, path, timeout, collection, finishOne](Result<void> allowed) {
                 // Domains the caller may not read, or that vanished meanwhile, are left out.
                 if (!allowed || !guard.alive()) {

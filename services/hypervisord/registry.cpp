@@ -23,15 +23,14 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
     , m_store(m_config.paths.configDir)
     , m_shims(shimConnection, loop, m_config.mode, m_config.paths.runtimeDir, m_config.shimPath,
               ShimSupervisor::Callbacks{
-                  [this](const std::string& uuidHex, const std::string& state,
-                         const std::string& reason) {
+                  [this](const std::string& uuidHex, StateAndReason reported) {
                       if (auto* d = findByUuidHex(uuidHex)) {
-                          d->onShimState(state, reason);
+                          d->model().onShimState(reported);
                       }
                   },
                   [this](const std::string& uuidHex, std::optional<Error> failure) {
                       if (auto* d = findByUuidHex(uuidHex)) {
-                          d->onShimGone(std::move(failure));
+                          d->model().onShimGone(std::move(failure));
                       }
                   }})
     , m_autostarter(*this, m_config.autostartParallel, m_config.autostartNetworkWait) {}
@@ -50,7 +49,7 @@ Result<void> Registry::start(std::function<void()> ready) {
             log::error("cannot load definition: " + defined.error().message());
             continue;
         }
-        defined.value()->setAutostartFlag(autostart);
+        defined.value()->model().setAutostartFlag(autostart);
     }
     log::info("loaded " + std::to_string(m_domains.size()) + " definitions from " +
               m_config.paths.configDir);
@@ -142,7 +141,7 @@ void Registry::recoverOrphanedQemus() {
             domain = defined.value();
         }
         log::warning("domain '" + domain->def().name + "' runs without a shim; re-attaching");
-        domain->reattach();
+        domain->model().reattach();
     }
 }
 
@@ -178,8 +177,9 @@ void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
         }
         domain = defined.value();
     }
-    log::info("adopted running domain '" + domain->def().name + "' (" + found.state + ")");
-    domain->adoptRunning(found.state, found.reason);
+    log::info("adopted running domain '" + domain->def().name + "' (" +
+              std::string(toString(found.reported.state)) + ")");
+    domain->model().adoptRunning(found.reported);
 }
 
 Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {

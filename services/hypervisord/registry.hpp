@@ -2,10 +2,10 @@
 #pragma once
 
 #include "autostarter.hpp"
-#include "domain_state.hpp"
 #include "domain_store.hpp"
 #include "shim_supervisor.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_state.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/paths.hpp"
 #include "virtswarm/polkit.hpp"

@@ -290,8 +290,13 @@ void ShimSupervisor::onStateChanged(sdbus::Message& message) {
     } catch (const sdbus::Error&) {
         return;
     }
+    auto reported = parseStateAndReason(state, reason);
+    if (!reported) {
+        log::warning("shim of " + it->second + " reported unknown state '" + state + "'");
+        return;
+    }
     if (m_callbacks.stateChanged) {
-        m_callbacks.stateChanged(it->second, state, reason);
+        m_callbacks.stateChanged(it->second, *reported);
     }
 }
 
@@ -373,15 +378,17 @@ void ShimSupervisor::discoverOne(const std::string& uuidHex, std::function<void(
                         if (!guard.alive()) {
                             return;
                         }
-                        if (e1 != nullptr || !props["State"].containsValueOfType<std::string>()) {
+                        std::optional<StateAndReason> reported;
+                        if (e1 == nullptr && props["State"].containsValueOfType<std::string>()) {
+                            reported = parseStateAndReason(props["State"].get<std::string>(),
+                                                           props["StateReason"].get<std::string>());
+                        }
+                        if (!reported) {
                             log::warning("shim of " + uuidHex + " did not answer; ignoring it");
                             finished();
                             return;
                         }
-                        FoundShim shim{uuidHex,
-                                       props["State"].get<std::string>(),
-                                       props["StateReason"].get<std::string>(),
-                                       {}};
+                        FoundShim shim{uuidHex, *reported, {}};
                         proxyFor(uuidHex)
                             .callMethodAsync("GetXML")
                             .onInterface(names::kShimInterface)

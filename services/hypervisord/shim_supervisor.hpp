@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "shim_control.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_state.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/names.hpp"
@@ -26,20 +28,17 @@ namespace virtswarm::hypervisor {
 // Any peer can send any signal to our unique name, so a signal is believed only from who
 // can have sent it: NameOwnerChanged only from the bus driver itself, StateChanged only from
 // the unique name the bus said owns that shim's name. Every shim we spawn is reaped.
-class ShimSupervisor {
+class ShimSupervisor final : public ShimControl {
 public:
     struct Callbacks {
-        std::function<void(const std::string& uuidHex, const std::string& state,
-                           const std::string& reason)>
-            stateChanged;
+        std::function<void(const std::string& uuidHex, StateAndReason reported)> stateChanged;
         // The shim left the bus or died; `failure` is what it reported before giving up.
         std::function<void(const std::string& uuidHex, std::optional<Error> failure)> shimGone;
     };
 
     struct FoundShim {
         std::string uuidHex;
-        std::string state;
-        std::string reason;
+        StateAndReason reported;
         std::string xml;
     };
 
@@ -54,23 +53,24 @@ public:
     // over a QEMU that is still running instead of starting one.
     // `restoreFd` >= 0: the shim starts QEMU from this managed save image.
     Result<void> launch(const std::string& uuidHex, const DomainXml& domain, bool attach,
-                        int restoreFd = -1);
+                        int restoreFd = -1) override;
 
     // Is a shim for this domain still on the bus (e.g. one that is just exiting)?
-    bool present(const std::string& uuidHex) const;
+    bool present(const std::string& uuidHex) const override;
 
     // Is a QEMU still running for this domain (after its shim died)?
-    bool qemuAlive(const std::string& uuidHex) const;
+    bool qemuAlive(const std::string& uuidHex) const override;
 
     // Kills the domain's QEMU found through its qemu.pid, for when no shim is left to do it;
     // `gone` runs once that process has exited.
-    Result<void> killQemu(const std::string& uuidHex, std::function<void()> gone);
+    Result<void> killQemu(const std::string& uuidHex, std::function<void()> gone) override;
 
     // Removes the domain's runtime dir, unless a shim of ours or a QEMU may still use it.
-    void removeRuntimeDir(const std::string& uuidHex);
+    void removeRuntimeDir(const std::string& uuidHex) override;
 
     void callMethod(const std::string& uuidHex, const std::string& method,
-                    std::chrono::milliseconds timeout, std::function<void(Result<void>)> done);
+                    std::chrono::milliseconds timeout,
+                    std::function<void(Result<void>)> done) override;
 
     // An async call to the shim with arguments and one typed reply value. The error of a
     // shim that is gone or too slow comes back as HypervisorGone or Timeout.
@@ -129,7 +129,7 @@ public:
     static std::string busNameFor(const std::string& uuidHex);
 
     // What the shim wrote before giving up (its "failure" file), if anything.
-    std::optional<Error> readFailure(const std::string& uuidHex) const;
+    std::optional<Error> readFailure(const std::string& uuidHex) const override;
 
 private:
     struct Launched {

@@ -22,6 +22,10 @@ TEST(PolkitActions, EveryActionIsDeclaredInThePolicy) {
                 << id << " (for " << entry.interface << "." << entry.method << ")";
         }
     }
+    for (auto id : {actions::kDomainDiscardSaveAction, actions::kDomainReadSecureAction}) {
+        std::string declared = "<action id=\"" + std::string(id) + "\">";
+        EXPECT_NE(policy.value().find(declared), std::string::npos) << id;
+    }
 }
 
 TEST(PolkitActions, EachMethodHasOneEntry) {

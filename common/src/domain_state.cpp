@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The one place that names domain states and reasons, numbers them as libvirt does
+// (include/libvirt/libvirt-domain.h) and maps them to lifecycle events.
+#include "virtswarm/domain_state.hpp"
+
+#include <array>
+
+namespace virtswarm {
+namespace {
+
+// libvirt's virDomainEventType.
+constexpr int kEventStarted = 2;
+constexpr int kEventSuspended = 3;
+constexpr int kEventResumed = 4;
+constexpr int kEventStopped = 5;
+constexpr int kEventShutdown = 6;
+constexpr int kEventCrashed = 8;
+
+struct StateRow {
+    DomainState state;
+    std::string_view name;
+    int32_t libvirtNumber;       // virDomainState
+    LifecycleEvent defaultEvent; // for a reason with no row of its own below
+};
+
+// Indexed by DomainState.
+constexpr std::array<StateRow, kDomainStateCount> kStates{{
+    {DomainState::Shutoff, "shutoff", 5, {kEventStopped, 0}},    // STOPPED_SHUTDOWN
+    {DomainState::Running, "running", 1, {kEventStarted, 0}},    // STARTED_BOOTED
+    {DomainState::Paused, "paused", 3, {kEventSuspended, 0}},    // SUSPENDED_PAUSED
+    {DomainState::Shutdown, "shutdown", 4, {kEventShutdown, 0}}, // SHUTDOWN_FINISHED
+    {DomainState::Crashed, "crashed", 6, {kEventCrashed, 0}},    // CRASHED_PANICKED
+}};
+
+// Indexed by DomainReason.
+constexpr std::array<std::string_view, kDomainReasonCount> kReasonNames{{
+    "unknown",
+    "booted",
+    "restored",
+    "unpaused",
+    "user",
+    "ioerror",
+    "shutdown",
+    "destroyed",
+    "crashed",
+    "saved",
+    "failed",
+    "panicked",
+    "shim-failing",
+}};
+
+struct ReasonRow {
+    DomainState state;
+    DomainReason reason;
+    int32_t libvirtNumber; // virDomain<State>Reason
+    LifecycleEvent event;
+};
+
+constexpr std::array<ReasonRow, 12> kReasons{{
+    {DomainState::Running, DomainReason::Booted, 1, {kEventStarted, 0}},    // STARTED_BOOTED
+    {DomainState::Running, DomainReason::Restored, 3, {kEventStarted, 2}},  // STARTED_RESTORED
+    {DomainState::Running, DomainReason::Unpaused, 5, {kEventResumed, 0}},  // RESUMED_UNPAUSED
+    {DomainState::Paused, DomainReason::User, 1, {kEventSuspended, 0}},     // SUSPENDED_PAUSED
+    {DomainState::Paused, DomainReason::IoError, 5, {kEventSuspended, 2}},  // SUSPENDED_IOERROR
+    {DomainState::Shutdown, DomainReason::User, 1, {kEventShutdown, 0}},    // SHUTDOWN_FINISHED
+    {DomainState::Shutoff, DomainReason::ShutDown, 1, {kEventStopped, 0}},  // STOPPED_SHUTDOWN
+    {DomainState::Shutoff, DomainReason::Destroyed, 2, {kEventStopped, 1}}, // STOPPED_DESTROYED
+    {DomainState::Shutoff, DomainReason::Crashed, 3, {kEventStopped, 2}},   // STOPPED_CRASHED
+    {DomainState::Shutoff, DomainReason::Saved, 5, {kEventStopped, 4}},     // STOPPED_SAVED
+    {DomainState::Shutoff, DomainReason::Failed, 6, {kEventStopped, 5}},    // STOPPED_FAILED
+    {DomainState::Crashed, DomainReason::Panicked, 1, {kEventCrashed, 0}},  // CRASHED_PANICKED
+}};
+
+constexpr bool statesInEnumOrder() {
+    for (size_t i = 0; i < kStates.size(); ++i) {
+        if (static_cast<size_t>(kStates[i].state) != i) {
+            return false;
+        }
+    }
+    return true;
+}
+static_assert(statesInEnumOrder(), "kStates must be indexed by DomainState");
+static_assert(static_cast<int>(DomainReason::ShimFailing) + 1 == kDomainReasonCount,
+              "kReasonNames must name every DomainReason");
+
+const ReasonRow* findReason(DomainState state, DomainReason reason) {
+    for (const auto& row : kReasons) {
+        if (row.state == state && row.reason == reason) {
+            return &row;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+std::string_view toString(DomainState state) {
+    return kStates.at(static_cast<size_t>(state)).name;
+}
+
+std::string_view toString(DomainReason reason) {
+    return kReasonNames.at(static_cast<size_t>(reason));
+}
+
+std::optional<DomainState> parseDomainState(std::string_view name) {
+    for (const auto& row : kStates) {
+        if (row.name == name) {
+            return row.state;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<DomainReason> parseDomainReason(std::string_view name) {
+    for (size_t i = 0; i < kReasonNames.size(); ++i) {
+        if (kReasonNames[i] == name) {
+            return static_cast<DomainReason>(i);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<StateAndReason> parseStateAndReason(std::string_view state, std::string_view reason) {
+    auto parsedState = parseDomainState(state);
+    if (!parsedState) {
+        return std::nullopt;
+    }
+    return StateAndReason{*parsedState, parseDomainReason(reason).value_or(DomainReason::Unknown)};
+}
+
+bool isActive(DomainState state) {
+    return state != DomainState::Shutoff;
+}
+
+int32_t libvirtNumber(DomainState state) {
+    return kStates.at(static_cast<size_t>(state)).libvirtNumber;
+}
+
+int32_t libvirtReasonNumber(DomainState state, DomainReason reason) {
+    const ReasonRow* row = findReason(state, reason);
+    return row ? row->libvirtNumber : 0;
+}
+
+LifecycleEvent lifecycleEventFor(DomainState state, DomainReason reason) {
+    const ReasonRow* row = findReason(state, reason);
+    return row ? row->event : kStates.at(static_cast<size_t>(state)).defaultEvent;
+}
+
+} // namespace virtswarm

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "domain_model.hpp"
+
+#include "virtswarm/log.hpp"
+
+#include <unistd.h>
+
+namespace virtswarm::hypervisor {
+
+DomainModel::DomainModel(DomainModelHost& host, ShimControl& shims, EventLoop& loop,
+                         DomainModelConfig config, DomainXml domain, bool persistent)
+    : m_host(host)
+    , m_shims(shims)
+    , m_loop(loop)
+    , m_config(std::move(config))
+    , m_domain(std::move(domain))
+    , m_persistent(persistent) {}
+
+DomainModel::~DomainModel() {
+    abandonStart();
+}
+
+void DomainModel::abandonStart() {
+    if (m_startDone) {
+        auto done = std::move(m_startDone);
+        done(Error(Code::NoSuchDomain, "domain '" + m_domain.def.name + "' was removed"));
+    }
+}
+
+void DomainModel::setState(DomainState state, DomainReason reason) {
+    if (state == m_state && reason == m_reason) {
+        return;
+    }
+    bool wasActive = active();
+    m_state = state;
+    m_reason = reason;
+    std::vector<std::string> changed{"State", "StateReason"};
+    if (!active() && m_id != -1) {
+        m_id = -1;
+    }
+    if (active() != wasActive) {
+        changed.emplace_back("Id");
+    }
+    m_host.propertiesChanged(changed);
+    m_host.stateChanged({m_state, m_reason});
+    m_host.lifecycleEvent(lifecycleEventFor(m_state, m_reason));
+}
+
+void DomainModel::setPersistent(bool persistent) {
+    if (m_persistent != persistent) {
+        m_persistent = persistent;
+        m_host.propertiesChanged({"Persistent"});
+    }
+}
+
+void DomainModel::setAutostart(bool autostart) {
+    if (m_autostart != autostart) {
+        m_autostart = autostart;
+        m_host.propertiesChanged({"Autostart"});
+    }
+}
+
+void DomainModel::redefine(DomainXml domain) {
+    if (active() || m_starting) {
+        m_nextDefinition = std::move(domain);
+        return;
+    }
+    bool nameChanged = domain.def.name != m_domain.def.name;
+    m_domain = std::move(domain);
+    std::vector<std::string> changed{"Vcpus", "MemoryKiB"};
+    if (nameChanged) {
+        changed.emplace_back("Name");
+    }
+    m_host.propertiesChanged(changed);
+}
+
+void DomainModel::start(std::function<void(Result<void>)> done) {
+    if (active() || m_starting) {
+        done(Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is already running"));
+        return;
+    }
+    m_starting = true;
+    m_startDone = std::move(done);
+    // The shim of the previous run may still be on its way out (it answers Destroy just
+    // before it exits); the new one would find its bus name taken. Launch once it is gone.
+    if (m_shims.present(uuidHex())) {
+        m_launchWhenGone = true;
+    } else {
+        launchShim();
+    }
+    // The launch may have failed at once, and finished the start.
+    if (!m_starting) {
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_startTimer = m_loop.addTimer(m_config.startTimeout, [this, guard] {
+        if (!guard.alive()) {
+            return;
+        }
+        // Do not leave a half-started QEMU behind a failed Start.
+        m_shims.callMethod(uuidHex(), "Destroy", m_config.shimCallTimeout, [](Result<void>) {});
+        finishStart(Error(Code::Timeout,
+                          "domain '" + m_domain.def.name + "' did not reach running in time"));
+    });
+}
+
+void DomainModel::launchShim() {
+    m_launchWhenGone = false;
+    int restoreFd = openManagedSaveForRestore();
+    auto launched = m_shims.launch(uuidHex(), m_domain, false, restoreFd);
+    if (restoreFd >= 0) {
+        ::close(restoreFd); // the shim has its own copy
+    }
+    if (!launched) {
+        finishStart(launched.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
+    }
+}
+
+void DomainModel::finishStart(Result<void> outcome) {
+    m_starting = false;
+    restoreFinished(outcome.ok());
+    m_launchWhenGone = false;
+    m_startTimer.reset();
+    auto done = std::move(m_startDone);
+    m_startDone = nullptr;
+    if (done) {
+        done(std::move(outcome));
+    }
+}
+
+void DomainModel::reattach() {
+    if (auto r = m_shims.launch(uuidHex(), m_domain, true); !r) {
+        log::error("cannot re-attach to '" + m_domain.def.name + "': " + r.error().message());
+        return;
+    }
+    m_reattaching = true;
+}
+
+void DomainModel::onShimState(StateAndReason reported) {
+    if (m_reattaching) {
+        m_reattaching = false;
+        adoptRunning(reported);
+        return;
+    }
+    if (m_starting && reported.state == DomainState::Running) {
+        m_id = m_host.assignId();
+        setState(reported.state, reported.reason);
+        finishStart(success());
+        return;
+    }
+    if (!m_starting && !active()) {
+        return; // a late signal from a shim that already reported shutoff
+    }
+    setState(reported.state, reported.reason);
+    if (!active()) {
+        if (m_starting) {
+            // The shim wrote why before it reported shutoff: QEMU's own message, a QMP
+            // handshake that timed out, a TAP that was refused...
+            Error why = m_shims.readFailure(uuidHex()).value_or(
+                Error(Code::OperationFailed, "the domain stopped while starting"));
+            finishStart(why.prefix("cannot start domain '" + m_domain.def.name + "'"));
+        }
+        becameInactive();
+    }
+}
+
+void DomainModel::onShimGone(std::optional<Error> failure) {
+    if (m_launchWhenGone) {
+        launchShim();
+        return;
+    }
+    if (m_reattaching) {
+        m_reattaching = false;
+        log::error("re-attaching to '" + m_domain.def.name + "' failed" +
+                   (failure ? ": " + failure->message() : std::string()));
+        return;
+    }
+    if (m_starting) {
+        Error e = failure.value_or(Error(Code::OperationFailed, "the shim exited"));
+        finishStart(e.prefix("cannot start domain '" + m_domain.def.name + "'"));
+        becameInactive();
+        return;
+    }
+    if (!active()) {
+        return;
+    }
+    // The shim died under a running domain. Its QEMU does not depend on it: a new shim
+    // takes the monitor over and the VM never notices.
+    if (m_shims.qemuAlive(uuidHex())) {
+        relaunchShim();
+        return;
+    }
+    log::warning("domain '" + m_domain.def.name + "' lost its shim and its QEMU");
+    setState(DomainState::Shutoff, DomainReason::Crashed);
+    becameInactive();
+}
+
+void DomainModel::relaunchShim() {
+    auto delay = m_shimRelaunches.next();
+    if (!delay) {
+        log::error("the shim of '" + m_domain.def.name +
+                   "' keeps dying; not relaunching it (Destroy stops its QEMU)");
+        // Nothing can manage the VM now but Destroy, which kills QEMU directly.
+        setState(DomainState::Crashed, DomainReason::ShimFailing);
+        return;
+    }
+    log::warning("shim of '" + m_domain.def.name + "' died; re-attaching a new one in " +
+                 std::to_string(delay->count()) + " ms");
+    auto guard = m_lifetime.guard();
+    m_relaunchTimer = m_loop.addTimer(*delay, [this, guard] {
+        if (!guard.alive()) {
+            return;
+        }
+        m_relaunchTimer.reset();
+        if (!m_shims.qemuAlive(uuidHex())) {
+            log::warning("domain '" + m_domain.def.name + "' lost its shim and its QEMU");
+            setState(DomainState::Shutoff, DomainReason::Crashed);
+            m_shims.removeRuntimeDir(uuidHex());
+            becameInactive();
+            return;
+        }
+        if (auto r = m_shims.launch(uuidHex(), m_domain, true); !r) {
+            log::error("cannot re-attach to '" + m_domain.def.name + "': " + r.error().message());
+            relaunchShim();
+        }
+    });
+}
+
+void DomainModel::destroy(std::function<void(Result<void>)> done) {
+    if (!active()) {
+        done(m_starting
+                 ? Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is still starting")
+                 : Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is not running"));
+        return;
+    }
+    if (!m_shims.present(uuidHex())) {
+        destroyWithoutShim(std::move(done));
+        return;
+    }
+    // The shim answers once QEMU is gone, after its SIGTERM grace period.
+    m_shims.callMethod(uuidHex(), "Destroy", m_config.shimCallTimeout + std::chrono::seconds(15),
+                       std::move(done));
+}
+
+void DomainModel::destroyWithoutShim(std::function<void(Result<void>)> done) {
+    m_relaunchTimer.reset();
+    auto guard = m_lifetime.guard();
+    auto stopped = [this, guard, done] {
+        if (guard.alive()) {
+            setState(DomainState::Shutoff, DomainReason::Destroyed);
+            m_shims.removeRuntimeDir(uuidHex());
+            becameInactive();
+        }
+        done(success());
+    };
+    if (auto r = m_shims.killQemu(uuidHex(), stopped); !r) {
+        stopped(); // no QEMU left to kill
+    }
+}
+
+void DomainModel::undefined() {
+    setPersistent(false);
+    setAutostart(false);
+    m_nextDefinition.reset();
+    m_host.lifecycleEvent(kEventUndefinedRemoved);
+    if (!active() && !m_starting) {
+        m_shims.removeRuntimeDir(uuidHex());
+        becameInactive();
+    }
+}
+
+void DomainModel::adoptRunning(StateAndReason reported) {
+    if (m_id == -1 && isActive(reported.state)) {
+        m_id = m_host.recoverId();
+    }
+    setState(reported.state, reported.reason);
+}
+
+void DomainModel::becameInactive() {
+    if (m_nextDefinition) {
+        m_domain = std::move(*m_nextDefinition);
+        m_nextDefinition.reset();
+        m_host.propertiesChanged({"Name", "Vcpus", "MemoryKiB"});
+    }
+    if (!m_persistent && !active() && !m_starting) {
+        m_host.released();
+    }
+}
+
+} // namespace virtswarm::hypervisor

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "shim_control.hpp"
+#include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_state.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/lifetime.hpp"
+#include "virtswarm/retry_budget.hpp"
+#include "virtswarm/uuid.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace virtswarm::hypervisor {
+
+// What the model tells the one that holds it (the bus object in the daemon, a recorder in
+// the unit tests), and the runtime ids it draws.
+class DomainModelHost {
+public:
+    virtual ~DomainModelHost() = default;
+    // Properties of the Domain interface whose values changed.
+    virtual void propertiesChanged(const std::vector<std::string>& names) = 0;
+    // The domain moved to another state (the StateChanged signal).
+    virtual void stateChanged(StateAndReason now) = 0;
+    virtual void lifecycleEvent(LifecycleEvent event) = 0;
+    // Nothing keeps the domain any more (transient and stopped): it goes.
+    virtual void released() = 0;
+    // A new runtime id, recorded for the domain.
+    virtual int assignId() = 0;
+    // The id recorded for a running domain being adopted (a new one if there is none).
+    virtual int recoverId() = 0;
+};
+
+struct DomainModelConfig {
+    // How long start() waits for the shim to report the domain running.
+    std::chrono::milliseconds startTimeout{60000};
+    // How long any call to a shim may take.
+    std::chrono::milliseconds shimCallTimeout{5000};
+    // Where managed save images live ("<dir>/<uuid hex>.save").
+    std::string saveDir;
+};
+
+// One domain as the registry knows it: its definition (and the one waiting for its next
+// start), whether it persists, its run state as its shim reports it, and what happens
+// when it starts, stops, loses its shim or is found running after a registry restart.
+// No bus and no polkit here: the shims are reached through ShimControl, and everything
+// the bus shows is told to the DomainModelHost.
+class DomainModel {
+public:
+    DomainModel(DomainModelHost& host, ShimControl& shims, EventLoop& loop,
+                DomainModelConfig config, DomainXml domain, bool persistent);
+    ~DomainModel();
+    DomainModel(const DomainModel&) = delete;
+    DomainModel& operator=(const DomainModel&) = delete;
+
+    const DomainXml& domain() const { return m_domain; }
+    const DomainDef& def() const { return m_domain.def; }
+    // The definition the next start uses (a redefinition made while running, if any).
+    const DomainXml& nextDomain() const { return m_nextDefinition ? *m_nextDefinition : m_domain; }
+    std::string uuidHex() const { return virtswarm::uuidHex(m_domain.def.uuid); }
+    bool persistent() const { return m_persistent; }
+    bool autostart() const { return m_autostart; }
+    DomainState state() const { return m_state; }
+    DomainReason reason() const { return m_reason; }
+    int id() const { return m_id; }
+    bool active() const { return isActive(m_state); }
+    bool starting() const { return m_starting; }
+    bool hasManagedSave() const;
+    std::string managedSavePath() const;
+
+    // A new definition for the same domain. While the domain runs (or starts), the new
+    // definition applies from its next start.
+    void redefine(DomainXml domain);
+    void setAutostartFlag(bool autostart) { m_autostart = autostart; }
+    void setAutostart(bool autostart);
+    void setPersistent(bool persistent);
+
+    // Launches the shim; `done` runs when the domain is running or the start failed.
+    void start(std::function<void(Result<void>)> done);
+    // Stops QEMU now: through the shim, or directly when no shim is left.
+    void destroy(std::function<void(Result<void>)> done);
+    // The stored definition is gone: as in libvirt, a running domain stays up as a
+    // transient one; a stopped one is released.
+    void undefined();
+    // The domain is going away: a start still waiting fails with NoSuchDomain.
+    void abandonStart();
+    // Removes the managed save image, if any.
+    Result<void> removeManagedSave();
+
+    // From the shim supervisor.
+    void onShimState(StateAndReason reported);
+    void onShimGone(std::optional<Error> failure);
+    // A shim found on the bus after a registry restart.
+    void adoptRunning(StateAndReason reported);
+    // A QEMU found running without any shim: start one that takes it over.
+    void reattach();
+
+private:
+    void setState(DomainState state, DomainReason reason);
+    void finishStart(Result<void> outcome);
+    void launchShim();
+    // A new shim for the QEMU of a running domain whose shim died: with backoff, and at
+    // most a few times a minute; then the domain is left `crashed`/`shim-failing`.
+    void relaunchShim();
+    // Destroy when no shim is left to ask: kills QEMU through its recorded pid.
+    void destroyWithoutShim(std::function<void(Result<void>)> done);
+    void becameInactive();
+    // Managed save (domain_model_save.cpp): the image for the shim to start from, or -1
+    // to boot afresh.
+    int openManagedSaveForRestore();
+    // The start that restored an image ended; a running guest no longer needs the image.
+    void restoreFinished(bool running);
+
+    DomainModelHost& m_host;
+    ShimControl& m_shims;
+    EventLoop& m_loop;
+    DomainModelConfig m_config;
+    DomainXml m_domain;
+    // A redefinition made while running, applied when the domain stops.
+    std::optional<DomainXml> m_nextDefinition;
+    bool m_persistent;
+    bool m_autostart = false;
+    DomainState m_state = DomainState::Shutoff;
+    DomainReason m_reason = DomainReason::Unknown;
+    int m_id = -1;
+    bool m_starting = false;
+    bool m_reattaching = false;
+    bool m_launchWhenGone = false;
+    bool m_restoring = false; // this start restores the managed save image
+    std::function<void(Result<void>)> m_startDone;
+    EventSource m_startTimer;
+    RetryBudget m_shimRelaunches;
+    EventSource m_relaunchTimer;
+    Lifetime m_lifetime;
+};
+
+} // namespace virtswarm::hypervisor
