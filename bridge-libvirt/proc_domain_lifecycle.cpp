@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Domain procedures that change something, forwarded to the registry after the client's
-// own polkit check: define, create, start, shutdown, destroy, undefine, autostart,
-// reboot/reset/suspend/resume, managed save.
+// own polkit check: define, create, start, shutdown, destroy, undefine,
+// reboot/reset/suspend/resume, managed save (autostart: proc_object_family.hpp).
 #include "procedures.hpp"
 #include "protocol.hpp"
 #include "rpc_error.hpp"
@@ -140,27 +140,6 @@ void domainAction(Services& services, const CallPtr& call, xdr::Reader& args) {
                });
 }
 
-void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
-    RemoteDomain dom = readDomain(args);
-    int32_t autostart = args.i32();
-    if (!argsDone(call, args)) {
-        return;
-    }
-    withDomain(services, call, dom, [&services, call, autostart](const CachedDomain& d) {
-        std::string path = d.path;
-        authorize(services, call, "org.virtswarm.domain.write", d.name, d.uuid,
-                  [&services, call, path, autostart] {
-                      services.registry.setAutostart(path, autostart != 0, [call](Result<void> r) {
-                          if (r) {
-                              call->replyVoid();
-                          } else {
-                              call->fail(r.error());
-                          }
-                      });
-                  });
-    });
-}
-
 // DEFINE_XML, DEFINE_XML_FLAGS and CREATE_XML. The XML is parsed here first: polkit needs
 // the name and UUID as details before anything is forwarded. The normalised XML is what
 // goes to the registry, so a UUID generated here is the one checked and the one defined.
@@ -233,7 +212,6 @@ constexpr Procedure kProcedures[] = {
     {proto::DomainResume, "virDomainResume", Access::Write, domainAction},
     {proto::DomainManagedSave, "virDomainManagedSave", Access::Write, domainAction},
     {proto::DomainManagedSaveRemove, "virDomainManagedSaveRemove", Access::Write, domainAction},
-    {proto::DomainSetAutostart, "virDomainSetAutostart", Access::Write, setAutostart},
 };
 
 } // namespace
