@@ -7,6 +7,7 @@
 #include "remote_types.hpp"
 #include "virtswarm/error.hpp"
 #include "virtswarm/names.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 #include <cstdint>
 #include <string>
@@ -36,8 +37,8 @@ struct DomainKind {
     using Object = CachedDomain;
     using Cache = DomainCache;
     static constexpr ObjectBus kBus = ObjectBus(
-        names::kHypervisorBusName, names::kHypervisorRootPath, "org.virtswarm.Hypervisor1.Manager",
-        "org.virtswarm.Hypervisor1.Domain", "DomainEvent", "the hypervisor registry");
+        names::kHypervisorBusName, names::kHypervisorRootPath, names::kHypervisorManagerInterface,
+        names::kDomainInterface, "DomainEvent", "the hypervisor registry");
     static constexpr auto kProperties = std::make_tuple(
         mirrored("Id", &CachedDomain::id), mirrored("State", &CachedDomain::state),
         mirrored("StateReason", &CachedDomain::reason),
@@ -47,10 +48,10 @@ struct DomainKind {
         mirrored("Vcpus", &CachedDomain::vcpus), mirrored("MemoryKiB", &CachedDomain::memoryKiB));
 
     using Remote = RemoteDomain;
-    // virDomainXMLFlags: VIR_DOMAIN_XML_SECURE 1, VIR_DOMAIN_XML_INACTIVE 2
+    // virDomainXMLFlags: VIR_DOMAIN_XML_INACTIVE 2, VIR_DOMAIN_XML_SECURE 1
     static constexpr ObjectWire kWire =
-        ObjectWire("domain", Code::NoSuchDomain, "org.virtswarm.domain.", "domain",
-                   proto::kDomainListMax, 1, 2);
+        ObjectWire("domain", Code::NoSuchDomain, "domain", proto::kDomainListMax, 2, 1,
+                   actions::kDomainReadSecure);
     static constexpr ObjectFamily kFamily = ObjectFamily(
         "Domain", "Domains", proto::DomainLookupByName, proto::DomainLookupByUuid,
         proto::ConnectListAllDomains, proto::ConnectNumOfDomains, proto::ConnectNumOfDefinedDomains,

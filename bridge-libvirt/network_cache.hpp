@@ -6,6 +6,7 @@
 #include "protocol.hpp"
 #include "remote_types.hpp"
 #include "virtswarm/error.hpp"
+#include "virtswarm/names.hpp"
 
 #include <cstdint>
 #include <string>
@@ -28,9 +29,9 @@ class NetworkCache;
 struct NetworkKind {
     using Object = CachedNetwork;
     using Cache = NetworkCache;
-    static constexpr ObjectBus kBus = ObjectBus(
-        "org.virtswarm.Network1", "/org/virtswarm/Network1", "org.virtswarm.Network1.Manager",
-        "org.virtswarm.Network1.Network", "NetworkEvent", "the network daemon");
+    static constexpr ObjectBus kBus =
+        ObjectBus(names::kNetworkBusName, names::kNetworkRootPath, names::kNetworkManagerInterface,
+                  names::kNetworkInterface, "NetworkEvent", "the network daemon");
     static constexpr auto kProperties =
         std::make_tuple(mirrored("Active", &CachedNetwork::active),
                         mirrored("Persistent", &CachedNetwork::persistent),
@@ -38,10 +39,9 @@ struct NetworkKind {
                         mirrored("Bridge", &CachedNetwork::bridge));
 
     using Remote = RemoteNetwork;
-    // virNetworkXMLFlags: no secrets, VIR_NETWORK_XML_INACTIVE 1
+    // virNetworkXMLFlags: VIR_NETWORK_XML_INACTIVE 1; no secrets
     static constexpr ObjectWire kWire =
-        ObjectWire("network", Code::NoSuchNetwork, "org.virtswarm.network.", "network",
-                   proto::kNetworkListMax, 0, 1);
+        ObjectWire("network", Code::NoSuchNetwork, "network", proto::kNetworkListMax, 1, 0, {});
     static constexpr ObjectFamily kFamily = ObjectFamily(
         "Network", "Networks", proto::NetworkLookupByName, proto::NetworkLookupByUuid,
         proto::ConnectListAllNetworks, proto::ConnectNumOfNetworks,

@@ -4,6 +4,7 @@
 #include "virtswarm/error.hpp"
 
 #include <cstdint>
+#include <string_view>
 
 // What a kind's libvirt lookup/list procedure family is called and numbered
 // (proc_object_family.hpp serves it). The API names follow from the noun:
@@ -18,15 +19,17 @@ struct ObjectFamily {
     int32_t isActive, isPersistent, getAutostart, setAutostart, getXmlDesc;
 };
 
-// How the family's answers and checks name a kind.
+// How the family's answers and checks name a kind. The polkit actions themselves are the
+// kind's methods' (virtswarm/polkit_actions.hpp: GetXML's for reading, SetAutostart's for
+// autostart).
 struct ObjectWire {
-    const char* noun;         // "network": "no network with matching name 'x'"
-    Code missing;             // the error for an unknown object (Code::NoSuchNetwork)
-    const char* actionPrefix; // polkit: "org.virtswarm.network." + "read", "write", ...
-    const char* detailPrefix; // polkit details "network_name", "network_uuid"
-    uint32_t listMax;         // the most objects a list may carry
-    uint32_t xmlSecure;       // the GET_XML_DESC flag asking for secrets (0: none)
-    uint32_t xmlInactive;     // the GET_XML_DESC flag asking for the inactive definition
+    const char* noun;              // "network": "no network with matching name 'x'"
+    Code missing;                  // the error for an unknown object (Code::NoSuchNetwork)
+    const char* detailPrefix;      // polkit details "network_name", "network_uuid"
+    uint32_t listMax;              // the most objects a list may carry
+    uint32_t xmlInactive;          // the GET_XML_DESC flag asking for the inactive definition
+    uint32_t xmlSecure;            // the GET_XML_DESC flag asking for secrets (0: none) ...
+    std::string_view secureAction; // ... and the polkit action it needs besides reading
 };
 
 } // namespace virtswarm::bridge

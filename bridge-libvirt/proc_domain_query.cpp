@@ -8,6 +8,9 @@
 namespace virtswarm::bridge {
 namespace {
 
+constexpr auto kInterfaceAddresses =
+    actions::forMethod(names::kDomainInterface, "InterfaceAddresses");
+
 // virDomainVcpuFlags
 constexpr uint32_t kVcpuLive = 1, kVcpuGuest = 8;
 
@@ -146,32 +149,32 @@ void interfaceAddresses(Services& services, const CallPtr& call, xdr::Reader& ar
     withDomain(services, call, dom, [&services, call](const CachedDomain& d) {
         std::string path = d.path;
         // libvirt: domain:write for the agent source, as the registry checks too.
-        authorize(services, call, "org.virtswarm.domain.write", d.name, d.uuid,
-                  [&services, call, path] {
-                      services.registry.interfaceAddresses(
-                          path, [call](Result<std::vector<GuestInterfaceWire>> interfaces) {
-                              if (!interfaces) {
-                                  call->fail(interfaces.error());
-                                  return;
-                              }
-                              xdr::Writer w;
-                              w.u32(static_cast<uint32_t>(interfaces.value().size()));
-                              for (const auto& nic : interfaces.value()) {
-                                  w.string(nic.get<0>());
-                                  const std::string& hw = nic.get<1>();
-                                  w.optionalString(hw.empty() ? std::nullopt
-                                                              : std::optional<std::string>(hw));
-                                  const auto& addresses = nic.get<2>();
-                                  w.u32(static_cast<uint32_t>(addresses.size()));
-                                  for (const auto& a : addresses) {
-                                      w.i32(a.get<0>() == "ipv6" ? kIpv6 : kIpv4);
-                                      w.string(a.get<1>());
-                                      w.u32(a.get<2>());
-                                  }
-                              }
-                              call->reply(w);
-                          });
-                  });
+        authorizeObject<DomainKind>(
+            services, call, kInterfaceAddresses, d, [&services, call, path] {
+                services.registry.interfaceAddresses(
+                    path, [call](Result<std::vector<GuestInterfaceWire>> interfaces) {
+                        if (!interfaces) {
+                            call->fail(interfaces.error());
+                            return;
+                        }
+                        xdr::Writer w;
+                        w.u32(static_cast<uint32_t>(interfaces.value().size()));
+                        for (const auto& nic : interfaces.value()) {
+                            w.string(nic.get<0>());
+                            const std::string& hw = nic.get<1>();
+                            w.optionalString(hw.empty() ? std::nullopt
+                                                        : std::optional<std::string>(hw));
+                            const auto& addresses = nic.get<2>();
+                            w.u32(static_cast<uint32_t>(addresses.size()));
+                            for (const auto& a : addresses) {
+                                w.i32(a.get<0>() == "ipv6" ? kIpv6 : kIpv4);
+                                w.string(a.get<1>());
+                                w.u32(a.get<2>());
+                            }
+                        }
+                        call->reply(w);
+                    });
+            });
     });
 }
 

@@ -13,14 +13,20 @@ namespace {
 struct Action {
     int32_t procedure;
     void (NetworkClient::*method)(const std::string& path, NetworkClient::Done done);
-    const char* polkitAction;
+    actions::MethodAction polkit; // the same action networkd's method checks
 };
 
 constexpr Action kActions[] = {
-    {proto::NetworkCreate, &NetworkClient::start, "org.virtswarm.network.start"},
-    {proto::NetworkDestroy, &NetworkClient::stop, "org.virtswarm.network.stop"},
-    {proto::NetworkUndefine, &NetworkClient::undefine, "org.virtswarm.network.delete"},
+    {proto::NetworkCreate, &NetworkClient::start,
+     actions::forMethod(names::kNetworkInterface, "Start")},
+    {proto::NetworkDestroy, &NetworkClient::stop,
+     actions::forMethod(names::kNetworkInterface, "Stop")},
+    {proto::NetworkUndefine, &NetworkClient::undefine,
+     actions::forMethod(names::kNetworkInterface, "Undefine")},
 };
+
+constexpr auto kDefineXml = actions::forMethod(names::kNetworkManagerInterface, "DefineXML");
+constexpr auto kCreateXml = actions::forMethod(names::kNetworkManagerInterface, "CreateXML");
 
 const Action* actionFor(int32_t procedure) {
     for (const auto& a : kActions) {
@@ -53,7 +59,7 @@ void networkAction(Services& services, const CallPtr& call, xdr::Reader& args) {
     withObject<NetworkKind>(services, call, net, [&services, call, action](const CachedNetwork& n) {
         std::string path = n.path;
         authorizeObject<NetworkKind>(
-            services, call, action->polkitAction, n.name, n.uuid, [&services, call, action, path] {
+            services, call, action->polkit, n, [&services, call, action, path] {
                 (services.networks.*
                  action->method)(path, [call](Result<void> r) { replyVoidOrFail(call, r); });
             });
@@ -77,21 +83,21 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
     bool create = call->procedure() == proto::NetworkCreateXml;
     auto network = std::make_shared<network::NetworkXml>(std::move(parsed).value());
     RemoteNetwork named{network->def.name, network->def.uuid};
-    authorizeObject<NetworkKind>(
-        services, call, create ? "org.virtswarm.network.start" : "org.virtswarm.network.save",
-        named.name, named.uuid, [&services, call, network, named, create] {
-            auto done = [call, named](Result<std::string> path) {
-                if (!path) {
-                    call->fail(path.error());
-                    return;
-                }
-                xdr::Writer w;
-                writeNetwork(w, named);
-                call->reply(w);
-            };
-            services.networks.defineOrCreate(create ? "CreateXML" : "DefineXML", network->xml, {},
-                                             NetworkClient::kCallTimeout, done);
-        });
+    authorizeObject<NetworkKind>(services, call, create ? kCreateXml.actionId : kDefineXml.actionId,
+                                 named.name, named.uuid, [&services, call, network, named, create] {
+                                     auto done = [call, named](Result<std::string> path) {
+                                         if (!path) {
+                                             call->fail(path.error());
+                                             return;
+                                         }
+                                         xdr::Writer w;
+                                         writeNetwork(w, named);
+                                         call->reply(w);
+                                     };
+                                     services.networks.defineOrCreate(
+                                         create ? "CreateXML" : "DefineXML", network->xml, {},
+                                         NetworkClient::kCallTimeout, done);
+                                 });
 }
 
 constexpr Procedure kProcedures[] = {

@@ -10,6 +10,8 @@
 namespace virtswarm::bridge {
 namespace {
 
+constexpr auto kGetDhcpLeases = actions::forMethod(names::kNetworkInterface, "GetDHCPLeases");
+
 void getBridgeName(Services& services, const CallPtr& call, xdr::Reader& args) {
     RemoteNetwork net = readNetwork(args);
     if (!argsDone(call, args)) {
@@ -53,7 +55,7 @@ void getDhcpLeases(Services& services, const CallPtr& call, xdr::Reader& args) {
         services, call, net, [&services, call, mac, needResults](const CachedNetwork& n) {
             std::string path = n.path;
             authorizeObject<NetworkKind>(
-                services, call, "read", n, [&services, call, path, mac, needResults] {
+                services, call, kGetDhcpLeases, n, [&services, call, path, mac, needResults] {
                     services.networks.getDhcpLeases(
                         path, mac, [call, needResults](Result<std::vector<DhcpLease>> leases) {
                             if (!leases) {

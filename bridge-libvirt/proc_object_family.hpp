@@ -156,7 +156,8 @@ void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
     withObject<Kind>(
         services, call, named, [&services, call, autostart](const typename Kind::Object& o) {
             std::string path = o.path;
-            authorizeObject<Kind>(services, call, "write", o, [&services, call, path, autostart] {
+            constexpr auto kAction = actions::forMethod(Kind::kBus.interface, "SetAutostart");
+            authorizeObject<Kind>(services, call, kAction, o, [&services, call, path, autostart] {
                 services.objects<Kind>().setAutostart(path, autostart != 0, [call](Result<void> r) {
                     if (r) {
                         call->replyVoid();
@@ -168,7 +169,8 @@ void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
         });
 }
 
-// GET_XML_DESC: after the client's <kind>.read (and, for secrets, <kind>.read-secure).
+// GET_XML_DESC: after the client's check for GetXML (and, for secrets, the kind's
+// secureAction).
 template <typename Kind>
 void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
     typename Kind::Remote named = Kind::read(args);
@@ -208,13 +210,15 @@ void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
                 });
             };
             CachedObject subject = o;
+            constexpr auto kAction = actions::forMethod(Kind::kBus.interface, "GetXML");
             authorizeObject<Kind>(
-                services, call, "read", o, [&services, call, subject, secure, fetch] {
+                services, call, kAction, o, [&services, call, subject, secure, fetch] {
                     if (!secure) {
                         fetch();
                         return;
                     }
-                    authorizeObject<Kind>(services, call, "read-secure", subject, fetch);
+                    authorizeObject<Kind>(services, call, Kind::kWire.secureAction, subject.name,
+                                          subject.uuid, fetch);
                 });
         });
 }

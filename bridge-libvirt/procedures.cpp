@@ -38,10 +38,4 @@ void authorize(Services& services, const CallPtr& call, const std::string& actio
                                     });
 }
 
-PolkitDetails objectDetails(const ObjectWire& kind, const std::string& name,
-                            const UuidBytes& uuid) {
-    std::string prefix = kind.detailPrefix;
-    return PolkitDetails{{prefix + "_name", name}, {prefix + "_uuid", formatUuid(uuid)}};
-}
-
 } // namespace virtswarm::bridge

@@ -6,6 +6,7 @@
 #include "network_client.hpp"
 #include "registry_client.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 #include <functional>
 #include <span>
@@ -108,18 +109,18 @@ void authorize(Services& services, const CallPtr& call, const std::string& actio
 // ... for `actionId` on an object of `Kind` with this name and UUID (perhaps not yet
 // defined), with the kind's details (domain_name and domain_uuid, network_name and
 // network_uuid, ...) ...
-PolkitDetails objectDetails(const ObjectWire& kind, const std::string& name, const UuidBytes& uuid);
 template <typename Kind>
-void authorizeObject(Services& services, const CallPtr& call, const std::string& actionId,
+void authorizeObject(Services& services, const CallPtr& call, std::string_view actionId,
                      const std::string& name, const UuidBytes& uuid, std::function<void()> then) {
-    authorize(services, call, actionId, objectDetails(Kind::kWire, name, uuid), std::move(then));
+    authorize(services, call, std::string(actionId),
+              actions::objectDetails(Kind::kWire.detailPrefix, name, uuid), std::move(then));
 }
-// ... or, for the kind's "<prefix><permission>" action ("read": org.virtswarm.network.read).
+// ... or for what `method` of the kind's interface needs (the shared table), on `object`.
 template <typename Kind>
-void authorizeObject(Services& services, const CallPtr& call, const char* permission,
+void authorizeObject(Services& services, const CallPtr& call, const actions::MethodAction& method,
                      const CachedObject& object, std::function<void()> then) {
-    authorizeObject<Kind>(services, call, std::string(Kind::kWire.actionPrefix) + permission,
-                          object.name, object.uuid, std::move(then));
+    authorizeObject<Kind>(services, call, method.actionId, object.name, object.uuid,
+                          std::move(then));
 }
 // The domain form, for the domain procedures.
 inline void authorize(Services& services, const CallPtr& call, const std::string& actionId,

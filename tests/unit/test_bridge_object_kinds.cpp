@@ -131,13 +131,23 @@ TEST(ObjectFamily, NumbersReachTheirHandlers) {
     EXPECT_EQ(handlerOf(domains, proto::DomainSetAutostart), &family::setAutostart<DomainKind>);
 }
 
-TEST(ObjectFamily, PolkitDetailsNameTheKind) {
+// The family checks what the kind's own D-Bus methods check, with the kind's details.
+TEST(ObjectFamily, ChecksTheActionsOfTheKindsMethods) {
+    EXPECT_EQ(actions::forMethod(NetworkKind::kBus.interface, "GetXML").actionId,
+              "org.virtswarm.network.read");
+    EXPECT_EQ(actions::forMethod(NetworkKind::kBus.interface, "SetAutostart").actionId,
+              "org.virtswarm.network.write");
+    EXPECT_EQ(actions::forMethod(DomainKind::kBus.interface, "GetXML").actionId,
+              "org.virtswarm.domain.read");
+    EXPECT_EQ(DomainKind::kWire.secureAction, "org.virtswarm.domain.read-secure");
+    EXPECT_TRUE(NetworkKind::kWire.secureAction.empty());
     UuidBytes uuid{};
     uuid[15] = 1;
-    auto details = objectDetails(NetworkKind::kWire, "lan", uuid);
+    auto details = actions::objectDetails(NetworkKind::kWire.detailPrefix, "lan", uuid);
     EXPECT_EQ(details.at("network_name"), "lan");
     EXPECT_EQ(details.at("network_uuid"), "00000000-0000-0000-0000-000000000001");
-    EXPECT_EQ(objectDetails(DomainKind::kWire, "web", uuid).at("domain_name"), "web");
+    EXPECT_EQ(actions::objectDetails(DomainKind::kWire.detailPrefix, "web", uuid).at("domain_name"),
+              "web");
 }
 
 } // namespace

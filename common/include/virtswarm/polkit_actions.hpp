@@ -40,7 +40,32 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kNetworkInterface, "GetXML", "org.virtswarm.network.read", Details::Object},
     {names::kNetworkInterface, "SetAutostart", "org.virtswarm.network.write", Details::Object},
     {names::kNetworkInterface, "GetDHCPLeases", "org.virtswarm.network.read", Details::Object},
+    // Domains (the registry checks them for bus callers, the bridge for libvirt clients).
+    // CreateXML needs DefineXML's action and Domain.Start's, each checked in turn.
+    {names::kHypervisorManagerInterface, "DefineXML", "org.virtswarm.domain.save", Details::Object},
+    {names::kDomainInterface, "Start", "org.virtswarm.domain.start", Details::Object},
+    {names::kDomainInterface, "Shutdown", "org.virtswarm.domain.stop", Details::Object},
+    {names::kDomainInterface, "Destroy", "org.virtswarm.domain.stop", Details::Object},
+    {names::kDomainInterface, "Undefine", "org.virtswarm.domain.delete", Details::Object},
+    {names::kDomainInterface, "GetXML", "org.virtswarm.domain.read", Details::Object},
+    {names::kDomainInterface, "SetAutostart", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "Reboot", "org.virtswarm.domain.init-control", Details::Object},
+    {names::kDomainInterface, "Reset", "org.virtswarm.domain.reset", Details::Object},
+    {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
+    {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
+     Details::Object},
+    {names::kDomainInterface, "Suspend", "org.virtswarm.domain.suspend", Details::Object},
+    {names::kDomainInterface, "Resume", "org.virtswarm.domain.suspend", Details::Object},
+    {names::kDomainInterface, "GetStats", "org.virtswarm.domain.read", Details::Object},
+    {names::kDomainInterface, "InterfaceAddresses", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "OpenConsole", "org.virtswarm.domain.open-console", Details::Object},
+    {names::kDomainInterface, "AttachDevice", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "DetachDevice", "org.virtswarm.domain.write", Details::Object},
 };
+
+// Rights that belong to no method of their own: reading a definition's secrets
+// (GetXML with "secure", VIR_DOMAIN_XML_SECURE).
+inline constexpr std::string_view kDomainReadSecure = "org.virtswarm.domain.read-secure";
 
 // The entry for a method; a method missing from the table does not compile.
 consteval MethodAction forMethod(std::string_view interface, std::string_view method) {
