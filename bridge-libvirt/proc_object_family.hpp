@@ -5,6 +5,8 @@
 #include "protocol.hpp"
 #include "rpc_error.hpp"
 
+#include <optional>
+#include <utility>
 #include <vector>
 
 // One family of libvirt procedures for every object kind the swarm serves (domains,
@@ -146,19 +148,33 @@ template <typename Kind> void fact(Services& services, const CallPtr& call, xdr:
     });
 }
 
+// Arguments (remote_nonnull_<kind>, int or unsigned int): the object and the word, or
+// nothing (the call answered) when they are malformed.
+template <typename Kind>
+std::optional<std::pair<typename Kind::Remote, uint32_t>> readObjectAndWord(const CallPtr& call,
+                                                                            xdr::Reader& args) {
+    typename Kind::Remote named = Kind::read(args);
+    uint32_t word = args.u32(); // an int has the same four bytes
+    if (!argsDone(call, args)) {
+        return std::nullopt;
+    }
+    return std::pair{std::move(named), word};
+}
+
 template <typename Kind>
 void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
-    typename Kind::Remote named = Kind::read(args);
-    int32_t autostart = args.i32();
-    if (!argsDone(call, args)) {
+    auto request = readObjectAndWord<Kind>(call, args);
+    if (!request) {
         return;
     }
+    bool autostart = request->second != 0;
     withObject<Kind>(
-        services, call, named, [&services, call, autostart](const typename Kind::Object& o) {
+        services, call, request->first,
+        [&services, call, autostart](const typename Kind::Object& o) {
             std::string path = o.path;
             constexpr auto kAction = actions::forMethod(Kind::kBus.interface, "SetAutostart");
             authorizeObject<Kind>(services, call, kAction, o, [&services, call, path, autostart] {
-                services.objects<Kind>().setAutostart(path, autostart != 0, [call](Result<void> r) {
+                services.objects<Kind>().setAutostart(path, autostart, [call](Result<void> r) {
                     if (r) {
                         call->replyVoid();
                     } else {
@@ -173,11 +189,11 @@ void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
 // secureAction).
 template <typename Kind>
 void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
-    typename Kind::Remote named = Kind::read(args);
-    uint32_t flags = args.u32();
-    if (!argsDone(call, args)) {
+    auto request = readObjectAndWord<Kind>(call, args);
+    if (!request) {
         return;
     }
+    uint32_t flags = request->second;
     Options options;
     if ((flags & Kind::kWire.xmlInactive) != 0) {
         options["inactive"] = sdbus::Variant(true);
@@ -194,7 +210,8 @@ void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
         options["secure"] = sdbus::Variant(true);
     }
     withObject<Kind>(
-        services, call, named, [&services, call, options, secure](const typename Kind::Object& o) {
+        services, call, request->first,
+        [&services, call, options, secure](const typename Kind::Object& o) {
             std::string path = o.path;
             auto fetch = [&services, call, path, options] {
                 // The bridge calls as root, whom the service trusts: this client's own rights
