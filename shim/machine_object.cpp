@@ -2,19 +2,12 @@
 #include "machine_object.hpp"
 
 #include "virtswarm/names.hpp"
+#include "virtswarm/service/async_reply.hpp"
 
 #include <fcntl.h>
 
 namespace virtswarm::shim {
 namespace {
-
-void replyWith(const std::shared_ptr<sdbus::Result<>>& result, Result<void> outcome) {
-    if (outcome) {
-        result->returnResults();
-    } else {
-        result->returnError(toDBusError(outcome.error()));
-    }
-}
 
 // mode: "acpi" (the power button, the default) or "agent" (the guest agent's
 // guest-shutdown), as libvirt's VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN / _GUEST_AGENT.
@@ -52,20 +45,20 @@ void MachineObject::announceState() {
 
 void MachineObject::run(sdbus::Result<>&& result, const Options& options,
                         std::function<void(Machine::Done)> action) {
-    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
-        replyWith(shared, r);
+        reply(shared, r);
         return;
     }
-    action([shared](Result<void> r) { replyWith(shared, std::move(r)); });
+    action([shared](Result<void> r) { reply(shared, std::move(r)); });
 }
 
 void MachineObject::Shutdown(sdbus::Result<>&& result, Options options) {
-    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto shared = share(std::move(result));
     auto timeout = uintOption(options, "timeout", 0);
     auto mode = powerMode(options);
     if (auto r = checkOptions(options, {"timeout", "mode"}); !r || !timeout || !mode) {
-        replyWith(shared, !r ? r : !timeout ? Result<void>(timeout.error()) : mode.error());
+        reply(shared, !r ? r : !timeout ? Result<void>(timeout.error()) : mode.error());
         return;
     }
     std::optional<std::chrono::seconds> grace;
@@ -73,7 +66,7 @@ void MachineObject::Shutdown(sdbus::Result<>&& result, Options options) {
         grace = std::chrono::seconds(timeout.value());
     }
     m_machine.shutdown(grace, mode.value(),
-                       [shared](Result<void> r) { replyWith(shared, std::move(r)); });
+                       [shared](Result<void> r) { reply(shared, std::move(r)); });
 }
 
 void MachineObject::Destroy(sdbus::Result<>&& result, Options options) {
@@ -81,13 +74,13 @@ void MachineObject::Destroy(sdbus::Result<>&& result, Options options) {
 }
 
 void MachineObject::Reboot(sdbus::Result<>&& result, Options options) {
-    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto shared = share(std::move(result));
     auto mode = powerMode(options);
     if (auto r = checkOptions(options, {"mode"}); !r || !mode) {
-        replyWith(shared, !r ? r : mode.error());
+        reply(shared, !r ? r : mode.error());
         return;
     }
-    m_machine.reboot(mode.value(), [shared](Result<void> r) { replyWith(shared, std::move(r)); });
+    m_machine.reboot(mode.value(), [shared](Result<void> r) { reply(shared, std::move(r)); });
 }
 
 void MachineObject::Reset(sdbus::Result<>&& result, Options options) {
@@ -124,14 +117,14 @@ void MachineObject::DetachDevice(sdbus::Result<>&& result, std::string xml, Opti
 }
 
 void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
-    auto shared = std::make_shared<sdbus::Result<Options>>(std::move(result));
+    auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
-        shared->returnError(toDBusError(r.error()));
+        fail(shared, r.error());
         return;
     }
     m_machine.stats([shared](Result<Stats> stats) {
         if (!stats) {
-            shared->returnError(toDBusError(stats.error()));
+            fail(shared, stats.error());
             return;
         }
         Options out;
@@ -144,22 +137,20 @@ void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
 
 void MachineObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
                                        Options options) {
-    auto shared =
-        std::make_shared<sdbus::Result<std::vector<GuestInterfaceWire>>>(std::move(result));
+    auto shared = share(std::move(result));
     auto source = stringOption(options, "source", "agent");
     if (auto r = checkOptions(options, {"source"}); !r || !source) {
-        shared->returnError(toDBusError(!r ? r.error() : source.error()));
+        fail(shared, !r ? r.error() : source.error());
         return;
     }
     if (source.value() != "agent") {
-        shared->returnError(
-            toDBusError(Error(Code::NotSupported, "interface address source '" + source.value() +
-                                                      "' is not supported (agent)")));
+        fail(shared, Error(Code::NotSupported, "interface address source '" + source.value() +
+                                                   "' is not supported (agent)"));
         return;
     }
     m_machine.interfaceAddresses([shared](Result<std::vector<GuestInterface>> interfaces) {
         if (!interfaces) {
-            shared->returnError(toDBusError(interfaces.error()));
+            fail(shared, interfaces.error());
             return;
         }
         std::vector<GuestInterfaceWire> out;

@@ -2,16 +2,33 @@
 #include "taps.hpp"
 
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/names.hpp"
 
-#include <fcntl.h>
+#include <virtswarm/gen/org.virtswarm.Network1.Manager_proxy.h>
 
 namespace virtswarm::shim {
-namespace {
 
-// networkd may be activated by this very call; leave room for that.
-constexpr auto kAcquireTimeout = std::chrono::seconds(20);
+// networkd's Manager through the generated async proxy (its timeout, in the interface
+// XML, leaves room for networkd's activation by the call). The proxy is never registered:
+// the shim wants no NetworkEvent signals, only its replies.
+class TapBroker::NetworkdProxy final
+    : public sdbus::ProxyInterfaces<org::virtswarm::Network1::Manager_proxy> {
+public:
+    NetworkdProxy(sdbus::IConnection& bus, service::FdRequests& requests)
+        : ProxyInterfaces(bus, names::kNetworkBusName, names::kNetworkRootPath)
+        , m_requests(requests) {}
+    ~NetworkdProxy() { unregisterProxy(); }
 
-} // namespace
+private:
+    void onNetworkEvent(const sdbus::ObjectPath&, const std::string&, const std::string&,
+                        const int32_t&, const int32_t&) override {}
+    void onAcquireTapReply(const sdbus::UnixFd& fd, const std::string& ifname,
+                           const sdbus::Error* error) override {
+        m_requests.complete(error, fd, ifname);
+    }
+
+    service::FdRequests& m_requests;
+};
 
 TapBroker::TapBroker(EventLoop& loop, sdbus::IConnection* systemBus)
     : m_loop(loop)
@@ -19,7 +36,7 @@ TapBroker::TapBroker(EventLoop& loop, sdbus::IConnection* systemBus)
 
 TapBroker::~TapBroker() = default;
 
-Result<sdbus::IProxy*> TapBroker::networkd() {
+Result<TapBroker::NetworkdProxy*> TapBroker::networkd() {
     if (m_networkd) {
         return m_networkd.get();
     }
@@ -35,8 +52,7 @@ Result<sdbus::IProxy*> TapBroker::networkd() {
         m_ownConnection = std::move(bus).value();
         m_systemBus = m_ownConnection.get();
     }
-    m_networkd =
-        sdbus::createProxy(*m_systemBus, "org.virtswarm.Network1", "/org/virtswarm/Network1");
+    m_networkd = std::make_unique<NetworkdProxy>(*m_systemBus, m_requests);
     return m_networkd.get();
 }
 
@@ -53,29 +69,16 @@ void TapBroker::acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)
         m_loop.defer([done, error = proxy.error()] { done(error); });
         return;
     }
-    auto guard = m_lifetime.guard();
-    try {
-        proxy.value()
-            ->callMethodAsync("AcquireTap")
-            .onInterface("org.virtswarm.Network1.Manager")
-            .withTimeout(kAcquireTimeout)
-            .withArguments(network, options)
-            .uponReplyInvoke([guard, done, source = nic.source](
-                                 const sdbus::Error* error, sdbus::UnixFd fd, std::string ifname) {
-                if (!guard.alive()) {
-                    return;
-                }
-                if (error != nullptr) {
-                    Error e = fromDBusError(*error);
-                    done(e.prefix("TAP on '" + source + "'"));
-                    return;
-                }
-                // UnixFd owns its copy; keep one of our own past its lifetime.
-                done(Tap{fcntl(fd.get(), F_DUPFD_CLOEXEC, 3), ifname});
-            });
-    } catch (const sdbus::Error& e) {
-        done(Error(Code::OperationFailed, "cannot reach virtswarm-networkd: " + e.getMessage()));
-    }
+    m_requests.request(
+        [proxy = proxy.value(), network, options] { proxy->AcquireTap(network, options); },
+        [done, source = nic.source](Result<service::BrokeredFd> tap) {
+            if (!tap) {
+                Error e = tap.error();
+                done(e.prefix("TAP on '" + source + "'"));
+                return;
+            }
+            done(Tap{tap.value().fd, tap.value().name});
+        });
 }
 
 } // namespace virtswarm::shim

@@ -3,8 +3,8 @@
 
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/event_loop.hpp"
-#include "virtswarm/lifetime.hpp"
 #include "virtswarm/result.hpp"
+#include "virtswarm/service/fd_broker.hpp"
 
 #include <chrono>
 #include <functional>
@@ -14,8 +14,9 @@
 
 namespace virtswarm::shim {
 
-// TAP devices come from virtswarm-networkd on the system bus: the shim never creates
-// network devices itself, so it needs no network privilege, in system or session mode.
+// TAP devices come from virtswarm-networkd on the system bus (the fd broker's client side):
+// the shim never creates network devices itself, so it needs no network privilege, in
+// system or session mode.
 class TapBroker {
 public:
     struct Tap {
@@ -35,13 +36,14 @@ public:
     void acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)> done);
 
 private:
-    Result<sdbus::IProxy*> networkd();
+    class NetworkdProxy;
+    Result<NetworkdProxy*> networkd();
 
     EventLoop& m_loop;
     sdbus::IConnection* m_systemBus;
     std::unique_ptr<sdbus::IConnection> m_ownConnection;
-    std::unique_ptr<sdbus::IProxy> m_networkd; // declared after the connection it uses
-    Lifetime m_lifetime;
+    service::FdRequests m_requests;            // outlives the proxy whose replies complete it
+    std::unique_ptr<NetworkdProxy> m_networkd; // declared after the connection it uses
 };
 
 } // namespace virtswarm::shim

@@ -3,6 +3,14 @@
 
 namespace virtswarm::actions {
 
+std::vector<std::string> actionIds(const MethodAction& entry) {
+    std::vector<std::string> out{std::string(entry.actionId)};
+    if (!entry.alsoActionId.empty()) {
+        out.emplace_back(entry.alsoActionId);
+    }
+    return out;
+}
+
 PolkitDetails objectDetails(std::string_view noun, const std::string& name, const UuidBytes& uuid) {
     std::string prefix(noun);
     return PolkitDetails{{prefix + "_name", name}, {prefix + "_uuid", formatUuid(uuid)}};

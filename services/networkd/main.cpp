@@ -4,6 +4,7 @@
 #include "registry.hpp"
 #include "virtswarm/daemon_runtime.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
 
 using namespace virtswarm;
 
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
     DaemonRuntime& daemon = runtime.value();
     network::NetworkRegistry registry(daemon.bus(), daemon.loop(), mode, paths);
     network::ManagerObject manager(registry);
-    registry.start([&] { daemon.claimName("org.virtswarm.Network1"); });
+    registry.start([&] { daemon.claimName(names::kNetworkBusName); });
     // Networks stay up when networkd exits: bridges, dnsmasq and the firewall table are
     // re-adopted by the next networkd, so running VMs keep their connectivity.
     return daemon.run();

@@ -5,16 +5,21 @@
 #include "registry.hpp"
 #include "virtswarm/authorize_definition.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
+#include "virtswarm/polkit_actions.hpp"
+#include "virtswarm/service/fd_broker.hpp"
 
 namespace virtswarm::network {
 namespace {
 
-constexpr int kEventDefined = 0;
+constexpr auto kDefineXML = actions::forMethod(names::kNetworkManagerInterface, "DefineXML");
+constexpr auto kCreateXML = actions::forMethod(names::kNetworkManagerInterface, "CreateXML");
+constexpr auto kAcquireTap = actions::forMethod(names::kNetworkManagerInterface, "AcquireTap");
 
 } // namespace
 
 ManagerObject::ManagerObject(NetworkRegistry& registry)
-    : AdaptorInterfaces(registry.connection(), "/org/virtswarm/Network1")
+    : AdaptorInterfaces(registry.connection(), names::kNetworkRootPath)
     , m_registry(registry) {
     registerAdaptor();
     m_registry.setEventEmitter([this](const NetworkObject& n, int event) {
@@ -32,7 +37,7 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
                               Options options) {
     authorizeDefinition<NetworkXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "network",
-        "org.virtswarm.network.save", parseNetworkXml,
+        actions::actionId(kDefineXML).c_str(), parseNetworkXml,
         [this](const PathResult& shared, const std::shared_ptr<NetworkXml>& network) {
             NetworkObject* existing = m_registry.findByUuid(network->def.uuid);
             if (existing != nullptr && existing->def().name != network->def.name) {
@@ -72,7 +77,7 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
                               Options options) {
     authorizeDefinition<NetworkXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "network",
-        "org.virtswarm.network.start", parseNetworkXml,
+        actions::actionId(kCreateXML).c_str(), parseNetworkXml,
         [this](const PathResult& shared, const std::shared_ptr<NetworkXml>& network) {
             auto prepared = m_registry.prepare(*network, nullptr);
             if (!prepared) {
@@ -101,21 +106,19 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
 }
 
 sdbus::ObjectPath ManagerObject::LookupByName(const std::string& name) {
-    if (auto* n = m_registry.findByName(name)) {
-        return NetworkRegistry::objectPathFor(n->def().uuid);
+    auto found = m_registry.networks().lookupByName(name);
+    if (!found) {
+        throw toDBusError(found.error());
     }
-    throw toDBusError(Error(Code::NoSuchNetwork, "no network with matching name '" + name + "'"));
+    return NetworkRegistry::objectPathFor(found.value()->def().uuid);
 }
 
 sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
-    auto parsed = parseUuid(uuid);
-    if (!parsed) {
-        throw toDBusError(parsed.error());
+    auto found = m_registry.networks().lookupByUuid(uuid);
+    if (!found) {
+        throw toDBusError(found.error());
     }
-    if (auto* n = m_registry.findByUuid(parsed.value())) {
-        return NetworkRegistry::objectPathFor(n->def().uuid);
-    }
-    throw toDBusError(Error(Code::NoSuchNetwork, "no network with matching uuid '" + uuid + "'"));
+    return NetworkRegistry::objectPathFor(found.value()->def().uuid);
 }
 
 std::vector<sdbus::ObjectPath> ManagerObject::ListNetworks(const Options& options) {
@@ -132,64 +135,55 @@ std::vector<sdbus::ObjectPath> ManagerObject::ListNetworks(const Options& option
     return out;
 }
 
-void ManagerObject::AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result,
-                               std::string network, Options options) {
-    auto shared = std::make_shared<sdbus::Result<sdbus::UnixFd, std::string>>(std::move(result));
-    auto failTap = [shared](const Error& e) { shared->returnError(toDBusError(e)); };
-    if (auto r = checkOptions(options, {"mac", "bridge"}); !r) {
-        failTap(r.error());
-        return;
-    }
-    std::string hostBridge =
-        options.count("bridge") > 0 && options.at("bridge").containsValueOfType<std::string>()
-            ? options.at("bridge").get<std::string>()
-            : std::string();
-    PolkitDetails details;
+namespace {
+
+// What AcquireTap asks polkit about: the named network, or the host bridge in the options.
+Result<PolkitDetails> tapRequest(const NetworkRegistry& registry, const std::string& network,
+                                 const std::string& hostBridge) {
     if (network.empty()) {
         if (hostBridge.empty()) {
-            failTap(
-                Error(Code::InvalidArgs, "name a network, or a host bridge in option 'bridge'"));
-            return;
+            return Error(Code::InvalidArgs, "name a network, or a host bridge in option 'bridge'");
         }
-        details = {{"bridge_name", hostBridge}};
-    } else {
-        NetworkObject* n = m_registry.findByName(network);
-        if (n == nullptr) {
-            failTap(Error(Code::NoSuchNetwork, "no network with matching name '" + network + "'"));
-            return;
-        }
-        details = {{"network_name", n->def().name}, {"network_uuid", n->uuidText()}};
+        return PolkitDetails{{"bridge_name", hostBridge}};
     }
-    Caller caller = currentCaller(getObject());
-    m_registry.authority().checkBusNameWithUid(
-        caller.sender, "org.virtswarm.network.acquire-tap", details, caller.allowInteraction,
-        [this, network, hostBridge, failTap, shared](Result<uid_t> owner) {
-            if (!owner) {
-                failTap(owner.error());
-                return;
-            }
+    auto n = registry.networks().lookupByName(network);
+    if (!n) {
+        return n.takeError();
+    }
+    return actions::objectDetails("network", n.value()->def().name, n.value()->def().uuid);
+}
+
+} // namespace
+
+void ManagerObject::AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result,
+                               std::string network, Options options) {
+    auto bridgeOption = stringOption(options, "bridge", "");
+    std::string hostBridge = bridgeOption ? bridgeOption.value() : std::string();
+    Result<PolkitDetails> request = tapRequest(m_registry, network, hostBridge);
+    if (auto r = checkOptions(options, {"mac", "bridge"}); !r) {
+        request = r.error();
+    }
+    service::handOutFd(
+        getObject(), m_registry.authority(), std::move(result), std::move(request), kAcquireTap,
+        [this, network, hostBridge](uid_t owner) -> Result<service::BrokeredFd> {
             // Looked up again: the network may have stopped while polkit decided.
             std::string bridge = hostBridge;
             if (!network.empty()) {
                 NetworkObject* n = m_registry.findByName(network);
                 if (n == nullptr || !n->active()) {
-                    failTap(Error(Code::InvalidState, "network '" + network + "' is not active"));
-                    return;
+                    return Error(Code::InvalidState, "network '" + network + "' is not active");
                 }
                 bridge = n->def().bridge;
             } else if (!m_registry.links().isBridge(bridge)) {
-                failTap(Error(Code::OperationFailed, "'" + bridge + "' is not a bridge"));
-                return;
+                return Error(Code::OperationFailed, "'" + bridge + "' is not a bridge");
             }
-            auto tap = m_registry.links().createTap(bridge, owner.value());
+            auto tap = m_registry.links().createTap(bridge, owner);
             if (!tap) {
-                failTap(tap.error());
-                return;
+                return tap.takeError();
             }
             log::info("TAP " + tap.value().name + " on " + bridge + " for uid " +
-                      std::to_string(owner.value()));
-            // Our copy closes with the reply; the caller's copy keeps the TAP alive.
-            shared->returnResults(sdbus::UnixFd(tap.value().fd, sdbus::adopt_fd), tap.value().name);
+                      std::to_string(owner));
+            return service::BrokeredFd{tap.value().fd, tap.value().name};
         });
 }
 

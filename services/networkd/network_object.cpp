@@ -5,29 +5,10 @@
 #include "registry.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 namespace virtswarm::network {
 namespace {
-
-// libvirt's virNetworkEventLifecycleType.
-constexpr int kEventDefined = 0;
-constexpr int kEventUndefined = 1;
-constexpr int kEventStarted = 2;
-constexpr int kEventStopped = 3;
-
-template <typename... Out> using Shared = std::shared_ptr<sdbus::Result<Out...>>;
-
-template <typename... Out> Shared<Out...> share(sdbus::Result<Out...>&& r) {
-    return std::make_shared<sdbus::Result<Out...>>(std::move(r));
-}
-
-void reply(const Shared<>& result, Result<void> outcome) {
-    if (outcome) {
-        result->returnResults();
-    } else {
-        result->returnError(toDBusError(outcome.error()));
-    }
-}
 
 void enableForwarding(const NetworkDef& def) {
     if (def.forwardMode != "nat" && def.forwardMode != "route") {
@@ -49,22 +30,25 @@ void enableForwarding(const NetworkDef& def) {
 
 } // namespace
 
-NetworkObject::NetworkObject(NetworkRegistry& registry, NetworkXml network, bool persistent)
-    : AdaptorInterfaces(registry.connection(), NetworkRegistry::objectPathFor(network.def.uuid))
+NetworkObject::NetworkObject(NetworkRegistry& registry, const std::string& path, NetworkXml network,
+                             bool persistent)
+    : AdaptorInterfaces(registry.connection(), path)
     , m_registry(registry)
     , m_network(std::move(network))
-    , m_persistent(persistent) {
+    , m_persistent(persistent)
+    , m_gate(
+          getObject(), registry.authority(),
+          [this] {
+              return actions::objectDetails("network", m_network.def.name, m_network.def.uuid);
+          },
+          [this] {
+              return Error(Code::NoSuchNetwork,
+                           "network '" + m_network.def.name + "' no longer exists");
+          }) {
     registerAdaptor();
-    emitInterfacesAddedSignal();
 }
 
 NetworkObject::~NetworkObject() {
-    // The bus may already be gone when the daemon exits; a destructor must not throw.
-    try {
-        emitInterfacesRemovedSignal();
-    } catch (const sdbus::Error& e) {
-        log::debug("InterfacesRemoved not sent: " + e.getMessage());
-    }
     unregisterAdaptor();
 }
 
@@ -80,7 +64,12 @@ void NetworkObject::redefine(NetworkXml network) {
         m_nextDefinition = std::move(network);
         return;
     }
+    replaceDefinition(std::move(network));
+}
+
+void NetworkObject::replaceDefinition(NetworkXml network) {
     m_network = std::move(network);
+    m_registry.renamed(*this);
     emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Name", "Bridge"});
 }
 
@@ -91,22 +80,6 @@ void NetworkObject::setActive(bool active) {
     m_active = active;
     emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Active"});
     m_registry.emitEvent(*this, active ? kEventStarted : kEventStopped);
-}
-
-void NetworkObject::authorize(const char* actionId, std::function<void(Result<void>)> then) {
-    Caller caller = currentCaller(getObject());
-    PolkitDetails details{{"network_name", m_network.def.name}, {"network_uuid", uuidText()}};
-    auto guard = m_lifetime.guard();
-    std::string name = m_network.def.name;
-    m_registry.authority().checkBusName(
-        caller.sender, actionId, details, caller.allowInteraction,
-        [guard, name, then = std::move(then)](Result<void> verdict) {
-            if (!guard.alive()) {
-                then(Error(Code::NoSuchNetwork, "network '" + name + "' no longer exists"));
-                return;
-            }
-            then(std::move(verdict));
-        });
 }
 
 void NetworkObject::teardown() {
@@ -214,9 +187,9 @@ void NetworkObject::stop(std::function<void(Result<void>)> done) {
 
 void NetworkObject::afterStop() {
     if (m_nextDefinition) {
-        m_network = std::move(*m_nextDefinition);
+        NetworkXml next = std::move(*m_nextDefinition);
         m_nextDefinition.reset();
-        emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Name", "Bridge"});
+        replaceDefinition(std::move(next));
     }
     if (!m_persistent) {
         auto guard = m_lifetime.guard();
@@ -228,146 +201,112 @@ void NetworkObject::afterStop() {
     }
 }
 
+namespace {
+
+constexpr auto kStart = actions::forMethod(names::kNetworkInterface, "Start");
+constexpr auto kStop = actions::forMethod(names::kNetworkInterface, "Stop");
+constexpr auto kUndefine = actions::forMethod(names::kNetworkInterface, "Undefine");
+constexpr auto kGetXML = actions::forMethod(names::kNetworkInterface, "GetXML");
+constexpr auto kSetAutostart = actions::forMethod(names::kNetworkInterface, "SetAutostart");
+constexpr auto kGetDHCPLeases = actions::forMethod(names::kNetworkInterface, "GetDHCPLeases");
+
+} // namespace
+
 void NetworkObject::Start(sdbus::Result<>&& result, Options options) {
-    auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        reply(shared, r);
-        return;
-    }
-    authorize("org.virtswarm.network.start", [this, shared](Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
-        start([shared](Result<void> r) { reply(shared, std::move(r)); });
-    });
+    m_gate.handle(std::move(result), checkOptions(options, {}), kStart,
+                  [this](const SharedResult<>& shared) {
+                      start([shared](Result<void> r) { reply(shared, r); });
+                  });
 }
 
 void NetworkObject::Stop(sdbus::Result<>&& result, Options options) {
-    auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        reply(shared, r);
-        return;
-    }
-    authorize("org.virtswarm.network.stop", [this, shared](Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
-        stop([shared](Result<void> r) { reply(shared, std::move(r)); });
-    });
+    m_gate.handle(std::move(result), checkOptions(options, {}), kStop,
+                  [this](const SharedResult<>& shared) {
+                      stop([shared](Result<void> r) { reply(shared, r); });
+                  });
 }
 
 void NetworkObject::Undefine(sdbus::Result<>&& result, Options options) {
-    auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        reply(shared, r);
-        return;
-    }
-    authorize("org.virtswarm.network.delete", [this, shared](Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
-        if (!m_persistent) {
-            reply(shared,
-                  Error(Code::InvalidState, "network '" + m_network.def.name + "' is transient"));
-            return;
-        }
-        if (m_active || m_busy) {
-            reply(shared, Error(Code::InvalidState,
-                                "network '" + m_network.def.name + "' is active; stop it first"));
-            return;
-        }
-        if (auto r = m_registry.store().remove(m_network.def.uuid); !r) {
-            reply(shared, r);
-            return;
-        }
-        m_registry.emitEvent(*this, kEventUndefined);
-        reply(shared, success());
-        m_persistent = false;
-        afterStop();
-    });
+    m_gate.handle(std::move(result), checkOptions(options, {}), kUndefine,
+                  [this](const SharedResult<>& shared) {
+                      if (!m_persistent) {
+                          fail(shared, Error(Code::InvalidState,
+                                             "network '" + m_network.def.name + "' is transient"));
+                          return;
+                      }
+                      if (m_active || m_busy) {
+                          fail(shared, Error(Code::InvalidState, "network '" + m_network.def.name +
+                                                                     "' is active; stop it first"));
+                          return;
+                      }
+                      if (auto r = m_registry.store().remove(m_network.def.uuid); !r) {
+                          fail(shared, r.error());
+                          return;
+                      }
+                      m_registry.emitEvent(*this, kEventUndefined);
+                      reply(shared, success());
+                      m_persistent = false;
+                      afterStop();
+                  });
 }
 
 void NetworkObject::GetXML(sdbus::Result<std::string>&& result, Options options) {
-    auto shared = share(std::move(result));
     auto inactive = boolOption(options, "inactive", false);
-    if (auto r = checkOptions(options, {"inactive"}); !r || !inactive) {
-        shared->returnError(toDBusError(!r ? r.error() : inactive.error()));
-        return;
-    }
-    bool wantInactive = inactive.value();
-    authorize("org.virtswarm.network.read", [this, shared, wantInactive](Result<void> allowed) {
-        if (!allowed) {
-            shared->returnError(toDBusError(allowed.error()));
-            return;
-        }
-        shared->returnResults(wantInactive && m_nextDefinition ? m_nextDefinition->xml
-                                                               : m_network.xml);
-    });
+    bool wantInactive = inactive && inactive.value();
+    m_gate.handle(std::move(result),
+                  service::firstError(checkOptions(options, {"inactive"}), inactive), kGetXML,
+                  [this, wantInactive](const SharedResult<std::string>& shared) {
+                      shared->returnResults(wantInactive && m_nextDefinition ? m_nextDefinition->xml
+                                                                             : m_network.xml);
+                  });
 }
 
 void NetworkObject::SetAutostart(sdbus::Result<>&& result, bool autostart, Options options) {
-    auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        reply(shared, r);
-        return;
-    }
-    authorize("org.virtswarm.network.write", [this, shared, autostart](Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
-        if (!m_persistent) {
-            reply(shared,
-                  Error(Code::InvalidState, "cannot set autostart for a transient network"));
-            return;
-        }
-        if (auto r = m_registry.store().setAutostart(m_network.def.uuid, autostart); !r) {
-            reply(shared, r);
-            return;
-        }
-        if (m_autostart != autostart) {
-            m_autostart = autostart;
-            emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Autostart"});
-        }
-        reply(shared, success());
-    });
+    m_gate.handle(
+        std::move(result), checkOptions(options, {}), kSetAutostart,
+        [this, autostart](const SharedResult<>& shared) {
+            if (!m_persistent) {
+                fail(shared,
+                     Error(Code::InvalidState, "cannot set autostart for a transient network"));
+                return;
+            }
+            if (auto r = m_registry.store().setAutostart(m_network.def.uuid, autostart); !r) {
+                fail(shared, r.error());
+                return;
+            }
+            if (m_autostart != autostart) {
+                m_autostart = autostart;
+                emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Autostart"});
+            }
+            reply(shared, success());
+        });
 }
 
 void NetworkObject::GetDHCPLeases(sdbus::Result<std::vector<Options>>&& result, Options options) {
-    auto shared = share(std::move(result));
-    auto mac = options.count("mac") > 0 && options.at("mac").containsValueOfType<std::string>()
-                   ? options.at("mac").get<std::string>()
-                   : std::string();
-    if (auto r = checkOptions(options, {"mac"}); !r) {
-        shared->returnError(toDBusError(r.error()));
-        return;
-    }
-    authorize("org.virtswarm.network.read", [this, shared, mac](Result<void> allowed) {
-        if (!allowed) {
-            shared->returnError(toDBusError(allowed.error()));
-            return;
-        }
-        std::vector<Options> out;
-        if (m_active) {
-            for (const auto& l : Dnsmasq(m_registry.paths().stateDir, m_network.def).leases()) {
-                if (!mac.empty() && l.mac != mac) {
-                    continue;
+    auto mac = stringOption(options, "mac", "");
+    std::string wantedMac = mac ? mac.value() : std::string();
+    m_gate.handle(
+        std::move(result), checkOptions(options, {"mac"}), kGetDHCPLeases,
+        [this, wantedMac](const SharedResult<std::vector<Options>>& shared) {
+            std::vector<Options> out;
+            if (m_active) {
+                for (const auto& l : Dnsmasq(m_registry.paths().stateDir, m_network.def).leases()) {
+                    if (!wantedMac.empty() && l.mac != wantedMac) {
+                        continue;
+                    }
+                    out.push_back(
+                        Options{{"iface", sdbus::Variant(m_network.def.bridge)},
+                                {"expirytime", sdbus::Variant(l.expiry)},
+                                {"type", sdbus::Variant(static_cast<int32_t>(l.type))},
+                                {"mac", sdbus::Variant(l.mac)},
+                                {"ipaddr", sdbus::Variant(l.ip)},
+                                {"prefix", sdbus::Variant(static_cast<uint32_t>(l.prefix))},
+                                {"hostname", sdbus::Variant(l.hostname)},
+                                {"clientid", sdbus::Variant(l.clientId)}});
                 }
-                out.push_back(Options{{"iface", sdbus::Variant(m_network.def.bridge)},
-                                      {"expirytime", sdbus::Variant(l.expiry)},
-                                      {"type", sdbus::Variant(static_cast<int32_t>(l.type))},
-                                      {"mac", sdbus::Variant(l.mac)},
-                                      {"ipaddr", sdbus::Variant(l.ip)},
-                                      {"prefix", sdbus::Variant(static_cast<uint32_t>(l.prefix))},
-                                      {"hostname", sdbus::Variant(l.hostname)},
-                                      {"clientid", sdbus::Variant(l.clientId)}});
             }
-        }
-        shared->returnResults(out);
-    });
+            shared->returnResults(out);
+        });
 }
 
 } // namespace virtswarm::network

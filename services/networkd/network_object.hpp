@@ -5,6 +5,7 @@
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/network_def.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/service/method_gate.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <virtswarm/gen/org.virtswarm.Network1.Network_adaptor.h>
@@ -19,7 +20,9 @@ class NetworkObject final
     : public sdbus::AdaptorInterfaces<org::virtswarm::Network1::Network_adaptor,
                                       sdbus::Properties_adaptor, sdbus::ManagedObject_adaptor> {
 public:
-    NetworkObject(NetworkRegistry& registry, NetworkXml network, bool persistent);
+    // Made by NetworkRegistry::add, which announces it on the bus.
+    NetworkObject(NetworkRegistry& registry, const std::string& path, NetworkXml network,
+                  bool persistent);
     ~NetworkObject();
 
     const NetworkDef& def() const { return m_network.def; }
@@ -54,8 +57,9 @@ private:
     bool Autostart() override { return m_autostart; }
     std::string Bridge() override { return m_network.def.bridge; }
 
-    void authorize(const char* actionId, std::function<void(Result<void>)> then);
     void setActive(bool active);
+    // The definition in use changed (redefinition, or the one waiting for a stop).
+    void replaceDefinition(NetworkXml network);
     void teardown();
     void afterStop();
 
@@ -67,6 +71,7 @@ private:
     bool m_active = false;
     bool m_busy = false; // a Start or Stop is in progress
     Lifetime m_lifetime;
+    service::MethodGate m_gate;
 };
 
 } // namespace virtswarm::network

@@ -16,57 +16,54 @@ NetworkRegistry::NetworkRegistry(sdbus::IConnection& connection, EventLoop& loop
     , m_loop(loop)
     , m_paths(std::move(paths))
     , m_authority(connection, mode)
-    , m_store(m_paths.configDir) {}
+    , m_store(m_paths.configDir)
+    , m_networks(kNetworkKind) {}
 
 NetworkRegistry::~NetworkRegistry() = default;
 
-std::string NetworkRegistry::objectPathFor(const UuidBytes& uuid) {
-    return "/org/virtswarm/Network1/network/_" + uuidHex(uuid);
-}
-
 void NetworkRegistry::start(std::function<void()> ready) {
-    for (auto& loaded :
-         m_store.loadAll<NetworkXml>([](const std::string& text) { return parseNetworkXml(text); },
-                                     [](const NetworkXml& n) { return n.def.uuid; })) {
-        auto added = add(std::move(loaded.definition), true);
-        if (added) {
-            added.value()->setAutostartFlag(loaded.autostart);
-        } else {
-            log::error("cannot load network: " + added.error().message());
-        }
-    }
+    m_networks.loadDefinitions<NetworkXml>(
+        m_store, parseNetworkXml, [](const NetworkXml& n) { return n.def.uuid; },
+        [this](NetworkXml network, bool autostart) {
+            auto added = add(std::move(network), true);
+            if (added) {
+                added.value()->setAutostartFlag(autostart);
+            }
+            return added;
+        });
     readoptActive([this, ready] {
         refreshFirewall([](Result<void> r) {
             if (!r) {
                 log::error("firewall: " + r.error().message());
             }
         });
-        for (auto* n : all()) {
-            if (n->autostart() && !n->active()) {
-                n->start([name = n->def().name](Result<void> r) {
-                    if (!r) {
-                        log::error("autostart of network '" + name + "': " + r.error().message());
-                    }
-                });
-            }
-        }
+        m_networks.autostart([](const NetworkObject& n) { return n.autostart() && !n.active(); },
+                             [](NetworkObject& n, auto done) { n.start(std::move(done)); });
         ready();
     });
 }
 
 void NetworkRegistry::readoptActive(std::function<void()> done) {
     std::vector<NetworkObject*> adopted;
+    // Listed first: a record renamed below must not be visited twice.
+    std::vector<std::filesystem::path> records;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(m_paths.runtimeDir, ec)) {
-        if (entry.path().extension() != ".xml") {
-            continue;
+        if (entry.path().extension() == ".xml") {
+            records.push_back(entry.path());
         }
-        auto text = readFile(entry.path().string());
+    }
+    for (const auto& record : records) {
+        auto text = readFile(record.string());
         auto parsed = text ? parseNetworkXml(text.value()) : Result<NetworkXml>(text.takeError());
         if (!parsed) {
-            log::error("cannot re-adopt " + entry.path().string() + ": " +
-                       parsed.error().message());
+            log::error("cannot re-adopt " + record.string() + ": " + parsed.error().message());
             continue;
+        }
+        if (record.string() != activeRecordPath(parsed.value().def.uuid)) {
+            // Recorded by a networkd that named runtime files by the dashed UUID: renamed
+            // to the one form, so that forgetActive finds it.
+            std::filesystem::rename(record, activeRecordPath(parsed.value().def.uuid), ec);
         }
         NetworkObject* network = findByUuid(parsed.value().def.uuid);
         if (network == nullptr) {
@@ -98,20 +95,23 @@ void NetworkRegistry::readoptActive(std::function<void()> done) {
     finishOne();
 }
 
+std::string NetworkRegistry::activeRecordPath(const UuidBytes& uuid) const {
+    return m_paths.runtimeDir + "/" + service::runtimeKey(uuid) + ".xml";
+}
+
 Result<void> NetworkRegistry::recordActive(const NetworkXml& network) {
-    return writeFileAtomic(m_paths.runtimeDir + "/" + formatUuid(network.def.uuid) + ".xml",
-                           network.xml, 0600);
+    return writeFileAtomic(activeRecordPath(network.def.uuid), network.xml, 0600);
 }
 
 void NetworkRegistry::forgetActive(const UuidBytes& uuid) {
-    (void)removeFileDurable(m_paths.runtimeDir + "/" + formatUuid(uuid) + ".xml");
+    (void)removeFileDurable(activeRecordPath(uuid));
 }
 
 std::string NetworkRegistry::allocateBridgeName() const {
     for (int i = 0;; ++i) {
         std::string name = "vsbr" + std::to_string(i);
         bool taken = false;
-        for (const auto& [key, n] : m_networks) {
+        for (const NetworkObject* n : all()) {
             taken = taken || n->def().bridge == name;
         }
         if (!taken && !m_links.exists(name)) {
@@ -123,8 +123,8 @@ std::string NetworkRegistry::allocateBridgeName() const {
 Result<NetworkXml> NetworkRegistry::prepare(NetworkXml network,
                                             const NetworkObject* replacing) const {
     const NetworkDef& def = network.def;
-    for (const auto& [key, other] : m_networks) {
-        if (other.get() == replacing) {
+    for (const NetworkObject* other : all()) {
+        if (other == replacing) {
             continue;
         }
         const NetworkDef& o = other->def();
@@ -154,7 +154,7 @@ Result<NetworkXml> NetworkRegistry::prepare(NetworkXml network,
 }
 
 std::optional<Error> NetworkRegistry::activeConflict(const NetworkDef& def) const {
-    for (const auto& [key, other] : m_networks) {
+    for (const NetworkObject* other : all()) {
         if (!other->active() || other->def().uuid == def.uuid) {
             continue;
         }
@@ -167,40 +167,19 @@ std::optional<Error> NetworkRegistry::activeConflict(const NetworkDef& def) cons
 }
 
 Result<NetworkObject*> NetworkRegistry::add(NetworkXml network, bool persistent) {
-    std::string key = uuidHex(network.def.uuid);
-    if (m_networks.count(key) > 0 || findByName(network.def.name) != nullptr) {
-        return Error(Code::NetworkExists, "network '" + network.def.name + "' already exists");
-    }
-    auto object = std::make_unique<NetworkObject>(*this, std::move(network), persistent);
-    NetworkObject* raw = object.get();
-    m_networks.emplace(key, std::move(object));
-    return raw;
+    UuidBytes uuid = network.def.uuid;
+    std::string name = network.def.name;
+    return m_networks.add(uuid, name, [&](const std::string& path) {
+        return std::make_unique<NetworkObject>(*this, path, std::move(network), persistent);
+    });
 }
 
 void NetworkRegistry::remove(NetworkObject& network) {
-    m_networks.erase(uuidHex(network.def().uuid));
+    m_networks.remove(network.def().uuid);
 }
 
-NetworkObject* NetworkRegistry::findByName(const std::string& name) const {
-    for (const auto& [key, n] : m_networks) {
-        if (n->def().name == name) {
-            return n.get();
-        }
-    }
-    return nullptr;
-}
-
-NetworkObject* NetworkRegistry::findByUuid(const UuidBytes& uuid) const {
-    auto it = m_networks.find(uuidHex(uuid));
-    return it == m_networks.end() ? nullptr : it->second.get();
-}
-
-std::vector<NetworkObject*> NetworkRegistry::all() const {
-    std::vector<NetworkObject*> out;
-    for (const auto& [key, n] : m_networks) {
-        out.push_back(n.get());
-    }
-    return out;
+void NetworkRegistry::renamed(const NetworkObject& network) {
+    m_networks.rename(network.def().uuid, network.def().name);
 }
 
 // One nft run at a time: each writes the whole table for the state when it began, so a
@@ -214,7 +193,7 @@ void NetworkRegistry::refreshFirewall(std::function<void(Result<void>)> done) {
     m_firewallRunning = true;
     m_firewallDirty = false;
     std::vector<const NetworkDef*> active;
-    for (const auto& [key, n] : m_networks) {
+    for (const NetworkObject* n : all()) {
         if (n->active()) {
             active.push_back(&n->def());
         }

@@ -4,12 +4,13 @@
 #include "links.hpp"
 #include "virtswarm/definition_store.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/names.hpp"
 #include "virtswarm/network_def.hpp"
 #include "virtswarm/paths.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/service/object_registry.hpp"
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
@@ -18,6 +19,17 @@
 namespace virtswarm::network {
 
 class NetworkObject;
+
+// libvirt's virNetworkEventLifecycleType, the `event` of the NetworkEvent signal.
+enum NetworkEvent : int {
+    kEventDefined = 0,
+    kEventUndefined = 1,
+    kEventStarted = 2,
+    kEventStopped = 3
+};
+
+inline constexpr service::ObjectKind kNetworkKind{"network", names::kNetworkPathPrefix,
+                                                  Code::NetworkExists, Code::NoSuchNetwork};
 
 // networkd's model: every network, uniqueness of names, UUIDs, bridges and subnets, and
 // the shared pieces (links, the firewall table, polkit, the store).
@@ -35,10 +47,13 @@ public:
     Result<NetworkXml> prepare(NetworkXml network, const NetworkObject* replacing) const;
     Result<NetworkObject*> add(NetworkXml network, bool persistent);
     void remove(NetworkObject& network);
+    // The network's definition changed: its name index follows.
+    void renamed(const NetworkObject& network);
 
-    NetworkObject* findByName(const std::string& name) const;
-    NetworkObject* findByUuid(const UuidBytes& uuid) const;
-    std::vector<NetworkObject*> all() const;
+    NetworkObject* findByName(const std::string& name) const { return m_networks.findByName(name); }
+    NetworkObject* findByUuid(const UuidBytes& uuid) const { return m_networks.findByUuid(uuid); }
+    std::vector<NetworkObject*> all() const { return m_networks.all(); }
+    const service::ObjectRegistry<NetworkObject>& networks() const { return m_networks; }
     // Another active network that would clash with `def` (same bridge, overlapping subnet).
     std::optional<Error> activeConflict(const NetworkDef& def) const;
 
@@ -60,9 +75,13 @@ public:
     DefinitionStore& store() { return m_store; }
     Links& links() { return m_links; }
     const DaemonPaths& paths() const { return m_paths; }
-    static std::string objectPathFor(const UuidBytes& uuid);
+    static std::string objectPathFor(const UuidBytes& uuid) {
+        return service::objectPath(kNetworkKind.pathPrefix, uuid);
+    }
 
 private:
+    // <runtime dir>/<runtimeKey>.xml
+    std::string activeRecordPath(const UuidBytes& uuid) const;
     std::string allocateBridgeName() const;
     void readoptActive(std::function<void()> done);
 
@@ -72,7 +91,7 @@ private:
     Authority m_authority;
     DefinitionStore m_store;
     Links m_links;
-    std::map<std::string, std::unique_ptr<NetworkObject>> m_networks; // uuid hex -> network
+    service::ObjectRegistry<NetworkObject> m_networks;
     std::function<void(const NetworkObject&, int)> m_emitEvent;
     bool m_firewallRunning = false;
     bool m_firewallDirty = false;

@@ -203,6 +203,28 @@ def test_killing_networkd_keeps_vm_connectivity_and_it_readopts_everything():
     assert nc.firewall_rules() is None
 
 
+def test_active_network_records_use_the_runtime_key_and_old_dashed_ones_are_renamed():
+    """The live definition of an active network is <32 hex>.xml in networkd's runtime
+    dir, the one UUID form of runtime dirs; a record an older networkd left under the
+    dashed UUID is re-adopted, renamed, and removed by Stop like any other."""
+    net = nc.define(nc.nat_xml("legacy", 195))
+    nc.network(net).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    uuid = str(nc.props(net)["UUID"])
+    rundir = os.path.join(h.env("VIRTSWARM_RUNTIME_DIR"), "network")
+    keyed = os.path.join(rundir, uuid.replace("-", "") + ".xml")
+    dashed = os.path.join(rundir, uuid + ".xml")
+    assert os.path.exists(keyed) and not os.path.exists(dashed)
+
+    os.kill(nc.networkd_pid(), signal.SIGKILL)
+    h.wait_for_name_gone(nc.BUS_NAME)
+    os.rename(keyed, dashed)
+    # The next call activates a new networkd, which re-adopts the network from that record.
+    assert bool(nc.props(net)["Active"])
+    assert os.path.exists(keyed) and not os.path.exists(dashed)
+    nc.network(net).Stop(vc.no_options(), timeout=vc.TIMEOUT)
+    assert not os.path.exists(keyed)
+
+
 def test_routed_ipv6_and_host_bridge_networks():
     routed = nc.define("<network><name>routed</name><forward mode='route'/>"
                        "<ip address='10.77.0.1' prefix='24'/>"

@@ -16,9 +16,11 @@ TEST(PolkitActions, EveryActionIsDeclaredInThePolicy) {
         readFile(std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.policy", 1 << 20);
     ASSERT_TRUE(policy) << policy.error().message();
     for (const auto& entry : actions::kMethodActions) {
-        std::string declared = "<action id=\"" + std::string(entry.actionId) + "\">";
-        EXPECT_NE(policy.value().find(declared), std::string::npos)
-            << entry.actionId << " (for " << entry.interface << "." << entry.method << ")";
+        for (const auto& id : actions::actionIds(entry)) {
+            std::string declared = "<action id=\"" + id + "\">";
+            EXPECT_NE(policy.value().find(declared), std::string::npos)
+                << id << " (for " << entry.interface << "." << entry.method << ")";
+        }
     }
 }
 
@@ -35,6 +37,15 @@ TEST(PolkitActions, LookupIsByInterfaceAndMethod) {
     EXPECT_EQ(start.actionId, "org.virtswarm.network.start");
     constexpr auto tap = actions::forMethod(names::kNetworkManagerInterface, "AcquireTap");
     EXPECT_EQ(tap.details, actions::Details::ObjectOrBridge);
+}
+
+TEST(PolkitActions, ASecondRightFollowsTheFirst) {
+    actions::MethodAction both{"i", "CreateXML", "org.virtswarm.domain.save",
+                               actions::Details::Object, "org.virtswarm.domain.start"};
+    EXPECT_EQ(actions::actionIds(both), (std::vector<std::string>{"org.virtswarm.domain.save",
+                                                                  "org.virtswarm.domain.start"}));
+    EXPECT_EQ(actions::actionIds(actions::forMethod(names::kNetworkInterface, "Stop")),
+              (std::vector<std::string>{"org.virtswarm.network.stop"}));
 }
 
 TEST(PolkitActions, ObjectDetailsAreNounNameAndDashedUuid) {

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 // The one table of which polkit action guards which D-Bus method, and which details the
 // check passes. The daemons check it for their bus callers and the libvirt bridge for its
@@ -27,6 +28,9 @@ struct MethodAction {
     std::string_view method;
     std::string_view actionId;
     Details details;
+    // A second right the method needs besides actionId, checked after it; empty if none.
+    // (A domain's CreateXML defines and starts: save, then start.)
+    std::string_view alsoActionId = {};
 };
 
 inline constexpr MethodAction kMethodActions[] = {
@@ -81,6 +85,9 @@ consteval MethodAction forMethod(std::string_view interface, std::string_view me
 inline std::string actionId(const MethodAction& entry) {
     return std::string(entry.actionId);
 }
+
+// Every action the method needs, in order, as Authority::checkBusNameForAll takes them.
+std::vector<std::string> actionIds(const MethodAction& entry);
 
 // Details::Object: <noun>_name and <noun>_uuid (dashed), e.g. network_name, network_uuid.
 PolkitDetails objectDetails(std::string_view noun, const std::string& name, const UuidBytes& uuid);
