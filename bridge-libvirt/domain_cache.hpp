@@ -51,7 +51,7 @@ struct DomainKind {
     // virDomainXMLFlags: VIR_DOMAIN_XML_INACTIVE 2, VIR_DOMAIN_XML_SECURE 1
     static constexpr ObjectWire kWire =
         ObjectWire("domain", Code::NoSuchDomain, "domain", proto::kDomainListMax, 2, 1,
-                   actions::kDomainReadSecure);
+                   actions::kDomainReadSecureAction);
     static constexpr ObjectFamily kFamily = ObjectFamily(
         "Domain", "Domains", proto::DomainLookupByName, proto::DomainLookupByUuid,
         proto::ConnectListAllDomains, proto::ConnectNumOfDomains, proto::ConnectNumOfDefinedDomains,

@@ -44,9 +44,12 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kNetworkInterface, "GetXML", "org.virtswarm.network.read", Details::Object},
     {names::kNetworkInterface, "SetAutostart", "org.virtswarm.network.write", Details::Object},
     {names::kNetworkInterface, "GetDHCPLeases", "org.virtswarm.network.read", Details::Object},
-    // Domains (the registry checks them for bus callers, the bridge for libvirt clients).
-    // CreateXML needs DefineXML's action and Domain.Start's, each checked in turn.
     {names::kHypervisorManagerInterface, "DefineXML", "org.virtswarm.domain.save", Details::Object},
+    {names::kHypervisorManagerInterface, "CreateXML", "org.virtswarm.domain.save", Details::Object,
+     "org.virtswarm.domain.start"},
+    // Per domain; the stats of domains the caller may not read are left out.
+    {names::kHypervisorManagerInterface, "GetAllStats", "org.virtswarm.domain.read",
+     Details::Object},
     {names::kDomainInterface, "Start", "org.virtswarm.domain.start", Details::Object},
     {names::kDomainInterface, "Shutdown", "org.virtswarm.domain.stop", Details::Object},
     {names::kDomainInterface, "Destroy", "org.virtswarm.domain.stop", Details::Object},
@@ -55,21 +58,18 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "SetAutostart", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "Reboot", "org.virtswarm.domain.init-control", Details::Object},
     {names::kDomainInterface, "Reset", "org.virtswarm.domain.reset", Details::Object},
-    {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
-    {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
-     Details::Object},
     {names::kDomainInterface, "Suspend", "org.virtswarm.domain.suspend", Details::Object},
     {names::kDomainInterface, "Resume", "org.virtswarm.domain.suspend", Details::Object},
     {names::kDomainInterface, "GetStats", "org.virtswarm.domain.read", Details::Object},
+    // As libvirt (domain:write for the agent source): the shim talks to the guest.
     {names::kDomainInterface, "InterfaceAddresses", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "OpenConsole", "org.virtswarm.domain.open-console", Details::Object},
     {names::kDomainInterface, "AttachDevice", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "DetachDevice", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
+    {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
+     Details::Object},
 };
-
-// Rights that belong to no method of their own: reading a definition's secrets
-// (GetXML with "secure", VIR_DOMAIN_XML_SECURE).
-inline constexpr std::string_view kDomainReadSecure = "org.virtswarm.domain.read-secure";
 
 // The entry for a method; a method missing from the table does not compile.
 consteval MethodAction forMethod(std::string_view interface, std::string_view method) {
@@ -80,6 +80,12 @@ consteval MethodAction forMethod(std::string_view interface, std::string_view me
     }
     throw "no polkit action for this method in kMethodActions";
 }
+
+// Rights a domain method needs on top of its own, only when an option asks for more.
+// Start with force-boot discards the managed save image: what ManagedSaveRemove needs.
+inline constexpr std::string_view kDomainDiscardSaveAction = "org.virtswarm.domain.hibernate";
+// GetXML with secure shows secrets: libvirt's read-secure on top of read.
+inline constexpr std::string_view kDomainReadSecureAction = "org.virtswarm.domain.read-secure";
 
 // The action id as Authority takes it.
 inline std::string actionId(const MethodAction& entry) {
