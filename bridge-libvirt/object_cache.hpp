@@ -4,9 +4,11 @@
 #include "virtswarm/uuid.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <sdbus-c++/Types.h>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -14,6 +16,11 @@
 // networks), indexed by object path, name and UUID, fed by the service's ObjectManager and
 // PropertiesChanged (service_client.hpp). Lookups and lists are answered from them without
 // a D-Bus round trip, as the services themselves answer bulk queries from their own state.
+//
+// An object kind is described, not coded: a struct `Kind` names its `Object` (a
+// CachedObject with the fields it mirrors) and lists `kProperties`, the D-Bus properties
+// copied into those fields (mirrored("Active", &CachedNetwork::active), ...). Name and UUID
+// are every kind's and need no entry.
 namespace virtswarm::bridge {
 
 using PropertyMap = std::map<std::string, sdbus::Variant>;
@@ -25,6 +32,65 @@ template <typename T> void takeProperty(const PropertyMap& props, const char* ke
     if (it != props.end() && it->second.containsValueOfType<T>()) {
         out = it->second.get<T>();
     }
+}
+
+// libvirt's list filters come in pairs of flags (active/inactive, persistent/transient,
+// ...): none of the pair set means "either".
+constexpr bool matchesFlagPair(uint32_t flags, uint32_t yes, uint32_t no, bool value) {
+    bool wantYes = (flags & yes) != 0, wantNo = (flags & no) != 0;
+    return (!wantYes && !wantNo) || (wantYes && value) || (wantNo && !value);
+}
+
+// Where a kind's objects live on the bus: the service's name, its root (Manager and
+// ObjectManager), the Manager's interface, the objects' interface, the Manager's lifecycle
+// signal for them, and the service as messages name it.
+struct ObjectBus {
+    const char* busName;
+    const char* rootPath;
+    const char* managerInterface;
+    const char* interface;
+    const char* eventSignal;
+    const char* description;
+};
+
+// What every cached object has: its path on the bus, its name and its UUID.
+struct CachedObject {
+    std::string path;
+    std::string name;
+    UuidBytes uuid{};
+};
+
+// A Manager's lifecycle signal (DomainEvent, NetworkEvent): the object, its name and
+// UUID, and libvirt's event and detail numbers for it.
+struct LifecycleSignal {
+    std::string path;
+    std::string name;
+    UuidBytes uuid{};
+    int32_t event = 0;
+    int32_t detail = 0;
+};
+
+// The lifecycle signal of one kind (DomainEventSignal, NetworkEventSignal): a type of its
+// own, so that a handler can take each kind's signal apart.
+template <typename Kind> struct KindEvent : LifecycleSignal {};
+
+// One mirrored property: the D-Bus name and the field it is copied to.
+template <typename Object, typename T> struct Mirrored {
+    const char* key;
+    T Object::*field;
+};
+
+template <typename Object, typename T>
+constexpr Mirrored<Object, T> mirrored(const char* key, T Object::*field) {
+    return {key, field};
+}
+
+// Copies the properties `Kind` mirrors, those present with the expected type, into `object`.
+template <typename Kind>
+void applyProperties(const PropertyMap& props, typename Kind::Object& object) {
+    takeProperty(props, "Name", object.name);
+    std::apply([&](const auto&... m) { (takeProperty(props, m.key, object.*(m.field)), ...); },
+               Kind::kProperties);
 }
 
 // What a ServiceClient feeds: one interface's properties of every object of the service.
@@ -40,10 +106,11 @@ public:
     virtual size_t size() const = 0;
 };
 
-// T has the members `path`, `name` and `uuid`, and `void apply(const PropertyMap&)` taking
-// the properties it knows (all but UUID, which is set once).
-template <typename T> class ObjectCache : public ObjectMirror {
+// The objects of one kind, by path, name and UUID.
+template <typename Kind> class ObjectCache : public ObjectMirror {
 public:
+    using T = typename Kind::Object;
+
     // A new path is added only once it carries a UUID, the one property that never changes.
     void update(const std::string& path, const PropertyMap& properties) override {
         auto it = m_byPath.find(path);
@@ -65,7 +132,7 @@ public:
         }
         T& object = it->second;
         std::string oldName = object.name;
-        object.apply(properties);
+        applyProperties<Kind>(properties, object);
         if (object.name != oldName) {
             if (auto n = m_pathByName.find(oldName); n != m_pathByName.end() && n->second == path) {
                 m_pathByName.erase(n);

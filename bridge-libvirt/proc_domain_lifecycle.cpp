@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Domain procedures that change something, forwarded to the registry after the client's
-// own polkit check: define, create, start, shutdown, destroy, undefine, autostart,
-// reboot/reset/suspend/resume, managed save.
+// own polkit check: define, create, start, shutdown, destroy, undefine,
+// reboot/reset/suspend/resume, managed save (autostart: proc_object_family.hpp).
 #include "procedures.hpp"
 #include "protocol.hpp"
 #include "rpc_error.hpp"
@@ -17,7 +17,7 @@ struct Action {
     int32_t procedure;
     bool hasFlags;      // a trailing `unsigned int flags` argument
     const char* method; // org.virtswarm.Hypervisor1.Domain
-    const char* polkitAction;
+    actions::MethodAction polkit;
     std::chrono::milliseconds timeout;
     bool returnsDomain; // DOMAIN_CREATE_WITH_FLAGS answers with the refreshed domain
 };
@@ -25,27 +25,34 @@ struct Action {
 constexpr auto kCall = RegistryClient::kCallTimeout;
 constexpr auto kStart = RegistryClient::kStartTimeout;
 
-// The same action ids as the D-Bus methods check (interfaces/*.xml), so one polkit rule
-// governs a domain whichever way it is reached.
+// The polkit action is the one the D-Bus method checks (the shared table), so one polkit
+// rule governs a domain whichever way it is reached.
+consteval Action action(int32_t procedure, bool hasFlags, const char* method,
+                        std::chrono::milliseconds timeout, bool returnsDomain = false) {
+    auto polkit = actions::forMethod(names::kDomainInterface, method);
+    return Action{procedure, hasFlags, method, polkit, timeout, returnsDomain};
+}
+
 constexpr Action kActions[] = {
-    {proto::DomainCreate, false, "Start", "org.virtswarm.domain.start", kStart, false},
-    {proto::DomainCreateWithFlags, true, "Start", "org.virtswarm.domain.start", kStart, true},
-    {proto::DomainShutdown, false, "Shutdown", "org.virtswarm.domain.stop", kCall, false},
-    {proto::DomainShutdownFlags, true, "Shutdown", "org.virtswarm.domain.stop", kCall, false},
-    {proto::DomainDestroy, false, "Destroy", "org.virtswarm.domain.stop", kCall, false},
-    {proto::DomainDestroyFlags, true, "Destroy", "org.virtswarm.domain.stop", kCall, false},
-    {proto::DomainUndefine, false, "Undefine", "org.virtswarm.domain.delete", kCall, false},
-    {proto::DomainUndefineFlags, true, "Undefine", "org.virtswarm.domain.delete", kCall, false},
-    {proto::DomainReboot, true, "Reboot", "org.virtswarm.domain.init-control", kCall, false},
-    {proto::DomainReset, true, "Reset", "org.virtswarm.domain.reset", kCall, false},
-    {proto::DomainSuspend, false, "Suspend", "org.virtswarm.domain.suspend", kCall, false},
-    {proto::DomainResume, false, "Resume", "org.virtswarm.domain.suspend", kCall, false},
+    action(proto::DomainCreate, false, "Start", kStart),
+    action(proto::DomainCreateWithFlags, true, "Start", kStart, true),
+    action(proto::DomainShutdown, false, "Shutdown", kCall),
+    action(proto::DomainShutdownFlags, true, "Shutdown", kCall),
+    action(proto::DomainDestroy, false, "Destroy", kCall),
+    action(proto::DomainDestroyFlags, true, "Destroy", kCall),
+    action(proto::DomainUndefine, false, "Undefine", kCall),
+    action(proto::DomainUndefineFlags, true, "Undefine", kCall),
+    action(proto::DomainReboot, true, "Reboot", kCall),
+    action(proto::DomainReset, true, "Reset", kCall),
+    action(proto::DomainSuspend, false, "Suspend", kCall),
+    action(proto::DomainResume, false, "Resume", kCall),
     // virsh managedsave; the next DOMAIN_CREATE restores the image, as in libvirt.
-    {proto::DomainManagedSave, true, "ManagedSave", "org.virtswarm.domain.hibernate", kStart,
-     false},
-    {proto::DomainManagedSaveRemove, true, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
-     kCall, false},
+    action(proto::DomainManagedSave, true, "ManagedSave", kStart),
+    action(proto::DomainManagedSaveRemove, true, "ManagedSaveRemove", kCall),
 };
+
+constexpr auto kDefineAction = actions::forMethod(names::kHypervisorManagerInterface, "DefineXML");
+constexpr auto kStartAction = actions::forMethod(names::kDomainInterface, "Start");
 
 const Action* actionFor(int32_t procedure) {
     for (const auto& a : kActions) {
@@ -119,46 +126,25 @@ void domainAction(Services& services, const CallPtr& call, xdr::Reader& args) {
                [&services, call, action, options = options.value()](const CachedDomain& d) {
                    std::string path = d.path;
                    RemoteDomain named = remoteDomain(d);
-                   authorize(services, call, action->polkitAction, d.name, d.uuid,
-                             [&services, call, action, path, named, options] {
-                                 services.registry.domainAction(
-                                     path, action->method, action->timeout,
-                                     [&services, call, action, named](Result<void> r) {
-                                         if (!r) {
-                                             call->fail(r.error());
-                                         } else if (action->returnsDomain) {
-                                             xdr::Writer w;
-                                             writeDomain(
-                                                 w, currentDomain(services, named.uuid, named));
-                                             call->reply(w);
-                                         } else {
-                                             call->replyVoid();
-                                         }
-                                     },
-                                     options);
-                             });
+                   authorizeObject<DomainKind>(
+                       services, call, action->polkit, d,
+                       [&services, call, action, path, named, options] {
+                           services.registry.domainAction(
+                               path, action->method, action->timeout,
+                               [&services, call, action, named](Result<void> r) {
+                                   if (!r) {
+                                       call->fail(r.error());
+                                   } else if (action->returnsDomain) {
+                                       xdr::Writer w;
+                                       writeDomain(w, currentDomain(services, named.uuid, named));
+                                       call->reply(w);
+                                   } else {
+                                       call->replyVoid();
+                                   }
+                               },
+                               options);
+                       });
                });
-}
-
-void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
-    RemoteDomain dom = readDomain(args);
-    int32_t autostart = args.i32();
-    if (!argsDone(call, args)) {
-        return;
-    }
-    withDomain(services, call, dom, [&services, call, autostart](const CachedDomain& d) {
-        std::string path = d.path;
-        authorize(services, call, "org.virtswarm.domain.write", d.name, d.uuid,
-                  [&services, call, path, autostart] {
-                      services.registry.setAutostart(path, autostart != 0, [call](Result<void> r) {
-                          if (r) {
-                              call->replyVoid();
-                          } else {
-                              call->fail(r.error());
-                          }
-                      });
-                  });
-    });
 }
 
 // DEFINE_XML, DEFINE_XML_FLAGS and CREATE_XML. The XML is parsed here first: polkit needs
@@ -204,13 +190,13 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
         }
     };
     // Creating is defining and starting: both rights, as in Manager.CreateXML.
-    authorize(services, call, "org.virtswarm.domain.save", domain->def.name, domain->def.uuid,
-              [&services, call, domain, create, forward] {
+    authorize(services, call, std::string(kDefineAction.actionId), domain->def.name,
+              domain->def.uuid, [&services, call, domain, create, forward] {
                   if (!create) {
                       forward();
                       return;
                   }
-                  authorize(services, call, "org.virtswarm.domain.start", domain->def.name,
+                  authorize(services, call, std::string(kStartAction.actionId), domain->def.name,
                             domain->def.uuid, forward);
               });
 }
@@ -233,7 +219,6 @@ constexpr Procedure kProcedures[] = {
     {proto::DomainResume, "virDomainResume", Access::Write, domainAction},
     {proto::DomainManagedSave, "virDomainManagedSave", Access::Write, domainAction},
     {proto::DomainManagedSaveRemove, "virDomainManagedSaveRemove", Access::Write, domainAction},
-    {proto::DomainSetAutostart, "virDomainSetAutostart", Access::Write, setAutostart},
 };
 
 } // namespace

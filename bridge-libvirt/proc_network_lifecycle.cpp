@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Network procedures that change something, forwarded to networkd after the client's own
 // polkit check (the action ids networkd's methods check): define, create, start, destroy,
-// undefine, autostart.
+// undefine (autostart: proc_object_family.hpp).
 #include "procedures.hpp"
 #include "protocol.hpp"
 #include "virtswarm/network_def.hpp"
@@ -13,14 +13,20 @@ namespace {
 struct Action {
     int32_t procedure;
     void (NetworkClient::*method)(const std::string& path, NetworkClient::Done done);
-    const char* polkitAction;
+    actions::MethodAction polkit; // the same action networkd's method checks
 };
 
 constexpr Action kActions[] = {
-    {proto::NetworkCreate, &NetworkClient::start, "org.virtswarm.network.start"},
-    {proto::NetworkDestroy, &NetworkClient::stop, "org.virtswarm.network.stop"},
-    {proto::NetworkUndefine, &NetworkClient::undefine, "org.virtswarm.network.delete"},
+    {proto::NetworkCreate, &NetworkClient::start,
+     actions::forMethod(names::kNetworkInterface, "Start")},
+    {proto::NetworkDestroy, &NetworkClient::stop,
+     actions::forMethod(names::kNetworkInterface, "Stop")},
+    {proto::NetworkUndefine, &NetworkClient::undefine,
+     actions::forMethod(names::kNetworkInterface, "Undefine")},
 };
+
+constexpr auto kDefineXml = actions::forMethod(names::kNetworkManagerInterface, "DefineXML");
+constexpr auto kCreateXml = actions::forMethod(names::kNetworkManagerInterface, "CreateXML");
 
 const Action* actionFor(int32_t procedure) {
     for (const auto& a : kActions) {
@@ -50,30 +56,13 @@ void networkAction(Services& services, const CallPtr& call, xdr::Reader& args) {
                          "no network action for procedure " + std::to_string(call->procedure())));
         return;
     }
-    withNetwork(services, call, net, [&services, call, action](const CachedNetwork& n) {
+    withObject<NetworkKind>(services, call, net, [&services, call, action](const CachedNetwork& n) {
         std::string path = n.path;
-        authorizeNetwork(services, call, action->polkitAction, n.name, n.uuid,
-                         [&services, call, action, path] {
-                             (services.networks.*action->method)(
-                                 path, [call](Result<void> r) { replyVoidOrFail(call, r); });
-                         });
-    });
-}
-
-void setAutostart(Services& services, const CallPtr& call, xdr::Reader& args) {
-    RemoteNetwork net = readNetwork(args);
-    int32_t autostart = args.i32();
-    if (!argsDone(call, args)) {
-        return;
-    }
-    withNetwork(services, call, net, [&services, call, autostart](const CachedNetwork& n) {
-        std::string path = n.path;
-        authorizeNetwork(services, call, "org.virtswarm.network.write", n.name, n.uuid,
-                         [&services, call, path, autostart] {
-                             services.networks.setAutostart(
-                                 path, autostart != 0,
-                                 [call](Result<void> r) { replyVoidOrFail(call, r); });
-                         });
+        authorizeObject<NetworkKind>(
+            services, call, action->polkit, n, [&services, call, action, path] {
+                (services.networks.*
+                 action->method)(path, [call](Result<void> r) { replyVoidOrFail(call, r); });
+            });
     });
 }
 
@@ -94,24 +83,21 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
     bool create = call->procedure() == proto::NetworkCreateXml;
     auto network = std::make_shared<network::NetworkXml>(std::move(parsed).value());
     RemoteNetwork named{network->def.name, network->def.uuid};
-    authorizeNetwork(services, call,
-                     create ? "org.virtswarm.network.start" : "org.virtswarm.network.save",
-                     named.name, named.uuid, [&services, call, network, named, create] {
-                         auto done = [call, named](Result<std::string> path) {
-                             if (!path) {
-                                 call->fail(path.error());
-                                 return;
-                             }
-                             xdr::Writer w;
-                             writeNetwork(w, named);
-                             call->reply(w);
-                         };
-                         if (create) {
-                             services.networks.createXml(network->xml, done);
-                         } else {
-                             services.networks.defineXml(network->xml, done);
-                         }
-                     });
+    authorizeObject<NetworkKind>(services, call, create ? kCreateXml.actionId : kDefineXml.actionId,
+                                 named.name, named.uuid, [&services, call, network, named, create] {
+                                     auto done = [call, named](Result<std::string> path) {
+                                         if (!path) {
+                                             call->fail(path.error());
+                                             return;
+                                         }
+                                         xdr::Writer w;
+                                         writeNetwork(w, named);
+                                         call->reply(w);
+                                     };
+                                     services.networks.defineOrCreate(
+                                         create ? "CreateXML" : "DefineXML", network->xml, {},
+                                         NetworkClient::kCallTimeout, done);
+                                 });
 }
 
 constexpr Procedure kProcedures[] = {
@@ -120,7 +106,6 @@ constexpr Procedure kProcedures[] = {
     {proto::NetworkCreate, "virNetworkCreate", Access::Write, networkAction},
     {proto::NetworkDestroy, "virNetworkDestroy", Access::Write, networkAction},
     {proto::NetworkUndefine, "virNetworkUndefine", Access::Write, networkAction},
-    {proto::NetworkSetAutostart, "virNetworkSetAutostart", Access::Write, setAutostart},
 };
 
 } // namespace

@@ -6,6 +6,7 @@
 #include "network_client.hpp"
 #include "registry_client.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 #include <functional>
 #include <span>
@@ -26,7 +27,17 @@ struct Services {
     BusMode mode;                 // which URI the bridge serves (connect_uri.hpp)
     EmulatorQuery& qemuVersion;   // --version
     EmulatorQuery& qemuCpuModels; // -cpu help
+
+    // The client of an object kind (DomainKind: the registry, NetworkKind: networkd).
+    template <typename Kind> ObjectClient<Kind>& objects();
 };
+
+template <> inline ObjectClient<DomainKind>& Services::objects<DomainKind>() {
+    return registry;
+}
+template <> inline ObjectClient<NetworkKind>& Services::objects<NetworkKind>() {
+    return networks;
+}
 
 // Who may call a procedure. Anonymous: before CONNECT_OPEN (handshake). Read: any open
 // connection. Write: refused with OPERATION_DENIED on read-only connections before
@@ -71,35 +82,57 @@ void whenCacheSynced(ServiceSide& side, const CallPtr& call, Then then) {
     });
 }
 
-RemoteDomain remoteDomain(const CachedDomain& domain);
+// Runs `then` with the cached object of `Kind` the client named (by UUID, as libvirt's
+// drivers look objects up), after the cache is in sync; answers NO_DOMAIN, NO_NETWORK, ...
+// itself otherwise.
+template <typename Kind>
+void withObject(Services& services, const CallPtr& call, const typename Kind::Remote& named,
+                std::function<void(const typename Kind::Object&)> then) {
+    whenCacheSynced(services.objects<Kind>(), call,
+                    [call, named, then = std::move(then)](const typename Kind::Cache& cache) {
+                        const auto* object = cache.byUuid(named.uuid);
+                        if (object == nullptr) {
+                            call->fail(Error(Kind::kWire.missing,
+                                             std::string("no ") + Kind::kWire.noun +
+                                                 " with matching uuid '" + formatUuid(named.uuid) +
+                                                 "' (" + named.name + ")"));
+                            return;
+                        }
+                        then(*object);
+                    });
+}
 
-// The filter flags of CONNECT_LIST_ALL_DOMAINS (and GET_ALL_DOMAIN_STATS) applied to one
-// domain.
-bool matchesListFlags(const CachedDomain& domain, uint32_t flags);
-
-// Runs `then` with the cached domain the client named (by UUID, as libvirt's drivers look
-// domains up), after the cache is in sync; answers NO_DOMAIN itself otherwise.
-void withDomain(Services& services, const CallPtr& call, const RemoteDomain& dom,
-                std::function<void(const CachedDomain&)> then);
-
-RemoteNetwork remoteNetwork(const CachedNetwork& network);
-
-// Runs `then` with the cached network the client named (by UUID), after the network cache
-// is in sync; answers NO_NETWORK itself otherwise.
-void withNetwork(Services& services, const CallPtr& call, const RemoteNetwork& net,
-                 std::function<void(const CachedNetwork&)> then);
+inline void withDomain(Services& services, const CallPtr& call, const RemoteDomain& dom,
+                       std::function<void(const CachedDomain&)> then) {
+    withObject<DomainKind>(services, call, dom, std::move(then));
+}
 
 // polkit, for the client's process (unix-process subject from SO_PEERCRED), with the same
 // action ids and details as the D-Bus API. Runs `then` when allowed; answers the call with
 // the denial otherwise. Clients without credentials (TCP) are denied.
 void authorize(Services& services, const CallPtr& call, const std::string& actionId,
                const PolkitDetails& details, std::function<void()> then);
-// ... with the details of a domain (domain_name, domain_uuid) ...
-void authorize(Services& services, const CallPtr& call, const std::string& actionId,
-               const std::string& domainName, const UuidBytes& uuid, std::function<void()> then);
-// ... or of a network (network_name, network_uuid).
-void authorizeNetwork(Services& services, const CallPtr& call, const std::string& actionId,
-                      const std::string& networkName, const UuidBytes& uuid,
-                      std::function<void()> then);
+// ... for `actionId` on an object of `Kind` with this name and UUID (perhaps not yet
+// defined), with the kind's details (domain_name and domain_uuid, network_name and
+// network_uuid, ...) ...
+template <typename Kind>
+void authorizeObject(Services& services, const CallPtr& call, std::string_view actionId,
+                     const std::string& name, const UuidBytes& uuid, std::function<void()> then) {
+    authorize(services, call, std::string(actionId),
+              actions::objectDetails(Kind::kWire.detailPrefix, name, uuid), std::move(then));
+}
+// ... or for what `method` of the kind's interface needs (the shared table), on `object`.
+template <typename Kind>
+void authorizeObject(Services& services, const CallPtr& call, const actions::MethodAction& method,
+                     const CachedObject& object, std::function<void()> then) {
+    authorizeObject<Kind>(services, call, method.actionId, object.name, object.uuid,
+                          std::move(then));
+}
+// The domain form, for the domain procedures.
+inline void authorize(Services& services, const CallPtr& call, const std::string& actionId,
+                      const std::string& domainName, const UuidBytes& uuid,
+                      std::function<void()> then) {
+    authorizeObject<DomainKind>(services, call, actionId, domainName, uuid, std::move(then));
+}
 
 } // namespace virtswarm::bridge

@@ -16,12 +16,10 @@ uint64_t usec(std::chrono::milliseconds timeout) {
 
 } // namespace
 
-ServiceClient::ServiceClient(sdbus::IConnection& bus, EventLoop& loop, ServiceNames names,
-                             ObjectMirror& mirror)
+ServiceClient::ServiceClient(sdbus::IConnection& bus, EventLoop& loop, ServiceNames names)
     : m_bus(bus)
     , m_loop(loop)
-    , m_names(std::move(names))
-    , m_mirror(mirror) {}
+    , m_names(std::move(names)) {}
 
 ServiceClient::~ServiceClient() {
     m_housekeeping.reset();
@@ -112,12 +110,7 @@ void ServiceClient::released(const std::string& path) {
     scheduleHousekeeping();
 }
 
-std::optional<LifecycleSignal> readLifecycleSignal(const std::string& member,
-                                                   const char* expectedMember,
-                                                   sdbus::Message& message) {
-    if (member != expectedMember) {
-        return std::nullopt;
-    }
+std::optional<LifecycleSignal> readLifecycleSignal(sdbus::Message& message) {
     sdbus::ObjectPath path;
     std::string name, uuid;
     int32_t event = 0, detail = 0;

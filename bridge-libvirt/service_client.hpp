@@ -18,34 +18,23 @@
 #include <vector>
 
 // The bridge's side of one swarm service on D-Bus (the registry, networkd): every method is
-// called asynchronously with a timeout, never synchronously from a handler; an ObjectMirror
-// follows the service's ObjectManager and PropertiesChanged; the Manager's other signals go
-// to a handler. Only signals of the instance the mirror was filled from count, and when the
-// service's name changes owner the mirror is dropped and filled again.
+// called asynchronously with a timeout, never synchronously from a handler; one ObjectMirror
+// per object interface (a service may serve several kinds: pools and volumes) follows the
+// service's ObjectManager and PropertiesChanged; the Manager's other signals go to the
+// handlers registered by member. Only signals of the instance the mirrors were filled from
+// count, and when the service's name changes owner the mirrors are dropped and filled again.
 namespace virtswarm::bridge {
 
 struct ServiceNames {
     std::string busName;          // e.g. org.virtswarm.Hypervisor1
     std::string rootPath;         // the Manager and the ObjectManager
-    std::string managerInterface; // its signals go to the signal handler
-    std::string objectInterface;  // the interface the mirror holds
+    std::string managerInterface; // its signals go to the signal handlers
     std::string description;      // "the hypervisor registry", for messages
 };
 
-// A Manager's lifecycle signal (DomainEvent, NetworkEvent): the object, its name and
-// UUID, and libvirt's event and detail numbers for it.
-struct LifecycleSignal {
-    std::string path;
-    std::string name;
-    UuidBytes uuid{};
-    int32_t event = 0;
-    int32_t detail = 0;
-};
-
-// The message as a LifecycleSignal when `member` is `expectedMember`; nothing for other
-// members or a malformed UUID.
-std::optional<LifecycleSignal>
-readLifecycleSignal(const std::string& member, const char* expectedMember, sdbus::Message& message);
+// A Manager's lifecycle signal (DomainEvent, NetworkEvent: o path, s name, s uuid,
+// i event, i detail) as a LifecycleSignal; nothing for a malformed UUID.
+std::optional<LifecycleSignal> readLifecycleSignal(sdbus::Message& message);
 
 // A method's object path result as the string the caches are keyed by.
 inline Result<std::string> pathResult(Result<sdbus::ObjectPath> r) {
@@ -58,18 +47,24 @@ public:
     template <typename T> using Then = std::function<void(Result<T>)>;
     using Fill = std::function<void(sdbus::MethodCall&)>;
     using ReplyHandler = std::function<void(const sdbus::Error*, sdbus::MethodReply*)>;
-    // A signal of the Manager interface other than the ObjectManager's: (member, message).
-    using SignalHandler = std::function<void(const std::string&, sdbus::Message&)>;
+    // A signal of the Manager interface other than the ObjectManager's.
+    using SignalHandler = std::function<void(sdbus::Message&)>;
 
     static constexpr std::chrono::milliseconds kCallTimeout{30000};
 
-    ServiceClient(sdbus::IConnection& bus, EventLoop& loop, ServiceNames names,
-                  ObjectMirror& mirror);
+    ServiceClient(sdbus::IConnection& bus, EventLoop& loop, ServiceNames names);
     ~ServiceClient();
     ServiceClient(const ServiceClient&) = delete;
     ServiceClient& operator=(const ServiceClient&) = delete;
 
-    void setSignalHandler(SignalHandler handler) { m_onSignal = std::move(handler); }
+    // Before start(): the objects with `interface` are mirrored into `mirror`.
+    void addMirror(const std::string& interface, ObjectMirror& mirror) {
+        m_mirrors[interface] = &mirror;
+    }
+    // The Manager's signal `member` goes to `handler`.
+    void onSignal(const std::string& member, SignalHandler handler) {
+        m_onSignal[member] = std::move(handler);
+    }
 
     // Installs the signal matches (at start-up: adding a match waits for the bus). With
     // `syncNow` the first synchronisation starts at once (activating the service); otherwise
@@ -130,12 +125,15 @@ private:
     void applyInterfacesAdded(sdbus::Message& message);
     void applyInterfacesRemoved(sdbus::Message& message);
     void applyPropertiesChanged(sdbus::Message& message);
+    ObjectMirror* mirrorOf(const std::string& interface) const;
+    void clearMirrors();
+    size_t mirroredObjects() const;
 
     sdbus::IConnection& m_bus;
     EventLoop& m_loop;
     ServiceNames m_names;
-    ObjectMirror& m_mirror;
-    SignalHandler m_onSignal;
+    std::map<std::string, ObjectMirror*> m_mirrors;  // by interface
+    std::map<std::string, SignalHandler> m_onSignal; // by member
     std::map<std::string, ProxySlot> m_proxies;
     std::vector<sdbus::Slot> m_matches;
     // The unique name of the service instance the mirror reflects; signals from anyone else

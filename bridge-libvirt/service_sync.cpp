@@ -77,15 +77,16 @@ void ServiceClient::startSync() {
             }
             m_resyncs.reset();
             m_owner = sender;
-            m_mirror.clear();
+            clearMirrors();
             for (const auto& [path, interfaces] : objects) {
-                auto it = interfaces.find(m_names.objectInterface);
-                if (it != interfaces.end()) {
-                    m_mirror.update(path, it->second);
+                for (const auto& [interface, properties] : interfaces) {
+                    if (auto* mirror = mirrorOf(interface)) {
+                        mirror->update(path, properties);
+                    }
                 }
             }
             log::debug("cache of " + m_names.description + " synchronised with " + sender + ": " +
-                       std::to_string(m_mirror.size()) + " objects");
+                       std::to_string(mirroredObjects()) + " objects");
             finishSync(success());
         });
 }
@@ -137,7 +138,7 @@ void ServiceClient::onNameOwnerChanged(sdbus::Message& message) {
                                : m_names.description + " is now " + newOwner);
     // Whatever the old instance told us is void; the new one is asked afresh.
     m_owner = newOwner;
-    m_mirror.clear();
+    clearMirrors();
     m_synced = false;
     if (!newOwner.empty() && m_wanted && !m_syncing) {
         startSync();
@@ -157,8 +158,10 @@ void ServiceClient::onServiceSignal(sdbus::Message& message) {
             applyInterfacesRemoved(message);
         } else if (interface == kPropertiesInterface && member == "PropertiesChanged") {
             applyPropertiesChanged(message);
-        } else if (interface == m_names.managerInterface && m_onSignal) {
-            m_onSignal(member, message);
+        } else if (interface == m_names.managerInterface) {
+            if (auto handler = m_onSignal.find(member); handler != m_onSignal.end()) {
+                handler->second(message);
+            }
         }
     } catch (const sdbus::Error& e) {
         log::warning("ignoring a malformed signal from " + m_names.description + ": " +
@@ -170,8 +173,10 @@ void ServiceClient::applyInterfacesAdded(sdbus::Message& message) {
     sdbus::ObjectPath path;
     std::map<std::string, PropertyMap> interfaces;
     message >> path >> interfaces;
-    if (auto it = interfaces.find(m_names.objectInterface); it != interfaces.end()) {
-        m_mirror.update(path, it->second);
+    for (const auto& [interface, properties] : interfaces) {
+        if (auto* mirror = mirrorOf(interface)) {
+            mirror->update(path, properties);
+        }
     }
 }
 
@@ -180,8 +185,8 @@ void ServiceClient::applyInterfacesRemoved(sdbus::Message& message) {
     std::vector<std::string> interfaces;
     message >> path >> interfaces;
     for (const auto& i : interfaces) {
-        if (i == m_names.objectInterface) {
-            m_mirror.remove(path);
+        if (auto* mirror = mirrorOf(i)) {
+            mirror->remove(path);
         }
     }
 }
@@ -191,21 +196,24 @@ void ServiceClient::applyPropertiesChanged(sdbus::Message& message) {
     PropertyMap changed;
     std::vector<std::string> invalidated;
     message >> interface >> changed >> invalidated;
-    if (interface != m_names.objectInterface) {
+    ObjectMirror* mirror = mirrorOf(interface);
+    if (mirror == nullptr) {
         return;
     }
     std::string path = message.getPath();
-    m_mirror.update(path, changed);
+    mirror->update(path, changed);
     if (invalidated.empty()) {
         return;
     }
     // Values not sent along: fetch them all again.
     call(
         path, kPropertiesInterface, "GetAll", kCallTimeout,
-        [this](sdbus::MethodCall& m) { m << m_names.objectInterface; },
-        [this, path](const sdbus::Error* error, sdbus::MethodReply* reply) {
+        [interface](sdbus::MethodCall& m) { m << interface; },
+        [this, interface, path](const sdbus::Error* error, sdbus::MethodReply* reply) {
+            // Looked up again: the mirrors may have been refilled meanwhile.
+            ObjectMirror* target = mirrorOf(interface);
             PropertyMap all;
-            if (error != nullptr || !m_mirror.contains(path)) {
+            if (error != nullptr || target == nullptr || !target->contains(path)) {
                 return;
             }
             try {
@@ -213,8 +221,27 @@ void ServiceClient::applyPropertiesChanged(sdbus::Message& message) {
             } catch (const sdbus::Error&) {
                 return;
             }
-            m_mirror.update(path, all);
+            target->update(path, all);
         });
+}
+
+ObjectMirror* ServiceClient::mirrorOf(const std::string& interface) const {
+    auto it = m_mirrors.find(interface);
+    return it == m_mirrors.end() ? nullptr : it->second;
+}
+
+void ServiceClient::clearMirrors() {
+    for (auto& [interface, mirror] : m_mirrors) {
+        mirror->clear();
+    }
+}
+
+size_t ServiceClient::mirroredObjects() const {
+    size_t n = 0;
+    for (const auto& [interface, mirror] : m_mirrors) {
+        n += mirror->size();
+    }
+    return n;
 }
 
 } // namespace virtswarm::bridge
