@@ -102,7 +102,7 @@ def test_undefined_default_network_is_not_recreated(fresh_host, boot):
 
 
 def test_a_route_on_192_168_122_makes_it_pick_the_next_subnet(fresh_host, boot):
-    subprocess.run(["ip", "link", "add", "vsroute0", "type", "dummy"], check=True)
+    subprocess.run(["ip", "link", "add", "vsroute0", "type", "bridge"], check=True)
     try:
         subprocess.run(["ip", "link", "set", "vsroute0", "up"], check=True)
         subprocess.run(["ip", "route", "add", "192.168.122.0/24", "dev", "vsroute0"],
