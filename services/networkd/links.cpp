@@ -5,6 +5,7 @@
 #include "virtswarm/log.hpp"
 #include "virtswarm/uuid.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/route.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -159,6 +161,54 @@ Result<void> Links::enslave(const std::string& port, const std::string& bridge) 
     int err = rtnl_link_enslave_ifindex(m_sock, master, slave);
     return err < 0 ? Result<void>(nlError("cannot attach " + port + " to " + bridge, err))
                    : success();
+}
+
+namespace {
+
+// The subnet of an IPv4 route destination or local address with its prefix length.
+void addIpv4Subnet(nl_addr* addr, unsigned prefix, std::vector<IpDef>& out) {
+    if (addr == nullptr || nl_addr_get_family(addr) != AF_INET || prefix == 0) {
+        return; // a default route reaches everything and says nothing about a subnet's use
+    }
+    char text[INET_ADDRSTRLEN] = {};
+    if (inet_ntop(AF_INET, nl_addr_get_binary_addr(addr), text, sizeof text) == nullptr) {
+        return;
+    }
+    IpDef subnet;
+    subnet.address = text;
+    subnet.prefix = prefix;
+    out.push_back(std::move(subnet));
+}
+
+} // namespace
+
+Result<std::vector<IpDef>> Links::hostIpv4Subnets() {
+    if (m_sock == nullptr) {
+        return Error(Code::OperationFailed, "no rtnetlink socket");
+    }
+    std::vector<IpDef> out;
+    nl_cache* routes = nullptr;
+    int err = rtnl_route_alloc_cache(m_sock, AF_INET, 0, &routes);
+    if (err < 0) {
+        return nlError("cannot list routes", err);
+    }
+    for (nl_object* o = nl_cache_get_first(routes); o != nullptr; o = nl_cache_get_next(o)) {
+        nl_addr* dst = rtnl_route_get_dst(reinterpret_cast<rtnl_route*>(o));
+        addIpv4Subnet(dst, dst != nullptr ? nl_addr_get_prefixlen(dst) : 0, out);
+    }
+    nl_cache_free(routes);
+    nl_cache* addrs = nullptr;
+    err = rtnl_addr_alloc_cache(m_sock, &addrs);
+    if (err < 0) {
+        return nlError("cannot list addresses", err);
+    }
+    for (nl_object* o = nl_cache_get_first(addrs); o != nullptr; o = nl_cache_get_next(o)) {
+        auto* addr = reinterpret_cast<rtnl_addr*>(o);
+        addIpv4Subnet(rtnl_addr_get_local(addr),
+                      static_cast<unsigned>(rtnl_addr_get_prefixlen(addr)), out);
+    }
+    nl_cache_free(addrs);
+    return out;
 }
 
 Result<Links::Tap> Links::createTap(const std::string& bridge, uid_t owner) {

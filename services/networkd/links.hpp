@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/network_def.hpp"
 #include "virtswarm/result.hpp"
 
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 struct nl_sock;
 
@@ -28,6 +30,10 @@ public:
     Result<void> addAddress(const std::string& link, int family, const std::string& address,
                             unsigned prefix);
     Result<void> enslave(const std::string& port, const std::string& bridge);
+
+    // Every IPv4 subnet the host already reaches: the destinations of its routes (all
+    // tables, default routes left out) and the subnets of its addresses.
+    Result<std::vector<IpDef>> hostIpv4Subnets();
 
     struct Tap {
         int fd;

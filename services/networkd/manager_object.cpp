@@ -39,37 +39,13 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
         getObject(), m_registry.authority(), std::move(result), xml, options, "network",
         actions::actionId(kDefineXML).c_str(), parseNetworkXml,
         [this](const PathResult& shared, const std::shared_ptr<NetworkXml>& network) {
-            NetworkObject* existing = m_registry.findByUuid(network->def.uuid);
-            if (existing != nullptr && existing->def().name != network->def.name) {
-                failPath(shared, Error(Code::NetworkExists, "network '" + existing->def().name +
-                                                                "' already has this uuid"));
+            auto defined = m_registry.define(*network);
+            if (!defined) {
+                failPath(shared, defined.error());
                 return;
             }
-            auto prepared = m_registry.prepare(*network, existing);
-            if (!prepared) {
-                failPath(shared, prepared.error());
-                return;
-            }
-            if (auto r = m_registry.store().save(prepared.value().def.uuid, prepared.value().xml);
-                !r) {
-                failPath(shared, r.error());
-                return;
-            }
-            auto path = NetworkRegistry::objectPathFor(prepared.value().def.uuid);
-            if (existing != nullptr) {
-                existing->redefine(prepared.value());
-                existing->makePersistent();
-                shared->returnResults(sdbus::ObjectPath(path));
-                return;
-            }
-            auto added = m_registry.add(std::move(prepared).value(), true);
-            if (!added) {
-                failPath(shared, added.error());
-                return;
-            }
-            log::info("defined network '" + added.value()->def().name + "'");
-            m_registry.emitEvent(*added.value(), kEventDefined);
-            shared->returnResults(sdbus::ObjectPath(path));
+            shared->returnResults(
+                sdbus::ObjectPath(NetworkRegistry::objectPathFor(defined.value()->def().uuid)));
         });
 }
 

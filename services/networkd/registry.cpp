@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "registry.hpp"
 
+#include "default_network.hpp"
 #include "firewall.hpp"
 #include "network_object.hpp"
 #include "virtswarm/atomic_file.hpp"
@@ -14,6 +15,7 @@ NetworkRegistry::NetworkRegistry(sdbus::IConnection& connection, EventLoop& loop
                                  DaemonPaths paths)
     : m_connection(connection)
     , m_loop(loop)
+    , m_mode(mode)
     , m_paths(std::move(paths))
     , m_authority(connection, mode)
     , m_store(m_paths.configDir)
@@ -32,6 +34,7 @@ void NetworkRegistry::start(std::function<void()> ready) {
             return added;
         });
     readoptActive([this, ready] {
+        provisionDefaultNetwork(*this, m_mode);
         refreshFirewall([](Result<void> r) {
             if (!r) {
                 log::error("firewall: " + r.error().message());
@@ -172,6 +175,32 @@ Result<NetworkObject*> NetworkRegistry::add(NetworkXml network, bool persistent)
     return m_networks.add(uuid, name, [&](const std::string& path) {
         return std::make_unique<NetworkObject>(*this, path, std::move(network), persistent);
     });
+}
+
+Result<NetworkObject*> NetworkRegistry::define(const NetworkXml& network) {
+    NetworkObject* existing = findByUuid(network.def.uuid);
+    if (existing != nullptr && existing->def().name != network.def.name) {
+        return Error(Code::NetworkExists,
+                     "network '" + existing->def().name + "' already has this uuid");
+    }
+    auto prepared = prepare(network, existing);
+    if (!prepared) {
+        return prepared.takeError();
+    }
+    if (auto r = m_store.save(prepared.value().def.uuid, prepared.value().xml); !r) {
+        return r.takeError();
+    }
+    if (existing != nullptr) {
+        existing->redefine(prepared.value());
+        existing->makePersistent();
+        return existing;
+    }
+    auto added = add(std::move(prepared).value(), true);
+    if (added) {
+        log::info("defined network '" + added.value()->def().name + "'");
+        emitEvent(*added.value(), kEventDefined);
+    }
+    return added;
 }
 
 void NetworkRegistry::remove(NetworkObject& network) {

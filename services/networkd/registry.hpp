@@ -40,12 +40,16 @@ public:
     ~NetworkRegistry();
 
     // Loads definitions, re-adopts networks left active by a previous networkd (their
-    // bridges, dnsmasq processes and firewall table), then starts autostart networks.
+    // bridges, dnsmasq processes and firewall table), provisions the `default` network on
+    // a host that never had it, then starts autostart networks.
     void start(std::function<void()> ready);
 
     // Checks uniqueness and conflicts, allocates a bridge name if none is given.
     Result<NetworkXml> prepare(NetworkXml network, const NetworkObject* replacing) const;
     Result<NetworkObject*> add(NetworkXml network, bool persistent);
+    // A persistent definition: a new network, or a new definition of the one with this
+    // UUID and name. Saved before it is announced.
+    Result<NetworkObject*> define(const NetworkXml& network);
     void remove(NetworkObject& network);
     // The network's definition changed: its name index follows.
     void renamed(const NetworkObject& network);
@@ -87,6 +91,7 @@ private:
 
     sdbus::IConnection& m_connection;
     EventLoop& m_loop;
+    BusMode m_mode;
     DaemonPaths m_paths;
     Authority m_authority;
     DefinitionStore m_store;
