@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "virtswarm/names.hpp"
+#include "virtswarm/polkit.hpp"
+#include "virtswarm/uuid.hpp"
+
+#include <string>
+#include <string_view>
+
+// The one table of which polkit action guards which D-Bus method, and which details the
+// check passes. The daemons check it for their bus callers and the libvirt bridge for its
+// RPC callers, so the two ways in cannot ask for different rights. Every id here is an
+// action of polkit/org.virtswarm.policy (a unit test holds them together).
+namespace virtswarm::actions {
+
+// The details a check passes to polkit (and so to rules and the prompt).
+enum class Details {
+    // <noun>_name and <noun>_uuid of the object the method is called on (objectDetails).
+    Object,
+    // The same for a named network, or bridge_name for a host bridge (AcquireTap).
+    ObjectOrBridge,
+};
+
+struct MethodAction {
+    std::string_view interface;
+    std::string_view method;
+    std::string_view actionId;
+    Details details;
+};
+
+inline constexpr MethodAction kMethodActions[] = {
+    {names::kNetworkManagerInterface, "DefineXML", "org.virtswarm.network.save", Details::Object},
+    {names::kNetworkManagerInterface, "CreateXML", "org.virtswarm.network.start", Details::Object},
+    {names::kNetworkManagerInterface, "AcquireTap", "org.virtswarm.network.acquire-tap",
+     Details::ObjectOrBridge},
+    {names::kNetworkInterface, "Start", "org.virtswarm.network.start", Details::Object},
+    {names::kNetworkInterface, "Stop", "org.virtswarm.network.stop", Details::Object},
+    {names::kNetworkInterface, "Undefine", "org.virtswarm.network.delete", Details::Object},
+    {names::kNetworkInterface, "GetXML", "org.virtswarm.network.read", Details::Object},
+    {names::kNetworkInterface, "SetAutostart", "org.virtswarm.network.write", Details::Object},
+    {names::kNetworkInterface, "GetDHCPLeases", "org.virtswarm.network.read", Details::Object},
+};
+
+// The entry for a method; a method missing from the table does not compile.
+consteval MethodAction forMethod(std::string_view interface, std::string_view method) {
+    for (const auto& entry : kMethodActions) {
+        if (entry.interface == interface && entry.method == method) {
+            return entry;
+        }
+    }
+    throw "no polkit action for this method in kMethodActions";
+}
+
+// The action id as Authority takes it.
+inline std::string actionId(const MethodAction& entry) {
+    return std::string(entry.actionId);
+}
+
+// Details::Object: <noun>_name and <noun>_uuid (dashed), e.g. network_name, network_uuid.
+PolkitDetails objectDetails(std::string_view noun, const std::string& name, const UuidBytes& uuid);
+
+} // namespace virtswarm::actions

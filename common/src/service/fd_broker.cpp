@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/service/fd_broker.hpp"
+
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/service/async_reply.hpp"
+
+#include <fcntl.h>
+
+namespace virtswarm::service {
+
+void handOutFd(sdbus::IObject& object, Authority& authority, FdReply&& result,
+               Result<PolkitDetails> request, const actions::MethodAction& action,
+               std::function<Result<BrokeredFd>(uid_t requester)> open) {
+    auto shared = share(std::move(result));
+    if (!request) {
+        fail(shared, request.error());
+        return;
+    }
+    Caller caller = currentCaller(object);
+    authority.checkBusNameWithUid(
+        caller.sender, actions::actionId(action), request.value(), caller.allowInteraction,
+        [shared, open = std::move(open)](Result<uid_t> requester) {
+            if (!requester) {
+                fail(shared, requester.error());
+                return;
+            }
+            auto opened = open(requester.value());
+            if (!opened) {
+                fail(shared, opened.error());
+                return;
+            }
+            // Our copy closes with the reply; the caller's copy
+            // keeps the resource.
+            shared->returnResults(sdbus::UnixFd(opened.value().fd, sdbus::adopt_fd),
+                                  opened.value().name);
+        });
+}
+
+void FdRequests::request(std::function<void()> send, Done done) {
+    m_queue.push_back(Pending{std::move(send), std::move(done)});
+    if (!m_inFlight) {
+        sendNext();
+    }
+}
+
+void FdRequests::sendNext() {
+    while (!m_queue.empty() && !m_inFlight) {
+        m_inFlight = true;
+        try {
+            m_queue.front().send();
+        } catch (const sdbus::Error& e) {
+            Done done = std::move(m_queue.front().done);
+            m_queue.pop_front();
+            m_inFlight = false;
+            done(Error(Code::OperationFailed, "cannot send the request: " + e.getMessage()));
+        }
+    }
+}
+
+void FdRequests::complete(const sdbus::Error* error, const sdbus::UnixFd& fd,
+                          const std::string& name) {
+    if (m_staleReplies > 0 || m_queue.empty()) {
+        // The answer to a request failAll() already failed: nobody waits for it any more.
+        m_staleReplies -= m_staleReplies > 0 ? 1 : 0;
+        return;
+    }
+    Done done = std::move(m_queue.front().done);
+    m_queue.pop_front();
+    m_inFlight = false;
+    if (error != nullptr) {
+        done(fromDBusError(*error));
+    } else {
+        int own = fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+        if (own < 0) {
+            done(Error(Code::OperationFailed, "cannot keep the fd received for '" + name + "'"));
+        } else {
+            done(BrokeredFd{own, name});
+        }
+    }
+    sendNext();
+}
+
+void FdRequests::failAll(const Error& error) {
+    auto queue = std::move(m_queue);
+    m_queue.clear();
+    m_staleReplies += m_inFlight ? 1 : 0;
+    m_inFlight = false;
+    for (auto& pending : queue) {
+        pending.done(error);
+    }
+}
+
+} // namespace virtswarm::service
