@@ -63,10 +63,11 @@ Command::~Command() {
 }
 
 std::shared_ptr<Command> Command::run(EventLoop& loop, std::vector<std::string> argv, Done done,
-                                      LineHandler onLine) {
+                                      LineHandler onLine,
+                                      std::vector<std::pair<int, int>> passFds) {
     auto command =
         std::make_shared<Command>(loop, std::move(argv), std::move(done), std::move(onLine));
-    if (auto r = command->start(); !r) {
+    if (auto r = command->start(passFds); !r) {
         // Reported from the loop, so callers never see their callback run inside run().
         auto error = r.takeError();
         loop.defer([command, error]() mutable { command->finish(std::move(error)); });
@@ -76,7 +77,7 @@ std::shared_ptr<Command> Command::run(EventLoop& loop, std::vector<std::string> 
     return command;
 }
 
-Result<void> Command::start() {
+Result<void> Command::start(const std::vector<std::pair<int, int>>& passFds) {
     int out[2];
     int err[2];
     if (pipe2(out, O_CLOEXEC) < 0) {
@@ -91,6 +92,9 @@ Result<void> Command::start() {
     spawn.argv = m_argv;
     // Tools print numbers and messages we parse in the C locale's form.
     spawn.environment = {"LC_ALL=C", "LVM_SUPPRESS_FD_WARNINGS=1"};
+    // A helper writes what only this daemon can commit or discard: it ends with us.
+    spawn.dieWithParent = true;
+    spawn.passFds = passFds;
     spawn.stdoutFd = out[1];
     spawn.stderrFd = err[1];
     auto pid = spawnProcess(spawn);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace virtswarm::storage {
@@ -24,8 +25,10 @@ public:
 
     // The command keeps itself alive until `done` has been called; the returned pointer
     // is only needed to cancel it.
+    // `passFds`: (fd here, fd number in the child), e.g. a client's file as /dev/fd/3.
     static std::shared_ptr<Command> run(EventLoop& loop, std::vector<std::string> argv, Done done,
-                                        LineHandler onLine = {});
+                                        LineHandler onLine = {},
+                                        std::vector<std::pair<int, int>> passFds = {});
 
     // SIGTERM to the child; `done` is called (once it has exited) with OperationFailed
     // "cancelled", never with success.
@@ -38,7 +41,7 @@ public:
     Command& operator=(const Command&) = delete;
 
 private:
-    Result<void> start();
+    Result<void> start(const std::vector<std::pair<int, int>>& passFds);
     void readStdout();
     void readStderr();
     void exited(const siginfo_t& info);

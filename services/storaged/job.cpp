@@ -53,6 +53,7 @@ void Job::complete(const Result<void>& result) {
         m_error = result.error().message();
     }
     m_cancel = nullptr;
+    m_kept.clear();
     if (onCompleted) {
         onCompleted();
     }

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace virtswarm::storage {
 
@@ -34,6 +36,8 @@ public:
     void setProgress(double fraction);
     void setBytesDone(uint64_t bytes);
     void setCanceller(std::function<void()> cancel) { m_cancel = std::move(cancel); }
+    // Keeps a helper of the work (a progress timer) alive until the job ends.
+    void keepUntilDone(std::shared_ptr<void> helper) { m_kept.push_back(std::move(helper)); }
     // Ends the job. A job asked to cancel ends Cancelled whatever the work reports.
     void complete(const Result<void>& result);
 
@@ -55,6 +59,7 @@ private:
     std::string m_error;
     bool m_cancelRequested = false;
     std::function<void()> m_cancel;
+    std::vector<std::shared_ptr<void>> m_kept;
 };
 
 // qemu-img's -p progress line "    (12.50/100%)": the fraction, or nothing for other lines.

@@ -3,6 +3,9 @@
 
 #include "volume_work.hpp"
 
+#include <sdbus-c++/Types.h>
+#include <sys/stat.h>
+
 namespace virtswarm::storage {
 
 std::string_view poolStateName(PoolState state) {
@@ -270,24 +273,72 @@ Result<std::shared_ptr<Job>> Pool::cloneVolume(Pool& sourcePool, const std::stri
     return job;
 }
 
-Result<std::shared_ptr<Job>> Pool::wipeVolume(const std::string& name) {
+Result<std::shared_ptr<Job>> Pool::volumeJob(const std::string& name, const char* operation,
+                                             uint64_t total, const JobWork& work) {
     auto v = idleVolume(name);
     if (!v) {
         return v.takeError();
     }
-    auto job =
-        std::make_shared<Job>("wipe", m_definition.def.name + "/" + name, v.value()->capacity);
+    auto job = std::make_shared<Job>(operation, m_definition.def.name + "/" + name, total);
     m_busyVolumes.insert(name);
     auto guard = m_lifetime.guard();
-    storage::wipeVolume(m_loop, *m_backend, *v.value(), job,
-                        [this, guard, job, name](Result<void> r) {
-                            if (!guard.alive()) {
-                                job->complete(r);
-                                return;
-                            }
-                            finishJob(job, r, {name}, nullptr);
-                        });
+    work(*v.value(), job, [this, guard, job, name](Result<void> r) {
+        if (!guard.alive()) {
+            job->complete(r);
+            return;
+        }
+        finishJob(job, r, {name}, nullptr);
+    });
     return job;
+}
+
+Result<std::shared_ptr<Job>> Pool::wipeVolume(const std::string& name) {
+    const VolumeInfo* v = volume(name);
+    return volumeJob(name, "wipe", v != nullptr ? v->capacity : 0,
+                     [this](const VolumeInfo& info, const std::shared_ptr<Job>& job, Done done) {
+                         storage::wipeVolume(m_loop, *m_backend, info, job, std::move(done));
+                     });
+}
+
+Result<std::shared_ptr<Job>> Pool::uploadVolume(const std::string& name, int fd) {
+    auto size = checkTransferFd(fd, false);
+    if (!size) {
+        return size.takeError();
+    }
+    const VolumeInfo* v = volume(name);
+    if (v != nullptr && !m_backend->fileVolumes() && size.value() > v->capacity) {
+        return Error(Code::InvalidArgs, "the upload (" + std::to_string(size.value()) +
+                                            " bytes) is larger than volume '" + name + "'");
+    }
+    // A duplicate of the client's fd lives as long as the job's work.
+    auto owned = std::make_shared<sdbus::UnixFd>(fd);
+    return volumeJob(
+        name, "upload", size.value(),
+        [this, owned](const VolumeInfo& info, const std::shared_ptr<Job>& job, Done done) {
+            storage::uploadVolume(m_loop, *m_backend, info, owned->get(), job,
+                                  [owned, done](Result<void> r) { done(r); });
+        });
+}
+
+Result<std::shared_ptr<Job>> Pool::downloadVolume(const std::string& name, int fd) {
+    if (auto r = checkTransferFd(fd, true); !r) {
+        return r.takeError();
+    }
+    const VolumeInfo* v = volume(name);
+    uint64_t total = 0;
+    if (v != nullptr) {
+        struct stat st {};
+        total = ::stat(v->path.c_str(), &st) == 0 && S_ISREG(st.st_mode)
+                    ? static_cast<uint64_t>(st.st_size)
+                    : v->capacity;
+    }
+    auto owned = std::make_shared<sdbus::UnixFd>(fd);
+    return volumeJob(
+        name, "download", total,
+        [this, owned](const VolumeInfo& info, const std::shared_ptr<Job>& job, Done done) {
+            storage::downloadVolume(m_loop, info, owned->get(), job,
+                                    [owned, done](Result<void> r) { done(r); });
+        });
 }
 
 void Pool::deleteVolume(const std::string& name, Done done) {

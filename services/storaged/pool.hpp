@@ -53,6 +53,10 @@ public:
     Result<std::shared_ptr<Job>> cloneVolume(Pool& sourcePool, const std::string& sourceName,
                                              const VolumeDef& def);
     Result<std::shared_ptr<Job>> wipeVolume(const std::string& name);
+    // `fd`: a client's regular file (checkTransferFd); the pool keeps its own duplicate
+    // until the job ends.
+    Result<std::shared_ptr<Job>> uploadVolume(const std::string& name, int fd);
+    Result<std::shared_ptr<Job>> downloadVolume(const std::string& name, int fd);
     void deleteVolume(const std::string& name, Done done);
     // Shrinking needs allowShrink, as libvirt's VIR_STORAGE_VOL_RESIZE_SHRINK.
     void resizeVolume(const std::string& name, uint64_t capacity, bool allowShrink, Done done);
@@ -73,6 +77,11 @@ private:
                           std::function<void(Result<void>, const Done&)> then, Done done);
     // The volume list and sizes from the storage; `removePartial` only right after start.
     void reload(bool removePartial, Done done);
+    // Starts `work` as a job on the volume marked busy; the job completes after the pool
+    // re-read its volumes.
+    using JobWork = std::function<void(const VolumeInfo&, const std::shared_ptr<Job>&, Done)>;
+    Result<std::shared_ptr<Job>> volumeJob(const std::string& name, const char* operation,
+                                           uint64_t total, const JobWork& work);
     // Runs `work` with the volume marked busy, then re-reads the pool.
     void volumeOperation(const std::string& name, const std::function<void(Done)>& work, Done done);
     // Completes a job after the pool has re-read its volumes, so a client told the job

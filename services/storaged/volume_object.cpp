@@ -5,6 +5,7 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/service/async_reply.hpp"
+#include "volume_work.hpp"
 
 namespace virtswarm::storage {
 namespace {
@@ -15,6 +16,8 @@ constexpr auto kDelete = actions::forMethod(names::kStorageVolumeInterface, "Del
 constexpr auto kWipe = actions::forMethod(names::kStorageVolumeInterface, "Wipe");
 constexpr auto kResize = actions::forMethod(names::kStorageVolumeInterface, "Resize");
 constexpr auto kGetXML = actions::forMethod(names::kStorageVolumeInterface, "GetXML");
+constexpr auto kUpload = actions::forMethod(names::kStorageVolumeInterface, "Upload");
+constexpr auto kDownload = actions::forMethod(names::kStorageVolumeInterface, "Download");
 
 } // namespace
 
@@ -102,6 +105,35 @@ void VolumeObject::GetXML(sdbus::Result<std::string>&& result, Options options) 
                   [this](const SharedResult<std::string>& r) {
                       reply(r, Result<std::string>(formatVolumeXml(m_info)));
                   });
+}
+
+void VolumeObject::Upload(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
+                          Options options) {
+    transfer(std::move(result), std::move(fd), options, kUpload, true);
+}
+
+void VolumeObject::Download(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
+                            Options options) {
+    transfer(std::move(result), std::move(fd), options, kDownload, false);
+}
+
+void VolumeObject::transfer(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
+                            const Options& options, const actions::MethodAction& action,
+                            bool upload) {
+    auto file = std::make_shared<sdbus::UnixFd>(std::move(fd));
+    m_gate.handle(
+        std::move(result),
+        service::firstError(checkOptions(options, {}), checkTransferFd(file->get(), !upload)),
+        action, [this, file, upload](const SharedResult<sdbus::ObjectPath>& r) {
+            auto job = upload ? m_poolObject.pool().uploadVolume(m_info.name, file->get())
+                              : m_poolObject.pool().downloadVolume(m_info.name, file->get());
+            if (!job) {
+                fail(r, job.error());
+                return;
+            }
+            r->returnResults(
+                m_service.publishJob(job.value(), m_poolObject.volumeDetails(m_info.name)));
+        });
 }
 
 } // namespace virtswarm::storage

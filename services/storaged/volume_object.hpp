@@ -3,6 +3,7 @@
 
 #include "storage_service.hpp"
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/service/method_gate.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -33,6 +34,13 @@ private:
     void Wipe(sdbus::Result<sdbus::ObjectPath>&& result, Options options) override;
     void Resize(sdbus::Result<>&& result, uint64_t capacity, Options options) override;
     void GetXML(sdbus::Result<std::string>&& result, Options options) override;
+    void Upload(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
+                Options options) override;
+    void Download(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
+                  Options options) override;
+    // Upload and Download: polkit, then the pool's job, published.
+    void transfer(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
+                  const Options& options, const actions::MethodAction& action, bool upload);
     std::string Name() override { return m_info.name; }
     std::string Path() override { return m_info.path; }
     sdbus::ObjectPath Pool() override;

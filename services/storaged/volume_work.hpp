@@ -28,4 +28,18 @@ void cloneVolume(EventLoop& loop, const VolumeInfo& source, PoolBackend& target,
 void wipeVolume(EventLoop& loop, PoolBackend& pool, const VolumeInfo& volume,
                 const std::shared_ptr<Job>& job, VolumeDone done);
 
+// The bytes of a client's regular file (`fd`, open for reading) become the volume: a file
+// volume is written under its partial name (sparse) and renamed over the old one only when
+// complete; a logical volume is written in place. BytesDone follows the bytes written.
+void uploadVolume(EventLoop& loop, PoolBackend& pool, const VolumeInfo& volume, int fd,
+                  const std::shared_ptr<Job>& job, VolumeDone done);
+
+// The volume's bytes into a client's regular file (`fd`, open for writing), sparse.
+void downloadVolume(EventLoop& loop, const VolumeInfo& volume, int fd,
+                    const std::shared_ptr<Job>& job, VolumeDone done);
+
+// A client's fd for upload or download: a regular file open in the right direction, else
+// InvalidArgs naming what is wrong. Its size, for the job's total.
+Result<uint64_t> checkTransferFd(int fd, bool forWriting);
+
 } // namespace virtswarm::storage

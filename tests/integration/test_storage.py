@@ -193,3 +193,55 @@ def test_kill_9_in_the_middle_of_a_clone_leaves_a_consistent_pool():
     assert set(sc.volumes(pool)) == {"big"}
     h.wait_until(lambda: not os.path.exists(partial), 30, 0.05, "the partial clone to go")
     assert not os.path.exists(os.path.join(directory, "half"))
+
+
+def test_upload_and_download_go_through_the_callers_file_descriptors():
+    pool, directory = sc.running_dir_pool(vc.unique("fds"))
+    vol = str(sc.iface(pool, sc.POOL).CreateVolume(sc.volume_xml("disk"), sc.opts(),
+                                                   timeout=vc.TIMEOUT))
+    work = os.path.join(os.environ["VS_TEST_ROOT"], "fd-work")
+    os.makedirs(work, exist_ok=True)
+    payload = os.urandom(1 << 20) + b"\0" * (3 << 20) + b"end"
+    with open(os.path.join(work, "up"), "wb") as f:
+        f.write(payload)
+    recorder = vc.SignalRecorder(f"type='signal',sender='{sc.BUS_NAME}'")
+    try:
+        with open(os.path.join(work, "up"), "rb") as f:
+            job = str(sc.iface(vol, sc.VOLUME).Upload(dbus.types.UnixFd(f), sc.opts(),
+                                                      timeout=vc.TIMEOUT))
+        recorder.wait_for(f"path={job}", "member=Completed")
+        assert "boolean true" in recorder.text().split(f"path={job}")[-1]
+        with open(os.path.join(directory, "disk"), "rb") as f:
+            assert f.read() == payload
+        # qemu-img counts a raw image in whole 512-byte sectors.
+        assert 0 <= sc.props(vol, sc.VOLUME)["Capacity"] - len(payload) < 512
+
+        with open(os.path.join(work, "down"), "wb") as f:
+            job = str(sc.iface(vol, sc.VOLUME).Download(dbus.types.UnixFd(f), sc.opts(),
+                                                        timeout=vc.TIMEOUT))
+        recorder.wait_for(f"path={job}", "member=Completed")
+        with open(os.path.join(work, "down"), "rb") as f:
+            assert f.read() == payload
+    finally:
+        recorder.stop()
+
+    # Not a regular file, or open the wrong way: a named error, the volume untouched.
+    r, w = os.pipe()
+    try:
+        assert sc.error_name(lambda: sc.iface(vol, sc.VOLUME).Upload(
+            dbus.types.UnixFd(r), sc.opts(), timeout=vc.TIMEOUT)) == \
+            "org.freedesktop.DBus.Error.InvalidArgs"
+    finally:
+        os.close(r)
+        os.close(w)
+    with open(os.path.join(work, "down"), "rb") as f:
+        assert sc.error_name(lambda: sc.iface(vol, sc.VOLUME).Download(
+            dbus.types.UnixFd(f), sc.opts(), timeout=vc.TIMEOUT)) == \
+            "org.freedesktop.DBus.Error.InvalidArgs"
+    with open(os.path.join(directory, "disk"), "rb") as f:
+        assert f.read() == payload
+    # Writing a volume's data is an administrator's right.
+    user = h.test_user()
+    r = sc.call_as(user, vol, sc.VOLUME + ".Wipe", {})
+    assert "InteractiveAuthorizationRequired" in r.stderr
+    assert sorted(os.listdir(directory)) == ["disk"]

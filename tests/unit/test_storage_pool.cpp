@@ -3,6 +3,7 @@
 // the event loop driven by the test.
 #include "storage_fixture.hpp"
 
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -233,6 +234,55 @@ TEST_F(StoragePool, StartingAPoolWhoseDirectoryIsMissingFails) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Code::OperationFailed);
     EXPECT_EQ(p.state(), PoolState::Inactive);
+}
+
+TEST_F(StoragePool, UploadAndDownloadGoThroughTheCallersFiles) {
+    Pool& p = runningPool("u");
+    ASSERT_TRUE(wait([&](auto done) {
+        p.createVolume(volume("<volume><name>v</name><capacity unit='M'>1</capacity></volume>"),
+                       done);
+    }));
+    std::string source = dir + "/upload.bin";
+    writeData(source, 3);
+    int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(in, 0);
+    auto up = p.uploadVolume("v", in);
+    ::close(in); // the job holds its own duplicate
+    ASSERT_TRUE(up) << up.error().message();
+    finish(up.value());
+    ASSERT_EQ(up.value()->state(), Job::State::Succeeded) << up.value()->error();
+    EXPECT_EQ(up.value()->bytesDone(), 3u << 20);
+    EXPECT_EQ(p.volume("v")->capacity, 3u << 20);
+    EXPECT_FALSE(fs::exists(dir + "/u/.partial-v"));
+
+    std::string target = dir + "/download.bin";
+    int out = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(out, 0);
+    auto down = p.downloadVolume("v", out);
+    ::close(out);
+    ASSERT_TRUE(down) << down.error().message();
+    finish(down.value());
+    ASSERT_EQ(down.value()->state(), Job::State::Succeeded) << down.value()->error();
+    std::ifstream a(source, std::ios::binary), b(target, std::ios::binary);
+    std::string left((std::istreambuf_iterator<char>(a)), {});
+    std::string right((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_EQ(left.size(), 3u << 20);
+    EXPECT_TRUE(left == right);
+
+    // Only regular files, open the right way round; nothing changes otherwise.
+    int pipeFds[2];
+    ASSERT_EQ(::pipe(pipeFds), 0);
+    EXPECT_EQ(p.uploadVolume("v", pipeFds[0]).error().code(), Code::InvalidArgs);
+    ::close(pipeFds[0]);
+    ::close(pipeFds[1]);
+    int readOnly = ::open(target.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_EQ(p.downloadVolume("v", readOnly).error().code(), Code::InvalidArgs);
+    ::close(readOnly);
+    EXPECT_EQ(
+        p.uploadVolume("missing", ::open(source.c_str(), O_RDONLY | O_CLOEXEC)).error().code(),
+        Code::NoSuchVolume);
+    EXPECT_FALSE(p.busy());
+    EXPECT_EQ(p.volume("v")->capacity, 3u << 20);
 }
 
 TEST(QemuImgProgress, ReadsTheFraction) {

@@ -67,6 +67,10 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kStorageVolumeInterface, "Wipe", "org.virtswarm.storage-vol.format", Details::Volume},
     {names::kStorageVolumeInterface, "Resize", "org.virtswarm.storage-vol.resize", Details::Volume},
     {names::kStorageVolumeInterface, "GetXML", "org.virtswarm.storage-vol.read", Details::Volume},
+    {names::kStorageVolumeInterface, "Upload", "org.virtswarm.storage-vol.data-write",
+     Details::Volume},
+    {names::kStorageVolumeInterface, "Download", "org.virtswarm.storage-vol.data-read",
+     Details::Volume},
     // Cancelling throws away what the job was writing into its volume.
     {names::kStorageJobInterface, "Cancel", "org.virtswarm.storage-vol.delete", Details::Volume},
 };
