@@ -10,6 +10,8 @@ packages=(
     libgtest-dev googletest
     # run
     dbus dbus-daemon dbus-bin systemd polkitd qemu-system-x86 dnsmasq-base nftables
+    # storage: images (qemu-img), fs pools (mkfs, mount), logical pools (LVM)
+    qemu-utils e2fsprogs mount lvm2
     swtpm swtpm-tools
     # test: harness, guest, clients
     util-linux iproute2 procps busybox-static cpio xz-utils zstd libxml2-utils

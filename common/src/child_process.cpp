@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ namespace {
 }
 
 [[noreturn]] void execChild(const SpawnOptions& options, char* const* argv, char* const* envp,
-                            int errorPipe) {
+                            int errorPipe, pid_t parent) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
@@ -33,6 +34,10 @@ namespace {
     }
     if (options.newSession && setsid() < 0) {
         childFail(errorPipe, errno);
+    }
+    // The parent may have died between fork and prctl: then nobody would send the signal.
+    if (options.dieWithParent && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)) {
+        _exit(127);
     }
 
     // Move every fd we keep above the target range first, so dup2 cannot clobber a
@@ -112,6 +117,7 @@ Result<pid_t> spawnProcess(const SpawnOptions& options) {
     if (pipe2(pipeFds, O_CLOEXEC) < 0) {
         return Error(Code::OperationFailed, std::string("pipe2: ") + std::strerror(errno));
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
@@ -121,7 +127,7 @@ Result<pid_t> spawnProcess(const SpawnOptions& options) {
     }
     if (pid == 0) {
         ::close(pipeFds[0]);
-        execChild(options, argv.data(), envp.data(), pipeFds[1]);
+        execChild(options, argv.data(), envp.data(), pipeFds[1], parent);
     }
     ::close(pipeFds[1]);
     int childErrno = 0;

@@ -24,6 +24,10 @@ constexpr int VIR_ERR_AGENT_UNRESPONSIVE = 86;
 constexpr int VIR_ERR_RESOURCE_BUSY = 87;
 constexpr int VIR_ERR_NETWORK_EXIST = 37;
 constexpr int VIR_ERR_NO_NETWORK = 43;
+constexpr int VIR_ERR_NO_STORAGE_POOL = 49;
+constexpr int VIR_ERR_NO_STORAGE_VOL = 50;
+constexpr int VIR_ERR_STORAGE_VOL_EXIST = 90;
+constexpr int VIR_FROM_STORAGE = 18;
 constexpr int VIR_FROM_NETWORK = 19;
 constexpr int VIR_FROM_NONE = 0;
 constexpr int VIR_FROM_DOM = 6;
@@ -57,6 +61,14 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     {Code::Conflict, "org.virtswarm.Error.Conflict", VIR_ERR_OPERATION_INVALID, VIR_FROM_NETWORK},
     {Code::LimitsExceeded, "org.virtswarm.Error.LimitsExceeded", VIR_ERR_RESOURCE_BUSY,
      VIR_FROM_NONE},
+    {Code::NoSuchPool, "org.virtswarm.Error.NoSuchPool", VIR_ERR_NO_STORAGE_POOL, VIR_FROM_STORAGE},
+    // libvirt answers a second pool of the same name or UUID with OPERATION_FAILED.
+    {Code::PoolExists, "org.virtswarm.Error.PoolExists", VIR_ERR_OPERATION_FAILED,
+     VIR_FROM_STORAGE},
+    {Code::NoSuchVolume, "org.virtswarm.Error.NoSuchVolume", VIR_ERR_NO_STORAGE_VOL,
+     VIR_FROM_STORAGE},
+    {Code::VolumeExists, "org.virtswarm.Error.VolumeExists", VIR_ERR_STORAGE_VOL_EXIST,
+     VIR_FROM_STORAGE},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

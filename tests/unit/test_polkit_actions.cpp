@@ -15,6 +15,11 @@ TEST(PolkitActions, EveryActionIsDeclaredInThePolicy) {
     auto policy =
         readFile(std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.policy", 1 << 20);
     ASSERT_TRUE(policy) << policy.error().message();
+    // storaged's actions install with the storage component, from a file of their own.
+    auto storage = readFile(
+        std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.storage.policy", 1 << 20);
+    ASSERT_TRUE(storage) << storage.error().message();
+    policy.value() += storage.value();
     for (const auto& entry : actions::kMethodActions) {
         for (const auto& id : actions::actionIds(entry)) {
             std::string declared = "<action id=\"" + id + "\">";

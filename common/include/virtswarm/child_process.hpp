@@ -28,6 +28,9 @@ struct SpawnOptions {
     // start QEMU unprivileged from a root shim.
     std::optional<uid_t> uid;
     std::optional<gid_t> gid;
+    // Killed (SIGKILL) when the parent dies: a helper whose work only the parent can finish
+    // (storaged's qemu-img writing a partial volume) must not outlive it. Never for QEMU.
+    bool dieWithParent = false;
 };
 
 // fork + exec with a clean signal mask and only the listed fds. A failure to exec is

@@ -27,6 +27,10 @@ enum class Code {
     Conflict,
     // The caller has too many requests in flight (e.g. pending authorizations); retry later.
     LimitsExceeded,
+    NoSuchPool,
+    PoolExists,
+    NoSuchVolume,
+    VolumeExists,
     Internal,
 };
 

@@ -32,6 +32,9 @@ inline constexpr const char* kStorageRootPath = "/org/virtswarm/Storage1";
 inline constexpr const char* kStorageManagerInterface = "org.virtswarm.Storage1.Manager";
 inline constexpr const char* kStoragePoolInterface = "org.virtswarm.Storage1.Pool";
 inline constexpr const char* kStoragePoolPathPrefix = "/org/virtswarm/Storage1/pool/_";
+inline constexpr const char* kStorageVolumeInterface = "org.virtswarm.Storage1.Volume";
+inline constexpr const char* kStorageJobInterface = "org.virtswarm.Storage1.Job";
+inline constexpr const char* kStorageJobPathPrefix = "/org/virtswarm/Storage1/job/";
 
 inline constexpr const char* kLogBusName = "org.virtswarm.Log1";
 inline constexpr const char* kLogRootPath = "/org/virtswarm/Log1";

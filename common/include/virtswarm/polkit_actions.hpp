@@ -21,6 +21,9 @@ enum class Details {
     Object,
     // The same for a named network, or bridge_name for a host bridge (AcquireTap).
     ObjectOrBridge,
+    // pool_name, pool_uuid and vol_name of a storage volume (of the volume the method is
+    // called on, the one a job writes, or the one being created).
+    Volume,
 };
 
 struct MethodAction {
@@ -69,6 +72,36 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
     {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
      Details::Object},
+    {names::kStorageManagerInterface, "DefineXML", "org.virtswarm.storage-pool.save",
+     Details::Object},
+    {names::kStorageManagerInterface, "CreateXML", "org.virtswarm.storage-pool.start",
+     Details::Object},
+    {names::kStoragePoolInterface, "Build", "org.virtswarm.storage-pool.format", Details::Object},
+    {names::kStoragePoolInterface, "Start", "org.virtswarm.storage-pool.start", Details::Object},
+    {names::kStoragePoolInterface, "Stop", "org.virtswarm.storage-pool.stop", Details::Object},
+    {names::kStoragePoolInterface, "Refresh", "org.virtswarm.storage-pool.refresh",
+     Details::Object},
+    {names::kStoragePoolInterface, "Delete", "org.virtswarm.storage-pool.format", Details::Object},
+    {names::kStoragePoolInterface, "Undefine", "org.virtswarm.storage-pool.delete",
+     Details::Object},
+    {names::kStoragePoolInterface, "GetXML", "org.virtswarm.storage-pool.read", Details::Object},
+    {names::kStoragePoolInterface, "SetAutostart", "org.virtswarm.storage-pool.write",
+     Details::Object},
+    {names::kStoragePoolInterface, "CreateVolume", "org.virtswarm.storage-vol.create",
+     Details::Volume},
+    // Also storage-vol.data-read on the source volume.
+    {names::kStoragePoolInterface, "CloneVolume", "org.virtswarm.storage-vol.create",
+     Details::Volume},
+    {names::kStorageVolumeInterface, "Delete", "org.virtswarm.storage-vol.delete", Details::Volume},
+    {names::kStorageVolumeInterface, "Wipe", "org.virtswarm.storage-vol.format", Details::Volume},
+    {names::kStorageVolumeInterface, "Resize", "org.virtswarm.storage-vol.resize", Details::Volume},
+    {names::kStorageVolumeInterface, "GetXML", "org.virtswarm.storage-vol.read", Details::Volume},
+    {names::kStorageVolumeInterface, "Upload", "org.virtswarm.storage-vol.data-write",
+     Details::Volume},
+    {names::kStorageVolumeInterface, "Download", "org.virtswarm.storage-vol.data-read",
+     Details::Volume},
+    // Cancelling throws away what the job was writing into its volume.
+    {names::kStorageJobInterface, "Cancel", "org.virtswarm.storage-vol.delete", Details::Volume},
 };
 
 // The entry for a method; a method missing from the table does not compile.

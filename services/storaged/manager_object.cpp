@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "manager_object.hpp"
+
+#include "pool_object.hpp"
+#include "virtswarm/names.hpp"
+#include "virtswarm/service/async_reply.hpp"
+#include "volume_object.hpp"
+
+namespace virtswarm::storage {
+namespace {
+
+constexpr auto kDefineXML = actions::forMethod(names::kStorageManagerInterface, "DefineXML");
+constexpr auto kCreateXML = actions::forMethod(names::kStorageManagerInterface, "CreateXML");
+
+template <typename T> T orThrow(Result<T> r) {
+    if (!r) {
+        throw toDBusError(r.error());
+    }
+    return std::move(r).value();
+}
+
+} // namespace
+
+ManagerObject::ManagerObject(StorageService& service)
+    : AdaptorInterfaces(service.bus(), names::kStorageRootPath)
+    , m_service(service) {
+    registerAdaptor();
+    m_service.onPoolEvent = [this](PoolObject& pool, PoolEvent event) {
+        emitPoolEvent(sdbus::ObjectPath(pool.getObjectPath()), pool.def().name,
+                      formatUuid(pool.def().uuid), static_cast<int32_t>(event), 0);
+    };
+}
+
+ManagerObject::~ManagerObject() {
+    m_service.onPoolEvent = nullptr;
+    unregisterAdaptor();
+}
+
+void ManagerObject::authorize(const actions::MethodAction& action, const PoolDef& def,
+                              std::function<void(Result<void>)> then) {
+    Caller caller = currentCaller(getObject());
+    auto guard = m_lifetime.guard();
+    m_service.authority().checkBusName(caller.sender, actions::actionId(action),
+                                       actions::objectDetails("pool", def.name, def.uuid),
+                                       caller.allowInteraction,
+                                       [guard, then = std::move(then)](Result<void> verdict) {
+                                           if (guard.alive()) {
+                                               then(std::move(verdict));
+                                           }
+                                       });
+}
+
+void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                              Options options) {
+    auto shared = share(std::move(result));
+    auto parsed = parsePoolXml(xml);
+    if (auto r = service::firstError(checkOptions(options, {}), parsed); !r) {
+        fail(shared, r.error());
+        return;
+    }
+    PoolXml definition = std::move(parsed).value();
+    PoolDef def = definition.def;
+    authorize(kDefineXML, def, [this, shared, definition](Result<void> allowed) {
+        if (!allowed) {
+            fail(shared, allowed.error());
+            return;
+        }
+        auto pool = m_service.define(definition);
+        if (!pool) {
+            fail(shared, pool.error());
+            return;
+        }
+        shared->returnResults(sdbus::ObjectPath(pool.value()->getObjectPath()));
+    });
+}
+
+void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                              Options options) {
+    auto shared = share(std::move(result));
+    auto parsed = parsePoolXml(xml);
+    auto build = boolOption(options, "build", false);
+    if (auto r = service::firstError(checkOptions(options, {"build"}), parsed, build); !r) {
+        fail(shared, r.error());
+        return;
+    }
+    PoolXml definition = std::move(parsed).value();
+    PoolDef def = definition.def;
+    authorize(kCreateXML, def,
+              [this, shared, definition, build = build.value()](Result<void> allowed) {
+                  if (!allowed) {
+                      fail(shared, allowed.error());
+                      return;
+                  }
+                  m_service.create(definition, build, [shared](Result<PoolObject*> pool) {
+                      if (!pool) {
+                          fail(shared, pool.error());
+                          return;
+                      }
+                      shared->returnResults(sdbus::ObjectPath(pool.value()->getObjectPath()));
+                  });
+              });
+}
+
+sdbus::ObjectPath ManagerObject::LookupByName(const std::string& name) {
+    return sdbus::ObjectPath(orThrow(m_service.pools().lookupByName(name))->getObjectPath());
+}
+
+sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
+    return sdbus::ObjectPath(orThrow(m_service.pools().lookupByUuid(uuid))->getObjectPath());
+}
+
+sdbus::ObjectPath ManagerObject::LookupVolumeByPath(const std::string& path) {
+    VolumeObject* volume = m_service.volumeByPath(path);
+    if (volume == nullptr) {
+        throw toDBusError(Error(Code::NoSuchVolume, "no storage volume with path '" + path + "'"));
+    }
+    return sdbus::ObjectPath(volume->path());
+}
+
+std::vector<sdbus::ObjectPath> ManagerObject::ListPools(const Options& options) {
+    auto filter = activityFilter(options);
+    auto r = service::firstError(checkOptions(options, {"active", "inactive"}), filter);
+    if (!r) {
+        throw toDBusError(r.error());
+    }
+    std::vector<sdbus::ObjectPath> out;
+    for (PoolObject* pool : m_service.pools().all()) {
+        if (filter.value().accepts(pool->pool().active())) {
+            out.emplace_back(pool->getObjectPath());
+        }
+    }
+    return out;
+}
+
+} // namespace virtswarm::storage

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "storage_service.hpp"
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/lifetime.hpp"
+#include "virtswarm/polkit_actions.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <virtswarm/gen/org.virtswarm.Storage1.Manager_adaptor.h>
+
+namespace virtswarm::storage {
+
+// /org/virtswarm/Storage1: the Manager interface and the ObjectManager of every pool,
+// volume and job.
+class ManagerObject final
+    : public sdbus::AdaptorInterfaces<org::virtswarm::Storage1::Manager_adaptor,
+                                      sdbus::ObjectManager_adaptor> {
+public:
+    explicit ManagerObject(StorageService& service);
+    ~ManagerObject();
+
+private:
+    void DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                   Options options) override;
+    void CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                   Options options) override;
+    sdbus::ObjectPath LookupByName(const std::string& name) override;
+    sdbus::ObjectPath LookupByUUID(const std::string& uuid) override;
+    sdbus::ObjectPath LookupVolumeByPath(const std::string& path) override;
+    std::vector<sdbus::ObjectPath> ListPools(const Options& options) override;
+
+    // polkit for a pool that is not on the bus yet: the caller, the action, its details.
+    void authorize(const actions::MethodAction& action, const PoolDef& def,
+                   std::function<void(Result<void>)> then);
+
+    StorageService& m_service;
+    Lifetime m_lifetime;
+};
+
+} // namespace virtswarm::storage
