@@ -5,10 +5,10 @@
 #include "object_family.hpp"
 #include "protocol.hpp"
 #include "remote_types.hpp"
+#include "virtswarm/domain_state.hpp"
 #include "virtswarm/error.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/polkit_actions.hpp"
-#include "virtswarm/domain_state.hpp"
 
 #include <cstdint>
 #include <string>
