@@ -20,20 +20,6 @@ std::string parentOf(const std::string& path) {
     return parent.empty() ? std::string(".") : parent.string();
 }
 
-Result<void> fsyncDirectory(const std::string& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return errnoError("open " + dir, errno);
-    }
-    int r = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (r < 0) {
-        return errnoError("fsync " + dir, err);
-    }
-    return success();
-}
-
 Result<void> writeAll(int fd, std::string_view content, const std::string& what) {
     size_t done = 0;
     while (done < content.size()) {
@@ -51,14 +37,29 @@ Result<void> writeAll(int fd, std::string_view content, const std::string& what)
 
 } // namespace
 
-Result<void> writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+Result<void> fsyncDirectory(const std::string& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return errnoError("open " + dir, errno);
+    }
+    int r = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (r < 0) {
+        return errnoError("fsync " + dir, err);
+    }
+    return success();
+}
+
+Result<std::string> writeTempFile(const std::string& path, std::string_view content, mode_t mode,
+                                  bool fsyncData) {
     std::string dir = parentOf(path);
     std::string tmpl = dir + "/." + std::filesystem::path(path).filename().string() + ".XXXXXX";
     int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
     if (fd < 0) {
         return errnoError("create temp file in " + dir, errno);
     }
-    auto fail = [&](Error e) -> Result<void> {
+    auto fail = [&](Error e) -> Result<std::string> {
         ::close(fd);
         ::unlink(tmpl.c_str());
         return e;
@@ -69,19 +70,27 @@ Result<void> writeFileAtomic(const std::string& path, std::string_view content, 
     if (auto r = writeAll(fd, content, tmpl); !r) {
         return fail(r.takeError());
     }
-    if (::fsync(fd) < 0) {
+    if (fsyncData && ::fsync(fd) < 0) {
         return fail(errnoError("fsync " + tmpl, errno));
     }
     if (::close(fd) < 0) {
         ::unlink(tmpl.c_str());
         return errnoError("close " + tmpl, errno);
     }
-    if (::rename(tmpl.c_str(), path.c_str()) < 0) {
+    return tmpl;
+}
+
+Result<void> writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+    auto temp = writeTempFile(path, content, mode, true);
+    if (!temp) {
+        return temp.takeError();
+    }
+    if (::rename(temp.value().c_str(), path.c_str()) < 0) {
         int err = errno;
-        ::unlink(tmpl.c_str());
+        ::unlink(temp.value().c_str());
         return errnoError("rename to " + path, err);
     }
-    return fsyncDirectory(dir);
+    return fsyncDirectory(parentOf(path));
 }
 
 Result<std::string> readFile(const std::string& path, size_t maxBytes) {

@@ -16,8 +16,9 @@ extern char** environ;
 namespace virtswarm {
 namespace {
 
-// Runs in the forked child. Our daemons are single-threaded, so the child may still
-// allocate; it only must not return into the parent's code.
+// Runs in the forked child. The child may still allocate: our daemons' only other thread
+// (hypervisord's service::CommitQueue worker) takes no lock but malloc's, which glibc's
+// fork resets in the child. It only must not return into the parent's code.
 [[noreturn]] void childFail(int pipeFd, int err) {
     ssize_t ignored = ::write(pipeFd, &err, sizeof err);
     (void)ignored;
