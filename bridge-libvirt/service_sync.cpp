@@ -3,6 +3,7 @@
 // InterfacesAdded/Removed and PropertiesChanged signals; the Manager's own signals go to the
 // signal handler.
 #include "service_client.hpp"
+#include "virtswarm/bus_driver.hpp"
 #include "virtswarm/log.hpp"
 
 namespace virtswarm::bridge {
@@ -10,7 +11,6 @@ namespace {
 
 constexpr const char* kObjectManagerInterface = "org.freedesktop.DBus.ObjectManager";
 constexpr const char* kPropertiesInterface = "org.freedesktop.DBus.Properties";
-constexpr const char* kBusDriver = "org.freedesktop.DBus";
 
 using ManagedObjects = std::map<sdbus::ObjectPath, std::map<std::string, PropertyMap>>;
 
@@ -120,17 +120,12 @@ void ServiceClient::finishSync(Result<void> outcome) {
 }
 
 void ServiceClient::onNameOwnerChanged(sdbus::Message& message) {
-    // The match names the bus driver as sender, but sd-bus also hands us signals sent
-    // straight to our unique name, by anyone: only the driver's own say counts.
-    if (message.getSender() != kBusDriver) {
+    // Only the driver's own say counts, not a signal forged to our unique name.
+    auto change = nameOwnerChangeFromBusDriver(message);
+    if (!change) {
         return;
     }
-    std::string name, oldOwner, newOwner;
-    try {
-        message >> name >> oldOwner >> newOwner;
-    } catch (const sdbus::Error&) {
-        return;
-    }
+    const auto& [name, oldOwner, newOwner] = *change;
     if (name != m_names.busName || newOwner == m_owner) {
         return;
     }

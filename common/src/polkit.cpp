@@ -2,6 +2,7 @@
 #include "virtswarm/polkit.hpp"
 
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/bus_driver.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/log.hpp"
 
@@ -36,7 +37,19 @@ Authority::Authority(sdbus::IConnection& connection, BusMode mode,
     , m_timeout(timeout)
     , m_busDriver(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus"))
     , m_polkit(sdbus::createProxy(connection, kPolkitName, kPolkitPath))
-    , m_budget(limits) {}
+    , m_budget(limits) {
+    // The uid cache is keyed by unique name; a name that left the bus never comes back,
+    // so its entry is dropped then (arg2='': the name has no owner any more).
+    try {
+        m_nameLostMatch = m_connection.addMatch(
+            std::string("type='signal',sender='") + kBusDriverName + "',interface='" +
+                kBusDriverName + "',member='NameOwnerChanged',arg2=''",
+            [this](sdbus::Message& message) { onNameLost(message); });
+    } catch (const sdbus::Error& e) {
+        // The cache stays bounded (lookUpUid clears it when full); only slower.
+        log::warning("cannot follow callers leaving the bus: " + e.getMessage());
+    }
+}
 
 Authority::~Authority() = default;
 
@@ -75,8 +88,16 @@ void Authority::checkBusNameWithUid(const std::string& sender, const std::string
     });
 }
 
+void Authority::onNameLost(sdbus::Message& message) {
+    auto change = nameOwnerChangeFromBusDriver(message); // a forged one must not evict
+    if (change && change->newOwner.empty() && change->name.size() > 1 && change->name[0] == ':') {
+        m_uidBySender.erase(change->name);
+    }
+}
+
 void Authority::lookUpUid(const std::string& sender, UidVerdict then) {
-    // A unique bus name is never reused while the bus runs, so its uid can be cached.
+    // A unique bus name is never reused while the bus runs, so its uid can be cached
+    // until the name leaves the bus (onNameLost).
     if (auto it = m_uidBySender.find(sender); it != m_uidBySender.end()) {
         then(it->second);
         return;

@@ -2,6 +2,7 @@
 #include "shim_supervisor.hpp"
 
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/bus_driver.hpp"
 #include "virtswarm/child_process.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/definer.hpp"
@@ -21,7 +22,6 @@ namespace virtswarm::hypervisor {
 namespace {
 
 constexpr auto kDiscoveryTimeout = std::chrono::seconds(5);
-constexpr const char* kBusDriver = "org.freedesktop.DBus";
 
 bool isQemu(pid_t pid) {
     std::error_code ec;
@@ -247,18 +247,12 @@ std::optional<Error> ShimSupervisor::readFailure(const std::string& uuidHex) con
 }
 
 void ShimSupervisor::onNameOwnerChanged(sdbus::Message& message) {
-    // The match names the bus driver as sender, but sd-bus also hands us signals sent
-    // straight to our unique name, by anyone: only the driver's own say counts.
-    if (message.getSender() != kBusDriver) {
-        log::debug("ignoring a NameOwnerChanged sent by " + message.getSender());
+    // Only the driver's own say counts, not a signal forged to our unique name.
+    auto change = nameOwnerChangeFromBusDriver(message);
+    if (!change) {
         return;
     }
-    std::string name, oldOwner, newOwner;
-    try {
-        message >> name >> oldOwner >> newOwner;
-    } catch (const sdbus::Error&) {
-        return;
-    }
+    const auto& [name, oldOwner, newOwner] = *change;
     auto uuidHex = uuidHexFromBusName(name);
     if (!uuidHex) {
         return;

@@ -16,6 +16,7 @@
 namespace sdbus {
 class IConnection;
 class IProxy;
+class Message;
 } // namespace sdbus
 
 namespace virtswarm {
@@ -69,13 +70,16 @@ private:
     // however many of its calls wait for the answer.
     void lookUpUid(const std::string& sender, UidVerdict then);
     bool privileged(uid_t uid) const;
+    // A unique name left the bus: its cached uid goes. Only the bus driver's word counts.
+    void onNameLost(sdbus::Message& message);
 
     sdbus::IConnection& m_connection;
     BusMode m_mode;
     std::chrono::milliseconds m_timeout;
     std::unique_ptr<sdbus::IProxy> m_busDriver;
     std::unique_ptr<sdbus::IProxy> m_polkit;
-    std::map<std::string, uid_t> m_uidBySender;                  // unique bus name -> uid
+    std::map<std::string, uid_t> m_uidBySender; // unique bus name -> uid
+    std::shared_ptr<void> m_nameLostMatch; // the NameOwnerChanged subscription (an sdbus::Slot)
     std::map<std::string, std::vector<UidVerdict>> m_uidLookups; // in flight, by sender
     AuthorizationBudget m_budget;
 };
