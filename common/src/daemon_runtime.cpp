@@ -6,6 +6,21 @@
 
 namespace virtswarm {
 
+std::optional<BusMode> busModeArguments(int argc, char** argv, BusMode fallback) {
+    BusMode mode = fallback;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--system") {
+            mode = BusMode::System;
+        } else if (arg == "--session") {
+            mode = BusMode::Session;
+        } else {
+            return std::nullopt;
+        }
+    }
+    return mode;
+}
+
 Result<DaemonRuntime> DaemonRuntime::start(BusMode mode, const DaemonPaths& paths) {
     if (auto r = createDaemonPaths(paths, mode); !r) {
         return r.takeError();

@@ -19,7 +19,7 @@ constexpr auto kAcquireTap = actions::forMethod(names::kNetworkManagerInterface,
 } // namespace
 
 ManagerObject::ManagerObject(NetworkRegistry& registry)
-    : AdaptorInterfaces(registry.connection(), names::kNetworkRootPath)
+    : ManagerBase(registry.connection(), names::kNetworkRootPath, registry.networks())
     , m_registry(registry) {
     registerAdaptor();
     m_registry.setEventEmitter([this](const NetworkObject& n, int event) {
@@ -81,34 +81,8 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
         });
 }
 
-sdbus::ObjectPath ManagerObject::LookupByName(const std::string& name) {
-    auto found = m_registry.networks().lookupByName(name);
-    if (!found) {
-        throw toDBusError(found.error());
-    }
-    return NetworkRegistry::objectPathFor(found.value()->def().uuid);
-}
-
-sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
-    auto found = m_registry.networks().lookupByUuid(uuid);
-    if (!found) {
-        throw toDBusError(found.error());
-    }
-    return NetworkRegistry::objectPathFor(found.value()->def().uuid);
-}
-
 std::vector<sdbus::ObjectPath> ManagerObject::ListNetworks(const Options& options) {
-    auto filter = activityFilter(options);
-    if (!filter) {
-        throw toDBusError(filter.error());
-    }
-    std::vector<sdbus::ObjectPath> out;
-    for (auto* n : m_registry.all()) {
-        if (filter.value().accepts(n->active())) {
-            out.emplace_back(NetworkRegistry::objectPathFor(n->def().uuid));
-        }
-    }
-    return out;
+    return listPaths(options, [](const NetworkObject& n) { return n.active(); });
 }
 
 namespace {

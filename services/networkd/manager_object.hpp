@@ -3,6 +3,7 @@
 
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/network_def.hpp"
+#include "virtswarm/service/manager_base.hpp"
 
 #include <functional>
 #include <memory>
@@ -11,13 +12,14 @@
 
 namespace virtswarm::network {
 
+class NetworkObject;
 class NetworkRegistry;
 
-// /org/virtswarm/Network1: the Manager interface, the ObjectManager of all networks, and
-// AcquireTap, the privileged service every VM's shim uses for its NICs.
+// /org/virtswarm/Network1: the Manager interface, the ObjectManager of all networks
+// (lookups from the skeleton's ManagerBase), and AcquireTap, the privileged service every
+// VM's shim uses for its NICs.
 class ManagerObject final
-    : public sdbus::AdaptorInterfaces<org::virtswarm::Network1::Manager_adaptor,
-                                      sdbus::ObjectManager_adaptor> {
+    : public service::ManagerBase<NetworkObject, org::virtswarm::Network1::Manager_adaptor> {
 public:
     explicit ManagerObject(NetworkRegistry& registry);
     ~ManagerObject();
@@ -27,8 +29,6 @@ private:
                    Options options) override;
     void CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                    Options options) override;
-    sdbus::ObjectPath LookupByName(const std::string& name) override;
-    sdbus::ObjectPath LookupByUUID(const std::string& uuid) override;
     std::vector<sdbus::ObjectPath> ListNetworks(const Options& options) override;
     void AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result, std::string network,
                     Options options) override;

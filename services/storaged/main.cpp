@@ -10,18 +10,12 @@ using namespace virtswarm;
 
 int main(int argc, char** argv) {
     log::init("virtswarm-storaged");
-    BusMode mode = BusMode::System;
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        if (arg == "--system") {
-            mode = BusMode::System;
-        } else if (arg == "--session") {
-            mode = BusMode::Session;
-        } else {
-            log::error("usage: virtswarm-storaged [--system | --session]");
-            return 2;
-        }
+    auto arguments = busModeArguments(argc, argv, BusMode::System);
+    if (!arguments) {
+        log::error("usage: virtswarm-storaged [--system | --session]");
+        return 2;
     }
+    BusMode mode = *arguments;
     DaemonPaths paths = daemonPaths("storage", mode);
     auto runtime = DaemonRuntime::start(mode, paths);
     if (!runtime) {

@@ -12,17 +12,10 @@ namespace {
 constexpr auto kDefineXML = actions::forMethod(names::kStorageManagerInterface, "DefineXML");
 constexpr auto kCreateXML = actions::forMethod(names::kStorageManagerInterface, "CreateXML");
 
-template <typename T> T orThrow(Result<T> r) {
-    if (!r) {
-        throw toDBusError(r.error());
-    }
-    return std::move(r).value();
-}
-
 } // namespace
 
 ManagerObject::ManagerObject(StorageService& service)
-    : AdaptorInterfaces(service.bus(), names::kStorageRootPath)
+    : ManagerBase(service.bus(), names::kStorageRootPath, service.pools())
     , m_service(service) {
     registerAdaptor();
     m_service.onPoolEvent = [this](PoolObject& pool, PoolEvent event) {
@@ -101,14 +94,6 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
               });
 }
 
-sdbus::ObjectPath ManagerObject::LookupByName(const std::string& name) {
-    return sdbus::ObjectPath(orThrow(m_service.pools().lookupByName(name))->getObjectPath());
-}
-
-sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
-    return sdbus::ObjectPath(orThrow(m_service.pools().lookupByUuid(uuid))->getObjectPath());
-}
-
 sdbus::ObjectPath ManagerObject::LookupVolumeByPath(const std::string& path) {
     VolumeObject* volume = m_service.volumeByPath(path);
     if (volume == nullptr) {
@@ -118,18 +103,7 @@ sdbus::ObjectPath ManagerObject::LookupVolumeByPath(const std::string& path) {
 }
 
 std::vector<sdbus::ObjectPath> ManagerObject::ListPools(const Options& options) {
-    auto filter = activityFilter(options);
-    auto r = service::firstError(checkOptions(options, {"active", "inactive"}), filter);
-    if (!r) {
-        throw toDBusError(r.error());
-    }
-    std::vector<sdbus::ObjectPath> out;
-    for (PoolObject* pool : m_service.pools().all()) {
-        if (filter.value().accepts(pool->pool().active())) {
-            out.emplace_back(pool->getObjectPath());
-        }
-    }
-    return out;
+    return listPaths(options, [](PoolObject& pool) { return pool.pool().active(); });
 }
 
 } // namespace virtswarm::storage

@@ -5,6 +5,7 @@
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/polkit_actions.hpp"
+#include "virtswarm/service/manager_base.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <virtswarm/gen/org.virtswarm.Storage1.Manager_adaptor.h>
@@ -12,10 +13,9 @@
 namespace virtswarm::storage {
 
 // /org/virtswarm/Storage1: the Manager interface and the ObjectManager of every pool,
-// volume and job.
+// volume and job (pool lookups from the skeleton's ManagerBase).
 class ManagerObject final
-    : public sdbus::AdaptorInterfaces<org::virtswarm::Storage1::Manager_adaptor,
-                                      sdbus::ObjectManager_adaptor> {
+    : public service::ManagerBase<PoolObject, org::virtswarm::Storage1::Manager_adaptor> {
 public:
     explicit ManagerObject(StorageService& service);
     ~ManagerObject();
@@ -25,8 +25,6 @@ private:
                    Options options) override;
     void CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                    Options options) override;
-    sdbus::ObjectPath LookupByName(const std::string& name) override;
-    sdbus::ObjectPath LookupByUUID(const std::string& uuid) override;
     sdbus::ObjectPath LookupVolumeByPath(const std::string& path) override;
     std::vector<sdbus::ObjectPath> ListPools(const Options& options) override;
 

@@ -6,11 +6,17 @@
 #include "virtswarm/result.hpp"
 
 #include <memory>
+#include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace virtswarm {
+
+// A daemon's command line: [--system | --session], `fallback` when neither is given;
+// nothing on a word it does not know (the daemon prints its usage and exits with 2).
+std::optional<BusMode> busModeArguments(int argc, char** argv, BusMode fallback);
 
 // What every daemon's main() sets up the same way: its directories, an event loop that
 // ends on SIGTERM/SIGINT, and a bus connection served by that loop. The bus name is taken

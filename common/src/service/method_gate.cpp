@@ -13,10 +13,14 @@ MethodGate::MethodGate(sdbus::IObject& object, Authority& authority,
 void MethodGate::authorize(const actions::MethodAction& action,
                            std::function<void(Result<void>)> then) {
     // Read while the method is being handled: the caller and the object as it is now.
-    Caller caller = currentCaller(m_object);
+    authorize(currentCaller(m_object), action.actionId, std::move(then));
+}
+
+void MethodGate::authorize(const Caller& caller, std::string_view actionId,
+                           std::function<void(Result<void>)> then) {
     auto guard = m_lifetime.guard();
     m_authority.checkBusName(
-        caller.sender, actions::actionId(action), m_details(), caller.allowInteraction,
+        caller.sender, std::string(actionId), m_details(), caller.allowInteraction,
         [guard, gone = m_gone(), then = std::move(then)](Result<void> verdict) {
             if (!guard.alive()) {
                 then(gone);

@@ -60,6 +60,11 @@ public:
 
     // The polkit step alone, for callers that answer in their own way.
     void authorize(const actions::MethodAction& action, std::function<void(Result<void>)> then);
+    // A further right for a caller captured earlier (Caller: currentCaller() while the
+    // method was being handled), checked from inside an action, e.g. read-secure after
+    // read. The gone-error of the object applies here too.
+    void authorize(const Caller& caller, std::string_view actionId,
+                   std::function<void(Result<void>)> then);
 
 private:
     sdbus::IObject& m_object;

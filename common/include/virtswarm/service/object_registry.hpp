@@ -90,20 +90,29 @@ public:
     }
 
     // Takes the object off the bus and destroys it. Not from inside the object's own
-    // method: defer that to the next loop turn.
-    void remove(const UuidBytes& uuid) {
+    // method: use take() there.
+    void remove(const UuidBytes& uuid) { take(uuid); }
+
+    // Takes the object out of both indexes at once (the very next lookup no longer finds
+    // it) and announces InterfacesRemoved, but leaves it to the caller to destroy: an
+    // object removing itself from inside its own call stack is destroyed on the next
+    // loop turn instead. Null if there is no such object.
+    std::unique_ptr<T> take(const UuidBytes& uuid) {
         auto it = m_byUuid.find(uuidHex(uuid));
         if (it == m_byUuid.end()) {
-            return;
+            return nullptr;
         }
         std::unique_ptr<T> object = std::move(it->second.object);
         m_byName.erase(it->second.name);
         m_byUuid.erase(it);
         announceRemoval(*object);
+        return object;
     }
 
-    T* findByUuid(const UuidBytes& uuid) const {
-        auto it = m_byUuid.find(uuidHex(uuid));
+    T* findByUuid(const UuidBytes& uuid) const { return findByKey(uuidHex(uuid)); }
+    // By runtimeKey(uuid), as runtime directories and shim bus names spell it.
+    T* findByKey(const std::string& key) const {
+        auto it = m_byUuid.find(key);
         return it == m_byUuid.end() ? nullptr : it->second.object.get();
     }
     T* findByName(const std::string& name) const {
@@ -148,13 +157,21 @@ public:
                          const std::function<Result<Def>(const std::string&)>& parse,
                          const std::function<UuidBytes(const Def&)>& uuidOf,
                          const std::function<Result<T*>(Def, bool autostart)>& add) {
-        for (auto& loaded : store.loadAll<Def>(parse, uuidOf)) {
+        addLoaded<Def>(store.loadAll<Def>(parse, uuidOf), add);
+    }
+    // The same for definitions a daemon's own store loaded (hypervisord's carry their
+    // definers).
+    template <typename Def>
+    void addLoaded(std::vector<DefinitionStore::Loaded<Def>> definitions,
+                   const std::function<Result<T*>(Def, bool autostart)>& add) {
+        for (auto& loaded : definitions) {
             auto added = add(std::move(loaded.definition), loaded.autostart);
             if (!added) {
                 log::error("cannot load " + std::string(m_kind.noun) + ": " +
                            added.error().message());
             }
         }
+        log::info("loaded " + std::to_string(size()) + " " + m_kind.noun + " definitions");
     }
 
     // Startup, once the daemon's state is complete: starts each object `wanted` selects
