@@ -48,14 +48,32 @@ void DefinitionStore::forEachFile(
     }
 }
 
-Result<void> DefinitionStore::save(const UuidBytes& uuid, const std::string& xml) {
+Result<void> DefinitionStore::makeDirectory() {
     if (!m_dirReady) {
         if (auto r = makeDirectories(m_dir, 0755); !r) {
             return r;
         }
         m_dirReady = true;
     }
+    return success();
+}
+
+Result<void> DefinitionStore::save(const UuidBytes& uuid, const std::string& xml) {
+    if (auto r = makeDirectory(); !r) {
+        return r;
+    }
     return writeFileAtomic(pathFor(uuid), xml, 0600);
+}
+
+FileChange DefinitionStore::saveChange(const UuidBytes& uuid, const std::string& xml) const {
+    return FileChange{pathFor(uuid), xml, 0600};
+}
+
+// The autostart marker first: a crash in between leaves a definition that does not
+// autostart, never a marker without a definition.
+std::vector<FileChange> DefinitionStore::removeChanges(const UuidBytes& uuid) const {
+    return {FileChange{autostartPathFor(uuid), std::nullopt, 0644},
+            FileChange{pathFor(uuid), std::nullopt, 0600}};
 }
 
 Result<void> DefinitionStore::remove(const UuidBytes& uuid) {

@@ -8,6 +8,7 @@
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/polkit.hpp"
 #include "virtswarm/polkit_actions.hpp"
+#include "virtswarm/service/method_gate.hpp"
 
 #include <optional>
 #include <sdbus-c++/sdbus-c++.h>
@@ -19,8 +20,8 @@ class Registry;
 
 // The polkit action of a Domain method, from the one table (virtswarm/polkit_actions.hpp);
 // a method missing from it does not compile.
-consteval std::string_view domainAction(std::string_view method) {
-    return actions::forMethod(names::kDomainInterface, method).actionId;
+consteval actions::MethodAction domainAction(std::string_view method) {
+    return actions::forMethod(names::kDomainInterface, method);
 }
 
 // One domain on the bus: the Domain interface over the domain's model (domain_model.hpp).
@@ -32,7 +33,10 @@ class DomainObject final
                                       sdbus::Properties_adaptor, sdbus::ManagedObject_adaptor>,
       private DomainModelHost {
 public:
-    DomainObject(Registry& registry, DomainXml domain, bool persistent);
+    // On the bus at `objectPath` once constructed; the registry (service::ObjectRegistry)
+    // announces it and its removal.
+    DomainObject(Registry& registry, const std::string& objectPath, DomainXml domain,
+                 bool persistent);
     ~DomainObject();
 
     DomainModel& model() { return m_model; }
@@ -90,27 +94,27 @@ private:
     uint32_t Vcpus() override { return m_model.def().vcpus; }
     uint64_t MemoryKiB() override { return m_model.def().memoryKiB; }
 
-    // Runs `action` once polkit allowed `actionId` for the caller of the current method.
-    void authorize(std::string_view actionId, std::function<void(Result<void>)> then);
-    // The same for a caller captured earlier (a second check, made from a callback when
-    // the method call is no longer current).
-    void authorize(const Caller& caller, std::string_view actionId,
-                   std::function<void(Result<void>)> then);
     // Answers GetXML: the inactive, persistent or live definition, with the VNC password
     // only when `secure` (the caller holds read-secure).
     void replyXml(const std::shared_ptr<sdbus::Result<std::string>>& result, bool inactive,
                   bool secure);
     // Authorizes, checks the domain is in one of `states`, then forwards `method` (no
     // arguments but options) to the shim and answers with its outcome.
-    void forwardToShim(sdbus::Result<>&& result, const Options& options, std::string_view actionId,
+    void forwardToShim(sdbus::Result<>&& result, const Options& options,
+                       const actions::MethodAction& action,
                        std::initializer_list<DomainState> states, const char* method);
     void changeDevice(sdbus::Result<>&& result, const std::string& xml, const Options& options,
                       bool attach);
+    // After Undefine removed the definition from disk: the managed save image, the TPM
+    // state unless `keepTpm`, and persistence.
+    void forgetDefinition(bool keepTpm);
     // The InvalidState error for a call the domain's current state does not allow.
     Error wrongState() const;
 
     Registry& m_registry;
     DomainModel m_model;
+    // Every method: options, then polkit with the domain's details, then the action.
+    service::MethodGate m_gate;
     Lifetime m_lifetime;
 };
 

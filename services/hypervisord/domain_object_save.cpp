@@ -24,58 +24,49 @@ constexpr auto kSaveTimeout = std::chrono::minutes(10);
 } // namespace
 
 void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
-    auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {"bypass-cache"}); !r) {
-        reply(shared, r);
-        return;
-    }
     auto bypassCache = boolOption(options, "bypass-cache", false);
-    if (!bypassCache) {
-        reply(shared, bypassCache.takeError());
-        return;
-    }
-    authorize(domainAction("ManagedSave"), [this, shared, bypassCache = bypassCache.value()](
-                                               Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
-        if (!m_model.persistent()) {
-            reply(shared,
-                  Error(Code::InvalidState,
-                        "cannot do managed save for transient domain '" + def().name + "'"));
-            return;
-        }
-        if (m_model.state() != DomainState::Running && m_model.state() != DomainState::Paused) {
-            reply(shared, notRunning(def().name));
-            return;
-        }
-        const std::string path = m_model.managedSavePath();
-        const std::string partial = path + ".partial";
-        if (auto r = makeDirectories(std::filesystem::path(path).parent_path().string(), 0700);
-            !r) {
-            reply(shared, r);
-            return;
-        }
-        int fd =
-            ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            reply(shared, Error(Code::OperationFailed,
-                                "cannot create " + partial + ": " + std::strerror(errno)));
-            return;
-        }
-        // Kept open here until the shim answers, to flush what QEMU wrote.
-        auto file = std::make_shared<sdbus::UnixFd>(fd, sdbus::adopt_fd);
-        auto guard = m_lifetime.guard();
-        m_registry.shims().callVoid(
-            uuidHex(), "ManagedSave", kSaveTimeout,
-            [this, guard, shared, file, path, partial, bypassCache](Result<void> saved) {
-                if (saved) {
-                    // The image counts only once complete and on disk. bypass-cache: the
-                    // guest's memory must not stay in the host's page cache; once on disk
-                    // its pages are dropped (libvirt writes with O_DIRECT through a helper
-                    // instead; the effect on the cache once saved is the same).
-                    saved = ::fsync(file->get()) == 0 &&
+    m_gate.handle(
+        std::move(result),
+        service::firstError(checkOptions(options, {"bypass-cache"}), bypassCache),
+        domainAction("ManagedSave"),
+        [this, bypassCache = bypassCache && bypassCache.value()](const SharedResult<>& shared) {
+            if (!m_model.persistent()) {
+                reply(shared,
+                      Error(Code::InvalidState,
+                            "cannot do managed save for transient domain '" + def().name + "'"));
+                return;
+            }
+            if (m_model.state() != DomainState::Running && m_model.state() != DomainState::Paused) {
+                reply(shared, notRunning(def().name));
+                return;
+            }
+            const std::string path = m_model.managedSavePath();
+            const std::string partial = path + ".partial";
+            if (auto r = makeDirectories(std::filesystem::path(path).parent_path().string(), 0700);
+                !r) {
+                reply(shared, r);
+                return;
+            }
+            int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                            0600);
+            if (fd < 0) {
+                reply(shared, Error(Code::OperationFailed,
+                                    "cannot create " + partial + ": " + std::strerror(errno)));
+                return;
+            }
+            // Kept open here until the shim answers, to flush what QEMU wrote.
+            auto file = std::make_shared<sdbus::UnixFd>(fd, sdbus::adopt_fd);
+            auto guard = m_lifetime.guard();
+            m_registry.shims().callVoid(
+                uuidHex(), "ManagedSave", kSaveTimeout,
+                [this, guard, shared, file, path, partial, bypassCache](Result<void> saved) {
+                    if (saved) {
+                        // The image counts only once complete and on disk. bypass-cache: the
+                        // guest's memory must not stay in the host's page cache; once on disk
+                        // its pages are dropped (libvirt writes with O_DIRECT through a helper
+                        // instead; the effect on the cache once saved is the same).
+                        saved =
+                            ::fsync(file->get()) == 0 &&
                                     (!bypassCache || ::posix_fadvise(file->get(), 0, 0,
                                                                      POSIX_FADV_DONTNEED) == 0) &&
                                     std::rename(partial.c_str(), path.c_str()) == 0
@@ -83,36 +74,30 @@ void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
                                 : Result<void>(Error(Code::OperationFailed,
                                                      "cannot keep the managed save image: " +
                                                          std::string(std::strerror(errno))));
-                }
-                if (!saved) {
-                    ::unlink(partial.c_str());
-                } else if (guard.alive()) {
-                    log::info("domain '" + def().name + "' saved to " + path);
-                    emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"HasManagedSave"});
-                }
-                reply(shared, std::move(saved));
-            },
-            *file, Options{});
-    });
+                    }
+                    if (!saved) {
+                        ::unlink(partial.c_str());
+                    } else if (guard.alive()) {
+                        log::info("domain '" + def().name + "' saved to " + path);
+                        emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME,
+                                                    {"HasManagedSave"});
+                    }
+                    reply(shared, std::move(saved));
+                },
+                *file, Options{});
+        });
 }
 
 void DomainObject::ManagedSaveRemove(sdbus::Result<>&& result, Options options) {
-    auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
-        reply(shared, r);
-        return;
-    }
-    authorize(domainAction("ManagedSaveRemove"), [this, shared](Result<void> allowed) {
-        if (!allowed) {
-            reply(shared, allowed);
-            return;
-        }
-        if (m_model.starting()) {
-            reply(shared, Error(Code::InvalidState, "domain '" + def().name + "' is starting"));
-            return;
-        }
-        reply(shared, m_model.removeManagedSave());
-    });
+    m_gate.handle(
+        std::move(result), checkOptions(options, {}), domainAction("ManagedSaveRemove"),
+        [this](const SharedResult<>& shared) {
+            if (m_model.starting()) {
+                reply(shared, Error(Code::InvalidState, "domain '" + def().name + "' is starting"));
+                return;
+            }
+            reply(shared, m_model.removeManagedSave());
+        });
 }
 
 } // namespace virtswarm::hypervisor

@@ -36,23 +36,32 @@ std::vector<DefinitionStore::Loaded<DomainXml>> DomainStore::loadAll() {
         [](const DomainXml& d) { return d.def.uuid; });
 }
 
-Result<void> DomainStore::save(const DomainXml& domain) {
-    if (auto r = makeDirectories(m_store.dir() + "/definers", 0755); !r) {
+Result<void> DomainStore::makeDirectories() {
+    if (auto r = m_store.makeDirectory(); !r || m_definersDirReady) {
         return r;
     }
-    if (auto r = writeFileAtomic(definerPathFor(domain.def.uuid),
-                                 formatDefinerRecord(domain.definer, domain.xml), 0600);
-        !r) {
+    if (auto r = virtswarm::makeDirectories(m_store.dir() + "/definers", 0755); !r) {
         return r;
     }
-    return m_store.save(domain.def.uuid, domain.xml);
+    m_definersDirReady = true;
+    return success();
 }
 
-Result<void> DomainStore::remove(const UuidBytes& uuid) {
-    if (auto r = m_store.remove(uuid); !r) {
-        return r;
+void DomainStore::save(const DomainXml& domain, Done done) {
+    if (auto r = makeDirectories(); !r) {
+        done(std::move(r));
+        return;
     }
-    return removeFileDurable(definerPathFor(uuid));
+    m_commits.commit({FileChange{definerPathFor(domain.def.uuid),
+                                 formatDefinerRecord(domain.definer, domain.xml), 0600},
+                      m_store.saveChange(domain.def.uuid, domain.xml)},
+                     std::move(done));
+}
+
+void DomainStore::remove(const UuidBytes& uuid, Done done) {
+    auto changes = m_store.removeChanges(uuid);
+    changes.push_back(FileChange{definerPathFor(uuid), std::nullopt, 0600});
+    m_commits.commit(std::move(changes), std::move(done));
 }
 
 } // namespace virtswarm::hypervisor

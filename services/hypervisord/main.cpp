@@ -44,18 +44,12 @@ Result<unsigned> parseAutostartParallel(std::string_view text) {
 
 int main(int argc, char** argv) {
     log::init("virtswarm-hypervisord");
-    BusMode mode = defaultMode();
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        if (arg == "--system") {
-            mode = BusMode::System;
-        } else if (arg == "--session") {
-            mode = BusMode::Session;
-        } else {
-            usage();
-            return 2;
-        }
+    auto arguments = busModeArguments(argc, argv, defaultMode());
+    if (!arguments) {
+        usage();
+        return 2;
     }
+    BusMode mode = *arguments;
 
     hypervisor::RegistryConfig config;
     config.mode = mode;

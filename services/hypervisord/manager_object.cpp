@@ -18,20 +18,6 @@ constexpr auto kDefineXml = actions::forMethod(names::kHypervisorManagerInterfac
 constexpr auto kCreateXml = actions::forMethod(names::kHypervisorManagerInterface, "CreateXML");
 constexpr auto kGetAllStats = actions::forMethod(names::kHypervisorManagerInterface, "GetAllStats");
 
-// The other domain that makes `domain` a duplicate, if any: same name with another UUID,
-// or same UUID with another name (libvirt's rules; a rename goes through its own API).
-std::optional<Error> conflictFor(Registry& registry, const DomainDef& def) {
-    if (auto* byName = registry.findByName(def.name); byName && byName->def().uuid != def.uuid) {
-        return Error(Code::DomainExists,
-                     "domain '" + def.name + "' already exists with uuid " + byName->uuidText());
-    }
-    if (auto* byUuid = registry.findByUuid(def.uuid); byUuid && byUuid->def().name != def.name) {
-        return Error(Code::DomainExists, "domain '" + byUuid->def().name +
-                                             "' already exists with uuid " + formatUuid(def.uuid));
-    }
-    return std::nullopt;
-}
-
 // The definition will reach only what its definer can: the caller, or the client a root
 // caller (the libvirt bridge) acts for.
 Result<void> recordDefiner(DomainXml& domain, uid_t caller, const Options& options) {
@@ -46,7 +32,7 @@ Result<void> recordDefiner(DomainXml& domain, uid_t caller, const Options& optio
 } // namespace
 
 ManagerObject::ManagerObject(Registry& registry)
-    : AdaptorInterfaces(registry.connection(), names::kHypervisorRootPath)
+    : ManagerBase(registry.connection(), names::kHypervisorRootPath, registry.domains())
     , m_registry(registry) {
     registerAdaptor();
     m_registry.setEventEmitter([this](const DomainObject& d, LifecycleEvent e) {
@@ -67,39 +53,63 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
         DefinitionRights{actions::actionIds(kDefineXml), {kDefinerUidOption}}, parseDomainXml,
         [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
                         uid_t caller) {
-            if (auto r = recordDefiner(*domain, caller, options); !r) {
+            if (auto r = admit(*domain, caller, options); !r) {
                 failPath(shared, r.error());
                 return;
             }
-            // Checked now, not before polkit: another client may have defined in
-            // between.
-            if (auto conflict = conflictFor(m_registry, domain->def)) {
-                failPath(shared, *conflict);
-                return;
-            }
-            // Disk first: a definition the registry announces is one that survives
-            // a crash.
-            if (auto r = m_registry.store().save(*domain); !r) {
-                failPath(shared, r.error());
-                return;
-            }
-            auto path = Registry::objectPathFor(domain->def.uuid);
-            if (auto* existing = m_registry.findByUuid(domain->def.uuid)) {
-                existing->model().redefine(*domain);
-                existing->model().setPersistent(true);
-                m_registry.emitLifecycle(*existing, kEventDefinedUpdated);
-                shared->returnResults(sdbus::ObjectPath(path));
-                return;
-            }
-            auto defined = m_registry.define(std::move(*domain), true);
-            if (!defined) {
-                failPath(shared, defined.error());
-                return;
-            }
-            log::info("defined domain '" + defined.value()->def().name + "'");
-            m_registry.emitLifecycle(*defined.value(), kEventDefinedAdded);
-            shared->returnResults(sdbus::ObjectPath(path));
+            // Disk first: a definition the registry announces is one that survives a
+            // crash. Concurrent defines share the syncs (DomainStore's group commit); the
+            // name and UUID are held meanwhile.
+            m_registry.reserve(domain->def);
+            auto guard = m_lifetime.guard();
+            m_registry.store().save(*domain, [this, guard, shared, domain](Result<void> saved) {
+                if (!guard.alive()) {
+                    return;
+                }
+                m_registry.release(domain->def);
+                if (!saved) {
+                    failPath(shared, saved.error());
+                    return;
+                }
+                auto defined = addDefinition(std::move(*domain));
+                if (!defined) {
+                    failPath(shared, defined.error());
+                    return;
+                }
+                shared->returnResults(sdbus::ObjectPath(defined.value()));
+            });
         });
+}
+
+// What DefineXML and CreateXML check once polkit allowed them: the definer, then the
+// conflicts, now and not before polkit: another client may have defined in between.
+Result<void> ManagerObject::admit(DomainXml& domain, uid_t caller, const Options& options) {
+    if (auto r = recordDefiner(domain, caller, options); !r) {
+        return r;
+    }
+    if (auto conflict = m_registry.conflictFor(domain.def)) {
+        return *conflict;
+    }
+    return success();
+}
+
+// The domain with the definition's UUID gets it as its next definition, or a new domain
+// is added.
+Result<std::string> ManagerObject::addDefinition(DomainXml domain) {
+    auto path = Registry::objectPathFor(domain.def.uuid);
+    if (auto* existing = m_registry.findByUuid(domain.def.uuid)) {
+        existing->model().redefine(domain);
+        existing->model().setPersistent(true);
+        m_registry.emitLifecycle(*existing, kEventDefinedUpdated);
+        return path;
+    }
+    auto defined = m_registry.define(std::move(domain), true);
+    if (!defined) {
+        return defined.takeError();
+    }
+    log::info("defined domain '" + defined.value()->def().name + "'");
+    m_registry.emitLifecycle(*defined.value(), kEventDefinedAdded);
+    return path;
 }
 
 void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
@@ -112,7 +122,7 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
         DefinitionRights{actions::actionIds(kCreateXml), {kDefinerUidOption}}, parseDomainXml,
         [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
                         uid_t caller) {
-            if (auto r = recordDefiner(*domain, caller, options); !r) {
+            if (auto r = admit(*domain, caller, options); !r) {
                 failPath(shared, r.error());
                 return;
             }
@@ -135,36 +145,8 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
         });
 }
 
-sdbus::ObjectPath ManagerObject::LookupByName(const std::string& name) {
-    if (auto* d = m_registry.findByName(name)) {
-        return Registry::objectPathFor(d->def().uuid);
-    }
-    throw toDBusError(Error(Code::NoSuchDomain, "no domain with matching name '" + name + "'"));
-}
-
-sdbus::ObjectPath ManagerObject::LookupByUUID(const std::string& uuid) {
-    auto parsed = parseUuid(uuid);
-    if (!parsed) {
-        throw toDBusError(parsed.error());
-    }
-    if (auto* d = m_registry.findByUuid(parsed.value())) {
-        return Registry::objectPathFor(d->def().uuid);
-    }
-    throw toDBusError(Error(Code::NoSuchDomain, "no domain with matching uuid '" + uuid + "'"));
-}
-
 std::vector<sdbus::ObjectPath> ManagerObject::ListDomains(const Options& options) {
-    auto filter = activityFilter(options);
-    if (!filter) {
-        throw toDBusError(filter.error());
-    }
-    std::vector<sdbus::ObjectPath> out;
-    for (auto* d : m_registry.all()) {
-        if (filter.value().accepts(d->active())) {
-            out.emplace_back(Registry::objectPathFor(d->def().uuid));
-        }
-    }
-    return out;
+    return listPaths(options, [](const DomainObject& d) { return d.active(); });
 }
 
 // Fans out to every shim at once and answers when all have, or when the deadline passed

@@ -3,6 +3,8 @@
 
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/lifetime.hpp"
+#include "virtswarm/service/manager_base.hpp"
 
 #include <functional>
 #include <memory>
@@ -11,12 +13,14 @@
 
 namespace virtswarm::hypervisor {
 
+class DomainObject;
 class Registry;
 
-// /org/virtswarm/Hypervisor1: the Manager interface and the ObjectManager of all domains.
+// /org/virtswarm/Hypervisor1: the Manager interface and the ObjectManager of all domains
+// (lookups from the skeleton's ManagerBase), and host-wide queries.
 class ManagerObject final
-    : public sdbus::AdaptorInterfaces<org::virtswarm::Hypervisor1::Manager_adaptor,
-                                      sdbus::ObjectManager_adaptor, sdbus::Properties_adaptor> {
+    : public service::ManagerBase<DomainObject, org::virtswarm::Hypervisor1::Manager_adaptor,
+                                  sdbus::Properties_adaptor> {
 public:
     explicit ManagerObject(Registry& registry);
     ~ManagerObject();
@@ -26,8 +30,6 @@ private:
                    Options options) override;
     void CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                    Options options) override;
-    sdbus::ObjectPath LookupByName(const std::string& name) override;
-    sdbus::ObjectPath LookupByUUID(const std::string& uuid) override;
     std::vector<sdbus::ObjectPath> ListDomains(const Options& options) override;
     void GetAllStats(sdbus::Result<std::map<sdbus::ObjectPath, Options>>&& result,
                      Options options) override;
@@ -35,7 +37,12 @@ private:
     std::string Mode() override;
     std::string Version() override { return VIRTSWARM_VERSION; }
 
+    Result<void> admit(DomainXml& domain, uid_t caller, const Options& options);
+    // A definition now on disk, in the registry; its object path.
+    Result<std::string> addDefinition(DomainXml domain);
+
     Registry& m_registry;
+    Lifetime m_lifetime;
 };
 
 } // namespace virtswarm::hypervisor

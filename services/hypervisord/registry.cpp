@@ -20,7 +20,7 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
     , m_loop(loop)
     , m_config(std::move(config))
     , m_authority(connection, m_config.mode)
-    , m_store(m_config.paths.configDir)
+    , m_store(m_config.paths.configDir, loop)
     , m_shims(shimConnection, loop, m_config.mode, m_config.paths.runtimeDir, m_config.shimPath,
               ShimSupervisor::Callbacks{
                   [this](const std::string& uuidHex, StateAndReason reported) {
@@ -33,26 +33,20 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
                           d->model().onShimGone(std::move(failure));
                       }
                   }})
-    , m_autostarter(*this, m_config.autostartParallel, m_config.autostartNetworkWait) {}
+    , m_autostarter(*this, m_config.autostartParallel, m_config.autostartNetworkWait)
+    , m_domains(kDomainKind) {}
 
 Registry::~Registry() = default;
 
-std::string Registry::objectPathFor(const UuidBytes& uuid) {
-    return names::kDomainPathPrefix + uuidHex(uuid);
-}
-
 Result<void> Registry::start(std::function<void()> ready) {
-    for (auto& stored : m_store.loadAll()) {
-        bool autostart = stored.autostart;
-        auto defined = define(std::move(stored.definition), true);
-        if (!defined) {
-            log::error("cannot load definition: " + defined.error().message());
-            continue;
-        }
-        defined.value()->model().setAutostartFlag(autostart);
-    }
-    log::info("loaded " + std::to_string(m_domains.size()) + " definitions from " +
-              m_config.paths.configDir);
+    m_domains.addLoaded<DomainXml>(
+        m_store.loadAll(), [this](DomainXml domain, bool autostart) -> Result<DomainObject*> {
+            auto defined = define(std::move(domain), true);
+            if (defined) {
+                defined.value()->model().setAutostartFlag(autostart);
+            }
+            return defined;
+        });
     reserveRecordedIds();
     if (auto r = m_shims.subscribe(); !r) {
         return r;
@@ -183,55 +177,69 @@ void Registry::adoptRunningShim(ShimSupervisor::FoundShim found) {
 }
 
 Result<DomainObject*> Registry::define(DomainXml domain, bool persistent) {
-    std::string key = uuidHex(domain.def.uuid);
-    if (auto it = m_domains.find(key); it != m_domains.end()) {
-        return Error(Code::DomainExists,
-                     "domain with uuid " + formatUuid(domain.def.uuid) + " already exists");
-    }
-    if (findByName(domain.def.name) != nullptr) {
-        return Error(Code::DomainExists, "domain '" + domain.def.name + "' already exists");
-    }
-    auto object = std::make_unique<DomainObject>(*this, std::move(domain), persistent);
-    DomainObject* raw = object.get();
-    m_byName.emplace(raw->def().name, raw);
-    m_domains.emplace(key, std::move(object));
-    return raw;
+    UuidBytes uuid = domain.def.uuid;
+    std::string name = domain.def.name;
+    return m_domains.add(uuid, name, [&](const std::string& path) {
+        return std::make_unique<DomainObject>(*this, path, std::move(domain), persistent);
+    });
 }
 
 void Registry::remove(DomainObject& domain) {
-    auto it = m_domains.find(domain.uuidHex());
-    if (it == m_domains.end() || it->second.get() != &domain) {
+    if (findByUuid(domain.def().uuid) != &domain) {
         return;
     }
-    m_byName.erase(domain.def().name);
-    m_removed.push_back(std::move(it->second));
-    m_domains.erase(it);
+    m_removed.push_back(m_domains.take(domain.def().uuid));
     if (m_removed.size() == 1) {
         m_loop.defer([this] { m_removed.clear(); });
     }
 }
 
-DomainObject* Registry::findByName(const std::string& name) const {
-    auto it = m_byName.find(name);
-    return it == m_byName.end() ? nullptr : it->second;
-}
-
-DomainObject* Registry::findByUuid(const UuidBytes& uuid) const {
-    return findByUuidHex(uuidHex(uuid));
-}
-
-DomainObject* Registry::findByUuidHex(const std::string& hex) const {
-    auto it = m_domains.find(hex);
-    return it == m_domains.end() ? nullptr : it->second.get();
-}
-
-std::vector<DomainObject*> Registry::all() const {
-    std::vector<DomainObject*> out;
-    out.reserve(m_domains.size());
-    for (const auto& [key, d] : m_domains) {
-        out.push_back(d.get());
+std::optional<Error> Registry::conflictFor(const DomainDef& def) const {
+    const std::string key = uuidHex(def.uuid);
+    auto nameTaken = [&](const std::string& uuidText) {
+        return Error(Code::DomainExists,
+                     "domain '" + def.name + "' already exists with uuid " + uuidText);
+    };
+    auto uuidTaken = [&](const std::string& name) {
+        return Error(Code::DomainExists,
+                     "domain '" + name + "' already exists with uuid " + formatUuid(def.uuid));
+    };
+    if (auto* byName = findByName(def.name); byName && byName->def().uuid != def.uuid) {
+        return nameTaken(byName->uuidText());
     }
-    return out;
+    if (auto* byUuid = findByUuid(def.uuid); byUuid && byUuid->def().name != def.name) {
+        return uuidTaken(byUuid->def().name);
+    }
+    if (auto it = m_reservedNames.find(def.name);
+        it != m_reservedNames.end() && it->second.other != key) {
+        auto uuid = parseUuid(it->second.other);
+        return nameTaken(uuid ? formatUuid(uuid.value()) : it->second.other);
+    }
+    if (auto it = m_reservedUuids.find(key);
+        it != m_reservedUuids.end() && it->second.other != def.name) {
+        return uuidTaken(it->second.other);
+    }
+    return std::nullopt;
+}
+
+void Registry::reserve(const DomainDef& def) {
+    const std::string key = uuidHex(def.uuid);
+    auto& byName = m_reservedNames[def.name];
+    byName.other = key;
+    ++byName.count;
+    auto& byUuid = m_reservedUuids[key];
+    byUuid.other = def.name;
+    ++byUuid.count;
+}
+
+void Registry::release(const DomainDef& def) {
+    auto drop = [](auto& index, const std::string& key) {
+        if (auto it = index.find(key); it != index.end() && --it->second.count <= 0) {
+            index.erase(it);
+        }
+    };
+    drop(m_reservedNames, def.name);
+    drop(m_reservedUuids, uuidHex(def.uuid));
 }
 
 void Registry::emitLifecycle(const DomainObject& domain, LifecycleEvent event) {

@@ -7,8 +7,10 @@
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/domain_state.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/names.hpp"
 #include "virtswarm/paths.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/service/object_registry.hpp"
 
 #include <chrono>
 #include <functional>
@@ -17,11 +19,15 @@
 #include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace virtswarm::hypervisor {
 
 class DomainObject;
+
+inline constexpr service::ObjectKind kDomainKind{"domain", names::kDomainPathPrefix,
+                                                 Code::DomainExists, Code::NoSuchDomain};
 
 struct RegistryConfig {
     BusMode mode = BusMode::System;
@@ -62,10 +68,22 @@ public:
     // may be removing itself from inside its own call stack.
     void remove(DomainObject& domain);
 
-    DomainObject* findByName(const std::string& name) const;
-    DomainObject* findByUuid(const UuidBytes& uuid) const;
-    DomainObject* findByUuidHex(const std::string& uuidHex) const;
-    std::vector<DomainObject*> all() const;
+    // The other domain that makes `def` a duplicate, if any: same name with another UUID,
+    // or same UUID with another name (libvirt's rules; a rename goes through its own API),
+    // among the domains and the definitions still on their way to the disk.
+    std::optional<Error> conflictFor(const DomainDef& def) const;
+    // A definition on its way to the disk holds its name and UUID until it is defined or
+    // has failed (release), so that no concurrent define can claim either meanwhile.
+    void reserve(const DomainDef& def);
+    void release(const DomainDef& def);
+
+    DomainObject* findByName(const std::string& name) const { return m_domains.findByName(name); }
+    DomainObject* findByUuid(const UuidBytes& uuid) const { return m_domains.findByUuid(uuid); }
+    DomainObject* findByUuidHex(const std::string& uuidHex) const {
+        return m_domains.findByKey(uuidHex);
+    }
+    std::vector<DomainObject*> all() const { return m_domains.all(); }
+    const service::ObjectRegistry<DomainObject>& domains() const { return m_domains; }
 
     // Runtime ids, as libvirt's: unique while the registry runs and kept across its
     // restarts, because each is recorded in the domain's runtime dir.
@@ -84,7 +102,9 @@ public:
     ShimSupervisor& shims() { return m_shims; }
     const RegistryConfig& config() const { return m_config; }
 
-    static std::string objectPathFor(const UuidBytes& uuid);
+    static std::string objectPathFor(const UuidBytes& uuid) {
+        return service::objectPath(kDomainKind.pathPrefix, uuid);
+    }
 
 private:
     void adoptRunningShim(ShimSupervisor::FoundShim found);
@@ -101,11 +121,17 @@ private:
     DomainStore m_store;
     ShimSupervisor m_shims;
     Autostarter m_autostarter;
-    std::map<std::string, std::unique_ptr<DomainObject>> m_domains; // uuid hex -> domain
     // Names never change for a given UUID (a define with another name is DomainExists),
-    // so the index is kept on define and remove only.
-    std::map<std::string, DomainObject*> m_byName;
-    std::vector<std::unique_ptr<DomainObject>> m_removed; // destroyed on the next loop turn
+    // so the name index is kept on define and remove only. Built in the constructor:
+    // DomainObject is incomplete here.
+    service::ObjectRegistry<DomainObject> m_domains;
+    struct Reservation {
+        std::string other; // the UUID (hex) of a reserved name, the name of a reserved UUID
+        int count = 0;     // definitions in flight with this name and UUID
+    };
+    std::unordered_map<std::string, Reservation> m_reservedNames;
+    std::unordered_map<std::string, Reservation> m_reservedUuids; // by uuid hex
+    std::vector<std::unique_ptr<DomainObject>> m_removed;         // destroyed on the next loop turn
     std::function<void(const DomainObject&, LifecycleEvent)> m_emitEvent;
     int m_nextId = 1;
 };

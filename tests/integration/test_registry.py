@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import dbus
@@ -167,3 +168,84 @@ def test_a_broken_definition_is_kept_aside_not_deleted():
     assert not os.path.exists(broken)
     kept = os.path.join(vc.config_dir(), "rejected", os.path.basename(broken))
     assert open(kept).read() == "<domain type='qemu'><name>torn"
+
+
+# A client with many defines in flight on one connection (issue 17's async client): prints
+# the name of each define the registry acknowledged, and stops issuing new ones at the
+# first error (the registry was killed).
+DEFINE_BURST = r"""
+import sys
+import dbus, dbus.mainloop.glib
+from gi.repository import GLib
+sys.path.insert(0, sys.argv[1])
+import vsclient as vc
+prefix, total, window = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+mgr = dbus.Interface(dbus.SystemBus().get_object(vc.BUS_NAME, vc.ROOT, introspect=False),
+                     vc.MANAGER)
+loop = GLib.MainLoop()
+names = iter(f"{prefix}{i:04d}" for i in range(total))
+state = {"in_flight": 0, "failed": False}
+
+def issue():
+    name = None if state["failed"] else next(names, None)
+    if name is None:
+        if state["in_flight"] == 0:
+            loop.quit()
+        return
+    state["in_flight"] += 1
+    mgr.DefineXML(vc.domain_xml(name), vc.no_options(), timeout=vc.TIMEOUT,
+                  reply_handler=lambda path, name=name: answered(name),
+                  error_handler=lambda e: answered(None))
+
+def answered(name):
+    state["in_flight"] -= 1
+    if name is None:
+        state["failed"] = True
+    else:
+        print(name, flush=True)
+    issue()
+
+for _ in range(window):
+    issue()
+loop.run()
+"""
+
+
+def test_kill_9_during_a_burst_of_async_defines_loses_no_acknowledged_definition():
+    """Group commit answers a batch only once it is on disk: every define acknowledged
+    before the registry is killed is complete on disk, and a fresh registry serves it."""
+    prefix = vc.unique("burst") + "-"
+    pid = vc.registry_pid()
+    burst = subprocess.Popen([sys.executable, "-c", DEFINE_BURST, vc.HERE, prefix, "1000", "64"],
+                             stdout=subprocess.PIPE, text=True)
+    acknowledged = []
+    for line in burst.stdout:
+        acknowledged.append(line.strip())
+        if len(acknowledged) == 150:
+            os.kill(pid, signal.SIGKILL)
+            break
+    rest, _ = burst.communicate(timeout=600)
+    acknowledged += rest.split()
+    assert burst.returncode == 0
+    assert len(acknowledged) >= 150
+
+    # Every definition file parses (none torn) and every acknowledged one is there.
+    on_disk = {}
+    for f in os.listdir(vc.config_dir()):
+        if f.endswith(".xml") and not f.startswith("."):
+            on_disk[ET.parse(os.path.join(vc.config_dir(), f)).findtext("name")] = f
+    assert [n for n in acknowledged if n not in on_disk] == []
+    rejected = os.path.join(vc.config_dir(), "rejected")
+    assert not any(f.startswith(prefix) for f in
+                   (os.listdir(rejected) if os.path.isdir(rejected) else []))
+    # A fresh registry (activated by a call, by the burst's last ones or by list_domains)
+    # loads each of them.
+    def fresh_registry():
+        try:
+            return vc.list_domains() is not None and vc.registry_pid() != pid
+        except dbus.exceptions.DBusException:
+            return False  # the killed one's name not released yet
+    h.wait_until(fresh_registry, vc.TIMEOUT, 0.1, "a fresh registry")
+    served = {str(vc.prop(p, "Name")) for p in vc.list_domains()}
+    assert set(acknowledged) <= served

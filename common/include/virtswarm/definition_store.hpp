@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/atomic_file.hpp"
 #include "virtswarm/result.hpp"
 #include "virtswarm/uuid.hpp"
 
@@ -46,6 +47,11 @@ public:
 
     Result<void> save(const UuidBytes& uuid, const std::string& xml);
     Result<void> remove(const UuidBytes& uuid);
+    // The same as file changes, for a caller that makes many durable at once
+    // (service::CommitQueue). The directory must exist: makeDirectory() first, once.
+    Result<void> makeDirectory();
+    FileChange saveChange(const UuidBytes& uuid, const std::string& xml) const;
+    std::vector<FileChange> removeChanges(const UuidBytes& uuid) const;
     Result<void> setAutostart(const UuidBytes& uuid, bool autostart);
     bool autostartSet(const UuidBytes& uuid) const;
     const std::string& dir() const { return m_dir; }
