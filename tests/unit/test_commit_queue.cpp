@@ -37,10 +37,10 @@ struct CommitQueueTest : ::testing::Test {
     // requests arrive while a batch is on its way to the disk, as under load.
     CommitQueue::Disk countingDisk() {
         CommitQueue::Disk real = CommitQueue::realDisk();
-        return CommitQueue::Disk{[this, real](const std::string& d) {
+        return CommitQueue::Disk{[this, real](const std::vector<std::string>& files) {
                                      ++dataSyncs;
                                      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                                     return real.syncData(d);
+                                     return real.syncData(files);
                                  },
                                  [this, real](const std::string& d) {
                                      auto r = real.syncDirectory(d);
