@@ -31,6 +31,13 @@ def manager():
     return dbus.Interface(h.system_bus().get_object(BUS_NAME, ROOT), MANAGER)
 
 
+def call(method: str, signature: str, *args):
+    """A call addressed to the well-known name as it is sent (a proxy from manager()
+    resolves it to lockd's unique name when made, which a re-exec changes)."""
+    return h.system_bus().call_blocking(BUS_NAME, ROOT, MANAGER, method, signature, args,
+                                        timeout=TIMEOUT)
+
+
 def leases() -> set[tuple[str, str, str]]:
     """(path, mode, domain) of every lease."""
     return {(str(p), str(m), str(d)) for p, _k, m, d, _h in

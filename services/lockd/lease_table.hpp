@@ -50,7 +50,9 @@ struct Owner {
 class LeaseTable {
 public:
     // Bounds on what callers can make lockd keep.
-    static constexpr size_t kMaxDisksPerCall = 256;
+    // (The bus bounds the descriptors one message carries; a domain with more disks than
+    // this is refused with LimitsExceeded.)
+    static constexpr size_t kMaxDisksPerCall = 64;
     static constexpr size_t kMaxLeases = 16384;
 
     // Leases for `domain` on every request, held by `holder` (uid `uid`) from now on.

@@ -36,6 +36,15 @@ Ending serve(BusMode mode, int& exitCode) {
     Ending ending = Ending::Exit;
     auto reexec = [&] {
         log::notice("re-executing");
+        // The name goes first: a call sent from now on (after Reexec's reply, too) waits
+        // in the bus for the name's next owner, the new image, instead of reaching this
+        // connection after its last dispatch. (Calls the bus delivered here before this
+        // point and not yet read are answered by the bus with NoReply.)
+        try {
+            daemon.bus().releaseName(names::kLockBusName);
+        } catch (const sdbus::Error& e) {
+            log::warning("releasing the name before the re-exec: " + e.getMessage());
+        }
         ending = Ending::Reexec;
         daemon.loop().exit(0);
     };

@@ -146,8 +146,9 @@ void ManagerObject::Reexec(sdbus::Result<>&& result, Options options) {
     m_gate.handleFor(
         std::move(result), checkOptions(options, {}), kReexec, {},
         [this](const SharedResult<>& shared, const service::MethodGate::AuthorizedCaller&) {
-            shared->returnResults();
+            // The name is released before the answer (see main.cpp).
             m_reexec();
+            shared->returnResults();
         });
 }
 
