@@ -32,7 +32,7 @@ std::string stateFile(const ShimFiles& files) {
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
                  QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
-                 DiskLeases* leases, Listener listener)
+                 Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
     , m_logFile(std::move(logFile))
@@ -40,7 +40,6 @@ Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXm
     , m_identity(std::move(identity))
     , m_opener(std::move(opener))
     , m_tapBroker(taps)
-    , m_leases(leases)
     , m_backends(loop, m_identity, mode)
     , m_listener(std::move(listener))
     , m_qmp(loop)
@@ -94,19 +93,7 @@ Result<int> Machine::listenQmp() {
 void Machine::launch(Done done) {
     m_starting = true;
     m_startDone = std::move(done);
-    // The disks are leased before anything else: a domain refused its images starts
-    // nothing (no TAP, no QEMU).
-    auto guard = m_lifetime.guard();
-    m_leases->acquire(m_domain.def.disks, m_opener, [this, guard](Result<void> leased) {
-        if (!guard.alive() || !m_starting) {
-            return;
-        }
-        if (!leased) {
-            failStart(leased.takeError());
-            return;
-        }
-        acquireTaps(0);
-    });
+    acquireTaps(0);
 }
 
 void Machine::acquireTaps(size_t from) {
@@ -223,7 +210,6 @@ void Machine::spawnQemu() {
     }
     m_pid = pid.value();
     (void)writeFileAtomic(m_files.qemuPid, std::to_string(m_pid) + "\n", 0644);
-    m_leases->recordProcess(m_pid);
     dropShimPrivileges(m_opener.switchesCredentials());
     annotateAliases();
     auto guard = m_lifetime.guard();

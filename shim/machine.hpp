@@ -2,7 +2,6 @@
 #pragma once
 
 #include "device_backends.hpp"
-#include "disk_leases.hpp"
 #include "qemu_files.hpp"
 #include "stats.hpp"
 #include "taps.hpp"
@@ -40,10 +39,9 @@ public:
 
     // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
     // `opener` opens the definition's host paths (with its definer's rights).
-    // `leases` leases the disks from lockd before QEMU opens them (start and hotplug).
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
             QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
-            DiskLeases* leases, Listener listener);
+            Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -168,7 +166,6 @@ private:
     QemuIdentity m_identity;
     HostPathOpener m_opener;
     TapBroker* m_tapBroker;
-    DiskLeases* m_leases;
     DeviceBackends m_backends;               // sockets, SPICE port, swtpm
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     Listener m_listener;

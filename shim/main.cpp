@@ -145,17 +145,12 @@ int main(int argc, char** argv) {
 
     // NICs on networks get their TAPs from networkd, on the system bus: a session-mode
     // shim connects there only when it first needs one (at boot or on hotplug).
-    shim::SystemBusLink systemBus(*loop.value(),
-                                  args->mode == BusMode::System ? &connection : nullptr);
-    shim::TapBroker taps(*loop.value(), systemBus);
-    // Disk leases come from the system's lockd in both modes, as TAPs from its networkd.
-    shim::DiskLeases leases(*loop.value(), systemBus, domain.value().def.uuid);
+    shim::TapBroker taps(*loop.value(), args->mode == BusMode::System ? &connection : nullptr);
 
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
                     std::move(identity).value(), std::move(opener).value(), args->mode, &taps,
-                    &leases,
                     Machine::Listener{[&](const std::string&, const std::string&) {
                                           if (exported != nullptr) {
                                               exported->announceState();

@@ -30,7 +30,7 @@ private:
     service::FdRequests& m_requests;
 };
 
-TapBroker::TapBroker(EventLoop& loop, SystemBusLink& systemBus)
+TapBroker::TapBroker(EventLoop& loop, sdbus::IConnection* systemBus)
     : m_loop(loop)
     , m_systemBus(systemBus) {}
 
@@ -40,12 +40,19 @@ Result<TapBroker::NetworkdProxy*> TapBroker::networkd() {
     if (m_networkd) {
         return m_networkd.get();
     }
-    auto bus = m_systemBus.connection();
-    if (!bus) {
-        Error error = bus.error();
-        return error.prefix("reaching virtswarm-networkd");
+    if (m_systemBus == nullptr) {
+        auto bus = openBus(BusMode::System);
+        if (!bus) {
+            Error error = bus.error();
+            return error.prefix("reaching virtswarm-networkd");
+        }
+        if (auto r = m_loop.attachBus(*bus.value()); !r) {
+            return r.error();
+        }
+        m_ownConnection = std::move(bus).value();
+        m_systemBus = m_ownConnection.get();
     }
-    m_networkd = std::make_unique<NetworkdProxy>(*bus.value(), m_requests);
+    m_networkd = std::make_unique<NetworkdProxy>(*m_systemBus, m_requests);
     return m_networkd.get();
 }
 

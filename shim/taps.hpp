@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "system_bus.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/result.hpp"
@@ -25,8 +24,11 @@ public:
         std::string ifname;
     };
 
-    // networkd is reached through `systemBus`, connected at the first request.
-    TapBroker(EventLoop& loop, SystemBusLink& systemBus);
+    // `systemBus`: the shim's own connection when it is on the system bus; null for a
+    // session-mode shim, which then connects to the system bus at its first request
+    // (most VMs never need a TAP, and those shims keep no second connection). Lives as
+    // long as the loop runs: that connection stays attached to it.
+    TapBroker(EventLoop& loop, sdbus::IConnection* systemBus);
     ~TapBroker();
 
     // Asks networkd for a TAP on the NIC's network (type 'network') or host bridge
@@ -38,9 +40,10 @@ private:
     Result<NetworkdProxy*> networkd();
 
     EventLoop& m_loop;
-    SystemBusLink& m_systemBus;
-    service::FdRequests m_requests; // outlives the proxy whose replies complete it
-    std::unique_ptr<NetworkdProxy> m_networkd;
+    sdbus::IConnection* m_systemBus;
+    std::unique_ptr<sdbus::IConnection> m_ownConnection;
+    service::FdRequests m_requests;            // outlives the proxy whose replies complete it
+    std::unique_ptr<NetworkdProxy> m_networkd; // declared after the connection it uses
 };
 
 } // namespace virtswarm::shim
