@@ -52,14 +52,16 @@ Result<sdbus::IConnection*> DaemonRuntime::openExtraConnection() {
     return m_extraBuses.back().get();
 }
 
-void DaemonRuntime::claimName(const std::string& name) {
+bool DaemonRuntime::claimName(const std::string& name) {
     try {
         m_bus->requestName(name);
         log::notice(std::string("ready on the ") + busModeName(m_mode) + " bus as " + name);
+        return true;
     } catch (const sdbus::Error& e) {
         log::error("cannot own " + name + ": " + e.getMessage());
         m_exitCode = 1;
         m_loop->exit(1);
+        return false;
     }
 }
 

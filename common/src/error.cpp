@@ -34,6 +34,7 @@ constexpr int VIR_FROM_DOM = 6;
 constexpr int VIR_FROM_QEMU = 10;
 constexpr int VIR_FROM_DOMAIN = 20;
 constexpr int VIR_FROM_ACCESS = 55;
+constexpr int VIR_FROM_LOCKING = 42;
 
 constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     {Code::NoSuchDomain, "org.virtswarm.Error.NoSuchDomain", VIR_ERR_NO_DOMAIN, VIR_FROM_DOM},
@@ -69,6 +70,9 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
      VIR_FROM_STORAGE},
     {Code::VolumeExists, "org.virtswarm.Error.VolumeExists", VIR_ERR_STORAGE_VOL_EXIST,
      VIR_FROM_STORAGE},
+    // What libvirt's lock managers answer for a disk leased by another domain.
+    {Code::ResourceBusy, "org.virtswarm.Error.ResourceBusy", VIR_ERR_RESOURCE_BUSY,
+     VIR_FROM_LOCKING},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

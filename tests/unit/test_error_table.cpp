@@ -28,6 +28,9 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::NotSupported).virErrorNumber, 3);
     EXPECT_EQ(errorInfo(Code::Timeout).virErrorNumber, 68);
     EXPECT_EQ(errorInfo(Code::LimitsExceeded).virErrorNumber, 87); // VIR_ERR_RESOURCE_BUSY
+    // A disk leased by another domain: VIR_ERR_RESOURCE_BUSY from VIR_FROM_LOCKING.
+    EXPECT_EQ(errorInfo(Code::ResourceBusy).virErrorNumber, 87);
+    EXPECT_EQ(errorInfo(Code::ResourceBusy).virErrorDomain, 42);
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

@@ -20,6 +20,11 @@ TEST(PolkitActions, EveryActionIsDeclaredInThePolicy) {
         std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.storage.policy", 1 << 20);
     ASSERT_TRUE(storage) << storage.error().message();
     policy.value() += storage.value();
+    // lockd's too.
+    auto lock =
+        readFile(std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.lock.policy", 1 << 20);
+    ASSERT_TRUE(lock) << lock.error().message();
+    policy.value() += lock.value();
     for (const auto& entry : actions::kMethodActions) {
         for (const auto& id : actions::actionIds(entry)) {
             std::string declared = "<action id=\"" + id + "\">";

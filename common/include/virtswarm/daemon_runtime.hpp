@@ -35,8 +35,9 @@ public:
     // send on the main one (polkit checks).
     Result<sdbus::IConnection*> openExtraConnection();
 
-    // Takes the well-known name; if that fails the loop ends and run() returns 1.
-    void claimName(const std::string& name);
+    // Takes the well-known name; if that fails the loop ends and run() returns 1, and the
+    // answer is false.
+    bool claimName(const std::string& name);
     int run();
 
 private:

@@ -31,6 +31,9 @@ enum class Code {
     PoolExists,
     NoSuchVolume,
     VolumeExists,
+    // A disk image is leased by another domain (virtswarm-lockd): a writable image to one
+    // domain at a time, a shared one never to a writer.
+    ResourceBusy,
     Internal,
 };
 

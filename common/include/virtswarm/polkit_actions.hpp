@@ -24,6 +24,11 @@ enum class Details {
     // pool_name, pool_uuid and vol_name of a storage volume (of the volume the method is
     // called on, the one a job writes, or the one being created).
     Volume,
+    // domain_uuid of the domain whose disk leases the method is about (virtswarm-lockd,
+    // which knows domains by UUID only).
+    LeaseOwner,
+    // None: the method acts on the daemon itself (ListLeases, Reexec).
+    None,
 };
 
 struct MethodAction {
@@ -102,6 +107,12 @@ inline constexpr MethodAction kMethodActions[] = {
      Details::Volume},
     // Cancelling throws away what the job was writing into its volume.
     {names::kStorageJobInterface, "Cancel", "org.virtswarm.storage-vol.delete", Details::Volume},
+    // virtswarm-lockd (polkit/org.virtswarm.lock.policy).
+    {names::kLockManagerInterface, "Acquire", "org.virtswarm.lock.acquire", Details::LeaseOwner},
+    {names::kLockManagerInterface, "SetProcess", "org.virtswarm.lock.acquire", Details::LeaseOwner},
+    {names::kLockManagerInterface, "Release", "org.virtswarm.lock.release", Details::LeaseOwner},
+    {names::kLockManagerInterface, "ListLeases", "org.virtswarm.lock.read", Details::None},
+    {names::kLockManagerInterface, "Reexec", "org.virtswarm.lock.reexec", Details::None},
 };
 
 // The entry for a method; a method missing from the table does not compile.

@@ -30,4 +30,24 @@ void MethodGate::authorize(const Caller& caller, std::string_view actionId,
         });
 }
 
+void MethodGate::authorizeCaller(const actions::MethodAction& action, PolkitDetails details,
+                                 std::function<void(Result<AuthorizedCaller>)> then) {
+    Caller caller = currentCaller(m_object);
+    auto guard = m_lifetime.guard();
+    m_authority.checkBusNameForAll(caller.sender, actions::actionIds(action), details,
+                                   caller.allowInteraction,
+                                   [guard, sender = caller.sender, gone = m_gone(),
+                                    then = std::move(then)](Result<uid_t> verdict) {
+                                       if (!guard.alive()) {
+                                           then(gone);
+                                           return;
+                                       }
+                                       if (!verdict) {
+                                           then(verdict.takeError());
+                                           return;
+                                       }
+                                       then(AuthorizedCaller{sender, verdict.value()});
+                                   });
+}
+
 } // namespace virtswarm::service

@@ -9,6 +9,8 @@
 
 #include <functional>
 #include <sdbus-c++/sdbus-c++.h>
+#include <string>
+#include <sys/types.h>
 #include <utility>
 
 namespace virtswarm::service {
@@ -65,6 +67,36 @@ public:
     // read. The gone-error of the object applies here too.
     void authorize(const Caller& caller, std::string_view actionId,
                    std::function<void(Result<void>)> then);
+
+    // Who a method's caller is, as the polkit check learned it.
+    struct AuthorizedCaller {
+        std::string sender; // unique bus name
+        uid_t uid;
+    };
+
+    // For a method whose polkit details depend on the call rather than on the object (a
+    // table's entry, as lockd's leases of one domain): `details` are this call's, and
+    // `act(shared, caller)` learns who asked, e.g. to record them as the holder.
+    template <typename... Out, typename Act>
+    void handleFor(sdbus::Result<Out...>&& result, Result<void> arguments,
+                   const actions::MethodAction& action, PolkitDetails details, Act act) {
+        auto shared = share(std::move(result));
+        if (!arguments) {
+            fail(shared, arguments.error());
+            return;
+        }
+        authorizeCaller(action, std::move(details),
+                        [shared, act = std::move(act)](Result<AuthorizedCaller> caller) mutable {
+                            if (!caller) {
+                                fail(shared, caller.error());
+                                return;
+                            }
+                            act(shared, caller.value());
+                        });
+    }
+
+    void authorizeCaller(const actions::MethodAction& action, PolkitDetails details,
+                         std::function<void(Result<AuthorizedCaller>)> then);
 
 private:
     sdbus::IObject& m_object;
