@@ -62,8 +62,9 @@ void DomainObject::Reset(sdbus::Result<>&& result, Options options) {
 }
 
 void DomainObject::Suspend(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, domainAction("Suspend"), {DomainState::Running},
-                  "Suspend");
+    // Paused too: suspending a paused domain succeeds in libvirt (the shim answers at once).
+    forwardToShim(std::move(result), options, domainAction("Suspend"),
+                  {DomainState::Running, DomainState::Paused}, "Suspend");
 }
 
 void DomainObject::Resume(sdbus::Result<>&& result, Options options) {

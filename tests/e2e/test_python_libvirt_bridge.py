@@ -119,6 +119,15 @@ def test_domain_lifecycle_with_events(conn, guest, bridge):
         state, max_mem, mem, vcpus, _cpu_time = dom.info()
         assert (state, max_mem, mem, vcpus) == (libvirt.VIR_DOMAIN_RUNNING, 131072, 131072, 1)
         assert dom.state() == [libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_BOOTED]
+        # As libvirt: a second suspend of a paused domain succeeds and changes nothing.
+        dom.suspend()
+        h.wait_until(lambda: dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED, 60,
+                     what="the domain to pause")
+        dom.suspend()
+        assert dom.state() == [libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_USER]
+        dom.resume()
+        h.wait_until(lambda: dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING, 60,
+                     what="the domain to resume")
         dom = conn.lookupByUUIDString(uid)
         assert dom.ID() > 0 and conn.lookupByID(dom.ID()).name() == name
         assert [d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
@@ -143,7 +152,7 @@ def test_domain_lifecycle_with_events(conn, guest, bridge):
 def test_errors_map_to_libvirt_codes(conn):
     assert error_code(conn.lookupByName, "nosuch") == libvirt.VIR_ERR_NO_DOMAIN
     assert error_code(conn.lookupByUUIDString, str(uuidlib.uuid4())) == libvirt.VIR_ERR_NO_DOMAIN
-    assert error_code(conn.defineXML, "<domain") == libvirt.VIR_ERR_XML_ERROR
+    assert error_code(conn.defineXML, "<domain") == libvirt.VIR_ERR_XML_DETAIL
     # Not implemented by the bridge: NO_SUPPORT, which is what makes clients fall back.
     assert error_code(conn.listAllStoragePools) == libvirt.VIR_ERR_NO_SUPPORT
 

@@ -296,9 +296,9 @@ def test_define_lookup_undefine_with_events(proxyd, conn):
     listener.close()
 
 
-def test_invalid_xml_is_xml_error(conn):
+def test_malformed_xml_is_xml_detail(conn):
     conn.handshake()
-    assert conn.err(DEFINE_XML, string("<domain"))[0] == 27
+    assert conn.err(DEFINE_XML, string("<domain"))[0] == 35      # VIR_ERR_XML_DETAIL
 
 
 # ---------------------------------------------------------------- other listeners

@@ -142,17 +142,18 @@ TEST(DomainXml, MalformedOrIncompleteIsInvalidXML) {
 }
 
 TEST(DomainXml, ThingsWeCannotRunAreNotSupported) {
-    EXPECT_EQ(errorCode(domainXml("", "", "xen")), Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<hostdev mode='subsystem' type='pci'/>")), Code::NotSupported);
+    EXPECT_EQ(errorCode(domainXml("", "", "xen")), Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<hostdev mode='subsystem' type='pci'/>")),
+              Code::ConfigUnsupported);
     EXPECT_EQ(errorCode(domainXml("<disk type='block'><source dev='/dev/sda'/>"
                                   "<target dev='vda'/></disk>")),
-              Code::NotSupported);
+              Code::ConfigUnsupported);
     EXPECT_EQ(errorCode(domainXml("<disk type='file'><driver type='vmdk'/><source file='/a'/>"
                                   "<target dev='vda'/></disk>")),
-              Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<interface type='direct'/>")), Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<graphics type='sdl'/>")), Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<serial type='tcp'/>")), Code::NotSupported);
+              Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<interface type='direct'/>")), Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<graphics type='sdl'/>")), Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<serial type='tcp'/>")), Code::ConfigUnsupported);
 }
 
 TEST(DomainXml, RejectsHugeDocumentsAndExternalEntities) {

@@ -88,7 +88,7 @@ TEST(NetworkXml, RejectsInconsistentDefinitions) {
     EXPECT_EQ(errorOf("<network><name>x</name><bridge name='much-too-long-name0'/></network>"),
               Code::InvalidXML);
     EXPECT_EQ(errorOf("<network><name>x</name><forward mode='passthrough'/></network>"),
-              Code::NotSupported);
+              Code::ConfigUnsupported);
 }
 
 TEST(NetworkXml, SubnetOverlap) {
