@@ -28,8 +28,10 @@ public:
     // Manager
     // The bridge calls as root on behalf of a libvirt client: `definer` is that client's
     // uid, which the registry records as the domain's definer (option definer-uid).
-    void defineXml(const std::string& xml, uid_t definer, Then<std::string> done);
-    void createXml(const std::string& xml, uid_t definer, Then<std::string> done);
+    // validate: the registry checks the XML against libvirt's schema too (option
+    // "validate"), so what it stores is what was validated.
+    void defineXml(const std::string& xml, uid_t definer, bool validate, Then<std::string> done);
+    void createXml(const std::string& xml, uid_t definer, bool validate, Then<std::string> done);
     void getCapabilities(Then<std::string> done);
     // Manager.GetAllStats: every domain's GetStats within `deadline`, whatever the shims do.
     using AllStats = std::map<sdbus::ObjectPath, PropertyMap>;
