@@ -75,11 +75,15 @@ void RegistryClient::getStats(const std::string& path, Then<PropertyMap> done) {
         std::move(done));
 }
 
-void RegistryClient::openConsole(const std::string& path, const std::string& device,
+void RegistryClient::openConsole(const std::string& path, const std::string& device, bool force,
                                  Then<sdbus::UnixFd> done) {
+    Options options;
+    if (force) {
+        options.emplace("force", sdbus::Variant(true));
+    }
     call<sdbus::UnixFd>(
         path, "OpenConsole", kCallTimeout,
-        [&device](sdbus::MethodCall& m) { m << device << Options{}; }, std::move(done));
+        [&device, &options](sdbus::MethodCall& m) { m << device << options; }, std::move(done));
 }
 
 } // namespace virtswarm::bridge

@@ -48,7 +48,9 @@ public:
     // AttachDevice / DetachDevice (s xml, a{sv} options{"config": b}).
     void changeDevice(const std::string& path, const std::string& method, const std::string& xml,
                       bool config, Done done);
-    void openConsole(const std::string& path, const std::string& device, Then<sdbus::UnixFd> done);
+    // force (VIR_DOMAIN_CONSOLE_FORCE): end another client's session on that console.
+    void openConsole(const std::string& path, const std::string& device, bool force,
+                     Then<sdbus::UnixFd> done);
 };
 
 } // namespace virtswarm::bridge

@@ -150,11 +150,12 @@ void DomainObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWi
 void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                                Options options) {
     auto shared = share(std::move(result));
-    if (auto r = checkOptions(options, {}); !r) {
+    // force: end another client's session on this console (the shim checks the type).
+    if (auto r = checkOptions(options, {"force"}); !r) {
         fail(shared, r.error());
         return;
     }
-    authorize(domainAction("OpenConsole"), [this, shared, device](Result<void> allowed) {
+    authorize(domainAction("OpenConsole"), [this, shared, device, options](Result<void> allowed) {
         if (!allowed) {
             fail(shared, allowed.error());
             return;
@@ -166,7 +167,7 @@ void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::strin
         // The shim opens the pty and the fd crosses the bus twice, never a path.
         m_registry.shims().call<sdbus::UnixFd>(
             uuidHex(), "OpenConsole", m_registry.config().shimCallTimeout,
-            [shared](Result<sdbus::UnixFd> fd) { reply(shared, fd); }, device, Options{});
+            [shared](Result<sdbus::UnixFd> fd) { reply(shared, fd); }, device, options);
     });
 }
 
