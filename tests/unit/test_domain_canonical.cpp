@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace virtswarm;
 
@@ -87,12 +89,15 @@ TEST(CanonicalXml, ABalloonedCurrentMemoryKeepsItsValue) {
 }
 
 TEST_F(WithMachineAliases, MachineTypeAliasesAreExpanded) {
-    for (auto [written, expanded] : {std::pair{"pc", "pc-i440fx-7.2"},
-                                     {"q35", "pc-q35-7.2"},
-                                     {"", "pc-i440fx-7.2"},
-                                     {"pc-i440fx-7.1", "pc-i440fx-7.1"}}) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"pc", "pc-i440fx-7.2"},
+        {"q35", "pc-q35-7.2"},
+        {"", "pc-i440fx-7.2"},
+        {"pc-i440fx-7.1", "pc-i440fx-7.1"}};
+    for (const auto& [written, expanded] : cases) {
         DomainXml d = parsed(domain("<memory>131072</memory>", "", written));
-        xml::Node type = xml::firstChild(xml::firstChild(doc(d.xml).root(), "os"), "type");
+        xml::Document out = doc(d.xml);
+        xml::Node type = xml::firstChild(xml::firstChild(out.root(), "os"), "type");
         EXPECT_EQ(xml::attribute(type, "machine").value_or(""), expanded) << written;
         EXPECT_EQ(xml::attribute(type, "arch").value_or(""), "x86_64");
         EXPECT_EQ(d.def.machine, expanded);
@@ -101,13 +106,15 @@ TEST_F(WithMachineAliases, MachineTypeAliasesAreExpanded) {
 
 TEST(CanonicalXml, WithoutKnownAliasesTheMachineStaysAsWritten) {
     DomainXml d = parsed(domain("<memory>131072</memory>", "", "q35"));
-    xml::Node type = xml::firstChild(xml::firstChild(doc(d.xml).root(), "os"), "type");
+    xml::Document out = doc(d.xml);
+    xml::Node type = xml::firstChild(xml::firstChild(out.root(), "os"), "type");
     EXPECT_EQ(xml::attribute(type, "machine").value_or(""), "q35");
 }
 
 TEST(CanonicalXml, AConsoleAloneGetsItsSerialPort) {
     DomainXml d = parsed(domain("<memory>131072</memory>", "<console type='pty'/>"));
-    xml::Node devices = xml::firstChild(doc(d.xml).root(), "devices");
+    xml::Document out = doc(d.xml);
+    xml::Node devices = xml::firstChild(out.root(), "devices");
     auto serials = xml::children(devices, "serial");
     ASSERT_EQ(serials.size(), 1U);
     EXPECT_EQ(xml::attribute(serials[0], "type").value_or(""), "pty");
@@ -124,7 +131,8 @@ TEST(CanonicalXml, AConsoleAloneGetsItsSerialPort) {
 
 TEST(CanonicalXml, DefaultInputsAndBalloon) {
     DomainXml d = parsed(domain("<memory>131072</memory>", "<graphics type='vnc'/>"));
-    xml::Node devices = xml::firstChild(doc(d.xml).root(), "devices");
+    xml::Document out = doc(d.xml);
+    xml::Node devices = xml::firstChild(out.root(), "devices");
     auto inputs = xml::children(devices, "input");
     ASSERT_EQ(inputs.size(), 2U);
     EXPECT_EQ(xml::attribute(inputs[0], "type").value_or(""), "mouse");
@@ -142,7 +150,8 @@ TEST(CanonicalXml, DefaultInputsAndBalloon) {
 TEST(CanonicalXml, AnExplicitNoBalloonAndGivenInputsAreKept) {
     DomainXml d = parsed(domain("<memory>131072</memory>",
                                 "<input type='mouse' bus='ps2'/><memballoon model='none'/>"));
-    xml::Node devices = xml::firstChild(doc(d.xml).root(), "devices");
+    xml::Document out = doc(d.xml);
+    xml::Node devices = xml::firstChild(out.root(), "devices");
     EXPECT_EQ(xml::children(devices, "input").size(), 2U); // the keyboard is added
     auto balloons = xml::children(devices, "memballoon");
     ASSERT_EQ(balloons.size(), 1U);
