@@ -116,10 +116,12 @@ void ConsoleRelay::onIo() {
 }
 
 void ConsoleRelay::updateEvents() {
+    constexpr uint32_t kIn = EPOLLIN;
+    constexpr uint32_t kOut = EPOLLOUT;
     uint32_t ptyEvents =
-        (m_toClient.size() < kMaxBuffered ? EPOLLIN : 0) | (m_toGuest.empty() ? 0 : EPOLLOUT);
+        (m_toClient.size() < kMaxBuffered ? kIn : 0U) | (m_toGuest.empty() ? 0U : kOut);
     uint32_t clientEvents =
-        (m_toGuest.size() < kMaxBuffered ? EPOLLIN : 0) | (m_toClient.empty() ? 0 : EPOLLOUT);
+        (m_toGuest.size() < kMaxBuffered ? kIn : 0U) | (m_toClient.empty() ? 0U : kOut);
     sd_event_source_set_io_events(m_ptyIo.raw(), ptyEvents);
     sd_event_source_set_io_events(m_clientIo.raw(), clientEvents);
 }
