@@ -110,12 +110,13 @@ TEST(DomainXml, CurrentMemoryIsCappedAtMemory) {
 }
 
 TEST(DomainXml, MalformedOrIncompleteIsInvalidXML) {
-    EXPECT_EQ(errorCode(""), Code::InvalidXML);
-    EXPECT_EQ(errorCode("<domain type='qemu'><name>x</name>"), Code::InvalidXML);
+    // Not XML at all: libvirt's XML_DETAIL; no name: NO_NAME; the rest XML_ERROR.
+    EXPECT_EQ(errorCode(""), Code::MalformedXML);
+    EXPECT_EQ(errorCode("<domain type='qemu'><name>x</name>"), Code::MalformedXML);
     EXPECT_EQ(errorCode("<network/>"), Code::InvalidXML);
     EXPECT_EQ(errorCode("<domain><name>x</name></domain>"), Code::InvalidXML);
     EXPECT_EQ(errorCode("<domain type='qemu'><memory>1</memory><os><type>hvm</type></os></domain>"),
-              Code::InvalidXML); // no name
+              Code::MissingName);
     EXPECT_EQ(errorCode(domainXml("", "  <uuid>not-a-uuid</uuid>\n")), Code::InvalidXML);
     EXPECT_EQ(errorCode("<domain type='qemu'><name>a/b</name><memory>1</memory>"
                         "<os><type>hvm</type></os></domain>"),
