@@ -154,7 +154,10 @@ def test_define_validate_refuses_what_the_schema_does_not_know(conn):
     before = names(conn)
     code, msg = error_of(conn.defineXMLFlags, typo, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     assert code == libvirt.VIR_ERR_XML_INVALID_SCHEMA, msg
-    assert "Unable to validate doc against" in msg and "targett" in msg, msg
+    # libxml2's RelaxNG words it (as for libvirt, which uses it too): inside an interleave
+    # it names the enclosing element ("Extra element devices in interleave").
+    assert "Unable to validate doc against /usr/share/libvirt/schemas/domain.rng" in msg, msg
+    assert "devices" in msg, msg
     attr = domain_xml("errc-attr", str(uuidlib.uuid4()), "<serial type='pty' colour='red'/>")
     code, msg = error_of(conn.defineXMLFlags, attr, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     assert code == libvirt.VIR_ERR_XML_INVALID_SCHEMA, msg
@@ -186,5 +189,5 @@ def test_virsh_define_validate(bridge, conn, tmp_path):
     bad.write_text(domain_xml("errc-virsh", str(uuidlib.uuid4()), "<serail type='pty'/>"))
     r = bc.virsh(home, bridge.rw_uri, "define", "--validate", str(bad), check=False)
     assert r.returncode == 1, r.stdout
-    assert "Unable to validate doc" in r.stderr and "serail" in r.stderr, r.stderr
+    assert "Unable to validate doc against" in r.stderr and "devices" in r.stderr, r.stderr
     assert "errc-virsh" not in names(conn)
