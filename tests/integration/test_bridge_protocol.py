@@ -354,7 +354,7 @@ def test_systemd_socket_activation():
     try:
         h.wait_until(lambda: os.path.exists(ro), 20, what="the activation sockets")
         w = Conn(rw).handshake()           # the first connection starts the daemon
-        assert w.err(DEFINE_XML, string("<domain"))[0] == 27          # parsed: read-write
+        assert w.err(DEFINE_XML, string("<domain"))[0] == 35          # parsed (XML_DETAIL): read-write
         r = Conn(ro).handshake()
         assert r.err(DEFINE_XML, string("<domain"))[0] == 29          # read-only socket
         w.close()
