@@ -89,7 +89,10 @@ class Console:
 
     def __init__(self, fd):
         self.fd = fd
-        tty.setraw(fd, termios.TCSANOW)   # our side must not echo or cook the guest's bytes
+        # The fd is the shim's relay of the pty (a socket), which cooks nothing; a pty
+        # handed out directly would have to be made raw on our side.
+        if os.isatty(fd):
+            tty.setraw(fd, termios.TCSANOW)
         self.data = b""
 
     def read_until(self, needle: bytes, timeout=vc.TIMEOUT, unwrapped=False):
