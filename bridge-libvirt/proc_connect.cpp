@@ -2,11 +2,11 @@
 // Connection procedures: the handshake (AUTH_LIST, SUPPORTS_FEATURE, CONNECT_OPEN/CLOSE,
 // close callbacks) and facts about the host and hypervisor.
 #include "connect_uri.hpp"
-#include "emulator_query.hpp"
 #include "host_info.hpp"
 #include "procedures.hpp"
 #include "protocol.hpp"
 #include "rpc_error.hpp"
+#include "virtswarm/emulator_query.hpp"
 
 #include <algorithm>
 

@@ -9,13 +9,16 @@ namespace virtswarm::bridge {
 namespace {
 
 constexpr uint32_t kAffectConfig = 2; // VIR_DOMAIN_AFFECT_CONFIG
+constexpr uint32_t kConsoleForce = 1; // VIR_DOMAIN_CONSOLE_FORCE
 // Each open console holds a file descriptor.
 constexpr size_t kMaxStreamsPerClient = 16;
 
 void openConsole(Services& services, const CallPtr& call, xdr::Reader& args) {
     RemoteDomain dom = readDomain(args);
     auto device = args.optionalString(proto::kStringMax);
-    (void)args.u32(); // flags: FORCE/SAFE have no meaning for a pty that anyone may open
+    // FORCE takes the console from the session holding it; SAFE (a console that handles
+    // concurrent access safely) holds for every console here, which the shim relays.
+    bool force = (args.u32() & kConsoleForce) != 0;
     if (!argsDone(call, args)) {
         return;
     }
@@ -23,25 +26,27 @@ void openConsole(Services& services, const CallPtr& call, xdr::Reader& args) {
         call->fail(Error(Code::OperationFailed, "too many open streams on this connection"));
         return;
     }
-    withDomain(services, call, dom, [&services, call, device](const CachedDomain& d) {
+    withDomain(services, call, dom, [&services, call, device, force](const CachedDomain& d) {
         std::string path = d.path;
         authorize(services, call, "org.virtswarm.domain.open-console", d.name, d.uuid,
-                  [&services, call, path, device] {
-                      services.registry.openConsole(
-                          path, device.value_or(""), [&services, call](Result<sdbus::UnixFd> fd) {
-                              auto client = call->client();
-                              if (!fd) {
-                                  call->fail(fd.error());
-                                  return;
-                              }
-                              if (!client) {
-                                  return;
-                              }
-                              // The reply first: the client attaches its stream to it.
-                              call->replyVoid();
-                              ConsoleStream::attach(services.loop, client, call->header(),
-                                                    fd.value().release());
-                          });
+                  [&services, call, path, device, force] {
+                      services.registry.openConsole(path, device.value_or(""), force,
+                                                    [&services, call](Result<sdbus::UnixFd> fd) {
+                                                        auto client = call->client();
+                                                        if (!fd) {
+                                                            call->fail(fd.error());
+                                                            return;
+                                                        }
+                                                        if (!client) {
+                                                            return;
+                                                        }
+                                                        // The reply first: the client attaches its
+                                                        // stream to it.
+                                                        call->replyVoid();
+                                                        ConsoleStream::attach(services.loop, client,
+                                                                              call->header(),
+                                                                              fd.value().release());
+                                                    });
                   });
     });
 }

@@ -6,6 +6,7 @@
 #include "protocol.hpp"
 #include "rpc_error.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_schema.hpp"
 
 #include <chrono>
 
@@ -70,6 +71,8 @@ constexpr uint32_t kPowerAcpiButton = 1;
 constexpr uint32_t kPowerGuestAgent = 2;
 constexpr uint32_t kUndefineKeepTpm = 64;
 constexpr uint32_t kStartForceBoot = 8; // VIR_DOMAIN_START_FORCE_BOOT
+constexpr uint32_t kDefineValidate = 1; // VIR_DOMAIN_DEFINE_VALIDATE
+constexpr uint32_t kStartValidate = 16; // VIR_DOMAIN_START_VALIDATE
 
 // The D-Bus options a call's flags stand for; flags the swarm does not act on change
 // nothing, as before, except power methods it cannot use (initctl, signal, paravirt).
@@ -152,21 +155,31 @@ void domainAction(Services& services, const CallPtr& call, xdr::Reader& args) {
 // goes to the registry, so a UUID generated here is the one checked and the one defined.
 void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) {
     std::string xml = args.string(proto::kStringMax);
+    bool create = call->procedure() == proto::DomainCreateXml;
+    bool validate = false;
     if (call->procedure() != proto::DomainDefineXml) {
-        (void)args.u32(); // flags (validate, autodestroy, ...) are not supported: ignored
+        // Validation is the one flag acted on; others (autodestroy, ...) are ignored.
+        validate = (args.u32() & (create ? kStartValidate : kDefineValidate)) != 0;
     }
     if (!argsDone(call, args)) {
         return;
+    }
+    // The client's own text is what libvirt validates, before anything reads its values
+    // (a misspelt <memory> is a schema error, not a missing memory size).
+    if (validate) {
+        if (auto r = validateDomainSchema(xml); !r) {
+            call->fail(r.error());
+            return;
+        }
     }
     auto parsed = parseDomainXml(xml);
     if (!parsed) {
         call->fail(parsed.error());
         return;
     }
-    bool create = call->procedure() == proto::DomainCreateXml;
     auto domain = std::make_shared<DomainXml>(std::move(parsed).value());
     RemoteDomain named{domain->def.name, domain->def.uuid, -1};
-    auto forward = [&services, call, domain, named, create] {
+    auto forward = [&services, call, domain, named, create, validate] {
         auto client = call->client();
         if (!client) {
             return;
@@ -184,9 +197,9 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
         // definition belongs to, or it would reach what root can.
         uid_t definer = client->peer().uid;
         if (create) {
-            services.registry.createXml(domain->xml, definer, done);
+            services.registry.createXml(domain->xml, definer, validate, done);
         } else {
-            services.registry.defineXml(domain->xml, definer, done);
+            services.registry.defineXml(domain->xml, definer, validate, done);
         }
     };
     // Creating is defining and starting: both rights, as in Manager.CreateXML.

@@ -11,12 +11,15 @@
 #include <functional>
 #include <span>
 
+namespace virtswarm {
+class EmulatorQuery;
+}
+
 // What procedure handlers share: the services they use, the table entry they are
 // described by, and small helpers for the steps every handler repeats.
 namespace virtswarm::bridge {
 
 class EventForwarder;
-class EmulatorQuery;
 
 struct Services {
     EventLoop& loop;

@@ -6,8 +6,12 @@
 namespace virtswarm::bridge {
 namespace {
 
-Options definerOptions(uid_t definer) {
-    return Options{{kDefinerUidOption, sdbus::Variant(static_cast<uint32_t>(definer))}};
+Options defineOptions(uid_t definer, bool validate) {
+    Options options{{kDefinerUidOption, sdbus::Variant(static_cast<uint32_t>(definer))}};
+    if (validate) {
+        options.emplace("validate", sdbus::Variant(true));
+    }
+    return options;
 }
 
 } // namespace
@@ -16,12 +20,16 @@ RegistryClient::RegistryClient(sdbus::IConnection& bus, EventLoop& loop)
     : OwnedService(bus, loop, serviceNamesOf<DomainKind>())
     , ObjectClient<DomainKind>(ownService) {}
 
-void RegistryClient::defineXml(const std::string& xml, uid_t definer, Then<std::string> done) {
-    defineOrCreate("DefineXML", xml, definerOptions(definer), kCallTimeout, std::move(done));
+void RegistryClient::defineXml(const std::string& xml, uid_t definer, bool validate,
+                               Then<std::string> done) {
+    defineOrCreate("DefineXML", xml, defineOptions(definer, validate), kCallTimeout,
+                   std::move(done));
 }
 
-void RegistryClient::createXml(const std::string& xml, uid_t definer, Then<std::string> done) {
-    defineOrCreate("CreateXML", xml, definerOptions(definer), kStartTimeout, std::move(done));
+void RegistryClient::createXml(const std::string& xml, uid_t definer, bool validate,
+                               Then<std::string> done) {
+    defineOrCreate("CreateXML", xml, defineOptions(definer, validate), kStartTimeout,
+                   std::move(done));
 }
 
 void RegistryClient::getCapabilities(Then<std::string> done) {
@@ -67,11 +75,15 @@ void RegistryClient::getStats(const std::string& path, Then<PropertyMap> done) {
         std::move(done));
 }
 
-void RegistryClient::openConsole(const std::string& path, const std::string& device,
+void RegistryClient::openConsole(const std::string& path, const std::string& device, bool force,
                                  Then<sdbus::UnixFd> done) {
+    Options options;
+    if (force) {
+        options.emplace("force", sdbus::Variant(true));
+    }
     call<sdbus::UnixFd>(
         path, "OpenConsole", kCallTimeout,
-        [&device](sdbus::MethodCall& m) { m << device << Options{}; }, std::move(done));
+        [&device, &options](sdbus::MethodCall& m) { m << device << options; }, std::move(done));
 }
 
 } // namespace virtswarm::bridge

@@ -28,8 +28,10 @@ public:
     // Manager
     // The bridge calls as root on behalf of a libvirt client: `definer` is that client's
     // uid, which the registry records as the domain's definer (option definer-uid).
-    void defineXml(const std::string& xml, uid_t definer, Then<std::string> done);
-    void createXml(const std::string& xml, uid_t definer, Then<std::string> done);
+    // validate: the registry checks the XML against libvirt's schema too (option
+    // "validate"), so what it stores is what was validated.
+    void defineXml(const std::string& xml, uid_t definer, bool validate, Then<std::string> done);
+    void createXml(const std::string& xml, uid_t definer, bool validate, Then<std::string> done);
     void getCapabilities(Then<std::string> done);
     // Manager.GetAllStats: every domain's GetStats within `deadline`, whatever the shims do.
     using AllStats = std::map<sdbus::ObjectPath, PropertyMap>;
@@ -46,7 +48,9 @@ public:
     // AttachDevice / DetachDevice (s xml, a{sv} options{"config": b}).
     void changeDevice(const std::string& path, const std::string& method, const std::string& xml,
                       bool config, Done done);
-    void openConsole(const std::string& path, const std::string& device, Then<sdbus::UnixFd> done);
+    // force (VIR_DOMAIN_CONSOLE_FORCE): end another client's session on that console.
+    void openConsole(const std::string& path, const std::string& device, bool force,
+                     Then<sdbus::UnixFd> done);
 };
 
 } // namespace virtswarm::bridge

@@ -10,6 +10,8 @@ packages=(
     libgtest-dev googletest
     # run
     dbus dbus-daemon dbus-bin systemd polkitd qemu-system-x86 dnsmasq-base nftables
+    # libvirt's RelaxNG schemas (/usr/share/libvirt/schemas) for Define's validate option
+    libvirt0
     # storage: images (qemu-img), fs pools (mkfs, mount), logical pools (LVM)
     qemu-utils e2fsprogs mount lvm2
     swtpm swtpm-tools

@@ -401,6 +401,11 @@ void Machine::reset(Done done) {
 }
 
 void Machine::suspend(Done done) {
+    // libvirt's qemuDomainSuspend returns success for a domain that is already paused.
+    if (m_state == "paused") {
+        done(success());
+        return;
+    }
     if (m_state != "running") {
         done(Error(Code::InvalidState, "domain is not running"));
         return;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "console_relay.hpp"
 #include "device_backends.hpp"
 #include "qemu_files.hpp"
 #include "stats.hpp"
@@ -69,8 +70,10 @@ public:
     void stats(std::function<void(Result<Stats>)> done);
     // The guest's interfaces and addresses, from its guest agent.
     void interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done);
-    // A new fd on the pty behind a serial port ("" = the first one, or "serialN").
-    Result<int> openConsole(const std::string& device);
+    // A new console session on the pty behind a serial port ("" = the first one, or
+    // "serialN"): the client's end of a relay. One session per port, as in libvirt: a
+    // second open fails unless `force`, which ends the session holding it.
+    Result<int> openConsole(const std::string& device, bool force);
     // Hotplug of a <disk> (virtio) or <interface>; the live XML follows.
     void attachDevice(const std::string& xml, Done done);
     void detachDevice(const std::string& xml, Done done);
@@ -191,7 +194,8 @@ private:
     // RESUME events of a reboot are not a pause.
     bool m_inReboot = false;
     EventSource m_shutdownTimer;
-    std::map<std::string, std::string> m_ptyPaths; // serialN -> /dev/pts/M
+    std::map<std::string, std::string> m_ptyPaths;                   // serialN -> /dev/pts/M
+    std::map<std::string, std::unique_ptr<ConsoleRelay>> m_consoles; // serialN -> session
     // Unplugs waiting for the guest to release the device (DEVICE_DELETED).
     std::map<std::string, std::function<void()>> m_pendingUnplugs;
     Done m_startDone;

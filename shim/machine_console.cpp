@@ -31,7 +31,7 @@ void Machine::discoverPtys(std::function<void()> then) {
                   });
 }
 
-Result<int> Machine::openConsole(const std::string& device) {
+Result<int> Machine::openConsole(const std::string& device, bool force) {
     std::string alias = device.empty() || device == "console0" ? "serial0" : device;
     size_t index = 0;
     if (alias.rfind("serial", 0) != 0 ||
@@ -47,12 +47,21 @@ Result<int> Machine::openConsole(const std::string& device) {
     if (it == m_ptyPaths.end()) {
         return Error(Code::InvalidState, "console '" + alias + "' is not available yet");
     }
-    int fd = ::open(it->second.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        return Error(Code::OperationFailed,
-                     "cannot open " + it->second + ": " + std::strerror(errno));
+    auto& session = m_consoles[alias];
+    if (session && session->active()) {
+        if (!force) {
+            // libvirt's words (virChrdevOpen), which scripts and users recognise.
+            return Error(Code::OperationFailed, "Active console session exists for this domain");
+        }
+        log::info("console '" + alias + "' taken over: ending the previous session");
+        session.reset(); // its client reads end of file
     }
-    return fd;
+    auto relay = ConsoleRelay::open(m_loop, it->second);
+    if (!relay) {
+        return relay.takeError();
+    }
+    session = std::move(relay.value().first);
+    return relay.value().second;
 }
 
 std::string Machine::liveXml() const {

@@ -167,11 +167,12 @@ void MachineObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceW
 
 void MachineObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                                 Options options) {
-    if (auto r = checkOptions(options, {}); !r) {
-        result.returnError(toDBusError(r.error()));
+    auto force = boolOption(options, "force", false);
+    if (auto r = checkOptions(options, {"force"}); !r || !force) {
+        result.returnError(toDBusError(!r ? r.error() : force.error()));
         return;
     }
-    auto fd = m_machine.openConsole(device);
+    auto fd = m_machine.openConsole(device, force.value());
     if (!fd) {
         result.returnError(toDBusError(fd.error()));
         return;

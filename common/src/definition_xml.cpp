@@ -13,7 +13,8 @@ Error invalid(const std::string& what) {
 Result<void> checkName(const std::string& name, std::string_view kind, size_t maxBytes) {
     std::string what = std::string(kind) + " name";
     if (name.empty()) {
-        return invalid(std::string(kind) + " <name> is missing or empty");
+        // libvirt reads an empty <name/> as no name at all: both are NO_NAME.
+        return Error(Code::MissingName, std::string(kind) + " <name> is missing or empty");
     }
     if (name.size() > maxBytes) {
         return invalid(what + " is longer than " + std::to_string(maxBytes) + " bytes");

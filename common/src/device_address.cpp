@@ -60,7 +60,7 @@ Result<DeviceAddress> parseDeviceAddress(xml::Node device) {
             return r.takeError();
         }
         if (a.domain != 0) {
-            return Error(Code::NotSupported, "PCI domains other than 0 are not supported");
+            return Error(Code::ConfigUnsupported, "PCI domains other than 0 are not supported");
         }
         a.multifunction = xml::attribute(node, "multifunction").value_or("off") == "on";
         return DeviceAddress{a};
@@ -93,7 +93,7 @@ Result<DeviceAddress> parseDeviceAddress(xml::Node device) {
         }
         return DeviceAddress{UsbAddress{bus.value(), xml::attribute(node, "port").value_or("")}};
     }
-    return Error(Code::NotSupported, "device <address type='" + type + "'> is not supported");
+    return Error(Code::ConfigUnsupported, "device <address type='" + type + "'> is not supported");
 }
 
 std::string qemuPciBusId(uint32_t index, bool q35) {

@@ -5,6 +5,7 @@
 #include "domain_elements.hpp"
 #include "domain_platform_parse.hpp"
 #include "parse_util.hpp"
+#include "virtswarm/domain_def_canonical.hpp"
 #include "virtswarm/xml.hpp"
 
 #include <algorithm>
@@ -451,6 +452,8 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
     if (auto r = detail::checkToolDevices(def); !r) {
         return r.takeError();
     }
+    // What clients read back is libvirt's form of it (units, defaults written out).
+    canonicalizeDomain(root, def);
     // A running domain's id is not part of its definition.
     xml::removeAttribute(root, "id");
     return DomainXml{std::move(def), doc.serialize()};

@@ -109,9 +109,10 @@ Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& d
             return parseDomainXml(doc.value().serialize());
         }
     }
-    return Error(Code::InvalidArgs, device.kind == DeviceSpec::Kind::Disk
-                                        ? "no disk with target '" + device.disk.targetDev + "'"
-                                        : "no interface with MAC " + device.nic.mac);
+    // libvirt: DEVICE_MISSING, which callers such as Nova's detach path test for.
+    return Error(Code::DeviceMissing, device.kind == DeviceSpec::Kind::Disk
+                                          ? "no disk with target '" + device.disk.targetDev + "'"
+                                          : "no interface with MAC " + device.nic.mac);
 }
 
 Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,

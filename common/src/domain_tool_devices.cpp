@@ -13,7 +13,7 @@ Error invalid(const std::string& what) {
     return Error(Code::InvalidXML, what);
 }
 Error unsupported(const std::string& what) {
-    return Error(Code::NotSupported, what);
+    return Error(Code::ConfigUnsupported, what);
 }
 
 bool oneOf(const std::string& v, std::initializer_list<const char*> allowed) {

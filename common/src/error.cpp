@@ -11,8 +11,12 @@ constexpr int VIR_ERR_INTERNAL_ERROR = 1;
 constexpr int VIR_ERR_NO_SUPPORT = 3;
 constexpr int VIR_ERR_INVALID_ARG = 8;
 constexpr int VIR_ERR_OPERATION_FAILED = 9;
+constexpr int VIR_ERR_NO_NAME = 21;
 constexpr int VIR_ERR_XML_ERROR = 27;
-constexpr int VIR_ERR_DOM_EXIST = 28;
+constexpr int VIR_ERR_XML_DETAIL = 35;
+constexpr int VIR_ERR_CONFIG_UNSUPPORTED = 67;
+constexpr int VIR_ERR_XML_INVALID_SCHEMA = 92;
+constexpr int VIR_ERR_DEVICE_MISSING = 99;
 constexpr int VIR_ERR_OPERATION_DENIED = 29;
 constexpr int VIR_ERR_NO_DOMAIN = 42;
 constexpr int VIR_ERR_AUTH_FAILED = 45;
@@ -22,7 +26,6 @@ constexpr int VIR_ERR_AGENT_UNRESPONSIVE = 86;
 // "resource is busy": libvirt's own answer to a temporary shortage the caller may retry,
 // which is what a per-caller limit is; OPERATION_FAILED would read as a broken domain.
 constexpr int VIR_ERR_RESOURCE_BUSY = 87;
-constexpr int VIR_ERR_NETWORK_EXIST = 37;
 constexpr int VIR_ERR_NO_NETWORK = 43;
 constexpr int VIR_ERR_NO_STORAGE_POOL = 49;
 constexpr int VIR_ERR_NO_STORAGE_VOL = 50;
@@ -30,6 +33,7 @@ constexpr int VIR_ERR_STORAGE_VOL_EXIST = 90;
 constexpr int VIR_FROM_STORAGE = 18;
 constexpr int VIR_FROM_NETWORK = 19;
 constexpr int VIR_FROM_NONE = 0;
+constexpr int VIR_FROM_XML = 5;
 constexpr int VIR_FROM_DOM = 6;
 constexpr int VIR_FROM_QEMU = 10;
 constexpr int VIR_FROM_DOMAIN = 20;
@@ -38,7 +42,10 @@ constexpr int VIR_FROM_LOCKING = 42;
 
 constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     {Code::NoSuchDomain, "org.virtswarm.Error.NoSuchDomain", VIR_ERR_NO_DOMAIN, VIR_FROM_DOM},
-    {Code::DomainExists, "org.virtswarm.Error.DomainExists", VIR_ERR_DOM_EXIST, VIR_FROM_DOM},
+    // libvirt refuses a second domain or network of the same name or UUID with
+    // OPERATION_FAILED (virDomainObjListAdd, virNetworkObjAssignDef), not DOM_EXIST.
+    {Code::DomainExists, "org.virtswarm.Error.DomainExists", VIR_ERR_OPERATION_FAILED,
+     VIR_FROM_DOMAIN},
     {Code::InvalidState, "org.virtswarm.Error.InvalidState", VIR_ERR_OPERATION_INVALID,
      VIR_FROM_DOMAIN},
     {Code::InvalidXML, "org.virtswarm.Error.InvalidXML", VIR_ERR_XML_ERROR, VIR_FROM_DOMAIN},
@@ -57,7 +64,7 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
      VIR_FROM_ACCESS},
     {Code::NoSuchNetwork, "org.virtswarm.Error.NoSuchNetwork", VIR_ERR_NO_NETWORK,
      VIR_FROM_NETWORK},
-    {Code::NetworkExists, "org.virtswarm.Error.NetworkExists", VIR_ERR_NETWORK_EXIST,
+    {Code::NetworkExists, "org.virtswarm.Error.NetworkExists", VIR_ERR_OPERATION_FAILED,
      VIR_FROM_NETWORK},
     {Code::Conflict, "org.virtswarm.Error.Conflict", VIR_ERR_OPERATION_INVALID, VIR_FROM_NETWORK},
     {Code::LimitsExceeded, "org.virtswarm.Error.LimitsExceeded", VIR_ERR_RESOURCE_BUSY,
@@ -73,6 +80,15 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     // What libvirt's lock managers answer for a disk leased by another domain.
     {Code::ResourceBusy, "org.virtswarm.Error.ResourceBusy", VIR_ERR_RESOURCE_BUSY,
      VIR_FROM_LOCKING},
+    {Code::DeviceMissing, "org.virtswarm.Error.DeviceMissing", VIR_ERR_DEVICE_MISSING,
+     VIR_FROM_DOMAIN},
+    {Code::ConfigUnsupported, "org.virtswarm.Error.ConfigUnsupported", VIR_ERR_CONFIG_UNSUPPORTED,
+     VIR_FROM_DOMAIN},
+    {Code::MissingName, "org.virtswarm.Error.MissingName", VIR_ERR_NO_NAME, VIR_FROM_DOMAIN},
+    {Code::MalformedXML, "org.virtswarm.Error.MalformedXML", VIR_ERR_XML_DETAIL, VIR_FROM_DOMAIN},
+    // virXMLValidatorValidate reports it from libvirt's XML module.
+    {Code::InvalidSchema, "org.virtswarm.Error.InvalidSchema", VIR_ERR_XML_INVALID_SCHEMA,
+     VIR_FROM_XML},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

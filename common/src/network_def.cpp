@@ -184,7 +184,7 @@ Result<NetworkXml> parseNetworkXml(std::string_view text) {
         def.forwardDev = xml::attribute(forward, "dev").value_or("");
         if (def.forwardMode != "nat" && def.forwardMode != "route" && def.forwardMode != "open" &&
             def.forwardMode != "bridge") {
-            return Error(Code::NotSupported,
+            return Error(Code::ConfigUnsupported,
                          "forward mode '" + def.forwardMode + "' is not supported");
         }
     }

@@ -16,8 +16,10 @@ namespace virtswarm::detail {
 inline Error invalidXml(const std::string& what) {
     return Error(Code::InvalidXML, what);
 }
+// A definition that asks for what this driver does not configure: libvirt's
+// CONFIG_UNSUPPORTED, not NO_SUPPORT (which clients read as "the API is missing").
 inline Error notSupported(const std::string& what) {
-    return Error(Code::NotSupported, what);
+    return Error(Code::ConfigUnsupported, what);
 }
 
 inline bool oneOf(const std::string& v, std::initializer_list<const char*> allowed) {

@@ -41,7 +41,7 @@ Result<Document> Document::parse(std::string_view text, size_t maxBytes) {
                      "XML document exceeds " + std::to_string(maxBytes) + " bytes");
     }
     if (text.empty()) {
-        return Error(Code::InvalidXML, "empty XML document");
+        return Error(Code::MalformedXML, "empty XML document");
     }
     // Before libxml2 builds anything: an entity bomb costs this scan, not gigabytes.
     if (auto r = detail::refuseEntities(text); !r) {
@@ -65,7 +65,7 @@ Result<Document> Document::parse(std::string_view text, size_t maxBytes) {
             detail = "line " + std::to_string(err->line) + ": " + trim(err->message);
         }
         xmlFreeParserCtxt(ctxt);
-        return Error(Code::InvalidXML, "malformed XML: " + detail);
+        return Error(Code::MalformedXML, "malformed XML: " + detail);
     }
     xmlFreeParserCtxt(ctxt);
     if (doc->intSubset != nullptr || doc->extSubset != nullptr) {

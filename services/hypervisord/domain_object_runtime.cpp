@@ -46,8 +46,9 @@ void DomainObject::Reset(sdbus::Result<>&& result, Options options) {
 }
 
 void DomainObject::Suspend(sdbus::Result<>&& result, Options options) {
-    forwardToShim(std::move(result), options, domainAction("Suspend"), {DomainState::Running},
-                  "Suspend");
+    // Paused too: suspending a paused domain succeeds in libvirt (the shim answers at once).
+    forwardToShim(std::move(result), options, domainAction("Suspend"),
+                  {DomainState::Running, DomainState::Paused}, "Suspend");
 }
 
 void DomainObject::Resume(sdbus::Result<>&& result, Options options) {
@@ -119,17 +120,19 @@ void DomainObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWi
 
 void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                                Options options) {
-    m_gate.handle(std::move(result), checkOptions(options, {}), domainAction("OpenConsole"),
-                  [this, device](const SharedResult<sdbus::UnixFd>& shared) {
+    m_gate.handle(std::move(result), checkOptions(options, {"force"}), domainAction("OpenConsole"),
+                  [this, device, options](const SharedResult<sdbus::UnixFd>& shared) {
                       if (!active()) {
                           fail(shared, notRunning(def().name));
                           return;
                       }
-                      // The shim opens the pty and the fd crosses the bus twice, never a path.
+                      // force: end another client's session on this console (the shim checks the
+                      // type). The shim opens the pty and the fd crosses the bus twice, never a
+                      // path.
                       m_registry.shims().call<sdbus::UnixFd>(
                           uuidHex(), "OpenConsole", m_registry.config().shimCallTimeout,
                           [shared](Result<sdbus::UnixFd> fd) { reply(shared, fd); }, device,
-                          Options{});
+                          options);
                   });
 }
 

@@ -3,6 +3,8 @@
 #include "manager_object.hpp"
 #include "registry.hpp"
 #include "virtswarm/daemon_runtime.hpp"
+#include "virtswarm/domain_def_canonical.hpp"
+#include "virtswarm/emulator_query.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 
@@ -77,10 +79,21 @@ int main(int argc, char** argv) {
     }
     hypervisor::Registry registry(daemon.bus(), *shimBus.value(), daemon.loop(), config);
     hypervisor::ManagerObject manager(registry);
-    auto started = registry.start([&] { daemon.claimName(names::kHypervisorBusName); });
-    if (!started) {
-        log::error(started.error().message());
-        return 1;
-    }
+    // The definitions are loaded (and so put in libvirt's canonical form) once QEMU has
+    // said which machine types its aliases stand for: asked in a child process the loop
+    // watches, so nothing waits on it. Without an answer the machine types stay as written.
+    EmulatorQuery machineTypes(daemon.loop(), kDefaultEmulator, {"-machine", "help"});
+    machineTypes.get([&](Result<std::string> help) {
+        if (help) {
+            setMachineAliases(parseMachineHelp(help.value()));
+        } else {
+            log::warning("machine types stay as written: " + help.error().message());
+        }
+        auto started = registry.start([&] { daemon.claimName(names::kHypervisorBusName); });
+        if (!started) {
+            log::error(started.error().message());
+            daemon.loop().exit(1);
+        }
+    });
     return daemon.run();
 }

@@ -6,6 +6,7 @@
 #include "registry.hpp"
 #include "virtswarm/authorize_definition.hpp"
 #include "virtswarm/definer.hpp"
+#include "virtswarm/domain_schema.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/polkit_actions.hpp"
@@ -17,6 +18,27 @@ namespace {
 constexpr auto kDefineXml = actions::forMethod(names::kHypervisorManagerInterface, "DefineXML");
 constexpr auto kCreateXml = actions::forMethod(names::kHypervisorManagerInterface, "CreateXML");
 constexpr auto kGetAllStats = actions::forMethod(names::kHypervisorManagerInterface, "GetAllStats");
+
+// The option of DefineXML and CreateXML that checks the text against libvirt's schema
+// first (VIR_DOMAIN_DEFINE_VALIDATE, VIR_DOMAIN_START_VALIDATE).
+constexpr const char* kValidateOption = "validate";
+
+// How a Define/Create reads its XML: with validate, unknown elements and attributes are
+// refused (InvalidSchema) before the definition is parsed, as libvirt does.
+std::function<Result<DomainXml>(const std::string&)> domainParser(const Options& options) {
+    auto validate = boolOption(options, kValidateOption, false);
+    return [validate](const std::string& xml) -> Result<DomainXml> {
+        if (!validate) {
+            return validate.error();
+        }
+        if (validate.value()) {
+            if (auto r = validateDomainSchema(xml); !r) {
+                return r.takeError();
+            }
+        }
+        return parseDomainXml(xml);
+    };
+}
 
 // The definition will reach only what its definer can: the caller, or the client a root
 // caller (the libvirt bridge) acts for.
@@ -50,7 +72,8 @@ void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
                               Options options) {
     authorizeDefinitionFor<DomainXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        DefinitionRights{actions::actionIds(kDefineXml), {kDefinerUidOption}}, parseDomainXml,
+        DefinitionRights{actions::actionIds(kDefineXml), {kDefinerUidOption, kValidateOption}},
+        domainParser(options),
         [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
                         uid_t caller) {
             if (auto r = admit(*domain, caller, options); !r) {
@@ -119,7 +142,8 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
     // definition.
     authorizeDefinitionFor<DomainXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        DefinitionRights{actions::actionIds(kCreateXml), {kDefinerUidOption}}, parseDomainXml,
+        DefinitionRights{actions::actionIds(kCreateXml), {kDefinerUidOption, kValidateOption}},
+        domainParser(options),
         [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
                         uid_t caller) {
             if (auto r = admit(*domain, caller, options); !r) {

@@ -119,6 +119,15 @@ def test_domain_lifecycle_with_events(conn, guest, bridge):
         state, max_mem, mem, vcpus, _cpu_time = dom.info()
         assert (state, max_mem, mem, vcpus) == (libvirt.VIR_DOMAIN_RUNNING, 131072, 131072, 1)
         assert dom.state() == [libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_BOOTED]
+        # As libvirt: a second suspend of a paused domain succeeds and changes nothing.
+        dom.suspend()
+        h.wait_until(lambda: dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED, 60,
+                     what="the domain to pause")
+        dom.suspend()
+        assert dom.state() == [libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_USER]
+        dom.resume()
+        h.wait_until(lambda: dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING, 60,
+                     what="the domain to resume")
         dom = conn.lookupByUUIDString(uid)
         assert dom.ID() > 0 and conn.lookupByID(dom.ID()).name() == name
         assert [d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
@@ -143,7 +152,7 @@ def test_domain_lifecycle_with_events(conn, guest, bridge):
 def test_errors_map_to_libvirt_codes(conn):
     assert error_code(conn.lookupByName, "nosuch") == libvirt.VIR_ERR_NO_DOMAIN
     assert error_code(conn.lookupByUUIDString, str(uuidlib.uuid4())) == libvirt.VIR_ERR_NO_DOMAIN
-    assert error_code(conn.defineXML, "<domain") == libvirt.VIR_ERR_XML_ERROR
+    assert error_code(conn.defineXML, "<domain") == libvirt.VIR_ERR_XML_DETAIL
     # Not implemented by the bridge: NO_SUPPORT, which is what makes clients fall back.
     assert error_code(conn.listAllStoragePools) == libvirt.VIR_ERR_NO_SUPPORT
 
@@ -217,6 +226,102 @@ def test_console_stream_both_ways(conn, guest):
         h.wait_until(ended, 30, 0.05, what="the end of the console stream")
         st.finish()
     finally:
+        try:
+            dom.destroy()
+        except libvirt.libvirtError:
+            pass
+
+
+def test_console_is_exclusive_and_force_takes_it_over(conn, guest):
+    """As libvirt (virChrdevOpen): one session per console. A second openConsole without
+    FORCE is OPERATION_FAILED "Active console session exists for this domain" and leaves
+    the first session working; with FORCE the first client's stream ends and the second
+    has the console. Once the holder finishes its stream, a plain open works again."""
+    name = "vs-py-console-excl"
+    dom = conn.createXML(pty_domain_xml(guest, name, str(uuidlib.uuid4())), 0)
+    streams = []
+    try:
+        first = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        streams.append(first)
+
+        def opened():
+            try:
+                dom.openConsole(None, first, 0)
+                return True
+            except libvirt.libvirtError as e:      # the pty may not be known yet
+                if e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+                    raise
+                return False
+        h.wait_until(opened, 30, 0.1, what="the console to open")
+
+        second = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        streams.append(second)
+        with pytest.raises(libvirt.libvirtError) as refused:
+            dom.openConsole(None, second, 0)
+        assert refused.value.get_error_code() == libvirt.VIR_ERR_OPERATION_FAILED
+        assert "Active console session exists for this domain" in str(refused.value)
+
+        def talks(st, word):
+            """Types `word` until the guest's tty echoes it back through `st`."""
+            received = bytearray()
+            last_sent = [0.0]
+
+            def echoed():
+                now = __import__("time").monotonic()
+                if now - last_sent[0] > 0.5:
+                    st.send(word + b"\n")
+                    last_sent[0] = now
+                while True:
+                    data = st.recv(4096)
+                    if data == -2 or data == b"":
+                        break
+                    received.extend(data)
+                return word in received
+            h.wait_until(echoed, 90, 0.05, what=f"{word!r} echoed through the console")
+
+        talks(first, b"vs-first-holder")     # the refusal did not disturb the holder
+
+        forced = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        streams.append(forced)
+        dom.openConsole(None, forced, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+
+        def first_ended():
+            try:
+                while True:
+                    data = first.recv(4096)
+                    if data == b"":
+                        return True
+                    if data == -2:
+                        return False
+            except libvirt.libvirtError:
+                return True
+        h.wait_until(first_ended, 30, 0.05, what="the first client's stream to end")
+        first.finish()
+        streams.remove(first)
+        talks(forced, b"vs-forced-holder")
+
+        # The holder lets go: the console is free for a plain open again.
+        forced.finish()
+        streams.remove(forced)
+        again = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        streams.append(again)
+
+        def reopened():
+            try:
+                dom.openConsole(None, again, 0)
+                return True
+            except libvirt.libvirtError as e:      # the shim may not have seen the close yet
+                if e.get_error_code() != libvirt.VIR_ERR_OPERATION_FAILED:
+                    raise
+                return False
+        h.wait_until(reopened, 30, 0.1, what="the console to be free again")
+        talks(again, b"vs-third-holder")
+    finally:
+        for st in streams:
+            try:
+                st.abort()
+            except libvirt.libvirtError:
+                pass
         try:
             dom.destroy()
         except libvirt.libvirtError:

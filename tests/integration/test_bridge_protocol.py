@@ -296,9 +296,9 @@ def test_define_lookup_undefine_with_events(proxyd, conn):
     listener.close()
 
 
-def test_invalid_xml_is_xml_error(conn):
+def test_malformed_xml_is_xml_detail(conn):
     conn.handshake()
-    assert conn.err(DEFINE_XML, string("<domain"))[0] == 27
+    assert conn.err(DEFINE_XML, string("<domain"))[0] == 35      # VIR_ERR_XML_DETAIL
 
 
 # ---------------------------------------------------------------- other listeners
@@ -354,7 +354,7 @@ def test_systemd_socket_activation():
     try:
         h.wait_until(lambda: os.path.exists(ro), 20, what="the activation sockets")
         w = Conn(rw).handshake()           # the first connection starts the daemon
-        assert w.err(DEFINE_XML, string("<domain"))[0] == 27          # parsed: read-write
+        assert w.err(DEFINE_XML, string("<domain"))[0] == 35          # parsed (XML_DETAIL): read-write
         r = Conn(ro).handshake()
         assert r.err(DEFINE_XML, string("<domain"))[0] == 29          # read-only socket
         w.close()

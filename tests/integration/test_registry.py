@@ -78,13 +78,15 @@ def snapshot():
 
 
 @pytest.mark.parametrize("bad_xml,expected", [
-    ("<domain type='qemu'><name>x</name", "InvalidXML"),
-    ("", "InvalidXML"),
+    ("<domain type='qemu'><name>x</name", "MalformedXML"),
+    ("", "MalformedXML"),
+    ("<domain type='qemu'><memory>131072</memory><os><type>hvm</type></os></domain>",
+     "MissingName"),
     ("<domain type='qemu'><name>nomem</name><os><type>hvm</type></os></domain>", "InvalidXML"),
     ("<domain type='xen'><name>x</name><memory>131072</memory><os><type>hvm</type></os></domain>",
-     "NotSupported"),
+     "ConfigUnsupported"),
     ("<domain type='qemu'><name>x</name><memory>131072</memory><os><type>hvm</type></os>"
-     "<devices><hostdev mode='subsystem' type='pci'/></devices></domain>", "NotSupported"),
+     "<devices><hostdev mode='subsystem' type='pci'/></devices></domain>", "ConfigUnsupported"),
 ])
 def test_bad_xml_is_a_named_error_and_changes_nothing(bad_xml, expected):
     vc.define(vc.domain_xml(vc.unique("keep")))

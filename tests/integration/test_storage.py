@@ -91,7 +91,7 @@ def test_bad_input_is_a_named_error_and_changes_nothing():
     mgr = sc.manager()
     cases = [
         (lambda: mgr.DefineXML("<pool type='dir'><name>x</name>", sc.opts()),
-         "org.virtswarm.Error.InvalidXML"),
+         "org.virtswarm.Error.MalformedXML"),
         (lambda: mgr.DefineXML("<pool type='iscsi'><name>x</name></pool>", sc.opts()),
          "org.virtswarm.Error.NotSupported"),
         (lambda: mgr.DefineXML(sc.dir_pool_xml("x", "relative/dir"), sc.opts()),

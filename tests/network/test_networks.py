@@ -82,11 +82,11 @@ def test_bad_input_is_a_named_error_and_changes_nothing():
     nc.network(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
     before = (nc.list_networks(), nc.firewall_rules(), sorted(nc.links()))
     cases = [
-        ("<network><name>x</name", ERR + "InvalidXML"),
+        ("<network><name>x</name", ERR + "MalformedXML"),
         ("<network><name>x</name><ip address='10.0.0.1' prefix='24'><dhcp>"
          "<range start='10.0.1.10' end='10.0.1.20'/></dhcp></ip></network>", ERR + "InvalidXML"),
         ("<network><name>x</name><ip address='300.0.0.1'/></network>", ERR + "InvalidXML"),
-        ("<network><name>x</name><forward mode='hostdev'/></network>", ERR + "NotSupported"),
+        ("<network><name>x</name><forward mode='hostdev'/></network>", ERR + "ConfigUnsupported"),
         (nc.nat_xml("overlap", 160), ERR + "Conflict"),
         (nc.nat_xml("base", 161), ERR + "NetworkExists"),
         ("<network><name>br</name><bridge name='" + str(nc.props(path)["Bridge"]) +

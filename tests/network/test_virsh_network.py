@@ -25,7 +25,8 @@ pytestmark = pytest.mark.skipif(os.environ.get("VS_NETNS") != "1",
                                 reason="needs the harness's private network namespace")
 
 # libvirt's virErrorNumber values (reference/libvirt-rpc.md).
-XML_ERROR, OPERATION_DENIED, NETWORK_EXIST, NO_NETWORK, OPERATION_INVALID = 27, 29, 37, 43, 55
+# libvirt: malformed XML is XML_DETAIL, a duplicate name/UUID is OPERATION_FAILED.
+OPERATION_FAILED, OPERATION_DENIED, XML_DETAIL, NO_NETWORK, OPERATION_INVALID = 9, 29, 35, 43, 55
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -211,9 +212,9 @@ def test_unknown_names_and_bad_xml_are_libvirts_errors(bridge):
         assert error_code(libvirt, conn.networkLookupByUUIDString,
                           str(uuidlib.uuid4())) == NO_NETWORK
         assert error_code(libvirt, conn.networkDefineXML, "<network><name>x</name") == \
-            XML_ERROR
+            XML_DETAIL
         net = conn.networkDefineXML(net_xml("codes", 42))
-        assert error_code(libvirt, conn.networkDefineXML, net_xml("codes", 43)) == NETWORK_EXIST
+        assert error_code(libvirt, conn.networkDefineXML, net_xml("codes", 43)) == OPERATION_FAILED
         assert error_code(libvirt, net.destroy) == OPERATION_INVALID
         net.create()
         assert error_code(libvirt, net.create) == OPERATION_INVALID

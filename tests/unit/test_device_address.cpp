@@ -62,8 +62,8 @@ TEST(DeviceAddressTest, BadNumbersAndUnknownTypesAreNamedErrors) {
     }
     auto isa = addressOf("<address type='isa' iobase='0x505'/>");
     ASSERT_FALSE(isa);
-    EXPECT_EQ(isa.error().code(), Code::NotSupported);
+    EXPECT_EQ(isa.error().code(), Code::ConfigUnsupported);
     auto domain = addressOf("<address type='pci' domain='0x0001' bus='0'/>");
     ASSERT_FALSE(domain);
-    EXPECT_EQ(domain.error().code(), Code::NotSupported);
+    EXPECT_EQ(domain.error().code(), Code::ConfigUnsupported);
 }

@@ -110,12 +110,13 @@ TEST(DomainXml, CurrentMemoryIsCappedAtMemory) {
 }
 
 TEST(DomainXml, MalformedOrIncompleteIsInvalidXML) {
-    EXPECT_EQ(errorCode(""), Code::InvalidXML);
-    EXPECT_EQ(errorCode("<domain type='qemu'><name>x</name>"), Code::InvalidXML);
+    // Not XML at all: libvirt's XML_DETAIL; no name: NO_NAME; the rest XML_ERROR.
+    EXPECT_EQ(errorCode(""), Code::MalformedXML);
+    EXPECT_EQ(errorCode("<domain type='qemu'><name>x</name>"), Code::MalformedXML);
     EXPECT_EQ(errorCode("<network/>"), Code::InvalidXML);
     EXPECT_EQ(errorCode("<domain><name>x</name></domain>"), Code::InvalidXML);
     EXPECT_EQ(errorCode("<domain type='qemu'><memory>1</memory><os><type>hvm</type></os></domain>"),
-              Code::InvalidXML); // no name
+              Code::MissingName);
     EXPECT_EQ(errorCode(domainXml("", "  <uuid>not-a-uuid</uuid>\n")), Code::InvalidXML);
     EXPECT_EQ(errorCode("<domain type='qemu'><name>a/b</name><memory>1</memory>"
                         "<os><type>hvm</type></os></domain>"),
@@ -142,17 +143,18 @@ TEST(DomainXml, MalformedOrIncompleteIsInvalidXML) {
 }
 
 TEST(DomainXml, ThingsWeCannotRunAreNotSupported) {
-    EXPECT_EQ(errorCode(domainXml("", "", "xen")), Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<hostdev mode='subsystem' type='pci'/>")), Code::NotSupported);
+    EXPECT_EQ(errorCode(domainXml("", "", "xen")), Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<hostdev mode='subsystem' type='pci'/>")),
+              Code::ConfigUnsupported);
     EXPECT_EQ(errorCode(domainXml("<disk type='block'><source dev='/dev/sda'/>"
                                   "<target dev='vda'/></disk>")),
-              Code::NotSupported);
+              Code::ConfigUnsupported);
     EXPECT_EQ(errorCode(domainXml("<disk type='file'><driver type='vmdk'/><source file='/a'/>"
                                   "<target dev='vda'/></disk>")),
-              Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<interface type='direct'/>")), Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<graphics type='sdl'/>")), Code::NotSupported);
-    EXPECT_EQ(errorCode(domainXml("<serial type='tcp'/>")), Code::NotSupported);
+              Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<interface type='direct'/>")), Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<graphics type='sdl'/>")), Code::ConfigUnsupported);
+    EXPECT_EQ(errorCode(domainXml("<serial type='tcp'/>")), Code::ConfigUnsupported);
 }
 
 TEST(DomainXml, RejectsHugeDocumentsAndExternalEntities) {

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // CONNECT_GET_VERSION's number from what QEMU prints for --version, and
 // CONNECT_GET_CPU_MODEL_NAMES' list from -cpu help.
-#include "emulator_query.hpp"
+#include "virtswarm/emulator_query.hpp"
 
 #include <gtest/gtest.h>
 
-using virtswarm::bridge::parseCpuModels;
-using virtswarm::bridge::parseQemuVersion;
+using virtswarm::parseCpuModels;
+using virtswarm::parseQemuVersion;
 
 TEST(QemuVersion, DebianAndUpstreamVersionLines) {
     EXPECT_EQ(parseQemuVersion("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\n"

@@ -63,9 +63,9 @@ TEST(NetworkXml, GeneratesUuidAndMacButLeavesTheBridgeToTheRegistry) {
 }
 
 TEST(NetworkXml, RejectsInconsistentDefinitions) {
-    EXPECT_EQ(errorOf("<network><name>x</name"), Code::InvalidXML);
+    EXPECT_EQ(errorOf("<network><name>x</name"), Code::MalformedXML);
     EXPECT_EQ(errorOf("<domain/>"), Code::InvalidXML);
-    EXPECT_EQ(errorOf("<network/>"), Code::InvalidXML);
+    EXPECT_EQ(errorOf("<network/>"), Code::MissingName);
     EXPECT_EQ(errorOf("<network><name>x</name><ip address='10.0.0.1' prefix='33'/></network>"),
               Code::InvalidXML);
     EXPECT_EQ(errorOf("<network><name>x</name><ip address='10.0.0.1' netmask='255.0.255.0'/>"
@@ -88,7 +88,7 @@ TEST(NetworkXml, RejectsInconsistentDefinitions) {
     EXPECT_EQ(errorOf("<network><name>x</name><bridge name='much-too-long-name0'/></network>"),
               Code::InvalidXML);
     EXPECT_EQ(errorOf("<network><name>x</name><forward mode='passthrough'/></network>"),
-              Code::NotSupported);
+              Code::ConfigUnsupported);
 }
 
 TEST(NetworkXml, SubnetOverlap) {

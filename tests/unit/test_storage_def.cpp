@@ -50,7 +50,7 @@ TEST(StoragePoolXml, BadInputIsANamedError) {
         Code code;
     };
     const Case cases[] = {
-        {"<pool type='dir'><name>a</name>", Code::InvalidXML},
+        {"<pool type='dir'><name>a</name>", Code::MalformedXML},
         {"<network/>", Code::InvalidXML},
         {"<pool type='iscsi'><name>a</name></pool>", Code::NotSupported},
         {"<pool><name>a</name></pool>", Code::InvalidXML},
@@ -124,7 +124,7 @@ TEST(StorageVolumeXml, BadVolumesAreNamedErrors) {
         {"<volume><name>a/b</name><capacity>1</capacity></volume>", Code::InvalidXML},
         {"<volume><name>.hidden</name><capacity>1</capacity></volume>", Code::InvalidXML},
         {"<volume><name>..</name><capacity>1</capacity></volume>", Code::InvalidXML},
-        {"<volume><capacity>1</capacity></volume>", Code::InvalidXML},
+        {"<volume><capacity>1</capacity></volume>", Code::MissingName},
         {"<volume><name>a</name><capacity>lots</capacity></volume>", Code::InvalidXML},
         {"<volume><name>a</name><capacity>1</capacity><target><format type='vmdk'/>"
          "</target></volume>",

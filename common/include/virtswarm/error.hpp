@@ -34,6 +34,19 @@ enum class Code {
     // A disk image is leased by another domain (virtswarm-lockd): a writable image to one
     // domain at a time, a shared one never to a writer.
     ResourceBusy,
+    // The codes below mirror libvirt's distinctions that scripts and tools branch on.
+    // A device named in a detach is not in the domain (libvirt: DEVICE_MISSING).
+    DeviceMissing,
+    // The definition asks for something this host or driver refuses to configure
+    // (libvirt: CONFIG_UNSUPPORTED; NO_SUPPORT would mean "the API is missing").
+    ConfigUnsupported,
+    // The definition has no <name> (libvirt: NO_NAME).
+    MissingName,
+    // The text is not well-formed XML (libvirt: XML_DETAIL, with the parser's message).
+    MalformedXML,
+    // A definition checked on request (validate) does not match libvirt's RelaxNG schema
+    // (libvirt: XML_INVALID_SCHEMA, with the schema's messages).
+    InvalidSchema,
     Internal,
 };
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "emulator_query.hpp"
+#include "virtswarm/emulator_query.hpp"
 
 #include "virtswarm/child_process.hpp"
 
@@ -9,7 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-namespace virtswarm::bridge {
+namespace virtswarm {
 namespace {
 
 constexpr std::chrono::seconds kProbeTimeout{10};
@@ -165,4 +165,4 @@ void EmulatorQuery::finish(Result<std::string> result) {
     }
 }
 
-} // namespace virtswarm::bridge
+} // namespace virtswarm

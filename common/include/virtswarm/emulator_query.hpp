@@ -13,10 +13,11 @@
 
 // Facts only the installed emulator knows, asked of it: its version
 // (`qemu-system-x86_64 --version`, for CONNECT_GET_VERSION) and its CPU models (`-cpu help`,
-// for CONNECT_GET_CPU_MODEL_NAMES). Each question runs once, in a child process watched by
-// the loop, so no handler ever waits on a child; an upgraded QEMU shows after the bridge
+// for CONNECT_GET_CPU_MODEL_NAMES) for the bridge, its machine types (`-machine help`) for
+// the registry's canonical XML. Each question runs once, in a child process watched by
+// the loop, so no handler ever waits on a child; an upgraded QEMU shows after the daemon
 // restarts.
-namespace virtswarm::bridge {
+namespace virtswarm {
 
 // "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)" -> 7002022, as libvirt's
 // QEMU driver reports it (major * 1,000,000 + minor * 1,000 + micro).
@@ -55,4 +56,4 @@ private:
     EventSource m_deadline;
 };
 
-} // namespace virtswarm::bridge
+} // namespace virtswarm

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "virtswarm/domain_def_canonical.hpp"
+
+#include <algorithm>
+#include <libxml/tree.h>
+#include <sstream>
+
+namespace virtswarm {
+namespace {
+
+std::optional<MachineAliases>& aliasesSlot() {
+    static std::optional<MachineAliases> aliases;
+    return aliases;
+}
+
+void setKiB(xml::Node node, uint64_t kib) {
+    xml::setAttribute(node, "unit", "KiB");
+    // The element's text is its only child: replace it.
+    xmlNodeSetContent(node, reinterpret_cast<const xmlChar*>(std::to_string(kib).c_str()));
+}
+
+void canonicalMemory(xml::Node root, const DomainDef& def) {
+    xml::Node memory = xml::firstChild(root, "memory");
+    if (memory == nullptr) {
+        return; // the parser refuses this; nothing to normalise
+    }
+    setKiB(memory, def.memoryKiB);
+    xml::Node current = xml::firstChild(root, "currentMemory");
+    if (current == nullptr) {
+        current = xml::insertAfter(memory, "currentMemory");
+    }
+    setKiB(current, def.currentMemoryKiB);
+    xml::Node vcpu = xml::firstChild(root, "vcpu");
+    if (vcpu == nullptr) {
+        vcpu = xml::insertAfter(current, "vcpu", std::to_string(def.vcpus));
+    }
+    if (!xml::attribute(vcpu, "placement")) {
+        xml::setAttribute(vcpu, "placement", "static");
+    }
+}
+
+void canonicalMachine(xml::Node root, DomainDef& def) {
+    xml::Node os = xml::firstChild(root, "os");
+    xml::Node type = os != nullptr ? xml::firstChild(os, "type") : nullptr;
+    if (type == nullptr) {
+        return;
+    }
+    xml::setAttribute(type, "arch", def.arch);
+    const auto& aliases = machineAliases();
+    std::string machine = def.machine;
+    if (aliases) {
+        if (machine.empty()) {
+            machine = aliases->defaultMachine;
+        }
+        if (auto it = aliases->canonical.find(machine); it != aliases->canonical.end()) {
+            machine = it->second;
+        }
+    }
+    if (!machine.empty()) {
+        xml::setAttribute(type, "machine", machine);
+        def.machine = machine;
+    }
+}
+
+// <target type='isa-serial' port='0'><model name='isa-serial'/></target>, libvirt's
+// default target of the first x86 serial port.
+void addIsaSerialTarget(xml::Node serial) {
+    xml::Node target = xml::appendChild(serial, "target");
+    xml::setAttribute(target, "type", "isa-serial");
+    xml::setAttribute(target, "port", "0");
+    xml::setAttribute(xml::appendChild(target, "model"), "name", "isa-serial");
+}
+
+// libvirt: a console with no serial port creates the port, and the console becomes an
+// alias of it (<target type='serial' port='0'/>).
+void serialForConsole(xml::Node devices) {
+    auto consoles = xml::children(devices, "console");
+    if (consoles.empty() || !xml::children(devices, "serial").empty()) {
+        return;
+    }
+    xml::Node console = consoles.front();
+    xml::Node serial = xmlCopyNode(console, 1);
+    xmlNodeSetName(serial, reinterpret_cast<const xmlChar*>("serial"));
+    for (xml::Node child : xml::children(serial)) {
+        if (xml::name(child) == "target" || xml::name(child) == "alias") {
+            xml::removeNode(child);
+        }
+    }
+    addIsaSerialTarget(serial);
+    xmlAddPrevSibling(console, serial);
+    if (xml::firstChild(console, "target") == nullptr) {
+        xml::Node target = xml::appendChild(console, "target");
+        xml::setAttribute(target, "type", "serial");
+        xml::setAttribute(target, "port", "0");
+    }
+}
+
+bool hasInput(const DomainDef& def, const std::string& type, const std::string& bus) {
+    return std::any_of(def.inputs.begin(), def.inputs.end(),
+                       [&](const InputDef& in) { return in.type == type && in.bus == bus; });
+}
+
+// Every x86 PC has a PS/2 mouse and keyboard; libvirt lists them (QEMU needs no option).
+// They go before the first device libvirt formats after inputs, so the order is libvirt's.
+void defaultInputs(xml::Node devices, DomainDef& def) {
+    static constexpr const char* kAfterInputs[] = {"graphics", "sound",    "audio",    "video",
+                                                   "hostdev",  "redirdev", "watchdog", "memballoon",
+                                                   "rng",      "tpm",      "panic"};
+    xml::Node before = nullptr;
+    for (xml::Node child : xml::children(devices)) {
+        if (std::find_if(std::begin(kAfterInputs), std::end(kAfterInputs), [&](const char* n) {
+                return xml::name(child) == n;
+            }) != std::end(kAfterInputs)) {
+            before = child;
+            break;
+        }
+    }
+    for (const char* type : {"mouse", "keyboard"}) {
+        if (hasInput(def, type, "ps2")) {
+            continue;
+        }
+        xml::Node input = xmlNewDocNode(devices->doc, nullptr,
+                                        reinterpret_cast<const xmlChar*>("input"), nullptr);
+        xml::setAttribute(input, "type", type);
+        xml::setAttribute(input, "bus", "ps2");
+        if (before != nullptr) {
+            xmlAddPrevSibling(before, input);
+        } else {
+            xmlAddChild(devices, input);
+        }
+        def.inputs.push_back(InputDef{type, "ps2", {}});
+    }
+}
+
+void defaultBalloon(xml::Node devices, DomainDef& def) {
+    if (xml::firstChild(devices, "memballoon") != nullptr) {
+        return;
+    }
+    xml::setAttribute(xml::appendChild(devices, "memballoon"), "model", "virtio");
+    def.memballoon.model = "virtio";
+}
+
+} // namespace
+
+MachineAliases parseMachineHelp(std::string_view output) {
+    MachineAliases out;
+    std::istringstream lines{std::string(output)};
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream words(line);
+        std::string name;
+        words >> name;
+        if (name.empty() || name == "Supported") {
+            continue;
+        }
+        if (auto at = line.find("(alias of "); at != std::string::npos) {
+            auto start = at + 10;
+            auto end = line.find(')', start);
+            if (end != std::string::npos && end > start) {
+                out.canonical[name] = line.substr(start, end - start);
+            }
+        }
+        if (line.find("(default)") != std::string::npos) {
+            out.defaultMachine = name;
+        }
+    }
+    return out;
+}
+
+void setMachineAliases(std::optional<MachineAliases> aliases) {
+    aliasesSlot() = std::move(aliases);
+}
+
+const std::optional<MachineAliases>& machineAliases() {
+    return aliasesSlot();
+}
+
+void canonicalizeDomain(xml::Node root, DomainDef& def) {
+    canonicalMemory(root, def);
+    canonicalMachine(root, def);
+    xml::Node devices = xml::firstChild(root, "devices");
+    if (devices == nullptr) {
+        devices = xml::appendChild(root, "devices");
+    }
+    serialForConsole(devices);
+    defaultInputs(devices, def);
+    defaultBalloon(devices, def);
+}
+
+} // namespace virtswarm

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// libvirt's inactive form of a definition (domain_def_canonical.hpp), checked against
+// what libvirt 9.0 prints for the same input (its tests/qemuxml2xmloutdata/ files).
+#include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_def_canonical.hpp"
+#include "virtswarm/xml.hpp"
+
+#include <gtest/gtest.h>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace virtswarm;
+
+namespace {
+
+constexpr const char* kMachineHelp =
+    "Supported machines are:\n"
+    "microvm              microvm (i386)\n"
+    "pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-7.2)\n"
+    "pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)\n"
+    "pc-i440fx-7.1        Standard PC (i440FX + PIIX, 1996)\n"
+    "q35                  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)\n"
+    "pc-q35-7.2           Standard PC (Q35 + ICH9, 2009)\n"
+    "none                 empty machine\n";
+
+std::string domain(const std::string& body, const std::string& devices,
+                   const std::string& machine = "") {
+    std::string m = machine.empty() ? "" : " machine='" + machine + "'";
+    return "<domain type='qemu'><name>vm</name>" + body + "<os><type" + m +
+           ">hvm</type><kernel>/k</kernel></os><devices>" + devices + "</devices></domain>";
+}
+
+DomainXml parsed(const std::string& text) {
+    auto r = parseDomainXml(text);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message());
+    return r ? r.value() : DomainXml{};
+}
+
+xml::Document doc(const std::string& text) {
+    auto d = xml::Document::parse(text);
+    EXPECT_TRUE(d);
+    return std::move(d).value();
+}
+
+// The machine types of this test, not of whatever QEMU the machine has; restored after.
+class WithMachineAliases : public ::testing::Test {
+protected:
+    void SetUp() override { setMachineAliases(parseMachineHelp(kMachineHelp)); }
+    void TearDown() override { setMachineAliases(std::nullopt); }
+};
+
+} // namespace
+
+TEST(MachineHelp, AliasesAndTheDefault) {
+    MachineAliases a = parseMachineHelp(kMachineHelp);
+    EXPECT_EQ(a.canonical.at("pc"), "pc-i440fx-7.2");
+    EXPECT_EQ(a.canonical.at("q35"), "pc-q35-7.2");
+    EXPECT_EQ(a.canonical.count("pc-i440fx-7.1"), 0U);
+    EXPECT_EQ(a.defaultMachine, "pc-i440fx-7.2");
+    EXPECT_TRUE(parseMachineHelp("").canonical.empty());
+}
+
+TEST(CanonicalXml, MemoryInKiBWithCurrentMemoryAndStaticVcpus) {
+    DomainXml d = parsed(domain("<memory unit='MiB'>128</memory>", ""));
+    xml::Document out = doc(d.xml);
+    xml::Node memory = xml::firstChild(out.root(), "memory");
+    ASSERT_NE(memory, nullptr);
+    EXPECT_EQ(xml::attribute(memory, "unit").value_or(""), "KiB");
+    EXPECT_EQ(xml::text(memory), "131072");
+    xml::Node current = xml::firstChild(out.root(), "currentMemory");
+    ASSERT_NE(current, nullptr);
+    EXPECT_EQ(xml::attribute(current, "unit").value_or(""), "KiB");
+    EXPECT_EQ(xml::text(current), "131072");
+    xml::Node vcpu = xml::firstChild(out.root(), "vcpu");
+    ASSERT_NE(vcpu, nullptr);
+    EXPECT_EQ(xml::attribute(vcpu, "placement").value_or(""), "static");
+    EXPECT_EQ(xml::text(vcpu), "1");
+}
+
+TEST(CanonicalXml, ABalloonedCurrentMemoryKeepsItsValue) {
+    DomainXml d = parsed(domain("<memory unit='GiB'>1</memory>"
+                                "<currentMemory unit='MiB'>512</currentMemory><vcpu>2</vcpu>",
+                                ""));
+    xml::Document out = doc(d.xml);
+    EXPECT_EQ(xml::text(xml::firstChild(out.root(), "memory")), "1048576");
+    EXPECT_EQ(xml::text(xml::firstChild(out.root(), "currentMemory")), "524288");
+    EXPECT_EQ(xml::text(xml::firstChild(out.root(), "vcpu")), "2");
+}
+
+TEST_F(WithMachineAliases, MachineTypeAliasesAreExpanded) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"pc", "pc-i440fx-7.2"},
+        {"q35", "pc-q35-7.2"},
+        {"", "pc-i440fx-7.2"},
+        {"pc-i440fx-7.1", "pc-i440fx-7.1"}};
+    for (const auto& [written, expanded] : cases) {
+        DomainXml d = parsed(domain("<memory>131072</memory>", "", written));
+        xml::Document out = doc(d.xml);
+        xml::Node type = xml::firstChild(xml::firstChild(out.root(), "os"), "type");
+        EXPECT_EQ(xml::attribute(type, "machine").value_or(""), expanded) << written;
+        EXPECT_EQ(xml::attribute(type, "arch").value_or(""), "x86_64");
+        EXPECT_EQ(d.def.machine, expanded);
+    }
+}
+
+TEST(CanonicalXml, WithoutKnownAliasesTheMachineStaysAsWritten) {
+    DomainXml d = parsed(domain("<memory>131072</memory>", "", "q35"));
+    xml::Document out = doc(d.xml);
+    xml::Node type = xml::firstChild(xml::firstChild(out.root(), "os"), "type");
+    EXPECT_EQ(xml::attribute(type, "machine").value_or(""), "q35");
+}
+
+TEST(CanonicalXml, AConsoleAloneGetsItsSerialPort) {
+    DomainXml d = parsed(domain("<memory>131072</memory>", "<console type='pty'/>"));
+    xml::Document out = doc(d.xml);
+    xml::Node devices = xml::firstChild(out.root(), "devices");
+    auto serials = xml::children(devices, "serial");
+    ASSERT_EQ(serials.size(), 1U);
+    EXPECT_EQ(xml::attribute(serials[0], "type").value_or(""), "pty");
+    xml::Node target = xml::firstChild(serials[0], "target");
+    ASSERT_NE(target, nullptr);
+    EXPECT_EQ(xml::attribute(target, "type").value_or(""), "isa-serial");
+    EXPECT_EQ(xml::attribute(target, "port").value_or(""), "0");
+    xml::Node consoleTarget = xml::firstChild(xml::firstChild(devices, "console"), "target");
+    ASSERT_NE(consoleTarget, nullptr);
+    EXPECT_EQ(xml::attribute(consoleTarget, "type").value_or(""), "serial");
+    ASSERT_EQ(d.def.serials.size(), 1U);
+    EXPECT_TRUE(d.def.hasConsole);
+}
+
+TEST(CanonicalXml, DefaultInputsAndBalloon) {
+    DomainXml d = parsed(domain("<memory>131072</memory>", "<graphics type='vnc'/>"));
+    xml::Document out = doc(d.xml);
+    xml::Node devices = xml::firstChild(out.root(), "devices");
+    auto inputs = xml::children(devices, "input");
+    ASSERT_EQ(inputs.size(), 2U);
+    EXPECT_EQ(xml::attribute(inputs[0], "type").value_or(""), "mouse");
+    EXPECT_EQ(xml::attribute(inputs[1], "type").value_or(""), "keyboard");
+    EXPECT_EQ(xml::attribute(inputs[1], "bus").value_or(""), "ps2");
+    // libvirt's order: inputs before graphics.
+    auto all = xml::children(devices);
+    EXPECT_EQ(xml::name(all[0]), "input");
+    xml::Node balloon = xml::firstChild(devices, "memballoon");
+    ASSERT_NE(balloon, nullptr);
+    EXPECT_EQ(xml::attribute(balloon, "model").value_or(""), "virtio");
+    EXPECT_EQ(d.def.memballoon.model, "virtio");
+}
+
+TEST(CanonicalXml, AnExplicitNoBalloonAndGivenInputsAreKept) {
+    DomainXml d = parsed(domain("<memory>131072</memory>",
+                                "<input type='mouse' bus='ps2'/><memballoon model='none'/>"));
+    xml::Document out = doc(d.xml);
+    xml::Node devices = xml::firstChild(out.root(), "devices");
+    EXPECT_EQ(xml::children(devices, "input").size(), 2U); // the keyboard is added
+    auto balloons = xml::children(devices, "memballoon");
+    ASSERT_EQ(balloons.size(), 1U);
+    EXPECT_EQ(xml::attribute(balloons[0], "model").value_or(""), "none");
+    EXPECT_EQ(d.def.memballoon.model, "none");
+}
+
+TEST_F(WithMachineAliases, TheFormOfTheFormIsTheForm) {
+    for (const std::string& text :
+         {domain("<memory unit='MiB'>128</memory>", "<console type='pty'/>", "pc"),
+          domain("<memory unit='G'>1</memory><vcpu>2</vcpu>",
+                 "<serial type='pty'/><console type='pty'/><input type='tablet' bus='usb'/>",
+                 "q35"),
+          domain("<memory>131072</memory>", "<memballoon model='none'/>")}) {
+        DomainXml once = parsed(text);
+        DomainXml twice = parsed(once.xml);
+        EXPECT_EQ(twice.xml, once.xml) << text;
+        EXPECT_EQ(twice.def.inputs.size(), once.def.inputs.size());
+        EXPECT_EQ(twice.def.serials.size(), once.def.serials.size());
+        EXPECT_EQ(twice.def.machine, once.def.machine);
+    }
+}
