@@ -42,10 +42,10 @@ public:
 };
 
 struct EventRegistration {
-    enum class Kind { Domain, Network };
+    enum class Kind { Domain, Network, StoragePool };
     Kind kind = Kind::Domain;
     int32_t eventId = 0;
-    std::optional<UuidBytes> only; // only events of this domain or network
+    std::optional<UuidBytes> only; // only events of this domain, network or pool
 };
 
 class Client : public std::enable_shared_from_this<Client> {

@@ -5,6 +5,7 @@
 #include "domain_cache.hpp"
 #include "network_client.hpp"
 #include "registry_client.hpp"
+#include "storage_client.hpp"
 #include "virtswarm/polkit.hpp"
 #include "virtswarm/polkit_actions.hpp"
 
@@ -27,6 +28,7 @@ struct Services {
     BusMode mode;                 // which URI the bridge serves (connect_uri.hpp)
     EmulatorQuery& qemuVersion;   // --version
     EmulatorQuery& qemuCpuModels; // -cpu help
+    StorageClient& storage;       // pools and volumes (storaged)
 
     // The client of an object kind (DomainKind: the registry, NetworkKind: networkd).
     template <typename Kind> ObjectClient<Kind>& objects();
@@ -37,6 +39,12 @@ template <> inline ObjectClient<DomainKind>& Services::objects<DomainKind>() {
 }
 template <> inline ObjectClient<NetworkKind>& Services::objects<NetworkKind>() {
     return networks;
+}
+template <> inline ObjectClient<StoragePoolKind>& Services::objects<StoragePoolKind>() {
+    return storage.pools;
+}
+template <> inline ObjectClient<StorageVolKind>& Services::objects<StorageVolKind>() {
+    return storage.volumes;
 }
 
 // Who may call a procedure. Anonymous: before CONNECT_OPEN (handshake). Read: any open
@@ -64,6 +72,11 @@ std::span<const Procedure> domainDeviceProcedures();
 std::span<const Procedure> networkQueryProcedures();
 std::span<const Procedure> networkLifecycleProcedures();
 std::span<const Procedure> networkEventProcedures();
+std::span<const Procedure> storagePoolQueryProcedures();
+std::span<const Procedure> storagePoolLifecycleProcedures();
+std::span<const Procedure> storageVolProcedures();
+std::span<const Procedure> storageVolStreamProcedures();
+std::span<const Procedure> storageEventProcedures();
 
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.
