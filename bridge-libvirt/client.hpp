@@ -41,6 +41,13 @@ public:
     virtual void onClientWritable() = 0;
 };
 
+class Client;
+
+// Sends a STREAM message (status CONTINUE, OK or ERROR) of the stream the call `call`
+// opened, if the client is still there.
+void sendStreamMessage(const std::weak_ptr<Client>& client, const Header& call, uint32_t status,
+                       std::span<const uint8_t> payload);
+
 struct EventRegistration {
     enum class Kind { Domain, Network, StoragePool };
     Kind kind = Kind::Domain;

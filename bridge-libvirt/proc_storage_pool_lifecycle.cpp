@@ -2,7 +2,7 @@
 // Storage pool procedures that change something, forwarded to storaged after the client's
 // own polkit check (the action storaged's method checks): define, create, build, start,
 // destroy, delete, undefine, refresh (autostart: proc_object_family.hpp).
-#include "procedures.hpp"
+#include "proc_object_family.hpp"
 #include "protocol.hpp"
 #include "virtswarm/storage_def.hpp"
 
@@ -13,8 +13,6 @@ namespace {
 constexpr uint32_t kCreateWithBuild = 1;
 
 constexpr auto kBuild = actions::forMethod(names::kStoragePoolInterface, "Build");
-constexpr auto kDefineXml = actions::forMethod(names::kStorageManagerInterface, "DefineXML");
-constexpr auto kCreateXml = actions::forMethod(names::kStorageManagerInterface, "CreateXML");
 
 // A procedure that names a pool and maps to one Pool method taking only options.
 struct Action {
@@ -38,23 +36,6 @@ constexpr Action kActions[] = {
      actions::forMethod(names::kStoragePoolInterface, "Refresh")},
 };
 
-const Action* actionFor(int32_t procedure) {
-    for (const auto& a : kActions) {
-        if (a.procedure == procedure) {
-            return &a;
-        }
-    }
-    return nullptr;
-}
-
-void replyVoidOrFail(const CallPtr& call, const Result<void>& r) {
-    if (r) {
-        call->replyVoid();
-    } else {
-        call->fail(r.error());
-    }
-}
-
 // pool-start --build: Build (with its own right) first, then Start.
 void buildFirst(Services& services, const CallPtr& call, const CachedPool& pool,
                 std::function<void()> then) {
@@ -71,7 +52,7 @@ void buildFirst(Services& services, const CallPtr& call, const CachedPool& pool,
 }
 
 void poolAction(Services& services, const CallPtr& call, xdr::Reader& args) {
-    const Action* action = actionFor(call->procedure());
+    const Action* action = entryFor(kActions, call->procedure());
     RemoteStoragePool named = readStoragePool(args);
     uint32_t flags = action != nullptr && action->hasFlags ? args.u32() : 0;
     if (!argsDone(call, args)) {
@@ -102,10 +83,8 @@ void poolAction(Services& services, const CallPtr& call, xdr::Reader& args) {
         });
 }
 
-// DEFINE_XML and CREATE_XML. The XML is parsed here first with storaged's own parser:
-// polkit needs the name and UUID as details before anything is forwarded. The normalised
-// XML (with the UUID generated here, if the client gave none) is what goes to storaged, so
-// the UUID checked is the UUID defined.
+// DEFINE_XML and CREATE_XML, parsed here with storaged's own parser
+// (family::defineOrCreate).
 void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) {
     std::string xml = args.string(proto::kStringMax);
     uint32_t flags = args.u32();
@@ -118,28 +97,14 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
         return;
     }
     bool create = call->procedure() == proto::StoragePoolCreateXml;
-    auto pool = std::make_shared<storage::PoolXml>(std::move(parsed).value());
-    RemoteStoragePool named{pool->def.name, pool->def.uuid};
     Options options;
     if (create && (flags & kCreateWithBuild) != 0) {
         options["build"] = sdbus::Variant(true);
     }
-    auto forward = [&services, call, pool, named, create, options] {
-        services.storage.pools.defineOrCreate(create ? "CreateXML" : "DefineXML", pool->xml,
-                                              options, StorageClient::kLongTimeout,
-                                              [call, named](Result<std::string> path) {
-                                                  if (!path) {
-                                                      call->fail(path.error());
-                                                      return;
-                                                  }
-                                                  xdr::Writer w;
-                                                  writeStoragePool(w, named);
-                                                  call->reply(w);
-                                              });
-    };
-    authorizeObject<StoragePoolKind>(services, call,
-                                     create ? kCreateXml.actionId : kDefineXml.actionId, named.name,
-                                     named.uuid, forward);
+    storage::PoolXml pool = std::move(parsed).value();
+    family::defineOrCreate<StoragePoolKind>(
+        services, call, create, RemoteStoragePool{pool.def.name, pool.def.uuid},
+        std::move(pool.xml), std::move(options), StorageClient::kLongTimeout);
 }
 
 constexpr Procedure kProcedures[] = {

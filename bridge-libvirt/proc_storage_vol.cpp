@@ -32,14 +32,6 @@ void replyVolume(const CallPtr& call, const CachedPool& pool, const CachedVolume
     call->reply(w);
 }
 
-void replyVoidOrFail(const CallPtr& call, const Result<void>& r) {
-    if (r) {
-        call->replyVoid();
-    } else {
-        call->fail(r.error());
-    }
-}
-
 // Answers with volume `name` of `poolPath` as the cache has it now (storaged announces a
 // new volume before it replies or completes the job that made it).
 void replyNewVolume(Services& services, const CallPtr& call, const std::string& poolPath,
@@ -119,13 +111,7 @@ void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
                    std::string path = v.path;
                    authorizeVolume(services, call, kGetXml, p, v.name, [&services, call, path] {
                        services.storage.volumes.getXml(path, {}, [call](Result<std::string> xml) {
-                           if (!xml) {
-                               call->fail(xml.error());
-                               return;
-                           }
-                           xdr::Writer w;
-                           w.string(xml.value());
-                           call->reply(w);
+                           replyStringOrFail(call, xml);
                        });
                    });
                });
@@ -214,20 +200,28 @@ void createXmlFrom(Services& services, const CallPtr& call, xdr::Reader& args) {
         });
 }
 
+// A volume method that takes only the volume and answers nothing (Delete, Wipe).
+void volumeAction(Services& services, const CallPtr& call, const RemoteStorageVol& named,
+                  const actions::MethodAction& polkit,
+                  void (StorageClient::*method)(const std::string&, StorageClient::Done)) {
+    withVolume(
+        services, call, named,
+        [&services, call, &polkit, method](const CachedPool& p, const CachedVolume& v) {
+            std::string path = v.path;
+            authorizeVolume(services, call, polkit, p, v.name, [&services, call, path, method] {
+                (services.storage.*method)(path,
+                                           [call](Result<void> r) { replyVoidOrFail(call, r); });
+            });
+        });
+}
+
 void deleteVolume(Services& services, const CallPtr& call, xdr::Reader& args) {
     RemoteStorageVol named = readStorageVol(args);
     (void)args.u32(); // flags: zeroing first is vol-wipe's job
     if (!argsDone(call, args)) {
         return;
     }
-    withVolume(services, call, named,
-               [&services, call](const CachedPool& p, const CachedVolume& v) {
-                   std::string path = v.path;
-                   authorizeVolume(services, call, kDelete, p, v.name, [&services, call, path] {
-                       services.storage.deleteVolume(
-                           path, [call](Result<void> r) { replyVoidOrFail(call, r); });
-                   });
-               });
+    volumeAction(services, call, named, kDelete, &StorageClient::deleteVolume);
 }
 
 // WIPE (vol, flags) and WIPE_PATTERN (vol, algorithm, flags): zeroes only.
@@ -243,14 +237,7 @@ void wipe(Services& services, const CallPtr& call, xdr::Reader& args) {
                          "wiping algorithm " + std::to_string(algorithm) + " is not supported"));
         return;
     }
-    withVolume(services, call, named,
-               [&services, call](const CachedPool& p, const CachedVolume& v) {
-                   std::string path = v.path;
-                   authorizeVolume(services, call, kWipe, p, v.name, [&services, call, path] {
-                       services.storage.wipeVolume(
-                           path, [call](Result<void> r) { replyVoidOrFail(call, r); });
-                   });
-               });
+    volumeAction(services, call, named, kWipe, &StorageClient::wipeVolume);
 }
 
 // RESIZE (vol, capacity, flags): DELTA makes `capacity` a change of the current one

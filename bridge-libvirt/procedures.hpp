@@ -82,6 +82,23 @@ std::span<const Procedure> storageEventProcedures();
 // arguments were malformed or followed by garbage.
 bool argsDone(const CallPtr& call, const xdr::Reader& args);
 
+// Answers a call whose work has no result: void, or the error.
+void replyVoidOrFail(const CallPtr& call, const Result<void>& r);
+// ... whose work has a string as result (an XML document): the string, or the error.
+void replyStringOrFail(const CallPtr& call, const Result<std::string>& r);
+
+// The entry of a procedure's table (structs with an `int32_t procedure`) for `procedure`,
+// or null.
+template <typename Entry, size_t N>
+const Entry* entryFor(const Entry (&table)[N], int32_t procedure) {
+    for (const auto& e : table) {
+        if (e.procedure == procedure) {
+            return &e;
+        }
+    }
+    return nullptr;
+}
+
 // Runs `then` with the service's cache (services.registry's domains, services.networks'
 // networks) once it is in sync; answers the call with the error otherwise.
 template <typename ServiceSide, typename Then>

@@ -58,12 +58,7 @@ void VolumeStream::attachDownload(const std::shared_ptr<Client>& client, const H
 }
 
 void VolumeStream::send(uint32_t status, std::span<const uint8_t> payload) {
-    if (auto client = m_client.lock()) {
-        Header h = m_call;
-        h.type = static_cast<uint32_t>(proto::MessageType::Stream);
-        h.status = status;
-        client->sendMessage(h, payload);
-    }
+    sendStreamMessage(m_client, m_call, status, payload);
 }
 
 void VolumeStream::sendError(const Error& error) {
