@@ -311,4 +311,14 @@ void Client::close(const std::string& why) {
     m_sink.onClosed(*this);
 }
 
+void sendStreamMessage(const std::weak_ptr<Client>& client, const Header& call, uint32_t status,
+                       std::span<const uint8_t> payload) {
+    if (auto c = client.lock()) {
+        Header h = call;
+        h.type = static_cast<uint32_t>(proto::MessageType::Stream);
+        h.status = status;
+        c->sendMessage(h, payload);
+    }
+}
+
 } // namespace virtswarm::bridge

@@ -41,11 +41,18 @@ public:
     virtual void onClientWritable() = 0;
 };
 
+class Client;
+
+// Sends a STREAM message (status CONTINUE, OK or ERROR) of the stream the call `call`
+// opened, if the client is still there.
+void sendStreamMessage(const std::weak_ptr<Client>& client, const Header& call, uint32_t status,
+                       std::span<const uint8_t> payload);
+
 struct EventRegistration {
-    enum class Kind { Domain, Network };
+    enum class Kind { Domain, Network, StoragePool };
     Kind kind = Kind::Domain;
     int32_t eventId = 0;
-    std::optional<UuidBytes> only; // only events of this domain or network
+    std::optional<UuidBytes> only; // only events of this domain, network or pool
 };
 
 class Client : public std::enable_shared_from_this<Client> {

@@ -48,12 +48,7 @@ void ConsoleStream::start() {
 }
 
 void ConsoleStream::send(uint32_t status, std::span<const uint8_t> payload) {
-    if (auto client = m_client.lock()) {
-        Header h = m_call;
-        h.type = static_cast<uint32_t>(proto::MessageType::Stream);
-        h.status = status;
-        client->sendMessage(h, payload);
-    }
+    sendStreamMessage(m_client, m_call, status, payload);
 }
 
 void ConsoleStream::onIo(uint32_t revents) {

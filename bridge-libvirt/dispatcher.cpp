@@ -13,7 +13,9 @@ Dispatcher::Dispatcher(Services& services)
          {connectProcedures(), nodeProcedures(), domainQueryProcedures(),
           domainLifecycleProcedures(), domainStatsProcedures(), domainAccountingProcedures(),
           domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
-          networkLifecycleProcedures(), networkEventProcedures()}) {
+          networkLifecycleProcedures(), networkEventProcedures(), storagePoolQueryProcedures(),
+          storagePoolLifecycleProcedures(), storageVolProcedures(), storageVolStreamProcedures(),
+          storageEventProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

@@ -53,25 +53,31 @@ void registerAny(Services& services, const CallPtr& call, xdr::Reader& args) {
     addRegistration(services, call, reg);
 }
 
-void registerNetworkAny(Services& services, const CallPtr& call, xdr::Reader& args) {
+// CONNECT_<KIND>_EVENT_REGISTER_ANY (int eventID, optional object) of a kind served by
+// another daemon than the registry (networks, storage pools).
+template <typename ObjectKind, Kind kind, int32_t lastEventId>
+void registerObjectAny(Services& services, const CallPtr& call, xdr::Reader& args) {
     int32_t eventId = args.i32();
-    std::optional<RemoteNetwork> net = readOptionalNetwork(args);
+    std::optional<typename ObjectKind::Remote> object;
+    if (args.present()) {
+        object = ObjectKind::read(args);
+    }
     if (!argsDone(call, args)) {
         return;
     }
-    if (eventId < 0 || eventId > proto::kNetworkEventIdLast) {
+    if (eventId < 0 || eventId > lastEventId) {
         call->fail(Error(Code::InvalidArgs, "unsupported event ID " + std::to_string(eventId)));
         return;
     }
     EventRegistration reg;
-    reg.kind = Kind::Network;
+    reg.kind = kind;
     reg.eventId = eventId;
-    if (net) {
-        reg.only = net->uuid;
+    if (object) {
+        reg.only = object->uuid;
     }
-    // networkd's signals count only once the network cache follows a networkd instance:
-    // start following it now (activating it), whether or not it answers.
-    services.networks.whenSynced(
+    // The daemon's signals count only once its cache follows an instance of it: start
+    // following it now (activating it), whether or not it answers.
+    services.objects<ObjectKind>().whenSynced(
         [&services, call, reg](Result<void>) { addRegistration(services, call, reg); });
 }
 
@@ -98,8 +104,8 @@ void deregisterAny(Services&, const CallPtr& call, xdr::Reader& args) {
     deregister(call, args, Kind::Domain);
 }
 
-void deregisterNetworkAny(Services&, const CallPtr& call, xdr::Reader& args) {
-    deregister(call, args, Kind::Network);
+template <Kind kind> void deregisterObjectAny(Services&, const CallPtr& call, xdr::Reader& args) {
+    deregister(call, args, kind);
 }
 
 constexpr Procedure kProcedures[] = {
@@ -111,9 +117,18 @@ constexpr Procedure kProcedures[] = {
 
 constexpr Procedure kNetworkProcedures[] = {
     {proto::ConnectNetworkEventRegisterAny, "virConnectNetworkEventRegisterAny", Access::Read,
-     registerNetworkAny},
+     registerObjectAny<NetworkKind, Kind::Network, proto::kNetworkEventIdLast>},
     {proto::ConnectNetworkEventDeregisterAny, "virConnectNetworkEventDeregisterAny", Access::Read,
-     deregisterNetworkAny},
+     deregisterObjectAny<Kind::Network>},
+};
+
+// Pool lifecycle (id 0) and refresh (id 1) events.
+constexpr Procedure kStorageProcedures[] = {
+    {proto::ConnectStoragePoolEventRegisterAny, "virConnectStoragePoolEventRegisterAny",
+     Access::Read,
+     registerObjectAny<StoragePoolKind, Kind::StoragePool, proto::kStoragePoolEventIdLast>},
+    {proto::ConnectStoragePoolEventDeregisterAny, "virConnectStoragePoolEventDeregisterAny",
+     Access::Read, deregisterObjectAny<Kind::StoragePool>},
 };
 
 // Sends one message, built by `write(writer, callbackId)`, to every registration of `kind`
@@ -150,6 +165,10 @@ std::span<const Procedure> networkEventProcedures() {
     return kNetworkProcedures;
 }
 
+std::span<const Procedure> storageEventProcedures() {
+    return kStorageProcedures;
+}
+
 void EventForwarder::forward(const DomainEventSignal& event) {
     RemoteDomain dom{event.name, event.uuid, -1};
     if (const auto* d = m_cache.byUuid(event.uuid)) {
@@ -172,6 +191,26 @@ void EventForwarder::forward(const NetworkEventSignal& event) {
                 writeNetwork(w, net);
                 w.i32(event.event);
                 w.i32(event.detail);
+            });
+}
+
+void EventForwarder::forward(const StoragePoolEventSignal& event) {
+    RemoteStoragePool pool{event.name, event.uuid};
+    deliver(m_forEachClient, proto::StoragePoolEventLifecycle, Kind::StoragePool,
+            proto::kStoragePoolEventIdLifecycle, event.uuid,
+            [&](xdr::Writer& w, int32_t callbackId) {
+                w.i32(callbackId);
+                writeStoragePool(w, pool);
+                w.i32(event.event);
+                w.i32(event.detail);
+            });
+}
+
+void EventForwarder::forwardRefresh(const RemoteStoragePool& pool) {
+    deliver(m_forEachClient, proto::StoragePoolEventRefresh, Kind::StoragePool,
+            proto::kStoragePoolEventIdRefresh, pool.uuid, [&](xdr::Writer& w, int32_t callbackId) {
+                w.i32(callbackId);
+                writeStoragePool(w, pool);
             });
 }
 

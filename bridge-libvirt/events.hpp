@@ -3,6 +3,7 @@
 
 #include "network_client.hpp"
 #include "registry_client.hpp"
+#include "storage_client.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -14,7 +15,8 @@ class Client;
 // Lifecycle events: Manager.DomainEvent signals of the registry become
 // DOMAIN_EVENT_CALLBACK_LIFECYCLE messages to every client callback registered for domain
 // event id 0, and networkd's Manager.NetworkEvent becomes NETWORK_EVENT_LIFECYCLE for
-// network event id 0 (in both cases only for the one object, when the registration named
+// network event id 0, and storaged's Manager.PoolEvent becomes STORAGE_POOL_EVENT_LIFECYCLE
+// for pool event id 0 (in each case only for the one object, when the registration named
 // one).
 class EventForwarder {
 public:
@@ -26,6 +28,9 @@ public:
 
     void forward(const DomainEventSignal& event);
     void forward(const NetworkEventSignal& event);
+    void forward(const StoragePoolEventSignal& event);
+    // storaged's Manager.PoolRefreshed: STORAGE_POOL_EVENT_REFRESH for pool event id 1.
+    void forwardRefresh(const RemoteStoragePool& pool);
 
     // Callback ids are unique per bridge, never reused.
     int32_t nextCallbackId() { return m_nextCallbackId++; }

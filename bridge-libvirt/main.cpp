@@ -7,6 +7,7 @@
 #include "network_client.hpp"
 #include "registry_client.hpp"
 #include "server.hpp"
+#include "storage_client.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/emulator_query.hpp"
@@ -242,16 +243,20 @@ int main(int argc, char** argv) {
     Authority authority(connection, options.mode);
     RegistryClient registry(connection, *loop.value());
     NetworkClient networks(connection, *loop.value());
+    StorageClient storage(connection, *loop.value());
     Server server(*loop.value(), serverLimits, options.clientLimits);
     EventForwarder events(registry.cache(), [&server](const std::function<void(Client&)>& fn) {
         server.forEachClient(fn);
     });
     registry.setEventHandler([&events](const DomainEventSignal& e) { events.forward(e); });
     networks.setEventHandler([&events](const NetworkEventSignal& e) { events.forward(e); });
+    storage.pools.setEventHandler(
+        [&events](const StoragePoolEventSignal& e) { events.forward(e); });
+    storage.setRefreshHandler([&events](const RemoteStoragePool& p) { events.forwardRefresh(p); });
     EmulatorQuery qemuVersion(*loop.value(), kDefaultEmulator, {"--version"});
     EmulatorQuery qemuCpuModels(*loop.value(), kDefaultEmulator, {"-cpu", "help"});
-    Services services{*loop.value(), registry,     networks,    authority,
-                      events,        options.mode, qemuVersion, qemuCpuModels};
+    Services services{*loop.value(), registry,    networks,      authority, events,
+                      options.mode,  qemuVersion, qemuCpuModels, storage};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 
@@ -271,6 +276,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (auto r = networks.start(); !r) {
+        log::error(r.error().message());
+        return 1;
+    }
+    if (auto r = storage.start(); !r) {
         log::error(r.error().message());
         return 1;
     }

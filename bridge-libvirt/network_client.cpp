@@ -25,24 +25,17 @@ void NetworkClient::start(const std::string& path, Done done) {
 }
 
 // networkd removes a transient network once it is stopped, and an undefined network once
-// it is inactive, only after replying; the cache forgets it at once so that the client's
-// next call (net-list right after net-destroy) does not see it.
+// it is inactive, only after replying (ObjectClient::actionThenForget).
 void NetworkClient::stop(const std::string& path, Done done) {
-    action(path, "Stop", kCallTimeout, {}, [this, path, done](Result<void> r) {
-        if (const auto* n = m_cache.byPath(path); r && n != nullptr && !n->persistent) {
-            m_cache.remove(path);
-        }
-        done(std::move(r));
-    });
+    actionThenForget(
+        path, "Stop", kCallTimeout, [](const CachedNetwork& n) { return !n.persistent; },
+        std::move(done));
 }
 
 void NetworkClient::undefine(const std::string& path, Done done) {
-    action(path, "Undefine", kCallTimeout, {}, [this, path, done](Result<void> r) {
-        if (const auto* n = m_cache.byPath(path); r && n != nullptr && !n->active) {
-            m_cache.remove(path);
-        }
-        done(std::move(r));
-    });
+    actionThenForget(
+        path, "Undefine", kCallTimeout, [](const CachedNetwork& n) { return !n.active; },
+        std::move(done));
 }
 
 void NetworkClient::getDhcpLeases(const std::string& path, const std::string& mac,

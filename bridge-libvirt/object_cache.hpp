@@ -49,11 +49,22 @@ struct ObjectBus {
     const char* rootPath;
     const char* managerInterface;
     const char* interface;
-    const char* eventSignal;
+    const char* eventSignal; // nullptr: the kind has none
     const char* description;
 };
 
-// What every cached object has: its path on the bus, its name and its UUID.
+// Whether objects of `Kind` carry a UUID. A kind without one (storage volumes, known by
+// their pool, name and key) says `static constexpr bool kHasUuid = false`.
+template <typename Kind> constexpr bool hasUuid() {
+    if constexpr (requires { Kind::kHasUuid; }) {
+        return Kind::kHasUuid;
+    } else {
+        return true;
+    }
+}
+
+// What every cached object has: its path on the bus, its name and its UUID (zero for kinds
+// without one).
 struct CachedObject {
     std::string path;
     std::string name;
@@ -111,23 +122,26 @@ template <typename Kind> class ObjectCache : public ObjectMirror {
 public:
     using T = typename Kind::Object;
 
-    // A new path is added only once it carries a UUID, the one property that never changes.
+    // A new path is added only once it carries a UUID, the one property that never changes
+    // (or, for a kind without UUIDs, its name).
     void update(const std::string& path, const PropertyMap& properties) override {
         auto it = m_byPath.find(path);
         if (it == m_byPath.end()) {
-            auto uuidIt = properties.find("UUID");
-            if (uuidIt == properties.end() ||
-                !uuidIt->second.template containsValueOfType<std::string>()) {
-                return;
-            }
-            auto uuid = parseUuid(uuidIt->second.template get<std::string>());
-            if (!uuid) {
+            auto identity = properties.find(hasUuid<Kind>() ? "UUID" : "Name");
+            if (identity == properties.end() ||
+                !identity->second.template containsValueOfType<std::string>()) {
                 return;
             }
             T fresh;
             fresh.path = path;
-            fresh.uuid = uuid.value();
-            m_pathByUuid[fresh.uuid] = path;
+            if constexpr (hasUuid<Kind>()) {
+                auto uuid = parseUuid(identity->second.template get<std::string>());
+                if (!uuid) {
+                    return;
+                }
+                fresh.uuid = uuid.value();
+                m_pathByUuid[fresh.uuid] = path;
+            }
             it = m_byPath.emplace(path, std::move(fresh)).first;
         }
         T& object = it->second;

@@ -34,6 +34,9 @@ public:
     explicit ObjectClient(ServiceClient& service)
         : m_service(service) {
         service.addMirror(Kind::kBus.interface, m_cache);
+        if (Kind::kBus.eventSignal == nullptr) {
+            return; // a kind without lifecycle events (storage volumes)
+        }
         service.onSignal(Kind::kBus.eventSignal, [this](sdbus::Message& message) {
             if (auto signal = readLifecycleSignal(message); signal && m_onEvent) {
                 m_onEvent(Event{*signal});
@@ -80,6 +83,20 @@ public:
         m_service.callVoid(
             path, Kind::kBus.interface, method, timeout,
             [&options](sdbus::MethodCall& m) { m << options; }, std::move(done));
+    }
+    // An action after which the service removes the object (a transient one stopped, an
+    // undefined one inactive) only after replying: the cache forgets it at once when
+    // `gone(object)` holds, so that the client's next call (a list right after a destroy)
+    // does not see it.
+    void actionThenForget(const std::string& path, const std::string& method,
+                          std::chrono::milliseconds timeout,
+                          bool (*gone)(const typename Kind::Object&), Done done) {
+        action(path, method, timeout, {}, [this, path, gone, done](Result<void> r) {
+            if (const auto* o = m_cache.byPath(path); r && o != nullptr && gone(*o)) {
+                m_cache.remove(path);
+            }
+            done(std::move(r));
+        });
     }
     // Any other method of the object's interface with one result of type T.
     template <typename T>

@@ -72,15 +72,13 @@ void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
         call->fail(noConnectionDriver(uri.refusal));
         return;
     }
-    // Opening fails, as with libvirtd, when the hypervisor is unreachable; otherwise the
-    // cache is warm for the commands that follow.
-    services.registry.whenSynced([call, uri = uri.uri, flags](Result<void> r) {
+    // The domain cache is warmed for the commands that follow. A registry that cannot be
+    // reached (hypervisord not installed) does not fail the open: the storage and network
+    // calls work without it, and each domain call answers that the hypervisor is
+    // unavailable (the synchronisation's error).
+    services.registry.whenSynced([call, uri = uri.uri, flags](Result<void>) {
         auto client = call->client();
         if (!client) {
-            return;
-        }
-        if (!r) {
-            call->fail(r.error());
             return;
         }
         client->open(uri, (flags & proto::kConnectReadOnly) != 0);

@@ -2,7 +2,7 @@
 // Network procedures that change something, forwarded to networkd after the client's own
 // polkit check (the action ids networkd's methods check): define, create, start, destroy,
 // undefine (autostart: proc_object_family.hpp).
-#include "procedures.hpp"
+#include "proc_object_family.hpp"
 #include "protocol.hpp"
 #include "virtswarm/network_def.hpp"
 
@@ -25,28 +25,8 @@ constexpr Action kActions[] = {
      actions::forMethod(names::kNetworkInterface, "Undefine")},
 };
 
-constexpr auto kDefineXml = actions::forMethod(names::kNetworkManagerInterface, "DefineXML");
-constexpr auto kCreateXml = actions::forMethod(names::kNetworkManagerInterface, "CreateXML");
-
-const Action* actionFor(int32_t procedure) {
-    for (const auto& a : kActions) {
-        if (a.procedure == procedure) {
-            return &a;
-        }
-    }
-    return nullptr;
-}
-
-void replyVoidOrFail(const CallPtr& call, const Result<void>& r) {
-    if (r) {
-        call->replyVoid();
-    } else {
-        call->fail(r.error());
-    }
-}
-
 void networkAction(Services& services, const CallPtr& call, xdr::Reader& args) {
-    const Action* action = actionFor(call->procedure());
+    const Action* action = entryFor(kActions, call->procedure());
     RemoteNetwork net = readNetwork(args);
     if (!argsDone(call, args)) {
         return;
@@ -66,10 +46,8 @@ void networkAction(Services& services, const CallPtr& call, xdr::Reader& args) {
     });
 }
 
-// DEFINE_XML and CREATE_XML. The XML is parsed here first with networkd's own parser:
-// polkit needs the name and UUID as details before anything is forwarded. The normalised
-// XML (with the UUID generated here, if the client gave none) is what goes to networkd, so
-// the UUID checked is the UUID defined.
+// DEFINE_XML and CREATE_XML, parsed here with networkd's own parser
+// (family::defineOrCreate).
 void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) {
     std::string xml = args.string(proto::kStringMax);
     if (!argsDone(call, args)) {
@@ -80,24 +58,11 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
         call->fail(parsed.error());
         return;
     }
-    bool create = call->procedure() == proto::NetworkCreateXml;
-    auto network = std::make_shared<network::NetworkXml>(std::move(parsed).value());
-    RemoteNetwork named{network->def.name, network->def.uuid};
-    authorizeObject<NetworkKind>(services, call, create ? kCreateXml.actionId : kDefineXml.actionId,
-                                 named.name, named.uuid, [&services, call, network, named, create] {
-                                     auto done = [call, named](Result<std::string> path) {
-                                         if (!path) {
-                                             call->fail(path.error());
-                                             return;
-                                         }
-                                         xdr::Writer w;
-                                         writeNetwork(w, named);
-                                         call->reply(w);
-                                     };
-                                     services.networks.defineOrCreate(
-                                         create ? "CreateXML" : "DefineXML", network->xml, {},
-                                         NetworkClient::kCallTimeout, done);
-                                 });
+    network::NetworkXml network = std::move(parsed).value();
+    family::defineOrCreate<NetworkKind>(services, call,
+                                        call->procedure() == proto::NetworkCreateXml,
+                                        RemoteNetwork{network.def.name, network.def.uuid},
+                                        std::move(network.xml), {}, NetworkClient::kCallTimeout);
 }
 
 constexpr Procedure kProcedures[] = {

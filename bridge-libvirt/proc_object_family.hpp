@@ -5,6 +5,7 @@
 #include "protocol.hpp"
 #include "rpc_error.hpp"
 
+#include <chrono>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -217,13 +218,7 @@ void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
                 // The bridge calls as root, whom the service trusts: this client's own rights
                 // were checked, and the answer goes to this call only.
                 services.objects<Kind>().getXml(path, options, [call](Result<std::string> xml) {
-                    if (!xml) {
-                        call->fail(xml.error());
-                        return;
-                    }
-                    xdr::Writer w;
-                    w.string(xml.value());
-                    call->reply(w);
+                    replyStringOrFail(call, xml);
                 });
             };
             CachedObject subject = o;
@@ -238,6 +233,34 @@ void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
                                           subject.uuid, fetch);
                 });
         });
+}
+
+// DEFINE_XML and CREATE_XML, once the procedure parsed the client's XML with the service's
+// own parser (polkit needs the name and UUID as details before anything is forwarded):
+// the client's check for the Manager method, then the method with the normalised XML (with
+// the UUID generated in the bridge, if the client gave none, so the UUID checked is the UUID
+// defined). The answer is the object as libvirt names it.
+template <typename Kind>
+void defineOrCreate(Services& services, const CallPtr& call, bool create,
+                    const typename Kind::Remote& named, std::string xml, Options options,
+                    std::chrono::milliseconds timeout) {
+    constexpr auto kDefine = actions::forMethod(Kind::kBus.managerInterface, "DefineXML");
+    constexpr auto kCreate = actions::forMethod(Kind::kBus.managerInterface, "CreateXML");
+    auto forward = [&services, call, create, named, xml = std::move(xml),
+                    options = std::move(options), timeout] {
+        services.objects<Kind>().defineOrCreate(create ? "CreateXML" : "DefineXML", xml, options,
+                                                timeout, [call, named](Result<std::string> path) {
+                                                    if (!path) {
+                                                        call->fail(path.error());
+                                                        return;
+                                                    }
+                                                    xdr::Writer w;
+                                                    Kind::write(w, named);
+                                                    call->reply(w);
+                                                });
+    };
+    authorizeObject<Kind>(services, call, create ? kCreate.actionId : kDefine.actionId, named.name,
+                          named.uuid, std::move(forward));
 }
 
 // The family's procedure table for one kind, with the names derived from the kind's noun.

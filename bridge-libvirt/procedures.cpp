@@ -14,6 +14,24 @@ bool argsDone(const CallPtr& call, const xdr::Reader& args) {
     return true;
 }
 
+void replyVoidOrFail(const CallPtr& call, const Result<void>& r) {
+    if (r) {
+        call->replyVoid();
+    } else {
+        call->fail(r.error());
+    }
+}
+
+void replyStringOrFail(const CallPtr& call, const Result<std::string>& r) {
+    if (!r) {
+        call->fail(r.error());
+        return;
+    }
+    xdr::Writer w;
+    w.string(r.value());
+    call->reply(w);
+}
+
 void authorize(Services& services, const CallPtr& call, const std::string& actionId,
                const PolkitDetails& details, std::function<void()> then) {
     auto client = call->client();

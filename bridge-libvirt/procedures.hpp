@@ -5,6 +5,7 @@
 #include "domain_cache.hpp"
 #include "network_client.hpp"
 #include "registry_client.hpp"
+#include "storage_client.hpp"
 #include "virtswarm/polkit.hpp"
 #include "virtswarm/polkit_actions.hpp"
 
@@ -30,6 +31,7 @@ struct Services {
     BusMode mode;                 // which URI the bridge serves (connect_uri.hpp)
     EmulatorQuery& qemuVersion;   // --version
     EmulatorQuery& qemuCpuModels; // -cpu help
+    StorageClient& storage;       // pools and volumes (storaged)
 
     // The client of an object kind (DomainKind: the registry, NetworkKind: networkd).
     template <typename Kind> ObjectClient<Kind>& objects();
@@ -40,6 +42,12 @@ template <> inline ObjectClient<DomainKind>& Services::objects<DomainKind>() {
 }
 template <> inline ObjectClient<NetworkKind>& Services::objects<NetworkKind>() {
     return networks;
+}
+template <> inline ObjectClient<StoragePoolKind>& Services::objects<StoragePoolKind>() {
+    return storage.pools;
+}
+template <> inline ObjectClient<StorageVolKind>& Services::objects<StorageVolKind>() {
+    return storage.volumes;
 }
 
 // Who may call a procedure. Anonymous: before CONNECT_OPEN (handshake). Read: any open
@@ -67,10 +75,32 @@ std::span<const Procedure> domainDeviceProcedures();
 std::span<const Procedure> networkQueryProcedures();
 std::span<const Procedure> networkLifecycleProcedures();
 std::span<const Procedure> networkEventProcedures();
+std::span<const Procedure> storagePoolQueryProcedures();
+std::span<const Procedure> storagePoolLifecycleProcedures();
+std::span<const Procedure> storageVolProcedures();
+std::span<const Procedure> storageVolStreamProcedures();
+std::span<const Procedure> storageEventProcedures();
 
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.
 bool argsDone(const CallPtr& call, const xdr::Reader& args);
+
+// Answers a call whose work has no result: void, or the error.
+void replyVoidOrFail(const CallPtr& call, const Result<void>& r);
+// ... whose work has a string as result (an XML document): the string, or the error.
+void replyStringOrFail(const CallPtr& call, const Result<std::string>& r);
+
+// The entry of a procedure's table (structs with an `int32_t procedure`) for `procedure`,
+// or null.
+template <typename Entry, size_t N>
+const Entry* entryFor(const Entry (&table)[N], int32_t procedure) {
+    for (const auto& e : table) {
+        if (e.procedure == procedure) {
+            return &e;
+        }
+    }
+    return nullptr;
+}
 
 // Runs `then` with the service's cache (services.registry's domains, services.networks'
 // networks) once it is in sync; answers the call with the error otherwise.

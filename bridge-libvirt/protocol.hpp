@@ -47,6 +47,8 @@ inline constexpr uint32_t kDomainMessagesMax = 2048;
 inline constexpr uint32_t kAllDomainStatsMax = 262144;
 inline constexpr uint32_t kNetworkListMax = 16384;
 inline constexpr uint32_t kNetworkDhcpLeasesMax = 65536;
+inline constexpr uint32_t kStoragePoolListMax = 4096;
+inline constexpr uint32_t kStorageVolListMax = 16384;
 
 // The highest REMOTE procedure number libvirt has assigned (10.x). Numbers up to it name a
 // real libvirt API we may not implement (answered VIR_ERR_NO_SUPPORT, so clients fall back);
@@ -109,6 +111,51 @@ enum Proc : int32_t {
     ConnectNumOfDomains = 51,
     ConnectNumOfNetworks = 52,
     ConnectGetHostname = 59,
+    // Storage (71..100 and later additions), in one block.
+    ConnectNumOfStoragePools = 71,
+    ConnectListStoragePools = 72,
+    ConnectNumOfDefinedStoragePools = 73,
+    ConnectListDefinedStoragePools = 74,
+    StoragePoolCreateXml = 76,
+    StoragePoolDefineXml = 77,
+    StoragePoolCreate = 78,
+    StoragePoolBuild = 79,
+    StoragePoolDestroy = 80,
+    StoragePoolDelete = 81,
+    StoragePoolUndefine = 82,
+    StoragePoolRefresh = 83,
+    StoragePoolLookupByName = 84,
+    StoragePoolLookupByUuid = 85,
+    StoragePoolLookupByVolume = 86,
+    StoragePoolGetInfo = 87,
+    StoragePoolGetXmlDesc = 88,
+    StoragePoolGetAutostart = 89,
+    StoragePoolSetAutostart = 90,
+    StoragePoolNumOfVolumes = 91,
+    StoragePoolListVolumes = 92,
+    StorageVolCreateXml = 93,
+    StorageVolDelete = 94,
+    StorageVolLookupByName = 95,
+    StorageVolLookupByKey = 96,
+    StorageVolLookupByPath = 97,
+    StorageVolGetInfo = 98,
+    StorageVolGetXmlDesc = 99,
+    StorageVolGetPath = 100,
+    StorageVolCreateXmlFrom = 125,
+    StoragePoolIsActive = 154,
+    StoragePoolIsPersistent = 155,
+    StorageVolWipe = 165,
+    StorageVolUpload = 208,
+    StorageVolDownload = 209,
+    StorageVolWipePattern = 259,
+    StorageVolResize = 260,
+    ConnectListAllStoragePools = 281,
+    StoragePoolListAllVolumes = 282,
+    ConnectStoragePoolEventRegisterAny = 368,
+    ConnectStoragePoolEventDeregisterAny = 369,
+    StoragePoolEventLifecycle = 370,
+    StoragePoolEventRefresh = 373,
+    StorageVolGetInfoFlags = 378,
     ConnectSupportsFeature = 60,
     DomainBlockStats = 64,
     DomainInterfaceStats = 65,
@@ -187,6 +234,12 @@ inline constexpr int32_t kEventIdLast = 26;
 // 1 (METADATA_CHANGE) since 9.8, accepted for newer clients and never produced.
 inline constexpr int32_t kNetworkEventIdLifecycle = 0;
 inline constexpr int32_t kNetworkEventIdLast = 1;
+
+// Storage pool event ids for CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY: 0 (LIFECYCLE) and
+// 1 (REFRESH).
+inline constexpr int32_t kStoragePoolEventIdLifecycle = 0;
+inline constexpr int32_t kStoragePoolEventIdRefresh = 1;
+inline constexpr int32_t kStoragePoolEventIdLast = 1;
 
 // virErrorNumber / virErrorDomain values the protocol layer itself answers with. Errors of
 // the swarm's D-Bus API go through the project's one table (common/src/error.cpp).

@@ -60,6 +60,20 @@ RemoteNetwork readNetwork(xdr::Reader& r) {
     return n;
 }
 
+void writeStorageVol(xdr::Writer& w, const RemoteStorageVol& v) {
+    w.string(v.pool);
+    w.string(v.name);
+    w.string(v.key);
+}
+
+RemoteStorageVol readStorageVol(xdr::Reader& r) {
+    RemoteStorageVol v;
+    v.pool = r.string(proto::kStringMax);
+    v.name = r.string(proto::kStringMax);
+    v.key = r.string(proto::kStringMax);
+    return v;
+}
+
 std::optional<RemoteNetwork> readOptionalNetwork(xdr::Reader& r) {
     if (!r.present()) {
         return std::nullopt;

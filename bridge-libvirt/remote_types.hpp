@@ -42,6 +42,32 @@ RemoteNetwork readNetwork(xdr::Reader& r);
 // remote_network: optional remote_nonnull_network.
 std::optional<RemoteNetwork> readOptionalNetwork(xdr::Reader& r);
 
+// remote_nonnull_storage_pool: name and 16 raw UUID bytes, the layout of a network.
+using RemoteStoragePool = RemoteNetwork;
+
+inline void writeStoragePool(xdr::Writer& w, const RemoteStoragePool& p) {
+    writeNetwork(w, p);
+}
+inline RemoteStoragePool readStoragePool(xdr::Reader& r) {
+    return readNetwork(r);
+}
+// remote_storage_pool: optional remote_nonnull_storage_pool.
+inline std::optional<RemoteStoragePool> readOptionalStoragePool(xdr::Reader& r) {
+    return readOptionalNetwork(r);
+}
+
+// remote_nonnull_storage_vol: the pool's name, the volume's name and its key (its path).
+struct RemoteStorageVol {
+    std::string pool;
+    std::string name;
+    std::string key;
+
+    bool operator==(const RemoteStorageVol&) const = default;
+};
+
+void writeStorageVol(xdr::Writer& w, const RemoteStorageVol& v);
+RemoteStorageVol readStorageVol(xdr::Reader& r);
+
 // remote_network_dhcp_lease. The optional strings (mac, iaid, hostname, clientid) are sent
 // absent when empty, as libvirtd sends what dnsmasq did not record.
 struct DhcpLease {

@@ -63,7 +63,17 @@ public:
     }
     // The Manager's signal `member` goes to `handler`.
     void onSignal(const std::string& member, SignalHandler handler) {
-        m_onSignal[member] = std::move(handler);
+        onSignal(m_names.managerInterface, member, std::move(handler));
+    }
+    // The signal `member` of `interface`, from any object of the service (a storage job's
+    // Completed), goes to `handler`.
+    void onSignal(const std::string& interface, const std::string& member, SignalHandler handler) {
+        m_onSignal[{interface, member}] = std::move(handler);
+    }
+    // `handler` runs whenever the service's name changes owner (the instance followed is
+    // gone), after the mirrors were cleared.
+    void onOwnerChanged(std::function<void()> handler) {
+        m_onOwnerChanged.push_back(std::move(handler));
     }
 
     // Installs the signal matches (at start-up: adding a match waits for the bus). With
@@ -132,8 +142,9 @@ private:
     sdbus::IConnection& m_bus;
     EventLoop& m_loop;
     ServiceNames m_names;
-    std::map<std::string, ObjectMirror*> m_mirrors;  // by interface
-    std::map<std::string, SignalHandler> m_onSignal; // by member
+    std::map<std::string, ObjectMirror*> m_mirrors;                          // by interface
+    std::map<std::pair<std::string, std::string>, SignalHandler> m_onSignal; // by interface, member
+    std::vector<std::function<void()>> m_onOwnerChanged;
     std::map<std::string, ProxySlot> m_proxies;
     std::vector<sdbus::Slot> m_matches;
     // The unique name of the service instance the mirror reflects; signals from anyone else

@@ -135,6 +135,9 @@ void ServiceClient::onNameOwnerChanged(sdbus::Message& message) {
     m_owner = newOwner;
     clearMirrors();
     m_synced = false;
+    for (const auto& handler : m_onOwnerChanged) {
+        handler();
+    }
     if (!newOwner.empty() && m_wanted && !m_syncing) {
         startSync();
     }
@@ -153,10 +156,9 @@ void ServiceClient::onServiceSignal(sdbus::Message& message) {
             applyInterfacesRemoved(message);
         } else if (interface == kPropertiesInterface && member == "PropertiesChanged") {
             applyPropertiesChanged(message);
-        } else if (interface == m_names.managerInterface) {
-            if (auto handler = m_onSignal.find(member); handler != m_onSignal.end()) {
-                handler->second(message);
-            }
+        } else if (auto handler = m_onSignal.find({interface, member});
+                   handler != m_onSignal.end()) {
+            handler->second(message);
         }
     } catch (const sdbus::Error& e) {
         log::warning("ignoring a malformed signal from " + m_names.description + ": " +

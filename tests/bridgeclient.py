@@ -94,3 +94,12 @@ def virsh(home, uri, *args, check=True, user=None, timeout=120, quiet=False):
     if check:
         assert r.returncode == 0, f"virsh {' '.join(args)}: {r.stdout}{r.stderr}"
     return r
+
+
+def libvirt_error_code(libvirt, fn, *args):
+    """The virErrorNumber of the libvirt error fn(*args) raises; fails if it succeeds."""
+    try:
+        fn(*args)
+    except libvirt.libvirtError as e:
+        return e.get_error_code()
+    raise AssertionError(f"{fn} succeeded but an error was expected")

@@ -22,10 +22,15 @@ ManagerObject::ManagerObject(StorageService& service)
         emitPoolEvent(sdbus::ObjectPath(pool.getObjectPath()), pool.def().name,
                       formatUuid(pool.def().uuid), static_cast<int32_t>(event), 0);
     };
+    m_service.onPoolRefreshed = [this](PoolObject& pool) {
+        emitPoolRefreshed(sdbus::ObjectPath(pool.getObjectPath()), pool.def().name,
+                          formatUuid(pool.def().uuid));
+    };
 }
 
 ManagerObject::~ManagerObject() {
     m_service.onPoolEvent = nullptr;
+    m_service.onPoolRefreshed = nullptr;
     unregisterAdaptor();
 }
 

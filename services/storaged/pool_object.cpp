@@ -148,7 +148,13 @@ void PoolObject::Stop(sdbus::Result<>&& result, Options options) {
 void PoolObject::Refresh(sdbus::Result<>&& result, Options options) {
     m_gate.handle(std::move(result), checkOptions(options, {}), kRefresh,
                   [this](const SharedResult<>& r) {
-                      m_pool.refresh([r](Result<void> outcome) { reply(r, outcome); });
+                      m_pool.refresh([this, r](Result<void> outcome) {
+                          // Announced before the reply, so a caller sees its own refresh.
+                          if (outcome && m_service.onPoolRefreshed) {
+                              m_service.onPoolRefreshed(*this);
+                          }
+                          reply(r, outcome);
+                      });
                   });
 }
 

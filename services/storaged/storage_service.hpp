@@ -61,6 +61,8 @@ public:
 
     // The Manager's PoolEvent signal (set by the manager object).
     std::function<void(PoolObject&, PoolEvent)> onPoolEvent;
+    // A pool's Refresh completed (Manager.PoolRefreshed).
+    std::function<void(PoolObject&)> onPoolRefreshed;
     void emitEvent(PoolObject& pool, PoolEvent event);
 
 private:

@@ -154,7 +154,7 @@ def test_errors_map_to_libvirt_codes(conn):
     assert error_code(conn.lookupByUUIDString, str(uuidlib.uuid4())) == libvirt.VIR_ERR_NO_DOMAIN
     assert error_code(conn.defineXML, "<domain") == libvirt.VIR_ERR_XML_DETAIL
     # Not implemented by the bridge: NO_SUPPORT, which is what makes clients fall back.
-    assert error_code(conn.listAllStoragePools) == libvirt.VIR_ERR_NO_SUPPORT
+    assert error_code(conn.listAllSecrets) == libvirt.VIR_ERR_NO_SUPPORT
 
 
 def test_read_only_socket(bridge, guest):

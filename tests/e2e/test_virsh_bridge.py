@@ -341,7 +341,7 @@ def test_virt_install_print_xml(bridge, guest):
 
 
 def test_unsupported_calls_fail_cleanly(bridge):
-    r = virsh(bridge, "pool-list", "--all", check=False)
+    r = virsh(bridge, "secret-list", check=False)
     assert r.returncode == 1 and "not supported" in r.stderr
     virsh(bridge, "list", "--all")   # the bridge is still fine
 

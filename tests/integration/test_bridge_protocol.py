@@ -18,7 +18,7 @@ import bridgeclient as bc
 import vsharness as h
 from bridgewire import (AUTH_LIST, CALL, CLOSE, DEFINE_XML, ERROR, EVENT_DEREGISTER, EVENT_LIFECYCLE,
                         EVENT_REGISTER, GET_LIB_VERSION, GET_TYPE, GET_VERSION, KEEPALIVE,
-                        LIST_ALL_DOMAINS, LIST_ALL_STORAGE_POOLS, LOOKUP_BY_NAME, MESSAGE, OK,
+                        LIST_ALL_DOMAINS, LOOKUP_BY_NAME, MESSAGE, OK,
                         OPEN, REMOTE, REPLY, STREAM, SUPPORTS_FEATURE, SUSPEND, UNDEFINE, Conn,
                         Unpacker, frame, i32, opt_string, string, u32)
 
@@ -92,7 +92,8 @@ def test_unknown_programs_and_procedures_get_libvirtds_answers(conn):
     assert (code, dom, msg) == (39, 7, "unknown procedure: 9999")
     assert conn.err(-5)[:2] == (39, 7)
     # A real libvirt procedure the bridge does not implement: NO_SUPPORT, so clients fall back.
-    assert conn.err(LIST_ALL_STORAGE_POOLS, i32(1) + u32(3))[0] == 3
+    list_all_secrets = 287                   # (int need_results, unsigned flags)
+    assert conn.err(list_all_secrets, i32(1) + u32(3))[0] == 3
     assert conn.ok(GET_TYPE).string() == "QEMU"
 
 
