@@ -23,11 +23,6 @@ namespace {
 // How long QEMU gets to exit after SIGTERM before SIGKILL (libvirt waits 10 s too).
 constexpr auto kTermGrace = std::chrono::seconds(10);
 
-// State files let a re-attaching shim report the reason the previous one knew.
-std::string stateFile(const ShimFiles& files) {
-    return files.dir + "/state";
-}
-
 } // namespace
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
@@ -82,7 +77,8 @@ void Machine::setState(const std::string& state, const std::string& reason) {
     m_reason = reason;
     log::info("state " + state + " (" + reason + ")");
     if (state != "shutoff") {
-        (void)writeFileAtomic(stateFile(m_files), state + "\n" + reason + "\n", 0600);
+        // The state file lets a re-attaching shim report the reason this one knew.
+        (void)writeFileAtomic(m_files.state, state + "\n" + reason + "\n", 0600);
     }
     if (m_listener.stateChanged) {
         m_listener.stateChanged(state, reason);
@@ -318,7 +314,7 @@ void Machine::attach(Done done) {
             onQemuExit(std::nullopt);
         }
     });
-    if (auto previous = readFile(stateFile(m_files), 256)) {
+    if (auto previous = readFile(m_files.state, 256)) {
         const std::string& t = previous.value();
         auto nl = t.find('\n');
         m_state = t.substr(0, nl);
@@ -638,7 +634,8 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
     ::unlink(m_files.qemuPid.c_str());
     ::unlink(m_files.qmpSocket.c_str());
-    ::unlink(stateFile(m_files).c_str());
+    ::unlink(m_files.state.c_str());
+    ::unlink(m_files.liveXml.c_str());
     (void)enter(MachinePhase::Stopped);
     setState("shutoff", reason);
     auto waiters = std::move(m_destroyWaiters);

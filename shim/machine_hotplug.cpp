@@ -3,7 +3,6 @@
 #include "machine.hpp"
 #include "qemu_command.hpp"
 #include "virtswarm/atomic_file.hpp"
-#include "virtswarm/definer.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/log.hpp"
 
@@ -59,16 +58,12 @@ void Machine::annotateAliases() {
 }
 
 void Machine::commitLiveDefinition(DomainXml updated) {
-    // A device change does not change whom the definition belongs to. The record names
-    // the XML it belongs to, so it is rewritten first: a crash in between leaves a record
-    // that matches nothing, which a new shim refuses rather than trusts.
+    // A device change does not change whom the definition belongs to: the registry's
+    // definer record stays bound to the definition it wrote (domain.xml), which the shim
+    // never rewrites; the live definition is the shim's own file.
     updated.definer = m_domain.definer;
     m_domain = std::move(updated);
-    auto r =
-        writeFileAtomic(m_files.definer, formatDefinerRecord(m_domain.definer, m_domain.xml), 0600);
-    if (r) {
-        r = writeFileAtomic(m_files.domainXml, m_domain.xml, 0600);
-    }
+    auto r = writeFileAtomic(m_files.liveXml, m_domain.xml, 0600);
     if (!r) {
         log::warning("cannot record the live definition: " + r.error().message());
     }

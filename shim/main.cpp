@@ -96,13 +96,25 @@ int main(int argc, char** argv) {
     log::init("virtswarm-shim/" + args->uuidHex.substr(0, 8));
     ShimFiles files = shimFilesIn(args->runtimeDir);
 
+    // The registry's definition says who defined it; a re-attaching shim goes on with the
+    // live definition the previous one kept (hotplugged devices, aliases), if it got that far.
     auto text = readFile(files.domainXml);
-    auto domain = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
+    if (!text) {
+        recordFailure(files, text.error());
+        return 1;
+    }
+    uid_t definer = recordedDefiner(files, text.value(), args->attach);
+    if (args->attach) {
+        if (auto live = readFile(files.liveXml)) {
+            text = std::move(live);
+        }
+    }
+    auto domain = parseDomainXml(text.value());
     if (!domain) {
         recordFailure(files, domain.error());
         return 1;
     }
-    domain.value().definer = recordedDefiner(files, text.value(), args->attach);
+    domain.value().definer = definer;
     auto opener = shim::HostPathOpener::forDefiner(domain.value().definer);
     if (!opener) {
         recordFailure(files, opener.error());
