@@ -10,6 +10,10 @@ Result<DaemonRuntime> DaemonRuntime::start(BusMode mode, const DaemonPaths& path
     if (auto r = createDaemonPaths(paths, mode); !r) {
         return r.takeError();
     }
+    return start(mode);
+}
+
+Result<DaemonRuntime> DaemonRuntime::start(BusMode mode) {
     auto loop = EventLoop::create();
     if (!loop) {
         return loop.takeError();
@@ -37,12 +41,19 @@ Result<sdbus::IConnection*> DaemonRuntime::openExtraConnection() {
     return m_extraBuses.back().get();
 }
 
-void DaemonRuntime::claimName(const std::string& name) {
+Result<void> DaemonRuntime::takeName(const std::string& name) {
     try {
         m_bus->requestName(name);
-        log::notice(std::string("ready on the ") + busModeName(m_mode) + " bus as " + name);
     } catch (const sdbus::Error& e) {
-        log::error("cannot own " + name + ": " + e.getMessage());
+        return Error(Code::InvalidState, "cannot own " + name + ": " + e.getMessage());
+    }
+    log::notice(std::string("ready on the ") + busModeName(m_mode) + " bus as " + name);
+    return success();
+}
+
+void DaemonRuntime::claimName(const std::string& name) {
+    if (auto r = takeName(name); !r) {
+        log::error(r.error().message());
         m_exitCode = 1;
         m_loop->exit(1);
     }
