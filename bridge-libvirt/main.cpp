@@ -8,6 +8,7 @@
 #include "registry_client.hpp"
 #include "server.hpp"
 #include "storage_client.hpp"
+#include "virtswarm/daemon_runtime.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/emulator_query.hpp"
@@ -221,30 +222,21 @@ int main(int argc, char** argv) {
         log::warning("only " + std::to_string(openFiles) + " file descriptors: at most " +
                      std::to_string(serverLimits.maxClients) + " clients");
     }
-    auto loop = EventLoop::create();
-    if (!loop) {
-        log::error(loop.error().message());
-        return 1;
-    }
-    loop.value()->exitOnTermination();
-
     // A client of the bus, owning no name: DBUS_SYSTEM_BUS_ADDRESS picks the bus.
-    auto bus = openBus(options.mode);
-    if (!bus) {
-        log::error(bus.error().message());
+    auto runtime = DaemonRuntime::start(options.mode);
+    if (!runtime) {
+        log::error(runtime.error().message());
         return 1;
     }
-    sdbus::IConnection& connection = *bus.value();
-    if (auto r = loop.value()->attachBus(connection); !r) {
-        log::error(r.error().message());
-        return 1;
-    }
+    DaemonRuntime& daemon = runtime.value();
+    EventLoop& loop = daemon.loop();
+    sdbus::IConnection& connection = daemon.bus();
 
     Authority authority(connection, options.mode);
-    RegistryClient registry(connection, *loop.value());
-    NetworkClient networks(connection, *loop.value());
-    StorageClient storage(connection, *loop.value());
-    Server server(*loop.value(), serverLimits, options.clientLimits);
+    RegistryClient registry(connection, loop);
+    NetworkClient networks(connection, loop);
+    StorageClient storage(connection, loop);
+    Server server(loop, serverLimits, options.clientLimits);
     EventForwarder events(registry.cache(), [&server](const std::function<void(Client&)>& fn) {
         server.forEachClient(fn);
     });
@@ -253,10 +245,10 @@ int main(int argc, char** argv) {
     storage.pools.setEventHandler(
         [&events](const StoragePoolEventSignal& e) { events.forward(e); });
     storage.setRefreshHandler([&events](const RemoteStoragePool& p) { events.forwardRefresh(p); });
-    EmulatorQuery qemuVersion(*loop.value(), kDefaultEmulator, {"--version"});
-    EmulatorQuery qemuCpuModels(*loop.value(), kDefaultEmulator, {"-cpu", "help"});
-    Services services{*loop.value(), registry,    networks,      authority, events,
-                      options.mode,  qemuVersion, qemuCpuModels, storage};
+    EmulatorQuery qemuVersion(loop, kDefaultEmulator, {"--version"});
+    EmulatorQuery qemuCpuModels(loop, kDefaultEmulator, {"-cpu", "help"});
+    Services services{loop,         registry,    networks,      authority, events,
+                      options.mode, qemuVersion, qemuCpuModels, storage};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 
@@ -284,6 +276,5 @@ int main(int argc, char** argv) {
         return 1;
     }
     sd_notify(0, "READY=1");
-    int r = loop.value()->run();
-    return r < 0 ? 1 : r;
+    return daemon.run();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "accounting.hpp"
 
+#include "qemu_ids.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/proc_text.hpp"
 
@@ -147,8 +148,8 @@ std::vector<int> readAffinity(pid_t tid) {
 std::string diskTargetOf(const nlohmann::json& entry) {
     std::string drive = entry.value("device", "");
     std::string qdev = entry.value("qdev", "");
-    if (drive.rfind("drive-", 0) == 0) {
-        return drive.substr(6);
+    if (auto disk = qemu_id::diskOfNode(drive)) {
+        return *disk;
     }
     constexpr std::string_view kPeripheral = "/machine/peripheral/";
     if (qdev.rfind(kPeripheral, 0) == 0) {
@@ -264,7 +265,7 @@ void addNetStats(Stats& s, const DomainDef& def) {
         const auto& nic = def.interfaces[i];
         std::string prefix = "net." + std::to_string(i) + ".";
         s.emplace_back(prefix + "name",
-                       nic.hostDevice.empty() ? "net" + std::to_string(i) : nic.hostDevice);
+                       nic.hostDevice.empty() ? qemu_id::bootNic(i) : nic.hostDevice);
         s.emplace_back(prefix + "mac", nic.mac);
         if (nic.hostDevice.empty()) {
             continue;

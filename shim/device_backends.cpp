@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "device_backends.hpp"
 
+#include "qemu_ids.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/child_process.hpp"
 #include "virtswarm/domain_devices.hpp"
@@ -214,7 +215,7 @@ Result<void> DeviceBackends::prepare(DomainXml& domain, const std::string& runti
             if (!fd) {
                 return fd.takeError();
             }
-            launch.socketFds["serial" + std::to_string(i)] = passToQemu(fd.value());
+            launch.socketFds[qemu_id::serial(i)] = passToQemu(fd.value());
         }
     }
     for (const auto& g : def.graphics) {

@@ -23,11 +23,6 @@ namespace {
 // How long QEMU gets to exit after SIGTERM before SIGKILL (libvirt waits 10 s too).
 constexpr auto kTermGrace = std::chrono::seconds(10);
 
-// State files let a re-attaching shim report the reason the previous one knew.
-std::string stateFile(const ShimFiles& files) {
-    return files.dir + "/state";
-}
-
 } // namespace
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
@@ -52,6 +47,28 @@ Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXm
 
 Machine::~Machine() = default;
 
+Result<void> Machine::enter(MachinePhase next) {
+    if (next == m_phase) {
+        return success();
+    }
+    if (auto r = checkTransition(m_phase, next); !r) {
+        log::error(r.error().message());
+        return r;
+    }
+    log::debug("phase " + std::string(toString(m_phase)) + " -> " + std::string(toString(next)));
+    m_phase = next;
+    return success();
+}
+
+bool Machine::inPhase(std::initializer_list<MachinePhase> phases) const {
+    for (auto p : phases) {
+        if (p == m_phase) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void Machine::setState(const std::string& state, const std::string& reason) {
     if (state == m_state && reason == m_reason) {
         return;
@@ -60,7 +77,8 @@ void Machine::setState(const std::string& state, const std::string& reason) {
     m_reason = reason;
     log::info("state " + state + " (" + reason + ")");
     if (state != "shutoff") {
-        (void)writeFileAtomic(stateFile(m_files), state + "\n" + reason + "\n", 0600);
+        // The state file lets a re-attaching shim report the reason this one knew.
+        (void)writeFileAtomic(m_files.state, state + "\n" + reason + "\n", 0600);
     }
     if (m_listener.stateChanged) {
         m_listener.stateChanged(state, reason);
@@ -91,7 +109,10 @@ Result<int> Machine::listenQmp() {
 }
 
 void Machine::launch(Done done) {
-    m_starting = true;
+    if (auto r = enter(MachinePhase::Launching); !r) {
+        done(r.error());
+        return;
+    }
     m_startDone = std::move(done);
     acquireTaps(0);
 }
@@ -108,7 +129,7 @@ void Machine::acquireTaps(size_t from) {
         }
         auto guard = m_lifetime.guard();
         m_tapBroker->acquire(nics[i], [this, guard, i](Result<TapBroker::Tap> tap) {
-            if (!guard.alive() || !m_starting) {
+            if (!guard.alive() || m_phase != MachinePhase::Launching) {
                 if (tap) {
                     ::close(tap.value().fd);
                 }
@@ -219,7 +240,7 @@ void Machine::spawnQemu() {
         }
     });
     m_qmp.connect(m_files.qmpSocket, [this, guard](Result<void> ready) {
-        if (!guard.alive() || !m_starting) {
+        if (!guard.alive() || m_phase != MachinePhase::Launching) {
             return;
         }
         if (!ready) {
@@ -240,7 +261,7 @@ void Machine::spawnQemu() {
         // The consoles are known before the guest runs, so OpenConsole works the moment
         // Start has answered.
         discoverPtys([this, guard] {
-            if (!m_starting) {
+            if (m_phase != MachinePhase::Launching) {
                 return;
             }
             awaitRestore([this] { setGraphicsPassword([this] { resumeStartedGuest(); }); });
@@ -249,19 +270,19 @@ void Machine::spawnQemu() {
 }
 
 void Machine::resumeStartedGuest() {
-    if (!m_starting) {
+    if (m_phase != MachinePhase::Launching) {
         return;
     }
     auto guard = m_lifetime.guard();
     m_qmp.execute("cont", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
-        if (!guard.alive() || !m_starting) {
+        if (!guard.alive() || m_phase != MachinePhase::Launching) {
             return;
         }
         if (!r) {
             failStart(r.takeError().prefix("resuming the guest"));
             return;
         }
-        m_starting = false;
+        (void)enter(MachinePhase::Running);
         setState("running", m_restoring ? "restored" : "booted");
         startBalloonStats();
         if (auto startDone = std::move(m_startDone)) {
@@ -272,6 +293,10 @@ void Machine::resumeStartedGuest() {
 }
 
 void Machine::attach(Done done) {
+    if (auto r = enter(MachinePhase::Attaching); !r) {
+        done(r.error());
+        return;
+    }
     dropShimPrivileges(m_opener.switchesCredentials());
     auto pidText = readFile(m_files.qemuPid, 64);
     m_pid = pidText ? static_cast<pid_t>(std::atol(pidText.value().c_str())) : 0;
@@ -289,7 +314,7 @@ void Machine::attach(Done done) {
             onQemuExit(std::nullopt);
         }
     });
-    if (auto previous = readFile(stateFile(m_files), 256)) {
+    if (auto previous = readFile(m_files.state, 256)) {
         const std::string& t = previous.value();
         auto nl = t.find('\n');
         m_state = t.substr(0, nl);
@@ -319,9 +344,12 @@ void Machine::attach(Done done) {
                 std::string state = running ? "running" : "paused";
                 std::string reason = state == m_state ? m_reason : running ? "unpaused" : "user";
                 m_state.clear();
-                discoverPtys([this, state, reason, done] {
+                discoverPtys([this, running, state, reason, done] {
                     reconnectAgent();
-                    setState(state, reason);
+                    // A destroy may have come first: QEMU's exit reports the end then.
+                    if (enter(running ? MachinePhase::Running : MachinePhase::Paused)) {
+                        setState(state, reason);
+                    }
                     done(success());
                 });
             });
@@ -329,11 +357,13 @@ void Machine::attach(Done done) {
 }
 
 void Machine::failStart(Error error) {
-    if (!m_starting) {
+    // A destroy during the launch moved on to Stopping; the start still gets its answer.
+    if (m_phase != MachinePhase::Launching && !m_startDone) {
         return;
     }
-    m_starting = false;
-    m_startFailed = true;
+    if (m_phase == MachinePhase::Launching) {
+        (void)enter(MachinePhase::Failed);
+    }
     for (auto& [index, tap] : m_taps) {
         if (tap.fd >= 0) {
             ::close(tap.fd);
@@ -390,7 +420,7 @@ void Machine::reboot(PowerMode mode, Done done) {
     auto guard = m_lifetime.guard();
     simpleCommand("system_powerdown", [this, guard, done](Result<void> r) {
         if (guard.alive() && r) {
-            m_rebootRequested = true;
+            m_onPowerOff = OnPowerOff::Reset;
         }
         done(std::move(r));
     });
@@ -427,10 +457,12 @@ void Machine::destroy(Done done) {
         return;
     }
     m_destroyWaiters.push_back(std::move(done));
-    if (m_destroyRequested) {
-        return;
+    if (inPhase({MachinePhase::Stopping, MachinePhase::Saved})) {
+        return; // already on its way out (a written save stays "saved")
     }
-    m_destroyRequested = true;
+    if (!enter(MachinePhase::Stopping)) {
+        return; // the waiter is answered when QEMU is gone
+    }
     ::kill(m_pid, SIGTERM);
     auto guard = m_lifetime.guard();
     m_killTimer = m_loop.addTimer(kTermGrace, [this, guard] {
@@ -448,21 +480,22 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
         // reboot can reset it instead, and otherwise we tell it to quit.
         // <on_poweroff>restart</on_poweroff>: a guest power-off is a reboot.
         bool restartOnPoweroff = m_domain.def.platform.onPoweroff == "restart" &&
-                                 !m_destroyRequested &&
+                                 m_phase != MachinePhase::Stopping &&
                                  data.value("reason", "") == "guest-shutdown";
-        if (m_rebootRequested || restartOnPoweroff) {
-            m_rebootRequested = false;
+        if (m_onPowerOff == OnPowerOff::Reset || restartOnPoweroff) {
+            m_onPowerOff = OnPowerOff::Quit;
             resetAndContinue();
             return;
         }
         m_shutdownReason = data.value("reason", "guest-shutdown");
-        if (m_destroyRequested || m_saved) {
+        if (inPhase({MachinePhase::Stopping, MachinePhase::Saved})) {
             // Destroy: SIGTERM makes QEMU exit despite -no-shutdown; a quit would race its
             // exit and turn a clean end into a SIGKILL. The kill timer covers a QEMU that
             // hangs. Managed save: this is our own quit; the end is "saved", no shutdown.
             return;
         }
-        if (m_state == "running" || m_state == "paused") {
+        if (inPhase({MachinePhase::Running, MachinePhase::Paused})) {
+            (void)enter(MachinePhase::ShuttingDown);
             setState("shutdown", "user");
         }
         m_qmp.execute("quit", nlohmann::json::object(),
@@ -479,11 +512,14 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             finish();
         }
     } else if (event == "STOP") {
-        if (!m_starting && !m_inReboot && m_state == "running") {
+        // A managed save stops the guest too: it reports paused, and stays Saving.
+        if (inPhase({MachinePhase::Running, MachinePhase::Saving}) && m_state == "running") {
+            (void)enter(m_phase == MachinePhase::Saving ? m_phase : MachinePhase::Paused);
             setState("paused", "user");
         }
     } else if (event == "RESUME") {
-        if (!m_starting && !m_inReboot && m_state == "paused") {
+        if (inPhase({MachinePhase::Paused, MachinePhase::Saving}) && m_state == "paused") {
+            (void)enter(m_phase == MachinePhase::Saving ? m_phase : MachinePhase::Running);
             setState("running", "unpaused");
         }
     } else if (event == "VSERPORT_CHANGE") {
@@ -493,20 +529,26 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
         onGuestPanicked();
     } else if (event == "BLOCK_IO_ERROR") {
         if (data.value("action", "") == "stop") {
+            if (m_phase == MachinePhase::Running) {
+                (void)enter(MachinePhase::Paused);
+            }
             setState("paused", "ioerror");
         }
     }
 }
 
 // A reboot in the same QEMU: reset, and let a guest stopped by -no-shutdown or a panic
-// run again. The STOP/RESUME this causes are not the user's pause (m_inReboot).
+// run again. The STOP/RESUME this causes are not the user's pause (the Rebooting phase).
 void Machine::resetAndContinue() {
-    m_inReboot = true;
+    if (!enter(MachinePhase::Rebooting)) {
+        return;
+    }
     m_qmp.execute("system_reset", nlohmann::json::object(), [](Result<nlohmann::json>) {});
     m_qmp.execute("cont", nlohmann::json::object(),
                   [this, guard = m_lifetime.guard()](Result<nlohmann::json>) {
-                      if (guard.alive()) {
-                          m_inReboot = false;
+                      if (guard.alive() && m_phase == MachinePhase::Rebooting) {
+                          (void)enter(m_state == "paused" ? MachinePhase::Paused
+                                                          : MachinePhase::Running);
                       }
                   });
 }
@@ -519,7 +561,9 @@ void Machine::onGuestPanicked() {
         resetAndContinue();
         return;
     }
-    m_panicked = true;
+    if (!enter(MachinePhase::Crashed)) {
+        return;
+    }
     setState("crashed", "panicked");
     if (action == "destroy") {
         log::info("guest panicked: stopping it (on_crash=destroy)");
@@ -535,18 +579,20 @@ void Machine::onGuestPanicked() {
 
 void Machine::resyncState() {
     auto guard = m_lifetime.guard();
-    m_qmp.execute("query-status", nlohmann::json::object(),
-                  [this, guard](Result<nlohmann::json> r) {
-                      if (!guard.alive() || !r || m_starting || m_inReboot) {
-                          return;
-                      }
-                      bool running = r.value().value("running", false);
-                      if (running && m_state == "paused") {
-                          setState("running", "unpaused");
-                      } else if (!running && m_state == "running") {
-                          setState("paused", "user");
-                      }
-                  });
+    m_qmp.execute(
+        "query-status", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
+            if (!guard.alive() || !r || !inPhase({MachinePhase::Running, MachinePhase::Paused})) {
+                return;
+            }
+            bool running = r.value().value("running", false);
+            if (running && m_state == "paused") {
+                (void)enter(MachinePhase::Running);
+                setState("running", "unpaused");
+            } else if (!running && m_state == "running") {
+                (void)enter(MachinePhase::Paused);
+                setState("paused", "user");
+            }
+        });
 }
 
 void Machine::onMonitorClosed(const Error& why) {
@@ -555,7 +601,11 @@ void Machine::onMonitorClosed(const Error& why) {
     // than leave a VM nobody controls.
     if (why.code() != Code::HypervisorGone && m_pid > 0) {
         log::error("QEMU monitor failed (" + why.message() + "); killing QEMU");
-        m_panicked = true;
+        // Its end is a crash, unless it was already ending another way (destroyed, saved)
+        // or never started (failed).
+        if (validTransition(m_phase, MachinePhase::Crashed)) {
+            (void)enter(MachinePhase::Crashed);
+        }
         ::kill(m_pid, SIGKILL);
     }
 }
@@ -572,25 +622,26 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_backends.stop();
 
     std::string reason;
-    if (m_saved) {
+    if (m_phase == MachinePhase::Saved) {
         reason = "saved";
-    } else if (m_destroyRequested) {
+    } else if (m_phase == MachinePhase::Stopping) {
         reason = "destroyed";
-    } else if (m_panicked) {
+    } else if (m_phase == MachinePhase::Crashed) {
         reason = "crashed";
     } else if (m_shutdownReason) {
         reason = "shutdown";
     } else if (status && status->si_code == CLD_EXITED && status->si_status == 0) {
         reason = "shutdown";
     } else {
-        reason = m_starting || m_startFailed ? "failed" : "crashed";
+        // The guest never ran: its end is "failed", not "crashed".
+        reason = inPhase({MachinePhase::Launching, MachinePhase::Failed}) ? "failed" : "crashed";
     }
-    if (m_starting) {
-        failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
-    }
+    failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
     ::unlink(m_files.qemuPid.c_str());
     ::unlink(m_files.qmpSocket.c_str());
-    ::unlink(stateFile(m_files).c_str());
+    ::unlink(m_files.state.c_str());
+    ::unlink(m_files.liveXml.c_str());
+    (void)enter(MachinePhase::Stopped);
     setState("shutoff", reason);
     auto waiters = std::move(m_destroyWaiters);
     m_destroyWaiters.clear();

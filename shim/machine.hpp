@@ -3,6 +3,7 @@
 
 #include "console_relay.hpp"
 #include "device_backends.hpp"
+#include "machine_phase.hpp"
 #include "qemu_files.hpp"
 #include "stats.hpp"
 #include "taps.hpp"
@@ -16,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -80,12 +82,17 @@ public:
     // The running definition with what only exists at runtime (pty paths).
     std::string liveXml() const;
 
+    MachinePhase phase() const { return m_phase; }
     const std::string& state() const { return m_state; }
     const std::string& reason() const { return m_reason; }
     pid_t pid() const { return m_pid; }
     const DomainXml& domain() const { return m_domain; }
 
 private:
+    // Moves to `next` if the phase table allows it; a refused move is logged and changes
+    // nothing. Staying in the current phase is always fine.
+    Result<void> enter(MachinePhase next);
+    bool inPhase(std::initializer_list<MachinePhase> phases) const;
     void setState(const std::string& state, const std::string& reason);
     void onEvent(const std::string& event, const nlohmann::json& data);
     void onMonitorClosed(const Error& why);
@@ -177,22 +184,18 @@ private:
     pid_t m_pid = 0;
     EventSource m_exitWatch;
     EventSource m_killTimer;
+    MachinePhase m_phase = MachinePhase::Idle;
+    // What the shim reports (domain_state.hpp names); follows the phase, see setState.
     std::string m_state = "shutoff";
     std::string m_reason = "unknown";
-    bool m_starting = false;
-    bool m_startFailed = false; // the guest never ran: its end is "failed", not "crashed"
-    bool m_destroyRequested = false;
     int m_restoreFd = -1;     // the managed save image to start from, until QEMU has it
     bool m_restoring = false; // started from a managed save image
-    bool m_saving = false;
-    bool m_saved = false; // QEMU quit after a managed save: shutoff (saved)
     EventSource m_migrationPoll;
     std::optional<std::string> m_shutdownReason; // from QMP SHUTDOWN
-    bool m_panicked = false;
-    bool m_rebootRequested = false;
-    // Between the guest's power-off and the resume that follows the reset: the STOP and
-    // RESUME events of a reboot are not a pause.
-    bool m_inReboot = false;
+    // What a power-off of the guest (QMP SHUTDOWN) leads to. Not a phase: the guest keeps
+    // running after an ACPI reboot request, and may ignore it.
+    enum class OnPowerOff { Quit, Reset };
+    OnPowerOff m_onPowerOff = OnPowerOff::Quit;
     EventSource m_shutdownTimer;
     std::map<std::string, std::string> m_ptyPaths;                   // serialN -> /dev/pts/M
     std::map<std::string, std::unique_ptr<ConsoleRelay>> m_consoles; // serialN -> session

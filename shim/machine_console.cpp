@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Serial consoles: the ptys QEMU allocated, handed out as file descriptors.
 #include "machine.hpp"
+#include "qemu_ids.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/xml.hpp"
 
@@ -80,7 +81,7 @@ std::string Machine::liveXml() const {
         if (n != "serial" && n != "console") {
             continue;
         }
-        std::string alias = n == "serial" ? "serial" + std::to_string(serialIndex++) : "serial0";
+        std::string alias = qemu_id::serial(n == "serial" ? serialIndex++ : 0);
         auto it = m_ptyPaths.find(alias);
         if (it == m_ptyPaths.end() || xml::attribute(node, "type").value_or("pty") != "pty") {
             continue;

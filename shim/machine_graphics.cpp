@@ -16,7 +16,7 @@ void Machine::setGraphicsPassword(std::function<void()> then) {
     auto guard = m_lifetime.guard();
     nlohmann::json args{{"protocol", "vnc"}, {"password", *vnc.passwd}};
     m_qmp.execute("set_password", args, [this, guard, then, vnc](Result<nlohmann::json> r) {
-        if (!guard.alive() || !m_starting) {
+        if (!guard.alive() || m_phase != MachinePhase::Launching) {
             return;
         }
         if (!r) {
@@ -31,7 +31,7 @@ void Machine::setGraphicsPassword(std::function<void()> then) {
         nlohmann::json expiry{{"protocol", "vnc"}, {"time", std::to_string(*vnc.passwdValidTo)}};
         m_qmp.execute("expire_password", expiry,
                       [this, guard, then](Result<nlohmann::json> expired) {
-                          if (!guard.alive() || !m_starting) {
+                          if (!guard.alive() || m_phase != MachinePhase::Launching) {
                               return;
                           }
                           if (!expired) {

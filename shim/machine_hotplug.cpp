@@ -2,8 +2,8 @@
 // Device hotplug: virtio disks and NICs added to and removed from a running guest.
 #include "machine.hpp"
 #include "qemu_command.hpp"
+#include "qemu_ids.hpp"
 #include "virtswarm/atomic_file.hpp"
-#include "virtswarm/definer.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/log.hpp"
 
@@ -25,27 +25,17 @@ std::string diskFdsetOpaque(const std::string& alias) {
     return "virtswarm-disk:" + alias;
 }
 
-std::string nicAlias(const std::string& mac) {
-    std::string alias = "net-";
-    for (char c : mac) {
-        if (c != ':') {
-            alias += c;
-        }
-    }
-    return alias;
-}
-
 } // namespace
 
 void Machine::annotateAliases() {
     DomainXml live = m_domain;
     for (size_t i = 0; i < live.def.disks.size(); ++i) {
-        if (auto r = withAlias(live, "disk", i, live.def.disks[i].targetDev)) {
+        if (auto r = withAlias(live, "disk", i, qemu_id::disk(live.def.disks[i].targetDev))) {
             live = std::move(r).value();
         }
     }
     for (size_t i = 0; i < live.def.interfaces.size(); ++i) {
-        if (auto r = withAlias(live, "interface", i, "net" + std::to_string(i))) {
+        if (auto r = withAlias(live, "interface", i, qemu_id::bootNic(i))) {
             live = std::move(r).value();
         }
         if (auto tap = m_taps.find(i); tap != m_taps.end()) {
@@ -59,16 +49,12 @@ void Machine::annotateAliases() {
 }
 
 void Machine::commitLiveDefinition(DomainXml updated) {
-    // A device change does not change whom the definition belongs to. The record names
-    // the XML it belongs to, so it is rewritten first: a crash in between leaves a record
-    // that matches nothing, which a new shim refuses rather than trusts.
+    // A device change does not change whom the definition belongs to: the registry's
+    // definer record stays bound to the definition it wrote (domain.xml), which the shim
+    // never rewrites; the live definition is the shim's own file.
     updated.definer = m_domain.definer;
     m_domain = std::move(updated);
-    auto r =
-        writeFileAtomic(m_files.definer, formatDefinerRecord(m_domain.definer, m_domain.xml), 0600);
-    if (r) {
-        r = writeFileAtomic(m_files.domainXml, m_domain.xml, 0600);
-    }
+    auto r = writeFileAtomic(m_files.liveXml, m_domain.xml, 0600);
     if (!r) {
         log::warning("cannot record the live definition: " + r.error().message());
     }
@@ -116,8 +102,8 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
 }
 
 void Machine::plugUserInterface(const InterfaceDef& nic, DomainXml next, Done done) {
-    std::string alias = nicAlias(nic.mac);
-    std::string netdev = "host" + alias; // as qemu_command.cpp names backends
+    std::string alias = qemu_id::hotplugNic(nic.mac);
+    std::string netdev = qemu_id::nicBackend(alias);
     Plug plug;
     plug.what = "interface";
     plug.backendCommand = "netdev_add";
@@ -141,8 +127,8 @@ void Machine::plugDisk(const DiskDef& disk, DomainXml next, Done done) {
         return;
     }
     int fd = opened.value();
-    std::string alias = disk.targetDev;
-    std::string node = "drive-" + alias;
+    std::string alias = qemu_id::disk(disk.targetDev);
+    std::string node = qemu_id::diskNode(alias);
     Plug plug;
     plug.what = "disk";
     plug.backendCommand = "blockdev-add";
@@ -217,9 +203,9 @@ void Machine::plugTapInterface(DomainXml next, Done done) {
             done(tap.takeError());
             return;
         }
-        std::string alias = nicAlias(nic.mac);
-        std::string netdev = "host" + alias; // as qemu_command.cpp names backends
-        std::string fdName = "fd-" + alias;
+        std::string alias = qemu_id::hotplugNic(nic.mac);
+        std::string netdev = qemu_id::nicBackend(alias);
+        std::string fdName = qemu_id::nicTapFd(alias);
         Plug plug;
         plug.what = "interface";
         plug.backendCommand = "netdev_add";
@@ -341,12 +327,12 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
         // Backends outlive their device; free them (boot-time -drive backends go away
         // with the device, so an error here is expected and harmless).
         if (disk) {
-            m_qmp.execute("blockdev-del", {{"node-name", "drive-" + alias}},
+            m_qmp.execute("blockdev-del", {{"node-name", qemu_id::diskNode(alias)}},
                           [](Result<nlohmann::json>) {});
             releaseDiskFdsets(alias);
         } else {
-            std::string netdev = "host" + alias; // as qemu_command.cpp names it
-            m_qmp.execute("netdev_del", {{"id", netdev}}, [](Result<nlohmann::json>) {});
+            m_qmp.execute("netdev_del", {{"id", qemu_id::nicBackend(alias)}},
+                          [](Result<nlohmann::json>) {});
         }
         commitLiveDefinition(updated);
         done(success());

@@ -5,6 +5,7 @@
 // reported as virDomainGetStats' balloon.* fields.
 #include "machine.hpp"
 #include "qemu_controllers.hpp"
+#include "qemu_ids.hpp"
 #include "virtswarm/log.hpp"
 
 namespace virtswarm::shim {
@@ -21,10 +22,10 @@ void Machine::annotatePlatformAliases(DomainXml& live) {
         alias("controller", i, qemuControllerId(c.type, c.index, q35));
     }
     for (size_t i = 0; i < live.def.inputs.size(); ++i) {
-        alias("input", i, "input" + std::to_string(i));
+        alias("input", i, qemu_id::input(i));
     }
     if (live.def.memballoon.model == "virtio") {
-        alias("memballoon", 0, "balloon0");
+        alias("memballoon", 0, qemu_id::balloon());
     }
 }
 

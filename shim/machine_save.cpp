@@ -38,7 +38,7 @@ void Machine::awaitRestore(std::function<void()> then) {
     auto guard = m_lifetime.guard();
     m_qmp.execute("query-status", nlohmann::json::object(),
                   [this, guard, then](Result<nlohmann::json> r) {
-                      if (!guard.alive() || !m_starting) {
+                      if (!guard.alive() || m_phase != MachinePhase::Launching) {
                           return;
                       }
                       if (!r) {
@@ -60,24 +60,32 @@ void Machine::awaitRestore(std::function<void()> then) {
 }
 
 void Machine::managedSave(int fd, Done done) {
+    if (inPhase({MachinePhase::Saving, MachinePhase::Saved})) {
+        ::close(fd);
+        done(Error(Code::InvalidState, "a managed save is already in progress"));
+        return;
+    }
     if (m_state != "running" && m_state != "paused") {
         ::close(fd);
         done(Error(Code::InvalidState, "domain is not running"));
         return;
     }
-    if (m_saving) {
+    if (auto r = enter(MachinePhase::Saving); !r) {
         ::close(fd);
-        done(Error(Code::InvalidState, "a managed save is already in progress"));
+        done(r.error());
         return;
     }
-    m_saving = true;
     bool wasRunning = m_state == "running";
     auto guard = m_lifetime.guard();
     auto fail = [this, guard, wasRunning, done](Error error) {
         if (!guard.alive()) {
             return;
         }
-        m_saving = false;
+        // The guest goes on as it is now (paused if the stop came through; `cont` and its
+        // RESUME bring it back to running).
+        if (m_phase == MachinePhase::Saving) {
+            (void)enter(m_state == "running" ? MachinePhase::Running : MachinePhase::Paused);
+        }
         log::error("managed save failed: " + error.message());
         if (wasRunning) {
             m_qmp.execute("cont", nlohmann::json::object(), [](Result<nlohmann::json>) {});
@@ -139,7 +147,10 @@ void Machine::awaitSaved(std::function<void(Error)> fail, Done done) {
                       std::string status = r.value().value("status", "");
                       if (status == "completed") {
                           log::info("managed save written; stopping QEMU");
-                          m_saved = true;
+                          if (auto saved = enter(MachinePhase::Saved); !saved) {
+                              fail(saved.error());
+                              return;
+                          }
                           // Replied once QEMU is gone and the domain is shut off (saved).
                           m_destroyWaiters.push_back(done);
                           m_qmp.execute("quit", nlohmann::json::object(),

@@ -6,7 +6,7 @@
 #include "machine.hpp"
 #include "machine_object.hpp"
 #include "virtswarm/atomic_file.hpp"
-#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/daemon_runtime.hpp"
 #include "virtswarm/definer.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/log.hpp"
@@ -96,13 +96,25 @@ int main(int argc, char** argv) {
     log::init("virtswarm-shim/" + args->uuidHex.substr(0, 8));
     ShimFiles files = shimFilesIn(args->runtimeDir);
 
+    // The registry's definition says who defined it; a re-attaching shim goes on with the
+    // live definition the previous one kept (hotplugged devices, aliases), if it got that far.
     auto text = readFile(files.domainXml);
-    auto domain = text ? parseDomainXml(text.value()) : Result<DomainXml>(text.takeError());
+    if (!text) {
+        recordFailure(files, text.error());
+        return 1;
+    }
+    uid_t definer = recordedDefiner(files, text.value(), args->attach);
+    if (args->attach) {
+        if (auto live = readFile(files.liveXml)) {
+            text = std::move(live);
+        }
+    }
+    auto domain = parseDomainXml(text.value());
     if (!domain) {
         recordFailure(files, domain.error());
         return 1;
     }
-    domain.value().definer = recordedDefiner(files, text.value(), args->attach);
+    domain.value().definer = definer;
     auto opener = shim::HostPathOpener::forDefiner(domain.value().definer);
     if (!opener) {
         recordFailure(files, opener.error());
@@ -127,46 +139,38 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    auto loop = EventLoop::create();
-    if (!loop) {
-        recordFailure(files, loop.error());
+    auto runtime = DaemonRuntime::start(args->mode);
+    if (!runtime) {
+        recordFailure(files, runtime.error());
         return 1;
     }
-    auto bus = openBus(args->mode);
-    if (!bus) {
-        recordFailure(files, bus.error());
-        return 1;
-    }
-    sdbus::IConnection& connection = *bus.value();
-    if (auto r = loop.value()->attachBus(connection); !r) {
-        recordFailure(files, r.error());
-        return 1;
-    }
+    DaemonRuntime& daemon = runtime.value();
+    EventLoop& loop = daemon.loop();
+    sdbus::IConnection& connection = daemon.bus();
 
     // NICs on networks get their TAPs from networkd, on the system bus: a session-mode
     // shim connects there only when it first needs one (at boot or on hotplug).
-    shim::TapBroker taps(*loop.value(), args->mode == BusMode::System ? &connection : nullptr);
+    shim::TapBroker taps(loop, args->mode == BusMode::System ? &connection : nullptr);
 
     int exitCode = 0;
     MachineObject* exported = nullptr;
-    Machine machine(*loop.value(), files, logFile, std::move(domain).value(),
-                    std::move(identity).value(), std::move(opener).value(), args->mode, &taps,
+    Machine machine(loop, files, logFile, std::move(domain).value(), std::move(identity).value(),
+                    std::move(opener).value(), args->mode, &taps,
                     Machine::Listener{[&](const std::string&, const std::string&) {
                                           if (exported != nullptr) {
                                               exported->announceState();
                                           }
                                       },
-                                      [&] { loop.value()->exit(exitCode); }});
+                                      [&] { loop.exit(exitCode); }});
     MachineObject object(connection, machine);
     exported = &object;
 
     // Owning the name is the lock that keeps two shims (and so two QEMUs) from ever
     // running for one domain: the second fails here and exits before touching QEMU.
-    try {
-        connection.requestName(names::kShimBusNamePrefix + args->uuidHex);
-    } catch (const sdbus::Error& e) {
-        recordFailure(files, Error(Code::InvalidState,
-                                   "another shim already manages this domain: " + e.getMessage()));
+    if (auto r = daemon.takeName(names::kShimBusNamePrefix + args->uuidHex); !r) {
+        recordFailure(files,
+                      Error(Code::InvalidState,
+                            "another shim already manages this domain: " + r.error().message()));
         return 1;
     }
 
@@ -176,7 +180,7 @@ int main(int argc, char** argv) {
             recordFailure(files, r.error());
             // Still wait for QEMU to be gone (onQemuExit ends the loop), unless there is none.
             if (machine.pid() == 0) {
-                loop.value()->exit(1);
+                loop.exit(1);
             }
         }
     };
@@ -188,8 +192,8 @@ int main(int argc, char** argv) {
     } else {
         machine.launch(started);
     }
-    // SIGTERM to the shim leaves QEMU running: a new shim can take it over.
-    loop.value()->exitOnTermination();
-    int r = loop.value()->run();
-    return exitCode != 0 ? exitCode : (r < 0 ? 1 : r);
+    // SIGTERM to the shim (DaemonRuntime ends the loop) leaves QEMU running: a new shim
+    // can take it over.
+    int r = daemon.run();
+    return exitCode != 0 ? exitCode : r;
 }

@@ -3,6 +3,7 @@
 
 #include "qemu_controllers.hpp"
 #include "qemu_disks.hpp"
+#include "qemu_ids.hpp"
 #include "qemu_platform.hpp"
 #include "virtswarm/uuid.hpp"
 
@@ -87,21 +88,22 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     bool q35 = isQ35Machine(def.machine);
     for (size_t i = 0; i < def.interfaces.size(); ++i) {
         const auto& nic = def.interfaces[i];
-        std::string id = "net" + std::to_string(i);
+        std::string id = qemu_id::bootNic(i);
+        std::string backend = qemu_id::nicBackend(id);
         auto tap = launch.tapFds.find(i);
         argv.insert(argv.end(),
                     {"-netdev", tap == launch.tapFds.end()
-                                    ? "user,id=host" + id
-                                    : "tap,id=host" + id + ",fd=" + std::to_string(tap->second)});
+                                    ? "user,id=" + backend
+                                    : "tap,id=" + backend + ",fd=" + std::to_string(tap->second)});
         argv.insert(argv.end(),
-                    {"-device", qemuNicDevice(nic.model) + ",netdev=host" + id + ",id=" + id +
+                    {"-device", qemuNicDevice(nic.model) + ",netdev=" + backend + ",id=" + id +
                                     ",mac=" + nic.mac + qemuPciAddressSuffix(nic.address, q35)});
     }
     addInputsAndBalloon(def, argv);
 
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
-        std::string id = "serial" + std::to_string(i);
+        std::string id = qemu_id::serial(i);
         argv.insert(argv.end(), {"-chardev", qemuSerialChardev(serial, id, launch)});
         argv.insert(argv.end(), {"-serial", "chardev:" + id});
     }

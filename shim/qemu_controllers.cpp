@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "qemu_controllers.hpp"
 
+#include "qemu_ids.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -77,7 +79,7 @@ bool isBuiltIn(const ControllerDef& c, bool q35) {
 }
 
 std::string inputDevice(const InputDef& in, size_t n, bool q35) {
-    std::string id = "input" + std::to_string(n);
+    std::string id = qemu_id::input(n);
     if (in.bus == "virtio") {
         return "virtio-" + in.type + "-pci,id=" + id + qemuPciAddressSuffix(in.address, q35);
     }
@@ -179,7 +181,7 @@ void addInputsAndBalloon(const DomainDef& def, std::vector<std::string>& argv) {
         }
     }
     if (def.memballoon.model == "virtio") {
-        argv.insert(argv.end(), {"-device", "virtio-balloon-pci,id=balloon0" +
+        argv.insert(argv.end(), {"-device", "virtio-balloon-pci,id=" + qemu_id::balloon() +
                                                 qemuPciAddressSuffix(def.memballoon.address, q35)});
     }
 }

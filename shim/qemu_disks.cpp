@@ -2,6 +2,7 @@
 #include "qemu_disks.hpp"
 
 #include "qemu_controllers.hpp"
+#include "qemu_ids.hpp"
 
 namespace virtswarm::shim {
 namespace {
@@ -51,7 +52,8 @@ DriveAddress defaultDriveAddress(const DomainDef& def, const DiskDef& disk) {
 std::string qemuDiskDevice(const DomainDef& def, const DiskDef& disk) {
     bool q35 = isQ35Machine(def.machine);
     bool cdrom = disk.device == "cdrom";
-    std::string tail = ",drive=drive-" + disk.targetDev + ",id=" + disk.targetDev;
+    std::string id = qemu_id::disk(disk.targetDev);
+    std::string tail = ",drive=" + qemu_id::diskNode(id) + ",id=" + id;
     if (disk.bus == "virtio") {
         return "virtio-blk-pci" + qemuPciAddressSuffix(disk.address, q35) + tail;
     }
@@ -78,7 +80,7 @@ std::string qemuDiskDevice(const DomainDef& def, const DiskDef& disk) {
 
 void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::string>& argv) {
     for (const auto& disk : def.disks) {
-        std::string drive = "if=none,id=drive-" + disk.targetDev;
+        std::string drive = "if=none,id=" + qemu_id::diskNode(qemu_id::disk(disk.targetDev));
         if (!disk.source.empty()) {
             drive += ",file=" + qemuEscapeCommas(qemuFilePath(launch, disk.source)) +
                      ",format=" + disk.format;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "qemu_files.hpp"
 
+#include "qemu_ids.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/log.hpp"
 
@@ -117,7 +118,7 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
     };
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
-        std::string name = "serial" + std::to_string(i);
+        std::string name = qemu_id::serial(i);
         if (serial.type == "file") {
             if (auto r = addOutput(serial.path, false, name + " log"); !r) {
                 return r.takeError();

@@ -25,6 +25,10 @@ Result<DaemonRuntime> DaemonRuntime::start(BusMode mode, const DaemonPaths& path
     if (auto r = createDaemonPaths(paths, mode); !r) {
         return r.takeError();
     }
+    return start(mode);
+}
+
+Result<DaemonRuntime> DaemonRuntime::start(BusMode mode) {
     auto loop = EventLoop::create();
     if (!loop) {
         return loop.takeError();
@@ -52,17 +56,24 @@ Result<sdbus::IConnection*> DaemonRuntime::openExtraConnection() {
     return m_extraBuses.back().get();
 }
 
-bool DaemonRuntime::claimName(const std::string& name) {
+Result<void> DaemonRuntime::takeName(const std::string& name) {
     try {
         m_bus->requestName(name);
-        log::notice(std::string("ready on the ") + busModeName(m_mode) + " bus as " + name);
-        return true;
     } catch (const sdbus::Error& e) {
-        log::error("cannot own " + name + ": " + e.getMessage());
+        return Error(Code::InvalidState, "cannot own " + name + ": " + e.getMessage());
+    }
+    log::notice(std::string("ready on the ") + busModeName(m_mode) + " bus as " + name);
+    return success();
+}
+
+bool DaemonRuntime::claimName(const std::string& name) {
+    if (auto r = takeName(name); !r) {
+        log::error(r.error().message());
         m_exitCode = 1;
         m_loop->exit(1);
         return false;
     }
+    return true;
 }
 
 int DaemonRuntime::run() {

@@ -25,6 +25,9 @@ std::optional<BusMode> busModeArguments(int argc, char** argv, BusMode fallback)
 class DaemonRuntime {
 public:
     static Result<DaemonRuntime> start(BusMode mode, const DaemonPaths& paths);
+    // The loop and the bus only, for an executable with no directories of its own (proxyd,
+    // a client of the bus; the shim, which lives in the registry's runtime dir).
+    static Result<DaemonRuntime> start(BusMode mode);
 
     EventLoop& loop() { return *m_loop; }
     sdbus::IConnection& bus() { return *m_bus; }
@@ -38,6 +41,9 @@ public:
     // Takes the well-known name; if that fails the loop ends and run() returns 1, and the
     // answer is false.
     bool claimName(const std::string& name);
+    // Takes the well-known name, or says why not and leaves the rest to the caller (the
+    // shim, whose name is the lock that must be held before QEMU starts).
+    Result<void> takeName(const std::string& name);
     int run();
 
 private:
