@@ -114,7 +114,7 @@ void Machine::launch(Done done) {
         return;
     }
     m_startDone = std::move(done);
-    acquireTaps(0);
+    openVolumes(0);
 }
 
 void Machine::acquireTaps(size_t from) {
@@ -166,7 +166,9 @@ void Machine::spawnQemu() {
     constexpr int kQmpFdInChild = 3;
     QemuLaunch launch;
     launch.qmpFd = kQmpFdInChild;
-    auto qemuFiles = QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1, m_opener);
+    auto qemuFiles =
+        QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1, m_opener, &m_volumeFds);
+    closeVolumeFds(m_volumeFds); // what QemuFiles did not take: a volume used twice
     if (!qemuFiles) {
         ::close(listenFd.value());
         ::close(logFd);
@@ -364,6 +366,7 @@ void Machine::failStart(Error error) {
     if (m_phase == MachinePhase::Launching) {
         (void)enter(MachinePhase::Failed);
     }
+    closeVolumeFds(m_volumeFds);
     for (auto& [index, tap] : m_taps) {
         if (tap.fd >= 0) {
             ::close(tap.fd);

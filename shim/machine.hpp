@@ -50,6 +50,8 @@ public:
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
     // guest runs, or with why it could not.
     void launch(Done done);
+    // Where disks of type 'volume' come from (storaged); without it they fail to start.
+    void setVolumeBroker(VolumeBroker* volumes) { m_volumeBroker = volumes; }
     // Takes over a QEMU left running by a previous shim.
     void attach(Done done);
 
@@ -120,6 +122,8 @@ private:
     void failStart(Error error);
     std::string logTail() const;
     Result<int> listenQmp();
+    // Gets the volumes of disks from index `from` on (machine_volumes.cpp), then the TAPs.
+    void openVolumes(size_t from);
     // Gets the TAPs of NICs from index `from` on, then starts QEMU.
     void acquireTaps(size_t from);
     void spawnQemu();
@@ -178,6 +182,8 @@ private:
     TapBroker* m_tapBroker;
     DeviceBackends m_backends;               // sockets, SPICE port, swtpm
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
+    VolumeBroker* m_volumeBroker = nullptr;
+    VolumeFds m_volumeFds; // opened volumes, until QEMU holds them
     Listener m_listener;
     qmp::Client m_qmp;
     qmp::Client m_agent; // the QEMU guest agent, same JSON protocol without a greeting

@@ -150,7 +150,10 @@ int main(int argc, char** argv) {
 
     // NICs on networks get their TAPs from networkd, on the system bus: a session-mode
     // shim connects there only when it first needs one (at boot or on hotplug).
-    shim::TapBroker taps(loop, args->mode == BusMode::System ? &connection : nullptr);
+    shim::SystemBusLink systemBus(loop, args->mode == BusMode::System ? &connection : nullptr);
+    shim::TapBroker taps(systemBus);
+    // Volumes come from storaged on the system bus too, decided for the domain's definer.
+    shim::VolumeBroker volumes(systemBus, args->uuidHex, domain.value().definer);
 
     int exitCode = 0;
     MachineObject* exported = nullptr;
@@ -162,6 +165,7 @@ int main(int argc, char** argv) {
                                           }
                                       },
                                       [&] { loop.exit(exitCode); }});
+    machine.setVolumeBroker(&volumes);
     MachineObject object(connection, machine);
     exported = &object;
 

@@ -43,7 +43,7 @@ QemuFiles::~QemuFiles() {
 }
 
 Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int firstChildFd,
-                                  const HostPathOpener& opener) {
+                                  const HostPathOpener& opener, VolumeFds* volumes) {
     QemuFiles files;
     int nextChildFd = firstChildFd;
     int nextSet = 1;
@@ -60,6 +60,18 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
         }
         int set = nextSet++;
         std::string what = disk.device + " " + disk.targetDev;
+        if (disk.isVolume()) {
+            auto opened = volumes != nullptr ? volumes->find(disk.source) : VolumeFds::iterator();
+            if (volumes == nullptr || opened == volumes->end()) {
+                return Error(Code::Internal, what + ": its volume was not opened");
+            }
+            for (int fd : opened->second) {
+                addFd(fd, set);
+            }
+            volumes->erase(opened);
+            launch.pathToFdset[disk.source] = set;
+            continue;
+        }
         std::vector<int> modes =
             disk.readonly ? std::vector<int>{O_RDONLY} : std::vector<int>{O_RDWR, O_RDONLY};
         for (int mode : modes) {

@@ -5,6 +5,7 @@
 #include "qemu_command.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/result.hpp"
+#include "volume_disks.hpp"
 
 #include <optional>
 #include <sys/types.h>
@@ -38,9 +39,10 @@ public:
     // Fills launch.addFds / launch.pathToFdset and returns the (shim fd, QEMU fd) pairs
     // to pass; QEMU's fds are numbered from firstChildFd.
     // Every path is opened by `opener` (with the definer's rights), and the kernel and
-    // initrd are checked readable by it.
+    // initrd are checked readable by it. Disks of type 'volume' come opened by storaged in
+    // `volumes` (by path): their fds are taken from there.
     static Result<QemuFiles> open(const DomainDef& def, QemuLaunch& launch, int firstChildFd,
-                                  const HostPathOpener& opener);
+                                  const HostPathOpener& opener, VolumeFds* volumes = nullptr);
     const std::vector<std::pair<int, int>>& passFds() const { return m_passFds; }
 
 private:

@@ -30,9 +30,8 @@ private:
     service::FdRequests& m_requests;
 };
 
-TapBroker::TapBroker(EventLoop& loop, sdbus::IConnection* systemBus)
-    : m_loop(loop)
-    , m_systemBus(systemBus) {}
+TapBroker::TapBroker(SystemBusLink& systemBus)
+    : m_systemBus(systemBus) {}
 
 TapBroker::~TapBroker() = default;
 
@@ -40,19 +39,11 @@ Result<TapBroker::NetworkdProxy*> TapBroker::networkd() {
     if (m_networkd) {
         return m_networkd.get();
     }
-    if (m_systemBus == nullptr) {
-        auto bus = openBus(BusMode::System);
-        if (!bus) {
-            Error error = bus.error();
-            return error.prefix("reaching virtswarm-networkd");
-        }
-        if (auto r = m_loop.attachBus(*bus.value()); !r) {
-            return r.error();
-        }
-        m_ownConnection = std::move(bus).value();
-        m_systemBus = m_ownConnection.get();
+    auto bus = m_systemBus.connection("reaching virtswarm-networkd");
+    if (!bus) {
+        return bus.takeError();
     }
-    m_networkd = std::make_unique<NetworkdProxy>(*m_systemBus, m_requests);
+    m_networkd = std::make_unique<NetworkdProxy>(*bus.value(), m_requests);
     return m_networkd.get();
 }
 
@@ -66,7 +57,7 @@ void TapBroker::acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)
     }
     auto proxy = networkd();
     if (!proxy) {
-        m_loop.defer([done, error = proxy.error()] { done(error); });
+        m_systemBus.loop().defer([done, error = proxy.error()] { done(error); });
         return;
     }
     m_requests.request(

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "system_bus.hpp"
 #include "virtswarm/domain_def.hpp"
-#include "virtswarm/event_loop.hpp"
 #include "virtswarm/result.hpp"
 #include "virtswarm/service/fd_broker.hpp"
 
@@ -24,11 +24,8 @@ public:
         std::string ifname;
     };
 
-    // `systemBus`: the shim's own connection when it is on the system bus; null for a
-    // session-mode shim, which then connects to the system bus at its first request
-    // (most VMs never need a TAP, and those shims keep no second connection). Lives as
-    // long as the loop runs: that connection stays attached to it.
-    TapBroker(EventLoop& loop, sdbus::IConnection* systemBus);
+    // `systemBus` connects only at the first request (most VMs never need a TAP).
+    explicit TapBroker(SystemBusLink& systemBus);
     ~TapBroker();
 
     // Asks networkd for a TAP on the NIC's network (type 'network') or host bridge
@@ -39,9 +36,7 @@ private:
     class NetworkdProxy;
     Result<NetworkdProxy*> networkd();
 
-    EventLoop& m_loop;
-    sdbus::IConnection* m_systemBus;
-    std::unique_ptr<sdbus::IConnection> m_ownConnection;
+    SystemBusLink& m_systemBus;
     service::FdRequests m_requests;            // outlives the proxy whose replies complete it
     std::unique_ptr<NetworkdProxy> m_networkd; // declared after the connection it uses
 };

@@ -47,8 +47,8 @@ namespace detail {
 Result<DiskDef> parseDisk(xml::Node node) {
     DiskDef disk;
     std::string type = xml::attribute(node, "type").value_or("file");
-    if (type != "file") {
-        return unsupported("disk type '" + type + "' is not supported (only 'file')");
+    if (!oneOf(type, {"file", "volume"})) {
+        return unsupported("disk type '" + type + "' is not supported (only 'file' and 'volume')");
     }
     disk.device = xml::attribute(node, "device").value_or("disk");
     if (!oneOf(disk.device, {"disk", "cdrom"})) {
@@ -60,10 +60,18 @@ Result<DiskDef> parseDisk(xml::Node node) {
             return unsupported("disk format '" + disk.format + "' is not supported");
         }
     }
-    if (auto source = xml::firstChild(node, "source")) {
+    xml::Node source = xml::firstChild(node, "source");
+    if (type == "volume") {
+        // The volume's format and path come from storaged when the domain starts.
+        disk.volumePool = source ? xml::attribute(source, "pool").value_or("") : "";
+        disk.volumeName = source ? xml::attribute(source, "volume").value_or("") : "";
+        if (disk.volumePool.empty() || disk.volumeName.empty()) {
+            return invalid("a disk of type 'volume' needs <source pool=... volume=...>");
+        }
+    } else if (source) {
         disk.source = xml::attribute(source, "file").value_or("");
     }
-    if (disk.source.empty() && disk.device == "disk") {
+    if (disk.source.empty() && !disk.isVolume() && disk.device == "disk") {
         return invalid("disk has no <source file=...>");
     }
     auto target = xml::firstChild(node, "target");

@@ -168,6 +168,52 @@ void Authority::checkBusNameForAll(const std::string& sender, std::vector<std::s
                         });
 }
 
+void Authority::checkBusNameOnBehalfOf(const std::string& sender, uid_t onBehalfOf,
+                                       const std::string& actionId, const PolkitDetails& details,
+                                       std::function<void(Result<uid_t>)> verdict) {
+    lookUpUid(sender, [this, sender, onBehalfOf, actionId, details,
+                       verdict = std::move(verdict)](Result<uid_t> uid) {
+        if (!uid) {
+            verdict(uid.takeError());
+            return;
+        }
+        if (uid.value() == onBehalfOf) {
+            checkBusNameWithUid(sender, actionId, details, false, verdict);
+            return;
+        }
+        if (uid.value() != 0) {
+            verdict(Error(Code::InvalidArgs, "only root may act for another uid"));
+            return;
+        }
+        if (privileged(onBehalfOf)) {
+            verdict(onBehalfOf);
+            return;
+        }
+        // The pid, like the uid, from the bus driver and asynchronously.
+        try {
+            m_busDriver->callMethodAsync("GetConnectionUnixProcessID")
+                .onInterface("org.freedesktop.DBus")
+                .withTimeout(m_timeout)
+                .withArguments(sender)
+                .uponReplyInvoke([this, onBehalfOf, actionId, details,
+                                  verdict](const sdbus::Error* error, uint32_t pid) {
+                    if (error != nullptr) {
+                        verdict(Error(Code::AccessDenied,
+                                      "cannot identify the caller: " + error->getMessage()));
+                        return;
+                    }
+                    checkProcess(static_cast<pid_t>(pid), onBehalfOf, actionId, details,
+                                 [verdict, onBehalfOf](Result<void> r) {
+                                     verdict(r ? Result<uid_t>(onBehalfOf)
+                                               : Result<uid_t>(r.takeError()));
+                                 });
+                });
+        } catch (const sdbus::Error& e) {
+            verdict(Error(Code::AccessDenied, "cannot identify the caller: " + e.getMessage()));
+        }
+    });
+}
+
 void Authority::checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
                              const PolkitDetails& details, Verdict verdict) {
     if (privileged(uid)) {

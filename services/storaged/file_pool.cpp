@@ -2,6 +2,7 @@
 #include "file_pool.hpp"
 
 #include "command.hpp"
+#include "image_header.hpp"
 #include "qemu_img.hpp"
 #include "tools.hpp"
 #include "virtswarm/atomic_file.hpp"
@@ -39,7 +40,8 @@ std::string unescapeMountPath(const std::string& text) {
     return out;
 }
 
-// Lists the pool's volumes one `qemu-img info` at a time, so a pool of a thousand volumes
+// Lists the volumes that only qemu-img can read (refresh reads raw and plain qcow2 images
+// itself, image_header.hpp) one `qemu-img info` at a time, so a pool of a thousand volumes
 // costs a thousand short children in a row, never a thousand at once.
 struct VolumeScan : std::enable_shared_from_this<VolumeScan> {
     EventLoop& loop;
@@ -47,12 +49,13 @@ struct VolumeScan : std::enable_shared_from_this<VolumeScan> {
     PoolContents contents;
     std::function<void(Result<PoolContents>)> done;
 
-    VolumeScan(EventLoop& l, std::vector<VolumeInfo> p, PoolSizes sizes,
-               std::function<void(Result<PoolContents>)> d)
+    VolumeScan(EventLoop& l, std::vector<VolumeInfo> known, std::vector<VolumeInfo> p,
+               PoolSizes sizes, std::function<void(Result<PoolContents>)> d)
         : loop(l)
         , pending(std::move(p))
         , done(std::move(d)) {
         contents.sizes = sizes;
+        contents.volumes = std::move(known);
     }
 
     void next() {
@@ -175,7 +178,8 @@ void FilePool::refresh(bool removePartial, std::function<void(Result<PoolContent
     sizes.capacity = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
     sizes.available = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
     sizes.allocation = sizes.capacity - static_cast<uint64_t>(vfs.f_bfree) * vfs.f_frsize;
-    std::vector<VolumeInfo> found;
+    std::vector<VolumeInfo> known, found;
+    std::map<std::string, KnownImage> stillThere;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(m_def.targetPath, ec)) {
         std::string name = entry.path().filename().string();
@@ -192,10 +196,38 @@ void FilePool::refresh(bool removePartial, std::function<void(Result<PoolContent
         VolumeInfo volume;
         volume.name = name;
         volume.path = entry.path().string();
-        found.push_back(std::move(volume));
+        if (fromHeader(volume)) {
+            stillThere.insert(m_known.extract(volume.path));
+            known.push_back(std::move(volume));
+        } else {
+            found.push_back(std::move(volume));
+        }
     }
-    auto scan = std::make_shared<VolumeScan>(m_loop, std::move(found), sizes, std::move(done));
+    m_known = std::move(stillThere); // forget files that are gone
+    auto scan = std::make_shared<VolumeScan>(m_loop, std::move(known), std::move(found), sizes,
+                                             std::move(done));
     m_loop.defer([scan] { scan->next(); });
+}
+
+bool FilePool::fromHeader(VolumeInfo& volume) {
+    struct stat st {};
+    if (::lstat(volume.path.c_str(), &st) != 0) {
+        return false;
+    }
+    int64_t mtimeNs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    if (auto it = m_known.find(volume.path); it != m_known.end() && it->second.inode == st.st_ino &&
+                                             it->second.mtimeNs == mtimeNs &&
+                                             it->second.size == st.st_size) {
+        volume = it->second.info;
+        return true;
+    }
+    if (!fillFromHeader(volume, st)) {
+        m_known.erase(volume.path);
+        return false;
+    }
+    mtimeNs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    m_known[volume.path] = KnownImage{st.st_ino, mtimeNs, st.st_size, volume};
+    return true;
 }
 
 void FilePool::prepareVolume(const VolumeDef& def, std::function<void(Result<std::string>)> done) {

@@ -3,6 +3,9 @@
 
 #include "pool_backend.hpp"
 
+#include <map>
+#include <sys/types.h>
+
 namespace virtswarm::storage {
 
 // dir and fs pools: volumes are image files in one directory. An fs pool is a dir pool on
@@ -35,8 +38,19 @@ private:
     bool mounted() const;
     void answer(Done done, Result<void> result);
 
+    // What a refresh read of a file, kept while its inode, mtime and size stay the same.
+    struct KnownImage {
+        ino_t inode;
+        int64_t mtimeNs;
+        off_t size;
+        VolumeInfo info;
+    };
+    // The volume from the cache or its header; false when qemu-img must read it.
+    bool fromHeader(VolumeInfo& volume);
+
     EventLoop& m_loop;
     PoolDef m_def;
+    std::map<std::string, KnownImage> m_known; // by path
 };
 
 } // namespace virtswarm::storage

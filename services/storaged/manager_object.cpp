@@ -5,12 +5,14 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/service/async_reply.hpp"
 #include "volume_object.hpp"
+#include "volume_open.hpp"
 
 namespace virtswarm::storage {
 namespace {
 
 constexpr auto kDefineXML = actions::forMethod(names::kStorageManagerInterface, "DefineXML");
 constexpr auto kCreateXML = actions::forMethod(names::kStorageManagerInterface, "CreateXML");
+constexpr auto kOpenVolume = actions::forMethod(names::kStorageManagerInterface, "OpenVolume");
 
 } // namespace
 
@@ -109,6 +111,55 @@ sdbus::ObjectPath ManagerObject::LookupVolumeByPath(const std::string& path) {
 
 std::vector<sdbus::ObjectPath> ManagerObject::ListPools(const Options& options) {
     return listPaths(options, [](PoolObject& pool) { return pool.pool().active(); });
+}
+
+void ManagerObject::OpenVolume(service::FdReplyWithAttributes&& result, std::string pool,
+                               std::string volume, Options options) {
+    auto request = parseOpenRequest(options);
+    Result<PolkitDetails> details = request ? Error(Code::Internal, "") : request.error();
+    if (request) {
+        auto target = volumeToOpen(m_service, pool, volume);
+        details = target ? Result<PolkitDetails>(target.value().details)
+                         : Result<PolkitDetails>(target.error());
+    }
+    actions::MethodAction action = kOpenVolume;
+    if (request && !request.value().writable) {
+        action.actionId = actions::kVolumeOpenReadOnlyAction;
+    }
+    std::optional<uid_t> onBehalfOf;
+    if (request) {
+        onBehalfOf = request.value().definerUid;
+    }
+    std::string holder = getObject().getCurrentlyProcessedMessage()->getSender();
+    auto guard = m_lifetime.guard();
+    service::handOutFd(
+        getObject(), m_service.authority(), std::move(result), std::move(details), action,
+        onBehalfOf,
+        [this, guard, pool, volume, holder,
+         request = request.value_or(OpenRequest{})](uid_t) -> Result<service::BrokeredFd> {
+            if (!guard.alive()) {
+                return Error(Code::Internal, "storaged is stopping");
+            }
+            // Looked up again: the pool may have stopped while polkit decided.
+            auto target = volumeToOpen(m_service, pool, volume);
+            if (!target) {
+                return target.takeError();
+            }
+            return openHeldVolume(m_service.holders(), target.value(), holder, request);
+        });
+}
+
+uint32_t ManagerObject::ReleaseVolumes(const std::string& domain,
+                                       const std::vector<std::string>& paths) {
+    std::string holder = getObject().getCurrentlyProcessedMessage()->getSender();
+    size_t released = 0;
+    if (paths.empty()) {
+        released = m_service.holders().release(holder, domain, "");
+    }
+    for (const auto& path : paths) {
+        released += m_service.holders().release(holder, domain, path);
+    }
+    return static_cast<uint32_t>(released);
 }
 
 } // namespace virtswarm::storage

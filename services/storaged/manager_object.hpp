@@ -5,6 +5,7 @@
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/polkit_actions.hpp"
+#include "virtswarm/service/fd_broker.hpp"
 #include "virtswarm/service/manager_base.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -27,6 +28,10 @@ private:
                    Options options) override;
     sdbus::ObjectPath LookupVolumeByPath(const std::string& path) override;
     std::vector<sdbus::ObjectPath> ListPools(const Options& options) override;
+    void OpenVolume(service::FdReplyWithAttributes&& result, std::string pool, std::string volume,
+                    Options options) override;
+    uint32_t ReleaseVolumes(const std::string& domain,
+                            const std::vector<std::string>& paths) override;
 
     // polkit for a pool that is not on the bus yet: the caller, the action, its details.
     void authorize(const actions::MethodAction& action, const PoolDef& def,

@@ -20,6 +20,9 @@ constexpr service::ObjectKind kPoolKind{"storage pool", names::kStoragePoolPathP
 constexpr auto kJobLinger = std::chrono::seconds(5);
 // Made once: an administrator who undefines `default` does not get it back.
 constexpr const char* kDefaultMarker = "/default-pool-created";
+constexpr const char* kBusDriver = "org.freedesktop.DBus";
+// Bound on the NameHasOwner checks a restart makes (one per recorded holder).
+constexpr auto kDriverTimeout = std::chrono::seconds(10);
 
 std::string parentDir(const std::string& path) {
     return std::filesystem::path(path).parent_path().string();
@@ -36,7 +39,9 @@ StorageService::StorageService(sdbus::IConnection& bus, EventLoop& loop, BusMode
     , m_authority(bus, mode)
     , m_definitions(paths.configDir)
     , m_running(paths.runtimeDir + "/active")
-    , m_pools(kPoolKind) {}
+    , m_pools(kPoolKind)
+    , m_holders(paths.runtimeDir + "/holders")
+    , m_busDriver(sdbus::createProxy(bus, kBusDriver, "/org/freedesktop/DBus")) {}
 
 StorageService::~StorageService() {
     m_jobs.clear();
@@ -228,7 +233,57 @@ VolumeObject* StorageService::volumeByObjectPath(const std::string& path) const 
     return nullptr;
 }
 
+void StorageService::watchHolders() {
+    try {
+        m_matches.push_back(
+            m_bus.addMatch(std::string("type='signal',sender='") + kBusDriver +
+                               "',interface='org.freedesktop.DBus',member='NameOwnerChanged'",
+                           [this](sdbus::Message& m) { onNameOwnerChanged(m); }));
+    } catch (const sdbus::Error& e) {
+        log::error("cannot watch volume holders: " + e.getMessage());
+    }
+    m_holders.load();
+    for (const auto& holder : m_holders.holders()) {
+        try {
+            m_busDriver->callMethodAsync("NameHasOwner")
+                .onInterface(kBusDriver)
+                .withTimeout(kDriverTimeout)
+                .withArguments(holder)
+                .uponReplyInvoke([this, holder](const sdbus::Error* error, bool hasOwner) {
+                    if (error == nullptr && !hasOwner) {
+                        size_t n = m_holders.forget(holder);
+                        log::info("released " + std::to_string(n) + " volume hold(s) of " + holder +
+                                  ", gone while storaged was away");
+                    }
+                });
+        } catch (const sdbus::Error& e) {
+            log::warning("cannot check volume holder " + holder + ": " + e.getMessage());
+        }
+    }
+}
+
+void StorageService::onNameOwnerChanged(sdbus::Message& message) {
+    // The match names the bus driver, but sd-bus also hands us signals sent straight to
+    // our unique name by anyone: only the driver's own word ends a hold.
+    if (message.getSender() != kBusDriver) {
+        return;
+    }
+    std::string name, oldOwner, newOwner;
+    try {
+        message >> name >> oldOwner >> newOwner;
+    } catch (const sdbus::Error&) {
+        return;
+    }
+    if (!name.starts_with(":") || !newOwner.empty()) {
+        return;
+    }
+    if (size_t n = m_holders.forget(name); n > 0) {
+        log::info("released " + std::to_string(n) + " volume hold(s) of " + name + " (gone)");
+    }
+}
+
 void StorageService::start(std::function<void()> ready) {
+    watchHolders();
     m_pools.loadDefinitions<PoolXml>(
         m_definitions, [](const std::string& text) { return parsePoolXml(text); },
         [](const PoolXml& p) { return p.def.uuid; },

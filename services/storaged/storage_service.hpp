@@ -8,6 +8,7 @@
 #include "virtswarm/polkit.hpp"
 #include "virtswarm/service/object_registry.hpp"
 #include "virtswarm/storage_def.hpp"
+#include "volume_holders.hpp"
 
 #include <functional>
 #include <map>
@@ -38,6 +39,8 @@ public:
     EventLoop& loop() { return m_loop; }
     Authority& authority() { return m_authority; }
     service::ObjectRegistry<PoolObject>& pools() { return m_pools; }
+    // Volumes handed out to VMs (OpenVolume), recorded in <runtime>/holders.
+    VolumeHolders& holders() { return m_holders; }
 
     // Loads the definitions, makes the `default` pool on the first start, and starts the
     // pools that were running (or are marked autostart); `ready` once all have answered.
@@ -68,6 +71,11 @@ public:
 private:
     Result<PoolObject*> add(PoolXml definition, bool persistent);
     void startRecorded(std::vector<PoolObject*> pending, std::function<void()> ready);
+    // Holds end when their holder's bus name vanishes: NameOwnerChanged from the bus
+    // driver (and only from it), and, for holds recorded by an earlier storaged, a
+    // NameHasOwner check of each holder at start.
+    void watchHolders();
+    void onNameOwnerChanged(sdbus::Message& message);
 
     sdbus::IConnection& m_bus;
     EventLoop& m_loop;
@@ -77,6 +85,9 @@ private:
     DefinitionStore m_definitions;
     DefinitionStore m_running; // <runtime>/active: what was running, for a restart
     service::ObjectRegistry<PoolObject> m_pools;
+    VolumeHolders m_holders;
+    std::unique_ptr<sdbus::IProxy> m_busDriver;
+    std::vector<sdbus::Slot> m_matches;
     std::map<uint64_t, std::unique_ptr<JobObject>> m_jobs;
     uint64_t m_nextJob = 1;
 };

@@ -68,9 +68,13 @@ void VolumeObject::update(const VolumeInfo& info) {
     }
 }
 
+Result<void> VolumeObject::notInUse() const {
+    return m_service.holders().checkNotInUse(m_info.path, m_info.name);
+}
+
 void VolumeObject::Delete(sdbus::Result<>&& result, Options options) {
-    m_gate.handle(std::move(result), checkOptions(options, {}), kDelete,
-                  [this](const SharedResult<>& r) {
+    m_gate.handle(std::move(result), service::firstError(checkOptions(options, {}), notInUse()),
+                  kDelete, [this](const SharedResult<>& r) {
                       // The object goes away with the volume: answer from values, not `this`.
                       m_poolObject.pool().deleteVolume(
                           m_info.name, [r](Result<void> outcome) { reply(r, outcome); });
@@ -78,8 +82,8 @@ void VolumeObject::Delete(sdbus::Result<>&& result, Options options) {
 }
 
 void VolumeObject::Wipe(sdbus::Result<sdbus::ObjectPath>&& result, Options options) {
-    m_gate.handle(std::move(result), checkOptions(options, {}), kWipe,
-                  [this](const SharedResult<sdbus::ObjectPath>& r) {
+    m_gate.handle(std::move(result), service::firstError(checkOptions(options, {}), notInUse()),
+                  kWipe, [this](const SharedResult<sdbus::ObjectPath>& r) {
                       auto job = m_poolObject.pool().wipeVolume(m_info.name);
                       if (!job) {
                           fail(r, job.error());
@@ -93,8 +97,10 @@ void VolumeObject::Wipe(sdbus::Result<sdbus::ObjectPath>&& result, Options optio
 void VolumeObject::Resize(sdbus::Result<>&& result, uint64_t capacity, Options options) {
     auto shrink = boolOption(options, "shrink", false);
     m_gate.handle(
-        std::move(result), service::firstError(checkOptions(options, {"shrink"}), shrink), kResize,
-        [this, capacity, shrink = shrink.value_or(false)](const SharedResult<>& r) {
+        std::move(result),
+        service::firstError(checkOptions(options, {"shrink"}), shrink,
+                            capacity < m_info.capacity ? notInUse() : success()),
+        kResize, [this, capacity, shrink = shrink.value_or(false)](const SharedResult<>& r) {
             m_poolObject.pool().resizeVolume(m_info.name, capacity, shrink,
                                              [r](Result<void> outcome) { reply(r, outcome); });
         });
@@ -123,7 +129,8 @@ void VolumeObject::transfer(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::Un
     auto file = std::make_shared<sdbus::UnixFd>(std::move(fd));
     m_gate.handle(
         std::move(result),
-        service::firstError(checkOptions(options, {}), checkTransferFd(file->get(), !upload)),
+        service::firstError(checkOptions(options, {}), checkTransferFd(file->get(), !upload),
+                            upload ? notInUse() : success()),
         action, [this, file, upload](const SharedResult<sdbus::ObjectPath>& r) {
             auto job = upload ? m_poolObject.pool().uploadVolume(m_info.name, file->get())
                               : m_poolObject.pool().downloadVolume(m_info.name, file->get());

@@ -38,6 +38,8 @@ private:
                 Options options) override;
     void Download(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
                   Options options) override;
+    // InvalidState while a VM holds the volume (VolumeHolders).
+    Result<void> notInUse() const;
     // Upload and Download: polkit, then the pool's job, published.
     void transfer(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd,
                   const Options& options, const actions::MethodAction& action, bool upload);

@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 import netclient as nc
+import storageclient as sc
 import vsclient as vc
 import vsharness as h
 
@@ -115,3 +116,46 @@ def test_user_vm_gets_a_tap_from_the_system_networkd(user_session):
     assert r.returncode == 0, r.stderr
     h.wait_until(lambda: not [n for n, l in nc.links().items() if l.get("master") == bridge],
                  10, 0.05, "the TAP to vanish with QEMU")
+
+
+def test_user_vm_uses_a_granted_system_volume_it_cannot_read(user_session):
+    user, home, _ = user_session
+    pool_name = vc.unique("grantpool")
+    pool, directory = sc.running_dir_pool(pool_name)
+    sc.iface(pool, sc.POOL).CreateVolume(sc.volume_xml("disk", str(16 << 20)), sc.opts(),
+                                         timeout=vc.TIMEOUT)
+    image = os.path.join(directory, "disk")
+    os.chmod(image, 0o600)  # root's alone
+    assert h.run_as(user, ["cat", image]).returncode != 0
+    serial = os.path.join(home, "state", "vol.serial")
+    xml = vc.domain_xml("vol", serial=serial, extra_devices=(
+        f"<disk type='volume' device='disk'><source pool='{pool_name}' volume='disk'/>"
+        "<target dev='vda' bus='virtio'/></disk>"))
+    r = call(user_session, vc.ROOT, vc.MANAGER + ".DefineXML", xml, {})
+    assert r.returncode == 0, r.stderr
+    path = r.stdout.strip()
+    # Without a rule the user's shim is refused the volume: the start fails by name.
+    r = call(user_session, path, vc.DOMAIN + ".Start", {})
+    assert r.returncode != 0
+    assert "InteractiveAuthorizationRequired" in r.stderr or "AccessDenied" in r.stderr, r.stderr
+
+    rule = ("polkit.addRule(function(action, subject) {\n"
+            '  if ((action.id == "org.virtswarm.storage-vol.data-write" ||\n'
+            '       action.id == "org.virtswarm.storage-vol.data-read") &&\n'
+            f'      subject.user == "{user}" && action.lookup("pool_name") == "{pool_name}") {{\n'
+            "    return polkit.Result.YES;\n"
+            "  }\n"
+            "});\n")
+    with h.polkit_rule("60-vs-uservol.rules", rule):
+        r = call(user_session, path, vc.DOMAIN + ".Start", {})
+        assert r.returncode == 0, r.stderr
+    vc.wait_file_contains(serial, "VIRTSWARM-GUEST-READY")
+    procs = subprocess.run(["ps", "-o", "pid=,args=", "-u", user], capture_output=True,
+                           text=True).stdout
+    qemu = [line.split()[0] for line in procs.splitlines() if "qemu-system" in line]
+    assert len(qemu) == 1
+    h.wait_until(lambda: any(os.path.realpath(f"/proc/{qemu[0]}/fd/{fd}") == image
+                             for fd in os.listdir(f"/proc/{qemu[0]}/fd")), 30, 0.2,
+                 "the user's QEMU to hold the volume")
+    r = call(user_session, path, vc.DOMAIN + ".Destroy", {})
+    assert r.returncode == 0, r.stderr

@@ -217,3 +217,25 @@ TEST(DeviceXml, AddingADeviceWhoseIdIsTakenIsRefused) {
     ASSERT_TRUE(added) << added.error().message();
     EXPECT_EQ(added.value().def.disks.size(), 2u);
 }
+
+TEST(DomainXml, VolumeDisksNameAPoolAndAVolume) {
+    auto r = parseDomainXml(domainXml("<disk type='volume' device='disk'>"
+                                      "<source pool='default' volume='guest.qcow2'/>"
+                                      "<target dev='vda' bus='virtio'/></disk>"));
+    ASSERT_TRUE(r) << r.error().message();
+    const DiskDef& disk = r.value().def.disks.at(0);
+    EXPECT_TRUE(disk.isVolume());
+    EXPECT_EQ(disk.volumePool, "default");
+    EXPECT_EQ(disk.volumeName, "guest.qcow2");
+    EXPECT_EQ(disk.source, ""); // resolved by the shim at start
+    // The element is kept as written: pool and volume, not a path.
+    EXPECT_NE(r.value().xml.find("volume=\"guest.qcow2\""), std::string::npos);
+    EXPECT_EQ(errorCode(domainXml("<disk type='volume'><source pool='default'/>"
+                                  "<target dev='vda'/></disk>")),
+              Code::InvalidXML);
+    EXPECT_EQ(errorCode(domainXml("<disk type='volume'><source volume='v'/>"
+                                  "<target dev='vda'/></disk>")),
+              Code::InvalidXML);
+    EXPECT_EQ(errorCode(domainXml("<disk type='volume'><target dev='vda'/></disk>")),
+              Code::InvalidXML);
+}

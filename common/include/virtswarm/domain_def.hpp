@@ -24,11 +24,16 @@ inline constexpr size_t kMaxDomainNameBytes = 255 - 4;
 struct DiskDef {
     std::string device = "disk"; // disk | cdrom
     std::string format = "raw";  // raw | qcow2
-    std::string source;          // empty: a cdrom with no medium
-    std::string targetDev;       // vda, sda, ...
-    std::string bus;             // virtio | sata | ide | scsi
+    std::string source;          // empty: a cdrom with no medium (or a volume not resolved)
+    // <disk type='volume'><source pool='...' volume='...'/>: a volume of virtswarm-storaged,
+    // resolved when the domain starts (the shim then fills `source` and `format` from it).
+    std::string volumePool, volumeName;
+    std::string targetDev; // vda, sda, ...
+    std::string bus;       // virtio | sata | ide | scsi
     bool readonly = false;
     DeviceAddress address; // pci (virtio) or drive (sata, ide, scsi)
+
+    bool isVolume() const { return !volumeName.empty(); }
 };
 
 struct CharDeviceDef {

@@ -54,6 +54,14 @@ public:
                             const PolkitDetails& details, bool allowInteraction,
                             std::function<void(Result<uid_t>)> verdict);
 
+    // For a root caller acting for another uid (a system shim for its domain's definer):
+    // subject "unix-process" with the caller's pid and `onBehalfOf` as its uid, so rules
+    // see the definer. Only root may name a uid other than its own (else InvalidArgs).
+    // The verdict carries `onBehalfOf`.
+    void checkBusNameOnBehalfOf(const std::string& sender, uid_t onBehalfOf,
+                                const std::string& actionId, const PolkitDetails& details,
+                                std::function<void(Result<uid_t>)> verdict);
+
     // Subject "unix-process" (pid + start time + uid), for callers that are not on the
     // bus, such as libvirt RPC clients of the bridge.
     void checkProcess(pid_t pid, uid_t uid, const std::string& actionId,

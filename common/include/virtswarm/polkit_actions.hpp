@@ -105,6 +105,9 @@ inline constexpr MethodAction kMethodActions[] = {
      Details::Volume},
     {names::kStorageVolumeInterface, "Download", "org.virtswarm.storage-vol.data-read",
      Details::Volume},
+    // A VM's disk: data-write, or kVolumeOpenReadOnlyAction for a read-only one.
+    {names::kStorageManagerInterface, "OpenVolume", "org.virtswarm.storage-vol.data-write",
+     Details::Volume},
     // Cancelling throws away what the job was writing into its volume.
     {names::kStorageJobInterface, "Cancel", "org.virtswarm.storage-vol.delete", Details::Volume},
     // virtswarm-lockd (polkit/org.virtswarm.lock.policy).
@@ -130,6 +133,9 @@ consteval MethodAction forMethod(std::string_view interface, std::string_view me
 inline constexpr std::string_view kDomainDiscardSaveAction = "org.virtswarm.domain.hibernate";
 // GetXML with secure shows secrets: libvirt's read-secure on top of read.
 inline constexpr std::string_view kDomainReadSecureAction = "org.virtswarm.domain.read-secure";
+
+// OpenVolume of a read-only disk needs only to read the volume.
+inline constexpr std::string_view kVolumeOpenReadOnlyAction = "org.virtswarm.storage-vol.data-read";
 
 // The action id as Authority takes it.
 inline std::string actionId(const MethodAction& entry) {

@@ -8,32 +8,61 @@
 
 namespace virtswarm::service {
 
-void handOutFd(sdbus::IObject& object, Authority& authority, FdReply&& result,
-               Result<PolkitDetails> request, const actions::MethodAction& action,
-               std::function<Result<BrokeredFd>(uid_t requester)> open) {
+namespace {
+
+template <typename Reply, typename Send>
+void handOut(sdbus::IObject& object, Authority& authority, Reply&& result,
+             Result<PolkitDetails> request, const actions::MethodAction& action,
+             std::optional<uid_t> onBehalfOf,
+             std::function<Result<BrokeredFd>(uid_t requester)> open, Send send) {
     auto shared = share(std::move(result));
     if (!request) {
         fail(shared, request.error());
         return;
     }
+    auto decided = [shared, open = std::move(open), send](Result<uid_t> requester) {
+        if (!requester) {
+            fail(shared, requester.error());
+            return;
+        }
+        auto opened = open(requester.value());
+        if (!opened) {
+            fail(shared, opened.error());
+            return;
+        }
+        // Our copy closes with the reply; the caller's copy keeps the resource.
+        send(*shared, std::move(opened).value());
+    };
     Caller caller = currentCaller(object);
-    authority.checkBusNameWithUid(
-        caller.sender, actions::actionId(action), request.value(), caller.allowInteraction,
-        [shared, open = std::move(open)](Result<uid_t> requester) {
-            if (!requester) {
-                fail(shared, requester.error());
-                return;
-            }
-            auto opened = open(requester.value());
-            if (!opened) {
-                fail(shared, opened.error());
-                return;
-            }
-            // Our copy closes with the reply; the caller's copy
-            // keeps the resource.
-            shared->returnResults(sdbus::UnixFd(opened.value().fd, sdbus::adopt_fd),
-                                  opened.value().name);
-        });
+    if (onBehalfOf) {
+        authority.checkBusNameOnBehalfOf(caller.sender, *onBehalfOf, actions::actionId(action),
+                                         request.value(), std::move(decided));
+    } else {
+        authority.checkBusNameWithUid(caller.sender, actions::actionId(action), request.value(),
+                                      caller.allowInteraction, std::move(decided));
+    }
+}
+
+} // namespace
+
+void handOutFd(sdbus::IObject& object, Authority& authority, FdReply&& result,
+               Result<PolkitDetails> request, const actions::MethodAction& action,
+               std::function<Result<BrokeredFd>(uid_t requester)> open) {
+    handOut(object, authority, std::move(result), std::move(request), action, std::nullopt,
+            std::move(open), [](FdReply& reply, BrokeredFd opened) {
+                reply.returnResults(sdbus::UnixFd(opened.fd, sdbus::adopt_fd), opened.name);
+            });
+}
+
+void handOutFd(sdbus::IObject& object, Authority& authority, FdReplyWithAttributes&& result,
+               Result<PolkitDetails> request, const actions::MethodAction& action,
+               std::optional<uid_t> onBehalfOf,
+               std::function<Result<BrokeredFd>(uid_t requester)> open) {
+    handOut(object, authority, std::move(result), std::move(request), action, onBehalfOf,
+            std::move(open), [](FdReplyWithAttributes& reply, BrokeredFd opened) {
+                reply.returnResults(sdbus::UnixFd(opened.fd, sdbus::adopt_fd), opened.name,
+                                    opened.attributes);
+            });
 }
 
 void FdRequests::request(std::function<void()> send, Done done) {
@@ -58,7 +87,7 @@ void FdRequests::sendNext() {
 }
 
 void FdRequests::complete(const sdbus::Error* error, const sdbus::UnixFd& fd,
-                          const std::string& name) {
+                          const std::string& name, const FdAttributes& attributes) {
     if (m_staleReplies > 0 || m_queue.empty()) {
         // The answer to a request failAll() already failed: nobody waits for it any more.
         m_staleReplies -= m_staleReplies > 0 ? 1 : 0;
@@ -74,7 +103,7 @@ void FdRequests::complete(const sdbus::Error* error, const sdbus::UnixFd& fd,
         if (own < 0) {
             done(Error(Code::OperationFailed, "cannot keep the fd received for '" + name + "'"));
         } else {
-            done(BrokeredFd{own, name});
+            done(BrokeredFd{own, name, attributes});
         }
     }
     sendNext();

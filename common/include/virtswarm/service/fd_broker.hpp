@@ -12,18 +12,26 @@
 
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
 #include <sys/types.h>
 
 namespace virtswarm::service {
 
+using FdAttributes = std::map<std::string, std::string>;
+
 struct BrokeredFd {
     int fd;           // the receiver's to pass on and close
     std::string name; // what it is (a TAP's ifname, a volume's path)
+    // What the receiver must know to use it, for methods that say (a volume's "format").
+    FdAttributes attributes = {};
 };
 
 using FdReply = sdbus::Result<sdbus::UnixFd, std::string>;
+// The shape (h fd, s name, a{ss} attributes).
+using FdReplyWithAttributes = sdbus::Result<sdbus::UnixFd, std::string, FdAttributes>;
 
 // Server side, in the method's handler: `request` is the polkit details of the resource
 // asked for, or why the request is wrong; then polkit decides for the caller, and `open`
@@ -31,6 +39,13 @@ using FdReply = sdbus::Result<sdbus::UnixFd, std::string>;
 // changed while polkit decided). The fd `open` returns is sent and closed here.
 void handOutFd(sdbus::IObject& object, Authority& authority, FdReply&& result,
                Result<PolkitDetails> request, const actions::MethodAction& action,
+               std::function<Result<BrokeredFd>(uid_t requester)> open);
+// The same with attributes in the reply. With `onBehalfOf`, polkit decides for that uid
+// rather than the caller's (Authority::checkBusNameOnBehalfOf: a root shim asking for its
+// domain's definer), and `open` gets that uid.
+void handOutFd(sdbus::IObject& object, Authority& authority, FdReplyWithAttributes&& result,
+               Result<PolkitDetails> request, const actions::MethodAction& action,
+               std::optional<uid_t> onBehalfOf,
                std::function<Result<BrokeredFd>(uid_t requester)> open);
 
 // Client side. The generated async proxy (Method.Async=client, with a Method.Timeout)
@@ -45,7 +60,8 @@ public:
     // request is in flight, else when the ones before it are answered.
     void request(std::function<void()> send, Done done);
     // From the proxy's reply callback: a copy of the fd is kept (the UnixFd closes its own).
-    void complete(const sdbus::Error* error, const sdbus::UnixFd& fd, const std::string& name);
+    void complete(const sdbus::Error* error, const sdbus::UnixFd& fd, const std::string& name,
+                  const FdAttributes& attributes = {});
     // The requests still waiting get `error` (the daemon became unreachable).
     void failAll(const Error& error);
 
