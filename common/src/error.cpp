@@ -27,7 +27,9 @@ constexpr int VIR_ERR_NO_NETWORK = 43;
 constexpr int VIR_ERR_NO_STORAGE_POOL = 49;
 constexpr int VIR_ERR_NO_STORAGE_VOL = 50;
 constexpr int VIR_ERR_STORAGE_VOL_EXIST = 90;
+constexpr int VIR_ERR_NO_NODE_DEVICE = 53;
 constexpr int VIR_FROM_STORAGE = 18;
+constexpr int VIR_FROM_NODEDEV = 22;
 constexpr int VIR_FROM_NETWORK = 19;
 constexpr int VIR_FROM_NONE = 0;
 constexpr int VIR_FROM_DOM = 6;
@@ -69,6 +71,11 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
      VIR_FROM_STORAGE},
     {Code::VolumeExists, "org.virtswarm.Error.VolumeExists", VIR_ERR_STORAGE_VOL_EXIST,
      VIR_FROM_STORAGE},
+    {Code::NoSuchNodeDevice, "org.virtswarm.Error.NoSuchNodeDevice", VIR_ERR_NO_NODE_DEVICE,
+     VIR_FROM_NODEDEV},
+    // libvirt answers an mdev UUID or definition that exists with OPERATION_FAILED.
+    {Code::NodeDeviceExists, "org.virtswarm.Error.NodeDeviceExists", VIR_ERR_OPERATION_FAILED,
+     VIR_FROM_NODEDEV},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

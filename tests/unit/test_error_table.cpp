@@ -27,7 +27,9 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::AccessDenied).virErrorNumber, 29);
     EXPECT_EQ(errorInfo(Code::NotSupported).virErrorNumber, 3);
     EXPECT_EQ(errorInfo(Code::Timeout).virErrorNumber, 68);
-    EXPECT_EQ(errorInfo(Code::LimitsExceeded).virErrorNumber, 87); // VIR_ERR_RESOURCE_BUSY
+    EXPECT_EQ(errorInfo(Code::LimitsExceeded).virErrorNumber, 87);   // VIR_ERR_RESOURCE_BUSY
+    EXPECT_EQ(errorInfo(Code::NoSuchNodeDevice).virErrorNumber, 53); // VIR_ERR_NO_NODE_DEVICE
+    EXPECT_EQ(errorInfo(Code::NoSuchNodeDevice).virErrorDomain, 22); // VIR_FROM_NODEDEV
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

@@ -31,6 +31,9 @@ enum class Code {
     PoolExists,
     NoSuchVolume,
     VolumeExists,
+    NoSuchNodeDevice,
+    // A node device (an mdev UUID, a persistent mdev definition) is already there.
+    NodeDeviceExists,
     Internal,
 };
 

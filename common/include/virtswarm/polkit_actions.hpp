@@ -24,6 +24,9 @@ enum class Details {
     // pool_name, pool_uuid and vol_name of a storage volume (of the volume the method is
     // called on, the one a job writes, or the one being created).
     Volume,
+    // node_device_name, vendor_id, product_id and device_class of a host device
+    // (nodeDeviceDetails); for a new mediated device, those of its parent.
+    NodeDevice,
 };
 
 struct MethodAction {
@@ -102,6 +105,17 @@ inline constexpr MethodAction kMethodActions[] = {
      Details::Volume},
     // Cancelling throws away what the job was writing into its volume.
     {names::kStorageJobInterface, "Cancel", "org.virtswarm.storage-vol.delete", Details::Volume},
+    // Host devices. libvirt guards detach, re-attach and reset with one right: each hands
+    // a device between the host and guests.
+    {names::kNodeDeviceInterface, "GetXML", "org.virtswarm.node-device.read", Details::NodeDevice},
+    {names::kNodeDeviceInterface, "Detach", "org.virtswarm.node-device.detach",
+     Details::NodeDevice},
+    {names::kNodeDeviceInterface, "ReAttach", "org.virtswarm.node-device.detach",
+     Details::NodeDevice},
+    {names::kNodeDeviceInterface, "Reset", "org.virtswarm.node-device.detach", Details::NodeDevice},
+    {names::kNodeDeviceInterface, "Destroy", "org.virtswarm.node-device.stop", Details::NodeDevice},
+    {names::kNodeDeviceManagerInterface, "CreateMdev", "org.virtswarm.node-device.start",
+     Details::NodeDevice},
 };
 
 // The entry for a method; a method missing from the table does not compile.
@@ -130,5 +144,10 @@ std::vector<std::string> actionIds(const MethodAction& entry);
 
 // Details::Object: <noun>_name and <noun>_uuid (dashed), e.g. network_name, network_uuid.
 PolkitDetails objectDetails(std::string_view noun, const std::string& name, const UuidBytes& uuid);
+
+// Details::NodeDevice. Ids as in the device's XML ("0x1af4"); empty where the device has
+// none (a net or block device).
+PolkitDetails nodeDeviceDetails(const std::string& name, const std::string& vendorId,
+                                const std::string& productId, const std::string& deviceClass);
 
 } // namespace virtswarm::actions
