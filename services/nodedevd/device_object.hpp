@@ -38,6 +38,9 @@ private:
     std::string Path() override { return "/sys/" + m_device.sysfsDir; }
     std::string Driver() override { return m_device.driver; }
     std::vector<std::string> Capabilities() override { return m_device.capabilities; }
+    std::string VendorId() override { return m_device.vendorId; }
+    std::string ProductId() override { return m_device.productId; }
+    std::string DeviceClass() override { return m_device.deviceClass; }
 
     // The reply of an operation that changed the tree, after which the registry looks again.
     std::function<void(Result<void>)> replyAndRescan(const SharedResult<>& shared);
