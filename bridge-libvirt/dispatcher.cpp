@@ -13,7 +13,7 @@ Dispatcher::Dispatcher(Services& services)
          {connectProcedures(), nodeProcedures(), domainQueryProcedures(),
           domainLifecycleProcedures(), domainStatsProcedures(), domainAccountingProcedures(),
           domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
-          networkLifecycleProcedures(), networkEventProcedures()}) {
+          networkLifecycleProcedures(), networkEventProcedures(), nodeDeviceProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

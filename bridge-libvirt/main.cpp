@@ -242,6 +242,7 @@ int main(int argc, char** argv) {
     Authority authority(connection, options.mode);
     RegistryClient registry(connection, *loop.value());
     NetworkClient networks(connection, *loop.value());
+    NodeDeviceClient nodeDevices(connection, *loop.value());
     Server server(*loop.value(), serverLimits, options.clientLimits);
     EventForwarder events(registry.cache(), [&server](const std::function<void(Client&)>& fn) {
         server.forEachClient(fn);
@@ -250,8 +251,8 @@ int main(int argc, char** argv) {
     networks.setEventHandler([&events](const NetworkEventSignal& e) { events.forward(e); });
     EmulatorQuery qemuVersion(*loop.value(), kDefaultEmulator, {"--version"});
     EmulatorQuery qemuCpuModels(*loop.value(), kDefaultEmulator, {"-cpu", "help"});
-    Services services{*loop.value(), registry,     networks,    authority,
-                      events,        options.mode, qemuVersion, qemuCpuModels};
+    Services services{*loop.value(), registry,    networks,      authority,  events,
+                      options.mode,  qemuVersion, qemuCpuModels, nodeDevices};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 
@@ -271,6 +272,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (auto r = networks.start(); !r) {
+        log::error(r.error().message());
+        return 1;
+    }
+    if (auto r = nodeDevices.start(); !r) {
         log::error(r.error().message());
         return 1;
     }

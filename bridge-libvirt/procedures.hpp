@@ -4,6 +4,7 @@
 #include "call.hpp"
 #include "domain_cache.hpp"
 #include "network_client.hpp"
+#include "node_device_client.hpp"
 #include "registry_client.hpp"
 #include "virtswarm/polkit.hpp"
 #include "virtswarm/polkit_actions.hpp"
@@ -27,6 +28,7 @@ struct Services {
     BusMode mode;                 // which URI the bridge serves (connect_uri.hpp)
     EmulatorQuery& qemuVersion;   // --version
     EmulatorQuery& qemuCpuModels; // -cpu help
+    NodeDeviceClient& nodeDevices;
 
     // The client of an object kind (DomainKind: the registry, NetworkKind: networkd).
     template <typename Kind> ObjectClient<Kind>& objects();
@@ -64,6 +66,7 @@ std::span<const Procedure> domainDeviceProcedures();
 std::span<const Procedure> networkQueryProcedures();
 std::span<const Procedure> networkLifecycleProcedures();
 std::span<const Procedure> networkEventProcedures();
+std::span<const Procedure> nodeDeviceProcedures();
 
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.
