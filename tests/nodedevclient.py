@@ -1,7 +1,11 @@
 """Helpers for tests of virtswarm-nodedevd (org.virtswarm.NodeDevice1)."""
 
 import os
+import re
+import signal
 import subprocess
+import sys
+from contextlib import contextmanager
 import xml.etree.ElementTree as ET
 from typing import Optional
 
@@ -77,3 +81,42 @@ def cap(xml: ET.Element, kind: Optional[str] = None) -> ET.Element:
         if kind is None or c.get("type") == kind:
             return c
     raise AssertionError(f"no capability {kind} in {ET.tostring(xml)}")
+
+
+@contextmanager
+def fake_nodedevd(root: str):
+    """A nodedevd of our own on a FAKE sysfs tree under `root` (tests/fakes/fake_sysfs.py),
+    with the fake kernel running; yields (tree, kernel, client for its unique name).
+    Calls go to the unique name, so none can reach or activate a nodedevd on /sys."""
+    sys.path.insert(0, os.path.join(HERE, "fakes"))
+    import fake_sysfs as fk
+    fs = fk.FakeSysfs(root)
+    kernel = fk.FakeKernel(fs)
+    env = dict(os.environ, VIRTSWARM_SYSFS_ROOT=fs.root)
+    binary = os.path.join(h.env("VS_BUILD_DIR"), "services/nodedevd/virtswarm-nodedevd")
+    daemon = subprocess.Popen([binary, "--system"], env=env)
+    try:
+        h.wait_for_name(BUS_NAME, 30)
+        owner = str(h.bus_daemon().GetNameOwner(BUS_NAME))
+        assert int(h.bus_daemon().GetConnectionUnixProcessID(owner)) == daemon.pid
+        yield fs, kernel, Client(owner)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        kernel.stop()
+
+
+def tree_positions(tree: str) -> dict:
+    """`virsh nodedev-list --tree` output as {name: (line number, indentation)}."""
+    out = {}
+    for i, line in enumerate(tree.splitlines()):
+        # "computer", "  +- pci_0000_00_02_0", "  |   +- block_vda_..."; "  |" joins.
+        m = re.match(r"^[ |]*(?:\+- )?([A-Za-z0-9_]+)\s*$", line)
+        if m:
+            out[m.group(1)] = (i, m.start(1))
+    return out
+
+
+def assert_drawn_under(tree: dict, parent: str, child: str) -> None:
+    """The child comes after its parent, indented deeper."""
+    assert tree[parent][0] < tree[child][0] and tree[parent][1] < tree[child][1], (parent, child)

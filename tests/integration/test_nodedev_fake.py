@@ -7,8 +7,6 @@ nodedevd is started by the test with VIRTSWARM_SYSFS_ROOT, and every call goes t
 unique bus name, so a call can never reach (or activate) a nodedevd on the real /sys."""
 
 import os
-import signal
-import subprocess
 import sys
 import uuid as uuidlib
 
@@ -32,20 +30,8 @@ def no_leftover_domains():
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
-    fs = fk.FakeSysfs(str(tmp_path_factory.mktemp("fake-sysfs")))
-    kernel = fk.FakeKernel(fs)
-    env = dict(os.environ, VIRTSWARM_SYSFS_ROOT=fs.root)
-    binary = os.path.join(h.env("VS_BUILD_DIR"), "services/nodedevd/virtswarm-nodedevd")
-    daemon = subprocess.Popen([binary, "--system"], env=env)
-    try:
-        h.wait_for_name(nd.BUS_NAME, 30)
-        owner = str(h.bus_daemon().GetNameOwner(nd.BUS_NAME))
-        assert int(h.bus_daemon().GetConnectionUnixProcessID(owner)) == daemon.pid
-        yield fs, kernel, nd.Client(owner)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
-        kernel.stop()
+    with nd.fake_nodedevd(str(tmp_path_factory.mktemp("fake-sysfs"))) as running:
+        yield running
 
 
 def test_the_fake_tree_is_described_as_libvirt_does(fake):

@@ -131,6 +131,25 @@ def test_an_unprivileged_user_may_read(client):
     assert f"<name>{pci}</name>" in r.stdout
 
 
+def test_virsh_nodedev_list_tree_through_the_bridge_matches_the_host(client):
+    import bridgeclient as bc
+    proxyd = bc.Bridge("bridge-host-nodedev")
+    try:
+        home = bc.virsh_home(proxyd.root)
+        names = bc.virsh(home, proxyd.ro_uri, "-q", "nodedev-list").stdout.split()
+        assert sorted(names) == sorted(client.names())
+        tree = nd.tree_positions(bc.virsh(home, proxyd.ro_uri, "nodedev-list", "--tree").stdout)
+        assert set(tree) == set(names)
+        for name in names:
+            if name != "computer":
+                nd.assert_drawn_under(tree, str(client.props(name)["Parent"]), name)
+        pci = client.names("pci")[0]
+        xml = bc.virsh(home, proxyd.ro_uri, "nodedev-dumpxml", pci).stdout
+        assert xml.strip() == client.device(pci).GetXML(nd.opts()).strip()
+    finally:
+        proxyd.stop()
+
+
 def test_devices_come_and_go_with_uevents(client):
     assert client.live_updates(), "nodedevd should follow the kernel's uevents on /sys"
     bridge = "vsnd" + uuidlib.uuid4().hex[:8]
