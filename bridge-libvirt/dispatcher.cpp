@@ -15,7 +15,7 @@ Dispatcher::Dispatcher(Services& services)
           domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
           networkLifecycleProcedures(), networkEventProcedures(), storagePoolQueryProcedures(),
           storagePoolLifecycleProcedures(), storageVolProcedures(), storageVolStreamProcedures(),
-          storageEventProcedures()}) {
+          storageEventProcedures(), nodeDeviceProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

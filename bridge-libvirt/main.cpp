@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
     RegistryClient registry(connection, loop);
     NetworkClient networks(connection, loop);
     StorageClient storage(connection, loop);
+    NodeDeviceClient nodeDevices(connection, loop);
     Server server(loop, serverLimits, options.clientLimits);
     EventForwarder events(registry.cache(), [&server](const std::function<void(Client&)>& fn) {
         server.forEachClient(fn);
@@ -248,7 +249,7 @@ int main(int argc, char** argv) {
     EmulatorQuery qemuVersion(loop, kDefaultEmulator, {"--version"});
     EmulatorQuery qemuCpuModels(loop, kDefaultEmulator, {"-cpu", "help"});
     Services services{loop,         registry,    networks,      authority, events,
-                      options.mode, qemuVersion, qemuCpuModels, storage};
+                      options.mode, qemuVersion, qemuCpuModels, storage,   nodeDevices};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 
@@ -272,6 +273,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (auto r = storage.start(); !r) {
+        log::error(r.error().message());
+        return 1;
+    }
+    if (auto r = nodeDevices.start(); !r) {
         log::error(r.error().message());
         return 1;
     }

@@ -4,6 +4,7 @@
 #include "call.hpp"
 #include "domain_cache.hpp"
 #include "network_client.hpp"
+#include "node_device_client.hpp"
 #include "registry_client.hpp"
 #include "storage_client.hpp"
 #include "virtswarm/polkit.hpp"
@@ -28,10 +29,11 @@ struct Services {
     NetworkClient& networks;
     Authority& authority;
     EventForwarder& events;
-    BusMode mode;                 // which URI the bridge serves (connect_uri.hpp)
-    EmulatorQuery& qemuVersion;   // --version
-    EmulatorQuery& qemuCpuModels; // -cpu help
-    StorageClient& storage;       // pools and volumes (storaged)
+    BusMode mode;                  // which URI the bridge serves (connect_uri.hpp)
+    EmulatorQuery& qemuVersion;    // --version
+    EmulatorQuery& qemuCpuModels;  // -cpu help
+    StorageClient& storage;        // pools and volumes (storaged)
+    NodeDeviceClient& nodeDevices; // host devices (nodedevd)
 
     // The client of an object kind (DomainKind: the registry, NetworkKind: networkd).
     template <typename Kind> ObjectClient<Kind>& objects();
@@ -80,6 +82,7 @@ std::span<const Procedure> storagePoolLifecycleProcedures();
 std::span<const Procedure> storageVolProcedures();
 std::span<const Procedure> storageVolStreamProcedures();
 std::span<const Procedure> storageEventProcedures();
+std::span<const Procedure> nodeDeviceProcedures();
 
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.

@@ -49,6 +49,8 @@ inline constexpr uint32_t kNetworkListMax = 16384;
 inline constexpr uint32_t kNetworkDhcpLeasesMax = 65536;
 inline constexpr uint32_t kStoragePoolListMax = 4096;
 inline constexpr uint32_t kStorageVolListMax = 16384;
+inline constexpr uint32_t kNodeDeviceListMax = 65536;
+inline constexpr uint32_t kNodeDeviceCapsListMax = 65536;
 
 // The highest REMOTE procedure number libvirt has assigned (10.x). Numbers up to it name a
 // real libvirt API we may not implement (answered VIR_ERR_NO_SUPPORT, so clients fall back);
@@ -213,6 +215,20 @@ enum Proc : int32_t {
     ConnectRegisterCloseCallback = 360,
     ConnectUnregisterCloseCallback = 361,
     DomainGetMessages = 426,
+    // Node devices.
+    NodeNumOfDevices = 111,
+    NodeListDevices = 112,
+    NodeDeviceLookupByName = 113,
+    NodeDeviceGetXmlDesc = 114,
+    NodeDeviceGetParent = 115,
+    NodeDeviceNumOfCaps = 116,
+    NodeDeviceListCaps = 117,
+    NodeDeviceDettach = 118,
+    NodeDeviceReAttach = 119,
+    NodeDeviceReset = 120,
+    ConnectListAllNodeDevices = 285,
+    NodeDeviceLookupScsiHostByWwn = 297,
+    NodeDeviceDetachFlags = 301,
 };
 
 // CONNECT_SUPPORTS_FEATURE numbers (VIR_DRV_FEATURE_*).

@@ -6,7 +6,7 @@ packages=(
     # build
     build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
     libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libxml2-dev nlohmann-json3-dev
-    libnl-3-dev libnl-route-3-dev
+    libnl-3-dev libnl-route-3-dev libudev-dev
     libgtest-dev googletest
     # run
     dbus dbus-daemon dbus-bin systemd polkitd qemu-system-x86 dnsmasq-base nftables
@@ -16,7 +16,7 @@ packages=(
     qemu-utils e2fsprogs mount lvm2
     swtpm swtpm-tools
     # test: harness, guest, clients
-    util-linux iproute2 procps busybox-static cpio xz-utils zstd libxml2-utils
+    util-linux iproute2 procps pciutils busybox-static cpio xz-utils zstd libxml2-utils
     python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst
     # UEFI guests: the OVMF firmware and its QEMU descriptors
     ovmf

@@ -30,7 +30,9 @@ constexpr int VIR_ERR_NO_NETWORK = 43;
 constexpr int VIR_ERR_NO_STORAGE_POOL = 49;
 constexpr int VIR_ERR_NO_STORAGE_VOL = 50;
 constexpr int VIR_ERR_STORAGE_VOL_EXIST = 90;
+constexpr int VIR_ERR_NO_NODE_DEVICE = 53;
 constexpr int VIR_FROM_STORAGE = 18;
+constexpr int VIR_FROM_NODEDEV = 22;
 constexpr int VIR_FROM_NETWORK = 19;
 constexpr int VIR_FROM_NONE = 0;
 constexpr int VIR_FROM_XML = 5;
@@ -89,6 +91,11 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     // virXMLValidatorValidate reports it from libvirt's XML module.
     {Code::InvalidSchema, "org.virtswarm.Error.InvalidSchema", VIR_ERR_XML_INVALID_SCHEMA,
      VIR_FROM_XML},
+    {Code::NoSuchNodeDevice, "org.virtswarm.Error.NoSuchNodeDevice", VIR_ERR_NO_NODE_DEVICE,
+     VIR_FROM_NODEDEV},
+    // libvirt answers an mdev UUID or definition that exists with OPERATION_FAILED.
+    {Code::NodeDeviceExists, "org.virtswarm.Error.NodeDeviceExists", VIR_ERR_OPERATION_FAILED,
+     VIR_FROM_NODEDEV},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

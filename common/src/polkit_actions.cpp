@@ -16,4 +16,12 @@ PolkitDetails objectDetails(std::string_view noun, const std::string& name, cons
     return PolkitDetails{{prefix + "_name", name}, {prefix + "_uuid", formatUuid(uuid)}};
 }
 
+PolkitDetails nodeDeviceDetails(const std::string& name, const std::string& vendorId,
+                                const std::string& productId, const std::string& deviceClass) {
+    return PolkitDetails{{"node_device_name", name},
+                         {"vendor_id", vendorId},
+                         {"product_id", productId},
+                         {"device_class", deviceClass}};
+}
+
 } // namespace virtswarm::actions

@@ -38,6 +38,8 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     // A disk leased by another domain: VIR_ERR_RESOURCE_BUSY from VIR_FROM_LOCKING.
     EXPECT_EQ(errorInfo(Code::ResourceBusy).virErrorNumber, 87);
     EXPECT_EQ(errorInfo(Code::ResourceBusy).virErrorDomain, 42);
+    EXPECT_EQ(errorInfo(Code::NoSuchNodeDevice).virErrorNumber, 53); // VIR_ERR_NO_NODE_DEVICE
+    EXPECT_EQ(errorInfo(Code::NoSuchNodeDevice).virErrorDomain, 22); // VIR_FROM_NODEDEV
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

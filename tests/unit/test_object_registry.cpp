@@ -184,3 +184,50 @@ TEST_F(ObjectRegistryTest, LoadsStoredDefinitionsAndStartsTheAutostartOnes) {
 }
 
 } // namespace
+
+namespace {
+
+// Node devices: found on the host, with a name and no UUID.
+const service::ObjectKind kNamedKind{"node device", names::kNodeDevicePathPrefix,
+                                     Code::NodeDeviceExists, Code::NoSuchNodeDevice};
+
+struct NamedRegistryTest : ::testing::Test {
+    Result<FakeObject*> add(const std::string& name) {
+        return registry.addNamed(name, [this](const std::string& path) {
+            return std::make_unique<FakeObject>(signals, path);
+        });
+    }
+
+    Signals signals;
+    ObjectRegistry<FakeObject> registry{kNamedKind};
+};
+
+TEST_F(NamedRegistryTest, ObjectsAreKeyedAndPlacedByName) {
+    auto pci = add("pci_0000_00_02_0");
+    ASSERT_TRUE(pci);
+    EXPECT_EQ(pci.value()->path, "/org/virtswarm/NodeDevice1/device/pci_0000_00_02_0");
+    EXPECT_EQ(signals.added, std::vector<std::string>{pci.value()->path});
+    EXPECT_EQ(registry.lookupByName("pci_0000_00_02_0").value(), pci.value());
+    auto again = add("pci_0000_00_02_0");
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code(), Code::NodeDeviceExists);
+    ASSERT_TRUE(add("computer"));
+    // In name order, the key of named kinds.
+    auto all = registry.all();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0]->path, "/org/virtswarm/NodeDevice1/device/computer");
+}
+
+TEST_F(NamedRegistryTest, RemovalByNameAnnouncesAndForgets) {
+    ASSERT_TRUE(add("net_eth0_52_54_00_12_34_56"));
+    registry.removeNamed("net_eth0_52_54_00_12_34_56");
+    registry.removeNamed("never_there");
+    EXPECT_EQ(signals.removed, std::vector<std::string>{
+                                   "/org/virtswarm/NodeDevice1/device/net_eth0_52_54_00_12_34_56"});
+    auto gone = registry.lookupByName("net_eth0_52_54_00_12_34_56");
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(gone.error().code(), Code::NoSuchNodeDevice);
+    EXPECT_EQ(registry.size(), 0u);
+}
+
+} // namespace

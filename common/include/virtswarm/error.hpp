@@ -47,6 +47,9 @@ enum class Code {
     // A definition checked on request (validate) does not match libvirt's RelaxNG schema
     // (libvirt: XML_INVALID_SCHEMA, with the schema's messages).
     InvalidSchema,
+    NoSuchNodeDevice,
+    // A node device (an mdev UUID, a persistent mdev definition) is already there.
+    NodeDeviceExists,
     Internal,
 };
 

@@ -48,7 +48,8 @@ inline constexpr const char* kNodeDeviceBusName = "org.virtswarm.NodeDevice1";
 inline constexpr const char* kNodeDeviceRootPath = "/org/virtswarm/NodeDevice1";
 inline constexpr const char* kNodeDeviceManagerInterface = "org.virtswarm.NodeDevice1.Manager";
 inline constexpr const char* kNodeDeviceInterface = "org.virtswarm.NodeDevice1.Device";
-// Node devices are keyed by their name (escapePathElement), not by a UUID.
+// Node devices are keyed by their libvirt name (only [A-Za-z0-9_], as libvirt makes
+// them), not by a UUID: <prefix><name>, e.g. .../device/pci_0000_00_02_0.
 inline constexpr const char* kNodeDevicePathPrefix = "/org/virtswarm/NodeDevice1/device/";
 
 inline constexpr const char* kNWFilterBusName = "org.virtswarm.NWFilter1";

@@ -29,6 +29,9 @@ enum class Details {
     LeaseOwner,
     // None: the method acts on the daemon itself (ListLeases, Reexec).
     None,
+    // node_device_name, vendor_id, product_id and device_class of a host device
+    // (nodeDeviceDetails); for a new mediated device, those of its parent.
+    NodeDevice,
 };
 
 struct MethodAction {
@@ -116,6 +119,17 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kLockManagerInterface, "Release", "org.virtswarm.lock.release", Details::LeaseOwner},
     {names::kLockManagerInterface, "ListLeases", "org.virtswarm.lock.read", Details::None},
     {names::kLockManagerInterface, "Reexec", "org.virtswarm.lock.reexec", Details::None},
+    // Host devices. libvirt guards detach, re-attach and reset with one right: each hands
+    // a device between the host and guests.
+    {names::kNodeDeviceInterface, "GetXML", "org.virtswarm.node-device.read", Details::NodeDevice},
+    {names::kNodeDeviceInterface, "Detach", "org.virtswarm.node-device.detach",
+     Details::NodeDevice},
+    {names::kNodeDeviceInterface, "ReAttach", "org.virtswarm.node-device.detach",
+     Details::NodeDevice},
+    {names::kNodeDeviceInterface, "Reset", "org.virtswarm.node-device.detach", Details::NodeDevice},
+    {names::kNodeDeviceInterface, "Destroy", "org.virtswarm.node-device.stop", Details::NodeDevice},
+    {names::kNodeDeviceManagerInterface, "CreateMdev", "org.virtswarm.node-device.start",
+     Details::NodeDevice},
 };
 
 // The entry for a method; a method missing from the table does not compile.
@@ -147,5 +161,10 @@ std::vector<std::string> actionIds(const MethodAction& entry);
 
 // Details::Object: <noun>_name and <noun>_uuid (dashed), e.g. network_name, network_uuid.
 PolkitDetails objectDetails(std::string_view noun, const std::string& name, const UuidBytes& uuid);
+
+// Details::NodeDevice. Ids as in the device's XML ("0x1af4"); empty where the device has
+// none (a net or block device).
+PolkitDetails nodeDeviceDetails(const std::string& name, const std::string& vendorId,
+                                const std::string& productId, const std::string& deviceClass);
 
 } // namespace virtswarm::actions

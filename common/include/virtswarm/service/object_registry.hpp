@@ -64,19 +64,17 @@ public:
     // `make` is not called: an adaptor must not be registered twice on one path).
     template <typename Make>
     Result<T*> add(const UuidBytes& uuid, const std::string& name, Make&& make) {
-        static_assert(ManagedObject<T>, "objects must send the ObjectManager signals");
-        std::string key = uuidHex(uuid);
-        if (m_byUuid.count(key) > 0 || m_byName.count(name) > 0) {
-            return Error(m_kind.exists,
-                         std::string(m_kind.noun) + " '" + name + "' already exists");
-        }
-        std::unique_ptr<T> object = std::forward<Make>(make)(pathFor(uuid));
-        T* raw = object.get();
-        m_byUuid.emplace(key, Entry{std::move(object), name});
-        m_byName.emplace(name, raw);
-        raw->emitInterfacesAddedSignal();
-        return raw;
+        return addKeyed(uuidHex(uuid), name, pathFor(uuid), std::forward<Make>(make));
     }
+
+    // Kinds whose objects have no UUID, only a name the host gives them (node devices,
+    // discovered rather than defined): keyed by the name, at <pathPrefix><name>. The name
+    // must already be a valid object path element ([A-Za-z0-9_]).
+    template <typename Make> Result<T*> addNamed(const std::string& name, Make&& make) {
+        return addKeyed(name, name, std::string(m_kind.pathPrefix) + name,
+                        std::forward<Make>(make));
+    }
+    void removeNamed(const std::string& name) { removeKeyed(name); }
 
     // The object's name changed (a redefinition): the name index follows.
     void rename(const UuidBytes& uuid, const std::string& name) {
@@ -97,17 +95,7 @@ public:
     // it) and announces InterfacesRemoved, but leaves it to the caller to destroy: an
     // object removing itself from inside its own call stack is destroyed on the next
     // loop turn instead. Null if there is no such object.
-    std::unique_ptr<T> take(const UuidBytes& uuid) {
-        auto it = m_byUuid.find(uuidHex(uuid));
-        if (it == m_byUuid.end()) {
-            return nullptr;
-        }
-        std::unique_ptr<T> object = std::move(it->second.object);
-        m_byName.erase(it->second.name);
-        m_byUuid.erase(it);
-        announceRemoval(*object);
-        return object;
-    }
+    std::unique_ptr<T> take(const UuidBytes& uuid) { return takeKeyed(uuidHex(uuid)); }
 
     T* findByUuid(const UuidBytes& uuid) const { return findByKey(uuidHex(uuid)); }
     // By runtimeKey(uuid), as runtime directories and shim bus names spell it.
@@ -139,7 +127,7 @@ public:
                      "no " + std::string(m_kind.noun) + " with matching uuid '" + text + "'");
     }
 
-    // Every object, in UUID order (a stable order for list methods).
+    // Every object, in key order (UUID, or name for named kinds: a stable order for lists).
     std::vector<T*> all() const {
         std::vector<T*> out;
         for (const Entry* entry : sortedEntries()) {
@@ -203,6 +191,38 @@ public:
     }
 
 private:
+    // `key`: what identifies the object for good (its UUID in hex, or its name for kinds
+    // without UUIDs).
+    template <typename Make>
+    Result<T*> addKeyed(std::string key, const std::string& name, const std::string& path,
+                        Make&& make) {
+        static_assert(ManagedObject<T>, "objects must send the ObjectManager signals");
+        if (m_byUuid.count(key) > 0 || m_byName.count(name) > 0) {
+            return Error(m_kind.exists,
+                         std::string(m_kind.noun) + " '" + name + "' already exists");
+        }
+        std::unique_ptr<T> object = std::forward<Make>(make)(path);
+        T* raw = object.get();
+        m_byUuid.emplace(std::move(key), Entry{std::move(object), name});
+        m_byName.emplace(name, raw);
+        raw->emitInterfacesAddedSignal();
+        return raw;
+    }
+
+    void removeKeyed(const std::string& key) { takeKeyed(key); }
+
+    std::unique_ptr<T> takeKeyed(const std::string& key) {
+        auto it = m_byUuid.find(key);
+        if (it == m_byUuid.end()) {
+            return nullptr;
+        }
+        std::unique_ptr<T> object = std::move(it->second.object);
+        m_byName.erase(it->second.name);
+        m_byUuid.erase(it);
+        announceRemoval(*object);
+        return object;
+    }
+
     struct Entry {
         std::unique_ptr<T> object;
         std::string name;
@@ -234,7 +254,7 @@ private:
     }
 
     ObjectKind m_kind;
-    std::unordered_map<std::string, Entry> m_byUuid; // uuidHex -> object
+    std::unordered_map<std::string, Entry> m_byUuid; // key (uuidHex, or the name) -> object
     std::unordered_map<std::string, T*> m_byName;
 };
 

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "node_device_client.hpp"
+
+#include "virtswarm/names.hpp"
+
+#include <algorithm>
+
+namespace virtswarm::bridge {
+
+void NodeDeviceCache::update(const std::string& path, const PropertyMap& properties) {
+    auto [it, fresh] = m_byPath.try_emplace(path);
+    CachedNodeDevice& device = it->second;
+    if (fresh) {
+        device.path = path;
+    }
+    std::string oldName = device.name;
+    takeProperty(properties, "Name", device.name);
+    takeProperty(properties, "Parent", device.parent);
+    takeProperty(properties, "Capabilities", device.capabilities);
+    takeProperty(properties, "VendorId", device.vendorId);
+    takeProperty(properties, "ProductId", device.productId);
+    takeProperty(properties, "DeviceClass", device.deviceClass);
+    if (device.name.empty()) {
+        m_byPath.erase(it); // not a device (yet): nothing to name it by
+        return;
+    }
+    if (device.name != oldName) {
+        m_pathByName.erase(oldName);
+        m_pathByName[device.name] = path;
+    }
+}
+
+void NodeDeviceCache::remove(const std::string& path) {
+    auto it = m_byPath.find(path);
+    if (it == m_byPath.end()) {
+        return;
+    }
+    if (auto n = m_pathByName.find(it->second.name); n != m_pathByName.end() && n->second == path) {
+        m_pathByName.erase(n);
+    }
+    m_byPath.erase(it);
+}
+
+void NodeDeviceCache::clear() {
+    m_byPath.clear();
+    m_pathByName.clear();
+}
+
+const CachedNodeDevice* NodeDeviceCache::byName(const std::string& name) const {
+    auto it = m_pathByName.find(name);
+    if (it == m_pathByName.end()) {
+        return nullptr;
+    }
+    auto device = m_byPath.find(it->second);
+    return device == m_byPath.end() ? nullptr : &device->second;
+}
+
+std::vector<const CachedNodeDevice*> NodeDeviceCache::all() const {
+    std::vector<const CachedNodeDevice*> out;
+    out.reserve(m_byPath.size());
+    for (const auto& [path, device] : m_byPath) {
+        out.push_back(&device);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto* a, const auto* b) { return a->name < b->name; });
+    return out;
+}
+
+NodeDeviceClient::NodeDeviceClient(sdbus::IConnection& bus, EventLoop& loop)
+    : m_service(bus, loop,
+                ServiceNames{names::kNodeDeviceBusName, names::kNodeDeviceRootPath,
+                             names::kNodeDeviceManagerInterface, "the host device daemon"}) {
+    m_service.addMirror(names::kNodeDeviceInterface, m_cache);
+}
+
+void NodeDeviceClient::getXml(const std::string& path, Then<std::string> done) {
+    m_service.callReturning<std::string>(
+        path, names::kNodeDeviceInterface, "GetXML", ServiceClient::kCallTimeout,
+        [](sdbus::MethodCall& m) { m << Options{}; }, std::move(done));
+}
+
+void NodeDeviceClient::action(const std::string& path, const std::string& method, Options options,
+                              Done done) {
+    m_service.callVoid(
+        path, names::kNodeDeviceInterface, method, ServiceClient::kCallTimeout,
+        [&options](sdbus::MethodCall& m) { m << options; }, std::move(done));
+}
+
+} // namespace virtswarm::bridge

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "object_cache.hpp"
+#include "service_client.hpp"
+#include "virtswarm/dbus_edge.hpp"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+// The bridge's side of virtswarm-nodedevd (org.virtswarm.NodeDevice1, system bus): a copy
+// of its devices (name, parent, capabilities and the polkit details) for lists, lookups
+// and parents without a round trip, and its methods, called asynchronously with timeouts.
+// Node devices have no UUID: the cache is keyed by path and name (ObjectCache is by UUID).
+namespace virtswarm::bridge {
+
+struct CachedNodeDevice {
+    std::string path;
+    std::string name;
+    std::string parent;
+    std::vector<std::string> capabilities;
+    std::string vendorId;
+    std::string productId;
+    std::string deviceClass;
+};
+
+class NodeDeviceCache : public ObjectMirror {
+public:
+    void update(const std::string& path, const PropertyMap& properties) override;
+    void remove(const std::string& path) override;
+    void clear() override;
+    bool contains(const std::string& path) const override { return m_byPath.count(path) > 0; }
+    size_t size() const override { return m_byPath.size(); }
+
+    const CachedNodeDevice* byName(const std::string& name) const;
+    // By name, as libvirt lists.
+    std::vector<const CachedNodeDevice*> all() const;
+
+private:
+    std::unordered_map<std::string, CachedNodeDevice> m_byPath;
+    std::unordered_map<std::string, std::string> m_pathByName;
+};
+
+class NodeDeviceClient {
+public:
+    using Done = ServiceClient::Done;
+    template <typename T> using Then = ServiceClient::Then<T>;
+
+    NodeDeviceClient(sdbus::IConnection& bus, EventLoop& loop);
+
+    // Installs the signal matches; the cache is filled (nodedevd activated) on first use.
+    Result<void> start() { return m_service.start(false); }
+    void whenSynced(Done then) { m_service.whenSynced(std::move(then)); }
+    const NodeDeviceCache& cache() const { return m_cache; }
+
+    // Device.GetXML
+    void getXml(const std::string& path, Then<std::string> done);
+    // Device.Detach, ReAttach, Reset (a{sv} options).
+    void action(const std::string& path, const std::string& method, Options options, Done done);
+
+private:
+    ServiceClient m_service;
+    NodeDeviceCache m_cache;
+};
+
+} // namespace virtswarm::bridge

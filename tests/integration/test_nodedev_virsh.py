@@ -1,0 +1,94 @@
+"""`virsh nodedev-*` and python-libvirt through the libvirt bridge (virtswarm-proxyd) to a
+nodedevd on a FAKE sysfs tree (tests/fakes/fake_sysfs.py): the tree, dumpxml, detach,
+reset, re-attach, errors and the read-only socket. The fake devices live in PCI domain
+0x00ff, which no real host has: even a call that reached a nodedevd on /sys could only
+answer "no such device"."""
+
+import os
+import sys
+
+import libvirt
+import pytest
+
+import bridgeclient as bc
+import nodedevclient as nd
+import vsharness as h
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+import fake_sysfs as fk  # noqa: E402
+
+GPU, NIC = fk.name_of(fk.GPU), fk.name_of(fk.NIC)
+ETH9 = "net_eth9_52_54_00_aa_bb_cc"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_domains():
+    """Replaces the directory's domain clean-up: nodedevd needs no hypervisor."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    with nd.fake_nodedevd(str(tmp_path_factory.mktemp("fake-sysfs"))) as (fs, kernel, client):
+        proxyd = bc.Bridge("bridge-nodedev")
+        try:
+            yield {"fs": fs, "kernel": kernel, "client": client, "proxyd": proxyd,
+                   "home": bc.virsh_home(proxyd.root)}
+        finally:
+            proxyd.stop()
+
+
+def virsh(env, *args, uri=None, check=True):
+    return bc.virsh(env["home"], uri or env["proxyd"].rw_uri, *args, check=check)
+
+
+def test_nodedev_list_and_tree_match_nodedevd(env):
+    names = virsh(env, "-q", "nodedev-list").stdout.split()
+    assert sorted(names) == sorted(env["client"].names())
+    assert sorted(virsh(env, "-q", "nodedev-list", "--cap", "pci").stdout.split()) == \
+        sorted(fk.name_of(a) for a in [fk.GPU, fk.NIC, fk.USBCTL, fk.HBA])
+    out = virsh(env, "nodedev-list", "--tree").stdout
+    assert out.splitlines()[0] == "computer"
+    # eth9 is drawn under its NIC, usb_1_1_1_0 under usb_1_1 under the controller.
+    tree = nd.tree_positions(out)
+    nd.assert_drawn_under(tree, NIC, ETH9)
+    nd.assert_drawn_under(tree, fk.name_of(fk.USBCTL), "usb_1_1")
+    nd.assert_drawn_under(tree, "usb_1_1", "usb_1_1_1_0")
+
+
+def test_dumpxml_and_the_libvirt_api(env):
+    out = virsh(env, "nodedev-dumpxml", GPU).stdout
+    assert f"<name>{GPU}</name>" in out and "<vendor id=\"0x8086\"" in out
+    conn = libvirt.open(env["proxyd"].rw_uri)
+    try:
+        dev = conn.nodeDeviceLookupByName(ETH9)
+        assert dev.parent() == NIC and dev.listCaps() == ["net"]
+        assert conn.nodeDeviceLookupByName("computer").parent() is None
+        assert len(conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)) == 1
+        assert conn.numOfDevices("usb_device") == 1
+        with pytest.raises(libvirt.libvirtError) as e:
+            conn.nodeDeviceLookupByName("pci_00ff_00_1f_7")
+        assert e.value.get_error_code() == libvirt.VIR_ERR_NO_NODE_DEVICE
+    finally:
+        conn.close()
+
+
+def test_detach_reset_reattach_with_virsh(env):
+    fs, kernel = env["fs"], env["kernel"]
+    assert "detached" in virsh(env, "nodedev-detach", GPU).stdout
+    assert fs.driver(fk.GPU) == "vfio-pci"
+    assert "reset" in virsh(env, "nodedev-reset", GPU).stdout
+    h.wait_until(lambda: kernel.writes_to(f"{fk.GPU}/reset") == ["1"], 10, 0.01,
+                 "the fake kernel to see the reset")
+    assert "re-attached" in virsh(env, "nodedev-reattach", GPU).stdout
+    assert fs.driver(fk.GPU) == "i915"
+    # Errors: a device in use by a host driver cannot be reset; a USB device is no PCI
+    # device; the read-only socket refuses before anything happens.
+    before = list(kernel.writes)
+    r = virsh(env, "nodedev-reset", NIC, check=False)
+    assert r.returncode != 0 and "in use by host driver" in r.stderr
+    r = virsh(env, "nodedev-detach", "usb_1_1", check=False)
+    assert r.returncode != 0 and "not a PCI device" in r.stderr
+    r = virsh(env, "nodedev-detach", GPU, uri=env["proxyd"].ro_uri, check=False)
+    assert r.returncode != 0 and "read only" in r.stderr.lower()
+    assert kernel.writes == before and fs.driver(fk.NIC) == "e1000e"
