@@ -33,6 +33,8 @@ public:
 private:
     void onPoolEvent(const sdbus::ObjectPath&, const std::string&, const std::string&,
                      const int32_t&, const int32_t&) override {}
+    void onPoolRefreshed(const sdbus::ObjectPath&, const std::string&,
+                         const std::string&) override {}
     void onOpenVolumeReply(const sdbus::UnixFd& fd, const std::string& path,
                            const std::map<std::string, std::string>& attributes,
                            const sdbus::Error* error) override {

@@ -205,7 +205,8 @@ TEST(RpcErrors, SwarmErrorsUseTheProjectTable) {
 TEST(RpcErrors, DBusNamesMapToLibvirtNumbers) {
     EXPECT_EQ(fromDBusErrorName("org.virtswarm.Error.NoSuchDomain", "x").code, 42);
     EXPECT_EQ(fromDBusErrorName("org.virtswarm.Error.InvalidState", "x").code, 55);
-    EXPECT_EQ(fromDBusErrorName("org.virtswarm.Error.DomainExists", "x").code, 28);
+    // libvirt answers a taken name or UUID with OPERATION_FAILED, not DOM_EXIST.
+    EXPECT_EQ(fromDBusErrorName("org.virtswarm.Error.DomainExists", "x").code, 9);
     EXPECT_EQ(fromDBusErrorName("org.freedesktop.DBus.Error.AccessDenied", "x").code, 29);
     // A registry without the method yet: clients must see NO_SUPPORT to fall back.
     EXPECT_EQ(fromDBusErrorName("org.freedesktop.DBus.Error.UnknownMethod", "x").code, 3);
