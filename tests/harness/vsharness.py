@@ -120,6 +120,17 @@ def name_has_owner(name: str, bus: Optional[dbus.Bus] = None) -> bool:
     return bool(bus_daemon(bus).NameHasOwner(name))
 
 
+def name_owner(name: str, bus: Optional[dbus.Bus] = None) -> Optional[str]:
+    """The unique name owning name, or None. One call, so it cannot race a release between
+    "has an owner?" and "which?"."""
+    try:
+        return str(bus_daemon(bus).GetNameOwner(name))
+    except dbus.exceptions.DBusException as e:
+        if e.get_dbus_name() == "org.freedesktop.DBus.Error.NameHasNoOwner":
+            return None
+        raise
+
+
 def wait_for_name(name: str, timeout: float = 10.0, bus: Optional[dbus.Bus] = None) -> None:
     wait_until(lambda: name_has_owner(name, bus), timeout, what=f"{name} on the bus")
 
