@@ -70,50 +70,55 @@ ManagerObject::~ManagerObject() {
 
 void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
+    authorizeAdmitted(std::move(result), xml, options, kDefineXml,
+                      [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
+                          // Disk first: a definition the registry announces is one that survives a
+                          // crash. Concurrent defines share the syncs (DomainStore's group commit);
+                          // the name and UUID are held meanwhile.
+                          m_registry.reserve(domain->def);
+                          auto guard = m_lifetime.guard();
+                          m_registry.store().save(
+                              *domain, [this, guard, shared, domain](Result<void> saved) {
+                                  if (!guard.alive()) {
+                                      return;
+                                  }
+                                  m_registry.release(domain->def);
+                                  if (!saved) {
+                                      failPath(shared, saved.error());
+                                      return;
+                                  }
+                                  auto defined = addDefinition(std::move(*domain));
+                                  if (!defined) {
+                                      failPath(shared, defined.error());
+                                      return;
+                                  }
+                                  shared->returnResults(sdbus::ObjectPath(defined.value()));
+                              });
+                      });
+}
+
+// How DefineXML and CreateXML begin: options, parse and polkit (the skeleton's), then, once
+// polkit allowed it, the definer recorded and the conflicts checked, now and not before
+// polkit: another client may have defined in between. `then` gets an admitted definition.
+void ManagerObject::authorizeAdmitted(sdbus::Result<sdbus::ObjectPath>&& result,
+                                      const std::string& xml, const Options& options,
+                                      const actions::MethodAction& action, Admitted then) {
     authorizeDefinitionFor<DomainXml>(
         getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        DefinitionRights{actions::actionIds(kDefineXml), {kDefinerUidOption, kValidateOption}},
+        DefinitionRights{actions::actionIds(action), {kDefinerUidOption, kValidateOption}},
         domainParser(options),
-        [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
-                        uid_t caller) {
-            if (auto r = admit(*domain, caller, options); !r) {
+        [this, options, then = std::move(then)](
+            const PathResult& shared, const std::shared_ptr<DomainXml>& domain, uid_t caller) {
+            if (auto r = recordDefiner(*domain, caller, options); !r) {
                 failPath(shared, r.error());
                 return;
             }
-            // Disk first: a definition the registry announces is one that survives a
-            // crash. Concurrent defines share the syncs (DomainStore's group commit); the
-            // name and UUID are held meanwhile.
-            m_registry.reserve(domain->def);
-            auto guard = m_lifetime.guard();
-            m_registry.store().save(*domain, [this, guard, shared, domain](Result<void> saved) {
-                if (!guard.alive()) {
-                    return;
-                }
-                m_registry.release(domain->def);
-                if (!saved) {
-                    failPath(shared, saved.error());
-                    return;
-                }
-                auto defined = addDefinition(std::move(*domain));
-                if (!defined) {
-                    failPath(shared, defined.error());
-                    return;
-                }
-                shared->returnResults(sdbus::ObjectPath(defined.value()));
-            });
+            if (auto conflict = m_registry.conflictFor(domain->def)) {
+                failPath(shared, *conflict);
+                return;
+            }
+            then(shared, domain);
         });
-}
-
-// What DefineXML and CreateXML check once polkit allowed them: the definer, then the
-// conflicts, now and not before polkit: another client may have defined in between.
-Result<void> ManagerObject::admit(DomainXml& domain, uid_t caller, const Options& options) {
-    if (auto r = recordDefiner(domain, caller, options); !r) {
-        return r;
-    }
-    if (auto conflict = m_registry.conflictFor(domain.def)) {
-        return *conflict;
-    }
-    return success();
 }
 
 // The domain with the definition's UUID gets it as its next definition, or a new domain
@@ -140,33 +145,25 @@ void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::st
     // Creating is defining and starting at once: it needs both rights (as libvirt's
     // create needs write and start), or "start" alone would let a user run any new
     // definition.
-    authorizeDefinitionFor<DomainXml>(
-        getObject(), m_registry.authority(), std::move(result), xml, options, "domain",
-        DefinitionRights{actions::actionIds(kCreateXml), {kDefinerUidOption, kValidateOption}},
-        domainParser(options),
-        [this, options](const PathResult& shared, const std::shared_ptr<DomainXml>& domain,
-                        uid_t caller) {
-            if (auto r = admit(*domain, caller, options); !r) {
-                failPath(shared, r.error());
-                return;
-            }
-            auto defined = m_registry.define(std::move(*domain), false);
-            if (!defined) {
-                failPath(shared, defined.error());
-                return;
-            }
-            DomainObject* d = defined.value();
-            auto path = Registry::objectPathFor(d->def().uuid);
-            // A transient domain that fails to start is removed again
-            // (becameInactive).
-            d->model().start([shared, path](Result<void> outcome) {
-                if (outcome) {
-                    shared->returnResults(sdbus::ObjectPath(path));
-                } else {
-                    failPath(shared, outcome.error());
-                }
-            });
-        });
+    authorizeAdmitted(std::move(result), xml, options, kCreateXml,
+                      [this](const PathResult& shared, const std::shared_ptr<DomainXml>& domain) {
+                          auto defined = m_registry.define(std::move(*domain), false);
+                          if (!defined) {
+                              failPath(shared, defined.error());
+                              return;
+                          }
+                          DomainObject* d = defined.value();
+                          auto path = Registry::objectPathFor(d->def().uuid);
+                          // A transient domain that fails to start is removed again
+                          // (becameInactive).
+                          d->model().start([shared, path](Result<void> outcome) {
+                              if (outcome) {
+                                  shared->returnResults(sdbus::ObjectPath(path));
+                              } else {
+                                  failPath(shared, outcome.error());
+                              }
+                          });
+                      });
 }
 
 std::vector<sdbus::ObjectPath> ManagerObject::ListDomains(const Options& options) {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/authorize_definition.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/lifetime.hpp"
+#include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/service/manager_base.hpp"
 
 #include <functional>
@@ -37,7 +39,10 @@ private:
     std::string Mode() override;
     std::string Version() override { return VIRTSWARM_VERSION; }
 
-    Result<void> admit(DomainXml& domain, uid_t caller, const Options& options);
+    using Admitted = std::function<void(const PathResult&, const std::shared_ptr<DomainXml>&)>;
+    void authorizeAdmitted(sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml,
+                           const Options& options, const actions::MethodAction& action,
+                           Admitted then);
     // A definition now on disk, in the registry; its object path.
     Result<std::string> addDefinition(DomainXml domain);
 

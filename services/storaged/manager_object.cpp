@@ -2,6 +2,7 @@
 #include "manager_object.hpp"
 
 #include "pool_object.hpp"
+#include "virtswarm/authorize_definition.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/service/async_reply.hpp"
 #include "volume_object.hpp"
@@ -36,69 +37,49 @@ ManagerObject::~ManagerObject() {
     unregisterAdaptor();
 }
 
-void ManagerObject::authorize(const actions::MethodAction& action, const PoolDef& def,
-                              std::function<void(Result<void>)> then) {
-    Caller caller = currentCaller(getObject());
-    auto guard = m_lifetime.guard();
-    m_service.authority().checkBusName(caller.sender, actions::actionId(action),
-                                       actions::objectDetails("pool", def.name, def.uuid),
-                                       caller.allowInteraction,
-                                       [guard, then = std::move(then)](Result<void> verdict) {
-                                           if (guard.alive()) {
-                                               then(std::move(verdict));
-                                           }
-                                       });
-}
-
 void ManagerObject::DefineXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    auto shared = share(std::move(result));
-    auto parsed = parsePoolXml(xml);
-    if (auto r = service::firstError(checkOptions(options, {}), parsed); !r) {
-        fail(shared, r.error());
-        return;
-    }
-    PoolXml definition = std::move(parsed).value();
-    PoolDef def = definition.def;
-    authorize(kDefineXML, def, [this, shared, definition](Result<void> allowed) {
-        if (!allowed) {
-            fail(shared, allowed.error());
-            return;
-        }
-        auto pool = m_service.define(definition);
-        if (!pool) {
-            fail(shared, pool.error());
-            return;
-        }
-        shared->returnResults(sdbus::ObjectPath(pool.value()->getObjectPath()));
-    });
+    authorizeDefinition<PoolXml>(
+        getObject(), m_service.authority(), std::move(result), xml, options, "pool",
+        actions::actionId(kDefineXML).c_str(), parsePoolXml,
+        [this, guard = m_lifetime.guard()](const PathResult& shared,
+                                           const std::shared_ptr<PoolXml>& definition) {
+            if (!guard.alive()) {
+                return;
+            }
+            auto pool = m_service.define(*definition);
+            if (!pool) {
+                failPath(shared, pool.error());
+                return;
+            }
+            shared->returnResults(sdbus::ObjectPath(pool.value()->getObjectPath()));
+        });
 }
 
 void ManagerObject::CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                               Options options) {
-    auto shared = share(std::move(result));
-    auto parsed = parsePoolXml(xml);
+    // Checked by the skeleton as an allowed option; its type here, before polkit.
     auto build = boolOption(options, "build", false);
-    if (auto r = service::firstError(checkOptions(options, {"build"}), parsed, build); !r) {
-        fail(shared, r.error());
+    if (!build) {
+        result.returnError(toDBusError(build.error()));
         return;
     }
-    PoolXml definition = std::move(parsed).value();
-    PoolDef def = definition.def;
-    authorize(kCreateXML, def,
-              [this, shared, definition, build = build.value()](Result<void> allowed) {
-                  if (!allowed) {
-                      fail(shared, allowed.error());
-                      return;
-                  }
-                  m_service.create(definition, build, [shared](Result<PoolObject*> pool) {
-                      if (!pool) {
-                          fail(shared, pool.error());
-                          return;
-                      }
-                      shared->returnResults(sdbus::ObjectPath(pool.value()->getObjectPath()));
-                  });
-              });
+    authorizeDefinitionFor<PoolXml>(
+        getObject(), m_service.authority(), std::move(result), xml, options, "pool",
+        DefinitionRights{{actions::actionId(kCreateXML)}, {"build"}}, parsePoolXml,
+        [this, guard = m_lifetime.guard(), build = build.value()](
+            const PathResult& shared, const std::shared_ptr<PoolXml>& definition, uid_t) {
+            if (!guard.alive()) {
+                return;
+            }
+            m_service.create(*definition, build, [shared](Result<PoolObject*> pool) {
+                if (!pool) {
+                    failPath(shared, pool.error());
+                    return;
+                }
+                shared->returnResults(sdbus::ObjectPath(pool.value()->getObjectPath()));
+            });
+        });
 }
 
 sdbus::ObjectPath ManagerObject::LookupVolumeByPath(const std::string& path) {

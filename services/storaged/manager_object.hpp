@@ -33,10 +33,6 @@ private:
     uint32_t ReleaseVolumes(const std::string& domain,
                             const std::vector<std::string>& paths) override;
 
-    // polkit for a pool that is not on the bus yet: the caller, the action, its details.
-    void authorize(const actions::MethodAction& action, const PoolDef& def,
-                   std::function<void(Result<void>)> then);
-
     StorageService& m_service;
     Lifetime m_lifetime;
 };

@@ -3,6 +3,7 @@
 
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/uuid.hpp"
 
 #include <functional>
@@ -49,8 +50,8 @@ void authorizeDefinitionFor(
     }
     auto definition = std::make_shared<Parsed>(std::move(parsed).value());
     Caller caller = currentCaller(object);
-    PolkitDetails details{{kind + "_name", definition->def.name},
-                          {kind + "_uuid", formatUuid(definition->def.uuid)}};
+    PolkitDetails details =
+        actions::objectDetails(kind, definition->def.name, definition->def.uuid);
     authority.checkBusNameForAll(caller.sender, std::move(rights.actionIds), details,
                                  caller.allowInteraction,
                                  [shared, definition, then = std::move(then)](Result<uid_t> uid) {
