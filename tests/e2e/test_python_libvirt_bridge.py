@@ -392,7 +392,7 @@ def test_event_sequences_are_libvirts(conn, guest, bridge):
         wait_for("device removed", lambda: removed == ["net-5254005a0007"])
 
         dom.reboot(0)
-        wait_for("reboot", lambda: reboots == [name])
+        wait_for("reboot", lambda: name in reboots)
         booted(2)
         assert dom.state()[0] == E.VIR_DOMAIN_RUNNING
 
@@ -424,7 +424,10 @@ def test_event_sequences_are_libvirts(conn, guest, bridge):
                 (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
                 (E.VIR_DOMAIN_EVENT_UNDEFINED, E.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED),
             ], lifecycle
-            assert reboots == [name] and removed == ["net-5254005a0007"]
+            # One REBOOT per QMP RESET, as libvirt: ours, and any the guest does itself
+            # later, so at least the one of the reboot above.
+            assert reboots and set(reboots) == {name}, reboots
+            assert removed == ["net-5254005a0007"], removed
     finally:
         for cb in callbacks:
             conn.domainEventDeregisterAny(cb)
