@@ -42,8 +42,8 @@ void registerAny(Services& services, const CallPtr& call, xdr::Reader& args) {
         call->fail(Error(Code::InvalidArgs, "unsupported event ID " + std::to_string(eventId)));
         return;
     }
-    // Every id is accepted (virsh `event --all` gives up at the first refusal); only
-    // lifecycle events are ever delivered.
+    // Every id is accepted (virsh `event --all` gives up at the first refusal); lifecycle,
+    // reboot and device-removed events are delivered.
     EventRegistration reg;
     reg.kind = Kind::Domain;
     reg.eventId = eventId;
@@ -180,6 +180,24 @@ void EventForwarder::forward(const DomainEventSignal& event) {
                 writeDomain(w, dom);
                 w.i32(event.event);
                 w.i32(event.detail);
+            });
+}
+
+void EventForwarder::forward(const DomainNoticeSignal& notice) {
+    RemoteDomain dom{notice.name, notice.uuid, -1};
+    if (const auto* d = m_cache.byUuid(notice.uuid)) {
+        dom = remoteDomain(*d);
+    }
+    bool removed = notice.kind == DomainNoticeSignal::Kind::DeviceRemoved;
+    deliver(m_forEachClient,
+            removed ? proto::DomainEventCallbackDeviceRemoved : proto::DomainEventCallbackReboot,
+            Kind::Domain, removed ? proto::kEventIdDeviceRemoved : proto::kEventIdReboot,
+            notice.uuid, [&](xdr::Writer& w, int32_t callbackId) {
+                w.i32(callbackId);
+                writeDomain(w, dom);
+                if (removed) {
+                    w.string(notice.alias);
+                }
             });
 }
 

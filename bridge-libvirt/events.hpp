@@ -31,6 +31,8 @@ public:
     void forward(const StoragePoolEventSignal& event);
     // storaged's Manager.PoolRefreshed: STORAGE_POOL_EVENT_REFRESH for pool event id 1.
     void forwardRefresh(const RemoteStoragePool& pool);
+    // DOMAIN_EVENT_CALLBACK_REBOOT (event id 1) and _DEVICE_REMOVED (event id 15).
+    void forward(const DomainNoticeSignal& notice);
 
     // Callback ids are unique per bridge, never reused.
     int32_t nextCallbackId() { return m_nextCallbackId++; }

@@ -242,6 +242,7 @@ int main(int argc, char** argv) {
         server.forEachClient(fn);
     });
     registry.setEventHandler([&events](const DomainEventSignal& e) { events.forward(e); });
+    registry.setNoticeHandler([&events](const DomainNoticeSignal& n) { events.forward(n); });
     networks.setEventHandler([&events](const NetworkEventSignal& e) { events.forward(e); });
     storage.pools.setEventHandler(
         [&events](const StoragePoolEventSignal& e) { events.forward(e); });

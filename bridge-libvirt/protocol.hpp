@@ -207,6 +207,8 @@ enum Proc : int32_t {
     ConnectDomainEventCallbackRegisterAny = 316,
     ConnectDomainEventCallbackDeregisterAny = 317,
     DomainEventCallbackLifecycle = 318,
+    DomainEventCallbackReboot = 319,
+    DomainEventCallbackDeviceRemoved = 333,
     NetworkGetDhcpLeases = 341,
     ConnectGetDomainCapabilities = 342,
     ConnectGetAllDomainStats = 344,
@@ -241,9 +243,12 @@ inline constexpr int32_t kFeatureRemoteCloseCallback = 15;
 inline constexpr uint32_t kConnectReadOnly = 1;
 
 // Domain event ids accepted by CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY: 0 (LIFECYCLE)
-// to 26 (MEMORY_DEVICE_SIZE_CHANGE) in libvirt 9.0. Only lifecycle events are produced,
-// but virsh `event --all` aborts on the first refused registration, so all are accepted.
+// to 26 (MEMORY_DEVICE_SIZE_CHANGE) in libvirt 9.0. Lifecycle, reboot and device-removed
+// events are produced, but virsh `event --all` aborts on the first refused registration,
+// so all are accepted.
 inline constexpr int32_t kEventIdLifecycle = 0;
+inline constexpr int32_t kEventIdReboot = 1;
+inline constexpr int32_t kEventIdDeviceRemoved = 15;
 inline constexpr int32_t kEventIdLast = 26;
 
 // Network event ids for CONNECT_NETWORK_EVENT_REGISTER_ANY: 0 (LIFECYCLE) in libvirt 9.0;

@@ -2,6 +2,7 @@
 #include "registry_client.hpp"
 
 #include "virtswarm/definer.hpp"
+#include "virtswarm/uuid.hpp"
 
 namespace virtswarm::bridge {
 namespace {
@@ -18,7 +19,35 @@ Options defineOptions(uid_t definer, bool validate) {
 
 RegistryClient::RegistryClient(sdbus::IConnection& bus, EventLoop& loop)
     : OwnedService(bus, loop, serviceNamesOf<DomainKind>())
-    , ObjectClient<DomainKind>(ownService) {}
+    , ObjectClient<DomainKind>(ownService) {
+    ownService.onSignal("DomainRebooted", [this](sdbus::Message& m) {
+        onNotice(m, DomainNoticeSignal::Kind::Rebooted);
+    });
+    ownService.onSignal("DomainDeviceRemoved", [this](sdbus::Message& m) {
+        onNotice(m, DomainNoticeSignal::Kind::DeviceRemoved);
+    });
+}
+
+void RegistryClient::onNotice(sdbus::Message& message, DomainNoticeSignal::Kind kind) {
+    DomainNoticeSignal notice;
+    notice.kind = kind;
+    sdbus::ObjectPath path;
+    std::string uuid;
+    try {
+        message >> path >> notice.name >> uuid;
+        if (kind == DomainNoticeSignal::Kind::DeviceRemoved) {
+            message >> notice.alias;
+        }
+    } catch (const sdbus::Error&) {
+        return;
+    }
+    auto parsed = parseUuid(uuid);
+    if (!parsed || !m_onNotice) {
+        return;
+    }
+    notice.uuid = parsed.value();
+    m_onNotice(notice);
+}
 
 void RegistryClient::defineXml(const std::string& xml, uid_t definer, bool validate,
                                Then<std::string> done) {

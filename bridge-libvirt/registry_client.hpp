@@ -5,6 +5,7 @@
 #include "object_client.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +14,16 @@
 // Manager.DomainEvent (ObjectClient), and the registry's methods beyond every kind's,
 // called asynchronously with timeouts.
 namespace virtswarm::bridge {
+
+// Manager.DomainRebooted (o, s name, s uuid) and Manager.DomainDeviceRemoved (the same and
+// s alias): the domain events that are not lifecycle changes.
+struct DomainNoticeSignal {
+    enum class Kind { Rebooted, DeviceRemoved };
+    Kind kind = Kind::Rebooted;
+    std::string name;
+    UuidBytes uuid{};
+    std::string alias; // DeviceRemoved
+};
 
 class RegistryClient : private OwnedService, public ObjectClient<DomainKind> {
 public:
@@ -51,6 +62,15 @@ public:
     // force (VIR_DOMAIN_CONSOLE_FORCE): end another client's session on that console.
     void openConsole(const std::string& path, const std::string& device, bool force,
                      Then<sdbus::UnixFd> done);
+
+    void setNoticeHandler(std::function<void(const DomainNoticeSignal&)> handler) {
+        m_onNotice = std::move(handler);
+    }
+
+private:
+    void onNotice(sdbus::Message& message, DomainNoticeSignal::Kind kind);
+
+    std::function<void(const DomainNoticeSignal&)> m_onNotice;
 };
 
 } // namespace virtswarm::bridge

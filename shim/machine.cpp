@@ -491,15 +491,21 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             return;
         }
         m_shutdownReason = data.value("reason", "guest-shutdown");
-        if (inPhase({MachinePhase::Stopping, MachinePhase::Saved})) {
+        if (m_phase == MachinePhase::Stopping) {
             // Destroy: SIGTERM makes QEMU exit despite -no-shutdown; a quit would race its
             // exit and turn a clean end into a SIGKILL. The kill timer covers a QEMU that
-            // hangs. Managed save: this is our own quit; the end is "saved", no shutdown.
+            // hangs. Like libvirt, the domain is shutting down at the host's request first.
+            reportHostShutdown();
             return;
         }
+        if (m_phase == MachinePhase::Saved) {
+            return; // our own quit after a managed save: the end is "saved", no shutdown
+        }
         if (inPhase({MachinePhase::Running, MachinePhase::Paused})) {
+            // Who asked, as libvirt's SHUTDOWN event detail: the guest powering itself off
+            // (also after an ACPI request), or the host.
             (void)enter(MachinePhase::ShuttingDown);
-            setState("shutdown", "user");
+            setState("shutdown", data.value("guest", false) ? "guest" : "host");
         }
         m_qmp.execute("quit", nlohmann::json::object(),
                       [this, guard = m_lifetime.guard()](Result<nlohmann::json> r) {
@@ -507,6 +513,12 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
                               ::kill(m_pid, SIGKILL);
                           }
                       });
+    } else if (event == "RESET") {
+        // Every reset of the machine (a reboot from inside the guest, ours after an ACPI
+        // reboot, Reset) is libvirt's REBOOT event.
+        if (m_listener.rebooted) {
+            m_listener.rebooted();
+        }
     } else if (event == "DEVICE_DELETED") {
         auto it = m_pendingUnplugs.find(data.value("device", ""));
         if (it != m_pendingUnplugs.end()) {
@@ -537,6 +549,12 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             }
             setState("paused", "ioerror");
         }
+    }
+}
+
+void Machine::reportHostShutdown() {
+    if (m_state != "shutdown" && m_state != "shutoff" && !m_state.empty()) {
+        setState("shutdown", "host");
     }
 }
 
@@ -624,6 +642,10 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_agent.close();
     m_backends.stop();
 
+    if (m_phase == MachinePhase::Stopping) {
+        // QEMU's own SHUTDOWN may not have been read before its exit was seen.
+        reportHostShutdown();
+    }
     std::string reason;
     if (m_phase == MachinePhase::Saved) {
         reason = "saved";

@@ -38,6 +38,10 @@ public:
         std::function<void(const std::string& state, const std::string& reason)> stateChanged;
         // QEMU is gone and the final state was reported; the shim may exit.
         std::function<void()> finished;
+        // The machine was reset (libvirt's REBOOT event).
+        std::function<void()> rebooted;
+        // A live detach completed: the guest released the device with this alias.
+        std::function<void(const std::string& alias)> deviceRemoved;
     };
 
     // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
@@ -108,6 +112,8 @@ private:
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
     void onGuestPanicked();
+    // Destroy: the domain shuts down at the host's request before it is shut off.
+    void reportHostShutdown();
     void resetAndContinue();
     // The QEMU ids of controllers, inputs and the balloon, as <alias> in the live XML.
     static void annotatePlatformAliases(DomainXml& live);

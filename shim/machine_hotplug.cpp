@@ -335,6 +335,9 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
                           [](Result<nlohmann::json>) {});
         }
         commitLiveDefinition(updated);
+        if (m_listener.deviceRemoved) {
+            m_listener.deviceRemoved(alias);
+        }
         done(success());
     });
 }

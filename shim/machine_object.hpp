@@ -19,6 +19,8 @@ public:
     ~MachineObject();
 
     void announceState();
+    void announceReboot() { emitRebooted(); }
+    void announceDeviceRemoved(const std::string& alias) { emitDeviceRemoved(alias); }
 
 private:
     void Shutdown(sdbus::Result<>&& result, Options options) override;

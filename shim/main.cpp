@@ -157,14 +157,25 @@ int main(int argc, char** argv) {
 
     int exitCode = 0;
     MachineObject* exported = nullptr;
+    Machine::Listener listener;
+    listener.stateChanged = [&](const std::string&, const std::string&) {
+        if (exported != nullptr) {
+            exported->announceState();
+        }
+    };
+    listener.finished = [&] { loop.exit(exitCode); };
+    listener.rebooted = [&] {
+        if (exported != nullptr) {
+            exported->announceReboot();
+        }
+    };
+    listener.deviceRemoved = [&](const std::string& alias) {
+        if (exported != nullptr) {
+            exported->announceDeviceRemoved(alias);
+        }
+    };
     Machine machine(loop, files, logFile, std::move(domain).value(), std::move(identity).value(),
-                    std::move(opener).value(), args->mode, &taps,
-                    Machine::Listener{[&](const std::string&, const std::string&) {
-                                          if (exported != nullptr) {
-                                              exported->announceState();
-                                          }
-                                      },
-                                      [&] { loop.exit(exitCode); }});
+                    std::move(opener).value(), args->mode, &taps, std::move(listener));
     machine.setVolumeBroker(&volumes);
     MachineObject object(connection, machine);
     exported = &object;

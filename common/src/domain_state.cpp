@@ -47,6 +47,8 @@ constexpr std::array<std::string_view, kDomainReasonCount> kReasonNames{{
     "failed",
     "panicked",
     "shim-failing",
+    "guest",
+    "host",
 }};
 
 struct ReasonRow {
@@ -56,14 +58,16 @@ struct ReasonRow {
     LifecycleEvent event;
 };
 
-constexpr std::array<ReasonRow, 12> kReasons{{
-    {DomainState::Running, DomainReason::Booted, 1, {kEventStarted, 0}},    // STARTED_BOOTED
-    {DomainState::Running, DomainReason::Restored, 3, {kEventStarted, 2}},  // STARTED_RESTORED
-    {DomainState::Running, DomainReason::Unpaused, 5, {kEventResumed, 0}},  // RESUMED_UNPAUSED
-    {DomainState::Paused, DomainReason::User, 1, {kEventSuspended, 0}},     // SUSPENDED_PAUSED
-    {DomainState::Paused, DomainReason::IoError, 5, {kEventSuspended, 2}},  // SUSPENDED_IOERROR
-    {DomainState::Shutdown, DomainReason::User, 1, {kEventShutdown, 0}},    // SHUTDOWN_FINISHED
-    {DomainState::Shutoff, DomainReason::ShutDown, 1, {kEventStopped, 0}},  // STOPPED_SHUTDOWN
+constexpr std::array<ReasonRow, 14> kReasons{{
+    {DomainState::Running, DomainReason::Booted, 1, {kEventStarted, 0}},   // STARTED_BOOTED
+    {DomainState::Running, DomainReason::Restored, 3, {kEventStarted, 2}}, // STARTED_RESTORED
+    {DomainState::Running, DomainReason::Unpaused, 5, {kEventResumed, 0}}, // RESUMED_UNPAUSED
+    {DomainState::Paused, DomainReason::User, 1, {kEventSuspended, 0}},    // SUSPENDED_PAUSED
+    {DomainState::Paused, DomainReason::IoError, 5, {kEventSuspended, 2}}, // SUSPENDED_IOERROR
+    {DomainState::Shutdown, DomainReason::User, 1, {kEventShutdown, 0}},   // SHUTDOWN_FINISHED
+    {DomainState::Shutdown, DomainReason::GuestRequest, 1, {kEventShutdown, 1}}, // _GUEST
+    {DomainState::Shutdown, DomainReason::HostRequest, 1, {kEventShutdown, 2}},  // _HOST
+    {DomainState::Shutoff, DomainReason::ShutDown, 1, {kEventStopped, 0}},       // STOPPED_SHUTDOWN
     {DomainState::Shutoff, DomainReason::Destroyed, 2, {kEventStopped, 1}}, // STOPPED_DESTROYED
     {DomainState::Shutoff, DomainReason::Crashed, 3, {kEventStopped, 2}},   // STOPPED_CRASHED
     {DomainState::Shutoff, DomainReason::Saved, 5, {kEventStopped, 4}},     // STOPPED_SAVED
@@ -80,7 +84,7 @@ constexpr bool statesInEnumOrder() {
     return true;
 }
 static_assert(statesInEnumOrder(), "kStates must be indexed by DomainState");
-static_assert(static_cast<int>(DomainReason::ShimFailing) + 1 == kDomainReasonCount,
+static_assert(static_cast<int>(DomainReason::HostRequest) + 1 == kDomainReasonCount,
               "kReasonNames must name every DomainReason");
 
 const ReasonRow* findReason(DomainState state, DomainReason reason) {
@@ -144,6 +148,16 @@ int32_t libvirtReasonNumber(DomainState state, DomainReason reason) {
 LifecycleEvent lifecycleEventFor(DomainState state, DomainReason reason) {
     const ReasonRow* row = findReason(state, reason);
     return row ? row->event : kStates.at(static_cast<size_t>(state)).defaultEvent;
+}
+
+std::vector<LifecycleEvent> lifecycleEventsFor(DomainState state, DomainReason reason) {
+    LifecycleEvent event = lifecycleEventFor(state, reason);
+    if (state == DomainState::Running && reason == DomainReason::Booted) {
+        // qemuProcessStartCPUs: the RESUME handler reports the CPUs starting before the
+        // start itself is reported.
+        return {{kEventResumed, 0}, event}; // RESUMED_UNPAUSED, STARTED_BOOTED
+    }
+    return {event};
 }
 
 } // namespace virtswarm

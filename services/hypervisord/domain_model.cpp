@@ -43,7 +43,9 @@ void DomainModel::setState(DomainState state, DomainReason reason) {
     }
     m_host.propertiesChanged(changed);
     m_host.stateChanged({m_state, m_reason});
-    m_host.lifecycleEvent(lifecycleEventFor(m_state, m_reason));
+    for (LifecycleEvent event : lifecycleEventsFor(m_state, m_reason)) {
+        m_host.lifecycleEvent(event);
+    }
 }
 
 void DomainModel::setPersistent(bool persistent) {

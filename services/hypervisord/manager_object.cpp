@@ -61,10 +61,19 @@ ManagerObject::ManagerObject(Registry& registry)
         emitDomainEvent(Registry::objectPathFor(d.def().uuid), d.def().name, d.uuidText(), e.event,
                         e.detail);
     });
+    m_registry.setNoticeEmitter([this](const DomainObject& d, const ShimSupervisor::Notice& n) {
+        auto path = Registry::objectPathFor(d.def().uuid);
+        if (n.kind == ShimSupervisor::Notice::Kind::Rebooted) {
+            emitDomainRebooted(path, d.def().name, d.uuidText());
+        } else {
+            emitDomainDeviceRemoved(path, d.def().name, d.uuidText(), n.alias);
+        }
+    });
 }
 
 ManagerObject::~ManagerObject() {
     m_registry.setEventEmitter(nullptr);
+    m_registry.setNoticeEmitter(nullptr);
     unregisterAdaptor();
 }
 

@@ -28,6 +28,11 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
                           d->model().onShimState(reported);
                       }
                   },
+                  [this](const std::string& uuidHex, const ShimSupervisor::Notice& notice) {
+                      if (auto* d = findByUuidHex(uuidHex); d != nullptr && m_emitNotice) {
+                          m_emitNotice(*d, notice);
+                      }
+                  },
                   [this](const std::string& uuidHex, std::optional<Error> failure) {
                       if (auto* d = findByUuidHex(uuidHex)) {
                           d->model().onShimGone(std::move(failure));

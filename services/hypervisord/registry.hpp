@@ -94,6 +94,9 @@ public:
     void setEventEmitter(std::function<void(const DomainObject&, LifecycleEvent)> emitter) {
         m_emitEvent = std::move(emitter);
     }
+    // A running domain's reboot or device removal, as its shim told it.
+    using NoticeEmitter = std::function<void(const DomainObject&, const ShimSupervisor::Notice&)>;
+    void setNoticeEmitter(NoticeEmitter emitter) { m_emitNotice = std::move(emitter); }
 
     sdbus::IConnection& connection() { return m_connection; }
     EventLoop& loop() { return m_loop; }
@@ -133,6 +136,7 @@ private:
     std::unordered_map<std::string, Reservation> m_reservedUuids; // by uuid hex
     std::vector<std::unique_ptr<DomainObject>> m_removed;         // destroyed on the next loop turn
     std::function<void(const DomainObject&, LifecycleEvent)> m_emitEvent;
+    NoticeEmitter m_emitNotice;
     int m_nextId = 1;
 };
 

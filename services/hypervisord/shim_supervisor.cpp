@@ -67,6 +67,13 @@ Result<void> ShimSupervisor::subscribe() {
             m_connection.addMatch(std::string("type='signal',interface='") + names::kShimInterface +
                                       "',member='StateChanged'",
                                   [this](sdbus::Message& m) { onStateChanged(m); }));
+        for (auto [member, kind] : {std::pair{"Rebooted", Notice::Kind::Rebooted},
+                                    std::pair{"DeviceRemoved", Notice::Kind::DeviceRemoved}}) {
+            m_matches.push_back(m_connection.addMatch(
+                std::string("type='signal',interface='") + names::kShimInterface + "',member='" +
+                    member + "'",
+                [this, kind = kind](sdbus::Message& m) { onNotice(m, kind); }));
+        }
     } catch (const sdbus::Error& e) {
         return Error(Code::Internal, "cannot subscribe to shim signals: " + e.getMessage());
     }
@@ -270,12 +277,35 @@ void ShimSupervisor::onNameOwnerChanged(sdbus::Message& message) {
     reportGone(*uuidHex);
 }
 
-void ShimSupervisor::onStateChanged(sdbus::Message& message) {
+const std::string* ShimSupervisor::senderDomain(sdbus::Message& message) const {
     // Only the current owner of a shim's name, as the bus driver told us (NameOwnerChanged
     // from the driver, GetNameOwner at discovery), speaks for that shim: the bus policy lets
     // only the registry's user own those names, and the bus stamps every sender.
     auto it = m_uuidByOwner.find(message.getSender());
-    if (it == m_uuidByOwner.end()) {
+    return it == m_uuidByOwner.end() ? nullptr : &it->second;
+}
+
+void ShimSupervisor::onNotice(sdbus::Message& message, Notice::Kind kind) {
+    const std::string* uuidHex = senderDomain(message);
+    if (uuidHex == nullptr) {
+        return;
+    }
+    Notice notice{kind, {}};
+    if (kind == Notice::Kind::DeviceRemoved) {
+        try {
+            message >> notice.alias;
+        } catch (const sdbus::Error&) {
+            return;
+        }
+    }
+    if (m_callbacks.notice) {
+        m_callbacks.notice(*uuidHex, notice);
+    }
+}
+
+void ShimSupervisor::onStateChanged(sdbus::Message& message) {
+    const std::string* uuidHex = senderDomain(message);
+    if (uuidHex == nullptr) {
         return;
     }
     std::string state, reason;
@@ -286,11 +316,11 @@ void ShimSupervisor::onStateChanged(sdbus::Message& message) {
     }
     auto reported = parseStateAndReason(state, reason);
     if (!reported) {
-        log::warning("shim of " + it->second + " reported unknown state '" + state + "'");
+        log::warning("shim of " + *uuidHex + " reported unknown state '" + state + "'");
         return;
     }
     if (m_callbacks.stateChanged) {
-        m_callbacks.stateChanged(it->second, *reported);
+        m_callbacks.stateChanged(*uuidHex, *reported);
     }
 }
 

@@ -30,8 +30,16 @@ namespace virtswarm::hypervisor {
 // the unique name the bus said owns that shim's name. Every shim we spawn is reaped.
 class ShimSupervisor final : public ShimControl {
 public:
+    // What a shim tells besides its state: the events libvirt reports apart from lifecycle.
+    struct Notice {
+        enum class Kind { Rebooted, DeviceRemoved };
+        Kind kind;
+        std::string alias; // DeviceRemoved: the device's alias
+    };
+
     struct Callbacks {
         std::function<void(const std::string& uuidHex, StateAndReason reported)> stateChanged;
+        std::function<void(const std::string& uuidHex, const Notice& notice)> notice;
         // The shim left the bus or died; `failure` is what it reported before giving up.
         std::function<void(const std::string& uuidHex, std::optional<Error> failure)> shimGone;
     };
@@ -150,6 +158,9 @@ private:
                      std::function<void()> finished);
     void onNameOwnerChanged(sdbus::Message& message);
     void onStateChanged(sdbus::Message& message);
+    void onNotice(sdbus::Message& message, Notice::Kind kind);
+    // The domain whose shim sent `message`, or nullptr for a sender that is no shim's.
+    const std::string* senderDomain(sdbus::Message& message) const;
     void reportGone(const std::string& uuidHex);
     void watchChild(pid_t pid, const std::string& uuidHex);
     std::optional<pid_t> recordedQemuPid(const std::string& uuidHex) const;

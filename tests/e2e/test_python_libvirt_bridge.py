@@ -326,3 +326,114 @@ def test_console_is_exclusive_and_force_takes_it_over(conn, guest):
             dom.destroy()
         except libvirt.libvirtError:
             pass
+
+
+def test_event_sequences_are_libvirts(conn, guest, bridge):
+    """The (event, detail) sequences libvirt's QEMU driver sends (src/qemu/qemu_process.c):
+    a start is RESUMED/UNPAUSED then STARTED/BOOTED; a reboot is a REBOOT event and no
+    lifecycle change; a guest powering off is SHUTDOWN/GUEST then STOPPED/SHUTDOWN; a
+    destroy is SHUTDOWN/HOST then STOPPED/DESTROYED; a live detach ends in DEVICE_REMOVED
+    with the device's alias."""
+    name, uid = "vs-py-events", str(uuidlib.uuid4())
+    serial = os.path.join(bridge["root"], name + ".log")
+    lifecycle, reboots, removed = [], [], []
+    cond = threading.Condition()
+
+    def record(into, item):
+        with cond:
+            into.append(item)
+            cond.notify_all()
+
+    def wait_for(what, pred, timeout=180):
+        with cond:
+            assert cond.wait_for(pred, timeout), (what, lifecycle, reboots, removed)
+
+    def wait_lifecycle(*events):
+        wait_for(events, lambda: all(e in lifecycle for e in events))
+
+    def booted(times):
+        def count():
+            try:
+                with open(serial, encoding="utf-8", errors="replace") as f:
+                    return f.read().count("VIRTSWARM-GUEST-READY") >= times
+            except FileNotFoundError:
+                return False
+        h.wait_until(count, 180, 0.2, what=f"boot number {times} of the guest")
+
+    E = libvirt
+    callbacks = [
+        conn.domainEventRegisterAny(
+            None, E.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+            lambda _c, d, ev, det, _o: d.name() == name and record(lifecycle, (ev, det)), None),
+        conn.domainEventRegisterAny(
+            None, E.VIR_DOMAIN_EVENT_ID_REBOOT,
+            lambda _c, d, _o: d.name() == name and record(reboots, d.name()), None),
+        conn.domainEventRegisterAny(
+            None, E.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+            lambda _c, d, dev, _o: d.name() == name and record(removed, dev), None),
+    ]
+    dom = None
+    try:
+        dom = conn.defineXML(domain_xml(guest, bridge["root"], name, uid))
+        dom.create()
+        wait_lifecycle((E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED))
+        booted(1)
+
+        dom.suspend()
+        wait_lifecycle((E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED))
+        dom.resume()
+        wait_for("resumed", lambda: lifecycle.count(
+            (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED)) == 2)
+
+        nic = ("<interface type='user'><mac address='52:54:00:5a:00:07'/>"
+               "<model type='virtio'/></interface>")
+        dom.attachDevice(nic)
+        dom.detachDevice(nic)
+        wait_for("device removed", lambda: removed == ["net-5254005a0007"])
+
+        dom.reboot(0)
+        wait_for("reboot", lambda: name in reboots)
+        booted(2)
+        assert dom.state()[0] == E.VIR_DOMAIN_RUNNING
+
+        dom.shutdown()
+        wait_lifecycle((E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN))
+
+        dom.create()
+        wait_for("second start", lambda: lifecycle.count(
+            (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED)) == 2)
+        dom.destroy()
+        wait_lifecycle((E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED))
+        dom.undefine()
+        dom = None
+        wait_lifecycle((E.VIR_DOMAIN_EVENT_UNDEFINED, E.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED))
+
+        with cond:
+            assert lifecycle == [
+                (E.VIR_DOMAIN_EVENT_DEFINED, E.VIR_DOMAIN_EVENT_DEFINED_ADDED),
+                (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
+                (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+                (E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
+                (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
+                # The reboot: no lifecycle event at all.
+                (E.VIR_DOMAIN_EVENT_SHUTDOWN, E.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST),
+                (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN),
+                (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
+                (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+                (E.VIR_DOMAIN_EVENT_SHUTDOWN, E.VIR_DOMAIN_EVENT_SHUTDOWN_HOST),
+                (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
+                (E.VIR_DOMAIN_EVENT_UNDEFINED, E.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED),
+            ], lifecycle
+            # One REBOOT per QMP RESET, as libvirt: ours, and any the guest does itself
+            # later, so at least the one of the reboot above.
+            assert reboots and set(reboots) == {name}, reboots
+            assert removed == ["net-5254005a0007"], removed
+    finally:
+        for cb in callbacks:
+            conn.domainEventDeregisterAny(cb)
+        if dom is not None:
+            try:
+                dom.destroy()
+            except libvirt.libvirtError:
+                pass
+            dom.undefine()

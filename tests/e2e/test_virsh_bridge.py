@@ -98,14 +98,19 @@ def list_rows(bridge):
 
 
 class EventWatcher:
-    """`virsh event --all --loop` in the background, its output collected in a file."""
+    """`virsh event --all --loop` in the background, its output collected in a file.
+
+    No `--timeout`: virsh's timeout is the watcher's whole lifetime, not a wait per event
+    (vshEventStart arms one timer), so a slow run of TCG guests outlived it and every
+    event after it was lost. The fixture ends the watcher; `--timestamp` shows when each
+    event came."""
 
     def __init__(self, bridge):
         self.path = os.path.join(bridge["root"], "virsh-events.log")
         self.out = open(self.path, "w")
         self.proc = subprocess.Popen(
             ["stdbuf", "-oL", "virsh", "-c", bridge["rw"], "event", "--all", "--loop",
-             "--timeout", "100"], stdout=self.out, stderr=subprocess.STDOUT,
+             "--timestamp"], stdout=self.out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL)
 
     def text(self):
@@ -113,7 +118,19 @@ class EventWatcher:
             return f.read()
 
     def wait_for(self, line, timeout=60):
-        h.wait_until(lambda: line in self.text(), timeout, 0.05, what=f"event '{line}'")
+        def seen():
+            # A watcher that exited sees nothing more: say so rather than wait in vain.
+            assert self.proc.poll() is None, f"virsh event exited:\n{self.text()}"
+            return line in self.text()
+        h.wait_until(seen, timeout, 0.05, what=f"event '{line}'")
+
+    def in_order(self, *lines):
+        """The lines appear in the output in this order."""
+        text, at = self.text(), 0
+        for line in lines:
+            found = text.find(line, at)
+            assert found >= 0, f"{line!r} missing after position {at}:\n{text}"
+            at = found + len(line)
 
     def stop(self):
         self.proc.terminate()
@@ -226,6 +243,7 @@ def test_persistent_domain_lifecycle(bridge, domain, events):
 
     # reset and reboot: the guest boots again in the same QEMU
     assert "was reset" in virsh(bridge, "reset", NAME).stdout
+    events.wait_for(f"event 'reboot' for domain '{NAME}'")
     wait_ready(domain, 2)
     assert "is being rebooted" in virsh(bridge, "reboot", NAME).stdout
     wait_ready(domain, 3)
@@ -236,12 +254,19 @@ def test_persistent_domain_lifecycle(bridge, domain, events):
     wait_state(bridge, NAME, "shut off")
     assert virsh(bridge, "domstate", "--reason", NAME).stdout.strip() == "shut off (shutdown)"
     events.wait_for(event_line(NAME, "Stopped Shutdown"))
+    events.in_order(event_line(NAME, "Shutdown Finished after guest request"),
+                    event_line(NAME, "Stopped Shutdown"))
 
     # destroy
     virsh(bridge, "start", NAME)
     assert "destroyed" in virsh(bridge, "destroy", NAME).stdout
     assert virsh(bridge, "domstate", "--reason", NAME).stdout.strip() == "shut off (destroyed)"
     events.wait_for(event_line(NAME, "Stopped Destroyed"))
+    # As libvirt: the start resumes the CPUs first; a destroy is the host's shutdown.
+    events.in_order(event_line(NAME, "Stopped Shutdown"), event_line(NAME, "Resumed Unpaused"),
+                    event_line(NAME, "Started Booted"),
+                    event_line(NAME, "Shutdown Finished after host request"),
+                    event_line(NAME, "Stopped Destroyed"))
     r = virsh(bridge, "destroy", NAME, check=False)
     assert r.returncode == 1 and "not running" in r.stderr
 

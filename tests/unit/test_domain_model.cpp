@@ -243,6 +243,19 @@ TEST_F(DomainModelTest, ShimDyingUnderARunningDomainIsReplacedByOneThatAttaches)
     EXPECT_EQ(m.state(), DomainState::Running); // the guest never noticed
 }
 
+// libvirt's order: RESUMED/UNPAUSED as the CPUs start, then STARTED/BOOTED; a host-ended
+// domain is SHUTDOWN/HOST before STOPPED/DESTROYED.
+TEST_F(DomainModelTest, EventsFollowLibvirtsSequences) {
+    auto& m = make(true);
+    host.events.clear();
+    startRunning(m);
+    EXPECT_EQ(host.events, (std::vector<LifecycleEvent>{{4, 0}, {2, 0}}));
+    host.events.clear();
+    m.onShimState({DomainState::Shutdown, DomainReason::HostRequest});
+    m.onShimState({DomainState::Shutoff, DomainReason::Destroyed});
+    EXPECT_EQ(host.events, (std::vector<LifecycleEvent>{{6, 2}, {5, 1}}));
+}
+
 TEST_F(DomainModelTest, RedefinitionWhileRunningAppliesWhenTheDomainStops) {
     auto& m = make(true);
     startRunning(m);

@@ -68,14 +68,25 @@ TEST(DomainStateTable, LibvirtNumbers) {
         int32_t reasonNumber;
     };
     const Row rows[] = {
-        {"running", "booted", 1, 1},       {"running", "restored", 1, 3},
-        {"running", "unpaused", 1, 5},     {"running", "unknown", 1, 0},
-        {"paused", "user", 3, 1},          {"paused", "ioerror", 3, 5},
-        {"shutdown", "user", 4, 1},        {"shutoff", "shutdown", 5, 1},
-        {"shutoff", "destroyed", 5, 2},    {"shutoff", "crashed", 5, 3},
-        {"shutoff", "saved", 5, 5},        {"shutoff", "failed", 5, 6},
-        {"shutoff", "unknown", 5, 0},      {"crashed", "panicked", 6, 1},
-        {"crashed", "shim-failing", 6, 0}, {"paused", "saved", 3, 0}, // no such pair
+        {"running", "booted", 1, 1},
+        {"running", "restored", 1, 3},
+        {"running", "unpaused", 1, 5},
+        {"running", "unknown", 1, 0},
+        {"paused", "user", 3, 1},
+        {"paused", "ioerror", 3, 5},
+        {"shutdown", "user", 4, 1},
+        {"shutoff", "shutdown", 5, 1},
+        {"shutoff", "destroyed", 5, 2},
+        {"shutoff", "crashed", 5, 3},
+        {"shutoff", "saved", 5, 5},
+        {"shutoff", "failed", 5, 6},
+        {"shutoff", "unknown", 5, 0},
+        {"crashed", "panicked", 6, 1},
+        {"crashed", "shim-failing", 6, 0},
+        {"paused", "saved", 3, 0}, // no such pair
+        // VIR_DOMAIN_SHUTDOWN_USER: libvirt has no reason of its own for who asked.
+        {"shutdown", "guest", 4, 1},
+        {"shutdown", "host", 4, 1},
     };
     for (const auto& row : rows) {
         auto state = parseDomainState(row.state);
@@ -102,14 +113,25 @@ TEST(DomainStateTable, LifecycleEvents) {
     using S = DomainState;
     using R = DomainReason;
     const Row rows[] = {
-        {S::Running, R::Booted, {2, 0}},   {S::Running, R::Restored, {2, 2}},
-        {S::Running, R::Unpaused, {4, 0}}, {S::Running, R::Unknown, {2, 0}},
-        {S::Paused, R::User, {3, 0}},      {S::Paused, R::IoError, {3, 2}},
-        {S::Paused, R::Unknown, {3, 0}},   {S::Shutdown, R::User, {6, 0}},
-        {S::Crashed, R::Panicked, {8, 0}}, {S::Crashed, R::ShimFailing, {8, 0}},
-        {S::Shutoff, R::ShutDown, {5, 0}}, {S::Shutoff, R::Destroyed, {5, 1}},
-        {S::Shutoff, R::Crashed, {5, 2}},  {S::Shutoff, R::Saved, {5, 4}},
-        {S::Shutoff, R::Failed, {5, 5}},   {S::Shutoff, R::Unknown, {5, 0}},
+        {S::Running, R::Booted, {2, 0}},
+        {S::Running, R::Restored, {2, 2}},
+        {S::Running, R::Unpaused, {4, 0}},
+        {S::Running, R::Unknown, {2, 0}},
+        {S::Paused, R::User, {3, 0}},
+        {S::Paused, R::IoError, {3, 2}},
+        {S::Paused, R::Unknown, {3, 0}},
+        {S::Shutdown, R::User, {6, 0}},
+        {S::Crashed, R::Panicked, {8, 0}},
+        {S::Crashed, R::ShimFailing, {8, 0}},
+        {S::Shutoff, R::ShutDown, {5, 0}},
+        {S::Shutoff, R::Destroyed, {5, 1}},
+        {S::Shutoff, R::Crashed, {5, 2}},
+        {S::Shutoff, R::Saved, {5, 4}},
+        {S::Shutoff, R::Failed, {5, 5}},
+        {S::Shutoff, R::Unknown, {5, 0}},
+        // VIR_DOMAIN_EVENT_SHUTDOWN_GUEST and _HOST.
+        {S::Shutdown, R::GuestRequest, {6, 1}},
+        {S::Shutdown, R::HostRequest, {6, 2}},
     };
     for (const auto& row : rows) {
         auto event = lifecycleEventFor(row.state, row.reason);
@@ -121,6 +143,27 @@ TEST(DomainStateTable, LifecycleEvents) {
     EXPECT_EQ(kEventDefinedAdded, (LifecycleEvent{0, 0}));
     EXPECT_EQ(kEventDefinedUpdated, (LifecycleEvent{0, 1}));
     EXPECT_EQ(kEventUndefinedRemoved, (LifecycleEvent{1, 0}));
+}
+
+// libvirt's sequences (qemu_process.c): the RESUME handler reports RESUMED/UNPAUSED as the
+// CPUs start, before the start is reported as STARTED/BOOTED; everything else is one event.
+TEST(DomainStateTable, ABootIsResumedThenStarted) {
+    using S = DomainState;
+    using R = DomainReason;
+    EXPECT_EQ(lifecycleEventsFor(S::Running, R::Booted),
+              (std::vector<LifecycleEvent>{{4, 0}, {2, 0}}));
+    for (int s = 0; s < kDomainStateCount; ++s) {
+        for (int r = 0; r < kDomainReasonCount; ++r) {
+            auto state = static_cast<S>(s);
+            auto reason = static_cast<R>(r);
+            if (state == S::Running && reason == R::Booted) {
+                continue;
+            }
+            EXPECT_EQ(lifecycleEventsFor(state, reason),
+                      (std::vector<LifecycleEvent>{lifecycleEventFor(state, reason)}))
+                << toString(state) << "/" << toString(reason);
+        }
+    }
 }
 
 TEST(DomainStateTable, ReportedPairsParseWithUnknownReasonsAsUnknown) {

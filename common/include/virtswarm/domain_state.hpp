@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace virtswarm {
 
@@ -36,8 +37,13 @@ enum class DomainReason {
     Failed,      // shutoff: the guest never ran
     Panicked,    // crashed
     ShimFailing, // crashed: the registry lost the shim of a running domain
+    // shutdown: the guest powered itself off (QEMU's SHUTDOWN with guest=true), or the host
+    // ended it (SIGTERM, quit). libvirt's state reason is "user" for both; its event
+    // detail tells them apart.
+    GuestRequest,
+    HostRequest,
 };
-inline constexpr int kDomainReasonCount = 13;
+inline constexpr int kDomainReasonCount = 15;
 
 std::string_view toString(DomainState state);
 std::string_view toString(DomainReason reason);
@@ -79,5 +85,10 @@ inline constexpr LifecycleEvent kEventUndefinedRemoved{1, 0};
 
 // The event for a transition into (state, reason) as reported by a shim.
 LifecycleEvent lifecycleEventFor(DomainState state, DomainReason reason);
+
+// Every event libvirt sends for that transition, in its order: a boot is RESUMED/UNPAUSED
+// (QEMU's RESUME as the CPUs start) then STARTED/BOOTED; every other transition is the one
+// event above.
+std::vector<LifecycleEvent> lifecycleEventsFor(DomainState state, DomainReason reason);
 
 } // namespace virtswarm
