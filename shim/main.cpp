@@ -154,11 +154,13 @@ int main(int argc, char** argv) {
     shim::TapBroker taps(systemBus);
     // Volumes come from storaged on the system bus too, decided for the domain's definer.
     shim::VolumeBroker volumes(systemBus, args->uuidHex, domain.value().definer);
+    // Disk leases come from the system's lockd in both modes, as TAPs from its networkd.
+    shim::DiskLeases leases(loop, systemBus, domain.value().def.uuid);
 
     int exitCode = 0;
     MachineObject* exported = nullptr;
     Machine machine(loop, files, logFile, std::move(domain).value(), std::move(identity).value(),
-                    std::move(opener).value(), args->mode, &taps,
+                    std::move(opener).value(), args->mode, &taps, &leases,
                     Machine::Listener{[&](const std::string&, const std::string&) {
                                           if (exported != nullptr) {
                                               exported->announceState();
