@@ -17,6 +17,9 @@ namespace {
 // Room for lockd's activation by the call and its polkit check, as for AcquireTap.
 constexpr auto kLockdTimeout = std::chrono::seconds(20);
 constexpr const char* kNotInstalled = "org.freedesktop.DBus.Error.ServiceUnknown";
+// lockd's bound, which is the bus's too: dbus-daemon disconnects a client that sends more
+// descriptors in one message, so more disks are refused here, before sending.
+constexpr size_t kMaxDisks = 64;
 
 using Disk = sdbus::Struct<sdbus::UnixFd, std::string, bool>;
 
@@ -60,6 +63,13 @@ void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener
             return;
         }
         wire.emplace_back(sdbus::UnixFd(fd.value(), sdbus::adopt_fd), disk.source, shared);
+    }
+    if (wire.size() > kMaxDisks) {
+        m_loop.defer([done] {
+            done(Error(Code::LimitsExceeded,
+                       "more than " + std::to_string(kMaxDisks) + " disks cannot be leased"));
+        });
+        return;
     }
     if (wire.empty() || m_noLockManager) {
         m_loop.defer([done] { done(success()); });
