@@ -133,10 +133,37 @@ void DiskLeases::release(const std::string& path) {
     if (m_noLockManager) {
         return;
     }
+    sendRelease({path}, [path](const sdbus::Error* error) {
+        if (error != nullptr) {
+            log::warning("releasing the lease on " + path + ": " + error->getMessage());
+        }
+    });
+}
+
+void DiskLeases::releaseAll(std::function<void()> then) {
+    if (!m_lockd || m_noLockManager) {
+        then();
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    sendRelease({}, [guard, then](const sdbus::Error* error) {
+        if (error != nullptr) {
+            // lockd still drops them when this shim and QEMU are both gone.
+            log::warning("releasing the disk leases: " + error->getMessage());
+        }
+        if (guard.alive()) {
+            then();
+        }
+    });
+}
+
+void DiskLeases::sendRelease(std::vector<std::string> paths,
+                             std::function<void(const sdbus::Error*)> then) {
     // A shim that re-attached to a running QEMU has not talked to lockd yet.
     auto proxy = lockd();
     if (!proxy) {
-        log::warning("releasing the lease on " + path + ": " + proxy.error().message());
+        sdbus::Error error("org.freedesktop.DBus.Error.Disconnected", proxy.error().message());
+        then(&error);
         return;
     }
     try {
@@ -144,14 +171,10 @@ void DiskLeases::release(const std::string& path) {
             ->callMethodAsync("Release")
             .onInterface(names::kLockManagerInterface)
             .withTimeout(kLockdTimeout)
-            .withArguments(m_domain, std::vector<std::string>{path}, noOptions())
-            .uponReplyInvoke([path](const sdbus::Error* error) {
-                if (error != nullptr) {
-                    log::warning("releasing the lease on " + path + ": " + error->getMessage());
-                }
-            });
+            .withArguments(m_domain, paths, noOptions())
+            .uponReplyInvoke([then](const sdbus::Error* error) { then(error); });
     } catch (const sdbus::Error& e) {
-        log::warning("releasing the lease on " + path + ": " + e.getMessage());
+        then(&e);
     }
 }
 

@@ -39,9 +39,17 @@ public:
     void recordProcess(pid_t pid);
     // After a detach: the lease on `path` (as the definition names it) goes.
     void release(const std::string& path);
+    // QEMU is gone: every lease of the domain goes, and `then` runs once lockd answered
+    // (or failed to), so whoever learns that the domain is off may start another domain
+    // on its images at once, as after libvirt's destroy. Without leases taken by this
+    // shim, `then` runs at once (a re-attached shim leaves them to lockd, which releases
+    // them when the QEMU it watches is gone).
+    void releaseAll(std::function<void()> then);
 
 private:
     Result<sdbus::IProxy*> lockd();
+    // Release of `paths` (all when empty); `then` gets lockd's answer.
+    void sendRelease(std::vector<std::string> paths, std::function<void(const sdbus::Error*)> then);
 
     EventLoop& m_loop;
     SystemBusLink& m_systemBus;

@@ -653,21 +653,28 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
         // The guest never ran: its end is "failed", not "crashed".
         reason = inPhase({MachinePhase::Launching, MachinePhase::Failed}) ? "failed" : "crashed";
     }
-    failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
     ::unlink(m_files.qemuPid.c_str());
     ::unlink(m_files.qmpSocket.c_str());
     ::unlink(m_files.state.c_str());
     ::unlink(m_files.liveXml.c_str());
-    (void)enter(MachinePhase::Stopped);
-    setState("shutoff", reason);
-    auto waiters = std::move(m_destroyWaiters);
-    m_destroyWaiters.clear();
-    for (auto& w : waiters) {
-        w(success());
-    }
-    if (m_listener.finished) {
-        m_listener.finished();
-    }
+    // The leases go before anyone hears that the domain is off (or did not start).
+    auto guard = m_lifetime.guard();
+    m_leases->releaseAll([this, guard, how, reason] {
+        if (!guard.alive()) {
+            return;
+        }
+        failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
+        (void)enter(MachinePhase::Stopped);
+        setState("shutoff", reason);
+        auto waiters = std::move(m_destroyWaiters);
+        m_destroyWaiters.clear();
+        for (auto& w : waiters) {
+            w(success());
+        }
+        if (m_listener.finished) {
+            m_listener.finished();
+        }
+    });
 }
 
 std::string Machine::logTail() const {
