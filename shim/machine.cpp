@@ -27,7 +27,7 @@ constexpr auto kTermGrace = std::chrono::seconds(10);
 
 Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
                  QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
-                 Listener listener)
+                 DiskLeases* leases, Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
     , m_logFile(std::move(logFile))
@@ -35,6 +35,7 @@ Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXm
     , m_identity(std::move(identity))
     , m_opener(std::move(opener))
     , m_tapBroker(taps)
+    , m_leases(leases)
     , m_backends(loop, m_identity, mode)
     , m_listener(std::move(listener))
     , m_qmp(loop)
@@ -114,7 +115,19 @@ void Machine::launch(Done done) {
         return;
     }
     m_startDone = std::move(done);
-    openVolumes(0);
+    // The disks are leased before anything else: a domain refused its images starts
+    // nothing (no TAP, no QEMU).
+    auto guard = m_lifetime.guard();
+    m_leases->acquire(m_domain.def.disks, m_opener, [this, guard](Result<void> leased) {
+        if (!guard.alive() || m_phase != MachinePhase::Launching) {
+            return;
+        }
+        if (!leased) {
+            failStart(leased.takeError());
+            return;
+        }
+        openVolumes(0);
+    });
 }
 
 void Machine::acquireTaps(size_t from) {
@@ -233,6 +246,7 @@ void Machine::spawnQemu() {
     }
     m_pid = pid.value();
     (void)writeFileAtomic(m_files.qemuPid, std::to_string(m_pid) + "\n", 0644);
+    m_leases->recordProcess(m_pid);
     dropShimPrivileges(m_opener.switchesCredentials());
     annotateAliases();
     auto guard = m_lifetime.guard();
@@ -661,21 +675,28 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
         // The guest never ran: its end is "failed", not "crashed".
         reason = inPhase({MachinePhase::Launching, MachinePhase::Failed}) ? "failed" : "crashed";
     }
-    failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
     ::unlink(m_files.qemuPid.c_str());
     ::unlink(m_files.qmpSocket.c_str());
     ::unlink(m_files.state.c_str());
     ::unlink(m_files.liveXml.c_str());
-    (void)enter(MachinePhase::Stopped);
-    setState("shutoff", reason);
-    auto waiters = std::move(m_destroyWaiters);
-    m_destroyWaiters.clear();
-    for (auto& w : waiters) {
-        w(success());
-    }
-    if (m_listener.finished) {
-        m_listener.finished();
-    }
+    // The leases go before anyone hears that the domain is off (or did not start).
+    auto guard = m_lifetime.guard();
+    m_leases->releaseAll([this, guard, how, reason] {
+        if (!guard.alive()) {
+            return;
+        }
+        failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
+        (void)enter(MachinePhase::Stopped);
+        setState("shutoff", reason);
+        auto waiters = std::move(m_destroyWaiters);
+        m_destroyWaiters.clear();
+        for (auto& w : waiters) {
+            w(success());
+        }
+        if (m_listener.finished) {
+            m_listener.finished();
+        }
+    });
 }
 
 std::string Machine::logTail() const {

@@ -3,6 +3,7 @@
 
 #include "console_relay.hpp"
 #include "device_backends.hpp"
+#include "disk_leases.hpp"
 #include "machine_phase.hpp"
 #include "qemu_files.hpp"
 #include "stats.hpp"
@@ -46,9 +47,10 @@ public:
 
     // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
     // `opener` opens the definition's host paths (with its definer's rights).
+    // `leases` leases the disks from lockd before QEMU opens them (start and hotplug).
     Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
             QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
-            Listener listener);
+            DiskLeases* leases, Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -186,6 +188,7 @@ private:
     QemuIdentity m_identity;
     HostPathOpener m_opener;
     TapBroker* m_tapBroker;
+    DiskLeases* m_leases;
     DeviceBackends m_backends;               // sockets, SPICE port, swtpm
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     VolumeBroker* m_volumeBroker = nullptr;

@@ -93,7 +93,26 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
             done(Error(Code::InvalidXML, "a hotplugged disk needs a source"));
             return;
         }
-        plugDisk(dev.disk, std::move(next), std::move(done));
+        // Leased before QEMU gets the image; given back if QEMU does not take the disk.
+        auto guard = m_lifetime.guard();
+        m_leases->acquire({dev.disk}, m_opener,
+                          [this, guard, disk = dev.disk, next = std::move(next),
+                           done = std::move(done)](Result<void> leased) mutable {
+                              if (!guard.alive()) {
+                                  return;
+                              }
+                              if (!leased) {
+                                  done(std::move(leased));
+                                  return;
+                              }
+                              plugDisk(disk, std::move(next),
+                                       [this, source = disk.source, done](Result<void> r) {
+                                           if (!r) {
+                                               m_leases->release(source);
+                                           }
+                                           done(std::move(r));
+                                       });
+                          });
     } else if (dev.nic.type == "user") {
         plugUserInterface(dev.nic, std::move(next), std::move(done));
     } else {
@@ -315,6 +334,13 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
         return;
     }
     bool disk = dev.kind == DeviceSpec::Kind::Disk;
+    // The lease is on the image as the live definition names it.
+    std::string leasedSource;
+    for (const auto& d : m_domain.def.disks) {
+        if (disk && d.targetDev == dev.disk.targetDev) {
+            leasedSource = d.source;
+        }
+    }
     auto guard = m_lifetime.guard();
     unplug(alias, [=, this, updated = std::move(change.value().next)](Result<void> r) {
         if (!guard.alive()) {
@@ -330,6 +356,7 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
             m_qmp.execute("blockdev-del", {{"node-name", qemu_id::diskNode(alias)}},
                           [](Result<nlohmann::json>) {});
             releaseDiskFdsets(alias);
+            m_leases->release(leasedSource);
         } else {
             m_qmp.execute("netdev_del", {{"id", qemu_id::nicBackend(alias)}},
                           [](Result<nlohmann::json>) {});

@@ -154,6 +154,8 @@ int main(int argc, char** argv) {
     shim::TapBroker taps(systemBus);
     // Volumes come from storaged on the system bus too, decided for the domain's definer.
     shim::VolumeBroker volumes(systemBus, args->uuidHex, domain.value().definer);
+    // Disk leases come from the system's lockd in both modes, as TAPs from its networkd.
+    shim::DiskLeases leases(loop, systemBus, domain.value().def.uuid);
 
     int exitCode = 0;
     MachineObject* exported = nullptr;
@@ -175,7 +177,7 @@ int main(int argc, char** argv) {
         }
     };
     Machine machine(loop, files, logFile, std::move(domain).value(), std::move(identity).value(),
-                    std::move(opener).value(), args->mode, &taps, std::move(listener));
+                    std::move(opener).value(), args->mode, &taps, &leases, std::move(listener));
     machine.setVolumeBroker(&volumes);
     MachineObject object(connection, machine);
     exported = &object;

@@ -88,6 +88,7 @@ Result<DiskDef> parseDisk(xml::Node node) {
         return unsupported("a cdrom cannot be on the virtio bus");
     }
     disk.readonly = xml::firstChild(node, "readonly") != nullptr || disk.device == "cdrom";
+    disk.shareable = xml::firstChild(node, "shareable") != nullptr;
     return withAddress(node, Result<DiskDef>(std::move(disk)));
 }
 

@@ -196,6 +196,13 @@ void EventLoop::exitOnTermination() {
 }
 
 int EventLoop::run() {
+    // What the buses wait for may have changed since they were attached, outside any
+    // dispatch (the post source only follows one): a synchronous call made while setting
+    // up (RequestName, AddMatch) reads whatever the bus sends meanwhile into sd-bus's own
+    // queue. A method call queued for this daemon's activation arrives right with the
+    // RequestName reply; the socket is then drained, so only a zero timeout
+    // (sd_bus_get_timeout with queued messages) gets it dispatched.
+    updateBusPollData();
     return sd_event_loop(m_event);
 }
 

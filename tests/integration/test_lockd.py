@@ -179,6 +179,25 @@ def test_kill_9_of_lockd_keeps_every_lease(images, stand_in_qemu):
     wait_released(a)
 
 
+def test_the_call_that_activates_lockd_is_answered(images):
+    """A shim's first Acquire is sent to the name, not to a running lockd: the bus starts
+    lockd and hands it the call with the reply to its RequestName, before its loop runs.
+    It must be answered (it once waited for lockd's next unrelated message instead)."""
+    a, _, _ = images
+    if h.name_has_owner(lc.BUS_NAME):
+        os.kill(lc.lockd_pid(), signal.SIGKILL)
+        h.wait_for_name_gone(lc.BUS_NAME)
+    one = new_domain()
+    fd = os.open(a, os.O_RDWR)
+    try:
+        lc.call("Acquire", "sa(hsb)a{sv}", one, [lc.disk(fd, a, False)], lc.opts())
+    finally:
+        os.close(fd)
+    assert lc.domains_holding(a) == {one}
+    lc.call("Release", "sasa{sv}", one, dbus.Array([], signature="s"), lc.opts())
+    assert not lc.domains_holding(a)
+
+
 def test_a_holder_gone_while_lockd_was_down_is_noticed_at_restart(images):
     a, _, _ = images
     holder = lc.Holder(new_domain(), {a: "exclusive"})

@@ -31,6 +31,8 @@ struct DiskDef {
     std::string targetDev; // vda, sda, ...
     std::string bus;       // virtio | sata | ide | scsi
     bool readonly = false;
+    // <shareable/>: other domains may use the image at the same time (a shared lease).
+    bool shareable = false;
     DeviceAddress address; // pci (virtio) or drive (sata, ide, scsi)
 
     bool isVolume() const { return !volumeName.empty(); }

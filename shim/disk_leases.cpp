@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "disk_leases.hpp"
+
+#include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
+#include "virtswarm/uuid.hpp"
+
+#include <chrono>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace virtswarm::shim {
+namespace {
+
+// Room for lockd's activation by the call and its polkit check, as for AcquireTap.
+constexpr auto kLockdTimeout = std::chrono::seconds(20);
+constexpr const char* kNotInstalled = "org.freedesktop.DBus.Error.ServiceUnknown";
+// lockd's bound, which is the bus's too: dbus-daemon disconnects a client that sends more
+// descriptors in one message, so more disks are refused here, before sending.
+constexpr size_t kMaxDisks = 64;
+
+using Disk = sdbus::Struct<sdbus::UnixFd, std::string, bool>;
+
+Options noOptions() {
+    return {};
+}
+
+} // namespace
+
+DiskLeases::DiskLeases(EventLoop& loop, SystemBusLink& systemBus, const UuidBytes& domain)
+    : m_loop(loop)
+    , m_systemBus(systemBus)
+    , m_domain(formatUuid(domain)) {}
+
+DiskLeases::~DiskLeases() = default;
+
+Result<sdbus::IProxy*> DiskLeases::lockd() {
+    if (m_lockd) {
+        return m_lockd.get();
+    }
+    auto bus = m_systemBus.connection("reaching virtswarm-lockd");
+    if (!bus) {
+        return bus.takeError();
+    }
+    m_lockd = sdbus::createProxy(*bus.value(), names::kLockBusName, names::kLockRootPath);
+    return m_lockd.get();
+}
+
+void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
+                         Done done) {
+    std::vector<Disk> wire;
+    for (const auto& disk : disks) {
+        if (disk.source.empty()) {
+            continue;
+        }
+        bool shared = disk.readonly || disk.shareable;
+        auto fd =
+            opener.openImage(disk.source, shared ? O_RDONLY : O_RDWR, "disk " + disk.targetDev);
+        if (!fd) {
+            m_loop.defer([done, error = fd.takeError()] { done(error); });
+            return;
+        }
+        wire.emplace_back(sdbus::UnixFd(fd.value(), sdbus::adopt_fd), disk.source, shared);
+    }
+    if (wire.size() > kMaxDisks) {
+        m_loop.defer([done] {
+            done(Error(Code::LimitsExceeded,
+                       "more than " + std::to_string(kMaxDisks) + " disks cannot be leased"));
+        });
+        return;
+    }
+    if (wire.empty() || m_noLockManager) {
+        m_loop.defer([done] { done(success()); });
+        return;
+    }
+    auto proxy = lockd();
+    if (!proxy) {
+        m_loop.defer([done, error = proxy.takeError()] { done(error); });
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    try {
+        proxy.value()
+            ->callMethodAsync("Acquire")
+            .onInterface(names::kLockManagerInterface)
+            .withTimeout(kLockdTimeout)
+            .withArguments(m_domain, wire, noOptions())
+            .uponReplyInvoke([this, guard, done](const sdbus::Error* error) {
+                if (!guard.alive()) {
+                    return;
+                }
+                if (error == nullptr) {
+                    done(success());
+                } else if (error->getName() == kNotInstalled) {
+                    log::warning("virtswarm-lockd is not installed: disks are not leased");
+                    m_noLockManager = true;
+                    done(success());
+                } else {
+                    done(fromDBusError(*error).prefix("leasing the disks"));
+                }
+            });
+    } catch (const sdbus::Error& e) {
+        m_loop.defer([done, error = fromDBusError(e)] { done(error); });
+    }
+}
+
+void DiskLeases::recordProcess(pid_t pid) {
+    if (!m_lockd || m_noLockManager) {
+        return; // no leases were taken
+    }
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+        return; // QEMU is gone already: the shim's own end releases the leases
+    }
+    try {
+        m_lockd->callMethodAsync("SetProcess")
+            .onInterface(names::kLockManagerInterface)
+            .withTimeout(kLockdTimeout)
+            .withArguments(m_domain, sdbus::UnixFd(pidfd, sdbus::adopt_fd), noOptions())
+            .uponReplyInvoke([](const sdbus::Error* error) {
+                if (error != nullptr) {
+                    log::warning("lockd did not record QEMU: " + error->getMessage());
+                }
+            });
+    } catch (const sdbus::Error& e) {
+        log::warning("lockd did not record QEMU: " + e.getMessage());
+    }
+}
+
+void DiskLeases::release(const std::string& path) {
+    if (m_noLockManager) {
+        return;
+    }
+    sendRelease({path}, [path](const sdbus::Error* error) {
+        if (error != nullptr) {
+            log::warning("releasing the lease on " + path + ": " + error->getMessage());
+        }
+    });
+}
+
+void DiskLeases::releaseAll(std::function<void()> then) {
+    if (!m_lockd || m_noLockManager) {
+        then();
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    sendRelease({}, [guard, then](const sdbus::Error* error) {
+        if (error != nullptr) {
+            // lockd still drops them when this shim and QEMU are both gone.
+            log::warning("releasing the disk leases: " + error->getMessage());
+        }
+        if (guard.alive()) {
+            then();
+        }
+    });
+}
+
+void DiskLeases::sendRelease(std::vector<std::string> paths,
+                             std::function<void(const sdbus::Error*)> then) {
+    // A shim that re-attached to a running QEMU has not talked to lockd yet.
+    auto proxy = lockd();
+    if (!proxy) {
+        sdbus::Error error("org.freedesktop.DBus.Error.Disconnected", proxy.error().message());
+        then(&error);
+        return;
+    }
+    try {
+        proxy.value()
+            ->callMethodAsync("Release")
+            .onInterface(names::kLockManagerInterface)
+            .withTimeout(kLockdTimeout)
+            .withArguments(m_domain, paths, noOptions())
+            .uponReplyInvoke([then](const sdbus::Error* error) { then(error); });
+    } catch (const sdbus::Error& e) {
+        then(&e);
+    }
+}
+
+} // namespace virtswarm::shim

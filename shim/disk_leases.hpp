@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "host_path_opener.hpp"
+#include "system_bus.hpp"
+#include "virtswarm/domain_def.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/lifetime.hpp"
+#include "virtswarm/result.hpp"
+
+#include <functional>
+#include <memory>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+#include <vector>
+
+namespace virtswarm::shim {
+
+// The domain's disk leases, from virtswarm-lockd on the system bus, for system and session
+// domains alike (one table for the host: a session domain cannot write an image a system
+// domain uses). Each image is opened here with the definer's rights and the descriptor
+// handed to lockd, which keys the lease by the file's identity: lockd opens nothing.
+//
+// No lockd installed (its name is not activatable) means no lock manager, as libvirt's
+// default: domains start without leases and a warning is logged. A lockd that is there but
+// refuses or does not answer in time fails the start.
+class DiskLeases {
+public:
+    using Done = std::function<void(Result<void>)>;
+
+    DiskLeases(EventLoop& loop, SystemBusLink& systemBus, const UuidBytes& domain);
+    ~DiskLeases();
+
+    // Leases for every disk with a source (exclusive when writable, shared when readonly
+    // or <shareable/>), before QEMU opens them. ResourceBusy when another domain has one.
+    void acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener, Done done);
+    // QEMU (`pid`) is the process whose end, with the shim's, releases the leases: a shim
+    // killed with -9 leaves them to the QEMU that still writes.
+    void recordProcess(pid_t pid);
+    // After a detach: the lease on `path` (as the definition names it) goes.
+    void release(const std::string& path);
+    // QEMU is gone: every lease of the domain goes, and `then` runs once lockd answered
+    // (or failed to), so whoever learns that the domain is off may start another domain
+    // on its images at once, as after libvirt's destroy. Without leases taken by this
+    // shim, `then` runs at once (a re-attached shim leaves them to lockd, which releases
+    // them when the QEMU it watches is gone).
+    void releaseAll(std::function<void()> then);
+
+private:
+    Result<sdbus::IProxy*> lockd();
+    // Release of `paths` (all when empty); `then` gets lockd's answer.
+    void sendRelease(std::vector<std::string> paths, std::function<void(const sdbus::Error*)> then);
+
+    EventLoop& m_loop;
+    SystemBusLink& m_systemBus;
+    std::string m_domain;
+    std::unique_ptr<sdbus::IProxy> m_lockd;
+    bool m_noLockManager = false; // lockd is not installed: nothing to ask
+    Lifetime m_lifetime;
+};
+
+} // namespace virtswarm::shim

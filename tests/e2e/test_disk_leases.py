@@ -1,0 +1,125 @@
+"""Disk leases with real QEMU guests: two domains on one writable image through the
+libvirt bridge (virsh and python3-libvirt see VIR_ERR_RESOURCE_BUSY and the second domain
+stays off), a held image refused on hotplug, a kill -9 of the shim (the lease kept while
+its QEMU lives, released with QEMU), and a system and a session domain on one image (the
+session shim leases on the system lockd)."""
+
+import os
+import signal
+import subprocess
+
+import libvirt
+import pytest
+
+import bridgeclient as bc
+import lockclient as lc
+import sessionbus
+import vsclient as vc
+import vsharness as h
+
+pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
+
+
+def image_in(directory: str, name: str) -> str:
+    path = os.path.join(directory, name)
+    with open(path, "wb") as f:
+        f.truncate(1 << 20)
+    os.chmod(path, 0o666)
+    return path
+
+
+def disk_xml(image: str, dev: str = "vda") -> str:
+    return (f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+            f"<source file='{image}'/><target dev='{dev}' bus='virtio'/></disk>")
+
+
+def shim_pid(path: str) -> int:
+    name = "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
+    return int(h.bus_daemon().GetConnectionUnixProcessID(name))
+
+
+@pytest.fixture
+def bridge():
+    proxyd = bc.Bridge("bridge-leases")
+    yield {"uri": proxyd.rw_uri, "root": proxyd.root, "home": bc.virsh_home(proxyd.root)}
+    proxyd.stop()
+
+
+def virsh(bridge, *args, check=True):
+    return bc.virsh(bridge["home"], bridge["uri"], *args, check=check)
+
+
+def test_second_domain_on_a_writable_image_is_refused_through_the_bridge(bridge):
+    image = image_in(bridge["root"], "shared.img")
+    first = vc.define(vc.domain_xml("lease-first", extra_devices=disk_xml(image)))
+    vc.define(vc.domain_xml("lease-second", extra_devices=disk_xml(image)))
+    vc.define(vc.domain_xml("lease-other"))
+    virsh(bridge, "start", "lease-first")
+    assert lc.domains_holding(image) == {str(vc.prop(first, "UUID"))}
+
+    r = virsh(bridge, "start", "lease-second", check=False)
+    assert r.returncode == 1
+    assert "is in use by domain" in r.stderr, r.stderr
+    conn = libvirt.open(bridge["uri"])
+    try:
+        with pytest.raises(libvirt.libvirtError) as refused:
+            conn.lookupByName("lease-second").create()
+        assert refused.value.get_error_code() == libvirt.VIR_ERR_RESOURCE_BUSY
+        assert refused.value.get_error_domain() == libvirt.VIR_FROM_LOCKING
+        assert conn.lookupByName("lease-second").state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    finally:
+        conn.close()
+
+    # Hotplug of the held image into another running domain is refused too.
+    virsh(bridge, "start", "lease-other")
+    plug = os.path.join(bridge["root"], "plug.xml")
+    with open(plug, "w") as f:
+        f.write(disk_xml(image, "vdb"))
+    r = virsh(bridge, "attach-device", "lease-other", plug, check=False)
+    assert r.returncode == 1 and "is in use by domain" in r.stderr, r.stderr
+    assert "vdb" not in virsh(bridge, "domblklist", "lease-other").stdout
+
+    # kill -9 of the first domain's shim: its QEMU still writes the image, so the lease
+    # stays (a new shim may re-attach meanwhile); it goes with QEMU.
+    qemu = vc.qemu_pid(first)
+    shim = shim_pid(first)
+    os.kill(shim, signal.SIGKILL)
+    h.wait_until(lambda: not os.path.exists(f"/proc/{shim}"), 30, what="the shim to die")
+    assert lc.domains_holding(image) == {str(vc.prop(first, "UUID"))}
+    os.kill(qemu, signal.SIGKILL)
+    h.wait_until(lambda: not lc.domains_holding(image), 60, what="the lease to be released")
+    virsh(bridge, "start", "lease-second")
+    assert len(lc.domains_holding(image)) == 1
+
+
+def test_a_system_and_a_session_domain_cannot_share_a_writable_image():
+    with sessionbus.user_session() as (user, home, env):
+        image = image_in(home, "both.img")
+
+        def session_call(path, method, *args):
+            return h.run_as(user, ["/usr/bin/python3", os.path.join(vc.HERE, "dbus_call.py"),
+                                   path, method, *[repr(a) for a in args]], env=env)
+
+        system = vc.define(vc.domain_xml(vc.unique("sys-lease"), extra_devices=disk_xml(image)))
+        r = session_call(vc.ROOT, vc.MANAGER + ".DefineXML",
+                         vc.domain_xml("mine", extra_devices=disk_xml(image)), {})
+        assert r.returncode == 0, r.stderr
+        mine = r.stdout.strip()
+
+        vc.domain(system).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        r = session_call(mine, vc.DOMAIN + ".Start", {})
+        assert r.returncode != 0 and "org.virtswarm.Error.ResourceBusy" in r.stderr, r.stderr
+
+        # The shim gives the leases back before Destroy is answered.
+        vc.domain(system).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+        assert not lc.domains_holding(image)
+        r = session_call(mine, vc.DOMAIN + ".Start", {})
+        assert r.returncode == 0, r.stderr
+        # The session domain's lease is on the system lockd, held by the user's shim.
+        procs = subprocess.run(["ps", "-o", "args=", "-u", user], capture_output=True,
+                               text=True).stdout
+        assert "virtswarm-shim --session" in procs
+        assert len(lc.domains_holding(image)) == 1
+        assert vc.error_name(vc.domain(system).Start, vc.no_options()) == \
+            "org.virtswarm.Error.ResourceBusy"
+        assert session_call(mine, vc.DOMAIN + ".Destroy", {}).returncode == 0
