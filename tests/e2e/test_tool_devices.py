@@ -207,8 +207,9 @@ def check_change_media(home, uri, name, path, first):
     assert cdrom_source(dumpxml()) is None
     assert not qemu_holds(path, second)
 
-    # --live --config: the definition follows.
-    virsh("change-media", name, "hdc", second, "--insert", "--live", "--config")
+    # --live --config: the definition follows (virsh reads the inactive XML, which still
+    # has media, so --update rather than --insert).
+    virsh("change-media", name, "hdc", second, "--update", "--live", "--config")
     assert cdrom_source(dumpxml()) == second and cdrom_source(dumpxml("--inactive")) == second
     assert qemu_holds(path, second)
 
