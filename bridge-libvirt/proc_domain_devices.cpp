@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Device procedures: the serial console as a libvirt stream (DOMAIN_OPEN_CONSOLE) and
-// device hotplug (DOMAIN_ATTACH/DETACH_DEVICE[_FLAGS]).
+// device hotplug (DOMAIN_ATTACH/DETACH_DEVICE[_FLAGS]) and media changes
+// (DOMAIN_UPDATE_DEVICE_FLAGS: virsh change-media).
 #include "console_stream.hpp"
 #include "procedures.hpp"
 #include "protocol.hpp"
 
+#include <utility>
+
 namespace virtswarm::bridge {
 namespace {
 
+constexpr uint32_t kAffectLive = 1;   // VIR_DOMAIN_AFFECT_LIVE
 constexpr uint32_t kAffectConfig = 2; // VIR_DOMAIN_AFFECT_CONFIG
+// VIR_DOMAIN_DEVICE_MODIFY_FORCE: eject even a locked tray, which the swarm always does.
+constexpr uint32_t kModifyForce = 4;
 constexpr uint32_t kConsoleForce = 1; // VIR_DOMAIN_CONSOLE_FORCE
 // Each open console holds a file descriptor.
 constexpr size_t kMaxStreamsPerClient = 16;
@@ -51,6 +57,24 @@ void openConsole(Services& services, const CallPtr& call, xdr::Reader& args) {
     });
 }
 
+void forwardDeviceChange(Services& services, const CallPtr& call, const RemoteDomain& dom,
+                         const std::string& method, const std::string& xml, Options options) {
+    withDomain(services, call, dom, [&services, call, method, xml, options](const CachedDomain& d) {
+        std::string path = d.path;
+        authorize(services, call, "org.virtswarm.domain.write", d.name, d.uuid,
+                  [&services, call, path, method, xml, options] {
+                      services.registry.changeDevice(path, method, xml, options,
+                                                     [call](Result<void> r) {
+                                                         if (r) {
+                                                             call->replyVoid();
+                                                         } else {
+                                                             call->fail(r.error());
+                                                         }
+                                                     });
+                  });
+    });
+}
+
 void changeDevice(Services& services, const CallPtr& call, xdr::Reader& args) {
     int32_t proc = call->procedure();
     bool withFlags =
@@ -62,21 +86,35 @@ void changeDevice(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    bool config = (flags & kAffectConfig) != 0;
-    withDomain(services, call, dom, [&services, call, xml, config, attach](const CachedDomain& d) {
-        std::string path = d.path;
-        authorize(services, call, "org.virtswarm.domain.write", d.name, d.uuid,
-                  [&services, call, path, xml, config, attach] {
-                      services.registry.changeDevice(path, attach ? "AttachDevice" : "DetachDevice",
-                                                     xml, config, [call](Result<void> r) {
-                                                         if (r) {
-                                                             call->replyVoid();
-                                                         } else {
-                                                             call->fail(r.error());
-                                                         }
-                                                     });
-                  });
-    });
+    Options options;
+    if ((flags & kAffectConfig) != 0) {
+        options["config"] = sdbus::Variant(true);
+    }
+    forwardDeviceChange(services, call, dom, attach ? "AttachDevice" : "DetachDevice", xml,
+                        std::move(options));
+}
+
+// virsh change-media sends the cdrom's <disk> as dumpxml showed it, its <source> changed
+// or gone; the registry picks live or persistent as libvirt's AFFECT_* flags say.
+void updateDevice(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    std::string xml = args.string(proto::kStringMax);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if ((flags & ~(kAffectLive | kAffectConfig | kModifyForce)) != 0) {
+        call->fail(Error(Code::InvalidArgs, "unsupported flags (" + std::to_string(flags) + ")"));
+        return;
+    }
+    Options options;
+    for (auto [bit, option] :
+         {std::pair{kAffectLive, "live"}, std::pair{kAffectConfig, "config"}}) {
+        if ((flags & bit) != 0) {
+            options[option] = sdbus::Variant(true);
+        }
+    }
+    forwardDeviceChange(services, call, dom, "UpdateDevice", xml, std::move(options));
 }
 
 constexpr Procedure kProcedures[] = {
@@ -85,6 +123,7 @@ constexpr Procedure kProcedures[] = {
     {proto::DomainAttachDeviceFlags, "virDomainAttachDeviceFlags", Access::Write, changeDevice},
     {proto::DomainDetachDevice, "virDomainDetachDevice", Access::Write, changeDevice},
     {proto::DomainDetachDeviceFlags, "virDomainDetachDeviceFlags", Access::Write, changeDevice},
+    {proto::DomainUpdateDeviceFlags, "virDomainUpdateDeviceFlags", Access::Write, updateDevice},
 };
 
 } // namespace

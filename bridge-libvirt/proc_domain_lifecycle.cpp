@@ -9,6 +9,7 @@
 #include "virtswarm/domain_schema.hpp"
 
 #include <chrono>
+#include <utility>
 
 namespace virtswarm::bridge {
 namespace {
@@ -66,9 +67,11 @@ const Action* actionFor(int32_t procedure) {
 
 // libvirt's flags that pick how a shutdown or reboot is asked of the guest
 // (virDomainShutdownFlagValues, virDomainRebootFlagValues: the same bits), and
-// VIR_DOMAIN_UNDEFINE_KEEP_TPM.
+// VIR_DOMAIN_UNDEFINE_NVRAM, _KEEP_NVRAM and _KEEP_TPM.
 constexpr uint32_t kPowerAcpiButton = 1;
 constexpr uint32_t kPowerGuestAgent = 2;
+constexpr uint32_t kUndefineNvram = 4;
+constexpr uint32_t kUndefineKeepNvram = 8;
 constexpr uint32_t kUndefineKeepTpm = 64;
 constexpr uint32_t kStartForceBoot = 8; // VIR_DOMAIN_START_FORCE_BOOT
 constexpr uint32_t kDefineValidate = 1; // VIR_DOMAIN_DEFINE_VALIDATE
@@ -90,8 +93,14 @@ Result<Options> optionsForFlags(int32_t procedure, uint32_t flags) {
             options["mode"] = sdbus::Variant(std::string("agent"));
         }
     }
-    if (procedure == proto::DomainUndefineFlags && (flags & kUndefineKeepTpm) != 0) {
-        options["keep-tpm"] = sdbus::Variant(true);
+    if (procedure == proto::DomainUndefineFlags) {
+        for (auto [bit, option] :
+             {std::pair{kUndefineKeepTpm, "keep-tpm"}, std::pair{kUndefineNvram, "nvram"},
+              std::pair{kUndefineKeepNvram, "keep-nvram"}}) {
+            if ((flags & bit) != 0) {
+                options[option] = sdbus::Variant(true);
+            }
+        }
     }
     if (procedure == proto::DomainCreateWithFlags && (flags & kStartForceBoot) != 0) {
         options["force-boot"] = sdbus::Variant(true);

@@ -176,6 +176,7 @@ enum Proc : int32_t {
     DomainMemoryStats = 159,
     DomainAttachDeviceFlags = 160,
     DomainDetachDeviceFlags = 161,
+    DomainUpdateDeviceFlags = 174,
     DomainManagedSave = 182,
     DomainHasManagedSaveImage = 183,
     DomainManagedSaveRemove = 184,

@@ -88,11 +88,7 @@ void RegistryClient::interfaceAddresses(const std::string& path,
 }
 
 void RegistryClient::changeDevice(const std::string& path, const std::string& method,
-                                  const std::string& xml, bool config, Done done) {
-    Options options;
-    if (config) {
-        options["config"] = sdbus::Variant(true);
-    }
+                                  const std::string& xml, const Options& options, Done done) {
     ownService.callVoid(
         path, DomainKind::kBus.interface, method, kCallTimeout,
         [&xml, &options](sdbus::MethodCall& m) { m << xml << options; }, std::move(done));

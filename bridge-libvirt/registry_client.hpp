@@ -56,9 +56,9 @@ public:
     // The guest agent's view of the guest's interfaces (InterfaceAddresses, source=agent).
     void interfaceAddresses(const std::string& path, Then<std::vector<GuestInterfaceWire>> done);
     void getStats(const std::string& path, Then<PropertyMap> done);
-    // AttachDevice / DetachDevice (s xml, a{sv} options{"config": b}).
+    // AttachDevice / DetachDevice / UpdateDevice (s xml, a{sv} options: "config", "live").
     void changeDevice(const std::string& path, const std::string& method, const std::string& xml,
-                      bool config, Done done);
+                      const Options& options, Done done);
     // force (VIR_DOMAIN_CONSOLE_FORCE): end another client's session on that console.
     void openConsole(const std::string& path, const std::string& device, bool force,
                      Then<sdbus::UnixFd> done);

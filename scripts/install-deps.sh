@@ -18,6 +18,8 @@ packages=(
     # test: harness, guest, clients
     util-linux iproute2 procps pciutils busybox-static cpio xz-utils zstd libxml2-utils
     python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst
+    # security tests: the SPICE handshake encrypts its ticket (RSA-OAEP)
+    python3-cryptography
     # UEFI guests: the OVMF firmware and its QEMU descriptors
     ovmf
 )

@@ -362,6 +362,7 @@ void Machine::attach(Done done) {
                 m_state.clear();
                 discoverPtys([this, running, state, reason, done] {
                     reconnectAgent();
+                    retakeVolumeHolds(0);
                     // A destroy may have come first: QEMU's exit reports the end then.
                     if (enter(running ? MachinePhase::Running : MachinePhase::Paused)) {
                         setState(state, reason);

@@ -87,6 +87,9 @@ public:
     // Hotplug of a <disk> (virtio) or <interface>; the live XML follows.
     void attachDevice(const std::string& xml, Done done);
     void detachDevice(const std::string& xml, Done done);
+    // A cdrom's media changed (a <disk> with a <source>) or ejected (none): libvirt's
+    // UpdateDevice (machine_media.cpp); the live XML follows.
+    void updateDevice(const std::string& xml, Done done);
     // The running definition with what only exists at runtime (pty paths).
     std::string liveXml() const;
 
@@ -139,9 +142,10 @@ private:
     void resumeStartedGuest();
     // Learns the pty paths QEMU allocated for pty serial ports, then runs `then`.
     void discoverPtys(std::function<void()> then);
-    // Gives QEMU the VNC password (and its expiry) over the monitor, then runs `then`;
-    // a refusal fails the start.
+    // Gives QEMU the VNC and SPICE passwords (and their expiry) over the monitor, then
+    // runs `then`; a refusal fails the start.
     void setGraphicsPassword(std::function<void()> then);
+    void setGraphicsPasswordFrom(size_t index, std::function<void()> then);
     // Runs one QMP command whose success is all the caller needs.
     void simpleCommand(const std::string& command, Done done);
     void blockStats(Stats base, std::function<void(Result<Stats>)> done);
@@ -177,7 +181,18 @@ private:
     // `next` is the live definition with the new device last.
     void plugDisk(const DiskDef& disk, DomainXml next, Done done);
     void plugUserInterface(const InterfaceDef& nic, DomainXml next, Done done);
+    void plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done);
+    void plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
+    // add-fd of each of `fds` (closed here) into one fd set, a new one unless `set`.
+    void addFdSet(const std::string& opaque, std::vector<int> fds, std::optional<int64_t> set,
+                  std::function<void(Result<int64_t>)> done);
     void releaseDiskFdsets(const std::string& alias);
+    void releaseVolumeHold(const std::string& target);
+    // After re-attaching: storaged's holds on the volume disks, which ended with the
+    // previous shim, taken again (machine_volumes.cpp).
+    void retakeVolumeHolds(size_t from);
+    void ejectMedium(const std::string& alias, Done done);
+    void insertMedium(const DiskDef& media, const std::string& alias, Done done);
     void plugTapInterface(DomainXml next, Done done);
     Stats hostStats() const;
 
@@ -193,6 +208,8 @@ private:
     std::map<size_t, TapBroker::Tap> m_taps; // NIC index -> TAP, until QEMU holds it
     VolumeBroker* m_volumeBroker = nullptr;
     VolumeFds m_volumeFds; // opened volumes, until QEMU holds them
+    // Disk target -> the path of the volume storaged holds for this domain.
+    std::map<std::string, std::string> m_volumePaths;
     Listener m_listener;
     qmp::Client m_qmp;
     qmp::Client m_agent; // the QEMU guest agent, same JSON protocol without a greeting

@@ -89,7 +89,7 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
             done(Error(Code::NotSupported, "only virtio disks can be hotplugged"));
             return;
         }
-        if (dev.disk.source.empty()) {
+        if (dev.disk.source.empty() && !dev.disk.isVolume()) {
             done(Error(Code::InvalidXML, "a hotplugged disk needs a source"));
             return;
         }
@@ -136,16 +136,68 @@ void Machine::plugUserInterface(const InterfaceDef& nic, DomainXml next, Done do
 }
 
 // The shim opens the image, as at boot: QEMU's user need not be able to, and in session
-// mode nothing the user cannot open gets opened. QEMU receives the descriptor in a new fd
-// set (add-fd) and the node opens /dev/fdset/N, which takes a copy of it.
+// mode nothing the user cannot open gets opened. A volume disk's image comes from
+// storaged instead (plugVolumeDisk).
 void Machine::plugDisk(const DiskDef& disk, DomainXml next, Done done) {
+    if (disk.isVolume()) {
+        plugVolumeDisk(disk, std::move(next), std::move(done));
+        return;
+    }
     auto opened = m_opener.openImage(disk.source, disk.readonly ? O_RDONLY : O_RDWR,
                                      "disk " + disk.targetDev);
     if (!opened) {
         done(opened.takeError());
         return;
     }
-    int fd = opened.value();
+    plugDiskFds(disk, {opened.value()}, std::move(next), std::move(done));
+}
+
+// <disk type='volume'>: storaged opens the volume after its own polkit check for the
+// definer and records this shim as its holder (volume_disks.hpp); a plug QEMU refuses
+// ends that hold again, a detach too (detachDevice).
+void Machine::plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done) {
+    if (m_volumeBroker == nullptr) {
+        done(Error(Code::Internal, "no connection to virtswarm-storaged"));
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_volumeBroker->open(disk, [this, guard, disk, next = std::move(next),
+                                done](Result<OpenedVolume> opened) mutable {
+        if (!guard.alive()) {
+            if (opened) {
+                for (int fd : opened.value().fds) {
+                    ::close(fd);
+                }
+            }
+            return;
+        }
+        if (!opened) {
+            done(opened.takeError());
+            return;
+        }
+        DiskDef resolved = disk;
+        resolved.source = opened.value().path;
+        resolved.format = opened.value().format;
+        std::string path = resolved.source;
+        plugDiskFds(resolved, opened.value().fds, std::move(next),
+                    [this, guard, path, target = disk.targetDev, done](Result<void> r) {
+                        if (!guard.alive()) {
+                            return;
+                        }
+                        if (r) {
+                            m_volumePaths[target] = path;
+                        } else {
+                            m_volumeBroker->release({path});
+                        }
+                        done(std::move(r));
+                    });
+    });
+}
+
+// QEMU receives the descriptors in a new fd set (add-fd) and the node opens
+// /dev/fdset/N, which takes a copy of the one matching its access mode. `fds` are ours
+// to close.
+void Machine::plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done) {
     std::string alias = qemu_id::disk(disk.targetDev);
     std::string node = qemu_id::diskNode(alias);
     Plug plug;
@@ -157,26 +209,69 @@ void Machine::plugDisk(const DiskDef& disk, DomainXml next, Done done) {
     plug.device = {{"driver", "virtio-blk-pci"}, {"drive", node}, {"id", alias}};
     plug.live = withAlias(next, "disk", next.def.disks.size() - 1, alias).value_or(next);
     auto guard = m_lifetime.guard();
+    addFdSet(diskFdsetOpaque(alias), std::move(fds), std::nullopt,
+             [this, guard, plug = std::move(plug), done](Result<int64_t> set) mutable {
+                 if (!guard.alive()) {
+                     return;
+                 }
+                 if (!set) {
+                     done(set.takeError().prefix("handing the image to QEMU"));
+                     return;
+                 }
+                 plug.backendArgs["file"] = {
+                     {"driver", "file"}, {"filename", "/dev/fdset/" + std::to_string(set.value())}};
+                 plug.releaseCommand = "remove-fd";
+                 plug.releaseArgs = {{"fdset-id", set.value()}};
+                 plugDevice(std::move(plug), std::move(done));
+             });
+}
+
+void Machine::addFdSet(const std::string& opaque, std::vector<int> fds, std::optional<int64_t> set,
+                       std::function<void(Result<int64_t>)> done) {
+    int fd = fds.front();
+    std::vector<int> rest(fds.begin() + 1, fds.end());
+    nlohmann::json args{{"opaque", opaque}};
+    if (set) {
+        args["fdset-id"] = *set;
+    }
+    auto guard = m_lifetime.guard();
     m_qmp.executeWithFd(
-        "add-fd", {{"opaque", diskFdsetOpaque(alias)}}, fd,
-        [this, guard, plug = std::move(plug), done](Result<nlohmann::json> added) mutable {
-            if (!guard.alive()) {
-                return;
-            }
-            if (!added || !added.value().contains("fdset-id") ||
-                !added.value()["fdset-id"].is_number_integer()) {
+        "add-fd", args, fd,
+        [this, guard, opaque, rest, set, done](Result<nlohmann::json> added) mutable {
+            bool ok = guard.alive() && added && added.value().contains("fdset-id") &&
+                      added.value()["fdset-id"].is_number_integer();
+            if (!ok) {
+                for (int other : rest) {
+                    ::close(other);
+                }
+                if (!guard.alive()) {
+                    return;
+                }
+                if (set) { // the part already added goes back
+                    m_qmp.execute("remove-fd", {{"fdset-id", *set}}, [](Result<nlohmann::json>) {});
+                }
                 done(added ? Error(Code::OperationFailed, "add-fd returned no fd set")
-                           : added.takeError().prefix("handing the image to QEMU"));
+                           : added.takeError());
                 return;
             }
-            int64_t set = added.value()["fdset-id"].get<int64_t>();
-            plug.backendArgs["file"] = {{"driver", "file"},
-                                        {"filename", "/dev/fdset/" + std::to_string(set)}};
-            plug.releaseCommand = "remove-fd";
-            plug.releaseArgs = {{"fdset-id", set}};
-            plugDevice(std::move(plug), std::move(done));
+            int64_t id = added.value()["fdset-id"].get<int64_t>();
+            if (rest.empty()) {
+                done(id);
+                return;
+            }
+            addFdSet(opaque, std::move(rest), id, std::move(done));
         });
     ::close(fd);
+}
+
+// A detached volume disk is no longer the domain's: storaged may let it be deleted.
+void Machine::releaseVolumeHold(const std::string& target) {
+    auto held = m_volumePaths.find(target);
+    if (held == m_volumePaths.end() || m_volumeBroker == nullptr) {
+        return;
+    }
+    m_volumeBroker->release({held->second});
+    m_volumePaths.erase(held);
 }
 
 // Frees the fd sets a hotplugged disk's image came in (none for boot-time disks).
@@ -357,6 +452,7 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
                           [](Result<nlohmann::json>) {});
             releaseDiskFdsets(alias);
             m_leases->release(leasedSource);
+            releaseVolumeHold(dev.disk.targetDev);
         } else {
             m_qmp.execute("netdev_del", {{"id", qemu_id::nicBackend(alias)}},
                           [](Result<nlohmann::json>) {});

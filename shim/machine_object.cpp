@@ -116,6 +116,11 @@ void MachineObject::DetachDevice(sdbus::Result<>&& result, std::string xml, Opti
         [this, xml](Machine::Done d) { m_machine.detachDevice(xml, std::move(d)); });
 }
 
+void MachineObject::UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) {
+    run(std::move(result), options,
+        [this, xml](Machine::Done d) { m_machine.updateDevice(xml, std::move(d)); });
+}
+
 void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {

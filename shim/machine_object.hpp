@@ -38,6 +38,7 @@ private:
                      Options options) override;
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+    void UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
 
     // Runs `action` with a completion that answers `result`, after checking that no
     // options were given.

@@ -40,10 +40,14 @@ void addSpice(const DomainDef& def, const QemuLaunch& launch, Argv& argv) {
             continue;
         }
         int port = g.autoport ? launch.spicePort : g.port;
-        // No password on the command line: one is set through QMP (set_password), and
-        // without one nobody needs a ticket, as with libvirt.
-        std::string spice = "port=" + std::to_string(port) + ",addr=" + qemuEscapeCommas(g.listen) +
-                            ",disable-ticketing=on,seamless-migration=on";
+        // No password on the command line. With one, ticketing stays on and QEMU refuses
+        // every client until the shim sets it through QMP (set_password) under -S; without
+        // one nobody needs a ticket, as with libvirt.
+        std::string spice = "port=" + std::to_string(port) + ",addr=" + qemuEscapeCommas(g.listen);
+        if (!g.passwd) {
+            spice += ",disable-ticketing=on";
+        }
+        spice += ",seamless-migration=on";
         if (!g.imageCompression.empty()) {
             spice += ",image-compression=" + g.imageCompression;
         }

@@ -160,7 +160,9 @@ def cleanup_all() -> None:
             if state(p)[0] != "shutoff":
                 domain(p).Destroy(no_options(), timeout=TIMEOUT)
             if bool(prop(p, "Persistent")):
-                domain(p).Undefine(no_options(), timeout=TIMEOUT)
+                # A UEFI guest's NVRAM file goes with it (libvirt's --nvram).
+                domain(p).Undefine(dbus.Dictionary({"nvram": True}, signature="sv"),
+                                   timeout=TIMEOUT)
         except dbus.exceptions.DBusException:
             pass
 

@@ -115,6 +115,91 @@ Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& d
                                           : "no interface with MAC " + device.nic.mac);
 }
 
+namespace {
+
+Error updateRefused(bool live, const std::string& what) {
+    return live ? Error(Code::OperationUnsupported, "live update of " + what + " is not supported")
+                : Error(Code::ConfigUnsupported,
+                        "persistent update of " + what + " is not supported");
+}
+
+// The disk element of `devices` with target `target`, or null.
+xml::Node diskWithTarget(xml::Node devices, const std::string& target) {
+    DeviceSpec probe{};
+    probe.kind = DeviceSpec::Kind::Disk;
+    probe.disk.targetDev = target;
+    for (xml::Node node : xml::children(devices)) {
+        if (matches(node, probe)) {
+            return node;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+Result<DeviceSpec> parseMediaChange(std::string_view text, bool live) {
+    auto parsed = xml::Document::parse(text, 1024 * 1024);
+    if (!parsed) {
+        return parsed.takeError();
+    }
+    std::string element(xml::name(parsed.value().root()));
+    if (element != "disk") {
+        return updateRefused(live, "device '" + element + "'");
+    }
+    auto spec = parseDeviceXml(text);
+    if (!spec) {
+        return spec.takeError();
+    }
+    if (spec.value().disk.device != "cdrom") {
+        return updateRefused(live, "disk '" + spec.value().disk.targetDev +
+                                       "': only the media of a cdrom can change");
+    }
+    return spec;
+}
+
+Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& device, bool live) {
+    auto doc = parseDomainDoc(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    auto snippet = xml::Document::parse(device.xml);
+    if (!snippet) {
+        return snippet.takeError();
+    }
+    const std::string& target = device.disk.targetDev;
+    xml::Node old = diskWithTarget(devicesOf(doc.value()), target);
+    if (old == nullptr) {
+        return Error(Code::DeviceMissing, "no disk with target '" + target + "'");
+    }
+    auto current = detail::parseDisk(old);
+    if (!current) {
+        return current.takeError();
+    }
+    if (current.value().device != "cdrom") {
+        return updateRefused(live, "disk '" + target + "': only the media of a cdrom can change");
+    }
+    if (current.value().bus != device.disk.bus) {
+        return updateRefused(live, "disk '" + target + "': its bus cannot change");
+    }
+    // The new element in place of the old one, with the old one's address and alias when
+    // it names none (virsh change-media sends what dumpxml showed, other tools less).
+    xml::Node copy = xmlDocCopyNode(snippet.value().root(), doc.value().raw(), 1);
+    for (const char* kept : {"address", "alias"}) {
+        xml::Node was = xml::firstChild(old, kept);
+        if (was != nullptr && xml::firstChild(copy, kept) == nullptr) {
+            xmlAddChild(copy, xmlDocCopyNode(was, doc.value().raw(), 1));
+        }
+    }
+    xmlReplaceNode(old, copy);
+    xmlFreeNode(old);
+    auto updated = parseDomainXml(doc.value().serialize());
+    if (updated) {
+        updated.value().definer = domain.definer;
+    }
+    return updated;
+}
+
 Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,
                             const std::string& alias) {
     auto doc = parseDomainDoc(domain);

@@ -540,9 +540,6 @@ Result<void> parseSpiceGraphics(xml::Node node, GraphicsDef& graphics) {
     if (tlsPort != "-1") {
         return unsupported("spice graphics tls-port '" + tlsPort + "' is not supported");
     }
-    if (xml::attribute(node, "passwd")) {
-        return unsupported("spice graphics passwd is not supported yet");
-    }
     for (xml::Node child : xml::children(node)) {
         std::string_view n = xml::name(child);
         if (n == "listen") {

@@ -22,6 +22,7 @@ constexpr int VIR_ERR_NO_DOMAIN = 42;
 constexpr int VIR_ERR_AUTH_FAILED = 45;
 constexpr int VIR_ERR_OPERATION_INVALID = 55;
 constexpr int VIR_ERR_OPERATION_TIMEOUT = 68;
+constexpr int VIR_ERR_OPERATION_UNSUPPORTED = 84;
 constexpr int VIR_ERR_AGENT_UNRESPONSIVE = 86;
 // "resource is busy": libvirt's own answer to a temporary shortage the caller may retry,
 // which is what a per-caller limit is; OPERATION_FAILED would read as a broken domain.
@@ -96,6 +97,8 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
     // libvirt answers an mdev UUID or definition that exists with OPERATION_FAILED.
     {Code::NodeDeviceExists, "org.virtswarm.Error.NodeDeviceExists", VIR_ERR_OPERATION_FAILED,
      VIR_FROM_NODEDEV},
+    {Code::OperationUnsupported, "org.virtswarm.Error.OperationUnsupported",
+     VIR_ERR_OPERATION_UNSUPPORTED, VIR_FROM_DOMAIN},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

@@ -172,10 +172,18 @@ Result<void> resolveFirmware(DomainDef& def, const std::string& nvramDir,
         def.platform.smm = true;
     }
     if (fw.nvram.empty()) {
-        fw.nvram = nvramDir + "/" + def.name + "_VARS.fd";
+        fw.nvram = nvramPathOf(def, nvramDir);
         fw.nvramInStateDir = true;
     }
     return success();
+}
+
+std::string nvramPathOf(const DomainDef& def, const std::string& nvramDir) {
+    const FirmwareDef& fw = def.platform.firmware;
+    if (!fw.nvram.empty() || !fw.efi) {
+        return fw.nvram;
+    }
+    return nvramDir + "/" + def.name + "_VARS.fd";
 }
 
 Result<void> ensureNvram(const FirmwareDef& fw) {

@@ -2,6 +2,7 @@
 #include "domain_object.hpp"
 
 #include "domain_reply.hpp"
+#include "nvram_on_undefine.hpp"
 #include "registry.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/tpm_state.hpp"
@@ -131,15 +132,29 @@ void DomainObject::Destroy(sdbus::Result<>&& result, Options options) {
 }
 
 void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
-    // keep-tpm: libvirt's VIR_DOMAIN_UNDEFINE_KEEP_TPM.
+    // keep-tpm: libvirt's VIR_DOMAIN_UNDEFINE_KEEP_TPM; nvram, keep-nvram: its
+    // VIR_DOMAIN_UNDEFINE_NVRAM and _KEEP_NVRAM.
     auto keepTpm = boolOption(options, "keep-tpm", false);
+    auto removeNvram = boolOption(options, "nvram", false);
+    auto keepNvram = boolOption(options, "keep-nvram", false);
+    auto nvram = removeNvram && keepNvram ? nvramOnUndefine(removeNvram.value(), keepNvram.value())
+                                          : Result<NvramOnUndefine>(NvramOnUndefine::Ask);
     m_gate.handle(
-        std::move(result), service::firstError(checkOptions(options, {"keep-tpm"}), keepTpm),
+        std::move(result),
+        service::firstError(checkOptions(options, {"keep-tpm", "nvram", "keep-nvram"}), keepTpm,
+                            removeNvram, keepNvram, nvram),
         kUndefine,
-        [this, keepTpm = keepTpm ? keepTpm.value() : false](const SharedResult<>& shared) {
+        [this, keepTpm = keepTpm ? keepTpm.value() : false,
+         nvram = nvram ? nvram.value() : NvramOnUndefine::Ask](const SharedResult<>& shared) {
             if (!m_model.persistent()) {
                 reply(shared, Error(Code::InvalidState,
                                     "cannot undefine transient domain '" + def().name + "'"));
+                return;
+            }
+            // Before the definition goes: a refusal leaves everything as it was.
+            if (auto settled = settleNvram(m_model.domain(), m_registry.config().mode, nvram);
+                !settled) {
+                reply(shared, settled.error());
                 return;
             }
             // Concurrent undefines share their syncs (DomainStore's group commit).

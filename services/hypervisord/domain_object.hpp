@@ -81,6 +81,7 @@ private:
                      Options options) override;
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+    void UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, Options options) override;
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
     bool HasManagedSave() override { return m_model.hasManagedSave(); }

@@ -200,6 +200,75 @@ void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml
         });
 }
 
+void DomainObject::UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) {
+    auto liveOption = boolOption(options, "live", false);
+    auto configOption = boolOption(options, "config", false);
+    m_gate.handle(
+        std::move(result),
+        service::firstError(checkOptions(options, {"live", "config"}), liveOption, configOption),
+        domainAction("UpdateDevice"),
+        [this, xml, live = liveOption && liveOption.value(),
+         config = configOption && configOption.value()](const SharedResult<>& shared) mutable {
+            // libvirt's AFFECT_CURRENT: the running domain, or the definition of a stopped one.
+            if (!live && !config) {
+                (active() ? live : config) = true;
+            }
+            if (live && !active()) {
+                reply(shared, notRunning(def().name));
+                return;
+            }
+            if (config && !m_model.persistent()) {
+                reply(shared,
+                      Error(Code::InvalidState, "a transient domain has no persistent config"));
+                return;
+            }
+            // The persistent definition is checked first (libvirt's order), so a change that
+            // cannot go into it is refused before the guest sees anything.
+            auto spec = parseMediaChange(xml, !config);
+            if (!spec) {
+                reply(shared, spec.error());
+                return;
+            }
+            std::optional<DomainXml> nextConfig;
+            if (config) {
+                auto updated = withMediaChanged(m_model.nextDomain(), spec.value(), false);
+                if (!updated) {
+                    reply(shared, updated.error());
+                    return;
+                }
+                nextConfig = std::move(updated).value();
+            }
+            auto guard = m_lifetime.guard();
+            auto saveConfig = [this, guard, shared, nextConfig]() {
+                if (!nextConfig || !guard.alive()) {
+                    reply(shared, success());
+                    return;
+                }
+                m_registry.store().save(*nextConfig,
+                                        [this, guard, shared, nextConfig](Result<void> saved) {
+                                            if (saved && guard.alive()) {
+                                                m_model.redefine(*nextConfig);
+                                            }
+                                            reply(shared, saved);
+                                        });
+            };
+            if (!live) {
+                saveConfig();
+                return;
+            }
+            m_registry.shims().callVoid(
+                uuidHex(), "UpdateDevice", m_registry.config().shimCallTimeout,
+                [shared, saveConfig](Result<void> r) {
+                    if (!r) {
+                        reply(shared, r);
+                        return;
+                    }
+                    saveConfig();
+                },
+                spec.value().xml, Options{});
+        });
+}
+
 void DomainObject::AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) {
     changeDevice(std::move(result), xml, options, true);
 }

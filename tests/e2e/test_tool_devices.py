@@ -5,6 +5,7 @@ and sound, a virtio rng, an emulated TPM (swtpm, run by the shim), a watchdog, a
 device and SMBIOS strings starts and runs under TCG; the live XML shows the runtime side
 (socket path, SPICE port, aliases, agent state), the SPICE port and the agent socket
 accept connections, and the TPM's state survives a restart and goes with Undefine.
+virsh change-media changes a running guest's cdrom through the bridge.
 """
 
 import os
@@ -157,7 +158,80 @@ def test_agent_power_modes_need_a_connected_agent():
     stop(path)
 
 
-def test_virsh_maps_the_agent_mode_and_keep_tpm():
+def cdrom_xml(source):
+    return ("<disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+            f"<source file='{source}'/><target dev='hdc' bus='ide'/><readonly/></disk>")
+
+
+def media_image(name):
+    """A root-only image (0600): QEMU, which runs as virtswarm-qemu, can only get it as the
+    descriptor the shim opened."""
+    image = os.path.join(h.env("VS_TEST_ROOT"), name)
+    with open(image, "wb") as f:
+        f.truncate(1 << 20)
+    os.chmod(image, 0o600)
+    return image
+
+
+def qemu_holds(path, image):
+    fd_dir = f"/proc/{vc.qemu_pid(path)}/fd"
+    held = set()
+    for fd in os.listdir(fd_dir):
+        try:
+            held.add(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:
+            pass
+    return image in held
+
+
+def cdrom_source(xml_text):
+    disk = ET.fromstring(xml_text).find("devices/disk[@device='cdrom']")
+    source = disk.find("source")
+    return None if source is None else source.get("file")
+
+
+def check_change_media(home, uri, name, path, first):
+    """virsh change-media on the running guest's cdrom (DOMAIN_UPDATE_DEVICE_FLAGS)."""
+    virsh = lambda *args, **kw: bc.virsh(home, uri, *args, **kw)
+    dumpxml = lambda *args: virsh("dumpxml", *args, name).stdout
+    second = media_image("media-second.raw")
+    assert qemu_holds(path, first)
+
+    # Running, no flag: the live guest only (AFFECT_CURRENT).
+    virsh("change-media", name, "hdc", second, "--update")
+    assert cdrom_source(dumpxml()) == second
+    assert cdrom_source(dumpxml("--inactive")) == first
+    assert qemu_holds(path, second) and not qemu_holds(path, first)
+
+    virsh("change-media", name, "hdc", "--eject")
+    assert cdrom_source(dumpxml()) is None
+    assert not qemu_holds(path, second)
+
+    # --live --config: the definition follows (virsh reads the inactive XML, which still
+    # has media, so --update rather than --insert).
+    virsh("change-media", name, "hdc", second, "--update", "--live", "--config")
+    assert cdrom_source(dumpxml()) == second and cdrom_source(dumpxml("--inactive")) == second
+    assert qemu_holds(path, second)
+
+    # What libvirt refuses, refused the same way, nothing changed.
+    devices = os.path.join(h.env("VS_TEST_ROOT"), f"{name}-update.xml")
+    cases = (
+        ("<interface type='user'><mac address='52:54:00:12:34:99'/></interface>", [],
+         "live update of device 'interface' is not supported"),
+        ("<interface type='user'><mac address='52:54:00:12:34:99'/></interface>", ["--config"],
+         "persistent update of device 'interface' is not supported"),
+        (cdrom_xml(first).replace("hdc", "hdd"), [], "no disk with target 'hdd'"),
+        (cdrom_xml(first).replace("bus='ide'", "bus='sata'"), [], "its bus cannot change"),
+    )
+    for device, flags, message in cases:
+        with open(devices, "w") as f:
+            f.write(device)
+        r = virsh("update-device", name, devices, *flags, check=False)
+        assert r.returncode == 1 and message in r.stderr, r.stderr
+    assert cdrom_source(dumpxml()) == second and qemu_holds(path, second)
+
+
+def test_virsh_maps_the_agent_mode_change_media_and_keep_tpm():
     proxyd = bc.Bridge("bridge-tools")
     home = bc.virsh_home(proxyd.root)
     try:
@@ -171,7 +245,9 @@ def test_virsh_maps_the_agent_mode_and_keep_tpm():
         assert {"unix", "spicevmc"} <= values("channel/enum[@name='type']")
 
         name = vc.unique("virsh-tools")
-        path = vc.define(tool_domain_xml(name))
+        first = media_image("media-first.raw")
+        path = vc.define(tool_domain_xml(name).replace(
+            "</devices>", cdrom_xml(first) + "</devices>"))
         uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
                                                            timeout=vc.TIMEOUT))).group(1)
         start(path)
@@ -187,6 +263,7 @@ def test_virsh_maps_the_agent_mode_and_keep_tpm():
         r = bc.virsh(home, proxyd.rw_uri, "shutdown", name, "--mode", "initctl", check=False)
         assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
         assert vc.state(path)[0] == "running"
+        check_change_media(home, proxyd.rw_uri, name, path, first)
         stop(path)
         bc.virsh(home, proxyd.rw_uri, "undefine", name, "--keep-tpm")
         assert os.path.isdir(tpm_state_dir(uuid))

@@ -182,7 +182,13 @@ def test_uefi_guest_keeps_its_nvram(bridge):
         f.seek(-16, os.SEEK_END)
         assert f.read() == b"VIRTSWARM-KEPT!!"
     virsh(bridge, "destroy", "vi-uefi")
-    virsh(bridge, "undefine", "vi-uefi")
+
+    # As libvirt: undefine must be told what becomes of the NVRAM file.
+    r = virsh(bridge, "undefine", "vi-uefi", check=False)
+    assert r.returncode == 1 and "cannot undefine domain with nvram" in r.stderr, r.stderr
+    assert os.path.exists(nvram) and "vi-uefi" in virsh(bridge, "list", "--all", "--name").stdout
+    virsh(bridge, "undefine", "--nvram", "vi-uefi")
+    assert not os.path.exists(nvram)
 
 
 def test_disks_on_scsi_and_sata_a_cdrom_and_two_nics(bridge):

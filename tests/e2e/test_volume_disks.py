@@ -1,9 +1,12 @@
 """End to end: a domain whose disk is a storage volume (<disk type='volume'>). The shim
 gets the open image from storaged (the fd broker) and hands it to QEMU; the image is
 root's alone (0600), so neither QEMU's user nor anyone else opens it by path. While the
-domain runs the volume is in use; when it stops, the hold ends with its shim."""
+domain runs the volume is in use; when it stops, the hold ends with its shim. A volume
+disk hotplugged (AttachDevice) is opened the same way and held until it is detached; a
+shim that replaces a killed one takes the holds again."""
 
 import os
+import signal
 
 import storageclient as sc
 import vsclient as vc
@@ -19,6 +22,67 @@ def stats(path):
 
 def delete_error(vol):
     return sc.error_name(lambda: sc.iface(vol, sc.VOLUME).Delete(sc.opts(), timeout=vc.TIMEOUT))
+
+
+def holds():
+    """storaged's record of its holds: (holder's bus name, domain, path) per line."""
+    path = os.path.join(h.env("VIRTSWARM_RUNTIME_DIR"), "storage", "holders")
+    try:
+        with open(path) as f:
+            return {tuple(line.split(" ", 2)) for line in f.read().splitlines() if line}
+    except FileNotFoundError:
+        return set()
+
+
+def holders_of(image):
+    return {holder for holder, _, held in holds() if held == image}
+
+
+def qemu_holds(pid, image):
+    return any(os.path.realpath(f"/proc/{pid}/fd/{fd}") == os.path.realpath(image)
+               for fd in os.listdir(f"/proc/{pid}/fd"))
+
+
+def shim_name(path):
+    return "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
+
+
+def check_hotplug_and_reattach(path, pool, pool_name, directory, boot_image, pid):
+    """A hotplugged volume disk is held like a boot one; a new shim after kill -9 of the
+    old one holds both again; detaching ends the hotplugged one's hold."""
+    hot = str(sc.iface(pool, sc.POOL).CreateVolume(sc.volume_xml("hot", str(8 * MIB)),
+                                                   sc.opts(), timeout=vc.TIMEOUT))
+    hot_image = os.path.join(directory, "hot")
+    os.chmod(hot_image, 0o600)
+    disk = (f"<disk type='volume' device='disk'><source pool='{pool_name}' volume='hot'/>"
+            "<target dev='vdb' bus='virtio'/></disk>")
+    vc.domain(path).AttachDevice(disk, vc.no_options(), timeout=vc.TIMEOUT)
+    assert qemu_holds(pid, hot_image)
+    assert delete_error(hot) == "org.virtswarm.Error.InvalidState"
+    live = str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT))
+    assert "volume=\"hot\"" in live
+
+    old_shim = str(h.bus_daemon().GetNameOwner(shim_name(path)))
+    assert holders_of(boot_image) == {old_shim} and holders_of(hot_image) == {old_shim}
+    os.kill(int(h.bus_daemon().GetConnectionUnixProcessID(old_shim)), signal.SIGKILL)
+
+    def new_owner():
+        try:
+            owner = str(h.bus_daemon().GetNameOwner(shim_name(path)))
+        except Exception:  # between the two shims
+            return None
+        return owner if owner != old_shim else None
+    new_shim = h.wait_until(new_owner, 60, 0.05, "a new shim")
+    h.wait_until(lambda: holders_of(boot_image) == {new_shim} and
+                 holders_of(hot_image) == {new_shim}, 60, 0.1,
+                 "the new shim to hold both volumes")
+    assert vc.qemu_pid(path) == pid and qemu_holds(pid, hot_image)
+
+    vc.domain(path).DetachDevice(disk, vc.no_options(), timeout=vc.TIMEOUT)
+    h.wait_until(lambda: not holders_of(hot_image), 30, 0.1, "the hot volume's hold to end")
+    assert not qemu_holds(pid, hot_image)
+    assert delete_error(hot) == ""
+    assert holders_of(boot_image) == {new_shim}
 
 
 def test_a_domain_boots_with_a_volume_disk_that_is_in_use_while_it_runs():
@@ -47,6 +111,7 @@ def test_a_domain_boots_with_a_volume_disk_that_is_in_use_while_it_runs():
     live = str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT))
     assert f"pool=\"{pool_name}\"" in live and "volume=\"disk\"" in live
     assert delete_error(vol) == "org.virtswarm.Error.InvalidState"
+    check_hotplug_and_reattach(path, pool, pool_name, directory, image, pid)
 
     vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
     h.wait_until(lambda: delete_error(vol) == "", 60, 0.5, "the volume to be released")

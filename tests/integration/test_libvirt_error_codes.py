@@ -147,6 +147,40 @@ def test_detaching_a_missing_device_is_device_missing(conn):
         dom.undefine()
 
 
+def test_undefine_of_a_domain_with_nvram_needs_nvram_or_keep_nvram(conn, tmp_path):
+    """libvirt 9.0's qemuDomainUndefineFlags: an existing NVRAM file makes a plain undefine
+    OPERATION_INVALID ("cannot undefine domain with nvram"), and so is asking for both
+    flags; VIR_DOMAIN_UNDEFINE_NVRAM removes the file, _KEEP_NVRAM leaves it."""
+    nvram = tmp_path / "errc-nvram_VARS.fd"
+    uid = str(uuidlib.uuid4())
+    xml = (f"<domain type='qemu'><name>errc-nvram</name><uuid>{uid}</uuid>"
+           "<memory unit='MiB'>128</memory><vcpu>1</vcpu><os><type machine='q35'>hvm</type>"
+           "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"
+           f"<nvram>{nvram}</nvram></os><devices/></domain>")
+    dom = conn.defineXML(xml)
+    try:
+        # No NVRAM file yet (the first start makes it): nothing to decide.
+        dom.undefine()
+        dom = conn.defineXML(xml)
+        nvram.write_bytes(b"variables")
+        for flags, word in ((0, "cannot undefine domain with nvram"),
+                            (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM |
+                             libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM,
+                             "cannot both keep and delete nvram")):
+            code, msg = error_of(dom.undefineFlags, flags)
+            assert code == libvirt.VIR_ERR_OPERATION_INVALID, msg
+            assert word in msg
+            assert "errc-nvram" in names(conn) and nvram.read_bytes() == b"variables"
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
+        assert "errc-nvram" not in names(conn) and nvram.read_bytes() == b"variables"
+        dom = conn.defineXML(xml)
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        assert "errc-nvram" not in names(conn) and not nvram.exists()
+    finally:
+        if "errc-nvram" in names(conn):
+            conn.lookupByName("errc-nvram").undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+
+
 # ---------------------------------------------------------------- validation
 def test_define_validate_refuses_what_the_schema_does_not_know(conn):
     typo = domain_xml("errc-typo", str(uuidlib.uuid4()),

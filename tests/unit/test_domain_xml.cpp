@@ -218,6 +218,66 @@ TEST(DeviceXml, AddingADeviceWhoseIdIsTakenIsRefused) {
     EXPECT_EQ(added.value().def.disks.size(), 2u);
 }
 
+// UpdateDevice (virsh change-media): a cdrom's media changes in place, keeping its
+// address and alias; anything else is refused with libvirt's codes.
+TEST(DeviceXml, MediaChangesOnlyOnACdromInPlace) {
+    auto domain = parseDomainXml(
+        domainXml("<disk type='file' device='disk'><source file='/a.img'/>"
+                  "<target dev='vda' bus='virtio'/></disk>"
+                  "<disk type='file' device='cdrom'><source file='/one.iso'/>"
+                  "<target dev='hdc' bus='ide'/><address type='drive' controller='0' bus='1' "
+                  "target='0' unit='0'/><alias name='ide0-1-0'/></disk>"));
+    ASSERT_TRUE(domain) << domain.error().message();
+    domain.value().definer = 1000;
+    auto insert = parseMediaChange("<disk type='file' device='cdrom'><source file='/two.iso'/>"
+                                   "<target dev='hdc' bus='ide'/></disk>",
+                                   true);
+    ASSERT_TRUE(insert) << insert.error().message();
+    auto changed = withMediaChanged(domain.value(), insert.value(), true);
+    ASSERT_TRUE(changed) << changed.error().message();
+    ASSERT_EQ(changed.value().def.disks.size(), 2u);
+    EXPECT_EQ(changed.value().def.disks[1].source, "/two.iso");
+    EXPECT_EQ(changed.value().definer, 1000u);
+    EXPECT_NE(changed.value().xml.find("<alias name=\"ide0-1-0\"/>"), std::string::npos)
+        << changed.value().xml;
+    EXPECT_NE(changed.value().xml.find("bus=\"1\""), std::string::npos);
+
+    auto eject = parseMediaChange(
+        "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>", true);
+    ASSERT_TRUE(eject);
+    auto ejected = withMediaChanged(changed.value(), eject.value(), true);
+    ASSERT_TRUE(ejected) << ejected.error().message();
+    EXPECT_EQ(ejected.value().def.disks[1].source, "");
+
+    auto expectRefused = [&](const Result<DomainXml>& r, Code code, const std::string& words) {
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code(), code);
+        EXPECT_NE(r.error().message().find(words), std::string::npos) << r.error().message();
+    };
+    auto elsewhere = parseMediaChange(
+        "<disk type='file' device='cdrom'><target dev='hdd' bus='ide'/></disk>", true);
+    ASSERT_TRUE(elsewhere);
+    expectRefused(withMediaChanged(domain.value(), elsewhere.value(), true), Code::DeviceMissing,
+                  "hdd");
+    auto sata = parseMediaChange(
+        "<disk type='file' device='cdrom'><target dev='hdc' bus='sata'/></disk>", true);
+    ASSERT_TRUE(sata);
+    expectRefused(withMediaChanged(domain.value(), sata.value(), false), Code::ConfigUnsupported,
+                  "bus cannot change");
+
+    auto nic = parseMediaChange("<interface type='user'/>", true);
+    ASSERT_FALSE(nic);
+    EXPECT_EQ(nic.error().code(), Code::OperationUnsupported);
+    auto nicConfig = parseMediaChange("<interface type='user'/>", false);
+    ASSERT_FALSE(nicConfig);
+    EXPECT_EQ(nicConfig.error().code(), Code::ConfigUnsupported);
+    auto disk = parseMediaChange("<disk type='file' device='disk'><source file='/b.img'/>"
+                                 "<target dev='vda' bus='virtio'/></disk>",
+                                 true);
+    ASSERT_FALSE(disk);
+    EXPECT_EQ(disk.error().code(), Code::OperationUnsupported);
+}
+
 TEST(DomainXml, VolumeDisksNameAPoolAndAVolume) {
     auto r = parseDomainXml(domainXml("<disk type='volume' device='disk'>"
                                       "<source pool='default' volume='guest.qcow2'/>"

@@ -26,9 +26,10 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::NetworkExists).virErrorNumber, 9);
     EXPECT_EQ(errorInfo(Code::DeviceMissing).virErrorNumber, 99);     // VIR_ERR_DEVICE_MISSING
     EXPECT_EQ(errorInfo(Code::ConfigUnsupported).virErrorNumber, 67); // VIR_ERR_CONFIG_UNSUPPORTED
-    EXPECT_EQ(errorInfo(Code::MissingName).virErrorNumber, 21);       // VIR_ERR_NO_NAME
-    EXPECT_EQ(errorInfo(Code::MalformedXML).virErrorNumber, 35);      // VIR_ERR_XML_DETAIL
-    EXPECT_EQ(errorInfo(Code::InvalidSchema).virErrorNumber, 92);     // VIR_ERR_XML_INVALID_SCHEMA
+    EXPECT_EQ(errorInfo(Code::OperationUnsupported).virErrorNumber, 84); // ..._UNSUPPORTED
+    EXPECT_EQ(errorInfo(Code::MissingName).virErrorNumber, 21);          // VIR_ERR_NO_NAME
+    EXPECT_EQ(errorInfo(Code::MalformedXML).virErrorNumber, 35);         // VIR_ERR_XML_DETAIL
+    EXPECT_EQ(errorInfo(Code::InvalidSchema).virErrorNumber, 92); // VIR_ERR_XML_INVALID_SCHEMA
     EXPECT_EQ(errorInfo(Code::InvalidState).virErrorNumber, 55);
     EXPECT_EQ(errorInfo(Code::InvalidXML).virErrorNumber, 27);
     EXPECT_EQ(errorInfo(Code::AccessDenied).virErrorNumber, 29);

@@ -124,10 +124,23 @@ TEST(QemuDevices, SpiceWithAllocatedPortAndNoPasswordOnTheCommandLine) {
                          "image-compression=off"));
     EXPECT_TRUE(valuesOf(argv, "-vnc").empty());
     EXPECT_TRUE(hasValue(argv, "-device", "VGA,id=video0")); // libvirt's default video
-    expectRefused("<graphics type='spice' passwd='x'/>", Code::ConfigUnsupported, "passwd");
     expectRefused("<graphics type='spice' tls-port='5902'/>", Code::ConfigUnsupported, "tls-port");
     expectRefused("<graphics type='spice'><gl enable='yes'/></graphics>", Code::ConfigUnsupported,
                   "<gl>");
+}
+
+// With a password, ticketing stays on (QEMU refuses every client until the shim sets the
+// password over QMP), and the password itself is nowhere on the command line.
+TEST(QemuDevices, SpicePasswordKeepsTicketingOnAndOffTheCommandLine) {
+    QemuLaunch launch;
+    launch.spicePort = 5932;
+    auto argv = argvFor("<graphics type='spice' autoport='yes' passwd='s3cr3t' "
+                        "passwdValidTo='2040-01-01T00:00:00'/>",
+                        "pc", launch);
+    EXPECT_TRUE(hasValue(argv, "-spice", "port=5932,addr=127.0.0.1,seamless-migration=on"));
+    for (const auto& arg : argv) {
+        EXPECT_EQ(arg.find("s3cr3t"), std::string::npos) << arg;
+    }
 }
 
 TEST(QemuDevices, SpiceListenElementAndVncBeside) {

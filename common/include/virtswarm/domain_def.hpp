@@ -60,7 +60,8 @@ struct GraphicsDef {
     std::string listen = "127.0.0.1";
     int port = -1; // -1 with autoport
     bool autoport = true;
-    // A VNC password (passwd='...'): reaches QEMU over the monitor, never its command line.
+    // A VNC or SPICE password (passwd='...'): reaches QEMU over the monitor, never its
+    // command line.
     std::optional<std::string> passwd;
     // passwdValidTo='YYYY-MM-DDTHH:MM:SS' (UTC), as seconds since the epoch.
     std::optional<int64_t> passwdValidTo;

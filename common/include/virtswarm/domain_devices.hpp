@@ -27,6 +27,17 @@ Result<DomainXml> withDeviceAdded(const DomainXml& domain, const DeviceSpec& dev
 // Error: InvalidArgs when there is no such device.
 Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& device);
 
+// A device for UpdateDevice (libvirt's virDomainUpdateDeviceFlags): only the <disk> of a
+// cdrom, whose media changes (a <source>: insert; none: eject). Other devices are
+// refused as libvirt refuses them: OperationUnsupported for a `live` update,
+// ConfigUnsupported for a persistent one.
+Result<DeviceSpec> parseMediaChange(std::string_view xml, bool live);
+// The definition with the cdrom at the device's target holding the device's media (its
+// <source> and <driver>); the disk keeps its address and alias. Errors: DeviceMissing
+// (no such target), OperationUnsupported / ConfigUnsupported (`live` as above) when the
+// target is not a cdrom or the update would move it to another bus.
+Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& device, bool live);
+
 // Sets <alias name='...'/> on the n-th element called `element` under <devices>, as the
 // live XML shows QEMU's device ids.
 Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,

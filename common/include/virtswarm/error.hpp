@@ -50,6 +50,9 @@ enum class Code {
     NoSuchNodeDevice,
     // A node device (an mdev UUID, a persistent mdev definition) is already there.
     NodeDeviceExists,
+    // The operation exists but not for this object as it runs (libvirt:
+    // OPERATION_UNSUPPORTED, e.g. a live update of a device kind that cannot be updated).
+    OperationUnsupported,
     Internal,
 };
 

@@ -39,6 +39,10 @@ Result<FirmwareImage> selectFirmware(const DomainDef& def,
 Result<void> resolveFirmware(DomainDef& def, const std::string& nvramDir,
                              const std::vector<FirmwareImage>& images);
 
+// The NVRAM file a domain's firmware uses: its explicit <nvram>, or for UEFI without one
+// the per-VM file <nvramDir>/<name>_VARS.fd; empty for a BIOS guest.
+std::string nvramPathOf(const DomainDef& def, const std::string& nvramDir);
+
 // Creates the NVRAM file from its template if it does not exist yet (a VM's variables
 // are kept from one boot to the next). Error: OperationFailed.
 Result<void> ensureNvram(const FirmwareDef& firmware);

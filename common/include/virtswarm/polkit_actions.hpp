@@ -77,6 +77,7 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "OpenConsole", "org.virtswarm.domain.open-console", Details::Object},
     {names::kDomainInterface, "AttachDevice", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "DetachDevice", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "UpdateDevice", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
     {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
      Details::Object},
