@@ -50,6 +50,14 @@ enum class Code {
     NoSuchNodeDevice,
     // A node device (an mdev UUID, a persistent mdev definition) is already there.
     NodeDeviceExists,
+    NoSuchNWFilter,
+    // A network filter of that name or UUID is already defined.
+    NWFilterExists,
+    // The filter's <filterref>s would make a filter reach itself (libvirt: "filter would
+    // introduce a loop", OPERATION_FAILED).
+    NWFilterLoop,
+    // No filter is bound to that port device (libvirt: NO_NWFILTER_BINDING).
+    NoSuchNWFilterBinding,
     Internal,
 };
 
