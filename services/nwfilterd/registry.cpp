@@ -276,8 +276,7 @@ void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> 
     }
     auto& bound =
         m_bound.emplace(port, Bound{std::move(binding), std::move(rules).value()}).first->second;
-    std::string transaction = updateTransaction({PortChange{port, {}, &bound.rules}});
-    m_nft.apply(std::move(transaction), [this, port, done](Result<void> r) {
+    auto applied = [this, port, done](Result<void> r) {
         if (!r) {
             // Not bound after all; the table is rebuilt without the port.
             log::error(r.error().message());
@@ -288,7 +287,12 @@ void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> 
         }
         log::info("bound port " + port);
         done(success());
-    });
+    };
+    if (!m_tableReady) {
+        rebuild(applied);
+        return;
+    }
+    m_nft.apply(updateTransaction({PortChange{port, {}, &bound.rules}}), applied);
 }
 
 void FilterRegistry::unbind(const std::string& port, std::function<void(Result<void>)> done) {
@@ -311,6 +315,10 @@ void FilterRegistry::unbind(const std::string& port, std::function<void(Result<v
 
 void FilterRegistry::applyOrRebuild(std::string transaction,
                                     std::function<void(Result<void>)> done) {
+    if (!m_tableReady) {
+        rebuild(std::move(done));
+        return;
+    }
     m_nft.apply(std::move(transaction), [this, done](Result<void> r) {
         if (r) {
             done(success());
@@ -328,7 +336,10 @@ void FilterRegistry::rebuild(std::function<void(Result<void>)> done) {
     for (const auto& [port, bound] : m_bound) {
         ports.push_back(&bound.rules);
     }
-    m_nft.apply(rebuildTransaction(ports), std::move(done));
+    m_nft.apply(rebuildTransaction(ports), [this, done](Result<void> r) {
+        m_tableReady = r.ok();
+        done(r);
+    });
 }
 
 } // namespace virtswarm::nwfilter

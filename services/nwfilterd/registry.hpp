@@ -73,7 +73,8 @@ private:
     std::string bindingPath(const std::string& port) const;
     // Someone refers to `name`: another filter, or a port bound to a filter that reaches it.
     std::optional<std::string> user(const std::string& name) const;
-    // Applies `transaction`; on failure rebuilds the whole table from the state.
+    // Applies `transaction` (a rebuild while the table is not ready); on failure rebuilds
+    // the whole table from the state.
     void applyOrRebuild(std::string transaction, std::function<void(Result<void>)> done);
     void rebuild(std::function<void(Result<void>)> done);
 
@@ -85,6 +86,9 @@ private:
     NftRunner m_nft;
     service::ObjectRegistry<FilterObject> m_filters;
     std::map<std::string, Bound> m_bound; // by port device
+    // The table's base (maps, hook chains) was made by this nwfilterd: updates of single
+    // ports can be applied. Until then every change rebuilds the table.
+    bool m_tableReady = false;
 };
 
 } // namespace virtswarm::nwfilter
