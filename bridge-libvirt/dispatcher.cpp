@@ -15,7 +15,7 @@ Dispatcher::Dispatcher(Services& services)
           domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
           networkLifecycleProcedures(), networkEventProcedures(), storagePoolQueryProcedures(),
           storagePoolLifecycleProcedures(), storageVolProcedures(), storageVolStreamProcedures(),
-          storageEventProcedures(), nodeDeviceProcedures()}) {
+          storageEventProcedures(), nodeDeviceProcedures(), nwfilterProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

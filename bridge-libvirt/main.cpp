@@ -237,6 +237,7 @@ int main(int argc, char** argv) {
     NetworkClient networks(connection, loop);
     StorageClient storage(connection, loop);
     NodeDeviceClient nodeDevices(connection, loop);
+    NWFilterClient nwfilters(connection, loop);
     Server server(loop, serverLimits, options.clientLimits);
     EventForwarder events(registry.cache(), [&server](const std::function<void(Client&)>& fn) {
         server.forEachClient(fn);
@@ -249,8 +250,8 @@ int main(int argc, char** argv) {
     storage.setRefreshHandler([&events](const RemoteStoragePool& p) { events.forwardRefresh(p); });
     EmulatorQuery qemuVersion(loop, kDefaultEmulator, {"--version"});
     EmulatorQuery qemuCpuModels(loop, kDefaultEmulator, {"-cpu", "help"});
-    Services services{loop,         registry,    networks,      authority, events,
-                      options.mode, qemuVersion, qemuCpuModels, storage,   nodeDevices};
+    Services services{loop,        registry,      networks, authority,   events,   options.mode,
+                      qemuVersion, qemuCpuModels, storage,  nodeDevices, nwfilters};
     Dispatcher dispatcher(services);
     server.setDispatcher(dispatcher);
 
@@ -278,6 +279,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (auto r = nodeDevices.start(); !r) {
+        log::error(r.error().message());
+        return 1;
+    }
+    if (auto r = nwfilters.start(); !r) {
         log::error(r.error().message());
         return 1;
     }

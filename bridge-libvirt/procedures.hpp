@@ -5,6 +5,7 @@
 #include "domain_cache.hpp"
 #include "network_client.hpp"
 #include "node_device_client.hpp"
+#include "nwfilter_client.hpp"
 #include "registry_client.hpp"
 #include "storage_client.hpp"
 #include "virtswarm/polkit.hpp"
@@ -34,6 +35,7 @@ struct Services {
     EmulatorQuery& qemuCpuModels;  // -cpu help
     StorageClient& storage;        // pools and volumes (storaged)
     NodeDeviceClient& nodeDevices; // host devices (nodedevd)
+    NWFilterClient& nwfilters;     // network filters (nwfilterd)
 
     // The client of an object kind (DomainKind: the registry, NetworkKind: networkd).
     template <typename Kind> ObjectClient<Kind>& objects();
@@ -83,6 +85,7 @@ std::span<const Procedure> storageVolProcedures();
 std::span<const Procedure> storageVolStreamProcedures();
 std::span<const Procedure> storageEventProcedures();
 std::span<const Procedure> nodeDeviceProcedures();
+std::span<const Procedure> nwfilterProcedures();
 
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.

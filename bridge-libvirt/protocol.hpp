@@ -50,6 +50,8 @@ inline constexpr uint32_t kNetworkDhcpLeasesMax = 65536;
 inline constexpr uint32_t kStoragePoolListMax = 4096;
 inline constexpr uint32_t kStorageVolListMax = 16384;
 inline constexpr uint32_t kNodeDeviceListMax = 65536;
+// REMOTE_NWFILTER_LIST_MAX
+inline constexpr uint32_t kNWFilterListMax = 16384;
 inline constexpr uint32_t kNodeDeviceCapsListMax = 65536;
 
 // The highest REMOTE procedure number libvirt has assigned (10.x). Numbers up to it name a
@@ -232,6 +234,15 @@ enum Proc : int32_t {
     ConnectListAllNodeDevices = 285,
     NodeDeviceLookupScsiHostByWwn = 297,
     NodeDeviceDetachFlags = 301,
+    // Network filters.
+    NWFilterLookupByName = 175,
+    NWFilterLookupByUuid = 176,
+    NWFilterGetXmlDesc = 177,
+    ConnectNumOfNWFilters = 178,
+    ConnectListNWFilters = 179,
+    NWFilterDefineXml = 180,
+    NWFilterUndefine = 181,
+    ConnectListAllNWFilters = 286,
 };
 
 // CONNECT_SUPPORTS_FEATURE numbers (VIR_DRV_FEATURE_*).

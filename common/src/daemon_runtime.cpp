@@ -62,6 +62,12 @@ Result<void> DaemonRuntime::takeName(const std::string& name) {
     } catch (const sdbus::Error& e) {
         return Error(Code::InvalidState, "cannot own " + name + ": " + e.getMessage());
     }
+    // The call that activated us was queued for the name: RequestName's synchronous wait
+    // may have read it into sd-bus's queue already, where no fd event will announce it. A
+    // loop iteration that dispatches something refreshes the bus's poll data (the post
+    // source), which then shows the queued message, so it is answered now rather than
+    // when the next message happens to arrive.
+    m_loop->defer([] {});
     log::notice(std::string("ready on the ") + busModeName(m_mode) + " bus as " + name);
     return success();
 }

@@ -32,6 +32,9 @@ constexpr int VIR_ERR_NO_STORAGE_POOL = 49;
 constexpr int VIR_ERR_NO_STORAGE_VOL = 50;
 constexpr int VIR_ERR_STORAGE_VOL_EXIST = 90;
 constexpr int VIR_ERR_NO_NODE_DEVICE = 53;
+constexpr int VIR_ERR_NO_NWFILTER = 62;
+constexpr int VIR_ERR_NO_NWFILTER_BINDING = 101;
+constexpr int VIR_FROM_NWFILTER = 33;
 constexpr int VIR_FROM_STORAGE = 18;
 constexpr int VIR_FROM_NODEDEV = 22;
 constexpr int VIR_FROM_NETWORK = 19;
@@ -99,6 +102,15 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
      VIR_FROM_NODEDEV},
     {Code::OperationUnsupported, "org.virtswarm.Error.OperationUnsupported",
      VIR_ERR_OPERATION_UNSUPPORTED, VIR_FROM_DOMAIN},
+    {Code::NoSuchNWFilter, "org.virtswarm.Error.NoSuchNWFilter", VIR_ERR_NO_NWFILTER,
+     VIR_FROM_NWFILTER},
+    // libvirt answers a name taken by another UUID (and the reverse) with OPERATION_FAILED.
+    {Code::NWFilterExists, "org.virtswarm.Error.NWFilterExists", VIR_ERR_OPERATION_FAILED,
+     VIR_FROM_NWFILTER},
+    {Code::NWFilterLoop, "org.virtswarm.Error.NWFilterLoop", VIR_ERR_OPERATION_FAILED,
+     VIR_FROM_NWFILTER},
+    {Code::NoSuchNWFilterBinding, "org.virtswarm.Error.NoSuchNWFilterBinding",
+     VIR_ERR_NO_NWFILTER_BINDING, VIR_FROM_NWFILTER},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

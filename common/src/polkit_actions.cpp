@@ -24,4 +24,8 @@ PolkitDetails nodeDeviceDetails(const std::string& name, const std::string& vend
                          {"device_class", deviceClass}};
 }
 
+PolkitDetails bindingDetails(const std::string& portDev, const std::string& filterName) {
+    return PolkitDetails{{"port_dev", portDev}, {"nwfilter_name", filterName}};
+}
+
 } // namespace virtswarm::actions

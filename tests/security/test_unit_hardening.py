@@ -26,6 +26,7 @@ UNITS = {
     "virtswarm-networkd.service": ("dbus-policy/systemd", "services/networkd", 4.9),
     "virtswarm-storaged.service": ("dbus-policy/systemd", "services/storaged", 4.9),
     "virtswarm-nodedevd.service": ("dbus-policy/systemd", "services/nodedevd", 4.9),
+    "virtswarm-nwfilterd.service": ("dbus-policy/systemd", "services/nwfilterd", 4.9),
     "virtswarm-proxyd.service": ("bridge-libvirt/systemd", "bridge-libvirt", 4.9),
     # Not a daemon, but it runs as root at every boot and shutdown: confined the same way.
     "virtswarm-guests.service": ("guests/systemd", "guests", 4.9),

@@ -41,6 +41,9 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::ResourceBusy).virErrorDomain, 42);
     EXPECT_EQ(errorInfo(Code::NoSuchNodeDevice).virErrorNumber, 53); // VIR_ERR_NO_NODE_DEVICE
     EXPECT_EQ(errorInfo(Code::NoSuchNodeDevice).virErrorDomain, 22); // VIR_FROM_NODEDEV
+    EXPECT_EQ(errorInfo(Code::NoSuchNWFilter).virErrorNumber, 62);   // VIR_ERR_NO_NWFILTER
+    EXPECT_EQ(errorInfo(Code::NoSuchNWFilter).virErrorDomain, 33);   // VIR_FROM_NWFILTER
+    EXPECT_EQ(errorInfo(Code::NoSuchNWFilterBinding).virErrorNumber, 101);
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

@@ -53,6 +53,14 @@ enum class Code {
     // The operation exists but not for this object as it runs (libvirt:
     // OPERATION_UNSUPPORTED, e.g. a live update of a device kind that cannot be updated).
     OperationUnsupported,
+    NoSuchNWFilter,
+    // A network filter of that name or UUID is already defined.
+    NWFilterExists,
+    // The filter's <filterref>s would make a filter reach itself (libvirt: "filter would
+    // introduce a loop", OPERATION_FAILED).
+    NWFilterLoop,
+    // No filter is bound to that port device (libvirt: NO_NWFILTER_BINDING).
+    NoSuchNWFilterBinding,
     Internal,
 };
 

@@ -29,6 +29,8 @@ enum class Details {
     LeaseOwner,
     // None: the method acts on the daemon itself (ListLeases, Reexec).
     None,
+    // port_dev (the TAP) and nwfilter_name of a filter binding (bindingDetails).
+    Binding,
     // node_device_name, vendor_id, product_id and device_class of a host device
     // (nodeDeviceDetails); for a new mediated device, those of its parent.
     NodeDevice,
@@ -131,6 +133,17 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kNodeDeviceInterface, "Destroy", "org.virtswarm.node-device.stop", Details::NodeDevice},
     {names::kNodeDeviceManagerInterface, "CreateMdev", "org.virtswarm.node-device.start",
      Details::NodeDevice},
+    // Network filters. As libvirt's nwfilter:write + nwfilter:save for a definition.
+    {names::kNWFilterManagerInterface, "DefineXML", "org.virtswarm.nwfilter.write", Details::Object,
+     "org.virtswarm.nwfilter.save"},
+    {names::kNWFilterInterface, "GetXML", "org.virtswarm.nwfilter.read", Details::Object},
+    {names::kNWFilterInterface, "Undefine", "org.virtswarm.nwfilter.delete", Details::Object},
+    {names::kNWFilterManagerInterface, "CreateBinding", "org.virtswarm.nwfilter-binding.create",
+     Details::Binding},
+    {names::kNWFilterManagerInterface, "DeleteBinding", "org.virtswarm.nwfilter-binding.delete",
+     Details::Binding},
+    {names::kNWFilterManagerInterface, "GetBindingXML", "org.virtswarm.nwfilter-binding.read",
+     Details::Binding},
 };
 
 // The entry for a method; a method missing from the table does not compile.
@@ -167,5 +180,8 @@ PolkitDetails objectDetails(std::string_view noun, const std::string& name, cons
 // none (a net or block device).
 PolkitDetails nodeDeviceDetails(const std::string& name, const std::string& vendorId,
                                 const std::string& productId, const std::string& deviceClass);
+
+// Details::Binding.
+PolkitDetails bindingDetails(const std::string& portDev, const std::string& filterName);
 
 } // namespace virtswarm::actions

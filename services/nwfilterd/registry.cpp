@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "registry.hpp"
+
+#include "filter_object.hpp"
+#include "nft_table.hpp"
+#include "standard_filters.hpp"
+#include "virtswarm/atomic_file.hpp"
+#include "virtswarm/log.hpp"
+
+#include <filesystem>
+
+namespace virtswarm::nwfilter {
+
+FilterRegistry::FilterRegistry(sdbus::IConnection& connection, EventLoop& loop, BusMode mode,
+                               DaemonPaths paths)
+    : m_connection(connection)
+    , m_loop(loop)
+    , m_paths(std::move(paths))
+    , m_authority(connection, mode)
+    , m_store(m_paths.configDir)
+    , m_nft(loop, m_paths.stateDir)
+    , m_filters(kFilterKind) {}
+
+FilterRegistry::~FilterRegistry() = default;
+
+void FilterRegistry::start(std::function<void()> ready) {
+    m_filters.loadDefinitions<FilterXml>(
+        m_store, parseFilterXml, [](const FilterXml& f) { return f.def.uuid; },
+        [this](FilterXml filter, bool) { return add(std::move(filter)); });
+    installStandardFilters();
+    loadBindings();
+    if (m_bound.empty()) {
+        // Nothing to filter: nftables is left alone until the first binding (a host that
+        // never binds a port never gets the table).
+        ready();
+        return;
+    }
+    rebuild([ready](Result<void> r) {
+        if (!r) {
+            log::error("cannot restore the filter bindings: " + r.error().message());
+        }
+        ready();
+    });
+}
+
+// Once per host (a marker in the state directory): a standard filter the admin removed
+// later stays removed, as with libvirt's packaged files.
+void FilterRegistry::installStandardFilters() {
+    std::string marker = m_paths.stateDir + "/standard-filters-installed";
+    if (std::filesystem::exists(marker)) {
+        return;
+    }
+    for (const auto& standard : standardFilters()) {
+        if (m_filters.findByName(std::string(standard.name)) != nullptr) {
+            continue; // the admin's own definition wins
+        }
+        auto parsed = parseFilterXml(standard.xml);
+        if (!parsed) {
+            log::error("standard filter " + std::string(standard.name) + ": " +
+                       parsed.error().message());
+            continue;
+        }
+        if (auto saved = m_store.save(parsed.value().def.uuid, parsed.value().xml); !saved) {
+            log::error("cannot save standard filter: " + saved.error().message());
+            return; // no marker: tried again at the next start
+        }
+        (void)add(std::move(parsed).value());
+    }
+    if (auto r = writeFileAtomic(marker, "", 0644); !r) {
+        log::warning(r.error().message());
+    }
+    log::info("installed the standard network filters");
+}
+
+std::string FilterRegistry::bindingPath(const std::string& port) const {
+    return m_paths.runtimeDir + "/bindings/" + port + ".xml";
+}
+
+// A binding that cannot be compiled any more (its filter was changed while nwfilterd
+// was down) is kept on record and logged; its port gets no rules until it is bound again.
+void FilterRegistry::loadBindings() {
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(m_paths.runtimeDir + "/bindings", ec)) {
+        if (entry.path().extension() != ".xml") {
+            continue;
+        }
+        auto text = readFile(entry.path().string(), kMaxBindingXmlBytes);
+        auto parsed = text ? parseBindingXml(text.value()) : Result<BindingXml>(text.takeError());
+        if (!parsed || entry.path().stem().string() != parsed.value().def.portDev) {
+            log::error("binding record " + entry.path().string() + " is unusable; ignored");
+            continue;
+        }
+        auto rules = compilePort(parsed.value().def, lookup());
+        if (!rules) {
+            log::error("binding of " + parsed.value().def.portDev + ": " + rules.error().message());
+            continue;
+        }
+        std::string port = parsed.value().def.portDev;
+        m_bound.emplace(port, Bound{std::move(parsed).value(), std::move(rules).value()});
+    }
+    log::info("restored " + std::to_string(m_bound.size()) + " filter bindings");
+}
+
+Result<FilterObject*> FilterRegistry::add(FilterXml filter) {
+    UuidBytes uuid = filter.def.uuid;
+    std::string name = filter.def.name;
+    return m_filters.add(uuid, name, [&](const std::string& path) {
+        return std::make_unique<FilterObject>(*this, path, std::move(filter));
+    });
+}
+
+FilterLookup FilterRegistry::lookup(const FilterDef* replacement) const {
+    return [this, replacement](const std::string& name) -> const FilterDef* {
+        if (replacement != nullptr && replacement->name == name) {
+            return replacement;
+        }
+        FilterObject* object = m_filters.findByName(name);
+        return object == nullptr ? nullptr : &object->def();
+    };
+}
+
+void FilterRegistry::define(FilterXml filter, std::function<void(Result<FilterObject*>)> done) {
+    if (FilterObject* named = m_filters.findByName(filter.def.name);
+        named != nullptr && !filter.def.uuidGiven) {
+        // A definition without <uuid> of an existing filter: the filter keeps its UUID.
+        std::string made = formatUuid(filter.def.uuid);
+        filter.xml.replace(filter.xml.find(made), made.size(), formatUuid(named->def().uuid));
+        filter.def.uuid = named->def().uuid;
+    }
+    const FilterDef& def = filter.def;
+    FilterObject* sameUuid = m_filters.findByUuid(def.uuid);
+    FilterObject* sameName = m_filters.findByName(def.name);
+    if (sameUuid != sameName) {
+        const FilterObject* other = sameUuid != nullptr ? sameUuid : sameName;
+        done(Error(Code::NWFilterExists, "filter '" + other->def().name +
+                                             "' already exists with uuid " +
+                                             formatUuid(other->def().uuid)));
+        return;
+    }
+    auto proposed = lookup(&def);
+    if (auto r = checkReferences(def, proposed); !r) {
+        done(r.takeError());
+        return;
+    }
+    // Every port the change reaches is compiled before anything changes: a port bound
+    // with too few parameters for the new rules refuses the definition.
+    std::vector<std::pair<Bound*, PortRules>> affected;
+    for (auto& [port, bound] : m_bound) {
+        const FilterDef* top = proposed(bound.binding.def.filter.filter);
+        if (top == nullptr || !reaches(*top, def.name, proposed)) {
+            continue;
+        }
+        auto rules = compilePort(bound.binding.def, proposed);
+        if (!rules) {
+            done(rules.takeError().prefix("port " + port));
+            return;
+        }
+        affected.emplace_back(&bound, std::move(rules).value());
+    }
+    if (auto saved = m_store.save(def.uuid, filter.xml); !saved) {
+        done(saved.takeError());
+        return;
+    }
+    FilterObject* object = sameUuid;
+    if (object != nullptr) {
+        object->redefine(std::move(filter));
+    } else {
+        auto added = add(std::move(filter));
+        if (!added) {
+            done(added.takeError());
+            return;
+        }
+        object = added.value();
+    }
+    log::info("defined network filter '" + object->def().name + "'");
+    std::vector<PortChange> changes;
+    for (auto& [bound, rules] : affected) {
+        changes.push_back(PortChange{bound->rules.port, bound->rules.chainNames(), nullptr});
+        bound->rules = std::move(rules);
+        changes.back().now = &bound->rules;
+    }
+    if (changes.empty()) {
+        done(object);
+        return;
+    }
+    auto guardUuid = object->def().uuid;
+    applyOrRebuild(updateTransaction(changes), [this, guardUuid, done](Result<void> r) {
+        if (!r) {
+            done(r.takeError());
+            return;
+        }
+        auto* now = m_filters.findByUuid(guardUuid);
+        if (now == nullptr) {
+            done(Error(Code::NoSuchNWFilter, "filter removed while its rules were applied"));
+            return;
+        }
+        done(now);
+    });
+}
+
+std::optional<std::string> FilterRegistry::user(const std::string& name) const {
+    auto current = lookup();
+    for (const FilterObject* other : m_filters.all()) {
+        if (other->def().name == name) {
+            continue;
+        }
+        for (const auto& entry : other->def().entries) {
+            if (entry.ref && entry.ref->filter == name) {
+                return "filter '" + other->def().name + "' references it";
+            }
+        }
+    }
+    for (const auto& [port, bound] : m_bound) {
+        const FilterDef* top = current(bound.binding.def.filter.filter);
+        if (top != nullptr && reaches(*top, name, current)) {
+            return "port " + port + " is bound to it";
+        }
+    }
+    return std::nullopt;
+}
+
+void FilterRegistry::undefine(FilterObject& filter, std::function<void(Result<void>)> done) {
+    const FilterDef& def = filter.def();
+    if (auto who = user(def.name)) {
+        done(Error(Code::InvalidState, "filter '" + def.name + "' is in use: " + *who));
+        return;
+    }
+    if (auto r = m_store.remove(def.uuid); !r) {
+        done(r);
+        return;
+    }
+    log::info("undefined network filter '" + def.name + "'");
+    // Called from the object's own method: destroyed on the next loop turn.
+    std::shared_ptr<FilterObject> taken = m_filters.take(def.uuid);
+    m_loop.defer([taken] {});
+    done(success());
+}
+
+Result<const BindingXml*> FilterRegistry::binding(const std::string& port) const {
+    auto it = m_bound.find(port);
+    if (it == m_bound.end()) {
+        return Error(Code::NoSuchNWFilterBinding, "no filter binding for port '" + port + "'");
+    }
+    return &it->second.binding;
+}
+
+std::vector<std::string> FilterRegistry::boundPorts() const {
+    std::vector<std::string> out;
+    for (const auto& [port, bound] : m_bound) {
+        out.push_back(port);
+    }
+    return out;
+}
+
+void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> done) {
+    std::string port = binding.def.portDev;
+    if (m_bound.count(port) > 0) {
+        done(Error(Code::Conflict, "port '" + port + "' already has a filter binding"));
+        return;
+    }
+    auto rules = compilePort(binding.def, lookup());
+    if (!rules) {
+        done(rules.takeError());
+        return;
+    }
+    // Recorded before it is applied: if nwfilterd dies in between, the restarted one
+    // filters the port rather than leaving it open.
+    if (auto dir = makeDirectories(m_paths.runtimeDir + "/bindings", 0700); !dir) {
+        done(dir);
+        return;
+    }
+    if (auto r = writeFileAtomic(bindingPath(port), binding.xml, 0600); !r) {
+        done(r);
+        return;
+    }
+    auto& bound =
+        m_bound.emplace(port, Bound{std::move(binding), std::move(rules).value()}).first->second;
+    auto applied = [this, port, done](Result<void> r) {
+        if (!r) {
+            // Not bound after all; the table is rebuilt without the port.
+            log::error(r.error().message());
+            m_bound.erase(port);
+            (void)removeFileDurable(bindingPath(port));
+            rebuild([done, r](Result<void>) { done(r); });
+            return;
+        }
+        log::info("bound port " + port);
+        done(success());
+    };
+    if (!m_tableReady) {
+        rebuild(applied);
+        return;
+    }
+    m_nft.apply(updateTransaction({PortChange{port, {}, &bound.rules}}), applied);
+}
+
+void FilterRegistry::unbind(const std::string& port, std::function<void(Result<void>)> done) {
+    auto it = m_bound.find(port);
+    if (it == m_bound.end()) {
+        done(Error(Code::NoSuchNWFilterBinding, "no filter binding for port '" + port + "'"));
+        return;
+    }
+    std::string transaction =
+        updateTransaction({PortChange{port, it->second.rules.chainNames(), nullptr}});
+    m_bound.erase(it);
+    (void)removeFileDurable(bindingPath(port));
+    applyOrRebuild(std::move(transaction), [port, done](Result<void> r) {
+        if (r) {
+            log::info("unbound port " + port);
+        }
+        done(r);
+    });
+}
+
+void FilterRegistry::applyOrRebuild(std::string transaction,
+                                    std::function<void(Result<void>)> done) {
+    if (!m_tableReady) {
+        rebuild(std::move(done));
+        return;
+    }
+    m_nft.apply(std::move(transaction), [this, done](Result<void> r) {
+        if (r) {
+            done(success());
+            return;
+        }
+        // The table is not what the state says (a failed update, or someone changed it):
+        // make it so again, and report the first failure.
+        log::error(r.error().message());
+        rebuild([done, r](Result<void>) { done(r); });
+    });
+}
+
+void FilterRegistry::rebuild(std::function<void(Result<void>)> done) {
+    std::vector<const PortRules*> ports;
+    for (const auto& [port, bound] : m_bound) {
+        ports.push_back(&bound.rules);
+    }
+    m_nft.apply(rebuildTransaction(ports), [this, done](Result<void> r) {
+        m_tableReady = r.ok();
+        done(r);
+    });
+}
+
+} // namespace virtswarm::nwfilter

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include "binding_def.hpp"
+#include "filter_graph.hpp"
+#include "nft_runner.hpp"
+#include "port_rules.hpp"
+#include "virtswarm/definition_store.hpp"
+#include "virtswarm/event_loop.hpp"
+#include "virtswarm/names.hpp"
+#include "virtswarm/nwfilter_def.hpp"
+#include "virtswarm/paths.hpp"
+#include "virtswarm/polkit.hpp"
+#include "virtswarm/service/object_registry.hpp"
+
+#include <functional>
+#include <map>
+#include <sdbus-c++/sdbus-c++.h>
+#include <string>
+#include <vector>
+
+namespace virtswarm::nwfilter {
+
+class FilterObject;
+
+inline constexpr service::ObjectKind kFilterKind{"nwfilter", names::kNWFilterPathPrefix,
+                                                 Code::NWFilterExists, Code::NoSuchNWFilter};
+
+// nwfilterd's model: the filters (persistent definitions), the bindings of filters to
+// ports (kept in the runtime directory: they live as long as the ports, not across a
+// reboot), and the nftables table that holds what the bindings compile to.
+//
+// Every change is checked in full before anything changes (references, loops, and the
+// compilation of every port it affects), then saved, then applied to nftables in one
+// transaction; `done` is called once the rules are in place.
+class FilterRegistry {
+public:
+    FilterRegistry(sdbus::IConnection& connection, EventLoop& loop, BusMode mode,
+                   DaemonPaths paths);
+    ~FilterRegistry();
+
+    // Loads the definitions (installing the standard filters on first start) and the
+    // bindings, rebuilds the table from them, then calls `ready`.
+    void start(std::function<void()> ready);
+
+    void define(FilterXml filter, std::function<void(Result<FilterObject*>)> done);
+    void undefine(FilterObject& filter, std::function<void(Result<void>)> done);
+
+    void bind(BindingXml binding, std::function<void(Result<void>)> done);
+    void unbind(const std::string& port, std::function<void(Result<void>)> done);
+    Result<const BindingXml*> binding(const std::string& port) const;
+    std::vector<std::string> boundPorts() const;
+
+    const service::ObjectRegistry<FilterObject>& filters() const { return m_filters; }
+    // The filters as they are, or with `replacement` in place of the filter of its name.
+    FilterLookup lookup(const FilterDef* replacement = nullptr) const;
+
+    sdbus::IConnection& connection() { return m_connection; }
+    Authority& authority() { return m_authority; }
+    static std::string objectPathFor(const UuidBytes& uuid) {
+        return service::objectPath(kFilterKind.pathPrefix, uuid);
+    }
+
+private:
+    struct Bound {
+        BindingXml binding;
+        PortRules rules;
+    };
+
+    Result<FilterObject*> add(FilterXml filter);
+    void installStandardFilters();
+    void loadBindings();
+    std::string bindingPath(const std::string& port) const;
+    // Someone refers to `name`: another filter, or a port bound to a filter that reaches it.
+    std::optional<std::string> user(const std::string& name) const;
+    // Applies `transaction` (a rebuild while the table is not ready); on failure rebuilds
+    // the whole table from the state.
+    void applyOrRebuild(std::string transaction, std::function<void(Result<void>)> done);
+    void rebuild(std::function<void(Result<void>)> done);
+
+    sdbus::IConnection& m_connection;
+    EventLoop& m_loop;
+    DaemonPaths m_paths;
+    Authority m_authority;
+    DefinitionStore m_store;
+    NftRunner m_nft;
+    service::ObjectRegistry<FilterObject> m_filters;
+    std::map<std::string, Bound> m_bound; // by port device
+    // The table's base (maps, hook chains) was made by this nwfilterd: updates of single
+    // ports can be applied. Until then every change rebuilds the table.
+    bool m_tableReady = false;
+};
+
+} // namespace virtswarm::nwfilter
