@@ -239,9 +239,22 @@ void DomainModel::destroy(std::function<void(Result<void>)> done) {
         destroyWithoutShim(std::move(done));
         return;
     }
-    // The shim answers once QEMU is gone, after its SIGTERM grace period.
+    // The shim answers once QEMU is gone, after its SIGTERM grace period. A shim on its
+    // way out (another Destroy, or the guest's power-off, ended QEMU) may exit before it
+    // reads this call: the bus answers NoReply. If the domain is off by then, the caller
+    // lost the race, and hears what libvirt tells the loser: the domain is not running.
+    auto guard = m_lifetime.guard();
     m_shims.callMethod(uuidHex(), "Destroy", m_config.shimCallTimeout + std::chrono::seconds(15),
-                       std::move(done));
+                       [this, guard, done = std::move(done)](Result<void> r) {
+                           bool shimLeft = !r && (r.error().code() == Code::Timeout ||
+                                                  r.error().code() == Code::HypervisorGone);
+                           if (shimLeft && guard.alive() && !active()) {
+                               done(Error(Code::InvalidState,
+                                          "domain '" + m_domain.def.name + "' is not running"));
+                               return;
+                           }
+                           done(std::move(r));
+                       });
 }
 
 void DomainModel::destroyWithoutShim(std::function<void(Result<void>)> done) {
