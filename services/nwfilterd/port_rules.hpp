@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "binding_def.hpp"
 #include "filter_graph.hpp"
+#include "virtswarm/nwfilter_binding.hpp"
 
 #include <string>
 #include <vector>

@@ -19,7 +19,10 @@ FilterRegistry::FilterRegistry(sdbus::IConnection& connection, EventLoop& loop, 
     , m_authority(connection, mode)
     , m_store(m_paths.configDir)
     , m_nft(loop, m_paths.stateDir)
-    , m_filters(kFilterKind) {}
+    , m_filters(kFilterKind)
+    , m_ports(
+          loop, [this](int ifindex, const std::string&) { portRemoved(ifindex); },
+          [this] { dropGonePorts(); }) {}
 
 FilterRegistry::~FilterRegistry() = default;
 
@@ -97,7 +100,14 @@ void FilterRegistry::loadBindings() {
             continue;
         }
         std::string port = parsed.value().def.portDev;
-        m_bound.emplace(port, Bound{std::move(parsed).value(), std::move(rules).value()});
+        int ifindex = portIndex(port);
+        if (ifindex == 0) {
+            // The port went while no nwfilterd was there to see it.
+            log::info("port " + port + " is gone; its binding with it");
+            (void)removeFileDurable(entry.path().string());
+            continue;
+        }
+        m_bound.emplace(port, Bound{std::move(parsed).value(), std::move(rules).value(), ifindex});
     }
     log::info("restored " + std::to_string(m_bound.size()) + " filter bindings");
 }
@@ -254,6 +264,7 @@ std::vector<std::string> FilterRegistry::boundPorts() const {
 }
 
 void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> done) {
+    m_ports.drain(); // an earlier device of this name may be gone, its binding with it
     std::string port = binding.def.portDev;
     if (m_bound.count(port) > 0) {
         done(Error(Code::Conflict, "port '" + port + "' already has a filter binding"));
@@ -275,7 +286,8 @@ void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> 
         return;
     }
     auto& bound =
-        m_bound.emplace(port, Bound{std::move(binding), std::move(rules).value()}).first->second;
+        m_bound.emplace(port, Bound{std::move(binding), std::move(rules).value(), portIndex(port)})
+            .first->second;
     auto applied = [this, port, done](Result<void> r) {
         if (!r) {
             // Not bound after all; the table is rebuilt without the port.
@@ -339,6 +351,37 @@ void FilterRegistry::rebuild(std::function<void(Result<void>)> done) {
     m_nft.apply(rebuildTransaction(ports), [this, done](Result<void> r) {
         m_tableReady = r.ok();
         done(r);
+    });
+}
+
+void FilterRegistry::portRemoved(int ifindex) {
+    for (const auto& [port, bound] : m_bound) {
+        if (bound.ifindex != 0 && bound.ifindex == ifindex) {
+            std::string name = port; // the key goes with the binding
+            dropBinding(name, "its device is gone");
+            return;
+        }
+    }
+}
+
+void FilterRegistry::dropGonePorts() {
+    std::vector<std::string> gone;
+    for (const auto& [port, bound] : m_bound) {
+        if (bound.ifindex != 0 && portIndex(port) != bound.ifindex) {
+            gone.push_back(port);
+        }
+    }
+    for (const auto& port : gone) {
+        dropBinding(port, "its device is gone");
+    }
+}
+
+void FilterRegistry::dropBinding(const std::string& port, const std::string& why) {
+    log::info("dropping the filter binding of " + port + ": " + why);
+    unbind(port, [port](Result<void> r) {
+        if (!r) {
+            log::error("unbinding " + port + ": " + r.error().message());
+        }
     });
 }
 

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "binding_def.hpp"
 #include "filter_graph.hpp"
 #include "nft_runner.hpp"
+#include "port_monitor.hpp"
 #include "port_rules.hpp"
 #include "virtswarm/definition_store.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/names.hpp"
+#include "virtswarm/nwfilter_binding.hpp"
 #include "virtswarm/nwfilter_def.hpp"
 #include "virtswarm/paths.hpp"
 #include "virtswarm/polkit.hpp"
@@ -65,6 +66,7 @@ private:
     struct Bound {
         BindingXml binding;
         PortRules rules;
+        int ifindex = 0; // of the port's device when bound; 0: there was none
     };
 
     Result<FilterObject*> add(FilterXml filter);
@@ -77,6 +79,12 @@ private:
     // the whole table from the state.
     void applyOrRebuild(std::string transaction, std::function<void(Result<void>)> done);
     void rebuild(std::function<void(Result<void>)> done);
+    // The device `ifindex` is gone: so is the binding of its port (not that of a newer
+    // device with the same name).
+    void portRemoved(int ifindex);
+    // After lost notifications: drops the bindings whose device is gone or was replaced.
+    void dropGonePorts();
+    void dropBinding(const std::string& port, const std::string& why);
 
     sdbus::IConnection& m_connection;
     EventLoop& m_loop;
@@ -89,6 +97,7 @@ private:
     // The table's base (maps, hook chains) was made by this nwfilterd: updates of single
     // ports can be applied. Until then every change rebuilds the table.
     bool m_tableReady = false;
+    PortMonitor m_ports; // last: its callbacks use the members above
 };
 
 } // namespace virtswarm::nwfilter

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "binding_def.hpp"
+#include "virtswarm/nwfilter_binding.hpp"
 
 #include "virtswarm/xml.hpp"
 
