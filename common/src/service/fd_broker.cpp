@@ -13,8 +13,7 @@ namespace {
 template <typename Reply, typename Send>
 void handOut(sdbus::IObject& object, Authority& authority, Reply&& result,
              Result<PolkitDetails> request, const actions::MethodAction& action,
-             std::optional<uid_t> onBehalfOf,
-             std::function<Result<BrokeredFd>(uid_t requester)> open, Send send) {
+             std::optional<uid_t> onBehalfOf, AsyncFdOpener open, Send send) {
     auto shared = share(std::move(result));
     if (!request) {
         fail(shared, request.error());
@@ -25,13 +24,14 @@ void handOut(sdbus::IObject& object, Authority& authority, Reply&& result,
             fail(shared, requester.error());
             return;
         }
-        auto opened = open(requester.value());
-        if (!opened) {
-            fail(shared, opened.error());
-            return;
-        }
-        // Our copy closes with the reply; the caller's copy keeps the resource.
-        send(*shared, std::move(opened).value());
+        open(requester.value(), [shared, send](Result<BrokeredFd> opened) {
+            if (!opened) {
+                fail(shared, opened.error());
+                return;
+            }
+            // Our copy closes with the reply; the caller's copy keeps the resource.
+            send(*shared, std::move(opened).value());
+        });
     };
     Caller caller = currentCaller(object);
     if (onBehalfOf) {
@@ -43,11 +43,25 @@ void handOut(sdbus::IObject& object, Authority& authority, Reply&& result,
     }
 }
 
+// A synchronous opener as an asynchronous one.
+AsyncFdOpener deferred(std::function<Result<BrokeredFd>(uid_t requester)> open) {
+    return [open = std::move(open)](uid_t requester, std::function<void(Result<BrokeredFd>)> done) {
+        done(open(requester));
+    };
+}
+
 } // namespace
 
 void handOutFd(sdbus::IObject& object, Authority& authority, FdReply&& result,
                Result<PolkitDetails> request, const actions::MethodAction& action,
                std::function<Result<BrokeredFd>(uid_t requester)> open) {
+    handOutFdAsync(object, authority, std::move(result), std::move(request), action,
+                   deferred(std::move(open)));
+}
+
+void handOutFdAsync(sdbus::IObject& object, Authority& authority, FdReply&& result,
+                    Result<PolkitDetails> request, const actions::MethodAction& action,
+                    AsyncFdOpener open) {
     handOut(object, authority, std::move(result), std::move(request), action, std::nullopt,
             std::move(open), [](FdReply& reply, BrokeredFd opened) {
                 reply.returnResults(sdbus::UnixFd(opened.fd, sdbus::adopt_fd), opened.name);
@@ -59,7 +73,7 @@ void handOutFd(sdbus::IObject& object, Authority& authority, FdReplyWithAttribut
                std::optional<uid_t> onBehalfOf,
                std::function<Result<BrokeredFd>(uid_t requester)> open) {
     handOut(object, authority, std::move(result), std::move(request), action, onBehalfOf,
-            std::move(open), [](FdReplyWithAttributes& reply, BrokeredFd opened) {
+            deferred(std::move(open)), [](FdReplyWithAttributes& reply, BrokeredFd opened) {
                 reply.returnResults(sdbus::UnixFd(opened.fd, sdbus::adopt_fd), opened.name,
                                     opened.attributes);
             });

@@ -40,6 +40,13 @@ using FdReplyWithAttributes = sdbus::Result<sdbus::UnixFd, std::string, FdAttrib
 void handOutFd(sdbus::IObject& object, Authority& authority, FdReply&& result,
                Result<PolkitDetails> request, const actions::MethodAction& action,
                std::function<Result<BrokeredFd>(uid_t requester)> open);
+// An `open` that finishes later (it asks another daemon): it calls `done` exactly once,
+// with the fd or why there is none.
+using AsyncFdOpener =
+    std::function<void(uid_t requester, std::function<void(Result<BrokeredFd>)> done)>;
+void handOutFdAsync(sdbus::IObject& object, Authority& authority, FdReply&& result,
+                    Result<PolkitDetails> request, const actions::MethodAction& action,
+                    AsyncFdOpener open);
 // The same with attributes in the reply. With `onBehalfOf`, polkit decides for that uid
 // rather than the caller's (Authority::checkBusNameOnBehalfOf: a root shim asking for its
 // domain's definer), and `open` gets that uid.
