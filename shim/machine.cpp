@@ -141,7 +141,7 @@ void Machine::acquireTaps(size_t from) {
             return;
         }
         auto guard = m_lifetime.guard();
-        m_tapBroker->acquire(nics[i], [this, guard, i](Result<TapBroker::Tap> tap) {
+        m_tapBroker->acquire(nics[i], m_domain.def, [this, guard, i](Result<TapBroker::Tap> tap) {
             if (!guard.alive() || m_phase != MachinePhase::Launching) {
                 if (tap) {
                     ::close(tap.value().fd);

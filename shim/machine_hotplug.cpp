@@ -305,51 +305,53 @@ void Machine::plugTapInterface(DomainXml next, Done done) {
     size_t index = next.def.interfaces.size() - 1;
     InterfaceDef nic = next.def.interfaces[index];
     auto guard = m_lifetime.guard();
-    m_tapBroker->acquire(nic, [this, guard, nic, index, next = std::move(next),
-                               done](Result<TapBroker::Tap> tap) mutable {
-        if (!guard.alive()) {
-            if (tap) {
-                ::close(tap.value().fd);
+    m_tapBroker->acquire(
+        nic, m_domain.def,
+        [this, guard, nic, index, next = std::move(next),
+         done](Result<TapBroker::Tap> tap) mutable {
+            if (!guard.alive()) {
+                if (tap) {
+                    ::close(tap.value().fd);
+                }
+                return;
             }
-            return;
-        }
-        if (!tap) {
-            done(tap.takeError());
-            return;
-        }
-        std::string alias = qemu_id::hotplugNic(nic.mac);
-        std::string netdev = qemu_id::nicBackend(alias);
-        std::string fdName = qemu_id::nicTapFd(alias);
-        Plug plug;
-        plug.what = "interface";
-        plug.backendCommand = "netdev_add";
-        plug.backendArgs = {{"type", "tap"}, {"id", netdev}, {"fd", fdName}};
-        // netdev_add takes the descriptor; one it refused is still the monitor's.
-        plug.releaseCommand = "closefd";
-        plug.releaseArgs = {{"fdname", fdName}};
-        plug.undoCommand = "netdev_del";
-        plug.undoArgs = {{"id", netdev}};
-        plug.device = {{"driver", qemuNicDevice(nic.model)},
-                       {"netdev", netdev},
-                       {"id", alias},
-                       {"mac", nic.mac}};
-        DomainXml live = withAlias(next, "interface", index, alias).value_or(next);
-        plug.live = withInterfaceTarget(live, index, tap.value().ifname).value_or(live);
-        // The monitor sends its own copy; ours goes now.
-        m_qmp.executeWithFd(
-            "getfd", {{"fdname", fdName}}, tap.value().fd,
-            [this, guard, plug = std::move(plug), done](Result<nlohmann::json> r) mutable {
-                if (!guard.alive()) {
-                    return;
-                }
-                if (!r) {
-                    done(r.takeError().prefix("handing the TAP to QEMU"));
-                    return;
-                }
-                plugDevice(std::move(plug), std::move(done));
-            });
-        ::close(tap.value().fd);
-    });
+            if (!tap) {
+                done(tap.takeError());
+                return;
+            }
+            std::string alias = qemu_id::hotplugNic(nic.mac);
+            std::string netdev = qemu_id::nicBackend(alias);
+            std::string fdName = qemu_id::nicTapFd(alias);
+            Plug plug;
+            plug.what = "interface";
+            plug.backendCommand = "netdev_add";
+            plug.backendArgs = {{"type", "tap"}, {"id", netdev}, {"fd", fdName}};
+            // netdev_add takes the descriptor; one it refused is still the monitor's.
+            plug.releaseCommand = "closefd";
+            plug.releaseArgs = {{"fdname", fdName}};
+            plug.undoCommand = "netdev_del";
+            plug.undoArgs = {{"id", netdev}};
+            plug.device = {{"driver", qemuNicDevice(nic.model)},
+                           {"netdev", netdev},
+                           {"id", alias},
+                           {"mac", nic.mac}};
+            DomainXml live = withAlias(next, "interface", index, alias).value_or(next);
+            plug.live = withInterfaceTarget(live, index, tap.value().ifname).value_or(live);
+            // The monitor sends its own copy; ours goes now.
+            m_qmp.executeWithFd(
+                "getfd", {{"fdname", fdName}}, tap.value().fd,
+                [this, guard, plug = std::move(plug), done](Result<nlohmann::json> r) mutable {
+                    if (!guard.alive()) {
+                        return;
+                    }
+                    if (!r) {
+                        done(r.takeError().prefix("handing the TAP to QEMU"));
+                        return;
+                    }
+                    plugDevice(std::move(plug), std::move(done));
+                });
+            ::close(tap.value().fd);
+        });
 }
 
 // Backend first, then the device; a device QEMU refuses takes its backend away again, so

@@ -47,8 +47,29 @@ Result<TapBroker::NetworkdProxy*> TapBroker::networkd() {
     return m_networkd.get();
 }
 
-void TapBroker::acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)> done) {
+namespace {
+
+// networkd binds the filter (options documented in org.virtswarm.Network1.Manager.xml).
+void addFilterRequest(const InterfaceDef& nic, const DomainDef& domain, Options& options) {
+    if (!nic.filterref) {
+        return;
+    }
+    std::vector<sdbus::Struct<std::string, std::string>> parameters;
+    for (const auto& [name, value] : nic.filterref->parameters) {
+        parameters.emplace_back(name, value);
+    }
+    options.emplace("filter", sdbus::Variant(nic.filterref->filter));
+    options.emplace("filter_parameters", sdbus::Variant(parameters));
+    options.emplace("owner_name", sdbus::Variant(domain.name));
+    options.emplace("owner_uuid", sdbus::Variant(formatUuid(domain.uuid)));
+}
+
+} // namespace
+
+void TapBroker::acquire(const InterfaceDef& nic, const DomainDef& domain,
+                        std::function<void(Result<Tap>)> done) {
     Options options{{"mac", sdbus::Variant(nic.mac)}};
+    addFilterRequest(nic, domain, options);
     std::string network;
     if (nic.type == "bridge") {
         options.emplace("bridge", sdbus::Variant(nic.source));

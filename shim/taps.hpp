@@ -29,8 +29,10 @@ public:
     ~TapBroker();
 
     // Asks networkd for a TAP on the NIC's network (type 'network') or host bridge
-    // (type 'bridge'). The fd is the caller's to pass on and close.
-    void acquire(const InterfaceDef& nic, std::function<void(Result<Tap>)> done);
+    // (type 'bridge'), with the NIC's network filter bound to it (owned by `domain`) when
+    // it has a <filterref>. The fd is the caller's to pass on and close.
+    void acquire(const InterfaceDef& nic, const DomainDef& domain,
+                 std::function<void(Result<Tap>)> done);
 
 private:
     class NetworkdProxy;

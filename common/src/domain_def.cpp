@@ -182,6 +182,16 @@ Result<InterfaceDef> parseInterface(xml::Node node) {
             return unsupported("interface model '" + nic.model + "' is not supported");
         }
     }
+    if (auto ref = xml::firstChild(node, "filterref")) {
+        if (nic.type == "user") {
+            return unsupported("a <filterref> needs an interface of type network or bridge");
+        }
+        auto parsed = nwfilter::parseFilterRef(ref);
+        if (!parsed) {
+            return parsed.takeError();
+        }
+        nic.filterref = std::move(parsed).value();
+    }
     return withAddress(node, Result<InterfaceDef>(std::move(nic)));
 }
 

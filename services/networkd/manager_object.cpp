@@ -9,6 +9,8 @@
 #include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/service/fd_broker.hpp"
 
+#include <unistd.h>
+
 namespace virtswarm::network {
 namespace {
 
@@ -20,7 +22,8 @@ constexpr auto kAcquireTap = actions::forMethod(names::kNetworkManagerInterface,
 
 ManagerObject::ManagerObject(NetworkRegistry& registry)
     : ManagerBase(registry.connection(), names::kNetworkRootPath, registry.networks())
-    , m_registry(registry) {
+    , m_registry(registry)
+    , m_filters(registry.connection()) {
     registerAdaptor();
     m_registry.setEventEmitter([this](const NetworkObject& n, int event) {
         emitNetworkEvent(NetworkRegistry::objectPathFor(n.def().uuid), n.def().name, n.uuidText(),
@@ -108,33 +111,62 @@ Result<PolkitDetails> tapRequest(const NetworkRegistry& registry, const std::str
 void ManagerObject::AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result,
                                std::string network, Options options) {
     auto bridgeOption = stringOption(options, "bridge", "");
+    auto macOption = stringOption(options, "mac", "");
     std::string hostBridge = bridgeOption ? bridgeOption.value() : std::string();
+    std::string mac = macOption ? macOption.value() : std::string();
+    auto filter = filterRequestFrom(options);
     Result<PolkitDetails> request = tapRequest(m_registry, network, hostBridge);
-    if (auto r = checkOptions(options, {"mac", "bridge"}); !r) {
+    if (auto r = checkOptions(
+            options, {"mac", "bridge", "filter", "filter_parameters", "owner_name", "owner_uuid"});
+        !r) {
         request = r.error();
+    } else if (!filter) {
+        request = filter.error();
+    } else if (filter.value() && mac.empty()) {
+        request = Error(Code::InvalidArgs, "a filter binding needs the guest's 'mac'");
     }
-    service::handOutFd(
+    auto filterRequest = filter ? filter.value() : std::nullopt;
+    service::handOutFdAsync(
         getObject(), m_registry.authority(), std::move(result), std::move(request), kAcquireTap,
-        [this, network, hostBridge](uid_t owner) -> Result<service::BrokeredFd> {
-            // Looked up again: the network may have stopped while polkit decided.
-            std::string bridge = hostBridge;
-            if (!network.empty()) {
-                NetworkObject* n = m_registry.findByName(network);
-                if (n == nullptr || !n->active()) {
-                    return Error(Code::InvalidState, "network '" + network + "' is not active");
+        [this, network, hostBridge, filterRequest, mac](uid_t owner, auto done) {
+            auto tap = createTap(network, hostBridge, owner);
+            if (!tap || !filterRequest) {
+                done(std::move(tap));
+                return;
+            }
+            // The TAP goes to the shim only once its filter is in place; a refused binding
+            // closes it, which removes the device.
+            service::BrokeredFd made = tap.value();
+            m_filters.bind(*filterRequest, made.name, mac, [made, done](Result<void> bound) {
+                if (!bound) {
+                    ::close(made.fd);
+                    done(bound.error());
+                    return;
                 }
-                bridge = n->def().bridge;
-            } else if (!m_registry.links().isBridge(bridge)) {
-                return Error(Code::OperationFailed, "'" + bridge + "' is not a bridge");
-            }
-            auto tap = m_registry.links().createTap(bridge, owner);
-            if (!tap) {
-                return tap.takeError();
-            }
-            log::info("TAP " + tap.value().name + " on " + bridge + " for uid " +
-                      std::to_string(owner));
-            return service::BrokeredFd{tap.value().fd, tap.value().name};
+                done(made);
+            });
         });
+}
+
+Result<service::BrokeredFd> ManagerObject::createTap(const std::string& network,
+                                                     const std::string& hostBridge, uid_t owner) {
+    // Looked up again: the network may have stopped while polkit decided.
+    std::string bridge = hostBridge;
+    if (!network.empty()) {
+        NetworkObject* n = m_registry.findByName(network);
+        if (n == nullptr || !n->active()) {
+            return Error(Code::InvalidState, "network '" + network + "' is not active");
+        }
+        bridge = n->def().bridge;
+    } else if (!m_registry.links().isBridge(bridge)) {
+        return Error(Code::OperationFailed, "'" + bridge + "' is not a bridge");
+    }
+    auto tap = m_registry.links().createTap(bridge, owner);
+    if (!tap) {
+        return tap.takeError();
+    }
+    log::info("TAP " + tap.value().name + " on " + bridge + " for uid " + std::to_string(owner));
+    return service::BrokeredFd{tap.value().fd, tap.value().name};
 }
 
 } // namespace virtswarm::network

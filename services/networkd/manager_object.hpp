@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "filter_binder.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/network_def.hpp"
+#include "virtswarm/service/fd_broker.hpp"
 #include "virtswarm/service/manager_base.hpp"
 
 #include <functional>
@@ -32,8 +34,12 @@ private:
     std::vector<sdbus::ObjectPath> ListNetworks(const Options& options) override;
     void AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result, std::string network,
                     Options options) override;
+    // A TAP on the active network's bridge (or the host bridge), owned by `owner`.
+    Result<service::BrokeredFd> createTap(const std::string& network, const std::string& hostBridge,
+                                          uid_t owner);
 
     NetworkRegistry& m_registry;
+    FilterBinder m_filters;
 };
 
 } // namespace virtswarm::network

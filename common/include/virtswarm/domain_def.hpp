@@ -4,6 +4,7 @@
 #include "virtswarm/device_address.hpp"
 #include "virtswarm/domain_platform.hpp"
 #include "virtswarm/domain_tool_devices.hpp"
+#include "virtswarm/nwfilter_def.hpp"
 #include "virtswarm/result.hpp"
 #include "virtswarm/uuid.hpp"
 
@@ -53,6 +54,9 @@ struct InterfaceDef {
     std::string mac;
     std::string model = "virtio"; // virtio | e1000e | e1000 | rtl8139
     DeviceAddress address;
+    // <filterref filter='...'><parameter .../></filterref>: bound to the TAP by networkd
+    // (through virtswarm-nwfilterd) before QEMU gets it; network and bridge NICs only.
+    std::optional<nwfilter::FilterRef> filterref;
 };
 
 struct GraphicsDef {
