@@ -31,8 +31,8 @@ void FilterRegistry::start(std::function<void()> ready) {
         m_store, parseFilterXml, [](const FilterXml& f) { return f.def.uuid; },
         [this](FilterXml filter, bool) { return add(std::move(filter)); });
     installStandardFilters();
-    loadBindings();
-    if (m_bound.empty()) {
+    bool dropped = loadBindings();
+    if (m_bound.empty() && !dropped) {
         // Nothing to filter: nftables is left alone until the first binding (a host that
         // never binds a port never gets the table).
         ready();
@@ -79,9 +79,11 @@ std::string FilterRegistry::bindingPath(const std::string& port) const {
     return m_paths.runtimeDir + "/bindings/" + port + ".xml";
 }
 
+// A binding whose port is gone is dropped (true: its rules are still in the table).
 // A binding that cannot be compiled any more (its filter was changed while nwfilterd
 // was down) is kept on record and logged; its port gets no rules until it is bound again.
-void FilterRegistry::loadBindings() {
+bool FilterRegistry::loadBindings() {
+    bool dropped = false;
     std::error_code ec;
     for (const auto& entry :
          std::filesystem::directory_iterator(m_paths.runtimeDir + "/bindings", ec)) {
@@ -105,11 +107,13 @@ void FilterRegistry::loadBindings() {
             // The port went while no nwfilterd was there to see it.
             log::info("port " + port + " is gone; its binding with it");
             (void)removeFileDurable(entry.path().string());
+            dropped = true;
             continue;
         }
         m_bound.emplace(port, Bound{std::move(parsed).value(), std::move(rules).value(), ifindex});
     }
     log::info("restored " + std::to_string(m_bound.size()) + " filter bindings");
+    return dropped;
 }
 
 Result<FilterObject*> FilterRegistry::add(FilterXml filter) {

@@ -71,7 +71,7 @@ private:
 
     Result<FilterObject*> add(FilterXml filter);
     void installStandardFilters();
-    void loadBindings();
+    bool loadBindings();
     std::string bindingPath(const std::string& port) const;
     // Someone refers to `name`: another filter, or a port bound to a filter that reaches it.
     std::optional<std::string> user(const std::string& name) const;
