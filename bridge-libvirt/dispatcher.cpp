@@ -15,7 +15,8 @@ Dispatcher::Dispatcher(Services& services)
           domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
           networkLifecycleProcedures(), networkEventProcedures(), storagePoolQueryProcedures(),
           storagePoolLifecycleProcedures(), storageVolProcedures(), storageVolStreamProcedures(),
-          storageEventProcedures(), nodeDeviceProcedures(), nwfilterProcedures()}) {
+          storageEventProcedures(), nodeDeviceProcedures(), nwfilterProcedures(),
+          nwfilterBindingProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

@@ -49,4 +49,31 @@ void NWFilterClient::undefine(const std::string& path, Done done) {
         [](sdbus::MethodCall& m) { m << Options{}; }, std::move(done));
 }
 
+void NWFilterClient::listBindings(Then<std::vector<std::string>> done) {
+    m_service.callReturning<std::vector<std::string>>(
+        names::kNWFilterRootPath, names::kNWFilterManagerInterface, "ListBindings",
+        ServiceClient::kCallTimeout, [](sdbus::MethodCall& m) { m << Options{}; }, std::move(done));
+}
+
+void NWFilterClient::bindingXml(const std::string& port, Then<std::string> done) {
+    m_service.callReturning<std::string>(
+        names::kNWFilterRootPath, names::kNWFilterManagerInterface, "GetBindingXML",
+        ServiceClient::kCallTimeout, [&port](sdbus::MethodCall& m) { m << port << Options{}; },
+        std::move(done));
+}
+
+void NWFilterClient::createBinding(const std::string& xml, Then<std::string> done) {
+    m_service.callReturning<std::string>(
+        names::kNWFilterRootPath, names::kNWFilterManagerInterface, "CreateBinding",
+        ServiceClient::kCallTimeout, [&xml](sdbus::MethodCall& m) { m << xml << Options{}; },
+        std::move(done));
+}
+
+void NWFilterClient::deleteBinding(const std::string& port, Done done) {
+    m_service.callVoid(
+        names::kNWFilterRootPath, names::kNWFilterManagerInterface, "DeleteBinding",
+        ServiceClient::kCallTimeout, [&port](sdbus::MethodCall& m) { m << port << Options{}; },
+        std::move(done));
+}
+
 } // namespace virtswarm::bridge

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <tuple>
+#include <vector>
 
 // The bridge's side of virtswarm-nwfilterd (org.virtswarm.NWFilter1, system bus): a copy
 // of its filters (name and UUID) for lists and lookups without a round trip, and its
@@ -41,6 +42,12 @@ public:
     void getXml(const std::string& path, Then<std::string> done);
     // Filter.Undefine
     void undefine(const std::string& path, Done done);
+
+    // Bindings (Manager methods keyed by port device).
+    void listBindings(Then<std::vector<std::string>> done);
+    void bindingXml(const std::string& port, Then<std::string> done);
+    void createBinding(const std::string& xml, Then<std::string> done);
+    void deleteBinding(const std::string& port, Done done);
 
 private:
     ServiceClient m_service;

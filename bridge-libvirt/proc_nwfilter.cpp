@@ -157,11 +157,7 @@ void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
 
 // DEFINE_XML: parsed here with nwfilterd's own parser (the polkit details need the
 // filter's name and UUID), both rights checked for the client, then nwfilterd defines.
-void defineXml(Services& services, const CallPtr& call, xdr::Reader& args) {
-    std::string xml = args.string(proto::kStringMax);
-    if (!argsDone(call, args)) {
-        return;
-    }
+void define(Services& services, const CallPtr& call, const std::string& xml) {
     auto parsed = nwfilter::parseFilterXml(xml);
     if (!parsed) {
         call->fail(parsed.error());
@@ -169,7 +165,9 @@ void defineXml(Services& services, const CallPtr& call, xdr::Reader& args) {
     }
     std::string name = parsed.value().def.name;
     PolkitDetails details = detailsOf(name, parsed.value().def.uuid);
-    auto define = [&services, call, name, xml = std::move(parsed.value().xml)] {
+    // The client's text, not the parsed one: a definition without <uuid> of an existing
+    // filter keeps the filter's UUID in nwfilterd only if none was made up here.
+    auto define = [&services, call, name, xml] {
         services.nwfilters.define(xml, [call, name](Result<UuidBytes> uuid) {
             if (!uuid) {
                 call->fail(uuid.error());
@@ -182,6 +180,31 @@ void defineXml(Services& services, const CallPtr& call, xdr::Reader& args) {
               [&services, call, details, define = std::move(define)] {
                   authorize(services, call, std::string(kDefine.alsoActionId), details, define);
               });
+}
+
+void defineXml(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string xml = args.string(proto::kStringMax);
+    if (!argsDone(call, args)) {
+        return;
+    }
+    define(services, call, xml);
+}
+
+// VIR_NWFILTER_DEFINE_VALIDATE asks for a check against the schema; nwfilterd checks every
+// definition in full (elements, attributes and the type of every value) with or without it.
+constexpr uint32_t kDefineValidate = 1;
+
+void defineXmlFlags(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string xml = args.string(proto::kStringMax);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if ((flags & ~kDefineValidate) != 0) {
+        call->fail(Error(Code::InvalidArgs, "unsupported flags (" + std::to_string(flags) + ")"));
+        return;
+    }
+    define(services, call, xml);
 }
 
 void undefine(Services& services, const CallPtr& call, xdr::Reader& args) {
@@ -203,6 +226,7 @@ constexpr Procedure kProcedures[] = {
     {proto::ConnectListAllNWFilters, "virConnectListAllNWFilters", Access::Read, listAll},
     {proto::NWFilterDefineXml, "virNWFilterDefineXML", Access::Write, defineXml},
     {proto::NWFilterUndefine, "virNWFilterUndefine", Access::Write, undefine},
+    {proto::NWFilterDefineXmlFlags, "virNWFilterDefineXMLFlags", Access::Write, defineXmlFlags},
 };
 
 } // namespace

@@ -86,6 +86,7 @@ std::span<const Procedure> storageVolStreamProcedures();
 std::span<const Procedure> storageEventProcedures();
 std::span<const Procedure> nodeDeviceProcedures();
 std::span<const Procedure> nwfilterProcedures();
+std::span<const Procedure> nwfilterBindingProcedures();
 
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.

@@ -52,6 +52,8 @@ inline constexpr uint32_t kStorageVolListMax = 16384;
 inline constexpr uint32_t kNodeDeviceListMax = 65536;
 // REMOTE_NWFILTER_LIST_MAX
 inline constexpr uint32_t kNWFilterListMax = 16384;
+// REMOTE_NWFILTER_BINDING_LIST_MAX
+inline constexpr uint32_t kNWFilterBindingListMax = 16384;
 inline constexpr uint32_t kNodeDeviceCapsListMax = 65536;
 
 // The highest REMOTE procedure number libvirt has assigned (10.x). Numbers up to it name a
@@ -243,6 +245,12 @@ enum Proc : int32_t {
     NWFilterDefineXml = 180,
     NWFilterUndefine = 181,
     ConnectListAllNWFilters = 286,
+    NWFilterBindingLookupByPortDev = 397,
+    NWFilterBindingGetXmlDesc = 398,
+    NWFilterBindingCreateXml = 399,
+    NWFilterBindingDelete = 400,
+    ConnectListAllNWFilterBindings = 401,
+    NWFilterDefineXmlFlags = 431,
 };
 
 // CONNECT_SUPPORTS_FEATURE numbers (VIR_DRV_FEATURE_*).
