@@ -109,3 +109,65 @@ def test_polkit_and_the_read_only_socket(env):
     r = virsh(env, "nwfilter-undefine", "allow-arp", uri=env["proxyd"].ro_uri, check=False)
     assert r.returncode != 0 and "read only" in r.stderr.lower()
     assert "allow-arp" in nf.names()
+
+
+def test_define_with_validate_flag(env):
+    xml = ("<filter name='t-validate' chain='ipv4'>"
+           "<rule action='drop' direction='out'><tcp dstportstart='25'/></rule></filter>")
+    assert "t-validate" in define_file(env, xml).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False, dir=env["home"]) as f:
+        f.write(xml.replace("25", "587"))
+    os.chmod(f.name, 0o644)
+    try:
+        assert "t-validate" in virsh(env, "nwfilter-define", "--validate", f.name).stdout
+    finally:
+        os.unlink(f.name)
+    assert "587" in nf.xml_of("t-validate")
+    conn = libvirt.open(env["proxyd"].rw_uri)
+    try:
+        with pytest.raises(libvirt.libvirtError) as e:
+            conn.nwfilterDefineXMLFlags("<filter name='t-validate'><rule action='x'/></filter>",
+                                        libvirt.VIR_NWFILTER_DEFINE_VALIDATE)
+        assert e.value.get_error_code() == libvirt.VIR_ERR_XML_ERROR
+        assert "587" in nf.xml_of("t-validate")  # nothing changed
+    finally:
+        conn.close()
+    virsh(env, "nwfilter-undefine", "t-validate")
+
+
+def test_binding_procedures_refuse_without_touching_nftables(env):
+    """The binding procedures' errors, all decided before nftables (the network tier binds
+    real ports through virsh)."""
+    assert virsh(env, "-q", "nwfilter-binding-list").stdout.strip() == ""
+    conn = libvirt.open(env["proxyd"].rw_uri)
+    try:
+        assert conn.listAllNWFilterBindings() == []
+        with pytest.raises(libvirt.libvirtError) as e:
+            conn.nwfilterBindingLookupByPortDev("vsnone0")
+        assert e.value.get_error_code() == libvirt.VIR_ERR_NO_NWFILTER_BINDING
+        with pytest.raises(libvirt.libvirtError) as e:
+            conn.nwfilterBindingCreateXML(nf.binding_xml("vsnone0", "52:54:00:00:00:01",
+                                                         "no-such-filter"))
+        assert e.value.get_error_code() == libvirt.VIR_ERR_NO_NWFILTER
+        with pytest.raises(libvirt.libvirtError) as e:
+            conn.nwfilterBindingCreateXML("<filterbinding><portdev name='x y'/></filterbinding>")
+        assert e.value.get_error_code() == libvirt.VIR_ERR_XML_ERROR
+        assert conn.listAllNWFilterBindings() == []
+    finally:
+        conn.close()
+    r = virsh(env, "nwfilter-binding-dumpxml", "vsnone0", check=False)
+    assert r.returncode != 0 and "vsnone0" in r.stderr
+    r = virsh(env, "nwfilter-binding-delete", "vsnone0", check=False)
+    assert r.returncode != 0
+    # An unprivileged client is refused creation before nwfilterd is asked.
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False, dir=env["home"]) as f:
+        f.write(nf.binding_xml("vsnone0", "52:54:00:00:00:01", "allow-arp"))
+    os.chmod(f.name, 0o644)
+    try:
+        r = virsh(env, "nwfilter-binding-create", f.name, user=h.test_user(), check=False)
+        assert r.returncode != 0 and "nwfilter-binding.create" in r.stderr, r.stderr
+        r = virsh(env, "nwfilter-binding-create", f.name, uri=env["proxyd"].ro_uri, check=False)
+        assert r.returncode != 0 and "read only" in r.stderr.lower()
+    finally:
+        os.unlink(f.name)
+    assert list(nf.manager().ListBindings(nf.opts())) == []

@@ -18,6 +18,7 @@ import uuid as uuidlib
 
 import pytest
 
+import bridgeclient as bc
 import nwfilterclient as nf
 import vsharness as h
 
@@ -318,3 +319,48 @@ def test_bindings_survive_kill_9_of_nwfilterd():
     assert ruleset() == rules_before
     assert delivered(FORGERIES) == {"own", "arp-own"}
     assert guest_talks()
+
+
+def test_binding_goes_with_its_port_device():
+    """A port device that disappears takes its binding along (a TAP closes with QEMU), also
+    when it went while no nwfilterd ran; a new device of the same name starts unfiltered."""
+    run("ip", "link", "add", "nfgone0", "type", "veth", "peer", "name", "nfgone1")
+    nf.bind("nfgone0", GUEST_MAC, "no-mac-spoofing")
+    assert chains_of("nfgone0")
+    run("ip", "link", "del", "nfgone0")
+    h.wait_until(lambda: "nfgone0" not in nf.manager().ListBindings(nf.opts()), 30, 0.05,
+                 "the binding to go with its device")
+    assert chains_of("nfgone0") == []
+    # Gone while nwfilterd was dead: dropped by the next one.
+    run("ip", "link", "add", "nfgone0", "type", "veth", "peer", "name", "nfgone1")
+    nf.bind("nfgone0", GUEST_MAC, "no-mac-spoofing")
+    os.kill(nwfilterd_pid(), signal.SIGKILL)
+    h.wait_for_name_gone(nf.BUS_NAME, 30)
+    run("ip", "link", "del", "nfgone0")
+    assert list(nf.manager().ListBindings(nf.opts())) == []
+    assert chains_of("nfgone0") == []
+
+
+def test_virsh_nwfilter_binding_commands():
+    proxyd = bc.Bridge("bridge-nwbinding")
+    try:
+        home = bc.virsh_home(proxyd.root)
+        path = os.path.join(home, "binding.xml")
+        with open(path, "w") as f:
+            f.write(nf.binding_xml(GUEST_PORT, GUEST_MAC, "clean-traffic", IP=GUEST_IP))
+        os.chmod(path, 0o644)
+        out = bc.virsh(home, proxyd.rw_uri, "nwfilter-binding-create", path).stdout
+        assert GUEST_PORT in out
+        assert list(nf.manager().ListBindings(nf.opts())) == [GUEST_PORT]
+        assert delivered(FORGERIES) == {"own", "arp-own"}
+        listed = bc.virsh(home, proxyd.rw_uri, "-q", "nwfilter-binding-list").stdout.split()
+        assert listed == [GUEST_PORT, "clean-traffic"]
+        dumped = bc.virsh(home, proxyd.rw_uri, "nwfilter-binding-dumpxml", GUEST_PORT).stdout
+        assert GUEST_IP in dumped and GUEST_MAC in dumped
+        r = bc.virsh(home, proxyd.rw_uri, "nwfilter-binding-create", path, check=False)
+        assert r.returncode != 0  # the port has a binding
+        bc.virsh(home, proxyd.rw_uri, "nwfilter-binding-delete", GUEST_PORT)
+        assert list(nf.manager().ListBindings(nf.opts())) == []
+        assert chains_of(GUEST_PORT) == []
+    finally:
+        proxyd.stop()
