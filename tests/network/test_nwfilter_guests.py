@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 
+import libvirt
 import pytest
 
+import bridgeclient as bc
 import netclient as nc
 import nwfilterclient as nf
 import vsclient as vc
@@ -97,6 +99,19 @@ def test_unknown_filter_refuses_the_start_and_leaves_nothing_behind():
     uuid = str(vc.props(d)["UUID"]).lower()
     qemu = subprocess.run(["pgrep", "-f", f"qemu-system.*{uuid}"], capture_output=True)
     assert qemu.returncode == 1  # no QEMU of that domain
+    # What libvirt's clients see through the bridge: VIR_ERR_NO_NWFILTER.
+    proxyd = bc.Bridge("bridge-nofilter")
+    try:
+        conn = libvirt.open(proxyd.rw_uri)
+        try:
+            with pytest.raises(libvirt.libvirtError) as e:
+                conn.lookupByUUIDString(uuid).create()
+            assert e.value.get_error_code() == libvirt.VIR_ERR_NO_NWFILTER
+        finally:
+            conn.close()
+    finally:
+        proxyd.stop()
+    assert vc.state(d)[0] == "shutoff" and taps_on(bridge) == [] and bindings() == []
 
 
 def test_binding_lives_with_qemu_through_a_shim_kill_and_goes_with_a_qemu_crash():
