@@ -97,6 +97,12 @@ public:
     // A running domain's reboot or device removal, as its shim told it.
     using NoticeEmitter = std::function<void(const DomainObject&, const ShimSupervisor::Notice&)>;
     void setNoticeEmitter(NoticeEmitter emitter) { m_emitNotice = std::move(emitter); }
+    // A notice of the registry's own (MetadataChanged).
+    void emitNotice(const DomainObject& domain, const ShimSupervisor::Notice& notice) {
+        if (m_emitNotice) {
+            m_emitNotice(domain, notice);
+        }
+    }
 
     sdbus::IConnection& connection() { return m_connection; }
     EventLoop& loop() { return m_loop; }
