@@ -12,10 +12,11 @@ Dispatcher::Dispatcher(Services& services)
     for (auto group :
          {connectProcedures(), nodeProcedures(), domainQueryProcedures(),
           domainLifecycleProcedures(), domainStatsProcedures(), domainAccountingProcedures(),
-          domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
-          networkLifecycleProcedures(), networkEventProcedures(), storagePoolQueryProcedures(),
-          storagePoolLifecycleProcedures(), storageVolProcedures(), storageVolStreamProcedures(),
-          storageEventProcedures(), nodeDeviceProcedures(), nwfilterProcedures()}) {
+          domainDeviceProcedures(), domainTuningProcedures(), eventProcedures(),
+          networkQueryProcedures(), networkLifecycleProcedures(), networkEventProcedures(),
+          storagePoolQueryProcedures(), storagePoolLifecycleProcedures(), storageVolProcedures(),
+          storageVolStreamProcedures(), storageEventProcedures(), nodeDeviceProcedures(),
+          nwfilterProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }
