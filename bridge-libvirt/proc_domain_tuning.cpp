@@ -2,7 +2,8 @@
 // Procedures that tune a domain or poke its guest: memory (DOMAIN_SET_MEMORY[_FLAGS],
 // SET_MAX_MEMORY: virsh setmem/setmaxmem), vCPUs (DOMAIN_SET_VCPUS[_FLAGS],
 // GET_VCPUS_FLAGS: virsh setvcpus/vcpucount), keys and NMI (DOMAIN_SEND_KEY,
-// INJECT_NMI), and metadata (DOMAIN_SET/GET_METADATA: virsh desc, metadata). Each checks
+// INJECT_NMI), metadata (DOMAIN_SET/GET_METADATA: virsh desc, metadata) and the name
+// (DOMAIN_RENAME: virsh domrename). Each checks
 // the client's right for the Domain method, then calls it with libvirt's flags as options.
 #include "procedures.hpp"
 #include "protocol.hpp"
@@ -21,6 +22,7 @@ constexpr auto kSendKey = actions::forMethod(names::kDomainInterface, "SendKey")
 constexpr auto kInjectNmi = actions::forMethod(names::kDomainInterface, "InjectNMI");
 constexpr auto kSetMetadata = actions::forMethod(names::kDomainInterface, "SetMetadata");
 constexpr auto kGetMetadata = actions::forMethod(names::kDomainInterface, "GetMetadata");
+constexpr auto kRename = actions::forMethod(names::kDomainInterface, "Rename");
 
 // virDomainModificationImpact, and virDomainMemoryModFlags / virDomainVcpuFlags.
 constexpr uint32_t kAffectLive = 1, kAffectConfig = 2, kMaximum = 4;
@@ -236,6 +238,45 @@ void getMetadata(Services& services, const CallPtr& call, xdr::Reader& args) {
         });
 }
 
+// remote_domain_rename_args: dom, remote_string new_name, flags (none); ret int retcode.
+void renameDomain(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    auto name = args.optionalString(proto::kStringMax);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args)) {
+        return;
+    }
+    if (flags != 0 || !name) {
+        call->fail(
+            Error(Code::InvalidArgs, !name ? "a new domain name is required"
+                                           : "unsupported flags (" + std::to_string(flags) + ")"));
+        return;
+    }
+    withDomain(services, call, dom, [&services, call, name = *name](const CachedDomain& d) {
+        std::string path = d.path;
+        // As libvirt: domain:write, then domain:save.
+        auto forward = [&services, call, path, name] {
+            services.registry.domainCall(
+                path, "Rename", [name](sdbus::MethodCall& m) { m << name << Options{}; },
+                [call](Result<void> r) {
+                    if (!r) {
+                        call->fail(r.error());
+                        return;
+                    }
+                    xdr::Writer w;
+                    w.i32(0); // retcode
+                    call->reply(w);
+                });
+        };
+        CachedObject subject = d;
+        authorizeObject<DomainKind>(
+            services, call, kRename, d, [&services, call, subject, forward] {
+                authorizeObject<DomainKind>(services, call, kRename.alsoActionId, subject.name,
+                                            subject.uuid, forward);
+            });
+    });
+}
+
 constexpr Procedure kProcedures[] = {
     {proto::DomainSetMaxMemory, "virDomainSetMaxMemory", Access::Write, setAmount},
     {proto::DomainSetMemory, "virDomainSetMemory", Access::Write, setAmount},
@@ -247,6 +288,7 @@ constexpr Procedure kProcedures[] = {
     {proto::DomainInjectNmi, "virDomainInjectNMI", Access::Write, injectNmi},
     {proto::DomainSetMetadata, "virDomainSetMetadata", Access::Write, setMetadata},
     {proto::DomainGetMetadata, "virDomainGetMetadata", Access::Read, getMetadata},
+    {proto::DomainRename, "virDomainRename", Access::Write, renameDomain},
 };
 
 } // namespace

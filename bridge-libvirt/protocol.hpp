@@ -227,6 +227,7 @@ enum Proc : int32_t {
     ConnectGetAllDomainStats = 344,
     DomainInterfaceAddresses = 353,
     DomainDefineXmlFlags = 350,
+    DomainRename = 358,
     ConnectRegisterCloseCallback = 360,
     ConnectUnregisterCloseCallback = 361,
     DomainGetMessages = 426,

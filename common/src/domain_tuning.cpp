@@ -82,4 +82,16 @@ Result<DomainXml> withVcpus(const DomainXml& domain, uint32_t count, bool maximu
     return detail::reparsedDomain(domain, doc.value());
 }
 
+Result<DomainXml> withName(const DomainXml& domain, const std::string& name) {
+    auto doc = detail::parseDomainDoc(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    xml::Node node = elementOf(doc.value().root(), "name", "");
+    // Text, never markup: NodeSetContent would parse entities out of it.
+    xmlNodeSetContent(node, nullptr);
+    xmlNodeAddContent(node, reinterpret_cast<const xmlChar*>(name.c_str()));
+    return detail::reparsedDomain(domain, doc.value());
+}
+
 } // namespace virtswarm

@@ -92,6 +92,7 @@ private:
                      Options options) override;
     void SetMetadata(sdbus::Result<>&& result, std::string type, std::string metadata,
                      std::string key, std::string uri, Options options) override;
+    void Rename(sdbus::Result<>&& result, std::string name, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, Options options) override;
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
     bool HasManagedSave() override { return m_model.hasManagedSave(); }
@@ -139,6 +140,8 @@ private:
     // After Undefine removed the definition from disk: the managed save image, the TPM
     // state unless `keepTpm`, and persistence.
     void forgetDefinition(bool keepTpm);
+    // The definition under `name`, or libvirt's refusal of the rename (domain_object_rename.cpp).
+    Result<DomainXml> renamedDefinition(const std::string& name) const;
     // The InvalidState error for a call the domain's current state does not allow.
     Error wrongState() const;
 

@@ -217,6 +217,30 @@ def test_guest_input_needs_a_running_domain(bridge, dom):
     assert code == libvirt.VIR_ERR_INVALID_ARG and "999" in msg, msg
 
 
+def test_domrename(bridge, conn, dom):
+    uid = dom.UUIDString()
+    other = conn.defineXML(
+        f"<domain type='qemu'><name>tune-other</name><memory>131072</memory>"
+        f"<os><type>hvm</type><kernel>{GUEST}/vmlinuz</kernel></os></domain>")
+    try:
+        # A taken name: OPERATION_FAILED, and nothing changes.
+        code, msg = error_of(dom.rename, "tune-other", 0)
+        assert code == libvirt.VIR_ERR_OPERATION_FAILED and "already exists" in msg, msg
+        code, msg = error_of(dom.rename, NAME, 0)
+        assert code == libvirt.VIR_ERR_OPERATION_INVALID, msg
+        assert "renamed" in virsh(bridge, "domrename", NAME, "tune-renamed").stdout
+        renamed = conn.lookupByName("tune-renamed")
+        assert renamed.UUIDString() == uid
+        assert inactive_xml(renamed).find("name").text == "tune-renamed"
+        code, _ = error_of(conn.lookupByName, NAME)
+        assert code == libvirt.VIR_ERR_NO_DOMAIN
+        # The old name is free again.
+        renamed.rename(NAME, 0)
+        assert conn.lookupByName(NAME).UUIDString() == uid
+    finally:
+        other.undefine()
+
+
 def test_changes_need_domain_write(bridge, dom):
     user = h.test_user()
     # Reading is open; changing needs polkit's yes (auth_admin_keep, no agent here).

@@ -112,6 +112,22 @@ TEST(DomainTuning, MaximumVcpusShrinkTheCurrentCountWithIt) {
     EXPECT_EQ(shrunk.value().def.vcpusCurrent, 2u);
 }
 
+TEST(DomainTuning, RenameKeepsEverythingButTheName) {
+    auto r = withName(domain("<title>t</title>"), "tuned-2");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r.value().def.name, "tuned-2");
+    EXPECT_EQ(r.value().def.uuid, domain().def.uuid);
+    EXPECT_EQ(r.value().def.currentMemoryKiB, 384u * 1024);
+    EXPECT_EQ(r.value().definer, 1234u);
+    EXPECT_NE(r.value().xml.find("<title>t</title>"), std::string::npos);
+    // A name the parser refuses is refused here too; markup in it stays text.
+    EXPECT_FALSE(withName(domain(), ""));
+    EXPECT_FALSE(withName(domain(), "a/b"));
+    auto odd = withName(domain(), "a&b");
+    ASSERT_TRUE(odd) << odd.error().message();
+    EXPECT_EQ(odd.value().def.name, "a&b");
+}
+
 TEST(DomainMetadata, TitleAndDescriptionAreSetReadAndRemoved) {
     auto missing = metadataOf(domain().xml, MetadataKind::Title, "");
     ASSERT_FALSE(missing);

@@ -6,7 +6,8 @@
 #include <cstdint>
 
 // Changes of a definition's memory and vCPU counts (libvirt's virDomainSetMemoryFlags and
-// virDomainSetVcpusFlags on the persistent definition), with libvirt's rules and errors.
+// virDomainSetVcpusFlags on the persistent definition) and of its name (virDomainRename),
+// with libvirt's rules and errors.
 // Each returns the whole definition re-validated, or an error and nothing changed.
 namespace virtswarm {
 
@@ -20,5 +21,9 @@ Result<DomainXml> withMemory(const DomainXml& domain, uint64_t kib, bool maximum
 // goes when it equals the maximum, as libvirt writes it). Errors: InvalidArgs for 0, for
 // more than 255, and for a current count above the maximum.
 Result<DomainXml> withVcpus(const DomainXml& domain, uint32_t count, bool maximum);
+
+// The definition under another <name> (libvirt's virDomainRename). Errors: as
+// parseDomainXml for a bad name (MissingName for an empty one, InvalidXML).
+Result<DomainXml> withName(const DomainXml& domain, const std::string& name);
 
 } // namespace virtswarm

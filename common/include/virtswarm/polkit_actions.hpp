@@ -92,6 +92,9 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "InjectNMI", "org.virtswarm.domain.inject-nmi", Details::Object},
     {names::kDomainInterface, "GetMetadata", "org.virtswarm.domain.read", Details::Object},
     {names::kDomainInterface, "SetMetadata", "org.virtswarm.domain.write", Details::Object},
+    // As libvirt's virDomainRename: domain:write and domain:save.
+    {names::kDomainInterface, "Rename", "org.virtswarm.domain.write", Details::Object,
+     "org.virtswarm.domain.save"},
     {names::kStorageManagerInterface, "DefineXML", "org.virtswarm.storage-pool.save",
      Details::Object},
     {names::kStorageManagerInterface, "CreateXML", "org.virtswarm.storage-pool.start",
