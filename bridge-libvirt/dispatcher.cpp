@@ -9,14 +9,26 @@ namespace virtswarm::bridge {
 
 Dispatcher::Dispatcher(Services& services)
     : m_services(services) {
-    for (auto group :
-         {connectProcedures(), nodeProcedures(), domainQueryProcedures(),
-          domainLifecycleProcedures(), domainStatsProcedures(), domainAccountingProcedures(),
-          domainDeviceProcedures(), eventProcedures(), networkQueryProcedures(),
-          networkLifecycleProcedures(), networkEventProcedures(), storagePoolQueryProcedures(),
-          storagePoolLifecycleProcedures(), storageVolProcedures(), storageVolStreamProcedures(),
-          storageEventProcedures(), nodeDeviceProcedures(), nwfilterProcedures(),
-          nwfilterBindingProcedures()}) {
+    for (auto group : {connectProcedures(),
+                       nodeProcedures(),
+                       domainQueryProcedures(),
+                       domainLifecycleProcedures(),
+                       domainStatsProcedures(),
+                       domainAccountingProcedures(),
+                       domainDeviceProcedures(),
+                       domainTuningProcedures(),
+                       eventProcedures(),
+                       networkQueryProcedures(),
+                       networkLifecycleProcedures(),
+                       networkEventProcedures(),
+                       storagePoolQueryProcedures(),
+                       storagePoolLifecycleProcedures(),
+                       storageVolProcedures(),
+                       storageVolStreamProcedures(),
+                       storageEventProcedures(),
+                       nodeDeviceProcedures(),
+                       nwfilterProcedures(),
+                       nwfilterBindingProcedures()}) {
         for (const auto& p : group) {
             m_procedures.emplace(p.number, &p);
         }

@@ -26,6 +26,8 @@ struct CachedDomain : CachedObject {
     bool hasManagedSave = false;
     uint32_t vcpus = 0;
     uint64_t memoryKiB = 0;
+    uint32_t currentVcpus = 0;
+    uint64_t currentMemoryKiB = 0;
 
     bool active() const { return parseDomainState(state) != DomainState::Shutoff; }
 };
@@ -46,7 +48,9 @@ struct DomainKind {
         mirrored("Persistent", &CachedDomain::persistent),
         mirrored("Autostart", &CachedDomain::autostart),
         mirrored("HasManagedSave", &CachedDomain::hasManagedSave),
-        mirrored("Vcpus", &CachedDomain::vcpus), mirrored("MemoryKiB", &CachedDomain::memoryKiB));
+        mirrored("Vcpus", &CachedDomain::vcpus), mirrored("MemoryKiB", &CachedDomain::memoryKiB),
+        mirrored("CurrentVcpus", &CachedDomain::currentVcpus),
+        mirrored("CurrentMemoryKiB", &CachedDomain::currentMemoryKiB));
 
     using Remote = RemoteDomain;
     // virDomainXMLFlags: VIR_DOMAIN_XML_INACTIVE 2, VIR_DOMAIN_XML_SECURE 1

@@ -188,15 +188,30 @@ void EventForwarder::forward(const DomainNoticeSignal& notice) {
     if (const auto* d = m_cache.byUuid(notice.uuid)) {
         dom = remoteDomain(*d);
     }
-    bool removed = notice.kind == DomainNoticeSignal::Kind::DeviceRemoved;
-    deliver(m_forEachClient,
-            removed ? proto::DomainEventCallbackDeviceRemoved : proto::DomainEventCallbackReboot,
-            Kind::Domain, removed ? proto::kEventIdDeviceRemoved : proto::kEventIdReboot,
-            notice.uuid, [&](xdr::Writer& w, int32_t callbackId) {
+    using K = DomainNoticeSignal::Kind;
+    int32_t procedure = proto::DomainEventCallbackReboot;
+    int32_t eventId = proto::kEventIdReboot;
+    if (notice.kind == K::DeviceRemoved) {
+        procedure = proto::DomainEventCallbackDeviceRemoved;
+        eventId = proto::kEventIdDeviceRemoved;
+    } else if (notice.kind == K::MetadataChanged) {
+        procedure = proto::DomainEventCallbackMetadataChange;
+        eventId = proto::kEventIdMetadataChange;
+    }
+    // virDomainMetadataType, for METADATA_CHANGE.
+    int32_t metadataType = notice.metadataType == "element" ? 2
+                           : notice.metadataType == "title" ? 1
+                                                            : 0;
+    deliver(m_forEachClient, procedure, Kind::Domain, eventId, notice.uuid,
+            [&](xdr::Writer& w, int32_t callbackId) {
                 w.i32(callbackId);
                 writeDomain(w, dom);
-                if (removed) {
+                if (notice.kind == K::DeviceRemoved) {
                     w.string(notice.alias);
+                } else if (notice.kind == K::MetadataChanged) {
+                    w.i32(metadataType);
+                    w.optionalString(notice.uri.empty() ? std::nullopt
+                                                        : std::optional<std::string>(notice.uri));
                 }
             });
 }

@@ -63,7 +63,8 @@ void getInfo(Services& services, const CallPtr& call, xdr::Reader& args) {
     }
     withDomain(services, call, dom, [&services, call, dom](const CachedDomain& d) {
         if (!d.active()) {
-            writeInfo(call, d, d.memoryKiB, d.vcpus, 0);
+            // As libvirt: an inactive domain's used memory and CPUs are what it boots with.
+            writeInfo(call, d, d.currentMemoryKiB, d.currentVcpus, 0);
             return;
         }
         withStats(services, call, dom,

@@ -12,9 +12,6 @@ namespace {
 constexpr auto kInterfaceAddresses =
     actions::forMethod(names::kDomainInterface, "InterfaceAddresses");
 
-// virDomainVcpuFlags
-constexpr uint32_t kVcpuLive = 1, kVcpuGuest = 8;
-
 void lookupById(Services& services, const CallPtr& call, xdr::Reader& args) {
     int32_t id = args.i32();
     if (!argsDone(call, args)) {
@@ -37,7 +34,6 @@ bool hasFlagsArgument(int32_t procedure) {
     case proto::DomainGetState:
     case proto::DomainHasManagedSaveImage:
     case proto::DomainSnapshotNum:
-    case proto::DomainGetVcpusFlags:
     case proto::DomainGetMessages:
         return true;
     default:
@@ -45,7 +41,7 @@ bool hasFlagsArgument(int32_t procedure) {
     }
 }
 
-void answerFromCache(const CallPtr& call, const CachedDomain& d, uint32_t flags) {
+void answerFromCache(const CallPtr& call, const CachedDomain& d) {
     xdr::Writer w;
     switch (call->procedure()) {
     case proto::DomainGetState:
@@ -70,18 +66,6 @@ void answerFromCache(const CallPtr& call, const CachedDomain& d, uint32_t flags)
     case proto::DomainSnapshotNum:
         w.i32(0);
         break;
-    case proto::DomainGetVcpusFlags:
-        if ((flags & kVcpuGuest) != 0) {
-            call->fail(Error(Code::NotSupported, "vCPU counts from the guest agent are not "
-                                                 "supported"));
-            return;
-        }
-        if ((flags & kVcpuLive) != 0 && !d.active()) {
-            call->fail(Error(Code::InvalidState, "domain '" + d.name + "' is not running"));
-            return;
-        }
-        w.i32(static_cast<int32_t>(d.vcpus));
-        break;
     case proto::DomainGetSecurityLabel:
         writeCharArray(w, ""); // no security driver: empty label, not enforcing
         w.i32(0);
@@ -99,12 +83,13 @@ void answerFromCache(const CallPtr& call, const CachedDomain& d, uint32_t flags)
 
 void domainFromCache(Services& services, const CallPtr& call, xdr::Reader& args) {
     RemoteDomain dom = readDomain(args);
-    uint32_t flags = hasFlagsArgument(call->procedure()) ? args.u32() : 0;
+    if (hasFlagsArgument(call->procedure())) {
+        (void)args.u32(); // flags: none changes these answers
+    }
     if (!argsDone(call, args)) {
         return;
     }
-    withDomain(services, call, dom,
-               [call, flags](const CachedDomain& d) { answerFromCache(call, d, flags); });
+    withDomain(services, call, dom, [call](const CachedDomain& d) { answerFromCache(call, d); });
 }
 
 void listAllSnapshots(Services& services, const CallPtr& call, xdr::Reader& args) {
@@ -183,7 +168,6 @@ constexpr Procedure kProcedures[] = {
      domainFromCache},
     {proto::DomainSnapshotNum, "virDomainSnapshotNum", Access::Read, domainFromCache},
     {proto::DomainListAllSnapshots, "virDomainListAllSnapshots", Access::Read, listAllSnapshots},
-    {proto::DomainGetVcpusFlags, "virDomainGetVcpusFlags", Access::Read, domainFromCache},
     {proto::DomainGetSecurityLabel, "virDomainGetSecurityLabel", Access::Read, domainFromCache},
     {proto::DomainGetMessages, "virDomainGetMessages", Access::Read, domainFromCache},
     {proto::DomainInterfaceAddresses, "virDomainInterfaceAddresses", Access::Write,

@@ -96,6 +96,9 @@ enum Proc : int32_t {
     DomainReboot = 27,
     DomainResume = 28,
     DomainSetAutostart = 29,
+    DomainSetMaxMemory = 30,
+    DomainSetMemory = 31,
+    DomainSetVcpus = 32,
     DomainShutdown = 33,
     DomainSuspend = 34,
     DomainUndefine = 35,
@@ -162,6 +165,7 @@ enum Proc : int32_t {
     StoragePoolEventLifecycle = 370,
     StoragePoolEventRefresh = 373,
     StorageVolGetInfoFlags = 378,
+    DomainEventCallbackMetadataChange = 379,
     ConnectSupportsFeature = 60,
     DomainBlockStats = 64,
     DomainInterfaceStats = 65,
@@ -187,12 +191,16 @@ enum Proc : int32_t {
     DomainSnapshotNum = 187,
     DomainGetBlockInfo = 194,
     DomainCreateWithFlags = 196,
+    DomainSetVcpusFlags = 199,
     DomainGetVcpusFlags = 200,
     DomainOpenConsole = 201,
     DomainIsUpdated = 202,
     ConnectGetSysinfo = 203,
+    DomainSetMemoryFlags = 204,
     ConnectIsAlive = 209,
+    DomainInjectNmi = 210,
     DomainGetState = 212,
+    DomainSendKey = 226,
     NodeGetCpuStats = 227,
     NodeGetMemoryStats = 228,
     DomainUndefineFlags = 231,
@@ -201,6 +209,8 @@ enum Proc : int32_t {
     DomainReset = 245,
     DomainShutdownFlags = 258,
     DomainGetCpuStats = 262,
+    DomainSetMetadata = 264,
+    DomainGetMetadata = 265,
     ConnectListAllDomains = 273,
     DomainListAllSnapshots = 274,
     ConnectListAllNetworks = 283,
@@ -219,6 +229,7 @@ enum Proc : int32_t {
     ConnectGetAllDomainStats = 344,
     DomainInterfaceAddresses = 353,
     DomainDefineXmlFlags = 350,
+    DomainRename = 358,
     ConnectRegisterCloseCallback = 360,
     ConnectUnregisterCloseCallback = 361,
     DomainGetMessages = 426,
@@ -269,6 +280,7 @@ inline constexpr uint32_t kConnectReadOnly = 1;
 inline constexpr int32_t kEventIdLifecycle = 0;
 inline constexpr int32_t kEventIdReboot = 1;
 inline constexpr int32_t kEventIdDeviceRemoved = 15;
+inline constexpr int32_t kEventIdMetadataChange = 23;
 inline constexpr int32_t kEventIdLast = 26;
 
 // Network event ids for CONNECT_NETWORK_EVENT_REGISTER_ANY: 0 (LIFECYCLE) in libvirt 9.0;

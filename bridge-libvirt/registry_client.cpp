@@ -26,6 +26,9 @@ RegistryClient::RegistryClient(sdbus::IConnection& bus, EventLoop& loop)
     ownService.onSignal("DomainDeviceRemoved", [this](sdbus::Message& m) {
         onNotice(m, DomainNoticeSignal::Kind::DeviceRemoved);
     });
+    ownService.onSignal("DomainMetadataChanged", [this](sdbus::Message& m) {
+        onNotice(m, DomainNoticeSignal::Kind::MetadataChanged);
+    });
 }
 
 void RegistryClient::onNotice(sdbus::Message& message, DomainNoticeSignal::Kind kind) {
@@ -37,6 +40,8 @@ void RegistryClient::onNotice(sdbus::Message& message, DomainNoticeSignal::Kind 
         message >> path >> notice.name >> uuid;
         if (kind == DomainNoticeSignal::Kind::DeviceRemoved) {
             message >> notice.alias;
+        } else if (kind == DomainNoticeSignal::Kind::MetadataChanged) {
+            message >> notice.metadataType >> notice.uri;
         }
     } catch (const sdbus::Error&) {
         return;
@@ -92,6 +97,12 @@ void RegistryClient::changeDevice(const std::string& path, const std::string& me
     ownService.callVoid(
         path, DomainKind::kBus.interface, method, kCallTimeout,
         [&xml, &options](sdbus::MethodCall& m) { m << xml << options; }, std::move(done));
+}
+
+void RegistryClient::domainCall(const std::string& path, const std::string& method,
+                                const ServiceClient::Fill& fill, Done done) {
+    ownService.callVoid(path, DomainKind::kBus.interface, method, kCallTimeout, fill,
+                        std::move(done));
 }
 
 void RegistryClient::getStats(const std::string& path, Then<PropertyMap> done) {

@@ -15,14 +15,17 @@
 // called asynchronously with timeouts.
 namespace virtswarm::bridge {
 
-// Manager.DomainRebooted (o, s name, s uuid) and Manager.DomainDeviceRemoved (the same and
-// s alias): the domain events that are not lifecycle changes.
+// Manager.DomainRebooted (o, s name, s uuid), Manager.DomainDeviceRemoved (the same and
+// s alias) and Manager.DomainMetadataChanged (the same and s type, s uri): the domain
+// events that are not lifecycle changes.
 struct DomainNoticeSignal {
-    enum class Kind { Rebooted, DeviceRemoved };
+    enum class Kind { Rebooted, DeviceRemoved, MetadataChanged };
     Kind kind = Kind::Rebooted;
     std::string name;
     UuidBytes uuid{};
-    std::string alias; // DeviceRemoved
+    std::string alias;        // DeviceRemoved
+    std::string metadataType; // MetadataChanged (Manager.DomainMetadataChanged): its type
+    std::string uri;          // and the element's namespace, or empty
 };
 
 class RegistryClient : private OwnedService, public ObjectClient<DomainKind> {
@@ -62,6 +65,11 @@ public:
     // force (VIR_DOMAIN_CONSOLE_FORCE): end another client's session on that console.
     void openConsole(const std::string& path, const std::string& device, bool force,
                      Then<sdbus::UnixFd> done);
+
+    // Any other Domain method without a result (SetMemory, SetVcpus, SendKey, InjectNMI,
+    // SetMetadata): `fill` writes its arguments, options included.
+    void domainCall(const std::string& path, const std::string& method,
+                    const ServiceClient::Fill& fill, Done done);
 
     void setNoticeHandler(std::function<void(const DomainNoticeSignal&)> handler) {
         m_onNotice = std::move(handler);

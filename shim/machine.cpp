@@ -301,6 +301,7 @@ void Machine::resumeStartedGuest() {
         (void)enter(MachinePhase::Running);
         setState("running", m_restoring ? "restored" : "booted");
         startBalloonStats();
+        setBootBalloon();
         if (auto startDone = std::move(m_startDone)) {
             m_startDone = nullptr;
             startDone(success());
@@ -555,6 +556,8 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
     } else if (event == "VSERPORT_CHANGE") {
         // The guest opened or closed a channel (the guest agent starting, stopping).
         onChannelChange(data.value("id", ""), data.value("open", false));
+    } else if (event == "BALLOON_CHANGE") {
+        onBalloonChange(data);
     } else if (event == "GUEST_PANICKED") {
         onGuestPanicked();
     } else if (event == "BLOCK_IO_ERROR") {

@@ -90,6 +90,14 @@ public:
     // A cdrom's media changed (a <disk> with a <source>) or ejected (none): libvirt's
     // UpdateDevice (machine_media.cpp); the live XML follows.
     void updateDevice(const std::string& xml, Done done);
+    // machine_tuning.cpp. The virtio balloon's target (QMP balloon), at most the maximum.
+    void setBalloon(uint64_t kib, Done done);
+    // QMP send-key of qnum key numbers; holdTimeMs 0 is QEMU's default.
+    void sendKey(const std::vector<uint32_t>& qnums, uint32_t holdTimeMs, Done done);
+    void injectNmi(Done done);
+    // The live definition's title, description or metadata element (domain_metadata.hpp).
+    Result<void> setLiveMetadata(const std::string& type, const std::string& value,
+                                 const std::string& key, const std::string& uri);
     // The running definition with what only exists at runtime (pty paths).
     std::string liveXml() const;
 
@@ -124,6 +132,10 @@ private:
     static void annotatePlatformAliases(DomainXml& live);
     // <memballoon><stats period>: QEMU polls the guest's balloon driver for statistics.
     void startBalloonStats();
+    // <currentMemory> below <memory>: the balloon takes the difference once the guest runs.
+    void setBootBalloon();
+    // QMP BALLOON_CHANGE: the live XML's currentMemory is what the balloon reached.
+    void onBalloonChange(const nlohmann::json& data);
     std::function<void(Result<Stats>)> withBalloonStats(std::function<void(Result<Stats>)> done);
     void onQemuExit(std::optional<siginfo_t> status);
     // Managed save and restore (machine_save.cpp).

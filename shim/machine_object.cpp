@@ -121,6 +121,29 @@ void MachineObject::UpdateDevice(sdbus::Result<>&& result, std::string xml, Opti
         [this, xml](Machine::Done d) { m_machine.updateDevice(xml, std::move(d)); });
 }
 
+void MachineObject::SetMemory(sdbus::Result<>&& result, uint64_t kib, Options options) {
+    run(std::move(result), options,
+        [this, kib](Machine::Done d) { m_machine.setBalloon(kib, std::move(d)); });
+}
+
+void MachineObject::SendKey(sdbus::Result<>&& result, std::vector<uint32_t> qnums,
+                            uint32_t holdtime, Options options) {
+    run(std::move(result), options, [this, qnums, holdtime](Machine::Done d) {
+        m_machine.sendKey(qnums, holdtime, std::move(d));
+    });
+}
+
+void MachineObject::InjectNMI(sdbus::Result<>&& result, Options options) {
+    run(std::move(result), options, [this](Machine::Done d) { m_machine.injectNmi(std::move(d)); });
+}
+
+void MachineObject::SetMetadata(sdbus::Result<>&& result, std::string type, std::string metadata,
+                                std::string key, std::string uri, Options options) {
+    run(std::move(result), options, [this, type, metadata, key, uri](Machine::Done d) {
+        d(m_machine.setLiveMetadata(type, metadata, key, uri));
+    });
+}
+
 void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {

@@ -39,6 +39,12 @@ private:
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+    void SetMemory(sdbus::Result<>&& result, uint64_t kib, Options options) override;
+    void SendKey(sdbus::Result<>&& result, std::vector<uint32_t> qnums, uint32_t holdtime,
+                 Options options) override;
+    void InjectNMI(sdbus::Result<>&& result, Options options) override;
+    void SetMetadata(sdbus::Result<>&& result, std::string type, std::string metadata,
+                     std::string key, std::string uri, Options options) override;
 
     // Runs `action` with a completion that answers `result`, after checking that no
     // options were given.

@@ -63,7 +63,12 @@ std::vector<std::string> buildQemuArgv(const DomainDef& def, const QemuLaunch& l
     // QEMU's -m is in MiB; round up so the guest never gets less than it asked for.
     uint64_t mib = (def.memoryKiB + 1023) / 1024;
     argv.insert(argv.end(), {"-m", std::to_string(mib)});
-    argv.insert(argv.end(), {"-smp", std::to_string(def.vcpus)});
+    // <vcpu current='N'>M</vcpu>: N online at boot, room for M (libvirt's -smp N,maxcpus=M).
+    std::string smp = std::to_string(def.vcpusCurrent);
+    if (def.vcpusCurrent < def.vcpus) {
+        smp += ",maxcpus=" + std::to_string(def.vcpus);
+    }
+    argv.insert(argv.end(), {"-smp", smp});
 
     argv.insert(argv.end(), {"-chardev", "socket,id=monitor,fd=" + std::to_string(launch.qmpFd) +
                                              ",server=on,wait=off"});

@@ -435,6 +435,15 @@ Result<DomainXml> parseDomainXml(std::string_view text) {
             return invalid("<vcpu> must be a number from 1 to 255");
         }
         def.vcpus = static_cast<uint32_t>(*n);
+        def.vcpusCurrent = def.vcpus;
+        if (auto current = xml::attribute(vcpu, "current")) {
+            auto c = parseUnsigned(*current);
+            if (!c || *c == 0 || *c > def.vcpus) {
+                return invalid("<vcpu current='" + *current + "'> must be a number from 1 to " +
+                               std::to_string(def.vcpus));
+            }
+            def.vcpusCurrent = static_cast<uint32_t>(*c);
+        }
     }
 
     auto os = xml::firstChild(root, "os");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/domain_devices.hpp"
 
+#include "domain_doc.hpp"
 #include "domain_elements.hpp"
 
 #include <libxml/tree.h>
@@ -31,14 +32,6 @@ bool matches(xml::Node node, const DeviceSpec& device) {
 xml::Node devicesOf(xml::Document& doc) {
     xml::Node devices = xml::firstChild(doc.root(), "devices");
     return devices != nullptr ? devices : xml::appendChild(doc.root(), "devices");
-}
-
-Result<xml::Document> parseDomainDoc(const DomainXml& domain) {
-    auto doc = xml::Document::parse(domain.xml);
-    if (!doc) {
-        return Error(Code::Internal, "stored definition does not parse: " + doc.error().message());
-    }
-    return doc;
 }
 
 } // namespace
@@ -74,7 +67,7 @@ Result<DeviceSpec> parseDeviceXml(std::string_view text) {
 }
 
 Result<DomainXml> withDeviceAdded(const DomainXml& domain, const DeviceSpec& device) {
-    auto doc = parseDomainDoc(domain);
+    auto doc = detail::parseDomainDoc(domain);
     if (!doc) {
         return doc.takeError();
     }
@@ -99,7 +92,7 @@ Result<DomainXml> withDeviceAdded(const DomainXml& domain, const DeviceSpec& dev
 }
 
 Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& device) {
-    auto doc = parseDomainDoc(domain);
+    auto doc = detail::parseDomainDoc(domain);
     if (!doc) {
         return doc.takeError();
     }
@@ -159,7 +152,7 @@ Result<DeviceSpec> parseMediaChange(std::string_view text, bool live) {
 }
 
 Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& device, bool live) {
-    auto doc = parseDomainDoc(domain);
+    auto doc = detail::parseDomainDoc(domain);
     if (!doc) {
         return doc.takeError();
     }
@@ -193,16 +186,12 @@ Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& de
     }
     xmlReplaceNode(old, copy);
     xmlFreeNode(old);
-    auto updated = parseDomainXml(doc.value().serialize());
-    if (updated) {
-        updated.value().definer = domain.definer;
-    }
-    return updated;
+    return detail::reparsedDomain(domain, doc.value());
 }
 
 Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,
                             const std::string& alias) {
-    auto doc = parseDomainDoc(domain);
+    auto doc = detail::parseDomainDoc(domain);
     if (!doc) {
         return doc.takeError();
     }
@@ -219,7 +208,7 @@ Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element,
 
 Result<DomainXml> withInterfaceTarget(const DomainXml& domain, size_t index,
                                       const std::string& hostDevice) {
-    auto doc = parseDomainDoc(domain);
+    auto doc = detail::parseDomainDoc(domain);
     if (!doc) {
         return doc.takeError();
     }

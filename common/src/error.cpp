@@ -34,6 +34,7 @@ constexpr int VIR_ERR_STORAGE_VOL_EXIST = 90;
 constexpr int VIR_ERR_NO_NODE_DEVICE = 53;
 constexpr int VIR_ERR_NO_NWFILTER = 62;
 constexpr int VIR_ERR_NO_NWFILTER_BINDING = 101;
+constexpr int VIR_ERR_NO_DOMAIN_METADATA = 80;
 constexpr int VIR_FROM_NWFILTER = 33;
 constexpr int VIR_FROM_STORAGE = 18;
 constexpr int VIR_FROM_NODEDEV = 22;
@@ -111,6 +112,8 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
      VIR_FROM_NWFILTER},
     {Code::NoSuchNWFilterBinding, "org.virtswarm.Error.NoSuchNWFilterBinding",
      VIR_ERR_NO_NWFILTER_BINDING, VIR_FROM_NWFILTER},
+    {Code::NoDomainMetadata, "org.virtswarm.Error.NoDomainMetadata", VIR_ERR_NO_DOMAIN_METADATA,
+     VIR_FROM_DOMAIN},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

@@ -69,7 +69,7 @@ void DomainModel::redefine(DomainXml domain) {
     }
     bool nameChanged = domain.def.name != m_domain.def.name;
     m_domain = std::move(domain);
-    std::vector<std::string> changed{"Vcpus", "MemoryKiB"};
+    std::vector<std::string> changed{"Vcpus", "MemoryKiB", "CurrentVcpus", "CurrentMemoryKiB"};
     if (nameChanged) {
         changed.emplace_back("Name");
     }
@@ -295,7 +295,8 @@ void DomainModel::becameInactive() {
     if (m_nextDefinition) {
         m_domain = std::move(*m_nextDefinition);
         m_nextDefinition.reset();
-        m_host.propertiesChanged({"Name", "Vcpus", "MemoryKiB"});
+        m_host.propertiesChanged(
+            {"Name", "Vcpus", "MemoryKiB", "CurrentVcpus", "CurrentMemoryKiB"});
     }
     if (!m_persistent && !active() && !m_starting) {
         m_host.released();

@@ -82,6 +82,17 @@ private:
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
+    void SetMemory(sdbus::Result<>&& result, uint64_t kib, Options options) override;
+    void SetVcpus(sdbus::Result<>&& result, uint32_t count, Options options) override;
+    void GetVcpus(sdbus::Result<uint32_t>&& result, Options options) override;
+    void SendKey(sdbus::Result<>&& result, std::string codeset, uint32_t holdtime,
+                 std::vector<uint32_t> keycodes, Options options) override;
+    void InjectNMI(sdbus::Result<>&& result, Options options) override;
+    void GetMetadata(sdbus::Result<std::string>&& result, std::string type, std::string uri,
+                     Options options) override;
+    void SetMetadata(sdbus::Result<>&& result, std::string type, std::string metadata,
+                     std::string key, std::string uri, Options options) override;
+    void Rename(sdbus::Result<>&& result, std::string name, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, Options options) override;
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
     bool HasManagedSave() override { return m_model.hasManagedSave(); }
@@ -94,6 +105,8 @@ private:
     bool Autostart() override { return m_model.autostart(); }
     uint32_t Vcpus() override { return m_model.def().vcpus; }
     uint64_t MemoryKiB() override { return m_model.def().memoryKiB; }
+    uint32_t CurrentVcpus() override { return m_model.def().vcpusCurrent; }
+    uint64_t CurrentMemoryKiB() override { return m_model.def().currentMemoryKiB; }
 
     // Answers GetXML: the inactive, persistent or live definition, with the VNC password
     // only when `secure` (the caller holds read-secure).
@@ -106,9 +119,29 @@ private:
                        std::initializer_list<DomainState> states, const char* method);
     void changeDevice(sdbus::Result<>&& result, const std::string& xml, const Options& options,
                       bool attach);
+    // libvirt's AFFECT_LIVE / AFFECT_CONFIG (options "live", "config") and, for memory and
+    // vCPUs, its MAXIMUM flag ("maximum"); `extra` the method's further options.
+    struct Affect {
+        bool live = false;
+        bool config = false;
+        bool maximum = false;
+    };
+    static Result<Affect> affectOptions(const Options& options, std::vector<const char*> extra);
+    // Neither live nor config: the running domain, else the persistent definition
+    // (AFFECT_CURRENT). Errors: InvalidState for live on a domain that does not run,
+    // config on a transient one.
+    Result<Affect> resolveAffect(Affect affect) const;
+    // The running domain's part of a change (a shim call), or null for none.
+    using ShimDone = std::function<void(Result<void>)>;
+    using LiveStep = std::function<void(ShimDone)>;
+    // Runs `live`, then saves `nextConfig` (if any) as the persistent definition, then
+    // `done`: a live refusal leaves the definition as it was.
+    void changeLiveThenConfig(LiveStep live, std::optional<DomainXml> nextConfig, ShimDone done);
     // After Undefine removed the definition from disk: the managed save image, the TPM
     // state unless `keepTpm`, and persistence.
     void forgetDefinition(bool keepTpm);
+    // The definition under `name`, or libvirt's refusal of the rename (domain_object_rename.cpp).
+    Result<DomainXml> renamedDefinition(const std::string& name) const;
     // The InvalidState error for a call the domain's current state does not allow.
     Error wrongState() const;
 

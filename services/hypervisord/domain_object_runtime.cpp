@@ -163,65 +163,35 @@ void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml
                 }
                 nextConfig = std::move(updated).value();
             }
-            auto saveConfig = [this, shared, nextConfig]() {
-                if (!nextConfig) {
-                    reply(shared, success());
-                    return;
-                }
-                auto guard = m_lifetime.guard();
-                m_registry.store().save(*nextConfig,
-                                        [this, guard, shared, nextConfig](Result<void> saved) {
-                                            if (saved && guard.alive()) {
-                                                m_model.redefine(*nextConfig);
-                                            }
-                                            reply(shared, saved);
-                                        });
-            };
-            if (!active()) {
-                if (!persist) {
-                    reply(shared, notRunning(def().name));
-                    return;
-                }
-                saveConfig();
+            if (!active() && !persist) {
+                reply(shared, notRunning(def().name));
                 return;
             }
-            auto guard = m_lifetime.guard();
-            m_registry.shims().callVoid(
-                uuidHex(), attach ? "AttachDevice" : "DetachDevice",
-                m_registry.config().shimCallTimeout + std::chrono::seconds(20),
-                [guard, shared, saveConfig](Result<void> r) {
-                    if (!r || !guard.alive()) {
-                        reply(shared, r);
-                        return;
-                    }
-                    saveConfig();
-                },
-                spec.xml, Options{});
+            LiveStep live;
+            if (active()) {
+                live = [this, attach, device = spec.xml](ShimDone done) {
+                    m_registry.shims().callVoid(uuidHex(), attach ? "AttachDevice" : "DetachDevice",
+                                                m_registry.config().shimCallTimeout +
+                                                    std::chrono::seconds(20),
+                                                std::move(done), device, Options{});
+                };
+            }
+            changeLiveThenConfig(std::move(live), std::move(nextConfig),
+                                 [shared](Result<void> r) { reply(shared, r); });
         });
 }
 
 void DomainObject::UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) {
-    auto liveOption = boolOption(options, "live", false);
-    auto configOption = boolOption(options, "config", false);
+    auto flags = affectOptions(options, {});
     m_gate.handle(
-        std::move(result),
-        service::firstError(checkOptions(options, {"live", "config"}), liveOption, configOption),
-        domainAction("UpdateDevice"),
-        [this, xml, live = liveOption && liveOption.value(),
-         config = configOption && configOption.value()](const SharedResult<>& shared) mutable {
-            // libvirt's AFFECT_CURRENT: the running domain, or the definition of a stopped one.
-            if (!live && !config) {
-                (active() ? live : config) = true;
-            }
-            if (live && !active()) {
-                reply(shared, notRunning(def().name));
+        std::move(result), service::firstError(flags), domainAction("UpdateDevice"),
+        [this, xml, flags = flags ? flags.value() : Affect{}](const SharedResult<>& shared) {
+            auto affect = resolveAffect(flags);
+            if (!affect) {
+                reply(shared, affect.error());
                 return;
             }
-            if (config && !m_model.persistent()) {
-                reply(shared,
-                      Error(Code::InvalidState, "a transient domain has no persistent config"));
-                return;
-            }
+            bool config = affect.value().config;
             // The persistent definition is checked first (libvirt's order), so a change that
             // cannot go into it is refused before the guest sees anything.
             auto spec = parseMediaChange(xml, !config);
@@ -238,34 +208,16 @@ void DomainObject::UpdateDevice(sdbus::Result<>&& result, std::string xml, Optio
                 }
                 nextConfig = std::move(updated).value();
             }
-            auto guard = m_lifetime.guard();
-            auto saveConfig = [this, guard, shared, nextConfig]() {
-                if (!nextConfig || !guard.alive()) {
-                    reply(shared, success());
-                    return;
-                }
-                m_registry.store().save(*nextConfig,
-                                        [this, guard, shared, nextConfig](Result<void> saved) {
-                                            if (saved && guard.alive()) {
-                                                m_model.redefine(*nextConfig);
-                                            }
-                                            reply(shared, saved);
-                                        });
-            };
-            if (!live) {
-                saveConfig();
-                return;
+            LiveStep live;
+            if (affect.value().live) {
+                live = [this, media = spec.value().xml](ShimDone done) {
+                    m_registry.shims().callVoid(uuidHex(), "UpdateDevice",
+                                                m_registry.config().shimCallTimeout,
+                                                std::move(done), media, Options{});
+                };
             }
-            m_registry.shims().callVoid(
-                uuidHex(), "UpdateDevice", m_registry.config().shimCallTimeout,
-                [shared, saveConfig](Result<void> r) {
-                    if (!r) {
-                        reply(shared, r);
-                        return;
-                    }
-                    saveConfig();
-                },
-                spec.value().xml, Options{});
+            changeLiveThenConfig(std::move(live), std::move(nextConfig),
+                                 [shared](Result<void> r) { reply(shared, r); });
         });
 }
 

@@ -63,10 +63,16 @@ ManagerObject::ManagerObject(Registry& registry)
     });
     m_registry.setNoticeEmitter([this](const DomainObject& d, const ShimSupervisor::Notice& n) {
         auto path = Registry::objectPathFor(d.def().uuid);
-        if (n.kind == ShimSupervisor::Notice::Kind::Rebooted) {
+        switch (n.kind) {
+        case ShimSupervisor::Notice::Kind::Rebooted:
             emitDomainRebooted(path, d.def().name, d.uuidText());
-        } else {
+            break;
+        case ShimSupervisor::Notice::Kind::DeviceRemoved:
             emitDomainDeviceRemoved(path, d.def().name, d.uuidText(), n.alias);
+            break;
+        case ShimSupervisor::Notice::Kind::MetadataChanged:
+            emitDomainMetadataChanged(path, d.def().name, d.uuidText(), n.metadataType, n.uri);
+            break;
         }
     });
 }

@@ -227,6 +227,14 @@ std::optional<Error> Registry::conflictFor(const DomainDef& def) const {
     return std::nullopt;
 }
 
+bool Registry::nameTaken(const std::string& name, const UuidBytes& uuid) const {
+    if (auto* byName = findByName(name); byName != nullptr && byName->def().uuid != uuid) {
+        return true;
+    }
+    auto it = m_reservedNames.find(name);
+    return it != m_reservedNames.end() && it->second.other != uuidHex(uuid);
+}
+
 void Registry::reserve(const DomainDef& def) {
     const std::string key = uuidHex(def.uuid);
     auto& byName = m_reservedNames[def.name];

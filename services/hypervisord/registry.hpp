@@ -72,6 +72,10 @@ public:
     // or same UUID with another name (libvirt's rules; a rename goes through its own API),
     // among the domains and the definitions still on their way to the disk.
     std::optional<Error> conflictFor(const DomainDef& def) const;
+    // Whether another domain, defined or on its way to the disk, has `name` (Rename).
+    bool nameTaken(const std::string& name, const UuidBytes& uuid) const;
+    // A domain's name changed (Rename): the name index follows.
+    void renamed(const UuidBytes& uuid, const std::string& name) { m_domains.rename(uuid, name); }
     // A definition on its way to the disk holds its name and UUID until it is defined or
     // has failed (release), so that no concurrent define can claim either meanwhile.
     void reserve(const DomainDef& def);
@@ -97,6 +101,12 @@ public:
     // A running domain's reboot or device removal, as its shim told it.
     using NoticeEmitter = std::function<void(const DomainObject&, const ShimSupervisor::Notice&)>;
     void setNoticeEmitter(NoticeEmitter emitter) { m_emitNotice = std::move(emitter); }
+    // A notice of the registry's own (MetadataChanged).
+    void emitNotice(const DomainObject& domain, const ShimSupervisor::Notice& notice) {
+        if (m_emitNotice) {
+            m_emitNotice(domain, notice);
+        }
+    }
 
     sdbus::IConnection& connection() { return m_connection; }
     EventLoop& loop() { return m_loop; }

@@ -290,7 +290,7 @@ void ShimSupervisor::onNotice(sdbus::Message& message, Notice::Kind kind) {
     if (uuidHex == nullptr) {
         return;
     }
-    Notice notice{kind, {}};
+    Notice notice{kind, {}, {}, {}};
     if (kind == Notice::Kind::DeviceRemoved) {
         try {
             message >> notice.alias;

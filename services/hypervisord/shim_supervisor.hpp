@@ -30,11 +30,14 @@ namespace virtswarm::hypervisor {
 // the unique name the bus said owns that shim's name. Every shim we spawn is reaped.
 class ShimSupervisor final : public ShimControl {
 public:
-    // What a shim tells besides its state: the events libvirt reports apart from lifecycle.
+    // What a shim tells besides its state: the events libvirt reports apart from lifecycle
+    // (and MetadataChanged, which the registry itself reports after SetMetadata).
     struct Notice {
-        enum class Kind { Rebooted, DeviceRemoved };
+        enum class Kind { Rebooted, DeviceRemoved, MetadataChanged };
         Kind kind;
-        std::string alias; // DeviceRemoved: the device's alias
+        std::string alias;        // DeviceRemoved: the device's alias
+        std::string metadataType; // MetadataChanged: "title", "description", "element"
+        std::string uri;          // MetadataChanged: an element's namespace, or empty
     };
 
     struct Callbacks {

@@ -177,6 +177,61 @@ print(json.dumps({{
     assert r["cpu"]["cpu_time"] >= r["cpu"]["user_time"] > 0
 
 
+def console_text(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def test_live_tuning_and_guest_input(bridge, running):
+    """virsh setmem/setmaxmem/setvcpus --live, send-key, inject-nmi and desc --live on the
+    running guest: what libvirt accepts goes to QEMU, what it refuses is refused with its
+    errors, and the guest's kernel shows that the keys and the NMI arrived."""
+    console = os.path.join(bridge["root"], f"{NAME}.serial")
+    # The balloon's target (QMP balloon). The test guest loads no balloon driver, so the
+    # guest keeps its memory; libvirt's live XML follows only what the balloon reaches.
+    virsh(bridge, "setmem", NAME, "131072", "--live")
+    r = virsh(bridge, "setmem", NAME, "200M", "--live", check=False)
+    assert r.returncode == 1 and "cannot set memory higher than max memory" in r.stderr, r.stderr
+    r = virsh(bridge, "setmaxmem", NAME, "200M", "--live", check=False)
+    assert r.returncode == 1 and "maximum memory on an active domain" in r.stderr, r.stderr
+    # Both at once: the definition changes only after the live change succeeded.
+    virsh(bridge, "setmem", NAME, "144M", "--live", "--config")
+    assert ET.fromstring(virsh(bridge, "dumpxml", "--inactive", NAME).stdout).find(
+        "currentMemory").text == str(144 * 1024)
+
+    # vCPUs: the count the guest has is accepted live; hotplug is not supported.
+    virsh(bridge, "setvcpus", NAME, "2", "--live")
+    assert "current      live           2" in virsh(bridge, "vcpucount", NAME).stdout
+    r = virsh(bridge, "setvcpus", NAME, "1", "--live", check=False)
+    assert r.returncode == 1 and "not supported" in r.stderr, r.stderr
+    r = virsh(bridge, "setvcpus", NAME, "3", "--live", check=False)
+    assert r.returncode == 1 and "greater than max allowable" in r.stderr, r.stderr
+    virsh(bridge, "setvcpus", NAME, "1", "--config")
+    counts = virsh(bridge, "vcpucount", NAME).stdout
+    assert "current      config         1" in counts and "current      live           2" in counts
+
+    # Alt+SysRq+H on the PS/2 keyboard (linux keycodes, as virsh send-key names them): the
+    # guest kernel's magic SysRq answers on its serial console.
+    virsh(bridge, "send-key", NAME, "--codeset", "linux", "--holdtime", "200",
+          "KEY_LEFTALT", "KEY_SYSRQ", "KEY_H")
+    h.wait_until(lambda: "sysrq: HELP" in console_text(console), 60, 0.2,
+                 what="the guest's SysRq help after send-key")
+    r = virsh(bridge, "send-key", NAME, *(["KEY_A"] * 17), check=False)
+    assert r.returncode == 1, r.stdout
+    # An NMI: the guest kernel reports one it did not expect.
+    virsh(bridge, "inject-nmi", NAME)
+    h.wait_until(lambda: "NMI received" in console_text(console), 60, 0.2,
+                 what="the guest to report the NMI")
+    assert virsh(bridge, "domstate", NAME).stdout.strip() == "running"
+
+    # A live title shows in the live XML only; the definition keeps none.
+    virsh(bridge, "desc", NAME, "--live", "--title", "live title")
+    assert ET.fromstring(virsh(bridge, "dumpxml", NAME).stdout).find("title").text == "live title"
+    assert virsh(bridge, "desc", NAME, "--live", "--title").stdout.strip() == "live title"
+    assert ET.fromstring(virsh(bridge, "dumpxml", "--inactive", NAME).stdout).find(
+        "title") is None
+
+
 def test_a_stopped_domain_has_no_live_accounting(bridge, running):
     virsh(bridge, "destroy", NAME)
     info = fields(virsh(bridge, "dominfo", NAME).stdout)

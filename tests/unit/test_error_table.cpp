@@ -44,6 +44,7 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::NoSuchNWFilter).virErrorNumber, 62);   // VIR_ERR_NO_NWFILTER
     EXPECT_EQ(errorInfo(Code::NoSuchNWFilter).virErrorDomain, 33);   // VIR_FROM_NWFILTER
     EXPECT_EQ(errorInfo(Code::NoSuchNWFilterBinding).virErrorNumber, 101);
+    EXPECT_EQ(errorInfo(Code::NoDomainMetadata).virErrorNumber, 80); // VIR_ERR_NO_DOMAIN_METADATA
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

@@ -62,6 +62,14 @@ TEST(QemuArgv, BaseCommandLine) {
     EXPECT_EQ(valueOf(argv, "-display"), "none");
 }
 
+// <vcpu current='1'>2</vcpu>: one vCPU online at boot, room for two (libvirt's -smp).
+TEST(QemuArgv, CurrentVcpusBelowTheMaximum) {
+    auto r = parseDomainXml("<domain type='qemu'><name>v</name><memory>131072</memory>"
+                            "<vcpu current='1'>2</vcpu><os><type>hvm</type></os></domain>");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(valueOf(buildQemuArgv(r.value().def, QemuLaunch{}), "-smp"), "1,maxcpus=2");
+}
+
 TEST(QemuArgv, KvmAndNoAcpi) {
     auto argv = buildQemuArgv(parse("", "kvm", ""), QemuLaunch{});
     EXPECT_EQ(valueOf(argv, "-accel"), "kvm");

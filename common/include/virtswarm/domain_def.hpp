@@ -81,7 +81,8 @@ struct DomainDef {
     UuidBytes uuid{};
     uint64_t memoryKiB = 0;
     uint64_t currentMemoryKiB = 0;
-    uint32_t vcpus = 1;
+    uint32_t vcpus = 1;        // <vcpu>: the maximum
+    uint32_t vcpusCurrent = 1; // <vcpu current='N'>: those online at boot (<= vcpus)
     std::string arch = "x86_64";
     std::string machine; // empty: QEMU's default
     std::string kernel, initrd, cmdline;

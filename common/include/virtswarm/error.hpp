@@ -61,6 +61,9 @@ enum class Code {
     NWFilterLoop,
     // No filter is bound to that port device (libvirt: NO_NWFILTER_BINDING).
     NoSuchNWFilterBinding,
+    // A domain has no such <title>, <description> or <metadata> element (libvirt:
+    // NO_DOMAIN_METADATA, which virsh desc and metadata expect when there is none).
+    NoDomainMetadata,
     Internal,
 };
 

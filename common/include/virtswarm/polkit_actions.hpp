@@ -83,6 +83,18 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
     {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
      Details::Object},
+    // As libvirt: domain:write (virDomainSetMemoryFlags, SetVcpusFlags, SetMetadata),
+    // domain:read, domain:send-input and domain:inject-nmi.
+    {names::kDomainInterface, "SetMemory", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "SetVcpus", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "GetVcpus", "org.virtswarm.domain.read", Details::Object},
+    {names::kDomainInterface, "SendKey", "org.virtswarm.domain.send-input", Details::Object},
+    {names::kDomainInterface, "InjectNMI", "org.virtswarm.domain.inject-nmi", Details::Object},
+    {names::kDomainInterface, "GetMetadata", "org.virtswarm.domain.read", Details::Object},
+    {names::kDomainInterface, "SetMetadata", "org.virtswarm.domain.write", Details::Object},
+    // As libvirt's virDomainRename: domain:write and domain:save.
+    {names::kDomainInterface, "Rename", "org.virtswarm.domain.write", Details::Object,
+     "org.virtswarm.domain.save"},
     {names::kStorageManagerInterface, "DefineXML", "org.virtswarm.storage-pool.save",
      Details::Object},
     {names::kStorageManagerInterface, "CreateXML", "org.virtswarm.storage-pool.start",
