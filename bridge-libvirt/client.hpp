@@ -83,6 +83,16 @@ public:
     // asked (as libvirtd does). Lifts the limits of a connection that has not opened.
     void open(std::string uri, bool readOnly);
     bool readOnly() const { return m_readOnly || m_readOnlySocket; }
+    // polkit granted this client libvirt's own org.libvirt.unix.manage when it opened the
+    // connection (Debian's `libvirt` group rule, libvirt-dbus's rule): it is served as
+    // libvirtd serves it, with full access, as root — no per-operation checks, and its
+    // definitions reach what root can. Root-equivalent, like that group. Never on a
+    // read-only connection.
+    void grantLibvirtManage() { m_libvirtManage = true; }
+    bool managesLibvirt() const { return m_libvirtManage && !readOnly(); }
+    // Whose rights the client's definitions carry: its own uid, or root's when it manages
+    // libvirt.
+    uid_t definerUid() const { return managesLibvirt() ? 0 : m_peer.uid; }
     const std::string& uri() const { return m_uri; }
     std::map<int32_t, EventRegistration>& events() { return m_events; }
     // Open streams by the serial of the call that opened them. Closing the client drops
@@ -135,6 +145,7 @@ private:
     bool m_eof = false;
     bool m_opened = false;
     bool m_readOnly = false;
+    bool m_libvirtManage = false;
     std::string m_uri;
     std::map<int32_t, EventRegistration> m_events;
     std::map<uint32_t, std::shared_ptr<Stream>> m_streams;

@@ -7,6 +7,8 @@
 #include "protocol.hpp"
 #include "rpc_error.hpp"
 #include "virtswarm/emulator_query.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/polkit_actions.hpp"
 
 #include <algorithm>
 
@@ -61,6 +63,34 @@ void supportsFeature(Services&, const CallPtr& call, xdr::Reader& args) {
     replyInt(call, supported ? 1 : 0);
 }
 
+// libvirt's classic authorization, asked once per connection: a client polkit grants
+// org.libvirt.unix.manage gets full access (Client::grantLibvirtManage). Root has it
+// anyway, a read-only connection never, and any other answer — no, a challenge (never
+// asked interactively), or the action not installed (libvirt-daemon-system absent) —
+// leaves the client with the per-operation org.virtswarm.* checks. The open is answered
+// once polkit has.
+void askLibvirtManage(Services& services, const CallPtr& call, Client& client) {
+    const PeerIdentity& peer = client.peer();
+    if (client.readOnly() || !peer.known || peer.uid == 0) {
+        call->replyVoid();
+        return;
+    }
+    services.authority.checkProcess(peer.pid, peer.uid, std::string(actions::kLibvirtManageAction),
+                                    {}, [call](Result<void> verdict) {
+                                        auto opened = call->client();
+                                        if (!opened) {
+                                            return;
+                                        }
+                                        if (verdict) {
+                                            opened->grantLibvirtManage();
+                                            log::info(opened->describe() + " manages libvirt (" +
+                                                      std::string(actions::kLibvirtManageAction) +
+                                                      "): full access");
+                                        }
+                                        call->replyVoid();
+                                    });
+}
+
 void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
     auto name = args.optionalString(proto::kStringMax);
     uint32_t flags = args.u32();
@@ -76,13 +106,13 @@ void connectOpen(Services& services, const CallPtr& call, xdr::Reader& args) {
     // reached (hypervisord not installed) does not fail the open: the storage and network
     // calls work without it, and each domain call answers that the hypervisor is
     // unavailable (the synchronisation's error).
-    services.registry.whenSynced([call, uri = uri.uri, flags](Result<void>) {
+    services.registry.whenSynced([&services, call, uri = uri.uri, flags](Result<void>) {
         auto client = call->client();
         if (!client) {
             return;
         }
         client->open(uri, (flags & proto::kConnectReadOnly) != 0);
-        call->replyVoid();
+        askLibvirtManage(services, call, *client);
     });
 }
 

@@ -204,7 +204,7 @@ void defineOrCreate(Services& services, const CallPtr& call, xdr::Reader& args) 
         };
         // The registry sees the bridge (root) as its caller: it must be told whom the
         // definition belongs to, or it would reach what root can.
-        uid_t definer = client->peer().uid;
+        uid_t definer = client->definerUid();
         if (create) {
             services.registry.createXml(domain->xml, definer, validate, done);
         } else {

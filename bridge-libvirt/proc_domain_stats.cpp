@@ -157,6 +157,13 @@ void getAllDomainStats(Services& services, const CallPtr& call, xdr::Reader& arg
                 reply(services, req);
                 return;
             }
+            if (client->managesLibvirt()) {
+                for (auto& d : req->domains) {
+                    d.allowed = true;
+                }
+                reply(services, req);
+                return;
+            }
             req->outstanding = req->domains.size();
             PeerIdentity peer = client->peer();
             for (size_t i = 0; i < req->domains.size(); ++i) {

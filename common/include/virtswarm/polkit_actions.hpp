@@ -177,6 +177,10 @@ inline constexpr std::string_view kDomainReadSecureAction = "org.virtswarm.domai
 // OpenVolume of a read-only disk needs only to read the volume.
 inline constexpr std::string_view kVolumeOpenReadOnlyAction = "org.virtswarm.storage-vol.data-read";
 
+// libvirt's own action (libvirt-daemon-system's org.libvirt.unix.policy), not ours: the
+// libvirt bridge asks it once per connection; a yes is full access, as libvirtd gives it.
+inline constexpr std::string_view kLibvirtManageAction = "org.libvirt.unix.manage";
+
 // The action id as Authority takes it.
 inline std::string actionId(const MethodAction& entry) {
     return std::string(entry.actionId);
