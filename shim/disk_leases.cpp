@@ -6,7 +6,9 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/uuid.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -48,16 +50,36 @@ Result<sdbus::IProxy*> DiskLeases::lockd() {
     return m_lockd.get();
 }
 
+// The image of `disk` for lockd: a copy of storaged's descriptor for a volume (the first
+// is the one matching the disk's mode, volume_disks.hpp), else the file opened with the
+// definer's rights.
+Result<int> DiskLeases::openForLease(const DiskDef& disk, const HostPathOpener& opener,
+                                     const VolumeFds& volumes) {
+    bool shared = disk.readonly || disk.shareable;
+    if (disk.isVolume()) {
+        auto opened = volumes.find(disk.source);
+        if (opened == volumes.end() || opened->second.empty()) {
+            return Error(Code::Internal, "volume disk " + disk.targetDev + " was not opened");
+        }
+        int fd = ::fcntl(opened->second.front(), F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            return Error(Code::OperationFailed,
+                         "disk " + disk.targetDev + ": " + std::strerror(errno));
+        }
+        return fd;
+    }
+    return opener.openImage(disk.source, shared ? O_RDONLY : O_RDWR, "disk " + disk.targetDev);
+}
+
 void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
-                         Done done) {
+                         const VolumeFds& volumes, Done done) {
     std::vector<Disk> wire;
     for (const auto& disk : disks) {
         if (disk.source.empty()) {
             continue;
         }
         bool shared = disk.readonly || disk.shareable;
-        auto fd =
-            opener.openImage(disk.source, shared ? O_RDONLY : O_RDWR, "disk " + disk.targetDev);
+        auto fd = openForLease(disk, opener, volumes);
         if (!fd) {
             m_loop.defer([done, error = fd.takeError()] { done(error); });
             return;

@@ -7,6 +7,7 @@
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/result.hpp"
+#include "volume_disks.hpp"
 
 #include <functional>
 #include <memory>
@@ -33,7 +34,11 @@ public:
 
     // Leases for every disk with a source (exclusive when writable, shared when readonly
     // or <shareable/>), before QEMU opens them. ResourceBusy when another domain has one.
-    void acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener, Done done);
+    // A volume disk's source is the path storaged resolved it to, and lockd gets a copy of
+    // the descriptor storaged opened (`volumes`, by path: the definer may have no access
+    // to the file itself); a file disk's image is opened here with the definer's rights.
+    void acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
+                 const VolumeFds& volumes, Done done);
     // QEMU (`pid`) is the process whose end, with the shim's, releases the leases: a shim
     // killed with -9 leaves them to the QEMU that still writes.
     void recordProcess(pid_t pid);
@@ -47,6 +52,8 @@ public:
     void releaseAll(std::function<void()> then);
 
 private:
+    static Result<int> openForLease(const DiskDef& disk, const HostPathOpener& opener,
+                                    const VolumeFds& volumes);
     Result<sdbus::IProxy*> lockd();
     // Release of `paths` (all when empty); `then` gets lockd's answer.
     void sendRelease(std::vector<std::string> paths, std::function<void(const sdbus::Error*)> then);

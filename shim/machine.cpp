@@ -115,19 +115,24 @@ void Machine::launch(Done done) {
         return;
     }
     m_startDone = std::move(done);
-    // The disks are leased before anything else: a domain refused its images starts
-    // nothing (no TAP, no QEMU).
+    openVolumes(0);
+}
+
+// Once storaged resolved the volumes, every image is leased before anything else is
+// made: a domain refused its images gets no TAP and no QEMU.
+void Machine::leaseDisks() {
     auto guard = m_lifetime.guard();
-    m_leases->acquire(m_domain.def.disks, m_opener, [this, guard](Result<void> leased) {
-        if (!guard.alive() || m_phase != MachinePhase::Launching) {
-            return;
-        }
-        if (!leased) {
-            failStart(leased.takeError());
-            return;
-        }
-        openVolumes(0);
-    });
+    m_leases->acquire(m_domain.def.disks, m_opener, m_volumeFds,
+                      [this, guard](Result<void> leased) {
+                          if (!guard.alive() || m_phase != MachinePhase::Launching) {
+                              return;
+                          }
+                          if (!leased) {
+                              failStart(leased.takeError());
+                              return;
+                          }
+                          acquireTaps(0);
+                      });
 }
 
 void Machine::acquireTaps(size_t from) {

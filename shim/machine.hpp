@@ -145,8 +145,10 @@ private:
     void failStart(Error error);
     std::string logTail() const;
     Result<int> listenQmp();
-    // Gets the volumes of disks from index `from` on (machine_volumes.cpp), then the TAPs.
+    // Gets the volumes of disks from index `from` on (machine_volumes.cpp), then leases
+    // every disk's image (leaseDisks), then gets the TAPs.
     void openVolumes(size_t from);
+    void leaseDisks();
     // Gets the TAPs of NICs from index `from` on, then starts QEMU.
     void acquireTaps(size_t from);
     void spawnQemu();
@@ -191,9 +193,10 @@ private:
     };
     void plugDevice(Plug plug, Done done);
     // `next` is the live definition with the new device last.
-    void plugDisk(const DiskDef& disk, DomainXml next, Done done);
     void plugUserInterface(const InterfaceDef& nic, DomainXml next, Done done);
+    void plugFileDisk(const DiskDef& disk, DomainXml next, Done done);
     void plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done);
+    void plugLeasedVolume(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     void plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     // add-fd of each of `fds` (closed here) into one fd set, a new one unless `set`.
     void addFdSet(const std::string& opaque, std::vector<int> fds, std::optional<int64_t> set,

@@ -93,26 +93,11 @@ void Machine::attachDevice(const std::string& xmlText, Done done) {
             done(Error(Code::InvalidXML, "a hotplugged disk needs a source"));
             return;
         }
-        // Leased before QEMU gets the image; given back if QEMU does not take the disk.
-        auto guard = m_lifetime.guard();
-        m_leases->acquire({dev.disk}, m_opener,
-                          [this, guard, disk = dev.disk, next = std::move(next),
-                           done = std::move(done)](Result<void> leased) mutable {
-                              if (!guard.alive()) {
-                                  return;
-                              }
-                              if (!leased) {
-                                  done(std::move(leased));
-                                  return;
-                              }
-                              plugDisk(disk, std::move(next),
-                                       [this, source = disk.source, done](Result<void> r) {
-                                           if (!r) {
-                                               m_leases->release(source);
-                                           }
-                                           done(std::move(r));
-                                       });
-                          });
+        if (dev.disk.isVolume()) {
+            plugVolumeDisk(dev.disk, std::move(next), std::move(done));
+        } else {
+            plugFileDisk(dev.disk, std::move(next), std::move(done));
+        }
     } else if (dev.nic.type == "user") {
         plugUserInterface(dev.nic, std::move(next), std::move(done));
     } else {
@@ -136,25 +121,41 @@ void Machine::plugUserInterface(const InterfaceDef& nic, DomainXml next, Done do
 }
 
 // The shim opens the image, as at boot: QEMU's user need not be able to, and in session
-// mode nothing the user cannot open gets opened. A volume disk's image comes from
-// storaged instead (plugVolumeDisk).
-void Machine::plugDisk(const DiskDef& disk, DomainXml next, Done done) {
-    if (disk.isVolume()) {
-        plugVolumeDisk(disk, std::move(next), std::move(done));
-        return;
-    }
-    auto opened = m_opener.openImage(disk.source, disk.readonly ? O_RDONLY : O_RDWR,
-                                     "disk " + disk.targetDev);
-    if (!opened) {
-        done(opened.takeError());
-        return;
-    }
-    plugDiskFds(disk, {opened.value()}, std::move(next), std::move(done));
+// mode nothing the user cannot open gets opened. It is leased before QEMU gets it, and
+// the lease is given back if QEMU does not take the disk.
+void Machine::plugFileDisk(const DiskDef& disk, DomainXml next, Done done) {
+    auto guard = m_lifetime.guard();
+    m_leases->acquire(
+        {disk}, m_opener, {},
+        [this, guard, disk, next = std::move(next), done](Result<void> leased) mutable {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!leased) {
+                done(std::move(leased));
+                return;
+            }
+            auto opened = m_opener.openImage(disk.source, disk.readonly ? O_RDONLY : O_RDWR,
+                                             "disk " + disk.targetDev);
+            if (!opened) {
+                m_leases->release(disk.source);
+                done(opened.takeError());
+                return;
+            }
+            plugDiskFds(disk, {opened.value()}, std::move(next),
+                        [this, source = disk.source, done](Result<void> r) {
+                            if (!r) {
+                                m_leases->release(source);
+                            }
+                            done(std::move(r));
+                        });
+        });
 }
 
 // <disk type='volume'>: storaged opens the volume after its own polkit check for the
-// definer and records this shim as its holder (volume_disks.hpp); a plug QEMU refuses
-// ends that hold again, a detach too (detachDevice).
+// definer and records this shim as its holder (volume_disks.hpp); lockd then leases the
+// image storaged opened. A plug refused by lockd or QEMU ends the hold (and the lease)
+// again, a detach too (detachDevice).
 void Machine::plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done) {
     if (m_volumeBroker == nullptr) {
         done(Error(Code::Internal, "no connection to virtswarm-storaged"));
@@ -178,20 +179,42 @@ void Machine::plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done) {
         DiskDef resolved = disk;
         resolved.source = opened.value().path;
         resolved.format = opened.value().format;
-        std::string path = resolved.source;
-        plugDiskFds(resolved, opened.value().fds, std::move(next),
-                    [this, guard, path, target = disk.targetDev, done](Result<void> r) {
-                        if (!guard.alive()) {
-                            return;
-                        }
-                        if (r) {
-                            m_volumePaths[target] = path;
-                        } else {
-                            m_volumeBroker->release({path});
-                        }
-                        done(std::move(r));
-                    });
+        VolumeFds fds{{resolved.source, opened.value().fds}};
+        m_leases->acquire({resolved}, m_opener, fds,
+                          [this, guard, resolved, fds, next = std::move(next),
+                           done](Result<void> leased) mutable {
+                              if (!guard.alive()) {
+                                  closeVolumeFds(fds);
+                                  return;
+                              }
+                              if (!leased) {
+                                  closeVolumeFds(fds);
+                                  m_volumeBroker->release({resolved.source});
+                                  done(std::move(leased));
+                                  return;
+                              }
+                              plugLeasedVolume(resolved, fds.begin()->second, std::move(next),
+                                               std::move(done));
+                          });
     });
+}
+
+void Machine::plugLeasedVolume(const DiskDef& disk, std::vector<int> fds, DomainXml next,
+                               Done done) {
+    auto guard = m_lifetime.guard();
+    plugDiskFds(disk, std::move(fds), std::move(next),
+                [this, guard, path = disk.source, target = disk.targetDev, done](Result<void> r) {
+                    if (!guard.alive()) {
+                        return;
+                    }
+                    if (r) {
+                        m_volumePaths[target] = path;
+                    } else {
+                        m_leases->release(path);
+                        m_volumeBroker->release({path});
+                    }
+                    done(std::move(r));
+                });
 }
 
 // QEMU receives the descriptors in a new fd set (add-fd) and the node opens
@@ -431,12 +454,17 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
         return;
     }
     bool disk = dev.kind == DeviceSpec::Kind::Disk;
-    // The lease is on the image as the live definition names it.
+    // The lease is on the image as the live definition names it, or, for a volume, on
+    // the path storaged resolved it to.
     std::string leasedSource;
     for (const auto& d : m_domain.def.disks) {
         if (disk && d.targetDev == dev.disk.targetDev) {
             leasedSource = d.source;
         }
+    }
+    if (auto volume = m_volumePaths.find(dev.disk.targetDev);
+        disk && volume != m_volumePaths.end()) {
+        leasedSource = volume->second;
     }
     auto guard = m_lifetime.guard();
     unplug(alias, [=, this, updated = std::move(change.value().next)](Result<void> r) {

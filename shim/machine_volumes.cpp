@@ -43,7 +43,7 @@ void Machine::openVolumes(size_t from) {
         });
         return;
     }
-    acquireTaps(0);
+    leaseDisks();
 }
 
 // The volumes stay open in QEMU; only storaged's record of who holds them is taken again
