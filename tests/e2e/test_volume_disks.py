@@ -1,13 +1,15 @@
 """End to end: a domain whose disk is a storage volume (<disk type='volume'>). The shim
 gets the open image from storaged (the fd broker) and hands it to QEMU; the image is
 root's alone (0600), so neither QEMU's user nor anyone else opens it by path. While the
-domain runs the volume is in use; when it stops, the hold ends with its shim. A volume
+domain runs the volume is in use and leased from lockd (a second domain on it is refused,
+at start and on hotplug); when it stops, the hold and the lease end with it. A volume
 disk hotplugged (AttachDevice) is opened the same way and held until it is detached; a
 shim that replaces a killed one takes the holds again."""
 
 import os
 import signal
 
+import lockclient as lc
 import storageclient as sc
 import vsclient as vc
 import vsharness as h
@@ -58,6 +60,7 @@ def check_hotplug_and_reattach(path, pool, pool_name, directory, boot_image, pid
             "<target dev='vdb' bus='virtio'/></disk>")
     vc.domain(path).AttachDevice(disk, vc.no_options(), timeout=vc.TIMEOUT)
     assert qemu_holds(pid, hot_image)
+    assert lc.domains_holding(hot_image) == {str(vc.prop(path, "UUID"))}
     assert delete_error(hot) == "org.virtswarm.Error.InvalidState"
     live = str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT))
     assert "volume=\"hot\"" in live
@@ -80,9 +83,37 @@ def check_hotplug_and_reattach(path, pool, pool_name, directory, boot_image, pid
 
     vc.domain(path).DetachDevice(disk, vc.no_options(), timeout=vc.TIMEOUT)
     h.wait_until(lambda: not holders_of(hot_image), 30, 0.1, "the hot volume's hold to end")
+    h.wait_until(lambda: not lc.domains_holding(hot_image), 30, 0.1,
+                 "the hot volume's lease to end")
     assert not qemu_holds(pid, hot_image)
     assert delete_error(hot) == ""
     assert holders_of(boot_image) == {new_shim}
+
+
+def start_error(path):
+    return sc.error_name(lambda: vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT))
+
+
+def check_second_domain_refused_the_lease(path, disk, image):
+    """lockd leases the image storaged opened, keyed by the file, as a file disk's: another
+    domain on the same volume (at start, or hotplugged into a running one) is refused, and
+    storaged's hold for it ends again."""
+    uuid = str(vc.prop(path, "UUID"))
+    assert lc.domains_holding(image) == {uuid}
+    first_shim = str(h.bus_daemon().GetNameOwner(shim_name(path)))
+    second = vc.define(vc.domain_xml(vc.unique("voldisk-second"), extra_devices=disk))
+    assert start_error(second) == lc.BUSY
+    assert str(vc.prop(second, "State")) == "shutoff"
+    assert lc.domains_holding(image) == {uuid}
+    h.wait_until(lambda: holders_of(image) == {first_shim}, 30, 0.1,
+                 "the refused domain's hold to end")
+    # The same file named by its path is the same lease.
+    by_path = vc.define(vc.domain_xml(vc.unique("voldisk-path"), extra_devices=(
+        f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        f"<source file='{image}'/><target dev='vda' bus='virtio'/></disk>")))
+    assert start_error(by_path) == lc.BUSY
+    vc.domain(second).Undefine(vc.no_options(), timeout=vc.TIMEOUT)
+    vc.domain(by_path).Undefine(vc.no_options(), timeout=vc.TIMEOUT)
 
 
 def test_a_domain_boots_with_a_volume_disk_that_is_in_use_while_it_runs():
@@ -111,8 +142,10 @@ def test_a_domain_boots_with_a_volume_disk_that_is_in_use_while_it_runs():
     live = str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT))
     assert f"pool=\"{pool_name}\"" in live and "volume=\"disk\"" in live
     assert delete_error(vol) == "org.virtswarm.Error.InvalidState"
+    check_second_domain_refused_the_lease(path, disk, image)
     check_hotplug_and_reattach(path, pool, pool_name, directory, image, pid)
 
     vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    assert not lc.domains_holding(image)
     h.wait_until(lambda: delete_error(vol) == "", 60, 0.5, "the volume to be released")
     assert not os.path.exists(image)
