@@ -447,3 +447,33 @@ def test_ip_learning_modes():
     assert nf.error_name(nf.bind, GUEST_PORT, GUEST_MAC, "clean-traffic",
                          CTRL_IP_LEARNING="sometimes") == "org.freedesktop.DBus.Error.InvalidArgs"
     assert list(nf.manager().ListBindings(nf.opts())) == []
+
+
+def test_real_dhcp_exchange_teaches_the_leased_address():
+    """A real server and client: dnsmasq in the peer namespace, busybox udhcpc in the guest
+    (its script is /bin/true: the lease is taken, the guest's own address stays)."""
+    bind_learning()
+    leases = f"/tmp/vsnf-leases-{os.getpid()}"
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", PEER_NS, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+         "--port=0", "--interface=eth0", "--bind-interfaces", "--user=root",
+         "--pid-file=", f"--dhcp-leasefile={leases}",
+         "--dhcp-range=10.77.0.50,10.77.0.60,1h"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        client = subprocess.run(
+            ["ip", "netns", "exec", GUEST_NS, "busybox", "udhcpc", "-i", "eth0", "-n", "-q",
+             "-f", "-t", "5", "-T", "2", "-s", "/bin/true"],
+            capture_output=True, text=True, timeout=60)
+        assert client.returncode == 0, client.stderr
+        leased = h.wait_until(
+            lambda: next((f"10.77.0.{n}" for n in range(50, 61)
+                          if f"10.77.0.{n} " in ruleset()), None),
+            30, 0.05, "the leased IP in the port's rules")
+        assert delivered({"leased": lambda t: udp_frame(GUEST_MAC, leased, t),
+                          "own": FORGERIES["own"]}) == {"leased"}
+    finally:
+        server.kill()
+        server.wait()
+        if os.path.exists(leases):
+            os.unlink(leases)
