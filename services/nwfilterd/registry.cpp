@@ -410,7 +410,7 @@ int64_t wallClockSeconds() {
         .count();
 }
 
-// An "infinite" lease (0xffffffff), and any end that far away, gets no timer.
+// The end of an "infinite" lease (0xffffffff): no timer, the address stays until unbound.
 constexpr int64_t kNoLeaseEnd = 0;
 
 } // namespace
