@@ -86,9 +86,12 @@ Result<std::vector<std::vector<Attribute>>> instances(const PlacedRule& placed) 
     }
     for (const auto& name : names) {
         auto it = placed.variables.find(name);
-        if (it == placed.variables.end() || it->second.empty()) {
+        if (it == placed.variables.end()) {
             return Error(Code::InvalidArgs, "variable '" + name + "' used by filter '" +
                                                 placed.filter + "' has no value");
+        }
+        if (it->second.empty()) {
+            return std::vector<std::vector<Attribute>>{}; // $IP not learned yet: no instance
         }
     }
     std::vector<std::vector<Attribute>> out;
@@ -223,12 +226,20 @@ std::vector<std::string> PortRules::chainNames() const {
     return out;
 }
 
-Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& lookup) {
+Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& lookup,
+                              const std::vector<std::string>& learnedIps) {
     const FilterDef* filter = lookup(binding.filter.filter);
     if (filter == nullptr) {
         return Error(Code::NoSuchNWFilter, "no filter named '" + binding.filter.filter + "'");
     }
     Variables variables{{"MAC", {binding.mac}}};
+    auto learning = ipLearning(binding);
+    if (!learning) {
+        return learning.takeError();
+    }
+    if (learning.value() && *learning.value() != IpLearning::Any) {
+        variables["IP"] = learnedIps; // overlay keeps it: the binding gives no IP
+    }
     Expansion expansion;
     if (auto r =
             expand(*filter, overlay(variables, binding.filter.parameters), lookup, 0, expansion);
@@ -251,6 +262,41 @@ Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& loo
                      "a binding makes more than " + std::to_string(kMaxRulesPerPort) + " rules");
     }
     return rules;
+}
+
+namespace {
+
+std::vector<std::string> parameterValues(const BindingDef& binding, const std::string& name) {
+    std::vector<std::string> out;
+    for (const auto& [given, value] : binding.filter.parameters) {
+        if (given == name) {
+            out.push_back(value);
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+Result<std::optional<IpLearning>> ipLearning(const BindingDef& binding) {
+    if (!parameterValues(binding, "IP").empty()) {
+        return std::optional<IpLearning>{};
+    }
+    auto mode = parameterValues(binding, "CTRL_IP_LEARNING");
+    if (mode.empty() || (mode.size() == 1 && mode[0] == "any")) {
+        return std::optional<IpLearning>{IpLearning::Any};
+    }
+    if (mode.size() == 1 && mode[0] == "dhcp") {
+        return std::optional<IpLearning>{IpLearning::Dhcp};
+    }
+    if (mode.size() == 1 && mode[0] == "none") {
+        return std::optional<IpLearning>{IpLearning::None};
+    }
+    return Error(Code::InvalidArgs, "CTRL_IP_LEARNING must be one of any, dhcp, none");
+}
+
+std::vector<std::string> trustedDhcpServers(const BindingDef& binding) {
+    return parameterValues(binding, "DHCPSERVER");
 }
 
 } // namespace virtswarm::nwfilter

@@ -4,6 +4,7 @@
 #include "filter_graph.hpp"
 #include "virtswarm/nwfilter_binding.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,24 @@ inline constexpr size_t kMaxReferenceDepth = 32;
 // compiled into the port's chains. Errors: NoSuchNWFilter, InvalidArgs (a variable
 // without a value, a value of the wrong type for where it is used), ConfigUnsupported,
 // LimitsExceeded.
-Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& lookup);
+//
+// A binding that gives no IP and sets CTRL_IP_LEARNING to `dhcp` or `none` compiles with
+// `learnedIps` as the values of $IP: while there are none, every rule instance that uses
+// $IP is left out, so no-ip-spoofing's "return if it is the guest's address" is not there
+// and only what needs no address passes (DHCP from 0.0.0.0).
+Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& lookup,
+                              const std::vector<std::string>& learnedIps = {});
+
+// libvirt's CTRL_IP_LEARNING. `any` (libvirt's default: the first address the guest uses)
+// is not implemented: a binding that needs it is refused as before, for want of IP.
+enum class IpLearning { None, Dhcp, Any };
+
+// How the binding gets $IP: nullopt when its parameters give IP (nothing to learn).
+// Errors: InvalidArgs (a CTRL_IP_LEARNING that is none of any, dhcp, none).
+Result<std::optional<IpLearning>> ipLearning(const BindingDef& binding);
+
+// The binding's DHCPSERVER values: the servers whose answers teach $IP (any server when
+// there are none).
+std::vector<std::string> trustedDhcpServers(const BindingDef& binding);
 
 } // namespace virtswarm::nwfilter

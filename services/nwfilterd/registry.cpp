@@ -7,7 +7,10 @@
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/log.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <sstream>
 
 namespace virtswarm::nwfilter {
 
@@ -96,21 +99,25 @@ bool FilterRegistry::loadBindings() {
             log::error("binding record " + entry.path().string() + " is unusable; ignored");
             continue;
         }
-        auto rules = compilePort(parsed.value().def, lookup());
-        if (!rules) {
-            log::error("binding of " + parsed.value().def.portDev + ": " + rules.error().message());
-            continue;
-        }
         std::string port = parsed.value().def.portDev;
         int ifindex = portIndex(port);
         if (ifindex == 0) {
             // The port went while no nwfilterd was there to see it.
             log::info("port " + port + " is gone; its binding with it");
             (void)removeFileDurable(entry.path().string());
+            (void)removeFileDurable(learnedPath(port));
             dropped = true;
             continue;
         }
-        m_bound.emplace(port, Bound{std::move(parsed).value(), std::move(rules).value(), ifindex});
+        Bound bound{std::move(parsed).value(), {}, ifindex, {}, {}, {}};
+        loadLearned(port, bound);
+        auto rules = compilePort(bound.binding.def, lookup(), bound.learned);
+        if (!rules) {
+            log::error("binding of " + port + ": " + rules.error().message());
+            continue;
+        }
+        bound.rules = std::move(rules).value();
+        startLearning(port, m_bound.emplace(port, std::move(bound)).first->second);
     }
     log::info("restored " + std::to_string(m_bound.size()) + " filter bindings");
     return dropped;
@@ -165,7 +172,7 @@ void FilterRegistry::define(FilterXml filter, std::function<void(Result<FilterOb
         if (top == nullptr || !reaches(*top, def.name, proposed)) {
             continue;
         }
-        auto rules = compilePort(bound.binding.def, proposed);
+        auto rules = compilePort(bound.binding.def, proposed, bound.learned);
         if (!rules) {
             done(rules.takeError().prefix("port " + port));
             return;
@@ -289,9 +296,14 @@ void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> 
         done(r);
         return;
     }
+    (void)removeFileDurable(learnedPath(port)); // a new port learns anew
     auto& bound =
-        m_bound.emplace(port, Bound{std::move(binding), std::move(rules).value(), portIndex(port)})
+        m_bound
+            .emplace(
+                port,
+                Bound{std::move(binding), std::move(rules).value(), portIndex(port), {}, {}, {}})
             .first->second;
+    startLearning(port, bound);
     auto applied = [this, port, done](Result<void> r) {
         if (!r) {
             // Not bound after all; the table is rebuilt without the port.
@@ -321,6 +333,7 @@ void FilterRegistry::unbind(const std::string& port, std::function<void(Result<v
         updateTransaction({PortChange{port, it->second.rules.chainNames(), nullptr}});
     m_bound.erase(it);
     (void)removeFileDurable(bindingPath(port));
+    (void)removeFileDurable(learnedPath(port));
     applyOrRebuild(std::move(transaction), [port, done](Result<void> r) {
         if (r) {
             log::info("unbound port " + port);
@@ -386,6 +399,120 @@ void FilterRegistry::dropBinding(const std::string& port, const std::string& why
         if (!r) {
             log::error("unbinding " + port + ": " + r.error().message());
         }
+    });
+}
+
+namespace {
+
+int64_t wallClockSeconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The end of an "infinite" lease (0xffffffff): no timer, the address stays until unbound.
+constexpr int64_t kNoLeaseEnd = 0;
+
+} // namespace
+
+std::string FilterRegistry::learnedPath(const std::string& port) const {
+    return m_paths.runtimeDir + "/bindings/" + port + ".learned";
+}
+
+void FilterRegistry::startLearning(const std::string& port, Bound& bound) {
+    auto mode = ipLearning(bound.binding.def);
+    if (!mode || mode.value() != IpLearning::Dhcp || bound.learner) {
+        return;
+    }
+    auto learner = IpLearner::start(m_loop, port, bound.binding.def.mac,
+                                    [this, port](const DhcpLease& lease) { learn(port, lease); });
+    if (!learner) {
+        log::warning("no IP learning on " + port + ": " + learner.error().message());
+        return;
+    }
+    bound.learner = std::move(learner).value();
+}
+
+void FilterRegistry::learn(const std::string& port, const DhcpLease& lease) {
+    auto it = m_bound.find(port);
+    if (it == m_bound.end()) {
+        return;
+    }
+    auto trusted = trustedDhcpServers(it->second.binding.def);
+    if (!trusted.empty() &&
+        std::find(trusted.begin(), trusted.end(), lease.server) == trusted.end()) {
+        log::warning("port " + port + ": ignored a DHCPACK from untrusted server " + lease.server);
+        return;
+    }
+    if (!checkAttributeValue("ip", "srcipaddr", lease.address)) {
+        return;
+    }
+    int64_t end = lease.seconds == 0xffffffffu ? kNoLeaseEnd : wallClockSeconds() + lease.seconds;
+    log::info("port " + port + " learned IP " + lease.address + " from DHCP server " +
+              lease.server);
+    setLearned(port, {lease.address}, end);
+}
+
+void FilterRegistry::setLearned(const std::string& port, std::vector<std::string> addresses,
+                                int64_t leaseEnd) {
+    Bound& bound = m_bound.at(port);
+    bool changed = bound.learned != addresses;
+    if (addresses.empty()) {
+        (void)removeFileDurable(learnedPath(port));
+        bound.leaseEnd.reset();
+    } else {
+        if (auto r = writeFileAtomic(
+                learnedPath(port), addresses.front() + " " + std::to_string(leaseEnd) + "\n", 0600);
+            !r) {
+            log::warning(r.error().message());
+        }
+        armLeaseEnd(port, bound, leaseEnd);
+    }
+    if (!changed) {
+        return;
+    }
+    auto rules = compilePort(bound.binding.def, lookup(), addresses);
+    if (!rules) {
+        log::error("port " + port + ": " + rules.error().message());
+        return;
+    }
+    bound.learned = std::move(addresses);
+    std::vector<std::string> before = bound.rules.chainNames();
+    bound.rules = std::move(rules).value();
+    applyOrRebuild(updateTransaction({PortChange{port, before, &bound.rules}}),
+                   [port](Result<void> r) {
+                       if (!r) {
+                           log::error("port " + port + ": " + r.error().message());
+                       }
+                   });
+}
+
+void FilterRegistry::loadLearned(const std::string& port, Bound& bound) {
+    auto text = readFile(learnedPath(port), 256);
+    if (!text) {
+        return;
+    }
+    std::istringstream in(text.value());
+    std::string address;
+    int64_t end = 0;
+    if (!(in >> address >> end) || !checkAttributeValue("ip", "srcipaddr", address) ||
+        (end != kNoLeaseEnd && end <= wallClockSeconds())) {
+        (void)removeFileDurable(learnedPath(port));
+        return;
+    }
+    bound.learned = {address};
+    armLeaseEnd(port, bound, end);
+}
+
+void FilterRegistry::armLeaseEnd(const std::string& port, Bound& bound, int64_t leaseEnd) {
+    bound.leaseEnd.reset();
+    if (leaseEnd == kNoLeaseEnd) {
+        return;
+    }
+    int64_t left = std::max<int64_t>(leaseEnd - wallClockSeconds(), 0);
+    bound.leaseEnd = m_loop.addTimer(std::chrono::seconds(left), [this, port] {
+        log::info("port " + port + ": the lease of its learned IP ended");
+        setLearned(port, {}, kNoLeaseEnd);
     });
 }
 

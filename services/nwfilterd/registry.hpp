@@ -2,6 +2,7 @@
 #pragma once
 
 #include "filter_graph.hpp"
+#include "ip_learner.hpp"
 #include "nft_runner.hpp"
 #include "port_monitor.hpp"
 #include "port_rules.hpp"
@@ -67,6 +68,10 @@ private:
         BindingXml binding;
         PortRules rules;
         int ifindex = 0; // of the port's device when bound; 0: there was none
+        // CTRL_IP_LEARNING=dhcp: the address the guest leased ($IP), until the lease ends.
+        std::vector<std::string> learned;
+        std::unique_ptr<IpLearner> learner;
+        EventSource leaseEnd;
     };
 
     Result<FilterObject*> add(FilterXml filter);
@@ -85,6 +90,17 @@ private:
     // After lost notifications: drops the bindings whose device is gone or was replaced.
     void dropGonePorts();
     void dropBinding(const std::string& port, const std::string& why);
+    // CTRL_IP_LEARNING=dhcp (ip_learner.hpp): watches the port for DHCPACKs. The address a
+    // trusted server leased becomes $IP (saved beside the binding, so a restarted nwfilterd
+    // keeps it) until the lease ends; each change recompiles the port in one transaction.
+    void startLearning(const std::string& port, Bound& bound);
+    void learn(const std::string& port, const DhcpLease& lease);
+    void setLearned(const std::string& port, std::vector<std::string> addresses, int64_t leaseEnd);
+    std::string learnedPath(const std::string& port) const;
+    // The address saved for `port`, if its lease has not ended.
+    void loadLearned(const std::string& port, Bound& bound);
+    // A timer that forgets the learned address at `leaseEnd` (wall-clock seconds; 0: never).
+    void armLeaseEnd(const std::string& port, Bound& bound, int64_t leaseEnd);
 
     sdbus::IConnection& m_connection;
     EventLoop& m_loop;

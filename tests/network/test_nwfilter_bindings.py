@@ -364,3 +364,116 @@ def test_virsh_nwfilter_binding_commands():
         assert chains_of(GUEST_PORT) == []
     finally:
         proxyd.stop()
+
+
+# CTRL_IP_LEARNING=dhcp. The DHCP server is played by the peer namespace: it sends
+# hand-made DHCPACK frames (AF_PACKET) to the guest's MAC, as a server on the bridge would.
+ROGUE_SERVER = "10.77.0.99"
+
+
+def dhcp_ack(server_ip: str, client_mac: str, leased_ip: str, seconds: int,
+             src_mac: str = PEER_MAC) -> bytes:
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 2, 1, 6, 0, 0x5653, 0, 0,
+                        bytes(4), socket.inet_aton(leased_ip), bytes(4), bytes(4),
+                        mac_bytes(client_mac), b"", b"")
+    options = (b"\x63\x82\x53\x63" + b"\x35\x01\x05" + b"\x36\x04" + socket.inet_aton(server_ip)
+               + b"\x33\x04" + struct.pack("!I", seconds) + b"\xff")
+    payload = bootp + options
+    udp = struct.pack("!HHHH", 67, 68, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton(server_ip), socket.inet_aton("255.255.255.255"))
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    return mac_bytes(client_mac) + mac_bytes(src_mac) + b"\x08\x00" + ip + udp
+
+
+def send_from(ns: str, frame: bytes) -> None:
+    s = packet_socket(ns)
+    try:
+        s.send(frame)
+    finally:
+        s.close()
+
+
+def bind_learning(**params) -> None:
+    nf.bind(GUEST_PORT, GUEST_MAC, "clean-traffic", CTRL_IP_LEARNING="dhcp",
+            DHCPSERVER=PEER_IP, **params)
+
+
+def test_dhcp_learning_lets_only_the_leased_address_pass():
+    bind_learning()
+    # Nothing learned: no IPv4 or ARP from the guest passes, whatever address it uses.
+    assert delivered(FORGERIES) == set()
+    # Answers that must teach nothing: from a server not in DHCPSERVER, for another MAC,
+    # and an "ACK" the guest sends itself (its own frames never count).
+    send_from(PEER_NS, dhcp_ack(ROGUE_SERVER, GUEST_MAC, GUEST_IP, 3600))
+    send_from(PEER_NS, dhcp_ack(PEER_IP, "52:54:00:77:00:42", GUEST_IP, 3600))
+    send_from(GUEST_NS, dhcp_ack(PEER_IP, GUEST_MAC, GUEST_IP, 3600, src_mac=GUEST_MAC))
+    time.sleep(1.0)
+    assert GUEST_IP not in ruleset()
+    assert delivered(FORGERIES) == set()
+    # The trusted server's ACK: the leased address, and only it, passes.
+    send_from(PEER_NS, dhcp_ack(PEER_IP, GUEST_MAC, GUEST_IP, 3600))
+    h.wait_until(lambda: GUEST_IP in ruleset(), 30, 0.05, "the leased IP in the port's rules")
+    assert delivered(FORGERIES) == {"own", "arp-own"}
+    assert guest_talks()
+    # libvirt's XML of the binding is unchanged: it has no learned address.
+    xml = str(nf.manager().GetBindingXML(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT))
+    assert GUEST_IP not in xml and "CTRL_IP_LEARNING" in xml
+    # kill -9: the next nwfilterd keeps the learned address (saved with the binding).
+    os.kill(nwfilterd_pid(), signal.SIGKILL)
+    h.wait_for_name_gone(nf.BUS_NAME, 30)
+    assert list(nf.manager().ListBindings(nf.opts())) == [GUEST_PORT]
+    assert GUEST_IP in ruleset()
+    assert delivered(FORGERIES) == {"own", "arp-own"}
+
+
+def test_learned_address_goes_when_its_lease_ends():
+    bind_learning()
+    send_from(PEER_NS, dhcp_ack(PEER_IP, GUEST_MAC, GUEST_IP, 4))
+    h.wait_until(lambda: GUEST_IP in ruleset(), 30, 0.05, "the leased IP in the port's rules")
+    assert delivered({"own": FORGERIES["own"]}) == {"own"}
+    h.wait_until(lambda: GUEST_IP not in ruleset(), 60, 0.1, "the lease to end")
+    assert delivered(FORGERIES) == set()
+
+
+def test_ip_learning_modes():
+    # none: $IP stays empty, nothing is learned.
+    nf.bind(GUEST_PORT, GUEST_MAC, "clean-traffic", CTRL_IP_LEARNING="none")
+    send_from(PEER_NS, dhcp_ack(PEER_IP, GUEST_MAC, GUEST_IP, 3600))
+    time.sleep(1.0)
+    assert delivered(FORGERIES) == set()
+    nf.manager().DeleteBinding(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT)
+    # An unknown mode is refused and binds nothing.
+    assert nf.error_name(nf.bind, GUEST_PORT, GUEST_MAC, "clean-traffic",
+                         CTRL_IP_LEARNING="sometimes") == "org.freedesktop.DBus.Error.InvalidArgs"
+    assert list(nf.manager().ListBindings(nf.opts())) == []
+
+
+def test_real_dhcp_exchange_teaches_the_leased_address():
+    """A real server and client: dnsmasq in the peer namespace, busybox udhcpc in the guest
+    (its script is /bin/true: the lease is taken, the guest's own address stays)."""
+    bind_learning()
+    leases = f"/tmp/vsnf-leases-{os.getpid()}"
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", PEER_NS, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+         "--port=0", "--interface=eth0", "--bind-interfaces", "--user=root",
+         "--pid-file=", f"--dhcp-leasefile={leases}",
+         "--dhcp-range=10.77.0.50,10.77.0.60,1h"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        client = subprocess.run(
+            ["ip", "netns", "exec", GUEST_NS, "busybox", "udhcpc", "-i", "eth0", "-n", "-q",
+             "-f", "-t", "5", "-T", "2", "-s", "/bin/true"],
+            capture_output=True, text=True, timeout=60)
+        assert client.returncode == 0, client.stderr
+        leased = h.wait_until(
+            lambda: next((f"10.77.0.{n}" for n in range(50, 61)
+                          if f"10.77.0.{n} " in ruleset()), None),
+            30, 0.05, "the leased IP in the port's rules")
+        assert delivered({"leased": lambda t: udp_frame(GUEST_MAC, leased, t),
+                          "own": FORGERIES["own"]}) == {"leased"}
+    finally:
+        server.kill()
+        server.wait()
+        if os.path.exists(leases):
+            os.unlink(leases)
