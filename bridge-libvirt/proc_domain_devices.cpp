@@ -103,8 +103,7 @@ void updateDevice(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    if ((flags & ~(kAffectLive | kAffectConfig | kModifyForce)) != 0) {
-        call->fail(Error(Code::InvalidArgs, "unsupported flags (" + std::to_string(flags) + ")"));
+    if (!flagsKnown(call, flags, kAffectLive | kAffectConfig | kModifyForce)) {
         return;
     }
     Options options;

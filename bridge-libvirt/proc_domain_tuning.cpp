@@ -167,8 +167,7 @@ void injectNmi(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    if (flags != 0) {
-        call->fail(Error(Code::InvalidArgs, "unsupported flags (" + std::to_string(flags) + ")"));
+    if (!flagsKnown(call, flags)) {
         return;
     }
     forwardToDomain(services, call, dom, kInjectNmi, [](sdbus::MethodCall& m) { m << Options{}; });

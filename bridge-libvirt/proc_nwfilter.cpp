@@ -200,8 +200,7 @@ void defineXmlFlags(Services& services, const CallPtr& call, xdr::Reader& args) 
     if (!argsDone(call, args)) {
         return;
     }
-    if ((flags & ~kDefineValidate) != 0) {
-        call->fail(Error(Code::InvalidArgs, "unsupported flags (" + std::to_string(flags) + ")"));
+    if (!flagsKnown(call, flags, kDefineValidate)) {
         return;
     }
     define(services, call, xml);

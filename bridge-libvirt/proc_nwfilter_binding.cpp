@@ -56,6 +56,22 @@ void lookup(Services& services, const std::string& port,
     });
 }
 
+// `then(port)` once polkit allowed `action` on the binding nwfilterd has for `port`: the
+// details are nwfilterd's (the filter actually bound), not what the client says.
+void withAuthorizedBinding(Services& services, const CallPtr& call, const std::string& port,
+                           actions::MethodAction action,
+                           std::function<void(const std::string&)> then) {
+    lookup(services, port, [&services, call, action, then](Result<RemoteBinding> b) {
+        if (!b) {
+            call->fail(b.error());
+            return;
+        }
+        authorize(services, call, actions::actionId(action),
+                  actions::bindingDetails(b.value().portDev, b.value().filterName),
+                  [then, port = b.value().portDev] { then(port); });
+    });
+}
+
 void lookupByPortDev(Services& services, const CallPtr& call, xdr::Reader& args) {
     std::string port = args.string(proto::kStringMax);
     if (!argsDone(call, args)) {
@@ -130,19 +146,12 @@ void getXmlDesc(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    // The details are nwfilterd's (the filter actually bound), not what the client says.
-    lookup(services, named.portDev, [&services, call](Result<RemoteBinding> b) {
-        if (!b) {
-            call->fail(b.error());
-            return;
-        }
-        authorize(services, call, actions::actionId(kRead),
-                  actions::bindingDetails(b.value().portDev, b.value().filterName),
-                  [&services, call, port = b.value().portDev] {
-                      services.nwfilters.bindingXml(
-                          port, [call](Result<std::string> xml) { replyStringOrFail(call, xml); });
-                  });
-    });
+    withAuthorizedBinding(services, call, named.portDev, kRead,
+                          [&services, call](const std::string& port) {
+                              services.nwfilters.bindingXml(port, [call](Result<std::string> xml) {
+                                  replyStringOrFail(call, xml);
+                              });
+                          });
 }
 
 // CREATE_XML: parsed here with nwfilterd's own parser for the polkit details.
@@ -152,8 +161,7 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    if (flags != 0) {
-        call->fail(Error(Code::InvalidArgs, "unsupported flags (" + std::to_string(flags) + ")"));
+    if (!flagsKnown(call, flags)) {
         return;
     }
     auto parsed = nwfilter::parseBindingXml(xml);
@@ -180,18 +188,11 @@ void deleteBinding(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    lookup(services, named.portDev, [&services, call](Result<RemoteBinding> b) {
-        if (!b) {
-            call->fail(b.error());
-            return;
-        }
-        authorize(services, call, actions::actionId(kDelete),
-                  actions::bindingDetails(b.value().portDev, b.value().filterName),
-                  [&services, call, port = b.value().portDev] {
-                      services.nwfilters.deleteBinding(
-                          port, [call](Result<void> r) { replyVoidOrFail(call, r); });
-                  });
-    });
+    withAuthorizedBinding(services, call, named.portDev, kDelete,
+                          [&services, call](const std::string& port) {
+                              services.nwfilters.deleteBinding(
+                                  port, [call](Result<void> r) { replyVoidOrFail(call, r); });
+                          });
 }
 
 constexpr Procedure kProcedures[] = {

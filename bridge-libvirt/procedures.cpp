@@ -14,6 +14,14 @@ bool argsDone(const CallPtr& call, const xdr::Reader& args) {
     return true;
 }
 
+bool flagsKnown(const CallPtr& call, uint32_t flags, uint32_t known) {
+    if ((flags & ~known) != 0) {
+        call->fail(Error(Code::InvalidArgs, "unsupported flags (" + std::to_string(flags) + ")"));
+        return false;
+    }
+    return true;
+}
+
 void replyVoidOrFail(const CallPtr& call, const Result<void>& r) {
     if (r) {
         call->replyVoid();

@@ -92,6 +92,9 @@ std::span<const Procedure> nwfilterBindingProcedures();
 // Ends argument decoding: false (and the call answered with VIR_ERR_RPC) when the
 // arguments were malformed or followed by garbage.
 bool argsDone(const CallPtr& call, const xdr::Reader& args);
+// False (and the call answered with InvalidArgs) when `flags` has a bit outside `known`,
+// as libvirt's virCheckFlags.
+bool flagsKnown(const CallPtr& call, uint32_t flags, uint32_t known = 0);
 
 // Answers a call whose work has no result: void, or the error.
 void replyVoidOrFail(const CallPtr& call, const Result<void>& r);
