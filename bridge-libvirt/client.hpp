@@ -83,6 +83,7 @@ public:
     // asked (as libvirtd does). Lifts the limits of a connection that has not opened.
     void open(std::string uri, bool readOnly);
     bool readOnly() const { return m_readOnly || m_readOnlySocket; }
+    bool readOnlySocket() const { return m_readOnlySocket; }
     // polkit granted this client libvirt's own org.libvirt.unix.manage when it opened the
     // connection (Debian's `libvirt` group rule, libvirt-dbus's rule): it is served as
     // libvirtd serves it, with full access, as root — no per-operation checks, and its

@@ -303,10 +303,13 @@ inline constexpr int32_t kNoConnect = 5;
 inline constexpr int32_t kInvalidArg = 8;
 inline constexpr int32_t kOperationDenied = 29;
 inline constexpr int32_t kRpc = 39;
+inline constexpr int32_t kAuthFailed = 45;
 inline constexpr int32_t kOperationInvalid = 55;
+inline constexpr int32_t kAuthUnavailable = 94;
 inline constexpr int32_t kFromNone = 0;
 inline constexpr int32_t kFromRpc = 7;
 inline constexpr int32_t kFromRemote = 13;
+inline constexpr int32_t kFromPolkit = 60;
 inline constexpr int32_t kLevelError = 2;
 } // namespace err
 

@@ -58,6 +58,17 @@ RpcError noConnectionDriver(std::string message) {
     return make(proto::err::kNoConnect, proto::err::kFromNone, std::move(message));
 }
 
+RpcError connectionRefused(const Error& verdict, std::string_view actionId) {
+    if (verdict.code() == Code::InteractiveAuthorizationRequired) {
+        return make(proto::err::kAuthUnavailable, proto::err::kFromPolkit,
+                    "authentication unavailable: no polkit agent available to authenticate "
+                    "action '" +
+                        std::string(actionId) + "'");
+    }
+    return make(proto::err::kAuthFailed, proto::err::kFromPolkit,
+                "authentication failed: access denied by policy (" + std::string(actionId) + ")");
+}
+
 RpcError readOnlyDenied(std::string_view what) {
     const ErrorInfo& info = errorInfo(Code::AccessDenied);
     return make(info.virErrorNumber, info.virErrorDomain,

@@ -28,6 +28,10 @@ RpcError badArguments(int32_t procedure, std::string_view why);
 RpcError notOpen();
 // VIR_ERR_NO_CONNECT: CONNECT_OPEN with a URI no driver of this bridge serves.
 RpcError noConnectionDriver(std::string message);
+// CONNECT_OPEN refused by polkit, as libvirtd's connection authentication reports it:
+// VIR_ERR_AUTH_UNAVAILABLE when polkit would have needed an agent (a challenge),
+// VIR_ERR_AUTH_FAILED otherwise ("access denied by policy"); both VIR_FROM_POLKIT.
+RpcError connectionRefused(const Error& verdict, std::string_view actionId);
 // VIR_ERR_OPERATION_DENIED: a mutating call on a read-only connection.
 RpcError readOnlyDenied(std::string_view what);
 

@@ -137,3 +137,49 @@ def test_a_refusal_leaves_the_per_operation_checks(bridge, workdir):
         finally:
             bc.virsh(bc.virsh_home(bridge.root), bridge.rw_uri, "undefine", name)
     assert name not in defined_names()
+
+
+MONITOR = "org.libvirt.unix.monitor"
+
+
+def test_monitor_is_registered():
+    assert MONITOR in h.enumerate_actions()
+
+
+def test_monitor_refused_keeps_the_read_only_connection_closed(bridge):
+    """An administrator's "no" for org.libvirt.unix.monitor shuts the user out of
+    read-only connections, with libvirtd's error; without the rule they open."""
+    r = virsh_as_user(bridge, bridge.ro_uri, "list", "--all", "--name")
+    assert r.returncode == 0, r.stdout + r.stderr
+    with h.polkit_rule("20-monitor.rules", h.allow_rule_js(MONITOR, h.test_user(), "NO")):
+        r = virsh_as_user(bridge, bridge.ro_uri, "list", "--all", "--name")
+        assert r.returncode != 0, r.stdout
+        assert "authentication failed" in r.stderr and MONITOR in r.stderr, r.stderr
+        # virsh -r over the read-write socket asks the same gate.
+        r = virsh_as_user(bridge, bridge.rw_uri, "-r", "list", "--all")
+        assert r.returncode != 0 and "authentication failed" in r.stderr, r.stdout + r.stderr
+        # Root is never asked.
+        r = bc.virsh(bc.virsh_home(bridge.root), bridge.ro_uri, "list", check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = virsh_as_user(bridge, bridge.ro_uri, "list", "--all", "--name")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_monitor_is_a_gate_not_a_grant(bridge, workdir):
+    """A yes opens the read-only connection, and reads are still checked one by one: an
+    administrator's rule denying org.virtswarm.domain.read to the user holds."""
+    name = vc.unique("monitor-read")
+    path = vc.define(vc.domain_xml(name))
+    try:
+        deny_read = h.allow_rule_js("org.virtswarm.domain.read", h.test_user(), "NO")
+        with h.polkit_rule("20-monitor.rules", h.allow_rule_js(MONITOR, h.test_user())), \
+                h.polkit_rule("30-no-read.rules", deny_read):
+            r = virsh_as_user(bridge, bridge.ro_uri, "list", "--all", "--name")
+            assert r.returncode == 0 and name in r.stdout, r.stdout + r.stderr
+            r = virsh_as_user(bridge, bridge.ro_uri, "dumpxml", name)
+            assert r.returncode != 0, r.stdout
+            assert "org.virtswarm.domain.read" in r.stderr, r.stderr
+        r = virsh_as_user(bridge, bridge.ro_uri, "dumpxml", name)
+        assert r.returncode == 0 and f"<name>{name}</name>" in r.stdout, r.stdout + r.stderr
+    finally:
+        vc.domain(path).Undefine(vc.no_options(), timeout=vc.TIMEOUT)

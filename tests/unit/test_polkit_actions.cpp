@@ -32,13 +32,13 @@ TEST(PolkitActions, EveryActionIsDeclaredInThePolicy) {
                 << id << " (for " << entry.interface << "." << entry.method << ")";
         }
     }
-    // The libvirt bridge's one libvirt action, declared for hosts without libvirt's file.
+    // The libvirt bridge's two libvirt actions, declared for hosts without libvirt's file.
     auto libvirtManage = readFile(
         std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.libvirt-manage.policy", 1 << 20);
     ASSERT_TRUE(libvirtManage) << libvirtManage.error().message();
     policy.value() += libvirtManage.value();
     for (auto id : {actions::kDomainDiscardSaveAction, actions::kDomainReadSecureAction,
-                    actions::kLibvirtManageAction}) {
+                    actions::kLibvirtManageAction, actions::kLibvirtMonitorAction}) {
         std::string declared = "<action id=\"" + std::string(id) + "\">";
         EXPECT_NE(policy.value().find(declared), std::string::npos) << id;
     }

@@ -180,6 +180,9 @@ inline constexpr std::string_view kVolumeOpenReadOnlyAction = "org.virtswarm.sto
 // libvirt's own action (libvirt-daemon-system's org.libvirt.unix.policy), not ours: the
 // libvirt bridge asks it once per connection; a yes is full access, as libvirtd gives it.
 inline constexpr std::string_view kLibvirtManageAction = "org.libvirt.unix.manage";
+// Its read-only counterpart, asked before a read-only connection opens: a gate, not a
+// grant (a "no" refuses the connection; a yes still leaves each read to its own check).
+inline constexpr std::string_view kLibvirtMonitorAction = "org.libvirt.unix.monitor";
 
 // The action id as Authority takes it.
 inline std::string actionId(const MethodAction& entry) {
