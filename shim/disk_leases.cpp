@@ -6,6 +6,7 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/uuid.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -22,8 +23,6 @@ constexpr const char* kNotInstalled = "org.freedesktop.DBus.Error.ServiceUnknown
 // lockd's bound, which is the bus's too: dbus-daemon disconnects a client that sends more
 // descriptors in one message, so more disks are refused here, before sending.
 constexpr size_t kMaxDisks = 64;
-
-using Disk = sdbus::Struct<sdbus::UnixFd, std::string, bool>;
 
 Options noOptions() {
     return {};
@@ -73,7 +72,7 @@ Result<int> DiskLeases::openForLease(const DiskDef& disk, const HostPathOpener& 
 
 void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
                          const VolumeFds& volumes, Done done) {
-    std::vector<Disk> wire;
+    std::vector<WireDisk> wire;
     for (const auto& disk : disks) {
         if (disk.source.empty()) {
             continue;
@@ -97,6 +96,10 @@ void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener
         m_loop.defer([done] { done(success()); });
         return;
     }
+    sendAcquire(std::move(wire), "leasing the disks", std::move(done));
+}
+
+void DiskLeases::sendAcquire(std::vector<WireDisk> wire, const char* what, Done done) {
     auto proxy = lockd();
     if (!proxy) {
         m_loop.defer([done, error = proxy.takeError()] { done(error); });
@@ -109,7 +112,7 @@ void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener
             .onInterface(names::kLockManagerInterface)
             .withTimeout(kLockdTimeout)
             .withArguments(m_domain, wire, noOptions())
-            .uponReplyInvoke([this, guard, done](const sdbus::Error* error) {
+            .uponReplyInvoke([this, guard, what, done](const sdbus::Error* error) {
                 if (!guard.alive()) {
                     return;
                 }
@@ -120,12 +123,26 @@ void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener
                     m_noLockManager = true;
                     done(success());
                 } else {
-                    done(fromDBusError(*error).prefix("leasing the disks"));
+                    done(fromDBusError(*error).prefix(what));
                 }
             });
     } catch (const sdbus::Error& e) {
         m_loop.defer([done, error = fromDBusError(e)] { done(error); });
     }
+}
+
+void DiskLeases::takeOver(const std::vector<DiskDef>& disks) {
+    bool leased = std::any_of(disks.begin(), disks.end(), [](const DiskDef& disk) {
+        return !disk.source.empty() || disk.isVolume();
+    });
+    if (!leased || m_noLockManager) {
+        return;
+    }
+    sendAcquire({}, "taking the disk leases over", [](Result<void> taken) {
+        if (!taken) {
+            log::warning(taken.error().message() + " (lockd releases them with QEMU)");
+        }
+    });
 }
 
 void DiskLeases::recordProcess(pid_t pid) {

@@ -39,6 +39,11 @@ public:
     // to the file itself); a file disk's image is opened here with the definer's rights.
     void acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
                  const VolumeFds& volumes, Done done);
+    // A shim re-attaching to a running QEMU takes over the leases its predecessor took
+    // (lockd passes them to it once that shim has left the bus), so its detaches, stop and
+    // destroy release them at once as the first shim's would. Only when `disks` has a
+    // leased disk; a refusal is logged: lockd still releases them when QEMU ends.
+    void takeOver(const std::vector<DiskDef>& disks);
     // QEMU (`pid`) is the process whose end, with the shim's, releases the leases: a shim
     // killed with -9 leaves them to the QEMU that still writes.
     void recordProcess(pid_t pid);
@@ -46,15 +51,20 @@ public:
     void release(const std::string& path);
     // QEMU is gone: every lease of the domain goes, and `then` runs once lockd answered
     // (or failed to), so whoever learns that the domain is off may start another domain
-    // on its images at once, as after libvirt's destroy. Without leases taken by this
-    // shim, `then` runs at once (a re-attached shim leaves them to lockd, which releases
-    // them when the QEMU it watches is gone).
+    // on its images at once, as after libvirt's destroy. Without leases taken or taken
+    // over by this shim, `then` runs at once.
     void releaseAll(std::function<void()> then);
 
 private:
+    // Acquire's (fd, path, shared) per disk.
+    using WireDisk = sdbus::Struct<sdbus::UnixFd, std::string, bool>;
+
     static Result<int> openForLease(const DiskDef& disk, const HostPathOpener& opener,
                                     const VolumeFds& volumes);
     Result<sdbus::IProxy*> lockd();
+    // Acquire of `wire` (none: a take-over); no lockd installed is a success. Errors are
+    // prefixed with `what`.
+    void sendAcquire(std::vector<WireDisk> wire, const char* what, Done done);
     // Release of `paths` (all when empty); `then` gets lockd's answer.
     void sendRelease(std::vector<std::string> paths, std::function<void(const sdbus::Error*)> then);
 

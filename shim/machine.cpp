@@ -369,6 +369,7 @@ void Machine::attach(Done done) {
                 discoverPtys([this, running, state, reason, done] {
                     reconnectAgent();
                     retakeVolumeHolds(0);
+                    m_leases->takeOver(m_domain.def.disks);
                     // A destroy may have come first: QEMU's exit reports the end then.
                     if (enter(running ? MachinePhase::Running : MachinePhase::Paused)) {
                         setState(state, reason);

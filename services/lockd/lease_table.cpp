@@ -34,6 +34,11 @@ Result<void> LeaseTable::acquire(const std::string& domain, const std::string& h
                      "at most " + std::to_string(kMaxDisksPerCall) + " disks per request");
     }
     auto existing = m_owners.find(domain);
+    // No disks is a take-over only (a re-attaching shim): with nothing held there is
+    // nothing to take, and no empty entry is made.
+    if (requests.empty() && existing == m_owners.end()) {
+        return success();
+    }
     if (existing != m_owners.end() && existing->second.holder != holder) {
         const Owner& owner = existing->second;
         // A shim re-attaching to a running QEMU takes over what its predecessor held;

@@ -36,9 +36,7 @@ Result<void> checkPath(const std::string& path) {
 
 // The descriptors are read now, while the message holds them; polkit answers later.
 Result<std::vector<LeaseRequest>> leaseRequests(const std::vector<ManagerObject::Disk>& disks) {
-    if (disks.empty()) {
-        return Error(Code::InvalidArgs, "no disks to lease");
-    }
+    // No disks is a take-over (LeaseTable::acquire).
     if (disks.size() > LeaseTable::kMaxDisksPerCall) {
         return Error(Code::LimitsExceeded, "at most " +
                                                std::to_string(LeaseTable::kMaxDisksPerCall) +

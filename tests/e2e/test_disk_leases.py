@@ -123,3 +123,74 @@ def test_a_system_and_a_session_domain_cannot_share_a_writable_image():
         assert vc.error_name(vc.domain(system).Start, vc.no_options()) == \
             "org.virtswarm.Error.ResourceBusy"
         assert session_call(mine, vc.DOMAIN + ".Destroy", {}).returncode == 0
+
+
+def lease_holders(path: str) -> set[str]:
+    """The bus names holding leases on path."""
+    return {str(holder) for p, _k, _m, _d, holder in lc.manager().ListLeases(lc.opts(),
+                                                                            timeout=lc.TIMEOUT)
+            if str(p) == path}
+
+
+def test_a_re_attached_shim_takes_the_leases_over():
+    """After kill -9 of a shim, the one that re-attaches to the running QEMU becomes the
+    holder of the domain's leases, so its destroy gives them back before it is answered,
+    as the first shim's would."""
+    directory = os.path.join(h.env("VS_TEST_ROOT"), vc.unique("leases-reattach"))
+    os.mkdir(directory, 0o755)
+    image = image_in(directory, "reattach.img")
+    path = vc.define(vc.domain_xml(vc.unique("lease-reattach"), extra_devices=disk_xml(image)))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    shim_name = "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
+    old_shim = str(h.bus_daemon().GetNameOwner(shim_name))
+    assert lease_holders(image) == {old_shim}
+    qemu = vc.qemu_pid(path)
+    os.kill(shim_pid(path), signal.SIGKILL)
+
+    def new_owner():
+        try:
+            owner = str(h.bus_daemon().GetNameOwner(shim_name))
+        except Exception:  # between the two shims
+            return None
+        return owner if owner != old_shim else None
+    new_shim = h.wait_until(new_owner, 60, 0.05, "a new shim")
+    h.wait_until(lambda: lease_holders(image) == {new_shim}, 60, 0.1,
+                 "the new shim to hold the lease")
+    assert vc.qemu_pid(path) == qemu
+
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    assert not lc.domains_holding(image)
+    other = vc.define(vc.domain_xml(vc.unique("lease-after"), extra_devices=disk_xml(image)))
+    vc.domain(other).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert lc.domains_holding(image) == {str(vc.prop(other, "UUID"))}
+    vc.domain(other).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+
+
+def test_a_stopped_lockd_fails_only_the_starts_that_need_it():
+    """lockd frozen (SIGSTOP): a start that needs a lease fails after the shim's timeout,
+    with a named error and the domain off; a domain without disks starts meanwhile. Once
+    lockd runs again, whatever it granted to the shim that gave up is released, and the
+    domain starts."""
+    directory = os.path.join(h.env("VS_TEST_ROOT"), vc.unique("leases-frozen"))
+    os.mkdir(directory, 0o755)
+    image = image_in(directory, "frozen.img")
+    leased = vc.define(vc.domain_xml(vc.unique("lease-frozen"), extra_devices=disk_xml(image)))
+    diskless = vc.define(vc.domain_xml(vc.unique("lease-none")))
+    lc.leases()  # lockd is activated and running
+    lockd = lc.lockd_pid()
+    os.kill(lockd, signal.SIGSTOP)
+    try:
+        error = vc.error_name(vc.domain(leased).Start, vc.no_options())
+        assert error in ("org.virtswarm.Error.Timeout", "org.freedesktop.DBus.Error.NoReply"), \
+            error
+        assert vc.state(leased)[0] == "shutoff"
+        vc.domain(diskless).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        assert vc.state(diskless)[0] == "running"
+    finally:
+        os.kill(lockd, signal.SIGCONT)
+    h.wait_until(lambda: not lc.domains_holding(image), 60, 0.1,
+                 "a late lease to be released")
+    vc.domain(leased).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert lc.domains_holding(image) == {str(vc.prop(leased, "UUID"))}
+    for path in (leased, diskless):
+        vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)

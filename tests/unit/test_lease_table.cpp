@@ -69,6 +69,25 @@ TEST(LeaseTable, OnlyAnOrphanedDomainPassesToAnotherConnectionOfItsUser) {
     EXPECT_EQ(table.find(kOne)->leases.size(), 2u);
 }
 
+TEST(LeaseTable, NoDisksOnlyTakesOver) {
+    LeaseTable table;
+    // Nothing held: nothing to take, and no empty entry.
+    ASSERT_TRUE(table.acquire(kOne, ":1.1", 1000, {}));
+    EXPECT_EQ(table.find(kOne), nullptr);
+    ASSERT_TRUE(table.acquire(kOne, ":1.1", 1000, {exclusive("a")}));
+    ASSERT_TRUE(table.setProcess(kOne, ":1.1", HeldProcess{4242, 99}));
+    // The holder is still on the bus: nobody takes over, not even without disks.
+    EXPECT_EQ(table.acquire(kOne, ":1.2", 1000, {}).error().code(), Code::ResourceBusy);
+    table.find(kOne)->holderGone = true;
+    EXPECT_EQ(table.acquire(kOne, ":1.2", 1001, {}).error().code(), Code::ResourceBusy);
+    ASSERT_TRUE(table.acquire(kOne, ":1.2", 1000, {}));
+    const Owner* owner = table.find(kOne);
+    EXPECT_EQ(owner->holder, ":1.2");
+    EXPECT_FALSE(owner->holderGone);
+    EXPECT_EQ(owner->leases.size(), 1u);
+    EXPECT_EQ(owner->process.pid, 4242); // still released with the same QEMU
+}
+
 TEST(LeaseTable, TheHolderOrRootReleases) {
     LeaseTable table;
     ASSERT_TRUE(table.acquire(kOne, ":1.1", 1000, {exclusive("a"), shared("b")}));
