@@ -17,6 +17,7 @@ Dispatcher::Dispatcher(Services& services)
                        domainAccountingProcedures(),
                        domainDeviceProcedures(),
                        domainTuningProcedures(),
+                       domainJobProcedures(),
                        eventProcedures(),
                        networkQueryProcedures(),
                        networkLifecycleProcedures(),

@@ -55,4 +55,43 @@ std::optional<uint64_t> DomainStatsRecord::find(const std::string& group,
     return std::nullopt;
 }
 
+std::optional<TypedValue> DomainStatsRecord::typed(const std::string& key) const {
+    auto it = m_stats.find(key);
+    return it == m_stats.end() ? std::nullopt : typedValue(it->second);
+}
+
+std::optional<TypedValue> typedValue(const sdbus::Variant& v) {
+    if (v.containsValueOfType<int32_t>()) {
+        return TypedValue(v.get<int32_t>());
+    }
+    if (v.containsValueOfType<uint32_t>()) {
+        return TypedValue(v.get<uint32_t>());
+    }
+    if (v.containsValueOfType<int64_t>()) {
+        return TypedValue(v.get<int64_t>());
+    }
+    if (v.containsValueOfType<uint64_t>()) {
+        return TypedValue(v.get<uint64_t>());
+    }
+    if (v.containsValueOfType<double>()) {
+        return TypedValue(v.get<double>());
+    }
+    if (v.containsValueOfType<bool>()) {
+        return TypedValue(v.get<bool>());
+    }
+    if (v.containsValueOfType<std::string>()) {
+        return TypedValue(v.get<std::string>());
+    }
+    if (v.containsValueOfType<uint16_t>()) {
+        return TypedValue(uint32_t{v.get<uint16_t>()});
+    }
+    if (v.containsValueOfType<int16_t>()) {
+        return TypedValue(int32_t{v.get<int16_t>()});
+    }
+    if (v.containsValueOfType<uint8_t>()) {
+        return TypedValue(uint32_t{v.get<uint8_t>()});
+    }
+    return std::nullopt;
+}
+
 } // namespace virtswarm::bridge

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "object_cache.hpp"
+#include "remote_types.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -21,6 +22,7 @@ public:
     std::optional<uint64_t> u64(const std::string& key) const;
     std::optional<int64_t> i64(const std::string& key) const;
     std::optional<std::string> str(const std::string& key) const;
+    std::optional<TypedValue> typed(const std::string& key) const;
     uint64_t u64Or(const std::string& key, uint64_t fallback) const {
         return u64(key).value_or(fallback);
     }
@@ -33,5 +35,9 @@ public:
 private:
     PropertyMap m_stats;
 };
+
+// A statistic's D-Bus value as a libvirt typed parameter; nothing for a type libvirt's
+// typed parameters cannot carry.
+std::optional<TypedValue> typedValue(const sdbus::Variant& v);
 
 } // namespace virtswarm::bridge

@@ -2,6 +2,7 @@
 // CONNECT_GET_ALL_DOMAIN_STATS (virsh domstats): one Manager.GetAllStats round trip, whose
 // a{sv} per domain becomes libvirt's typed parameters. The registry answers within a
 // deadline whatever the shims do, so a stuck QEMU cannot stall the client.
+#include "domain_stats_record.hpp"
 #include "procedures.hpp"
 #include "protocol.hpp"
 
@@ -30,40 +31,6 @@ bool wanted(const std::string& key, uint32_t stats) {
         }
     }
     return false;
-}
-
-std::optional<TypedValue> typed(const sdbus::Variant& v) {
-    if (v.containsValueOfType<int32_t>()) {
-        return TypedValue(v.get<int32_t>());
-    }
-    if (v.containsValueOfType<uint32_t>()) {
-        return TypedValue(v.get<uint32_t>());
-    }
-    if (v.containsValueOfType<int64_t>()) {
-        return TypedValue(v.get<int64_t>());
-    }
-    if (v.containsValueOfType<uint64_t>()) {
-        return TypedValue(v.get<uint64_t>());
-    }
-    if (v.containsValueOfType<double>()) {
-        return TypedValue(v.get<double>());
-    }
-    if (v.containsValueOfType<bool>()) {
-        return TypedValue(v.get<bool>());
-    }
-    if (v.containsValueOfType<std::string>()) {
-        return TypedValue(v.get<std::string>());
-    }
-    if (v.containsValueOfType<uint16_t>()) {
-        return TypedValue(uint32_t{v.get<uint16_t>()});
-    }
-    if (v.containsValueOfType<int16_t>()) {
-        return TypedValue(int32_t{v.get<int16_t>()});
-    }
-    if (v.containsValueOfType<uint8_t>()) {
-        return TypedValue(uint32_t{v.get<uint8_t>()});
-    }
-    return std::nullopt;
 }
 
 struct Wanted {
@@ -102,7 +69,7 @@ void reply(Services& services, const std::shared_ptr<StatsRequest>& req) {
                 if (!wanted(key, req->stats)) {
                     continue;
                 }
-                if (auto v = typed(value)) {
+                if (auto v = typedValue(value)) {
                     params.push_back(TypedParam{key, std::move(*v)});
                 }
             }

@@ -77,6 +77,7 @@ std::span<const Procedure> domainStatsProcedures();
 std::span<const Procedure> domainAccountingProcedures();
 std::span<const Procedure> domainDeviceProcedures();
 std::span<const Procedure> domainTuningProcedures();
+std::span<const Procedure> domainJobProcedures();
 std::span<const Procedure> networkQueryProcedures();
 std::span<const Procedure> networkLifecycleProcedures();
 std::span<const Procedure> networkEventProcedures();

@@ -35,6 +35,8 @@ qmp::Limits guestAgentLimits();
 class Machine {
 public:
     using Done = std::function<void(Result<void>)>;
+    // Typed values in libvirt's naming (statistics, job figures), or the error.
+    using ValuesDone = std::function<void(Result<Stats>)>;
     struct Listener {
         std::function<void(const std::string& state, const std::string& reason)> stateChanged;
         // QEMU is gone and the final state was reported; the shim may exit.
@@ -75,9 +77,17 @@ public:
     void resume(Done done);
     // Managed save into `fd` (taken over); `done` runs once QEMU is gone.
     void managedSave(int fd, Done done);
+    // The domain's job, in libvirt's job-stats keys (machine_save.cpp): "type" 0 (none)
+    // or 2 (unbounded: a managed save streaming), and while saving "operation" (2, save),
+    // "time_elapsed" (ms) and "memory_{total,processed,remaining}" (bytes, QEMU's
+    // query-migrate).
+    void jobInfo(ValuesDone done);
+    // Cancels the running job (a managed save: migrate_cancel; the save then fails and
+    // the guest goes on as it was). InvalidState when there is none.
+    void abortJob(Done done);
     // launch() restores the state saved in `fd` (taken over) instead of booting.
     void setRestoreFd(int fd);
-    void stats(std::function<void(Result<Stats>)> done);
+    void stats(ValuesDone done);
     // The guest's interfaces and addresses, from its guest agent.
     void interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done);
     // A new console session on the pty behind a serial port ("" = the first one, or
@@ -238,6 +248,8 @@ private:
     int m_restoreFd = -1;     // the managed save image to start from, until QEMU has it
     bool m_restoring = false; // started from a managed save image
     EventSource m_migrationPoll;
+    std::chrono::steady_clock::time_point m_saveStarted;
+    bool m_saveAborted = false;
     std::optional<std::string> m_shutdownReason; // from QMP SHUTDOWN
     // What a power-off of the guest (QMP SHUTDOWN) leads to. Not a phase: the guest keeps
     // running after an ACPI reboot request, and may ignore it.

@@ -9,6 +9,15 @@
 namespace virtswarm::shim {
 namespace {
 
+// Typed values from the machine model as D-Bus variants.
+Options toOptions(const Stats& values) {
+    Options out;
+    for (const auto& [key, value] : values) {
+        std::visit([&out, &key](const auto& v) { out.emplace(key, sdbus::Variant(v)); }, value);
+    }
+    return out;
+}
+
 // mode: "acpi" (the power button, the default) or "agent" (the guest agent's
 // guest-shutdown), as libvirt's VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN / _GUEST_AGENT.
 Result<Machine::PowerMode> powerMode(const Options& options) {
@@ -144,23 +153,34 @@ void MachineObject::SetMetadata(sdbus::Result<>&& result, std::string type, std:
     });
 }
 
-void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
+void MachineObject::answerValues(sdbus::Result<Options>&& result, const Options& options,
+                                 std::function<void(Machine::ValuesDone)> query) {
     auto shared = share(std::move(result));
     if (auto r = checkOptions(options, {}); !r) {
         fail(shared, r.error());
         return;
     }
-    m_machine.stats([shared](Result<Stats> stats) {
-        if (!stats) {
-            fail(shared, stats.error());
+    query([shared](Result<Stats> values) {
+        if (!values) {
+            fail(shared, values.error());
             return;
         }
-        Options out;
-        for (const auto& [key, value] : stats.value()) {
-            std::visit([&out, &key](const auto& v) { out.emplace(key, sdbus::Variant(v)); }, value);
-        }
-        shared->returnResults(out);
+        shared->returnResults(toOptions(values.value()));
     });
+}
+
+void MachineObject::GetStats(sdbus::Result<Options>&& result, Options options) {
+    answerValues(std::move(result), options,
+                 [this](Machine::ValuesDone d) { m_machine.stats(std::move(d)); });
+}
+
+void MachineObject::GetJobInfo(sdbus::Result<Options>&& result, Options options) {
+    answerValues(std::move(result), options,
+                 [this](Machine::ValuesDone d) { m_machine.jobInfo(std::move(d)); });
+}
+
+void MachineObject::AbortJob(sdbus::Result<>&& result, Options options) {
+    run(std::move(result), options, [this](Machine::Done d) { m_machine.abortJob(std::move(d)); });
 }
 
 void MachineObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,

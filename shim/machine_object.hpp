@@ -32,6 +32,8 @@ private:
     void Resume(sdbus::Result<>&& result, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, sdbus::UnixFd file, Options options) override;
     void GetStats(sdbus::Result<Options>&& result, Options options) override;
+    void GetJobInfo(sdbus::Result<Options>&& result, Options options) override;
+    void AbortJob(sdbus::Result<>&& result, Options options) override;
     void InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
                             Options options) override;
     void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
@@ -50,6 +52,9 @@ private:
     // options were given.
     void run(sdbus::Result<>&& result, const Options& options,
              std::function<void(Machine::Done)> action);
+    // Options checked, then `query`'s typed values (or its error) as the a{sv} answer.
+    void answerValues(sdbus::Result<Options>&& result, const Options& options,
+                      std::function<void(Machine::ValuesDone)> query);
     std::string UUID() override { return formatUuid(m_machine.domain().def.uuid); }
     std::string State() override { return m_machine.state(); }
     std::string StateReason() override { return m_machine.reason(); }

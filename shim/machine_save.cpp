@@ -16,6 +16,10 @@ constexpr auto kMigrationPoll = std::chrono::milliseconds(100);
 // a paused guest written to a local file should go as fast as the disk takes it.
 constexpr uint64_t kSaveBandwidth = 10ULL << 30;
 constexpr const char* kSaveFdName = "managedsave";
+// libvirt's virDomainJobType and virDomainJobOperation values.
+constexpr int32_t kJobNone = 0;
+constexpr int32_t kJobUnbounded = 2;
+constexpr int32_t kOperationSave = 2;
 
 } // namespace
 
@@ -76,6 +80,8 @@ void Machine::managedSave(int fd, Done done) {
         return;
     }
     bool wasRunning = m_state == "running";
+    m_saveStarted = std::chrono::steady_clock::now();
+    m_saveAborted = false;
     auto guard = m_lifetime.guard();
     auto fail = [this, guard, wasRunning, done](Error error) {
         if (!guard.alive()) {
@@ -161,6 +167,10 @@ void Machine::awaitSaved(std::function<void(Error)> fail, Done done) {
                                         });
                           return;
                       }
+                      if (status == "cancelled" && m_saveAborted) {
+                          fail(Error(Code::OperationFailed, "job canceled by client"));
+                          return;
+                      }
                       if (status == "failed" || status == "cancelled") {
                           fail(Error(Code::OperationFailed,
                                      "QEMU: " + r.value().value("error-desc", status)));
@@ -172,6 +182,43 @@ void Machine::awaitSaved(std::function<void(Error)> fail, Done done) {
                           }
                       });
                   });
+}
+
+void Machine::jobInfo(std::function<void(Result<Stats>)> done) {
+    if (m_phase != MachinePhase::Saving) {
+        done(Stats{{"type", kJobNone}});
+        return;
+    }
+    uint64_t elapsed = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::steady_clock::now() - m_saveStarted)
+                                                 .count());
+    m_qmp.execute(
+        "query-migrate", nlohmann::json::object(), [done, elapsed](Result<nlohmann::json> r) {
+            Stats job{
+                {"type", kJobUnbounded}, {"operation", kOperationSave}, {"time_elapsed", elapsed}};
+            if (r) {
+                const auto& ram = r.value().value("ram", nlohmann::json::object());
+                for (const auto& [key, field] : {std::pair{"memory_total", "total"},
+                                                 std::pair{"memory_processed", "transferred"},
+                                                 std::pair{"memory_remaining", "remaining"}}) {
+                    if (ram.contains(field) && ram[field].is_number_unsigned()) {
+                        job.emplace_back(key, ram[field].get<uint64_t>());
+                    }
+                }
+            }
+            done(std::move(job));
+        });
+}
+
+void Machine::abortJob(Done done) {
+    if (m_phase != MachinePhase::Saving) {
+        done(Error(Code::InvalidState, "no job is active on the domain"));
+        return;
+    }
+    m_saveAborted = true;
+    m_qmp.execute("migrate_cancel", nlohmann::json::object(), [done](Result<nlohmann::json> r) {
+        done(r ? success() : Result<void>(r.takeError().prefix("aborting the managed save")));
+    });
 }
 
 } // namespace virtswarm::shim

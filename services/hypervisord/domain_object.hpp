@@ -88,6 +88,8 @@ private:
     void SendKey(sdbus::Result<>&& result, std::string codeset, uint32_t holdtime,
                  std::vector<uint32_t> keycodes, Options options) override;
     void InjectNMI(sdbus::Result<>&& result, Options options) override;
+    void GetJobInfo(sdbus::Result<Options>&& result, Options options) override;
+    void AbortJob(sdbus::Result<>&& result, Options options) override;
     void GetMetadata(sdbus::Result<std::string>&& result, std::string type, std::string uri,
                      Options options) override;
     void SetMetadata(sdbus::Result<>&& result, std::string type, std::string metadata,

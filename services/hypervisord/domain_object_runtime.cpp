@@ -98,6 +98,24 @@ void DomainObject::GetStats(sdbus::Result<Options>&& result, Options options) {
                   });
 }
 
+void DomainObject::GetJobInfo(sdbus::Result<Options>&& result, Options options) {
+    m_gate.handle(std::move(result), checkOptions(options, {}), domainAction("GetJobInfo"),
+                  [this](const SharedResult<Options>& shared) {
+                      if (!active()) {
+                          fail(shared, notRunning(def().name));
+                          return;
+                      }
+                      m_registry.shims().call<Options>(
+                          uuidHex(), "GetJobInfo", m_registry.config().shimCallTimeout,
+                          [shared](Result<Options> job) { reply(shared, job); }, Options{});
+                  });
+}
+
+void DomainObject::AbortJob(sdbus::Result<>&& result, Options options) {
+    forwardToShim(std::move(result), options, domainAction("AbortJob"),
+                  {DomainState::Running, DomainState::Paused}, "AbortJob");
+}
+
 void DomainObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
                                       Options options) {
     // As libvirt (domain:write for the agent source): the call makes the shim talk to

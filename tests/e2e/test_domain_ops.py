@@ -6,12 +6,15 @@ NIC, live and persistent) and a Shutdown with a timeout on a guest that ignores 
 
 import os
 import select
+import subprocess
 import termios
 import time
 import tty
 
 import dbus
+import libvirt
 
+import bridgeclient as bc
 import vsclient as vc
 import vsharness as h
 
@@ -344,3 +347,66 @@ def test_shutdown_with_timeout_destroys_a_guest_that_ignores_acpi():
     # The power button does nothing without ACPI; after 2 s the domain is destroyed.
     assert vc.wait_state(path, "shutoff", 60) == ("shutoff", "destroyed")
     assert time.monotonic() - t0 >= 1.5
+
+
+# -------------------------------------------------------------------- jobs
+def test_a_managed_save_is_a_job_to_watch_and_abort():
+    """The fake emulator streams a managed save forever (1 MiB of 128 MiB per
+    query-migrate): GetJobInfo shows it, through D-Bus, python-libvirt and virsh
+    domjobinfo, and AbortJob (domjobabort) cancels it; the save fails and the guest runs
+    on. Without a job, domjobinfo says None and domjobabort is OPERATION_INVALID."""
+    name = vc.unique("job")
+    xml = vc.domain_xml(name, extra_devices=f"<emulator>{FAKE}</emulator>")
+    xml = xml.replace("<cmdline>", "<cmdline>hostile=good ", 1)
+    path = vc.define(xml)
+    assert vc.error_name(vc.domain(path).GetJobInfo, vc.no_options()) == ERR + "InvalidState"
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    dom = vc.domain(path)
+    assert dict(dom.GetJobInfo(vc.no_options(), timeout=vc.TIMEOUT)) == {"type": 0}
+    assert vc.error_name(dom.AbortJob, vc.no_options()) == ERR + "InvalidState"
+
+    bridge = bc.Bridge("bridge-jobs")
+    home = bc.virsh_home(bridge.root)
+    conn = libvirt.open(bridge.rw_uri)
+    saver = None
+    try:
+        ldom = conn.lookupByName(name)
+        assert ldom.jobInfo() == [libvirt.VIR_DOMAIN_JOB_NONE] + [0] * 11
+        assert ldom.jobStats() == {"type": libvirt.VIR_DOMAIN_JOB_NONE}
+        assert bc.libvirt_error_code(libvirt, ldom.abortJob) == libvirt.VIR_ERR_OPERATION_INVALID
+        assert "None" in bc.virsh(home, bridge.rw_uri, "domjobinfo", name).stdout
+
+        saver = subprocess.Popen(
+            ["busctl", "--system", "--timeout=300", "call", vc.BUS_NAME, path,
+             vc.DOMAIN, "ManagedSave", "a{sv}", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        job = h.wait_until(
+            lambda: (lambda j: j if j.get("type") == 2 and j.get("memory_processed", 0) > 0
+                     else None)(dict(dom.GetJobInfo(vc.no_options(), timeout=vc.TIMEOUT))),
+            60, 0.1, "the save to show as a job")
+        assert job["operation"] == 2 and job["memory_total"] == 128 * MIB
+        assert job["memory_processed"] + job["memory_remaining"] == 128 * MIB
+
+        info = ldom.jobInfo()
+        assert info[0] == libvirt.VIR_DOMAIN_JOB_UNBOUNDED
+        assert info[6] == 128 * MIB and info[7] > 0  # memTotal, memProcessed
+        assert info[3] == info[6]  # dataTotal: memory (no disks are copied)
+        stats = ldom.jobStats()
+        assert stats["type"] == libvirt.VIR_DOMAIN_JOB_UNBOUNDED
+        assert stats["operation"] == libvirt.VIR_DOMAIN_JOB_OPERATION_SAVE
+        assert stats["memory_total"] == 128 * MIB
+        out = bc.virsh(home, bridge.rw_uri, "domjobinfo", name).stdout
+        assert "Unbounded" in out and "Save" in out, out
+
+        bc.virsh(home, bridge.rw_uri, "domjobabort", name)
+        _, err = saver.communicate(timeout=60)
+        assert saver.returncode != 0 and "canceled by client" in err, err
+        h.wait_until(lambda: vc.state(path)[0] == "running", 30, 0.1, "the guest to run on")
+        assert dict(dom.GetJobInfo(vc.no_options(), timeout=vc.TIMEOUT)) == {"type": 0}
+        assert not bool(vc.prop(path, "HasManagedSave"))
+    finally:
+        if saver is not None and saver.poll() is None:
+            saver.kill()
+        conn.close()
+        bridge.stop()
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)

@@ -15,6 +15,8 @@ Modes:
 * ``good``       greeting, handshake, answers every command like a tiny QEMU (``cont``,
                  ``stop``, ``query-status``, ``system_powerdown``, ``quit``, ...). Proves
                  the fake itself works, so a failure in a hostile mode means something.
+                 (In every mode a ``migrate`` — a managed save — streams forever, 1 MiB of
+                 a 128 MiB guest per ``query-migrate``, until ``migrate_cancel``.)
 * ``garbage``    greeting, then random bytes (never answers ``qmp_capabilities``).
 * ``hugeline``   behaves until the guest runs (``cont`` answered), then writes a 100 MB
                  line without a newline, in chunks.
@@ -49,6 +51,10 @@ GREETING = {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7},
 FLOOD_SECONDS = 10.0
 HUGE_LINE_BYTES = 100 * 1024 * 1024
 CHUNK = 64 * 1024
+
+
+MIB = 1024 * 1024
+FAKE_RAM = 128 * MIB   # what query-migrate says the guest's RAM is
 
 
 def say(msg: str) -> None:
@@ -102,6 +108,8 @@ class Monitor:
         self.flood_chunk = b""
         self.delayed = []            # (due, message) replies held back
         self.pty = None              # (master, slave path) in slowchardev mode
+        self.migration = None        # None, "active" or "cancelled"
+        self.migrated = 0            # bytes "sent" so far
 
     def send(self, obj) -> None:
         self.outbuf += json.dumps(obj).encode() + b"\n"
@@ -166,6 +174,26 @@ class Monitor:
                                  "frontend-open": True}], "id": mid}
             self.delayed.append((time.monotonic() + 2.0, reply))
             say(f"query-chardev answered in 2 s: serial0 on {self.pty[1]}")
+        elif cmd == "migrate":
+            # A save that streams forever (1 MiB per query-migrate): a job to watch and
+            # abort, never done.
+            ok()
+            self.migration, self.migrated = "active", 0
+            say("migration started")
+        elif cmd == "query-migrate":
+            if self.migration == "active":
+                self.migrated = min(self.migrated + MIB, FAKE_RAM - MIB)
+                ok({"status": "active", "ram": {"total": FAKE_RAM, "transferred": self.migrated,
+                                                 "remaining": FAKE_RAM - self.migrated}})
+            elif self.migration == "cancelled":
+                ok({"status": "cancelled"})
+            else:
+                ok({})
+        elif cmd == "migrate_cancel":
+            ok()
+            if self.migration == "active":
+                self.migration = "cancelled"
+                say("migration cancelled")
         elif cmd in ("query-chardev", "query-blockstats", "query-block", "query-pci"):
             ok([])
         else:

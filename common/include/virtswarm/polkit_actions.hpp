@@ -74,6 +74,8 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "Suspend", "org.virtswarm.domain.suspend", Details::Object},
     {names::kDomainInterface, "Resume", "org.virtswarm.domain.suspend", Details::Object},
     {names::kDomainInterface, "GetStats", "org.virtswarm.domain.read", Details::Object},
+    {names::kDomainInterface, "GetJobInfo", "org.virtswarm.domain.read", Details::Object},
+    {names::kDomainInterface, "AbortJob", "org.virtswarm.domain.abort-job", Details::Object},
     // As libvirt (domain:write for the agent source): the shim talks to the guest.
     {names::kDomainInterface, "InterfaceAddresses", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "OpenConsole", "org.virtswarm.domain.open-console", Details::Object},
