@@ -200,6 +200,7 @@ void FilterRegistry::define(FilterXml filter, std::function<void(Result<FilterOb
         changes.push_back(PortChange{bound->rules.port, bound->rules.chainNames(), nullptr});
         bound->rules = std::move(rules);
         changes.back().now = &bound->rules;
+        startLearning(bound->rules.port, *bound); // the new rules may use $IP
     }
     if (changes.empty()) {
         done(object);
@@ -297,12 +298,15 @@ void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> 
         return;
     }
     (void)removeFileDurable(learnedPath(port)); // a new port learns anew
-    auto& bound =
-        m_bound
-            .emplace(
-                port,
-                Bound{std::move(binding), std::move(rules).value(), portIndex(port), {}, {}, {}})
-            .first->second;
+    auto& bound = m_bound
+                      .emplace(port, Bound{std::move(binding),
+                                           std::move(rules).value(),
+                                           portIndex(port),
+                                           {},
+                                           {},
+                                           {},
+                                           false})
+                      .first->second;
     startLearning(port, bound);
     auto applied = [this, port, done](Result<void> r) {
         if (!r) {
@@ -410,7 +414,8 @@ int64_t wallClockSeconds() {
         .count();
 }
 
-// The end of an "infinite" lease (0xffffffff): no timer, the address stays until unbound.
+// The end of an "infinite" lease (0xffffffff), and of an address learned from the guest's
+// own traffic: no timer, the address stays until unbound.
 constexpr int64_t kNoLeaseEnd = 0;
 
 } // namespace
@@ -420,17 +425,55 @@ std::string FilterRegistry::learnedPath(const std::string& port) const {
 }
 
 void FilterRegistry::startLearning(const std::string& port, Bound& bound) {
-    auto mode = ipLearning(bound.binding.def);
-    if (!mode || mode.value() != IpLearning::Dhcp || bound.learner) {
+    if (!bound.rules.learnsIp || bound.learner) {
         return;
     }
-    auto learner = IpLearner::start(m_loop, port, bound.binding.def.mac,
-                                    [this, port](const DhcpLease& lease) { learn(port, lease); });
+    auto learner =
+        IpLearner::start(m_loop, port, bound.binding.def.mac,
+                         {[this, port](const DhcpLease& lease) { learn(port, lease); },
+                          [this, port](const std::string& address) { guestUsed(port, address); }});
     if (!learner) {
         log::warning("no IP learning on " + port + ": " + learner.error().message());
         return;
     }
     bound.learner = std::move(learner).value();
+    watchGuest(port, bound);
+}
+
+void FilterRegistry::watchGuest(const std::string& port, Bound& bound) {
+    auto mode = ipLearning(bound.binding.def);
+    if (!bound.learner || !mode || mode.value() != IpLearning::Any) {
+        return;
+    }
+    auto watched = bound.learned.empty() ? bound.learner->watchGuest(IpLearner::GuestWatch::All)
+                   : bound.movedLogged   ? bound.learner->watchGuest(IpLearner::GuestWatch::Off)
+                                         : bound.learner->watchGuest(IpLearner::GuestWatch::Others,
+                                                                     bound.learned.front());
+    if (!watched) {
+        log::warning("port " + port + ": " + watched.error().message());
+    }
+}
+
+void FilterRegistry::guestUsed(const std::string& port, const std::string& address) {
+    auto it = m_bound.find(port);
+    if (it == m_bound.end() || !checkAttributeValue("ip", "srcipaddr", address)) {
+        return;
+    }
+    Bound& bound = it->second;
+    if (bound.learned.empty()) {
+        log::info("port " + port + " learned IP " + address + " from the guest's traffic");
+        setLearned(port, {address}, kNoLeaseEnd);
+        return;
+    }
+    if (address == bound.learned.front() || bound.movedLogged) {
+        return; // queued before the learner was told
+    }
+    // libvirt's learner stops at the first address: the guest cannot move itself. Logged
+    // once: the guest's frames are no longer watched (DHCP answers still are).
+    log::warning("port " + port + ": the guest uses IP " + address + " besides its learned " +
+                 bound.learned.front() + "; ignored");
+    bound.movedLogged = true;
+    watchGuest(port, bound);
 }
 
 void FilterRegistry::learn(const std::string& port, const DhcpLease& lease) {
@@ -477,6 +520,8 @@ void FilterRegistry::setLearned(const std::string& port, std::vector<std::string
         return;
     }
     bound.learned = std::move(addresses);
+    bound.movedLogged = bound.movedLogged && !bound.learned.empty();
+    watchGuest(port, bound);
     std::vector<std::string> before = bound.rules.chainNames();
     bound.rules = std::move(rules).value();
     applyOrRebuild(updateTransaction({PortChange{port, before, &bound.rules}}),

@@ -68,10 +68,14 @@ private:
         BindingXml binding;
         PortRules rules;
         int ifindex = 0; // of the port's device when bound; 0: there was none
-        // CTRL_IP_LEARNING=dhcp: the address the guest leased ($IP), until the lease ends.
+        // CTRL_IP_LEARNING=any|dhcp: the address learned ($IP): leased by DHCP, until the
+        // lease ends, or (any) the first the guest used, until the binding goes.
         std::vector<std::string> learned;
         std::unique_ptr<IpLearner> learner;
         EventSource leaseEnd;
+        // `any`: the guest used another address than the learned one (logged once, then its
+        // frames are no longer watched).
+        bool movedLogged = false;
     };
 
     Result<FilterObject*> add(FilterXml filter);
@@ -90,11 +94,17 @@ private:
     // After lost notifications: drops the bindings whose device is gone or was replaced.
     void dropGonePorts();
     void dropBinding(const std::string& port, const std::string& why);
-    // CTRL_IP_LEARNING=dhcp (ip_learner.hpp): watches the port for DHCPACKs. The address a
-    // trusted server leased becomes $IP (saved beside the binding, so a restarted nwfilterd
-    // keeps it) until the lease ends; each change recompiles the port in one transaction.
+    // CTRL_IP_LEARNING=dhcp|any (ip_learner.hpp), for a port whose rules use $IP: watches
+    // the port for DHCPACKs. The address a trusted server leased becomes $IP (saved beside
+    // the binding, so a restarted nwfilterd keeps it) until the lease ends; each change
+    // recompiles the port in one transaction. With `any`, while nothing is learned, the
+    // first usable address of the guest's own ARP or IPv4 becomes $IP for good (a later
+    // DHCPACK replaces it; another address of the guest's is ignored, logged once).
     void startLearning(const std::string& port, Bound& bound);
     void learn(const std::string& port, const DhcpLease& lease);
+    void guestUsed(const std::string& port, const std::string& address);
+    // With `any`: which of the guest's frames the learner watches, after what is learned.
+    void watchGuest(const std::string& port, Bound& bound);
     void setLearned(const std::string& port, std::vector<std::string> addresses, int64_t leaseEnd);
     std::string learnedPath(const std::string& port) const;
     // The address saved for `port`, if its lease has not ended.
