@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "registry.hpp"
 
+#include "binding_object.hpp"
 #include "filter_object.hpp"
 #include "nft_table.hpp"
 #include "standard_filters.hpp"
@@ -23,6 +24,7 @@ FilterRegistry::FilterRegistry(sdbus::IConnection& connection, EventLoop& loop, 
     , m_store(m_paths.configDir)
     , m_nft(loop, m_paths.stateDir)
     , m_filters(kFilterKind)
+    , m_bindingObjects(kBindingKind)
     , m_ports(
           loop, [this](int ifindex, const std::string&) { portRemoved(ifindex); },
           [this] { dropGonePorts(); }) {}
@@ -118,6 +120,7 @@ bool FilterRegistry::loadBindings() {
         }
         bound.rules = std::move(rules).value();
         startLearning(port, m_bound.emplace(port, std::move(bound)).first->second);
+        addBindingObject(port);
     }
     log::info("restored " + std::to_string(m_bound.size()) + " filter bindings");
     return dropped;
@@ -267,6 +270,26 @@ Result<const BindingXml*> FilterRegistry::binding(const std::string& port) const
     return &it->second.binding;
 }
 
+std::vector<std::string> FilterRegistry::learnedIps(const std::string& port) const {
+    auto it = m_bound.find(port);
+    return it == m_bound.end() ? std::vector<std::string>{} : it->second.learned;
+}
+
+void FilterRegistry::addBindingObject(const std::string& port) {
+    const BindingXml& binding = m_bound.at(port).binding;
+    auto added = m_bindingObjects.addNamed(escapePathElement(port), [&](const std::string& path) {
+        return std::make_unique<BindingObject>(*this, path, binding);
+    });
+    if (!added) {
+        log::error("binding of " + port + ": " + added.error().message());
+    }
+}
+
+void FilterRegistry::removeBinding(const std::string& port) {
+    m_bindingObjects.removeNamed(escapePathElement(port));
+    m_bound.erase(port);
+}
+
 std::vector<std::string> FilterRegistry::boundPorts() const {
     std::vector<std::string> out;
     for (const auto& [port, bound] : m_bound) {
@@ -308,11 +331,12 @@ void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> 
                                            false})
                       .first->second;
     startLearning(port, bound);
+    addBindingObject(port);
     auto applied = [this, port, done](Result<void> r) {
         if (!r) {
             // Not bound after all; the table is rebuilt without the port.
             log::error(r.error().message());
-            m_bound.erase(port);
+            removeBinding(port);
             (void)removeFileDurable(bindingPath(port));
             rebuild([done, r](Result<void>) { done(r); });
             return;
@@ -335,7 +359,7 @@ void FilterRegistry::unbind(const std::string& port, std::function<void(Result<v
     }
     std::string transaction =
         updateTransaction({PortChange{port, it->second.rules.chainNames(), nullptr}});
-    m_bound.erase(it);
+    removeBinding(port);
     (void)removeFileDurable(bindingPath(port));
     (void)removeFileDurable(learnedPath(port));
     applyOrRebuild(std::move(transaction), [port, done](Result<void> r) {
@@ -522,6 +546,9 @@ void FilterRegistry::setLearned(const std::string& port, std::vector<std::string
     bound.learned = std::move(addresses);
     bound.movedLogged = bound.movedLogged && !bound.learned.empty();
     watchGuest(port, bound);
+    if (BindingObject* object = m_bindingObjects.findByName(escapePathElement(port))) {
+        object->learnedChanged();
+    }
     std::vector<std::string> before = bound.rules.chainNames();
     bound.rules = std::move(rules).value();
     applyOrRebuild(updateTransaction({PortChange{port, before, &bound.rules}}),

@@ -16,10 +16,12 @@ import subprocess
 import time
 import uuid as uuidlib
 
+import dbus
 import pytest
 
 import bridgeclient as bc
 import nwfilterclient as nf
+import vsclient as vc
 import vsharness as h
 
 pytestmark = pytest.mark.skipif(os.environ.get("VS_NETNS") != "1",
@@ -571,3 +573,87 @@ def test_any_learning_gives_way_to_a_dhcp_lease():
     send_from(GUEST_NS, udp_frame(GUEST_MAC, GUEST_IP, b"again"))
     h.wait_until(lambda: GUEST_IP in ruleset(), 30, 0.05, "the guest's IP learned again")
 
+
+# Bindings as objects on the bus (libvirt's nwfilter-binding objects).
+BINDING = "org.virtswarm.NWFilter1.Binding"
+OWNER_UUID = "3c7c1c4e-9c55-4c2f-a2e8-0d6a1b0f7f01"  # nf.binding_xml's owner
+
+
+def binding_path(port: str) -> str:
+    return "/org/virtswarm/NWFilter1/binding/" + "".join(
+        c if c.isascii() and c.isalnum() else f"_{ord(c):02x}" for c in port)
+
+
+def binding_props(port: str) -> dict:
+    obj = h.system_bus().get_object(nf.BUS_NAME, binding_path(port))
+    return dbus.Interface(obj, nf.PROPS).GetAll(BINDING)
+
+
+def managed_bindings() -> dict:
+    objects = dbus.Interface(h.system_bus().get_object(nf.BUS_NAME, nf.ROOT),
+                             "org.freedesktop.DBus.ObjectManager").GetManagedObjects()
+    return {str(path): ifaces for path, ifaces in objects.items() if BINDING in ifaces}
+
+
+def test_bindings_are_objects_on_the_bus():
+    forget_neighbours()
+    path = binding_path(GUEST_PORT)
+    recorder = vc.SignalRecorder("type='signal',path_namespace='/org/virtswarm/NWFilter1'")
+    try:
+        nf.bind(GUEST_PORT, GUEST_MAC, "clean-traffic")
+        recorder.wait_for("InterfacesAdded", path, BINDING)
+        assert binding_props(GUEST_PORT) == {
+            "PortDev": GUEST_PORT, "Mac": GUEST_MAC, "FilterName": "clean-traffic",
+            "OwnerName": "guest", "OwnerUUID": OWNER_UUID, "LearnedIPs": []}
+        assert list(managed_bindings()) == [path]
+        obj = h.system_bus().get_object(nf.BUS_NAME, path)
+        introspection = str(dbus.Interface(obj, "org.freedesktop.DBus.Introspectable")
+                            .Introspect())
+        assert f'interface name="{BINDING}"' in introspection and "LearnedIPs" in introspection
+        xml = str(dbus.Interface(obj, BINDING).GetXML(nf.opts(), timeout=nf.TIMEOUT))
+        assert xml == str(nf.manager().GetBindingXML(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT))
+        # The learned address: the property and PropertiesChanged.
+        send_from(GUEST_NS, arp_request(GUEST_MAC, GUEST_IP))
+        h.wait_until(lambda: list(binding_props(GUEST_PORT)["LearnedIPs"]) == [GUEST_IP], 30,
+                     0.05, "LearnedIPs to hold the guest's address")
+        recorder.wait_for("PropertiesChanged", "LearnedIPs", GUEST_IP)
+        # A restarted nwfilterd serves the recorded binding with what it learned.
+        os.kill(nwfilterd_pid(), signal.SIGKILL)
+        h.wait_for_name_gone(nf.BUS_NAME, 30)
+        assert list(nf.manager().ListBindings(nf.opts())) == [GUEST_PORT]
+        assert list(binding_props(GUEST_PORT)["LearnedIPs"]) == [GUEST_IP]
+        nf.manager().DeleteBinding(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT)
+        recorder.wait_for("InterfacesRemoved", path)
+        assert managed_bindings() == {}
+        assert (nf.error_name(binding_props, GUEST_PORT)
+                == "org.freedesktop.DBus.Error.UnknownObject")
+    finally:
+        recorder.stop()
+
+
+def test_binding_object_lease_end_and_polkit():
+    """A DHCP lease's end empties LearnedIPs (PropertiesChanged); GetXML is
+    org.virtswarm.nwfilter-binding.read, open to anyone unless a rule says otherwise."""
+    recorder = vc.SignalRecorder("type='signal',path_namespace='/org/virtswarm/NWFilter1'")
+    try:
+        bind_learning()
+        send_from(PEER_NS, dhcp_ack(PEER_IP, GUEST_MAC, GUEST_IP, 4))
+        h.wait_until(lambda: list(binding_props(GUEST_PORT)["LearnedIPs"]) == [GUEST_IP], 30,
+                     0.05, "LearnedIPs to hold the leased address")
+        h.wait_until(lambda: list(binding_props(GUEST_PORT)["LearnedIPs"]) == [], 60, 0.1,
+                     "the lease to end")
+        # Two PropertiesChanged: learned, then forgotten.
+        h.wait_until(lambda: recorder.text().count('"LearnedIPs"') >= 2, 30, 0.05,
+                     "PropertiesChanged for the forgotten address")
+    finally:
+        recorder.stop()
+    user = h.test_user()
+    path = binding_path(GUEST_PORT)
+    r = nf.call_as(user, path, f"{BINDING}.GetXML", {})
+    assert r.returncode == 0 and GUEST_PORT in r.stdout, r.stderr
+    with h.polkit_rule("60-nwfilter-binding-test.rules",
+                       h.allow_rule_js("org.virtswarm.nwfilter-binding.read", user, "NO")):
+        r = nf.call_as(user, path, f"{BINDING}.GetXML", {})
+        assert r.returncode == 1 and "AccessDenied" in r.stderr, r.stderr
+        r = nf.call_as(user, nf.ROOT, f"{nf.MANAGER}.GetBindingXML", GUEST_PORT, {})
+        assert r.returncode == 1 and "AccessDenied" in r.stderr, r.stderr
