@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "dhcp_lease.hpp"
 
-#include <arpa/inet.h>
-#include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <netinet/in.h>
 
 namespace virtswarm::nwfilter {
 namespace {
@@ -17,38 +17,9 @@ constexpr uint8_t kOptionPad = 0, kOptionEnd = 255, kOptionLease = 51, kOptionTy
                   kOptionServer = 54;
 constexpr uint8_t kDhcpAck = 5;
 
-uint16_t be16(const uint8_t* p) {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-uint32_t be32(const uint8_t* p) {
-    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-
-std::string dotted(const uint8_t* p) {
-    char text[INET_ADDRSTRLEN];
-    ::inet_ntop(AF_INET, p, text, sizeof text);
-    return text;
-}
-
-bool sameMac(const uint8_t* chaddr, const std::string& mac) {
-    unsigned b[6];
-    if (std::sscanf(mac.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) !=
-        6) {
-        return false;
-    }
-    for (int i = 0; i < 6; ++i) {
-        if (chaddr[i] != b[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 } // namespace
 
-std::optional<DhcpLease> parseDhcpAck(const uint8_t* packet, size_t length,
-                                      const std::string& mac) {
+std::optional<DhcpLease> parseDhcpAck(const uint8_t* packet, size_t length, const MacBytes& mac) {
     if (length < 20 || packet[0] >> 4 != 4 || packet[9] != IPPROTO_UDP ||
         (be16(packet + 6) & 0x1fff) != 0) {
         return std::nullopt; // not IPv4 UDP, or a fragment after the first
@@ -65,13 +36,14 @@ std::optional<DhcpLease> parseDhcpAck(const uint8_t* packet, size_t length,
     const uint8_t* bootp = udp + kUdpHeader;
     size_t size = total - ipHeader - kUdpHeader;
     if (size < kBootpFixed + sizeof kMagic || bootp[0] != 2 /* BOOTREPLY */ ||
-        bootp[1] != 1 /* Ethernet */ || bootp[2] != 6 || !sameMac(bootp + kChaddrAt, mac) ||
+        bootp[1] != 1 /* Ethernet */ || bootp[2] != 6 ||
+        !std::equal(mac.begin(), mac.end(), bootp + kChaddrAt) ||
         std::memcmp(bootp + kBootpFixed, kMagic, sizeof kMagic) != 0) {
         return std::nullopt;
     }
     DhcpLease lease;
-    lease.address = dotted(bootp + kYiaddrAt);
-    lease.server = dotted(packet + 12);
+    lease.address = dottedIpv4(bootp + kYiaddrAt);
+    lease.server = dottedIpv4(packet + 12);
     bool ack = false, timed = false;
     for (size_t at = kBootpFixed + sizeof kMagic; at < size;) {
         uint8_t code = bootp[at];
@@ -93,7 +65,7 @@ std::optional<DhcpLease> parseDhcpAck(const uint8_t* packet, size_t length,
             lease.seconds = be32(value);
             timed = true;
         } else if (code == kOptionServer && len == 4) {
-            lease.server = dotted(value);
+            lease.server = dottedIpv4(value);
         }
         at += 2 + size_t{len};
     }

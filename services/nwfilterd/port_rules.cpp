@@ -128,6 +128,16 @@ Result<std::vector<std::vector<Attribute>>> instances(const PlacedRule& placed) 
     }
 }
 
+bool usesIp(const PlacedRule& placed) {
+    if (!placed.rule->match) {
+        return false;
+    }
+    const auto& attributes = placed.rule->match->attributes;
+    return std::any_of(attributes.begin(), attributes.end(), [](const Attribute& a) {
+        return a.isVariable() && a.variableName() == "IP";
+    });
+}
+
 struct Ordered {
     int priority;
     // 0: a jump to a sub-chain, 1: a rule. Jumps go first at equal priority, so a
@@ -237,7 +247,7 @@ Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& loo
     if (!learning) {
         return learning.takeError();
     }
-    if (learning.value() && *learning.value() != IpLearning::Any) {
+    if (learning.value()) {
         variables["IP"] = learnedIps; // overlay keeps it: the binding gives no IP
     }
     Expansion expansion;
@@ -246,7 +256,9 @@ Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& loo
         !r) {
         return r.takeError();
     }
-    PortRules rules{binding.portDev, {}};
+    PortRules rules{binding.portDev, {}, false};
+    rules.learnsIp = learning.value() && *learning.value() != IpLearning::None &&
+                     std::any_of(expansion.rules.begin(), expansion.rules.end(), usesIp);
     std::vector<PortChain> in;
     if (auto r = buildDirection(binding.portDev, Direction::Out, expansion, rules.chains); !r) {
         return r.takeError();

@@ -23,6 +23,9 @@ struct PortChain {
 struct PortRules {
     std::string port;
     std::vector<PortChain> chains;
+    // The binding learns $IP (CTRL_IP_LEARNING any or dhcp, no IP given) and a rule of its
+    // filters uses it: the port needs an IpLearner.
+    bool learnsIp = false;
     size_t ruleCount() const;
     std::vector<std::string> chainNames() const;
 };
@@ -38,15 +41,16 @@ inline constexpr size_t kMaxReferenceDepth = 32;
 // without a value, a value of the wrong type for where it is used), ConfigUnsupported,
 // LimitsExceeded.
 //
-// A binding that gives no IP and sets CTRL_IP_LEARNING to `dhcp` or `none` compiles with
-// `learnedIps` as the values of $IP: while there are none, every rule instance that uses
-// $IP is left out, so no-ip-spoofing's "return if it is the guest's address" is not there
-// and only what needs no address passes (DHCP from 0.0.0.0).
+// A binding that gives no IP compiles with `learnedIps` as the values of $IP (whatever its
+// CTRL_IP_LEARNING): while there are none, every rule instance that uses $IP is left out,
+// so no-ip-spoofing's "return if it is the guest's address" is not there and only what
+// needs no address passes (DHCP from 0.0.0.0).
 Result<PortRules> compilePort(const BindingDef& binding, const FilterLookup& lookup,
                               const std::vector<std::string>& learnedIps = {});
 
-// libvirt's CTRL_IP_LEARNING. `any` (libvirt's default: the first address the guest uses)
-// is not implemented: a binding that needs it is refused as before, for want of IP.
+// libvirt's CTRL_IP_LEARNING: `any` (the default) learns the first IPv4 address the guest
+// uses (from its ARP or IPv4 frames, or a DHCP lease), `dhcp` only a DHCP lease, `none`
+// nothing.
 enum class IpLearning { None, Dhcp, Any };
 
 // How the binding gets $IP: nullopt when its parameters give IP (nothing to learn).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "registry.hpp"
 
+#include "binding_object.hpp"
 #include "filter_object.hpp"
 #include "nft_table.hpp"
 #include "standard_filters.hpp"
@@ -23,6 +24,7 @@ FilterRegistry::FilterRegistry(sdbus::IConnection& connection, EventLoop& loop, 
     , m_store(m_paths.configDir)
     , m_nft(loop, m_paths.stateDir)
     , m_filters(kFilterKind)
+    , m_bindingObjects(kBindingKind)
     , m_ports(
           loop, [this](int ifindex, const std::string&) { portRemoved(ifindex); },
           [this] { dropGonePorts(); }) {}
@@ -118,6 +120,7 @@ bool FilterRegistry::loadBindings() {
         }
         bound.rules = std::move(rules).value();
         startLearning(port, m_bound.emplace(port, std::move(bound)).first->second);
+        addBindingObject(port);
     }
     log::info("restored " + std::to_string(m_bound.size()) + " filter bindings");
     return dropped;
@@ -200,6 +203,7 @@ void FilterRegistry::define(FilterXml filter, std::function<void(Result<FilterOb
         changes.push_back(PortChange{bound->rules.port, bound->rules.chainNames(), nullptr});
         bound->rules = std::move(rules);
         changes.back().now = &bound->rules;
+        startLearning(bound->rules.port, *bound); // the new rules may use $IP
     }
     if (changes.empty()) {
         done(object);
@@ -266,6 +270,26 @@ Result<const BindingXml*> FilterRegistry::binding(const std::string& port) const
     return &it->second.binding;
 }
 
+std::vector<std::string> FilterRegistry::learnedIps(const std::string& port) const {
+    auto it = m_bound.find(port);
+    return it == m_bound.end() ? std::vector<std::string>{} : it->second.learned;
+}
+
+void FilterRegistry::addBindingObject(const std::string& port) {
+    const BindingXml& binding = m_bound.at(port).binding;
+    auto added = m_bindingObjects.addNamed(escapePathElement(port), [&](const std::string& path) {
+        return std::make_unique<BindingObject>(*this, path, binding);
+    });
+    if (!added) {
+        log::error("binding of " + port + ": " + added.error().message());
+    }
+}
+
+void FilterRegistry::removeBinding(const std::string& port) {
+    m_bindingObjects.removeNamed(escapePathElement(port));
+    m_bound.erase(port);
+}
+
 std::vector<std::string> FilterRegistry::boundPorts() const {
     std::vector<std::string> out;
     for (const auto& [port, bound] : m_bound) {
@@ -297,18 +321,22 @@ void FilterRegistry::bind(BindingXml binding, std::function<void(Result<void>)> 
         return;
     }
     (void)removeFileDurable(learnedPath(port)); // a new port learns anew
-    auto& bound =
-        m_bound
-            .emplace(
-                port,
-                Bound{std::move(binding), std::move(rules).value(), portIndex(port), {}, {}, {}})
-            .first->second;
+    auto& bound = m_bound
+                      .emplace(port, Bound{std::move(binding),
+                                           std::move(rules).value(),
+                                           portIndex(port),
+                                           {},
+                                           {},
+                                           {},
+                                           false})
+                      .first->second;
     startLearning(port, bound);
+    addBindingObject(port);
     auto applied = [this, port, done](Result<void> r) {
         if (!r) {
             // Not bound after all; the table is rebuilt without the port.
             log::error(r.error().message());
-            m_bound.erase(port);
+            removeBinding(port);
             (void)removeFileDurable(bindingPath(port));
             rebuild([done, r](Result<void>) { done(r); });
             return;
@@ -331,7 +359,7 @@ void FilterRegistry::unbind(const std::string& port, std::function<void(Result<v
     }
     std::string transaction =
         updateTransaction({PortChange{port, it->second.rules.chainNames(), nullptr}});
-    m_bound.erase(it);
+    removeBinding(port);
     (void)removeFileDurable(bindingPath(port));
     (void)removeFileDurable(learnedPath(port));
     applyOrRebuild(std::move(transaction), [port, done](Result<void> r) {
@@ -410,7 +438,8 @@ int64_t wallClockSeconds() {
         .count();
 }
 
-// The end of an "infinite" lease (0xffffffff): no timer, the address stays until unbound.
+// The end of an "infinite" lease (0xffffffff), and of an address learned from the guest's
+// own traffic: no timer, the address stays until unbound.
 constexpr int64_t kNoLeaseEnd = 0;
 
 } // namespace
@@ -420,17 +449,55 @@ std::string FilterRegistry::learnedPath(const std::string& port) const {
 }
 
 void FilterRegistry::startLearning(const std::string& port, Bound& bound) {
-    auto mode = ipLearning(bound.binding.def);
-    if (!mode || mode.value() != IpLearning::Dhcp || bound.learner) {
+    if (!bound.rules.learnsIp || bound.learner) {
         return;
     }
-    auto learner = IpLearner::start(m_loop, port, bound.binding.def.mac,
-                                    [this, port](const DhcpLease& lease) { learn(port, lease); });
+    auto learner =
+        IpLearner::start(m_loop, port, bound.binding.def.mac,
+                         {[this, port](const DhcpLease& lease) { learn(port, lease); },
+                          [this, port](const std::string& address) { guestUsed(port, address); }});
     if (!learner) {
         log::warning("no IP learning on " + port + ": " + learner.error().message());
         return;
     }
     bound.learner = std::move(learner).value();
+    watchGuest(port, bound);
+}
+
+void FilterRegistry::watchGuest(const std::string& port, Bound& bound) {
+    auto mode = ipLearning(bound.binding.def);
+    if (!bound.learner || !mode || mode.value() != IpLearning::Any) {
+        return;
+    }
+    auto watched = bound.learned.empty() ? bound.learner->watchGuest(IpLearner::GuestWatch::All)
+                   : bound.movedLogged   ? bound.learner->watchGuest(IpLearner::GuestWatch::Off)
+                                         : bound.learner->watchGuest(IpLearner::GuestWatch::Others,
+                                                                     bound.learned.front());
+    if (!watched) {
+        log::warning("port " + port + ": " + watched.error().message());
+    }
+}
+
+void FilterRegistry::guestUsed(const std::string& port, const std::string& address) {
+    auto it = m_bound.find(port);
+    if (it == m_bound.end() || !checkAttributeValue("ip", "srcipaddr", address)) {
+        return;
+    }
+    Bound& bound = it->second;
+    if (bound.learned.empty()) {
+        log::info("port " + port + " learned IP " + address + " from the guest's traffic");
+        setLearned(port, {address}, kNoLeaseEnd);
+        return;
+    }
+    if (address == bound.learned.front() || bound.movedLogged) {
+        return; // queued before the learner was told
+    }
+    // libvirt's learner stops at the first address: the guest cannot move itself. Logged
+    // once: the guest's frames are no longer watched (DHCP answers still are).
+    log::warning("port " + port + ": the guest uses IP " + address + " besides its learned " +
+                 bound.learned.front() + "; ignored");
+    bound.movedLogged = true;
+    watchGuest(port, bound);
 }
 
 void FilterRegistry::learn(const std::string& port, const DhcpLease& lease) {
@@ -477,6 +544,11 @@ void FilterRegistry::setLearned(const std::string& port, std::vector<std::string
         return;
     }
     bound.learned = std::move(addresses);
+    bound.movedLogged = bound.movedLogged && !bound.learned.empty();
+    watchGuest(port, bound);
+    if (BindingObject* object = m_bindingObjects.findByName(escapePathElement(port))) {
+        object->learnedChanged();
+    }
     std::vector<std::string> before = bound.rules.chainNames();
     bound.rules = std::move(rules).value();
     applyOrRebuild(updateTransaction({PortChange{port, before, &bound.rules}}),

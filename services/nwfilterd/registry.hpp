@@ -24,9 +24,14 @@
 namespace virtswarm::nwfilter {
 
 class FilterObject;
+class BindingObject;
 
 inline constexpr service::ObjectKind kFilterKind{"nwfilter", names::kNWFilterPathPrefix,
                                                  Code::NWFilterExists, Code::NoSuchNWFilter};
+// Bindings on the bus, keyed by their port device (escaped into a path element).
+inline constexpr service::ObjectKind kBindingKind{"nwfilter binding",
+                                                  names::kNWFilterBindingPathPrefix, Code::Conflict,
+                                                  Code::NoSuchNWFilterBinding};
 
 // nwfilterd's model: the filters (persistent definitions), the bindings of filters to
 // ports (kept in the runtime directory: they live as long as the ports, not across a
@@ -52,6 +57,8 @@ public:
     void unbind(const std::string& port, std::function<void(Result<void>)> done);
     Result<const BindingXml*> binding(const std::string& port) const;
     std::vector<std::string> boundPorts() const;
+    // The addresses learned for the port's $IP (none for a port without a binding).
+    std::vector<std::string> learnedIps(const std::string& port) const;
 
     const service::ObjectRegistry<FilterObject>& filters() const { return m_filters; }
     // The filters as they are, or with `replacement` in place of the filter of its name.
@@ -68,10 +75,14 @@ private:
         BindingXml binding;
         PortRules rules;
         int ifindex = 0; // of the port's device when bound; 0: there was none
-        // CTRL_IP_LEARNING=dhcp: the address the guest leased ($IP), until the lease ends.
+        // CTRL_IP_LEARNING=any|dhcp: the address learned ($IP): leased by DHCP, until the
+        // lease ends, or (any) the first the guest used, until the binding goes.
         std::vector<std::string> learned;
         std::unique_ptr<IpLearner> learner;
         EventSource leaseEnd;
+        // `any`: the guest used another address than the learned one (logged once, then its
+        // frames are no longer watched).
+        bool movedLogged = false;
     };
 
     Result<FilterObject*> add(FilterXml filter);
@@ -90,11 +101,20 @@ private:
     // After lost notifications: drops the bindings whose device is gone or was replaced.
     void dropGonePorts();
     void dropBinding(const std::string& port, const std::string& why);
-    // CTRL_IP_LEARNING=dhcp (ip_learner.hpp): watches the port for DHCPACKs. The address a
-    // trusted server leased becomes $IP (saved beside the binding, so a restarted nwfilterd
-    // keeps it) until the lease ends; each change recompiles the port in one transaction.
+    // The binding of `port` (in m_bound) joins the bus / leaves it.
+    void addBindingObject(const std::string& port);
+    void removeBinding(const std::string& port);
+    // CTRL_IP_LEARNING=dhcp|any (ip_learner.hpp), for a port whose rules use $IP: watches
+    // the port for DHCPACKs. The address a trusted server leased becomes $IP (saved beside
+    // the binding, so a restarted nwfilterd keeps it) until the lease ends; each change
+    // recompiles the port in one transaction. With `any`, while nothing is learned, the
+    // first usable address of the guest's own ARP or IPv4 becomes $IP for good (a later
+    // DHCPACK replaces it; another address of the guest's is ignored, logged once).
     void startLearning(const std::string& port, Bound& bound);
     void learn(const std::string& port, const DhcpLease& lease);
+    void guestUsed(const std::string& port, const std::string& address);
+    // With `any`: which of the guest's frames the learner watches, after what is learned.
+    void watchGuest(const std::string& port, Bound& bound);
     void setLearned(const std::string& port, std::vector<std::string> addresses, int64_t leaseEnd);
     std::string learnedPath(const std::string& port) const;
     // The address saved for `port`, if its lease has not ended.
@@ -110,6 +130,8 @@ private:
     NftRunner m_nft;
     service::ObjectRegistry<FilterObject> m_filters;
     std::map<std::string, Bound> m_bound; // by port device
+    // The bindings' objects (each reads its Bound): gone before m_bound is.
+    service::ObjectRegistry<BindingObject> m_bindingObjects;
     // The table's base (maps, hook chains) was made by this nwfilterd: updates of single
     // ports can be applied. Until then every change rebuilds the table.
     bool m_tableReady = false;

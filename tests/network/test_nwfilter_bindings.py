@@ -16,10 +16,12 @@ import subprocess
 import time
 import uuid as uuidlib
 
+import dbus
 import pytest
 
 import bridgeclient as bc
 import nwfilterclient as nf
+import vsclient as vc
 import vsharness as h
 
 pytestmark = pytest.mark.skipif(os.environ.get("VS_NETNS") != "1",
@@ -104,9 +106,10 @@ def checksum(data: bytes) -> int:
     return ~(total + (total >> 16)) & 0xFFFF
 
 
-def udp_frame(src_mac: str, src_ip: str, token: bytes, dst_ip: str = "10.77.0.255") -> bytes:
+def udp_frame(src_mac: str, src_ip: str, token: bytes, dst_ip: str = "10.77.0.255",
+              ports: tuple = (40000, 9)) -> bytes:
     payload = token
-    udp = struct.pack("!HHHH", 40000, 9, 8 + len(payload), 0) + payload
+    udp = struct.pack("!HHHH", *ports, 8 + len(payload), 0) + payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
                      socket.inet_aton(src_ip), socket.inet_aton(dst_ip))
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
@@ -246,8 +249,8 @@ def test_binding_twice_and_bad_parameters_change_nothing():
     before = ruleset()
     assert (nf.error_name(nf.bind, GUEST_PORT, GUEST_MAC, "allow-ipv4")
             == nf.ERR + "Conflict")
-    assert (nf.error_name(nf.bind, PEER_PORT, PEER_MAC, "clean-traffic")
-            == "org.freedesktop.DBus.Error.InvalidArgs")  # no $IP
+    assert (nf.error_name(nf.bind, PEER_PORT, PEER_MAC, "allow-dhcp-server")
+            == "org.freedesktop.DBus.Error.InvalidArgs")  # no $DHCPSERVER
     assert (nf.error_name(nf.bind, PEER_PORT, PEER_MAC, "clean-traffic", IP="10.77.0.3 drop")
             == "org.freedesktop.DBus.Error.InvalidArgs")  # not an address: never reaches nft
     assert ruleset() == before
@@ -259,12 +262,12 @@ def test_redefining_a_filter_updates_bound_ports_in_one_step():
     try:
         nf.bind(GUEST_PORT, GUEST_MAC, "t-guard")
         assert delivered(FORGERIES) == set(FORGERIES) - {"foreign-mac"}
-        # Now also no IP spoofing: needs $IP, which the binding does not give.
+        # Now also DHCP answers only from $DHCPSERVER, which the binding does not give.
         err = nf.error_name(nf.define, "<filter name='t-guard' chain='root'>"
                             "<filterref filter='no-mac-spoofing'/>"
-                            "<filterref filter='no-ip-spoofing'/></filter>")
+                            "<filterref filter='allow-dhcp-server'/></filter>")
         assert err == "org.freedesktop.DBus.Error.InvalidArgs"
-        assert "no-ip-spoofing" not in nf.xml_of("t-guard")
+        assert "allow-dhcp-server" not in nf.xml_of("t-guard")
         assert delivered(FORGERIES) == set(FORGERIES) - {"foreign-mac"}
         nf.manager().DeleteBinding(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT)
         nf.bind(GUEST_PORT, GUEST_MAC, "t-guard", IP=GUEST_IP)
@@ -330,7 +333,8 @@ def test_binding_goes_with_its_port_device():
     run("ip", "link", "del", "nfgone0")
     h.wait_until(lambda: "nfgone0" not in nf.manager().ListBindings(nf.opts()), 30, 0.05,
                  "the binding to go with its device")
-    assert chains_of("nfgone0") == []
+    # The binding is gone at once; its chains with the nft transaction that follows.
+    h.wait_until(lambda: chains_of("nfgone0") == [], 30, 0.05, "its chains to go")
     # Gone while nwfilterd was dead: dropped by the next one.
     run("ip", "link", "add", "nfgone0", "type", "veth", "peer", "name", "nfgone1")
     nf.bind("nfgone0", GUEST_MAC, "no-mac-spoofing")
@@ -477,3 +481,179 @@ def test_real_dhcp_exchange_teaches_the_leased_address():
         server.wait()
         if os.path.exists(leases):
             os.unlink(leases)
+
+
+# CTRL_IP_LEARNING=any, libvirt's default: the first address the guest itself uses (ARP
+# sender, IPv4 source) or a DHCP server leases it.
+def arp_request(src_mac: str, sender_ip: str, token: bytes = b"",
+                target_ip: str = GUEST_IP) -> bytes:
+    """A broadcast ARP request: gratuitous when it asks for its own sender address, a
+    probe when the sender is 0.0.0.0."""
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac_bytes(src_mac),
+                       socket.inet_aton(sender_ip), bytes(6), socket.inet_aton(target_ip))
+    return mac_bytes(BROADCAST) + mac_bytes(src_mac) + b"\x08\x06" + body + token
+
+
+FOREIGN_MAC, MOVED_IP = "52:54:00:77:00:99", "10.77.0.50"
+# What the guest may send before it is learned: of it, only the DHCP request passes, and
+# none of it teaches an address.
+TEACHES_NOTHING = {
+    "dhcp-discover": lambda t: udp_frame(GUEST_MAC, "0.0.0.0", t, "255.255.255.255", (68, 67)),
+    "arp-probe": lambda t: arp_request(GUEST_MAC, "0.0.0.0", t),
+    "foreign-mac-ip": lambda t: udp_frame(FOREIGN_MAC, MOVED_IP, t),
+    "foreign-mac-arp": lambda t: arp_request(FOREIGN_MAC, MOVED_IP, t, MOVED_IP),
+    "multicast-source": lambda t: udp_frame(GUEST_MAC, "224.0.0.9", t),
+    "broadcast-source": lambda t: udp_frame(GUEST_MAC, "255.255.255.255", t),
+    "other-l2": lambda t: other_l2_frame(GUEST_MAC, t),
+}
+
+
+def forget_neighbours() -> None:
+    """No ARP left over from other tests: the guest's kernel sends nothing of its own."""
+    for ns in [GUEST_NS, PEER_NS]:
+        run("ip", "-n", ns, "neigh", "flush", "all")
+
+
+def test_any_learning_takes_the_first_address_the_guest_uses():
+    forget_neighbours()
+    # No IP and no CTRL_IP_LEARNING: clean-traffic binds, and learns.
+    nf.bind(GUEST_PORT, GUEST_MAC, "clean-traffic")
+    assert delivered(TEACHES_NOTHING) == {"dhcp-discover"}
+    time.sleep(1.0)
+    assert GUEST_IP not in ruleset() and MOVED_IP not in ruleset()
+    # A gratuitous ARP of the guest's address teaches it (the tap sees it though the port's
+    # rules drop it): that address, and only it, passes.
+    send_from(GUEST_NS, arp_request(GUEST_MAC, GUEST_IP))
+    h.wait_until(lambda: GUEST_IP in ruleset(), 30, 0.05, "the guest's IP in the port's rules")
+    assert delivered(FORGERIES) == {"own", "arp-own"}
+    assert guest_talks()
+    # The guest cannot move itself: another address of its own teaches nothing.
+    send_from(GUEST_NS, arp_request(GUEST_MAC, MOVED_IP, target_ip=MOVED_IP))
+    send_from(GUEST_NS, udp_frame(GUEST_MAC, MOVED_IP, b"moved"))
+    time.sleep(1.0)
+    assert MOVED_IP not in ruleset()
+    assert delivered(FORGERIES) == {"own", "arp-own"}
+    # libvirt's XML of the binding is unchanged: it has no learned address.
+    xml = str(nf.manager().GetBindingXML(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT))
+    assert GUEST_IP not in xml
+    # kill -9: the next nwfilterd keeps the learned address (it has no end).
+    rules_before = ruleset()
+    os.kill(nwfilterd_pid(), signal.SIGKILL)
+    h.wait_for_name_gone(nf.BUS_NAME, 30)
+    assert list(nf.manager().ListBindings(nf.opts())) == [GUEST_PORT]
+    assert ruleset() == rules_before
+    assert delivered(FORGERIES) == {"own", "arp-own"}
+
+
+def test_any_learning_from_an_ipv4_source_and_never_from_a_probe():
+    forget_neighbours()
+    nf.bind(GUEST_PORT, GUEST_MAC, "clean-traffic", CTRL_IP_LEARNING="any")
+    send_from(GUEST_NS, arp_request(GUEST_MAC, "0.0.0.0"))
+    send_from(GUEST_NS, arp_request(FOREIGN_MAC, MOVED_IP, target_ip=MOVED_IP))
+    time.sleep(1.0)
+    assert GUEST_IP not in ruleset() and MOVED_IP not in ruleset()
+    send_from(GUEST_NS, udp_frame(GUEST_MAC, GUEST_IP, b"first"))
+    h.wait_until(lambda: GUEST_IP in ruleset(), 30, 0.05, "the guest's IP in the port's rules")
+    assert delivered(FORGERIES) == {"own", "arp-own"}
+
+
+def test_any_learning_gives_way_to_a_dhcp_lease():
+    """A DHCPACK replaces what the guest's traffic taught, with the lease's end; then the
+    guest's traffic teaches again."""
+    forget_neighbours()
+    nf.bind(GUEST_PORT, GUEST_MAC, "clean-traffic")
+    send_from(GUEST_NS, arp_request(GUEST_MAC, GUEST_IP))
+    h.wait_until(lambda: GUEST_IP in ruleset(), 30, 0.05, "the guest's IP in the port's rules")
+    send_from(PEER_NS, dhcp_ack(PEER_IP, GUEST_MAC, MOVED_IP, 4))
+    h.wait_until(lambda: MOVED_IP in ruleset() and GUEST_IP not in ruleset(), 30, 0.05,
+                 "the leased IP in place of the learned one")
+    assert delivered({"leased": lambda t: udp_frame(GUEST_MAC, MOVED_IP, t),
+                      "own": FORGERIES["own"]}) == {"leased"}
+    h.wait_until(lambda: MOVED_IP not in ruleset(), 60, 0.1, "the lease to end")
+    send_from(GUEST_NS, udp_frame(GUEST_MAC, GUEST_IP, b"again"))
+    h.wait_until(lambda: GUEST_IP in ruleset(), 30, 0.05, "the guest's IP learned again")
+
+
+# Bindings as objects on the bus (libvirt's nwfilter-binding objects).
+BINDING = "org.virtswarm.NWFilter1.Binding"
+OWNER_UUID = "3c7c1c4e-9c55-4c2f-a2e8-0d6a1b0f7f01"  # nf.binding_xml's owner
+
+
+def binding_path(port: str) -> str:
+    return "/org/virtswarm/NWFilter1/binding/" + "".join(
+        c if c.isascii() and c.isalnum() else f"_{ord(c):02x}" for c in port)
+
+
+def binding_props(port: str) -> dict:
+    obj = h.system_bus().get_object(nf.BUS_NAME, binding_path(port))
+    return dbus.Interface(obj, nf.PROPS).GetAll(BINDING)
+
+
+def managed_bindings() -> dict:
+    objects = dbus.Interface(h.system_bus().get_object(nf.BUS_NAME, nf.ROOT),
+                             "org.freedesktop.DBus.ObjectManager").GetManagedObjects()
+    return {str(path): ifaces for path, ifaces in objects.items() if BINDING in ifaces}
+
+
+def test_bindings_are_objects_on_the_bus():
+    forget_neighbours()
+    path = binding_path(GUEST_PORT)
+    recorder = vc.SignalRecorder("type='signal',path_namespace='/org/virtswarm/NWFilter1'")
+    try:
+        nf.bind(GUEST_PORT, GUEST_MAC, "clean-traffic")
+        recorder.wait_for("InterfacesAdded", path, BINDING)
+        assert binding_props(GUEST_PORT) == {
+            "PortDev": GUEST_PORT, "Mac": GUEST_MAC, "FilterName": "clean-traffic",
+            "OwnerName": "guest", "OwnerUUID": OWNER_UUID, "LearnedIPs": []}
+        assert list(managed_bindings()) == [path]
+        obj = h.system_bus().get_object(nf.BUS_NAME, path)
+        introspection = str(dbus.Interface(obj, "org.freedesktop.DBus.Introspectable")
+                            .Introspect())
+        assert f'interface name="{BINDING}"' in introspection and "LearnedIPs" in introspection
+        xml = str(dbus.Interface(obj, BINDING).GetXML(nf.opts(), timeout=nf.TIMEOUT))
+        assert xml == str(nf.manager().GetBindingXML(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT))
+        # The learned address: the property and PropertiesChanged.
+        send_from(GUEST_NS, arp_request(GUEST_MAC, GUEST_IP))
+        h.wait_until(lambda: list(binding_props(GUEST_PORT)["LearnedIPs"]) == [GUEST_IP], 30,
+                     0.05, "LearnedIPs to hold the guest's address")
+        recorder.wait_for("PropertiesChanged", "LearnedIPs", GUEST_IP)
+        # A restarted nwfilterd serves the recorded binding with what it learned.
+        os.kill(nwfilterd_pid(), signal.SIGKILL)
+        h.wait_for_name_gone(nf.BUS_NAME, 30)
+        assert list(nf.manager().ListBindings(nf.opts())) == [GUEST_PORT]
+        assert list(binding_props(GUEST_PORT)["LearnedIPs"]) == [GUEST_IP]
+        nf.manager().DeleteBinding(GUEST_PORT, nf.opts(), timeout=nf.TIMEOUT)
+        recorder.wait_for("InterfacesRemoved", path)
+        assert managed_bindings() == {}
+        assert (nf.error_name(binding_props, GUEST_PORT)
+                == "org.freedesktop.DBus.Error.UnknownObject")
+    finally:
+        recorder.stop()
+
+
+def test_binding_object_lease_end_and_polkit():
+    """A DHCP lease's end empties LearnedIPs (PropertiesChanged); GetXML is
+    org.virtswarm.nwfilter-binding.read, open to anyone unless a rule says otherwise."""
+    recorder = vc.SignalRecorder("type='signal',path_namespace='/org/virtswarm/NWFilter1'")
+    try:
+        bind_learning()
+        send_from(PEER_NS, dhcp_ack(PEER_IP, GUEST_MAC, GUEST_IP, 4))
+        h.wait_until(lambda: list(binding_props(GUEST_PORT)["LearnedIPs"]) == [GUEST_IP], 30,
+                     0.05, "LearnedIPs to hold the leased address")
+        h.wait_until(lambda: list(binding_props(GUEST_PORT)["LearnedIPs"]) == [], 60, 0.1,
+                     "the lease to end")
+        # Two PropertiesChanged: learned, then forgotten.
+        h.wait_until(lambda: recorder.text().count('"LearnedIPs"') >= 2, 30, 0.05,
+                     "PropertiesChanged for the forgotten address")
+    finally:
+        recorder.stop()
+    user = h.test_user()
+    path = binding_path(GUEST_PORT)
+    r = nf.call_as(user, path, f"{BINDING}.GetXML", {})
+    assert r.returncode == 0 and GUEST_PORT in r.stdout, r.stderr
+    with h.polkit_rule("60-nwfilter-binding-test.rules",
+                       h.allow_rule_js("org.virtswarm.nwfilter-binding.read", user, "NO")):
+        r = nf.call_as(user, path, f"{BINDING}.GetXML", {})
+        assert r.returncode == 1 and "AccessDenied" in r.stderr, r.stderr
+        r = nf.call_as(user, nf.ROOT, f"{nf.MANAGER}.GetBindingXML", GUEST_PORT, {})
+        assert r.returncode == 1 and "AccessDenied" in r.stderr, r.stderr

@@ -10,7 +10,7 @@ using namespace virtswarm::nwfilter;
 
 namespace {
 
-const std::string kMac = "52:54:00:aa:bb:cc";
+const MacBytes kMac = {0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc};
 
 // An IPv4/UDP 67->68 packet from 10.0.0.1 with a BOOTREPLY for kMac leasing 10.0.0.7, with
 // `options` after the magic cookie.
@@ -71,7 +71,8 @@ TEST(NWFilterDhcpLease, OtherMessagesAndClientsTeachNothing) {
     auto noLeaseTime = reply({53, 1, 5, 255});
     EXPECT_FALSE(parseDhcpAck(noLeaseTime.data(), noLeaseTime.size(), kMac));
     auto ack = reply(kAckOptions);
-    EXPECT_FALSE(parseDhcpAck(ack.data(), ack.size(), "52:54:00:aa:bb:cd"));
+    EXPECT_FALSE(
+        parseDhcpAck(ack.data(), ack.size(), MacBytes{0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcd}));
     auto request = ack;
     request[28] = 1; // op BOOTREQUEST
     EXPECT_FALSE(parseDhcpAck(request.data(), request.size(), kMac));

@@ -117,8 +117,8 @@ TEST(NWFilterRules, ListVariablesMakeOneRulePerValue) {
 
 TEST(NWFilterRules, MissingAndHostileValuesNeverReachNft) {
     Filters f;
-    EXPECT_EQ(compilePort(binding("clean-traffic", {}), f.lookup()).error().code(),
-              Code::InvalidArgs);
+    EXPECT_EQ(compilePort(binding("allow-dhcp-server", {}), f.lookup()).error().code(),
+              Code::InvalidArgs); // no DHCPSERVER
     for (const char* hostile : {"10.0.0.1 accept", "10.0.0.1\nflush ruleset", "$IP", ""}) {
         auto r = compilePort(binding("clean-traffic", {{"IP", hostile}}), f.lookup());
         EXPECT_FALSE(r) << hostile;
@@ -146,13 +146,34 @@ TEST(NWFilterRules, LearningPortsLeaveOutRulesOfAnUnknownIp) {
                   .error()
                   .code(),
               Code::InvalidArgs);
-    // `any` (the default) is not implemented: still refused for want of IP.
-    EXPECT_EQ(compilePort(binding("clean-traffic", {{"CTRL_IP_LEARNING", "any"}}), f.lookup())
-                  .error()
-                  .code(),
-              Code::InvalidArgs);
+    // `any`, given or by default, compiles as `dhcp` does: no rule of $IP until learned.
+    for (const auto& any : {binding("no-ip-spoofing", {{"CTRL_IP_LEARNING", "any"}}),
+                            binding("no-ip-spoofing", {})}) {
+        EXPECT_EQ(ipLearning(any).value(), IpLearning::Any);
+        auto unknown = compilePort(any, f.lookup());
+        ASSERT_TRUE(unknown) << unknown.error().message();
+        EXPECT_EQ(chain(unknown.value(), "vnet7-out-0")->rules, ip->rules);
+        auto learned = compilePort(any, f.lookup(), {"10.0.0.7"});
+        ASSERT_TRUE(learned) << learned.error().message();
+        EXPECT_EQ(chain(learned.value(), "vnet7-out-0")->rules,
+                  chain(after.value(), "vnet7-out-0")->rules);
+    }
     // A binding that gives IP learns nothing.
     EXPECT_FALSE(ipLearning(binding("clean-traffic", {{"IP", "10.0.0.1"}})).value());
+}
+
+TEST(NWFilterRules, OnlyPortsWhoseRulesUseALearnedIpNeedALearner) {
+    Filters f;
+    EXPECT_TRUE(compilePort(binding("clean-traffic", {}), f.lookup()).value().learnsIp);
+    EXPECT_TRUE(compilePort(binding("clean-traffic", {{"CTRL_IP_LEARNING", "dhcp"}}), f.lookup())
+                    .value()
+                    .learnsIp);
+    EXPECT_FALSE(compilePort(binding("clean-traffic", {{"CTRL_IP_LEARNING", "none"}}), f.lookup())
+                     .value()
+                     .learnsIp);
+    EXPECT_FALSE(
+        compilePort(binding("clean-traffic", {{"IP", "10.0.0.1"}}), f.lookup()).value().learnsIp);
+    EXPECT_FALSE(compilePort(binding("no-mac-spoofing", {}), f.lookup()).value().learnsIp);
 }
 
 TEST(NWFilterRules, ProtocolElementsCompile) {

@@ -57,5 +57,8 @@ inline constexpr const char* kNWFilterRootPath = "/org/virtswarm/NWFilter1";
 inline constexpr const char* kNWFilterManagerInterface = "org.virtswarm.NWFilter1.Manager";
 inline constexpr const char* kNWFilterInterface = "org.virtswarm.NWFilter1.Filter";
 inline constexpr const char* kNWFilterPathPrefix = "/org/virtswarm/NWFilter1/filter/_";
+inline constexpr const char* kNWFilterBindingInterface = "org.virtswarm.NWFilter1.Binding";
+// Bindings are keyed by their port device: <prefix><escapePathElement(port)>.
+inline constexpr const char* kNWFilterBindingPathPrefix = "/org/virtswarm/NWFilter1/binding/";
 
 } // namespace virtswarm::names

@@ -158,6 +158,8 @@ inline constexpr MethodAction kMethodActions[] = {
      Details::Binding},
     {names::kNWFilterManagerInterface, "GetBindingXML", "org.virtswarm.nwfilter-binding.read",
      Details::Binding},
+    {names::kNWFilterBindingInterface, "GetXML", "org.virtswarm.nwfilter-binding.read",
+     Details::Binding},
 };
 
 // The entry for a method; a method missing from the table does not compile.
