@@ -211,7 +211,9 @@ private:
     // add-fd of each of `fds` (closed here) into one fd set, a new one unless `set`.
     void addFdSet(const std::string& opaque, std::vector<int> fds, std::optional<int64_t> set,
                   std::function<void(Result<int64_t>)> done);
-    void releaseDiskFdsets(const std::string& alias);
+    // remove-fd of the fd sets of the disk `alias`; `then` once QEMU has answered the last
+    // (at once when there are none), so the image is closed in QEMU by then.
+    void releaseDiskFdsets(const std::string& alias, std::function<void()> then);
     void releaseVolumeHold(const std::string& target);
     // After re-attaching: storaged's holds on the volume disks, which ended with the
     // previous shim, taken again (machine_volumes.cpp).

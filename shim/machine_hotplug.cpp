@@ -298,21 +298,35 @@ void Machine::releaseVolumeHold(const std::string& target) {
 }
 
 // Frees the fd sets a hotplugged disk's image came in (none for boot-time disks).
-void Machine::releaseDiskFdsets(const std::string& alias) {
+void Machine::releaseDiskFdsets(const std::string& alias, std::function<void()> then) {
     auto guard = m_lifetime.guard();
-    m_qmp.execute("query-fdsets", nullptr, [this, guard, alias](Result<nlohmann::json> sets) {
-        if (!guard.alive() || !sets || !sets.value().is_array()) {
+    m_qmp.execute("query-fdsets", nullptr, [this, guard, alias, then](Result<nlohmann::json> sets) {
+        if (!guard.alive()) {
             return;
         }
-        for (const auto& set : sets.value()) {
-            bool ours = false;
+        std::vector<nlohmann::json> ours;
+        for (const auto& set : sets&& sets.value().is_array() ? sets.value() : nlohmann::json()) {
             for (const auto& fd : set.value("fds", nlohmann::json::array())) {
-                ours = ours || fd.value("opaque", "") == diskFdsetOpaque(alias);
+                if (fd.value("opaque", "") == diskFdsetOpaque(alias) && set.contains("fdset-id")) {
+                    ours.push_back(set["fdset-id"]);
+                    break;
+                }
             }
-            if (ours && set.contains("fdset-id")) {
-                m_qmp.execute("remove-fd", {{"fdset-id", set["fdset-id"]}},
-                              [](Result<nlohmann::json>) {});
-            }
+        }
+        if (ours.empty()) {
+            then();
+            return;
+        }
+        // The monitor answers in order: once the last removal is answered, QEMU has closed
+        // every descriptor of the disk's sets.
+        for (size_t i = 0; i < ours.size(); ++i) {
+            bool last = i + 1 == ours.size();
+            m_qmp.execute("remove-fd", {{"fdset-id", ours[i]}},
+                          [guard, last, then](Result<nlohmann::json>) {
+                              if (guard.alive() && last) {
+                                  then();
+                              }
+                          });
         }
     });
 }
@@ -475,23 +489,37 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
             done(std::move(r));
             return;
         }
-        // Backends outlive their device; free them (boot-time -drive backends go away
-        // with the device, so an error here is expected and harmless).
-        if (disk) {
-            m_qmp.execute("blockdev-del", {{"node-name", qemu_id::diskNode(alias)}},
-                          [](Result<nlohmann::json>) {});
-            releaseDiskFdsets(alias);
-            m_leases->release(leasedSource);
-            releaseVolumeHold(dev.disk.targetDev);
-        } else {
+        auto finish = [this, guard, alias, updated, done] {
+            if (!guard.alive()) {
+                return;
+            }
+            commitLiveDefinition(updated);
+            if (m_listener.deviceRemoved) {
+                m_listener.deviceRemoved(alias);
+            }
+            done(success());
+        };
+        if (!disk) {
             m_qmp.execute("netdev_del", {{"id", qemu_id::nicBackend(alias)}},
                           [](Result<nlohmann::json>) {});
+            finish();
+            return;
         }
-        commitLiveDefinition(updated);
-        if (m_listener.deviceRemoved) {
-            m_listener.deviceRemoved(alias);
-        }
-        done(success());
+        // Backends outlive their device; free them (boot-time -drive backends go away
+        // with the device, so an error here is expected and harmless). The image's lease
+        // and volume hold go only once QEMU has closed it: another domain may take it then.
+        m_qmp.execute("blockdev-del", {{"node-name", qemu_id::diskNode(alias)}},
+                      [this, guard, alias, leasedSource, target = dev.disk.targetDev,
+                       finish](Result<nlohmann::json>) {
+                          if (!guard.alive()) {
+                              return;
+                          }
+                          releaseDiskFdsets(alias, [this, leasedSource, target, finish] {
+                              m_leases->release(leasedSource);
+                              releaseVolumeHold(target);
+                              finish();
+                          });
+                      });
     });
 }
 
