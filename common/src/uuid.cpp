@@ -76,4 +76,12 @@ UuidBytes randomUuid() {
     return out;
 }
 
+Result<std::string> domainUuidArgument(const std::string& text) {
+    auto uuid = parseUuid(text);
+    if (!uuid) {
+        return Error(Code::InvalidArgs, "'" + text.substr(0, 64) + "' is not a domain UUID");
+    }
+    return formatUuid(uuid.value());
+}
+
 } // namespace virtswarm

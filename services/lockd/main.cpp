@@ -2,12 +2,10 @@
 // virtswarm-lockd: leases on disk images on org.virtswarm.Lock1.
 #include "lock_service.hpp"
 #include "manager_object.hpp"
-#include "reexec.hpp"
 #include "virtswarm/daemon_runtime.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
-
-#include <csignal>
+#include "virtswarm/service/reexec.hpp"
 
 using namespace virtswarm;
 
@@ -33,44 +31,24 @@ Ending serve(BusMode mode, int& exitCode) {
         exitCode = 1;
         return Ending::Exit;
     }
-    Ending ending = Ending::Exit;
-    auto reexec = [&] {
-        log::notice("re-executing");
-        // The name goes first: a call sent from now on (after Reexec's reply, too) waits
-        // in the bus for the name's next owner, the new image, instead of reaching this
-        // connection after its last dispatch. (Calls the bus delivered here before this
-        // point and not yet read are answered by the bus with NoReply.)
-        try {
-            daemon.bus().releaseName(names::kLockBusName);
-        } catch (const sdbus::Error& e) {
-            log::warning("releasing the name before the re-exec: " + e.getMessage());
-        }
-        ending = Ending::Reexec;
-        daemon.loop().exit(0);
-    };
-    lock::ManagerObject manager(service, reexec);
-    EventSource usr1 = daemon.loop().addSignal(SIGUSR1, reexec);
+    virtswarm::service::ReexecRequest reexec(daemon, names::kLockBusName);
+    lock::ManagerObject manager(service, [&reexec] { reexec.request(); });
     // The table is complete before the name is taken; holders are checked only once the
     // name is ours, so a lockd that loses the race for it has changed nothing.
     if (daemon.claimName(names::kLockBusName)) {
         service.reconcile();
     }
     exitCode = daemon.run();
-    return ending;
+    return reexec.requested() ? Ending::Reexec : Ending::Exit;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-    // Before anything else: SIGUSR1 (re-exec) is read by the loop, and must not kill us
-    // while it is not yet set up. A re-executed image inherits the mask.
-    sigset_t usr1;
-    sigemptyset(&usr1);
-    sigaddset(&usr1, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &usr1, nullptr);
+    service::blockReexecSignal();
 
     log::init("virtswarm-lockd");
-    lock::Reexec reexec(argc, argv);
+    service::Reexec reexec(argc, argv);
     BusMode mode = BusMode::System;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];

@@ -4,6 +4,7 @@
 #include "file_key.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/polkit_actions.hpp"
+#include "virtswarm/service/reexec.hpp"
 #include "virtswarm/uuid.hpp"
 
 namespace virtswarm::lock {
@@ -17,14 +18,6 @@ constexpr auto kReexec = actions::forMethod(names::kLockManagerInterface, "Reexe
 
 // Paths are only names for messages and Release, but they are kept: bound them.
 constexpr size_t kMaxPathLength = 4096;
-
-Result<std::string> domainKey(const std::string& text) {
-    auto uuid = parseUuid(text);
-    if (!uuid) {
-        return Error(Code::InvalidArgs, "'" + text.substr(0, 64) + "' is not a domain UUID");
-    }
-    return formatUuid(uuid.value());
-}
 
 Result<void> checkPath(const std::string& path) {
     if (path.empty() || path.size() > kMaxPathLength) {
@@ -80,7 +73,7 @@ ManagerObject::~ManagerObject() {
 
 void ManagerObject::Acquire(sdbus::Result<>&& result, std::string domainUuid,
                             std::vector<Disk> disks, Options options) {
-    auto domain = domainKey(domainUuid);
+    auto domain = domainUuidArgument(domainUuid);
     auto requests = leaseRequests(disks);
     m_gate.handleFor(
         std::move(result), service::firstError(checkOptions(options, {}), domain, requests),
@@ -93,7 +86,7 @@ void ManagerObject::Acquire(sdbus::Result<>&& result, std::string domainUuid,
 
 void ManagerObject::SetProcess(sdbus::Result<>&& result, std::string domainUuid,
                                sdbus::UnixFd pidfd, Options options) {
-    auto domain = domainKey(domainUuid);
+    auto domain = domainUuidArgument(domainUuid);
     // Our own copy: the message's goes when this handler returns.
     auto held = std::make_shared<sdbus::UnixFd>(pidfd);
     m_gate.handleFor(
@@ -107,7 +100,7 @@ void ManagerObject::SetProcess(sdbus::Result<>&& result, std::string domainUuid,
 
 void ManagerObject::Release(sdbus::Result<>&& result, std::string domainUuid,
                             std::vector<std::string> paths, Options options) {
-    auto domain = domainKey(domainUuid);
+    auto domain = domainUuidArgument(domainUuid);
     Result<void> pathsOk = paths.size() > LeaseTable::kMaxDisksPerCall
                                ? Result<void>(Error(Code::LimitsExceeded, "too many paths"))
                                : success();
@@ -141,13 +134,7 @@ void ManagerObject::ListLeases(sdbus::Result<std::vector<LeaseRow>>&& result, Op
 }
 
 void ManagerObject::Reexec(sdbus::Result<>&& result, Options options) {
-    m_gate.handleFor(
-        std::move(result), checkOptions(options, {}), kReexec, {},
-        [this](const SharedResult<>& shared, const service::MethodGate::AuthorizedCaller&) {
-            // The name is released before the answer (see main.cpp).
-            m_reexec();
-            shared->returnResults();
-        });
+    service::handleReexecMethod(m_gate, std::move(result), options, kReexec, m_reexec);
 }
 
 std::string ManagerObject::Version() {

@@ -15,7 +15,10 @@ using UuidBytes = std::array<uint8_t, 16>;
 // Accepts "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" or 32 hex digits (any case), as libvirt does.
 Result<UuidBytes> parseUuid(std::string_view text);
 std::string formatUuid(const UuidBytes& uuid); // canonical lower-case with dashes
-std::string uuidHex(const UuidBytes& uuid);    // 32 lower-case hex digits
-UuidBytes randomUuid();                        // version 4
+// A domain's UUID given as a method argument, in its canonical form; InvalidArgs naming
+// (the start of) the text otherwise. For the daemons that know domains by UUID only.
+Result<std::string> domainUuidArgument(const std::string& text);
+std::string uuidHex(const UuidBytes& uuid); // 32 lower-case hex digits
+UuidBytes randomUuid();                     // version 4
 
 } // namespace virtswarm
