@@ -25,12 +25,12 @@ constexpr auto kTermGrace = std::chrono::seconds(10);
 
 } // namespace
 
-Machine::Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
+Machine::Machine(EventLoop& loop, ShimFiles files, QemuLog& log, DomainXml domain,
                  QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
                  DiskLeases* leases, Listener listener)
     : m_loop(loop)
     , m_files(std::move(files))
-    , m_logFile(std::move(logFile))
+    , m_log(log)
     , m_domain(std::move(domain))
     , m_identity(std::move(identity))
     , m_opener(std::move(opener))
@@ -162,31 +162,48 @@ void Machine::acquireTaps(size_t from) {
         });
         return;
     }
-    spawnQemu();
+    openLogAndSpawnQemu();
 }
 
-void Machine::spawnQemu() {
+void Machine::openLogAndSpawnQemu() {
+    auto guard = m_lifetime.guard();
+    m_log.open(m_domain.def, m_opener, [this, guard](Result<QemuLog::Outputs> outputs) {
+        if (!guard.alive()) {
+            if (outputs) {
+                closeOutputs(outputs.value());
+            }
+            return;
+        }
+        if (outputs && m_phase != MachinePhase::Launching) {
+            // Destroyed while logd answered.
+            closeOutputs(outputs.value());
+            failStart(Error(Code::InvalidState, "the domain was stopped while it started"));
+            return;
+        }
+        if (!outputs) {
+            failStart(outputs.takeError());
+            return;
+        }
+        spawnQemu(std::move(outputs).value());
+    });
+}
+
+void Machine::spawnQemu(QemuLog::Outputs outputs) {
+    int logFd = outputs.qemu;
     auto listenFd = listenQmp();
     if (!listenFd) {
+        closeOutputs(outputs);
         failStart(listenFd.takeError());
-        return;
-    }
-    // The log directory is the shim's own; O_NOFOLLOW all the same, as for every file the
-    // shim creates.
-    int logFd =
-        ::open(m_logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (logFd < 0) {
-        ::close(listenFd.value());
-        failStart(Error(Code::OperationFailed,
-                        "cannot open log " + m_logFile + ": " + std::strerror(errno)));
         return;
     }
     constexpr int kQmpFdInChild = 3;
     QemuLaunch launch;
     launch.qmpFd = kQmpFdInChild;
-    auto qemuFiles =
-        QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1, m_opener, &m_volumeFds);
+    auto qemuFiles = QemuFiles::open(m_domain.def, launch, kQmpFdInChild + 1, m_opener,
+                                     &m_volumeFds, &outputs.serialLogs);
     closeVolumeFds(m_volumeFds); // what QemuFiles did not take: a volume used twice
+    outputs.qemu = -1;           // logFd: closed below
+    closeOutputs(outputs);       // what QemuFiles did not take
     if (!qemuFiles) {
         ::close(listenFd.value());
         ::close(logFd);
@@ -279,6 +296,8 @@ void Machine::spawnQemu() {
             });
             return;
         }
+        // QEMU has opened its chardevs' logs: their pipes may be made non-blocking.
+        m_log.qemuStarted();
         // The consoles are known before the guest runs, so OpenConsole works the moment
         // Start has answered.
         discoverPtys([this, guard] {
@@ -665,6 +684,7 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
     m_qmp.close();
     m_agent.close();
     m_backends.stop();
+    m_log.qemuEnded();
 
     if (m_phase == MachinePhase::Stopping) {
         // QEMU's own SHUTDOWN may not have been read before its exit was seen.
@@ -695,32 +715,29 @@ void Machine::onQemuExit(std::optional<siginfo_t> status) {
         if (!guard.alive()) {
             return;
         }
-        failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + logTail()));
-        (void)enter(MachinePhase::Stopped);
-        setState("shutoff", reason);
-        auto waiters = std::move(m_destroyWaiters);
-        m_destroyWaiters.clear();
-        for (auto& w : waiters) {
-            w(success());
-        }
-        if (m_listener.finished) {
-            m_listener.finished();
+        auto finish = [this, guard, how, reason](const std::string& lastLine) {
+            if (!guard.alive()) {
+                return;
+            }
+            failStart(Error(Code::OperationFailed, "QEMU " + how + ": " + lastLine));
+            (void)enter(MachinePhase::Stopped);
+            setState("shutoff", reason);
+            auto waiters = std::move(m_destroyWaiters);
+            m_destroyWaiters.clear();
+            for (auto& w : waiters) {
+                w(success());
+            }
+            if (m_listener.finished) {
+                m_listener.finished();
+            }
+        };
+        // A start still waiting for its answer gets QEMU's last words.
+        if (m_startDone) {
+            m_log.lastLine(finish);
+        } else {
+            finish("");
         }
     });
-}
-
-std::string Machine::logTail() const {
-    auto text = readFile(m_logFile, 64 * 1024 * 1024);
-    if (!text) {
-        return "(no log)";
-    }
-    // The last non-empty line is QEMU's error message.
-    std::string t = text.value();
-    while (!t.empty() && t.back() == '\n') {
-        t.pop_back();
-    }
-    auto nl = t.rfind('\n');
-    return nl == std::string::npos ? t : t.substr(nl + 1);
 }
 
 } // namespace virtswarm::shim

@@ -6,6 +6,7 @@
 #include "disk_leases.hpp"
 #include "machine_phase.hpp"
 #include "qemu_files.hpp"
+#include "qemu_log.hpp"
 #include "stats.hpp"
 #include "taps.hpp"
 #include "virtswarm/domain_def.hpp"
@@ -50,9 +51,9 @@ public:
     // `taps` gets TAP devices from networkd (for NICs at boot and hotplugged ones).
     // `opener` opens the definition's host paths (with its definer's rights).
     // `leases` leases the disks from lockd before QEMU opens them (start and hotplug).
-    Machine(EventLoop& loop, ShimFiles files, std::string logFile, DomainXml domain,
-            QemuIdentity identity, HostPathOpener opener, BusMode mode, TapBroker* taps,
-            DiskLeases* leases, Listener listener);
+    Machine(EventLoop& loop, ShimFiles files, QemuLog& log, DomainXml domain, QemuIdentity identity,
+            HostPathOpener opener, BusMode mode, TapBroker* taps, DiskLeases* leases,
+            Listener listener);
     ~Machine();
 
     // Starts QEMU paused, takes its monitor, resumes the guest. `done` runs once the
@@ -153,7 +154,6 @@ private:
     void awaitRestore(std::function<void()> then);
     void awaitSaved(std::function<void(Error)> fail, Done done);
     void failStart(Error error);
-    std::string logTail() const;
     Result<int> listenQmp();
     // Gets the volumes of disks from index `from` on (machine_volumes.cpp), then leases
     // every disk's image (leaseDisks), then gets the TAPs.
@@ -161,7 +161,9 @@ private:
     void leaseDisks();
     // Gets the TAPs of NICs from index `from` on, then starts QEMU.
     void acquireTaps(size_t from);
-    void spawnQemu();
+    // QEMU's log first (logd's stream or the file), then QEMU.
+    void openLogAndSpawnQemu();
+    void spawnQemu(QemuLog::Outputs outputs);
     // The monitor is up (and a restore done): let the guest run.
     void resumeStartedGuest();
     // Learns the pty paths QEMU allocated for pty serial ports, then runs `then`.
@@ -225,7 +227,7 @@ private:
 
     EventLoop& m_loop;
     ShimFiles m_files;
-    std::string m_logFile;
+    QemuLog& m_log;
     DomainXml m_domain;
     QemuIdentity m_identity;
     HostPathOpener m_opener;

@@ -12,6 +12,7 @@
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/paths.hpp"
+#include "virtswarm/uuid.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -176,7 +177,11 @@ int main(int argc, char** argv) {
             exported->announceDeviceRemoved(alias);
         }
     };
-    Machine machine(loop, files, logFile, std::move(domain).value(), std::move(identity).value(),
+    // QEMU's log goes through logd on the shim's own bus: the user's logd for a session
+    // domain, whose log is the user's.
+    shim::QemuLog qemuLog(loop, connection, formatUuid(domain.value().def.uuid),
+                          domain.value().def.name, logFile);
+    Machine machine(loop, files, qemuLog, std::move(domain).value(), std::move(identity).value(),
                     std::move(opener).value(), args->mode, &taps, &leases, std::move(listener));
     machine.setVolumeBroker(&volumes);
     MachineObject object(connection, machine);

@@ -4,6 +4,7 @@
 #include "virtswarm/domain_def.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,10 @@ struct QemuLaunch {
     // unprivileged, needs no access to them.
     std::vector<std::pair<int, int>> addFds;
     std::map<std::string, int> pathToFdset;
+    // Output paths whose fd set holds a pipe to virtswarm-logd rather than the file (the
+    // shim opened the file, truncating it if asked, and gave it to logd): QEMU appends,
+    // as a pipe cannot be truncated.
+    std::set<std::string> pipedOutputs;
     // NIC index -> fd number in QEMU of its TAP (interfaces of type network or bridge).
     std::map<size_t, int> tapFds;
     // Listening sockets the shim bound for QEMU, by chardev id ("charchannel0",

@@ -276,8 +276,9 @@ std::string qemuSerialChardev(const CharDeviceDef& serial, const std::string& id
         backend = "pty,id=" + id;
     }
     if (!serial.logFile.empty()) {
+        bool append = serial.logAppend || launch.pipedOutputs.count(serial.logFile) > 0;
         backend += ",logfile=" + qemuEscapeCommas(qemuFilePath(launch, serial.logFile)) +
-                   ",logappend=" + (serial.logAppend ? "on" : "off");
+                   ",logappend=" + (append ? "on" : "off");
     }
     return backend;
 }

@@ -43,7 +43,8 @@ QemuFiles::~QemuFiles() {
 }
 
 Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int firstChildFd,
-                                  const HostPathOpener& opener, VolumeFds* volumes) {
+                                  const HostPathOpener& opener, VolumeFds* volumes,
+                                  std::map<std::string, int>* pipedOutputs) {
     QemuFiles files;
     int nextChildFd = firstChildFd;
     int nextSet = 1;
@@ -117,6 +118,14 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
     auto addOutput = [&](const std::string& path, bool append,
                          const std::string& what) -> Result<void> {
         if (path.empty() || launch.pathToFdset.count(path) > 0) {
+            return success();
+        }
+        if (pipedOutputs != nullptr && pipedOutputs->count(path) > 0) {
+            int set = nextSet++;
+            addFd(pipedOutputs->at(path), set);
+            pipedOutputs->erase(path);
+            launch.pathToFdset[path] = set;
+            launch.pipedOutputs.insert(path);
             return success();
         }
         auto fd = opener.openOutput(path, what, append);

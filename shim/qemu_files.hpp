@@ -40,9 +40,12 @@ public:
     // to pass; QEMU's fds are numbered from firstChildFd.
     // Every path is opened by `opener` (with the definer's rights), and the kernel and
     // initrd are checked readable by it. Disks of type 'volume' come opened by storaged in
-    // `volumes` (by path): their fds are taken from there.
+    // `volumes` (by path): their fds are taken from there. Serial <log> files that go
+    // through virtswarm-logd come as pipes in `pipedOutputs` (by path): taken from there
+    // too, and marked in launch.pipedOutputs.
     static Result<QemuFiles> open(const DomainDef& def, QemuLaunch& launch, int firstChildFd,
-                                  const HostPathOpener& opener, VolumeFds* volumes = nullptr);
+                                  const HostPathOpener& opener, VolumeFds* volumes = nullptr,
+                                  std::map<std::string, int>* pipedOutputs = nullptr);
     const std::vector<std::pair<int, int>>& passFds() const { return m_passFds; }
 
 private:

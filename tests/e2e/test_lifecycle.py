@@ -3,6 +3,9 @@ with the registry reached by activation and a shim per VM running QEMU."""
 
 import os
 
+import dbus
+
+import logclient as lg
 import vsclient as vc
 import vsharness as h
 
@@ -196,3 +199,40 @@ def test_shim_and_registry_both_killed_lose_no_vm():
     vc.wait_file_contains(log, "VIRTSWARM-GUEST-READY")
     vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
     assert vc.wait_state(path, "shutoff") == ("shutoff", "shutdown")
+
+
+def test_qemu_output_goes_through_logd_which_re_executes_under_a_running_vm():
+    name = vc.unique("logd")
+    path = vc.define(vc.domain_xml(name, serial=serial_log(name)))
+    uuid = str(vc.prop(path, "UUID")).lower()
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    log_file = os.path.join(lg.log_dir(), name + ".log")
+    assert [s[:4] for s in lg.streams() if s[0] == uuid] == [(uuid, name, "qemu", log_file)]
+    assert b"starting: " in lg.read_all(uuid)
+    # An upgrade of logd under the running VM keeps its stream.
+    old_owner = h.name_owner(lg.BUS_NAME)
+    lg.call("Reexec", "a{sv}", lg.opts())
+    h.wait_until(lambda: h.name_owner(lg.BUS_NAME) not in (None, old_owner), 20,
+                 what="logd back on the bus")
+    assert [s[:4] for s in lg.streams() if s[0] == uuid] == [(uuid, name, "qemu", log_file)]
+    assert vc.state(path)[0] == "running"
+    # A logd killed with -9: the shim kept the pipe open and hands it to the next logd.
+    os.kill(lg.logd_pid(), 9)
+    h.wait_for_name_gone(lg.BUS_NAME, 20)
+    h.wait_until(lambda: [s[:4] for s in lg.streams() if s[0] == uuid] ==
+                 [(uuid, name, "qemu", log_file)], 20, what="the shim to hand its pipe over")
+    assert vc.state(path)[0] == "running"
+    # QEMU's exit ends the stream.
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    h.wait_until(lambda: not [s for s in lg.streams() if s[0] == uuid], 20,
+                 what="QEMU's stream to end")
+    # A start that fails reports QEMU's last line, read back from logd.
+    broken = vc.domain_xml(name, uuid=uuid).replace(vc.guest_files()[0], "/nonexistent/vmlinuz")
+    vc.define(broken)
+    try:
+        vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        raise AssertionError("a domain without its kernel started")
+    except dbus.exceptions.DBusException as e:
+        assert e.get_dbus_name() == ERR + "OperationFailed"
+        assert "/nonexistent/vmlinuz" in e.get_dbus_message()
+    vc.domain(path).Undefine(vc.no_options())

@@ -13,7 +13,11 @@ import re
 import socket
 import xml.etree.ElementTree as ET
 
+import dbus
+import pytest
+
 import bridgeclient as bc
+import logclient as lg
 import vsclient as vc
 import vsharness as h
 
@@ -293,6 +297,31 @@ def test_serial_on_a_unix_socket_with_a_log_file():
             assert chunk, "the serial socket closed"
             received += chunk
     vc.wait_file_contains(log_path, "VIRTSWARM-GUEST-READY")
+    # The <log> goes through logd, into the file the shim opened with the definer's
+    # rights: logd lists the stream without a path of its own, and does not read it.
+    uuid = str(vc.prop(path, "UUID")).lower()
+    streams = {s[2]: s for s in lg.streams() if s[0] == uuid}
+    assert streams["serial0"][1:4] == (name, "serial0", "")
+    assert streams["serial0"][4] >= len("VIRTSWARM-GUEST-READY")
+    with pytest.raises(dbus.exceptions.DBusException) as e:
+        lg.read_log(uuid, "serial0")
+    assert e.value.get_dbus_name() == "org.virtswarm.Error.NotSupported"
+    # QEMU's ends of the pipes (stdout, stderr, the <log>) are non-blocking: a console
+    # faster than logd loses output rather than stalling the guest.
+    pid_file = os.path.join(h.env("VIRTSWARM_RUNTIME_DIR"), "hypervisor", "domains",
+                            path.rsplit("_", 1)[1], "qemu.pid")
+    with open(pid_file) as f:
+        qemu = int(f.read())
+    written_pipes = []
+    for fd in os.listdir(f"/proc/{qemu}/fd"):
+        if not os.readlink(f"/proc/{qemu}/fd/{fd}").startswith("pipe:"):
+            continue
+        with open(f"/proc/{qemu}/fdinfo/{fd}") as f:
+            flags = int(f.read().split("flags:")[1].split()[0], 8)
+        if flags & os.O_ACCMODE == os.O_WRONLY:
+            written_pipes.append((fd, flags))
+    assert len(written_pipes) >= 3, written_pipes
+    assert all(flags & os.O_NONBLOCK for _, flags in written_pipes), written_pipes
     stop(path)
 
 

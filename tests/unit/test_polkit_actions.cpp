@@ -25,6 +25,11 @@ TEST(PolkitActions, EveryActionIsDeclaredInThePolicy) {
         readFile(std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.lock.policy", 1 << 20);
     ASSERT_TRUE(lock) << lock.error().message();
     policy.value() += lock.value();
+    // logd's too.
+    auto logd =
+        readFile(std::string(VIRTSWARM_SOURCE_DIR) + "/polkit/org.virtswarm.log.policy", 1 << 20);
+    ASSERT_TRUE(logd) << logd.error().message();
+    policy.value() += logd.value();
     for (const auto& entry : actions::kMethodActions) {
         for (const auto& id : actions::actionIds(entry)) {
             std::string declared = "<action id=\"" + id + "\">";

@@ -136,6 +136,13 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kLockManagerInterface, "Release", "org.virtswarm.lock.release", Details::LeaseOwner},
     {names::kLockManagerInterface, "ListLeases", "org.virtswarm.lock.read", Details::None},
     {names::kLockManagerInterface, "Reexec", "org.virtswarm.lock.reexec", Details::None},
+    // virtswarm-logd (polkit/org.virtswarm.log.policy). A domain's log is read with the
+    // right to read the domain.
+    {names::kLogManagerInterface, "OpenStream", "org.virtswarm.log.open", Details::Object},
+    {names::kLogManagerInterface, "AdoptStream", "org.virtswarm.log.open", Details::Object},
+    {names::kLogManagerInterface, "ReadLog", "org.virtswarm.domain.read", Details::Object},
+    {names::kLogManagerInterface, "ListStreams", "org.virtswarm.log.read", Details::None},
+    {names::kLogManagerInterface, "Reexec", "org.virtswarm.log.reexec", Details::None},
     // Host devices. libvirt guards detach, re-attach and reset with one right: each hands
     // a device between the host and guests.
     {names::kNodeDeviceInterface, "GetXML", "org.virtswarm.node-device.read", Details::NodeDevice},
