@@ -1,0 +1,75 @@
+"""End to end: scripts/virtswarm-upgrade with three guests running — lockd and logd
+re-execute in place, the registry restarts, every shim is replaced by one of the binary
+on disk that re-attaches to its QEMU — and no guest notices: the same QEMUs run, their
+leases and log streams stay, and every call before and after is answered."""
+
+import os
+import subprocess
+
+import lockclient as lc
+import logclient as lg
+import vsclient as vc
+import vsharness as h
+
+UPGRADE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                       "virtswarm-upgrade")
+REGISTRY = "org.virtswarm.Hypervisor1"
+
+
+def pid_of(name: str) -> int:
+    return int(h.bus_daemon().GetConnectionUnixProcessID(name))
+
+
+def shim_name(path: str) -> str:
+    return "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
+
+
+def test_an_upgrade_replaces_every_daemon_and_shim_under_running_guests(tmp_path):
+    guests = []
+    for i in range(3):
+        name = vc.unique(f"upgrade{i}")
+        image = tmp_path / f"{name}.img"
+        image.write_bytes(b"\0" * (1 << 20))
+        disk = (f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                f"<source file='{image}'/><target dev='vda' bus='virtio'/></disk>")
+        path = vc.define(vc.domain_xml(name, serial=str(tmp_path / f"{name}.serial"),
+                                       extra_devices=disk))
+        vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        guests.append((name, path, str(vc.prop(path, "UUID")).lower(), str(image)))
+    try:
+        before = {path: (vc.qemu_pid(path), pid_of(shim_name(path))) for _, path, _, _ in guests}
+        leases = lc.leases()
+        assert {(image, "exclusive", uuid) for _, _, uuid, image in guests} <= leases
+        lockd, logd = lc.lockd_pid(), lg.logd_pid()
+        lock_owner, log_owner = h.name_owner(lc.BUS_NAME), h.name_owner(lg.BUS_NAME)
+        registry = pid_of(REGISTRY)
+
+        r = subprocess.run([UPGRADE, "--system", "--timeout", "90"], capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "virtswarm-upgrade: done" in r.stdout, r.stdout
+
+        # lockd and logd: the same processes, new images; every lease and stream kept.
+        assert (lc.lockd_pid(), lg.logd_pid()) == (lockd, logd)
+        assert h.name_owner(lc.BUS_NAME) != lock_owner
+        assert h.name_owner(lg.BUS_NAME) != log_owner
+        assert lc.leases() == leases
+        streams = {s[0] for s in lg.streams() if s[2] == "qemu"}
+        assert {uuid for _, _, uuid, _ in guests} <= streams
+        # The registry and every shim are new processes; every QEMU is the one before.
+        assert pid_of(REGISTRY) != registry
+        for name, path, _, _ in guests:
+            qemu, shim = before[path]
+            assert vc.qemu_pid(path) == qemu
+            assert pid_of(shim_name(path)) != shim
+            assert vc.state(path)[0] == "running"
+            assert f"<name>{name}</name>" in str(vc.domain(path).GetXML(vc.no_options()))
+        # The new shims control their guests: one shuts down cleanly, and its leases go.
+        name, path, uuid, image = guests[0]
+        vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
+        assert vc.wait_state(path, "shutoff") == ("shutoff", "shutdown")
+        h.wait_until(lambda: not lc.domains_holding(image), 20, what="the lease to go")
+    finally:
+        for _, path, _, _ in guests:
+            if vc.state(path)[0] != "shutoff":
+                vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
