@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "log_service.hpp"
 
+#include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/names.hpp"
 #include "virtswarm/uuid.hpp"
 
 #include <algorithm>
@@ -348,6 +350,27 @@ std::vector<StreamInfo> LogService::streams() const {
             StreamInfo{pipe->log.first, log.domainName, pipe->log.second, log.path, pipe->copied});
     }
     return out;
+}
+
+void LogService::handTo(const std::string& busName) {
+    auto other = sdbus::createProxy(m_bus, busName, names::kLogRootPath);
+    for (const auto& [fd, pipe] : m_pipes) {
+        const Log& log = m_logs.at(pipe->log);
+        Options options;
+        if (log.file && log.file->adoptedFd() >= 0) {
+            options["file"] = sdbus::Variant(sdbus::UnixFd(log.file->adoptedFd()));
+        }
+        try {
+            other->callMethod("AdoptStream")
+                .onInterface(names::kLogManagerInterface)
+                .withTimeout(std::chrono::seconds(10))
+                .withArguments(pipe->log.first, log.domainName, pipe->log.second, sdbus::UnixFd(fd),
+                               options);
+        } catch (const sdbus::Error& e) {
+            log::error("the " + pipe->log.second + " log of " + pipe->log.first +
+                       " is lost: " + e.getMessage());
+        }
+    }
 }
 
 Result<int> LogService::handOver() {

@@ -66,6 +66,9 @@ public:
     // adopt().
     Result<int> handOver();
     Result<void> adopt(int stateFd);
+    // When another logd owns `busName` (this image lost the name to it): every stream is
+    // handed to it with AdoptStream, so what its writers write goes on being copied.
+    void handTo(const std::string& busName);
 
     Authority& authority() { return m_authority; }
     sdbus::IConnection& connection() { return m_bus; }

@@ -74,7 +74,14 @@ Ending serve(BusMode mode, int& exitCode, int& stateFd) {
     }
     virtswarm::service::ReexecRequest reexec(daemon, names::kLogBusName);
     log_daemon::ManagerObject manager(service, [&reexec] { reexec.request(); });
-    daemon.claimName(names::kLogBusName);
+    if (auto r = daemon.takeName(names::kLogBusName); !r) {
+        // Another logd has the name: one that a call activated while this image
+        // re-executed. It gets the streams, which would otherwise end with this process.
+        log::error(r.error().message());
+        service.handTo(names::kLogBusName);
+        exitCode = 1;
+        return Ending::Exit;
+    }
     exitCode = daemon.run();
     if (!reexec.requested()) {
         return Ending::Exit;

@@ -4,6 +4,7 @@ the journal's fields, re-exec losing no line, kill -9 leaving writers unblocked,
 and bad input. The writers are plain processes of the test holding a stream's write end,
 as QEMU holds it."""
 
+import json
 import os
 import signal
 import socket
@@ -283,6 +284,39 @@ def test_only_a_pipes_read_end_is_adopted(tmp_path):
         for fd in (read_end, write_end, regular):
             os.close(fd)
     assert not [s for s in lg.streams() if s[0] == domain]
+
+
+def test_a_re_executed_image_that_lost_the_name_hands_its_streams_over():
+    """A call that activates logd while it re-executes starts a second logd; if that one
+    takes the name first, the re-executed image gives it every stream before it exits.
+    The test plays the re-executed image: the logd binary started with a handover state
+    (the memfd a re-exec leaves) naming a pipe, while another logd owns the name."""
+    domain, name = new_domain()
+    lg.streams()  # a logd owns the name
+    read_end, write_end = os.pipe()
+    state = {"logs": [{"uuid": domain, "stream": "qemu", "name": name}],
+             "pipes": [{"fd": read_end, "uuid": domain, "stream": "qemu", "copied": 0}]}
+    memfd = os.memfd_create("virtswarm-logd-state", 0)
+    try:
+        os.write(memfd, json.dumps(state).encode())
+        os.lseek(memfd, 0, os.SEEK_SET)
+        os.write(write_end, b"written before\n")
+        loser = subprocess.run(
+            [os.path.join(h.env("VS_BUILD_DIR"), "services/logd/virtswarm-logd"), "--system"],
+            env={**os.environ, "VIRTSWARM_LOGD_STATE_FD": str(memfd)},
+            pass_fds=(read_end, memfd), capture_output=True, text=True, timeout=60)
+        assert loser.returncode == 1, loser.stderr
+        assert "cannot own org.virtswarm.Log1" in loser.stderr
+    finally:
+        os.close(read_end)
+        os.close(memfd)
+    # The pipe is the name owner's now: it copies what was and what is written.
+    assert [s[2] for s in lg.streams() if s[0] == domain] == ["qemu"]
+    os.write(write_end, b"written after\n")
+    os.close(write_end)
+    h.wait_until(lambda: not [s for s in lg.streams() if s[0] == domain], 20,
+                 what="the stream to end")
+    assert lg.read_all(domain) == b"written before\nwritten after\n"
 
 
 def run_as_user(user: str, code: str) -> str:
