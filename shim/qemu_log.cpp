@@ -8,6 +8,7 @@
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -85,12 +86,13 @@ Result<int> QemuLog::openFile() const {
     return fd;
 }
 
-Result<void> QemuLog::makeStreams(const DomainDef& def, const HostPathOpener& opener,
-                                  std::map<std::string, std::string>& serialPaths) {
-    m_streams.push_back(Stream{"qemu"});
+Result<void> QemuLog::makeStreams(const DomainDef& def, const HostPathOpener& opener) {
+    m_streams.push_back(Stream{"qemu", -1, -1, -1, ""});
     for (size_t i = 0; i < def.serials.size(); ++i) {
         const auto& serial = def.serials[i];
-        if (serial.logFile.empty() || serialPaths.count(serial.logFile) > 0) {
+        bool seen = std::any_of(m_streams.begin(), m_streams.end(),
+                                [&](const Stream& s) { return s.path == serial.logFile; });
+        if (serial.logFile.empty() || seen) {
             continue;
         }
         std::string name = qemu_id::serial(i);
@@ -98,8 +100,7 @@ Result<void> QemuLog::makeStreams(const DomainDef& def, const HostPathOpener& op
         if (!file) {
             return file.takeError();
         }
-        m_streams.push_back(Stream{name, -1, -1, file.value()});
-        serialPaths[serial.logFile] = name;
+        m_streams.push_back(Stream{name, -1, -1, file.value(), serial.logFile});
     }
     for (auto& stream : m_streams) {
         int ends[2];
@@ -134,8 +135,7 @@ void QemuLog::open(const DomainDef& def, const HostPathOpener& opener,
         }
         done(Outputs{file.value(), {}});
     };
-    std::map<std::string, std::string> serialPaths; // <log> path -> stream
-    if (auto r = makeStreams(def, opener, serialPaths); !r) {
+    if (auto r = makeStreams(def, opener); !r) {
         qemuEnded();
         done(r.takeError());
         return;
@@ -143,8 +143,7 @@ void QemuLog::open(const DomainDef& def, const HostPathOpener& opener,
     // Every stream to logd, or none: the answers are counted.
     auto pending = std::make_shared<size_t>(m_streams.size());
     auto failure = std::make_shared<std::string>();
-    auto answered = [this, guard, done, fallBack, pending, failure,
-                     serialPaths](const sdbus::Error* error) {
+    auto answered = [this, guard, done, fallBack, pending, failure](const sdbus::Error* error) {
         if (!guard.alive()) {
             return;
         }
@@ -162,17 +161,11 @@ void QemuLog::open(const DomainDef& def, const HostPathOpener& opener,
         watchLogd();
         Outputs outputs;
         for (auto& stream : m_streams) {
-            if (stream.name == "qemu") {
+            if (stream.path.empty()) { // QEMU's stdout and stderr: the end is QEMU's
                 outputs.qemu = stream.writeEnd;
                 stream.writeEnd = -1;
-            }
-        }
-        for (const auto& [path, name] : serialPaths) {
-            for (const auto& stream : m_streams) {
-                if (stream.name == name) {
-                    // A copy: the shim's stays until qemuStarted().
-                    outputs.serialLogs[path] = ::fcntl(stream.writeEnd, F_DUPFD_CLOEXEC, 3);
-                }
+            } else { // a copy: the shim's stays until qemuStarted()
+                outputs.serialLogs[stream.path] = ::fcntl(stream.writeEnd, F_DUPFD_CLOEXEC, 3);
             }
         }
         done(std::move(outputs));

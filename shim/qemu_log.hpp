@@ -63,13 +63,13 @@ private:
         int readEnd = -1;
         int writeEnd = -1; // a serial's, until QEMU has opened it
         int file = -1;     // a serial's <log> file, opened with the definer's rights
+        std::string path;  // and its path, as the definition names it
     };
 
     Result<int> openFile() const;
     std::string lastLineOfFile() const;
     // Opens the <log> files and makes every stream's pipe.
-    Result<void> makeStreams(const DomainDef& def, const HostPathOpener& opener,
-                             std::map<std::string, std::string>& serialPaths);
+    Result<void> makeStreams(const DomainDef& def, const HostPathOpener& opener);
     // Hands one stream's read end to logd (the one that runs, or the one the call starts).
     void adopt(const Stream& stream, std::function<void(const sdbus::Error*)> then);
     // From now on, a logd that takes the name again gets the pipes (trusting the bus
