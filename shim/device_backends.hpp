@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "host_path_opener.hpp"
 #include "qemu_command.hpp"
 #include "qemu_files.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/host_path_opener.hpp"
 #include "virtswarm/paths.hpp"
 
 #include <string>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "host_path_opener.hpp"
 #include "system_bus.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/host_path_opener.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/result.hpp"
 #include "volume_disks.hpp"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "host_path_opener.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/host_path_opener.hpp"
 
 #include <string>
 

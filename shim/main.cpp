@@ -2,13 +2,13 @@
 // virtswarm-shim: one process per running domain. Owns org.virtswarm.Shim1.d<uuid>, the
 // domain's QEMU and its monitor. Started by the registry, which talks to it over D-Bus.
 #include "firmware_files.hpp"
-#include "host_path_opener.hpp"
 #include "machine.hpp"
 #include "machine_object.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/daemon_runtime.hpp"
 #include "virtswarm/definer.hpp"
 #include "virtswarm/event_loop.hpp"
+#include "virtswarm/host_path_opener.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/paths.hpp"
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     domain.value().definer = definer;
-    auto opener = shim::HostPathOpener::forDefiner(domain.value().definer);
+    auto opener = HostPathOpener::forDefiner(domain.value().definer);
     if (!opener) {
         recordFailure(files, opener.error());
         return 1;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "host_path_opener.hpp"
 #include "qemu_command.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/host_path_opener.hpp"
 #include "virtswarm/result.hpp"
 #include "volume_disks.hpp"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "host_path_opener.hpp"
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/host_path_opener.hpp"
 
 #include <fcntl.h>
 #include <filesystem>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 using namespace virtswarm;
-using virtswarm::shim::HostPathOpener;
+using virtswarm::HostPathOpener;
 namespace fs = std::filesystem;
 
 namespace {

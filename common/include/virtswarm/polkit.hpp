@@ -67,16 +67,18 @@ public:
     void checkProcess(pid_t pid, uid_t uid, const std::string& actionId,
                       const PolkitDetails& details, Verdict verdict);
 
+    using UidVerdict = std::function<void(Result<uid_t>)>;
+    // The uid behind a unique bus name: cached, and one bus-driver call per sender at most,
+    // however many of its calls wait for the answer. For work done with the caller's own
+    // rights before polkit can be asked (a save file whose header names the domain).
+    void lookUpUid(const std::string& sender, UidVerdict then);
+
 private:
     struct Subject;
-    using UidVerdict = std::function<void(Result<uid_t>)>;
     // `caller` and `uid` are what the budget counts the check against.
     void askPolkit(const Subject& subject, const std::string& caller, uid_t uid,
                    const std::string& actionId, const PolkitDetails& details, bool allowInteraction,
                    Verdict verdict);
-    // The uid behind a unique bus name: cached, and one bus-driver call per sender at most,
-    // however many of its calls wait for the answer.
-    void lookUpUid(const std::string& sender, UidVerdict then);
     bool privileged(uid_t uid) const;
     // A unique name left the bus: its cached uid goes. Only the bus driver's word counts.
     void onNameLost(sdbus::Message& message);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "fs_credentials.hpp"
+#include "virtswarm/fs_credentials.hpp"
 
 #include "virtswarm/log.hpp"
 
@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace virtswarm::shim {
+namespace virtswarm {
 namespace {
 
 struct CapabilitySets {
@@ -39,6 +39,11 @@ bool switchFsUid(uid_t uid) {
 bool switchFsGid(gid_t gid) {
     setfsgid(gid);
     return static_cast<gid_t>(setfsgid(gid)) == gid;
+}
+
+// This thread's supplementary groups only (see asDefiner).
+int setThreadGroups(const std::vector<gid_t>& groups) {
+    return static_cast<int>(syscall(SYS_setgroups, groups.size(), groups.data()));
 }
 
 } // namespace
@@ -84,16 +89,14 @@ Result<int> asDefiner(const FsCredentials& who, const std::function<Result<int>(
     }
     auto restore = [&] {
         // Back to root's fsuid first: it also gives back the DAC capabilities.
-        bool ok =
-            switchFsUid(0) && switchFsGid(0) && setgroups(ownGroups.size(), ownGroups.data()) == 0;
+        bool ok = switchFsUid(0) && switchFsGid(0) && setThreadGroups(ownGroups) == 0;
         if (!ok) {
-            // A shim left with a user's identity can do less, not more: carry on.
-            log::error("cannot restore the shim's own file-system credentials");
+            // A process left with a user's identity can do less, not more: carry on.
+            log::error("cannot restore this process's own file-system credentials");
         }
         (void)writeCapabilities(saved);
     };
-    if (setgroups(who.groups.size(), who.groups.data()) < 0 || !switchFsGid(who.gid) ||
-        !switchFsUid(who.uid)) {
+    if (setThreadGroups(who.groups) < 0 || !switchFsGid(who.gid) || !switchFsUid(who.uid)) {
         int error = errno;
         restore();
         return Error(Code::Internal, "cannot take the file-system credentials of uid " +
@@ -104,4 +107,4 @@ Result<int> asDefiner(const FsCredentials& who, const std::function<Result<int>(
     return result;
 }
 
-} // namespace virtswarm::shim
+} // namespace virtswarm

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "host_path_opener.hpp"
+#include "virtswarm/host_path_opener.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace virtswarm::shim {
+namespace virtswarm {
 namespace {
 
 // No symbolic link anywhere in the path (openat2, Linux 5.6); where openat2 is missing,
@@ -128,6 +128,28 @@ Result<int> HostPathOpener::openOutput(const std::string& path, const std::strin
     return fd;
 }
 
+Result<int> HostPathOpener::openRegularFile(const std::string& path, int accessMode,
+                                            const std::string& what) const {
+    // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+    auto opened = openImage(path, accessMode | O_NONBLOCK, what);
+    if (!opened) {
+        return opened;
+    }
+    int fd = opened.value();
+    struct stat st {};
+    if (::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return Error(Code::AccessDenied,
+                     "refusing to open " + path + " (" + what + "): it is not a regular file");
+    }
+    if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        int error = errno;
+        ::close(fd);
+        return Error(Code::OperationFailed, "cannot open " + path + ": " + std::strerror(error));
+    }
+    return fd;
+}
+
 Result<void> HostPathOpener::checkReadable(const std::string& path, const std::string& what) const {
     auto fd = openImage(path, O_RDONLY, what);
     if (!fd) {
@@ -178,4 +200,4 @@ Result<void> HostPathOpener::checkEmulator(const std::string& path) const {
     return success();
 }
 
-} // namespace virtswarm::shim
+} // namespace virtswarm

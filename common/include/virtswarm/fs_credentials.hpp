@@ -7,7 +7,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace virtswarm::shim {
+namespace virtswarm {
 
 // The file-system identity of a user: what the kernel checks when that user opens a path.
 struct FsCredentials {
@@ -21,11 +21,13 @@ struct FsCredentials {
 Result<FsCredentials> credentialsOf(uid_t uid);
 
 // Runs `action` (an open) with `who`'s file-system credentials and returns its result,
-// the shim's own credentials restored. setfsuid/setfsgid/setgroups change only the
-// identity used for file access (and, here, only this single-threaded shim's), never the
-// uid others see, and switching fsuid away from 0 makes the kernel set aside DAC
-// override for the duration. Needs CAP_SETUID and CAP_SETGID in the permitted set; see
-// dropShimPrivileges for why the shim keeps them.
+// the process's own credentials restored. setfsuid/setfsgid/setgroups change only the
+// identity used for file access, and only the calling thread's (the groups are set by
+// the raw system call: glibc's setgroups would change every thread of a process, such
+// as the registry's storage thread), never the uid others see; switching fsuid away from
+// 0 makes the kernel set aside DAC override for the duration. Needs CAP_SETUID and
+// CAP_SETGID in the permitted set (see the shim's dropShimPrivileges for why it keeps
+// them).
 Result<int> asDefiner(const FsCredentials& who, const std::function<Result<int>()>& action);
 
-} // namespace virtswarm::shim
+} // namespace virtswarm

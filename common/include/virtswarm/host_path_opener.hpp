@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include "fs_credentials.hpp"
+#include "virtswarm/fs_credentials.hpp"
 
 #include <optional>
 #include <string>
 
-namespace virtswarm::shim {
+namespace virtswarm {
 
-// Opens the host paths of a definition (images, serial files, ...) for QEMU. A definition
-// reaches only what its definer could reach: for a definer other than root (when the
-// shim runs as root), every path is opened with the definer's file-system credentials,
-// so polkit's "save" or "start" grants nothing the user could not already open. Refusals
-// are AccessDenied naming the path.
+// Opens the host paths a user named: a definition's (images, serial files, ...) for QEMU
+// in the shim, a save file in the registry. A definition reaches only what its definer
+// could reach: for a definer other than root (when this process runs as root), every path
+// is opened with the definer's file-system credentials, so polkit's "save" or "start"
+// grants nothing the user could not already open. Refusals are AccessDenied naming the
+// path.
 class HostPathOpener {
 public:
     // Opens with the shim's own rights: root's definitions, and session mode (where the
@@ -30,6 +31,10 @@ public:
     // With `append`, the file is kept and written at its end instead of truncated.
     Result<int> openOutput(const std::string& path, const std::string& what,
                            bool append = false) const;
+    // A regular file (a save image) with `accessMode` O_RDONLY or O_RDWR; anything else
+    // (a FIFO, a device) is refused without blocking on it.
+    Result<int> openRegularFile(const std::string& path, int accessMode,
+                                const std::string& what) const;
     // A file QEMU itself opens by path (kernel, initrd): the definer must be able to
     // read it.
     Result<void> checkReadable(const std::string& path, const std::string& what) const;
@@ -58,4 +63,4 @@ private:
     std::optional<FsCredentials> m_definer;
 };
 
-} // namespace virtswarm::shim
+} // namespace virtswarm
