@@ -313,6 +313,12 @@ void Machine::resumeStartedGuest() {
     if (m_phase != MachinePhase::Launching) {
         return;
     }
+    if (m_startPaused) {
+        (void)enter(MachinePhase::Paused);
+        setState("paused", "user");
+        finishLaunch();
+        return;
+    }
     auto guard = m_lifetime.guard();
     m_qmp.execute("cont", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
         if (!guard.alive() || m_phase != MachinePhase::Launching) {
@@ -324,13 +330,17 @@ void Machine::resumeStartedGuest() {
         }
         (void)enter(MachinePhase::Running);
         setState("running", m_restoring ? "restored" : "booted");
-        startBalloonStats();
-        setBootBalloon();
-        if (auto startDone = std::move(m_startDone)) {
-            m_startDone = nullptr;
-            startDone(success());
-        }
+        finishLaunch();
     });
+}
+
+void Machine::finishLaunch() {
+    startBalloonStats();
+    setBootBalloon();
+    if (auto startDone = std::move(m_startDone)) {
+        m_startDone = nullptr;
+        startDone(success());
+    }
 }
 
 void Machine::attach(Done done) {

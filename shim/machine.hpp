@@ -88,6 +88,8 @@ public:
     void abortJob(Done done);
     // launch() restores the state saved in `fd` (taken over) instead of booting.
     void setRestoreFd(int fd);
+    // launch() leaves the guest's vCPUs stopped once QEMU is up (state paused).
+    void setStartPaused(bool paused) { m_startPaused = paused; }
     void stats(ValuesDone done);
     // The guest's interfaces and addresses, from its guest agent.
     void interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done);
@@ -164,6 +166,8 @@ private:
     // QEMU's log first (logd's stream or the file), then QEMU.
     void openLogAndSpawnQemu();
     void spawnQemu(QemuLog::Outputs outputs);
+    // The guest is up as launch() was asked: stats, balloon, and launch's answer.
+    void finishLaunch();
     // The monitor is up (and a restore done): let the guest run.
     void resumeStartedGuest();
     // Learns the pty paths QEMU allocated for pty serial ports, then runs `then`.
@@ -251,6 +255,7 @@ private:
     std::string m_reason = "unknown";
     int m_restoreFd = -1;     // the managed save image to start from, until QEMU has it
     bool m_restoring = false; // started from a managed save image
+    bool m_startPaused = false;
     EventSource m_migrationPoll;
     std::chrono::steady_clock::time_point m_saveStarted;
     bool m_saveAborted = false;

@@ -34,7 +34,8 @@ struct PhaseRow {
 // Indexed by MachinePhase.
 constexpr std::array<PhaseRow, kMachinePhaseCount> kPhases{{
     {Idle, "idle", anyOf({Launching, Attaching})},
-    {Launching, "launching", anyOf({Running, Failed, Stopping, Stopped})},
+    // Paused: the start asked for it (virsh start --paused, restoring a paused guest).
+    {Launching, "launching", anyOf({Running, Paused, Failed, Stopping, Stopped})},
     // What QEMU says (query-status) decides between running and paused.
     {Attaching, "attaching", anyOf({Running, Paused, Crashed, Stopping, Stopped})},
     {Running, "running",

@@ -29,7 +29,8 @@ struct Arguments {
     std::string uuidHex;
     std::string runtimeDir;
     bool attach = false;
-    int restoreFd = -1; // a managed save image the registry opened for us
+    int restoreFd = -1;  // a saved guest's stream the registry opened for us
+    bool paused = false; // the guest's vCPUs stay stopped once QEMU is up
 };
 
 std::optional<Arguments> parseArguments(int argc, char** argv) {
@@ -42,6 +43,8 @@ std::optional<Arguments> parseArguments(int argc, char** argv) {
             a.mode = BusMode::Session;
         } else if (arg == "--attach") {
             a.attach = true;
+        } else if (arg == "--paused") {
+            a.paused = true;
         } else if (arg == "--uuid" && i + 1 < argc) {
             a.uuidHex = argv[++i];
         } else if (arg == "--restore-fd" && i + 1 < argc) {
@@ -91,7 +94,7 @@ int main(int argc, char** argv) {
     auto args = parseArguments(argc, argv);
     if (!args) {
         std::cerr << "usage: virtswarm-shim [--system|--session] --uuid <32 hex> "
-                     "--runtime-dir <dir> [--attach] [--restore-fd <fd>]\n";
+                     "--runtime-dir <dir> [--attach] [--restore-fd <fd>] [--paused]\n";
         return 2;
     }
     log::init("virtswarm-shim/" + args->uuidHex.substr(0, 8));
@@ -209,6 +212,7 @@ int main(int argc, char** argv) {
     if (args->restoreFd >= 0) {
         machine.setRestoreFd(args->restoreFd);
     }
+    machine.setStartPaused(args->paused);
     if (args->attach) {
         machine.attach(started);
     } else {

@@ -4,6 +4,7 @@
 #include "virtswarm/log.hpp"
 
 #include <unistd.h>
+#include <utility>
 
 namespace virtswarm::hypervisor {
 
@@ -76,12 +77,17 @@ void DomainModel::redefine(DomainXml domain) {
     m_host.propertiesChanged(changed);
 }
 
-void DomainModel::start(std::function<void(Result<void>)> done) {
+void DomainModel::start(std::function<void(Result<void>)> done, StartOptions options) {
     if (active() || m_starting) {
+        if (options.imageFd >= 0) {
+            ::close(options.imageFd);
+        }
         done(Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is already running"));
         return;
     }
     m_starting = true;
+    m_restoringImage = options.imageFd >= 0;
+    m_startOptions = options;
     m_startDone = std::move(done);
     // The shim of the previous run may still be on its way out (it answers Destroy just
     // before it exits); the new one would find its bus name taken. Launch once it is gone.
@@ -106,10 +112,26 @@ void DomainModel::start(std::function<void(Result<void>)> done) {
     });
 }
 
+void DomainModel::runOnceWith(DomainXml domain) {
+    if (active() || m_starting || domain.xml == m_domain.xml) {
+        return;
+    }
+    if (!m_nextDefinition) {
+        m_nextDefinition = std::move(m_domain);
+    }
+    m_domain = std::move(domain);
+    m_host.propertiesChanged({"Name", "Vcpus", "MemoryKiB", "CurrentVcpus", "CurrentMemoryKiB"});
+}
+
 void DomainModel::launchShim() {
     m_launchWhenGone = false;
-    int restoreFd = openManagedSaveForRestore();
-    auto launched = m_shims.launch(uuidHex(), m_domain, false, restoreFd);
+    int restoreFd = std::exchange(m_startOptions.imageFd, -1);
+    if (restoreFd < 0) {
+        restoreFd = openManagedSaveForRestore();
+    }
+    auto launched = m_shims.launch(
+        uuidHex(), m_domain,
+        ShimLaunch{.attach = false, .restoreFd = restoreFd, .paused = m_startOptions.paused});
     if (restoreFd >= 0) {
         ::close(restoreFd); // the shim has its own copy
     }
@@ -120,6 +142,11 @@ void DomainModel::launchShim() {
 
 void DomainModel::finishStart(Result<void> outcome) {
     m_starting = false;
+    if (m_startOptions.imageFd >= 0) { // never launched
+        ::close(m_startOptions.imageFd);
+    }
+    m_startOptions = {};
+    m_restoringImage = false;
     restoreFinished(outcome.ok());
     m_launchWhenGone = false;
     m_startTimer.reset();
@@ -130,8 +157,21 @@ void DomainModel::finishStart(Result<void> outcome) {
     }
 }
 
+void DomainModel::startReached(StateAndReason reported) {
+    m_id = m_host.assignId();
+    if (reported.state == DomainState::Paused) {
+        // libvirt tells a paused start as two events: started (its CPUs never resumed),
+        // then suspended.
+        bool restored = m_restoring || m_restoringImage;
+        m_host.lifecycleEvent(lifecycleEventFor(
+            DomainState::Running, restored ? DomainReason::Restored : DomainReason::Booted));
+    }
+    setState(reported.state, reported.reason);
+    finishStart(success());
+}
+
 void DomainModel::reattach() {
-    if (auto r = m_shims.launch(uuidHex(), m_domain, true); !r) {
+    if (auto r = m_shims.launch(uuidHex(), m_domain, ShimLaunch{.attach = true}); !r) {
         log::error("cannot re-attach to '" + m_domain.def.name + "': " + r.error().message());
         return;
     }
@@ -144,10 +184,9 @@ void DomainModel::onShimState(StateAndReason reported) {
         adoptRunning(reported);
         return;
     }
-    if (m_starting && reported.state == DomainState::Running) {
-        m_id = m_host.assignId();
-        setState(reported.state, reported.reason);
-        finishStart(success());
+    if (m_starting && (reported.state == DomainState::Running ||
+                       (reported.state == DomainState::Paused && m_startOptions.paused))) {
+        startReached(reported);
         return;
     }
     if (!m_starting && !active()) {
@@ -221,7 +260,7 @@ void DomainModel::relaunchShim() {
             becameInactive();
             return;
         }
-        if (auto r = m_shims.launch(uuidHex(), m_domain, true); !r) {
+        if (auto r = m_shims.launch(uuidHex(), m_domain, ShimLaunch{.attach = true}); !r) {
             log::error("cannot re-attach to '" + m_domain.def.name + "': " + r.error().message());
             relaunchShim();
         }

@@ -44,6 +44,16 @@ struct DomainModelConfig {
     std::string saveDir;
 };
 
+// How a start begins. By default the guest boots, or resumes from its managed save image.
+struct StartOptions {
+    // >= 0: QEMU's stream of a saved guest (a `virsh save` file the caller opened and read
+    // the header of): the guest continues from it. Taken over by start().
+    int imageFd = -1;
+    // The guest's vCPUs stay stopped once it is up (virsh start --paused, a restore of a
+    // guest saved paused).
+    bool paused = false;
+};
+
 // One domain as the registry knows it: its definition (and the one waiting for its next
 // start), whether it persists, its run state as its shim reports it, and what happens
 // when it starts, stops, loses its shim or is found running after a registry restart.
@@ -79,8 +89,12 @@ public:
     void setAutostart(bool autostart);
     void setPersistent(bool persistent);
 
-    // Launches the shim; `done` runs when the domain is running or the start failed.
-    void start(std::function<void(Result<void>)> done);
+    // Launches the shim; `done` runs when the domain is running (paused, if asked) or the
+    // start failed.
+    void start(std::function<void(Result<void>)> done, StartOptions options = {});
+    // The next run uses `domain` (a saved image's definition) instead of the stored one,
+    // which applies again once the domain stops. Only while the domain is shut off.
+    void runOnceWith(DomainXml domain);
     // Stops QEMU now: through the shim, or directly when no shim is left.
     void destroy(std::function<void(Result<void>)> done);
     // The stored definition is gone: as in libvirt, a running domain stays up as a
@@ -102,6 +116,8 @@ public:
 private:
     void setState(DomainState state, DomainReason reason);
     void finishStart(Result<void> outcome);
+    // The shim reported the guest up (running, or paused as the start asked).
+    void startReached(StateAndReason reported);
     void launchShim();
     // A new shim for the QEMU of a running domain whose shim died: with backoff, and at
     // most a few times a minute; then the domain is left `crashed`/`shim-failing`.
@@ -130,7 +146,9 @@ private:
     bool m_starting = false;
     bool m_reattaching = false;
     bool m_launchWhenGone = false;
-    bool m_restoring = false; // this start restores the managed save image
+    bool m_restoring = false;      // this start restores the managed save image
+    StartOptions m_startOptions;   // of the start in progress (its image until launched)
+    bool m_restoringImage = false; // this start continues a saved image given to start()
     std::function<void(Result<void>)> m_startDone;
     EventSource m_startTimer;
     RetryBudget m_shimRelaunches;

@@ -76,37 +76,41 @@ int DomainObject::recoverId() {
 
 void DomainObject::Start(sdbus::Result<>&& result, Options options) {
     auto forceBoot = boolOption(options, "force-boot", false);
+    auto paused = boolOption(options, "paused", false);
     Caller caller = currentCaller(getObject());
-    m_gate.handle(std::move(result),
-                  service::firstError(checkOptions(options, {"force-boot"}), forceBoot), kStart,
-                  [this, caller, forceBoot](const SharedResult<>& shared) {
-                      auto boot = [this, shared] {
-                          m_model.start([shared](Result<void> outcome) { reply(shared, outcome); });
-                      };
-                      if (!forceBoot.value()) {
-                          boot();
-                          return;
-                      }
-                      // Discarding the saved guest is what ManagedSaveRemove needs.
-                      m_gate.authorize(caller, actions::kDomainDiscardSaveAction,
-                                       [this, shared, boot](Result<void> mayDiscard) {
-                                           if (!mayDiscard) {
-                                               reply(shared, mayDiscard);
-                                               return;
-                                           }
-                                           if (active() || m_model.starting()) {
-                                               reply(shared, Error(Code::InvalidState,
-                                                                   "domain '" + def().name +
-                                                                       "' is already running"));
-                                               return;
-                                           }
-                                           if (auto r = m_model.removeManagedSave(); !r) {
-                                               reply(shared, r);
-                                               return;
-                                           }
-                                           boot();
-                                       });
-                  });
+    m_gate.handle(
+        std::move(result),
+        service::firstError(checkOptions(options, {"force-boot", "paused"}), forceBoot, paused),
+        kStart,
+        [this, caller, forceBoot, paused = paused.value_or(false)](const SharedResult<>& shared) {
+            auto boot = [this, shared, paused] {
+                m_model.start([shared](Result<void> outcome) { reply(shared, outcome); },
+                              StartOptions{.paused = paused});
+            };
+            if (!forceBoot.value()) {
+                boot();
+                return;
+            }
+            // Discarding the saved guest is what ManagedSaveRemove needs.
+            m_gate.authorize(caller, actions::kDomainDiscardSaveAction,
+                             [this, shared, boot](Result<void> mayDiscard) {
+                                 if (!mayDiscard) {
+                                     reply(shared, mayDiscard);
+                                     return;
+                                 }
+                                 if (active() || m_model.starting()) {
+                                     reply(shared,
+                                           Error(Code::InvalidState,
+                                                 "domain '" + def().name + "' is already running"));
+                                     return;
+                                 }
+                                 if (auto r = m_model.removeManagedSave(); !r) {
+                                     reply(shared, r);
+                                     return;
+                                 }
+                                 boot();
+                             });
+        });
 }
 
 void DomainObject::Shutdown(sdbus::Result<>&& result, Options options) {

@@ -97,6 +97,7 @@ private:
     void Rename(sdbus::Result<>&& result, std::string name, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, Options options) override;
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
+    void Save(sdbus::Result<>&& result, std::string path, Options options) override;
     bool HasManagedSave() override { return m_model.hasManagedSave(); }
     std::string Name() override { return m_model.def().name; }
     std::string UUID() override { return uuidText(); }
@@ -144,6 +145,10 @@ private:
     void forgetDefinition(bool keepTpm);
     // The definition under `name`, or libvirt's refusal of the rename (domain_object_rename.cpp).
     Result<DomainXml> renamedDefinition(const std::string& name) const;
+    // The shim pauses the guest, streams its state into `file` (from the file's offset)
+    // and stops QEMU: ManagedSave and Save.
+    void saveThroughShim(const std::shared_ptr<sdbus::UnixFd>& file,
+                         std::function<void(Result<void>)> done);
     // The InvalidState error for a call the domain's current state does not allow.
     Error wrongState() const;
 

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Managed save, the Domain methods: the registry opens the image and hands the shim a
-// descriptor to write through QEMU's migrate, so neither the shim nor QEMU needs any
-// right on the save directory (the image's use by the next start: domain_model_save.cpp).
+// Managed save and save to a file, the Domain methods: the registry opens the image and
+// hands the shim a descriptor to write through QEMU's migrate, so neither the shim nor
+// QEMU needs any right on where it goes (the managed image's use by the next start:
+// domain_model_save.cpp; a file's restore: manager_object_restore.cpp).
 #include "domain_object.hpp"
 #include "domain_reply.hpp"
 #include "registry.hpp"
+#include "save_file.hpp"
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/definer.hpp"
 #include "virtswarm/log.hpp"
 
 #include <cerrno>
@@ -20,6 +23,14 @@ namespace {
 // Writing a guest's whole memory to disk takes a while; a 16 GiB guest on a slow disk
 // must not time out.
 constexpr auto kSaveTimeout = std::chrono::minutes(10);
+constexpr auto kSave = domainAction("Save");
+
+// bypass-cache: the guest's memory must not stay in the host's page cache; once on disk
+// its pages are dropped (libvirt writes with O_DIRECT through a helper instead; the effect
+// on the cache once saved is the same).
+void dropFromPageCache(int fd) {
+    (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
 
 } // namespace
 
@@ -57,35 +68,92 @@ void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
             // Kept open here until the shim answers, to flush what QEMU wrote.
             auto file = std::make_shared<sdbus::UnixFd>(fd, sdbus::adopt_fd);
             auto guard = m_lifetime.guard();
-            m_registry.shims().callVoid(
-                uuidHex(), "ManagedSave", kSaveTimeout,
-                [this, guard, shared, file, path, partial, bypassCache](Result<void> saved) {
-                    if (saved) {
-                        // The image counts only once complete and on disk. bypass-cache: the
-                        // guest's memory must not stay in the host's page cache; once on disk
-                        // its pages are dropped (libvirt writes with O_DIRECT through a helper
-                        // instead; the effect on the cache once saved is the same).
-                        saved =
-                            ::fsync(file->get()) == 0 &&
-                                    (!bypassCache || ::posix_fadvise(file->get(), 0, 0,
-                                                                     POSIX_FADV_DONTNEED) == 0) &&
-                                    std::rename(partial.c_str(), path.c_str()) == 0
-                                ? success()
-                                : Result<void>(Error(Code::OperationFailed,
-                                                     "cannot keep the managed save image: " +
-                                                         std::string(std::strerror(errno))));
-                    }
-                    if (!saved) {
-                        ::unlink(partial.c_str());
-                    } else if (guard.alive()) {
-                        log::info("domain '" + def().name + "' saved to " + path);
-                        emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME,
-                                                    {"HasManagedSave"});
-                    }
-                    reply(shared, std::move(saved));
-                },
-                *file, Options{});
+            saveThroughShim(file, [this, guard, shared, file, path, partial,
+                                   bypassCache](Result<void> saved) {
+                // The image counts only once complete and on disk.
+                if (saved) {
+                    saved =
+                        ::fsync(file->get()) == 0 && std::rename(partial.c_str(), path.c_str()) == 0
+                            ? success()
+                            : Result<void>(Error(Code::OperationFailed,
+                                                 "cannot keep the managed save image: " +
+                                                     std::string(std::strerror(errno))));
+                }
+                if (saved && bypassCache) {
+                    dropFromPageCache(file->get());
+                }
+                if (!saved) {
+                    ::unlink(partial.c_str());
+                } else if (guard.alive()) {
+                    log::info("domain '" + def().name + "' saved to " + path);
+                    emitPropertiesChangedSignal(Domain_adaptor::INTERFACE_NAME, {"HasManagedSave"});
+                }
+                reply(shared, std::move(saved));
+            });
         });
+}
+
+void DomainObject::Save(sdbus::Result<>&& result, std::string path, Options options) {
+    auto request = saveFileOptions(options, {"xml", "running", "paused", "bypass-cache"});
+    m_gate.handleFor(
+        std::move(result), service::firstError(request, checkSavePath(path)), kSave,
+        actions::objectDetails("domain", def().name, def().uuid),
+        [this, path, options, request = request.value_or(SaveFileOptions{})](
+            const SharedResult<>& shared, const service::MethodGate::AuthorizedCaller& caller) {
+            if (m_model.state() != DomainState::Running && m_model.state() != DomainState::Paused) {
+                reply(shared, notRunning(def().name));
+                return;
+            }
+            // The file is the caller's (or the bridge's client's): opened with their rights.
+            auto user = resolveDefiner(caller.uid, options);
+            if (!user) {
+                reply(shared, user.takeError());
+                return;
+            }
+            std::string savedXml = xml();
+            if (request.xml) {
+                auto given = sameDomainXml(*request.xml, def());
+                if (!given) {
+                    reply(shared, given.takeError());
+                    return;
+                }
+                savedXml = given.value().xml;
+            }
+            bool wasRunning = request.running.value_or(m_model.state() == DomainState::Running);
+            auto fd = openSaveFileForWrite(user.value(), path);
+            if (!fd) {
+                reply(shared, fd.takeError());
+                return;
+            }
+            auto file = std::make_shared<sdbus::UnixFd>(fd.value(), sdbus::adopt_fd);
+            if (auto r = beginSaveImage(file->get(), savedXml, wasRunning); !r) {
+                reply(shared, r.takeError().prefix("cannot write " + path));
+                return;
+            }
+            auto guard = m_lifetime.guard();
+            saveThroughShim(file, [this, guard, shared, file, path,
+                                   bypassCache = request.bypassCache](Result<void> saved) {
+                if (saved) {
+                    saved = completeSaveImage(file->get());
+                }
+                if (saved && bypassCache) {
+                    dropFromPageCache(file->get());
+                }
+                if (saved && guard.alive()) {
+                    log::info("domain '" + def().name + "' saved to " + path);
+                }
+                // A failed save leaves the image marked partial: Restore refuses it.
+                reply(shared, std::move(saved));
+            });
+        });
+}
+
+// The guest paused, its state streamed by QEMU's migrate into `file` from its current
+// offset, and QEMU stopped; the domain is then shut off (saved).
+void DomainObject::saveThroughShim(const std::shared_ptr<sdbus::UnixFd>& file,
+                                   std::function<void(Result<void>)> done) {
+    m_registry.shims().callVoid(uuidHex(), "ManagedSave", kSaveTimeout, std::move(done), *file,
+                                Options{});
 }
 
 void DomainObject::ManagedSaveRemove(sdbus::Result<>&& result, Options options) {

@@ -11,6 +11,13 @@
 
 namespace virtswarm::hypervisor {
 
+// How a shim is to begin.
+struct ShimLaunch {
+    bool attach = false; // take over a QEMU that is still running
+    int restoreFd = -1;  // >= 0: start QEMU from this saved state (the caller keeps the fd)
+    bool paused = false; // leave the guest's vCPUs stopped once QEMU is up
+};
+
 // What a domain's model asks of the shims: launch one, know whether one (or its QEMU) is
 // still there, call it, clean up after it. ShimSupervisor does it on the bus; the unit
 // tests drive the model with a fake.
@@ -18,10 +25,9 @@ class ShimControl {
 public:
     virtual ~ShimControl() = default;
 
-    // Spawns the domain's shim. With `attach`, the shim takes over a QEMU that is still
-    // running; `restoreFd` >= 0: the shim starts QEMU from this managed save image.
-    virtual Result<void> launch(const std::string& uuidHex, const DomainXml& domain, bool attach,
-                                int restoreFd = -1) = 0;
+    // Spawns the domain's shim.
+    virtual Result<void> launch(const std::string& uuidHex, const DomainXml& domain,
+                                ShimLaunch how) = 0;
     // Is a shim for this domain still on the bus (e.g. one that is just exiting)?
     virtual bool present(const std::string& uuidHex) const = 0;
     // Is a QEMU still running for this domain (after its shim died)?

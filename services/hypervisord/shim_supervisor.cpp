@@ -81,7 +81,8 @@ Result<void> ShimSupervisor::subscribe() {
 }
 
 Result<void> ShimSupervisor::launch(const std::string& uuidHex, const DomainXml& domain,
-                                    bool attach, int restoreFd) {
+                                    ShimLaunch how) {
+    const bool attach = how.attach;
     ShimFiles files = shimFiles(m_runtimeDir, uuidHex);
     if (auto r = makeDirectories(files.dir, 0700); !r) {
         return r;
@@ -105,11 +106,14 @@ Result<void> ShimSupervisor::launch(const std::string& uuidHex, const DomainXml&
     if (attach) {
         spawn.argv.emplace_back("--attach");
     }
-    if (restoreFd >= 0) {
+    if (how.restoreFd >= 0) {
         constexpr int kRestoreFdInShim = 3;
-        spawn.passFds.emplace_back(restoreFd, kRestoreFdInShim);
+        spawn.passFds.emplace_back(how.restoreFd, kRestoreFdInShim);
         spawn.argv.emplace_back("--restore-fd");
         spawn.argv.emplace_back(std::to_string(kRestoreFdInShim));
+    }
+    if (how.paused) {
+        spawn.argv.emplace_back("--paused");
     }
     auto pid = spawnProcess(spawn);
     if (!pid) {

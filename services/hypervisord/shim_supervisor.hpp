@@ -60,11 +60,9 @@ public:
     // Subscribes to the shims' signals; call once before anything else.
     Result<void> subscribe();
 
-    // Writes the domain's runtime dir and spawns its shim. With `attach`, the shim takes
-    // over a QEMU that is still running instead of starting one.
-    // `restoreFd` >= 0: the shim starts QEMU from this managed save image.
-    Result<void> launch(const std::string& uuidHex, const DomainXml& domain, bool attach,
-                        int restoreFd = -1) override;
+    // Writes the domain's runtime dir (unless attaching) and spawns its shim.
+    Result<void> launch(const std::string& uuidHex, const DomainXml& domain,
+                        ShimLaunch how) override;
 
     // Is a shim for this domain still on the bus (e.g. one that is just exiting)?
     bool present(const std::string& uuidHex) const override;

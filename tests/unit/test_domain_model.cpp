@@ -7,6 +7,9 @@
 #include "virtswarm/event_loop.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <map>
@@ -25,6 +28,8 @@ public:
         std::string uuidHex;
         std::string name;
         bool attach;
+        bool restoring;
+        bool paused;
     };
     struct Call {
         std::string uuidHex;
@@ -38,9 +43,9 @@ public:
     bool qemuRunning = false;
     std::optional<Error> failure;
 
-    Result<void> launch(const std::string& uuidHex, const DomainXml& domain, bool attach,
-                        int /*restoreFd*/) override {
-        launches.push_back({uuidHex, domain.def.name, attach});
+    Result<void> launch(const std::string& uuidHex, const DomainXml& domain,
+                        ShimLaunch how) override {
+        launches.push_back({uuidHex, domain.def.name, how.attach, how.restoreFd >= 0, how.paused});
         return success();
     }
     bool present(const std::string&) const override { return shimPresent; }
@@ -321,6 +326,85 @@ TEST_F(DomainModelTest, DestroyWithoutAShimKillsQemuDirectly) {
     EXPECT_EQ(m.state(), DomainState::Shutoff);
     EXPECT_EQ(m.reason(), DomainReason::Destroyed);
     EXPECT_FALSE(shims.called("Destroy"));
+}
+
+} // namespace
+
+namespace {
+
+class DomainModelPausedStartTest : public DomainModelTest {};
+
+// A stand-in for an image's descriptor: whether the model closed it shows on the other
+// end (a closed read end makes writes fail with EPIPE; its number may be reused at once).
+class Pipe {
+public:
+    Pipe() {
+        EXPECT_EQ(::pipe2(m_fds, O_CLOEXEC), 0);
+        ::signal(SIGPIPE, SIG_IGN);
+    }
+    ~Pipe() { ::close(m_fds[1]); }
+    int takeReadEnd() { return m_fds[0]; }
+    bool readEndClosed() const { return ::write(m_fds[1], "x", 1) < 0 && errno == EPIPE; }
+
+private:
+    int m_fds[2] = {-1, -1};
+};
+
+TEST_F(DomainModelPausedStartTest, APausedStartAnswersOncePausedWithLibvirtsTwoEvents) {
+    auto& m = make(true);
+    std::optional<Result<void>> outcome;
+    m.start([&](Result<void> r) { outcome = std::move(r); }, StartOptions{.paused = true});
+    ASSERT_EQ(shims.launches.size(), 1u);
+    EXPECT_TRUE(shims.launches[0].paused);
+    EXPECT_FALSE(shims.launches[0].restoring);
+    m.onShimState({DomainState::Paused, DomainReason::User});
+    ASSERT_TRUE(outcome && outcome->ok());
+    EXPECT_EQ(m.state(), DomainState::Paused);
+    EXPECT_EQ(m.id(), 7);
+    // STARTED/BOOTED, then SUSPENDED/PAUSED, as libvirt tells virsh start --paused.
+    ASSERT_EQ(host.events.size(), 2u);
+    EXPECT_EQ(host.events[0], (LifecycleEvent{2, 0})); // STARTED_BOOTED
+    EXPECT_EQ(host.events[1], (LifecycleEvent{3, 0})); // SUSPENDED_PAUSED
+}
+
+TEST_F(DomainModelPausedStartTest, AnUnaskedPauseDuringStartDoesNotFinishIt) {
+    auto& m = make(true);
+    std::optional<Result<void>> outcome;
+    m.start([&](Result<void> r) { outcome = std::move(r); });
+    m.onShimState({DomainState::Paused, DomainReason::User});
+    EXPECT_FALSE(outcome.has_value());
+    m.onShimState({DomainState::Running, DomainReason::Booted});
+    ASSERT_TRUE(outcome && outcome->ok());
+}
+
+TEST_F(DomainModelPausedStartTest, AnImageStartRunsTheImagesDefinitionOnceAndClosesTheImage) {
+    auto& m = make(true);
+    Pipe image;
+    m.runOnceWith(domainNamed("web1", 4));
+    EXPECT_EQ(m.def().vcpus, 4u);
+    EXPECT_EQ(m.nextDomain().def.vcpus, 2u); // the stored definition waits
+    std::optional<Result<void>> outcome;
+    m.start([&](Result<void> r) { outcome = std::move(r); },
+            StartOptions{.imageFd = image.takeReadEnd()});
+    ASSERT_EQ(shims.launches.size(), 1u);
+    EXPECT_TRUE(shims.launches[0].restoring);
+    EXPECT_TRUE(image.readEndClosed()); // handed to the shim, then closed
+    m.onShimState({DomainState::Running, DomainReason::Restored});
+    ASSERT_TRUE(outcome && outcome->ok());
+    m.onShimState({DomainState::Shutoff, DomainReason::Destroyed});
+    EXPECT_EQ(m.def().vcpus, 2u); // stopped: the stored definition is back
+}
+
+TEST_F(DomainModelPausedStartTest, AnImageGivenToARunningDomainIsClosedAndRefused) {
+    auto& m = make(true);
+    startRunning(m);
+    Pipe image;
+    std::optional<Result<void>> outcome;
+    m.start([&](Result<void> r) { outcome = std::move(r); },
+            StartOptions{.imageFd = image.takeReadEnd()});
+    ASSERT_TRUE(outcome && !outcome->ok());
+    EXPECT_EQ(outcome->error().code(), Code::InvalidState);
+    EXPECT_TRUE(image.readEndClosed());
 }
 
 } // namespace

@@ -16,8 +16,8 @@ namespace {
 const std::set<std::pair<MachinePhase, MachinePhase>> kAllowed{
     {Idle, Launching},       {Idle, Attaching},
 
-    {Launching, Running},    {Launching, Failed},      {Launching, Stopping},
-    {Launching, Stopped},
+    {Launching, Running},    {Launching, Paused},      {Launching, Failed},
+    {Launching, Stopping},   {Launching, Stopped},
 
     {Attaching, Running},    {Attaching, Paused},      {Attaching, Crashed},
     {Attaching, Stopping},   {Attaching, Stopped},

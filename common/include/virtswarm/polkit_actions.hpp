@@ -60,6 +60,13 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kHypervisorManagerInterface, "DefineXML", "org.virtswarm.domain.save", Details::Object},
     {names::kHypervisorManagerInterface, "CreateXML", "org.virtswarm.domain.save", Details::Object,
      "org.virtswarm.domain.start"},
+    // Of the image's domain; as libvirt's virDomainRestore: save and start.
+    {names::kHypervisorManagerInterface, "Restore", "org.virtswarm.domain.save", Details::Object,
+     "org.virtswarm.domain.start"},
+    {names::kHypervisorManagerInterface, "SaveImageGetXML", "org.virtswarm.domain.read",
+     Details::Object},
+    {names::kHypervisorManagerInterface, "SaveImageDefineXML", "org.virtswarm.domain.write",
+     Details::Object},
     // Per domain; the stats of domains the caller may not read are left out.
     {names::kHypervisorManagerInterface, "GetAllStats", "org.virtswarm.domain.read",
      Details::Object},
@@ -85,6 +92,7 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
     {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
      Details::Object},
+    {names::kDomainInterface, "Save", "org.virtswarm.domain.hibernate", Details::Object},
     // As libvirt: domain:write (virDomainSetMemoryFlags, SetVcpusFlags, SetMetadata),
     // domain:read, domain:send-input and domain:inject-nmi.
     {names::kDomainInterface, "SetMemory", "org.virtswarm.domain.write", Details::Object},
