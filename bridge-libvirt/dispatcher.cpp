@@ -13,6 +13,7 @@ Dispatcher::Dispatcher(Services& services)
                        nodeProcedures(),
                        domainQueryProcedures(),
                        domainLifecycleProcedures(),
+                       domainSaveProcedures(),
                        domainStatsProcedures(),
                        domainAccountingProcedures(),
                        domainDeviceProcedures(),

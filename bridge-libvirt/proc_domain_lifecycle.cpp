@@ -73,6 +73,7 @@ constexpr uint32_t kPowerGuestAgent = 2;
 constexpr uint32_t kUndefineNvram = 4;
 constexpr uint32_t kUndefineKeepNvram = 8;
 constexpr uint32_t kUndefineKeepTpm = 64;
+constexpr uint32_t kStartPaused = 1;    // VIR_DOMAIN_START_PAUSED
 constexpr uint32_t kStartForceBoot = 8; // VIR_DOMAIN_START_FORCE_BOOT
 constexpr uint32_t kDefineValidate = 1; // VIR_DOMAIN_DEFINE_VALIDATE
 constexpr uint32_t kStartValidate = 16; // VIR_DOMAIN_START_VALIDATE
@@ -104,6 +105,9 @@ Result<Options> optionsForFlags(int32_t procedure, uint32_t flags) {
     }
     if (procedure == proto::DomainCreateWithFlags && (flags & kStartForceBoot) != 0) {
         options["force-boot"] = sdbus::Variant(true);
+    }
+    if (procedure == proto::DomainCreateWithFlags && (flags & kStartPaused) != 0) {
+        options["paused"] = sdbus::Variant(true);
     }
     return options;
 }

@@ -72,6 +72,7 @@ std::span<const Procedure> connectProcedures();
 std::span<const Procedure> nodeProcedures();
 std::span<const Procedure> domainQueryProcedures();
 std::span<const Procedure> domainLifecycleProcedures();
+std::span<const Procedure> domainSaveProcedures();
 std::span<const Procedure> eventProcedures();
 std::span<const Procedure> domainStatsProcedures();
 std::span<const Procedure> domainAccountingProcedures();

@@ -105,6 +105,38 @@ void RegistryClient::domainCall(const std::string& path, const std::string& meth
                         std::move(done));
 }
 
+void RegistryClient::saveDomain(const std::string& path, const std::string& file,
+                                const Options& options, Done done) {
+    ownService.callVoid(
+        path, DomainKind::kBus.interface, "Save", kSaveTimeout,
+        [&file, &options](sdbus::MethodCall& m) { m << file << options; }, std::move(done));
+}
+
+void RegistryClient::restore(const std::string& file, const Options& options,
+                             Then<std::string> done) {
+    ownService.callReturning<sdbus::ObjectPath>(
+        DomainKind::kBus.rootPath, DomainKind::kBus.managerInterface, "Restore", kStartTimeout,
+        [&file, &options](sdbus::MethodCall& m) { m << file << options; },
+        [done = std::move(done)](Result<sdbus::ObjectPath> r) { done(pathResult(std::move(r))); });
+}
+
+void RegistryClient::saveImageGetXml(const std::string& file, const Options& options,
+                                     Then<std::string> done) {
+    ownService.callReturning<std::string>(
+        DomainKind::kBus.rootPath, DomainKind::kBus.managerInterface, "SaveImageGetXML",
+        kCallTimeout, [&file, &options](sdbus::MethodCall& m) { m << file << options; },
+        std::move(done));
+}
+
+void RegistryClient::saveImageDefineXml(const std::string& file, const std::string& xml,
+                                        const Options& options, Done done) {
+    ownService.callVoid(
+        DomainKind::kBus.rootPath, DomainKind::kBus.managerInterface, "SaveImageDefineXML",
+        kCallTimeout,
+        [&file, &xml, &options](sdbus::MethodCall& m) { m << file << xml << options; },
+        std::move(done));
+}
+
 void RegistryClient::getStats(const std::string& path, Then<PropertyMap> done) {
     call<PropertyMap>(
         path, "GetStats", kCallTimeout, [](sdbus::MethodCall& m) { m << Options{}; },

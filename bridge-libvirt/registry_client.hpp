@@ -66,6 +66,16 @@ public:
     void openConsole(const std::string& path, const std::string& device, bool force,
                      Then<sdbus::UnixFd> done);
 
+    // Save files: Domain.Save, Manager.Restore, SaveImageGetXML, SaveImageDefineXML. The
+    // registry opens `file` itself, as the user `options` name (definer-uid).
+    static constexpr std::chrono::milliseconds kSaveTimeout{11 * 60 * 1000};
+    void saveDomain(const std::string& path, const std::string& file, const Options& options,
+                    Done done);
+    void restore(const std::string& file, const Options& options, Then<std::string> done);
+    void saveImageGetXml(const std::string& file, const Options& options, Then<std::string> done);
+    void saveImageDefineXml(const std::string& file, const std::string& xml, const Options& options,
+                            Done done);
+
     // Any other Domain method without a result (SetMemory, SetVcpus, SendKey, InjectNMI,
     // SetMetadata): `fill` writes its arguments, options included.
     void domainCall(const std::string& path, const std::string& method,

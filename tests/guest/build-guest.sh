@@ -15,7 +15,9 @@
 #   - in the background, loads virtio modules; if eth0 appears, DHCPs it and
 #     prints "VIRTSWARM-GUEST-IP <addr>" (or "VIRTSWARM-GUEST-NOIP" on failure);
 #   - with virtswarm.ping=<ip>[,<ip>...] on the cmdline, "VIRTSWARM-PING <ip> ok|fail"
-#     for each address after that.
+#     for each address after that;
+#   - with virtswarm.ticks on the cmdline, "VIRTSWARM-TICK <n>" every second from n=0 on,
+#     so a test can tell a guest that continued (save/restore) from one that rebooted.
 #
 # Boot it under TCG with >= 128 MiB (64 MiB triple-faults, and /dev/kvm on CI
 # machines cannot boot stock kernels), e.g.:
@@ -280,6 +282,8 @@ echo "VIRTSWARM-GUEST-READY"
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         virtswarm.marker=*) echo "VIRTSWARM-MARKER ${arg#virtswarm.marker=}" ;;
+        virtswarm.ticks)
+            ( n=0; while :; do echo "VIRTSWARM-TICK $n"; n=$((n + 1)); sleep 1; done ) & ;;
     esac
 done
 
