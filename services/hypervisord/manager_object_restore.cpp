@@ -9,6 +9,7 @@
 #include "save_file.hpp"
 #include "virtswarm/definer.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/service/async_reply.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -21,10 +22,6 @@ constexpr auto kSaveImageGetXml =
     actions::forMethod(names::kHypervisorManagerInterface, "SaveImageGetXML");
 constexpr auto kSaveImageDefineXml =
     actions::forMethod(names::kHypervisorManagerInterface, "SaveImageDefineXML");
-
-template <typename Shared> void failWith(const Shared& shared, const Error& error) {
-    shared->returnError(toDBusError(error));
-}
 
 } // namespace
 
@@ -85,10 +82,10 @@ void ManagerObject::authorizeImage(const Caller& caller, const actions::MethodAc
 
 void ManagerObject::Restore(sdbus::Result<sdbus::ObjectPath>&& result, std::string path,
                             Options options) {
-    auto shared = std::make_shared<sdbus::Result<sdbus::ObjectPath>>(std::move(result));
+    auto shared = share(std::move(result));
     auto request = saveFileOptions(options, {"xml", "running", "paused", "bypass-cache", "uuid"});
     if (auto r = service::firstError(request, checkSavePath(path)); !r) {
-        failWith(shared, r.error());
+        fail(shared, r.error());
         return;
     }
     Caller caller = currentCaller(getObject());
@@ -96,14 +93,14 @@ void ManagerObject::Restore(sdbus::Result<sdbus::ObjectPath>&& result, std::stri
         caller, path, options, request.value(), false,
         [this, shared, caller, path, request = request.value()](Result<OpenedImage> opened) {
             if (!opened) {
-                failWith(shared, opened.error());
+                fail(shared, opened.error());
                 return;
             }
             auto image = std::make_shared<OpenedImage>(std::move(opened).value());
             if (request.xml) {
                 auto given = sameDomainXml(*request.xml, image->domain.def);
                 if (!given) {
-                    failWith(shared, given.error());
+                    fail(shared, given.error());
                     return;
                 }
                 image->domain = std::move(given).value();
@@ -111,7 +108,7 @@ void ManagerObject::Restore(sdbus::Result<sdbus::ObjectPath>&& result, std::stri
             authorizeImage(caller, kRestore, image->domain.def,
                            [this, shared, image, path, request](Result<void> allowed) {
                                if (!allowed) {
-                                   failWith(shared, allowed.error());
+                                   fail(shared, allowed.error());
                                    return;
                                }
                                restoreImage(shared, image, path, request);
@@ -126,19 +123,19 @@ void ManagerObject::restoreImage(const PathResult& shared,
     // Whoever restores is who this run belongs to: its host paths are opened as them.
     domain.definer = image->user;
     if (auto conflict = m_registry.conflictFor(domain.def)) {
-        failWith(shared, *conflict);
+        fail(shared, *conflict);
         return;
     }
     DomainObject* target = m_registry.findByUuid(domain.def.uuid);
     if (target != nullptr && (target->active() || target->model().starting())) {
-        failWith(shared,
-                 Error(Code::InvalidState, "domain '" + domain.def.name + "' is already active"));
+        fail(shared,
+             Error(Code::InvalidState, "domain '" + domain.def.name + "' is already active"));
         return;
     }
     if (target == nullptr) {
         auto defined = m_registry.define(domain, false);
         if (!defined) {
-            failWith(shared, defined.error());
+            fail(shared, defined.error());
             return;
         }
         target = defined.value();
@@ -148,7 +145,7 @@ void ManagerObject::restoreImage(const PathResult& shared,
     // QEMU reads the stream from the file's offset, just past the XML.
     int streamFd = ::fcntl(image->file->get(), F_DUPFD_CLOEXEC, 3);
     if (streamFd < 0) {
-        failWith(shared, Error(Code::OperationFailed, "cannot pass the save image on"));
+        fail(shared, Error(Code::OperationFailed, "cannot pass the save image on"));
         return;
     }
     bool paused = !request.running.value_or(image->image.wasRunning);
@@ -162,7 +159,7 @@ void ManagerObject::restoreImage(const PathResult& shared,
             if (outcome) {
                 shared->returnResults(sdbus::ObjectPath(objectPath));
             } else {
-                failWith(shared, outcome.error());
+                fail(shared, outcome.error());
             }
         },
         StartOptions{.imageFd = streamFd, .paused = paused});
@@ -170,10 +167,10 @@ void ManagerObject::restoreImage(const PathResult& shared,
 
 void ManagerObject::SaveImageGetXML(sdbus::Result<std::string>&& result, std::string path,
                                     Options options) {
-    auto shared = std::make_shared<sdbus::Result<std::string>>(std::move(result));
+    auto shared = share(std::move(result));
     auto request = saveFileOptions(options, {"secure"});
     if (auto r = service::firstError(request, checkSavePath(path)); !r) {
-        failWith(shared, r.error());
+        fail(shared, r.error());
         return;
     }
     Caller caller = currentCaller(getObject());
@@ -181,7 +178,7 @@ void ManagerObject::SaveImageGetXML(sdbus::Result<std::string>&& result, std::st
     openSaveImage(caller, path, options, request.value(), false,
                   [this, shared, caller, secure](Result<OpenedImage> opened) {
                       if (!opened) {
-                          failWith(shared, opened.error());
+                          fail(shared, opened.error());
                           return;
                       }
                       auto image = std::make_shared<OpenedImage>(std::move(opened).value());
@@ -189,7 +186,7 @@ void ManagerObject::SaveImageGetXML(sdbus::Result<std::string>&& result, std::st
                           caller, kSaveImageGetXml, image->domain.def,
                           [this, shared, caller, secure, image](Result<void> allowed) {
                               if (!allowed) {
-                                  failWith(shared, allowed.error());
+                                  fail(shared, allowed.error());
                                   return;
                               }
                               if (!secure) {
@@ -203,7 +200,7 @@ void ManagerObject::SaveImageGetXML(sdbus::Result<std::string>&& result, std::st
                                                          image->domain.def.uuid),
                                   caller.allowInteraction, [shared, image](Result<void> ok) {
                                       if (!ok) {
-                                          failWith(shared, ok.error());
+                                          fail(shared, ok.error());
                                       } else {
                                           shared->returnResults(image->domain.xml);
                                       }
@@ -214,10 +211,10 @@ void ManagerObject::SaveImageGetXML(sdbus::Result<std::string>&& result, std::st
 
 void ManagerObject::SaveImageDefineXML(sdbus::Result<>&& result, std::string path, std::string xml,
                                        Options options) {
-    auto shared = std::make_shared<sdbus::Result<>>(std::move(result));
+    auto shared = share(std::move(result));
     auto request = saveFileOptions(options, {"running", "paused", "uuid"});
     if (auto r = service::firstError(request, checkSavePath(path)); !r) {
-        failWith(shared, r.error());
+        fail(shared, r.error());
         return;
     }
     Caller caller = currentCaller(getObject());
@@ -225,13 +222,13 @@ void ManagerObject::SaveImageDefineXML(sdbus::Result<>&& result, std::string pat
         caller, path, options, request.value(), true,
         [this, shared, caller, xml, request = request.value()](Result<OpenedImage> opened) {
             if (!opened) {
-                failWith(shared, opened.error());
+                fail(shared, opened.error());
                 return;
             }
             auto image = std::make_shared<OpenedImage>(std::move(opened).value());
             auto given = sameDomainXml(xml, image->domain.def);
             if (!given) {
-                failWith(shared, given.error());
+                fail(shared, given.error());
                 return;
             }
             auto replacement = std::make_shared<DomainXml>(std::move(given).value());
@@ -242,11 +239,7 @@ void ManagerObject::SaveImageDefineXML(sdbus::Result<>&& result, std::string pat
                                        image->file->get(), image->image, replacement->xml,
                                        request.running.value_or(image->image.wasRunning));
                                }
-                               if (!allowed) {
-                                   failWith(shared, allowed.error());
-                               } else {
-                                   shared->returnResults();
-                               }
+                               reply(shared, allowed);
                            });
         });
 }
