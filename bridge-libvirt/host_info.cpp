@@ -3,6 +3,7 @@
 
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/firmware.hpp"
+#include "virtswarm/xml.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -48,29 +49,6 @@ NodeInfo nodeInfo() {
     return n;
 }
 
-std::string escapeXml(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '\'':
-            out += "&apos;";
-            break;
-        default:
-            out += c;
-        }
-    }
-    return out;
-}
-
 std::string hostName() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) {
@@ -106,7 +84,7 @@ std::string osCapabilities(const std::string& machine) {
     }
     x += "    <loader supported='yes'>\n";
     for (const auto& l : loaders) {
-        x += "      <value>" + escapeXml(l) + "</value>\n";
+        x += "      <value>" + xml::escape(l) + "</value>\n";
     }
     x += "      <enum name='type'>\n        <value>rom</value>\n        <value>pflash</value>\n"
          "      </enum>\n";
@@ -124,10 +102,10 @@ std::string domainCapabilitiesXml(const std::string& emulator, const std::string
                                   const std::string& machine, const std::string& virtType) {
     std::string x;
     x += "<domainCapabilities>\n";
-    x += "  <path>" + escapeXml(emulator.empty() ? kDefaultEmulator : emulator) + "</path>\n";
-    x += "  <domain>" + escapeXml(virtType.empty() ? "qemu" : virtType) + "</domain>\n";
-    x += "  <machine>" + escapeXml(machine.empty() ? "pc" : machine) + "</machine>\n";
-    x += "  <arch>" + escapeXml(arch.empty() ? "x86_64" : arch) + "</arch>\n";
+    x += "  <path>" + xml::escape(emulator.empty() ? kDefaultEmulator : emulator) + "</path>\n";
+    x += "  <domain>" + xml::escape(virtType.empty() ? "qemu" : virtType) + "</domain>\n";
+    x += "  <machine>" + xml::escape(machine.empty() ? "pc" : machine) + "</machine>\n";
+    x += "  <arch>" + xml::escape(arch.empty() ? "x86_64" : arch) + "</arch>\n";
     x += "  <vcpu max='255'/>\n";
     x += "  <iothreads supported='no'/>\n";
     x += osCapabilities(machine);

@@ -22,8 +22,6 @@ struct NodeInfo {
 
 NodeInfo nodeInfo();
 std::string hostName();
-// Text for an XML element or a single-quoted attribute.
-std::string escapeXml(std::string_view s);
 
 // A domainCapabilities document for QEMU on x86_64 describing what the swarm's shim
 // actually supports (direct kernel boot, virtio/sata/ide disks, user networking, VNC).

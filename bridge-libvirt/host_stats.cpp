@@ -4,6 +4,7 @@
 #include "host_info.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/proc_text.hpp"
+#include "virtswarm/xml.hpp"
 
 #include <algorithm>
 #include <dirent.h>
@@ -175,7 +176,7 @@ std::string sysinfoXml() {
         for (const auto& [name, file] : entries) {
             if (std::string v = dmi(file); !v.empty()) {
                 body +=
-                    "    <entry name='" + std::string(name) + "'>" + escapeXml(v) + "</entry>\n";
+                    "    <entry name='" + std::string(name) + "'>" + xml::escape(v) + "</entry>\n";
             }
         }
         return body.empty()
@@ -209,9 +210,9 @@ std::string sysinfoXml() {
     auto flush = [&] {
         if (!model.empty() && packages.insert(physicalId).second) {
             x += "  <processor>\n";
-            x += "    <entry name='manufacturer'>" + escapeXml(vendor) + "</entry>\n";
-            x += "    <entry name='family'>" + escapeXml(family) + "</entry>\n";
-            x += "    <entry name='version'>" + escapeXml(model) + "</entry>\n";
+            x += "    <entry name='manufacturer'>" + xml::escape(vendor) + "</entry>\n";
+            x += "    <entry name='family'>" + xml::escape(family) + "</entry>\n";
+            x += "    <entry name='version'>" + xml::escape(model) + "</entry>\n";
             x += "  </processor>\n";
         }
         vendor.clear();

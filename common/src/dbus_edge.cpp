@@ -129,4 +129,34 @@ std::string escapePathElement(std::string_view text) {
     return out.empty() ? "_" : out;
 }
 
+std::optional<std::string> unescapePathElement(std::string_view element) {
+    if (element == "_") {
+        return std::string();
+    }
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    std::string out;
+    for (size_t i = 0; i < element.size(); ++i) {
+        if (element[i] != '_') {
+            out += element[i];
+            continue;
+        }
+        if (i + 2 >= element.size()) {
+            return std::nullopt;
+        }
+        int high = hex(element[i + 1]);
+        int low = hex(element[i + 2]);
+        if (high < 0 || low < 0) {
+            return std::nullopt;
+        }
+        out += static_cast<char>(high * 16 + low);
+        i += 2;
+    }
+    return out;
+}
+
 } // namespace virtswarm

@@ -83,6 +83,41 @@ Node Document::root() const {
     return xmlDocGetRootElement(m_doc.get());
 }
 
+std::string serializeNode(const Document& doc, Node node) {
+    xmlBufferPtr buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc.raw(), node, 0, 0);
+    std::string out(cc(xmlBufferContent(buf)), static_cast<size_t>(xmlBufferLength(buf)));
+    xmlBufferFree(buf);
+    return out;
+}
+
+std::string escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&apos;";
+            break;
+        default:
+            out += c;
+        }
+    }
+    return out;
+}
+
 std::string Document::serialize() const {
     // Serialize the root element only: no XML declaration, as libvirt prints it.
     xmlBufferPtr buf = xmlBufferCreate();

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "file_pool.hpp"
 
-#include "command.hpp"
 #include "image_header.hpp"
 #include "qemu_img.hpp"
 #include "tools.hpp"
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/command.hpp"
 
 #include <cerrno>
 #include <cstdio>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "logical_pool.hpp"
 
-#include "command.hpp"
 #include "tools.hpp"
+#include "virtswarm/command.hpp"
 
 #include <charconv>
 #include <sstream>

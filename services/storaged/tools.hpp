@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include "virtswarm/host_tools.hpp"
+
 // The helper programs storaged runs (Debian's paths; the daemon never searches $PATH).
 namespace virtswarm::storage::tools {
 
-inline constexpr const char* kQemuImg = "/usr/bin/qemu-img";
+inline constexpr const char* kQemuImg = host_tools::kQemuImg;
 inline constexpr const char* kMkfs = "/usr/sbin/mkfs";
 inline constexpr const char* kMount = "/usr/bin/mount";
 inline constexpr const char* kUmount = "/usr/bin/umount";

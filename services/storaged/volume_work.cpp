@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "volume_work.hpp"
 
-#include "command.hpp"
 #include "file_pool.hpp"
 #include "qemu_img.hpp"
 #include "tools.hpp"
+#include "virtswarm/command.hpp"
 
 #include <cerrno>
 #include <cstdio>

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
 #include <vector>
@@ -60,5 +61,7 @@ Caller currentCaller(sdbus::IObject& object);
 
 // Escapes arbitrary text into one object path element: [A-Za-z0-9] kept, other bytes _xx.
 std::string escapePathElement(std::string_view text);
+// The text escapePathElement made `element` from; nullopt for what it cannot have made.
+std::optional<std::string> unescapePathElement(std::string_view element);
 
 } // namespace virtswarm

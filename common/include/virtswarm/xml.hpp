@@ -38,6 +38,10 @@ private:
 };
 
 std::string_view name(Node node);
+// One element and its subtree as text, without indentation added (`doc` owns it).
+std::string serializeNode(const Document& doc, Node node);
+// Text with &, <, > and both quotes escaped, for an element's text or an attribute.
+std::string escape(std::string_view text);
 std::optional<std::string> attribute(Node node, const char* attr);
 void setAttribute(Node node, const char* attr, const std::string& value);
 // Text content of the node (trimmed).

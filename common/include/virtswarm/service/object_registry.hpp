@@ -42,6 +42,16 @@ concept ManagedObject = requires(T& object) {
     object.emitInterfacesRemovedSignal();
 };
 
+// InterfacesRemoved for an object leaving the bus. The bus or the object manager may
+// already be gone when the daemon exits: removal must not throw.
+template <ManagedObject T> void announceRemoval(T& object) {
+    try {
+        object.emitInterfacesRemovedSignal();
+    } catch (const std::exception& e) {
+        log::debug(std::string("InterfacesRemoved not sent: ") + e.what());
+    }
+}
+
 // Every object of one kind a daemon serves, keyed by UUID with a name index (both O(1)).
 // The registry owns the objects: an object is on the bus exactly while it is in here, and
 // clients see it come and go through InterfacesAdded/InterfacesRemoved.
@@ -242,15 +252,6 @@ private:
             out.push_back(entry);
         }
         return out;
-    }
-
-    static void announceRemoval(T& object) {
-        // The bus may already be gone when the daemon exits; removal must not throw.
-        try {
-            object.emitInterfacesRemovedSignal();
-        } catch (const std::exception& e) {
-            log::debug(std::string("InterfacesRemoved not sent: ") + e.what());
-        }
     }
 
     ObjectKind m_kind;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "command.hpp"
+#include "virtswarm/command.hpp"
 
 #include "virtswarm/child_process.hpp"
 
@@ -10,7 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-namespace virtswarm::storage {
+namespace virtswarm {
 namespace {
 
 // A helper's output is small (JSON of one image, a list of logical volumes); anything
@@ -197,4 +197,4 @@ void runSequence(EventLoop& loop, std::vector<std::vector<std::string>> commands
                  });
 }
 
-} // namespace virtswarm::storage
+} // namespace virtswarm

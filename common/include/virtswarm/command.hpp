@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace virtswarm::storage {
+namespace virtswarm {
 
 // One helper program (qemu-img, mkfs, mount, lvcreate, ...) run as a child process watched
 // by the event loop: the loop never waits for it. Its standard output is collected (and
@@ -69,4 +69,4 @@ private:
 void runSequence(EventLoop& loop, std::vector<std::vector<std::string>> commands,
                  std::function<void(Result<void>)> done);
 
-} // namespace virtswarm::storage
+} // namespace virtswarm
