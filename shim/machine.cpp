@@ -232,6 +232,7 @@ void Machine::spawnQemu(QemuLog::Outputs outputs) {
         return;
     }
     spawn.argv = buildQemuArgv(m_domain.def, launch);
+    addLoadSnapshot(spawn.argv);
     if (m_restoreFd >= 0) {
         m_restoring = true;
         addIncoming(spawn.argv, nextChildFd);

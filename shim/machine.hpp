@@ -90,6 +90,19 @@ public:
     void setRestoreFd(int fd);
     // launch() leaves the guest's vCPUs stopped once QEMU is up (state paused).
     void setStartPaused(bool paused) { m_startPaused = paused; }
+    // launch() starts the guest from the internal snapshot `name` (QEMU's -loadvm), as a
+    // revert of a shut-off domain to a snapshot taken while it ran.
+    void setLoadSnapshot(std::string name) { m_loadSnapshot = std::move(name); }
+    // Internal snapshots (machine_snapshot.cpp): the guest's memory and every writable
+    // qcow2 disk saved under, loaded from, or dropped from the tag `name`. A load leaves
+    // the guest paused if `paused`, else running. ConfigUnsupported when a writable disk
+    // is not qcow2; InvalidState unless running or paused, or while another runs.
+    void snapshotSave(const std::string& name, Done done);
+    void snapshotLoad(const std::string& name, bool paused, Done done);
+    void snapshotDelete(const std::string& name, Done done);
+    // QEMU keeps a tag in 256 bytes.
+    static constexpr size_t kMaxSnapshotName = 255;
+    static Result<void> checkSnapshotName(const std::string& name);
     void stats(ValuesDone done);
     // The guest's interfaces and addresses, from its guest agent.
     void interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done);
@@ -155,6 +168,12 @@ private:
     static void addIncoming(std::vector<std::string>& argv, int childFd);
     void awaitRestore(std::function<void()> then);
     void awaitSaved(std::function<void(Error)> fail, Done done);
+    // Internal snapshots (machine_snapshot.cpp): one job at a time, polled until concluded.
+    void runSnapshotJob(const std::string& command, const std::string& name, bool paused,
+                        Done done);
+    void awaitSnapshotJob(Done done);
+    void settleAfterLoad(bool paused, Done done);
+    void addLoadSnapshot(std::vector<std::string>& argv) const;
     void failStart(Error error);
     Result<int> listenQmp();
     // Gets the volumes of disks from index `from` on (machine_volumes.cpp), then leases
@@ -256,6 +275,9 @@ private:
     int m_restoreFd = -1;     // the managed save image to start from, until QEMU has it
     bool m_restoring = false; // started from a managed save image
     bool m_startPaused = false;
+    std::string m_loadSnapshot; // -loadvm at launch
+    bool m_snapshotJob = false; // a snapshot-save/load/delete job is running
+    EventSource m_snapshotPoll;
     EventSource m_migrationPoll;
     std::chrono::steady_clock::time_point m_saveStarted;
     bool m_saveAborted = false;

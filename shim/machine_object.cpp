@@ -135,6 +135,27 @@ void MachineObject::SetMemory(sdbus::Result<>&& result, uint64_t kib, Options op
         [this, kib](Machine::Done d) { m_machine.setBalloon(kib, std::move(d)); });
 }
 
+void MachineObject::SnapshotSave(sdbus::Result<>&& result, std::string name, Options options) {
+    run(std::move(result), options,
+        [this, name](Machine::Done d) { m_machine.snapshotSave(name, std::move(d)); });
+}
+
+void MachineObject::SnapshotLoad(sdbus::Result<>&& result, std::string name, Options options) {
+    auto shared = share(std::move(result));
+    auto paused = boolOption(options, "paused", false);
+    if (auto r = checkOptions(options, {"paused"}); !r || !paused) {
+        reply(shared, !r ? r : Result<void>(paused.error()));
+        return;
+    }
+    m_machine.snapshotLoad(name, paused.value(),
+                           [shared](Result<void> r) { reply(shared, std::move(r)); });
+}
+
+void MachineObject::SnapshotDelete(sdbus::Result<>&& result, std::string name, Options options) {
+    run(std::move(result), options,
+        [this, name](Machine::Done d) { m_machine.snapshotDelete(name, std::move(d)); });
+}
+
 void MachineObject::SendKey(sdbus::Result<>&& result, std::vector<uint32_t> qnums,
                             uint32_t holdtime, Options options) {
     run(std::move(result), options, [this, qnums, holdtime](Machine::Done d) {

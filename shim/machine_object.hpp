@@ -42,6 +42,9 @@ private:
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void SetMemory(sdbus::Result<>&& result, uint64_t kib, Options options) override;
+    void SnapshotSave(sdbus::Result<>&& result, std::string name, Options options) override;
+    void SnapshotLoad(sdbus::Result<>&& result, std::string name, Options options) override;
+    void SnapshotDelete(sdbus::Result<>&& result, std::string name, Options options) override;
     void SendKey(sdbus::Result<>&& result, std::vector<uint32_t> qnums, uint32_t holdtime,
                  Options options) override;
     void InjectNMI(sdbus::Result<>&& result, Options options) override;

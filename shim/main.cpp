@@ -29,8 +29,9 @@ struct Arguments {
     std::string uuidHex;
     std::string runtimeDir;
     bool attach = false;
-    int restoreFd = -1;  // a saved guest's stream the registry opened for us
-    bool paused = false; // the guest's vCPUs stay stopped once QEMU is up
+    int restoreFd = -1;       // a saved guest's stream the registry opened for us
+    bool paused = false;      // the guest's vCPUs stay stopped once QEMU is up
+    std::string loadSnapshot; // the internal snapshot the guest starts from
 };
 
 std::optional<Arguments> parseArguments(int argc, char** argv) {
@@ -50,6 +51,11 @@ std::optional<Arguments> parseArguments(int argc, char** argv) {
         } else if (arg == "--restore-fd" && i + 1 < argc) {
             a.restoreFd = std::atoi(argv[++i]);
             if (a.restoreFd < 3) {
+                return std::nullopt;
+            }
+        } else if (arg == "--load-snapshot" && i + 1 < argc) {
+            a.loadSnapshot = argv[++i];
+            if (!shim::Machine::checkSnapshotName(a.loadSnapshot)) {
                 return std::nullopt;
             }
         } else if (arg == "--runtime-dir" && i + 1 < argc) {
@@ -94,7 +100,8 @@ int main(int argc, char** argv) {
     auto args = parseArguments(argc, argv);
     if (!args) {
         std::cerr << "usage: virtswarm-shim [--system|--session] --uuid <32 hex> "
-                     "--runtime-dir <dir> [--attach] [--restore-fd <fd>] [--paused]\n";
+                     "--runtime-dir <dir> [--attach] [--restore-fd <fd>] [--paused]\n"
+                     "                 [--load-snapshot <name>]\n";
         return 2;
     }
     log::init("virtswarm-shim/" + args->uuidHex.substr(0, 8));
@@ -213,6 +220,7 @@ int main(int argc, char** argv) {
         machine.setRestoreFd(args->restoreFd);
     }
     machine.setStartPaused(args->paused);
+    machine.setLoadSnapshot(args->loadSnapshot);
     if (args->attach) {
         machine.attach(started);
     } else {

@@ -35,7 +35,9 @@ constexpr int VIR_ERR_NO_NODE_DEVICE = 53;
 constexpr int VIR_ERR_NO_NWFILTER = 62;
 constexpr int VIR_ERR_NO_NWFILTER_BINDING = 101;
 constexpr int VIR_ERR_NO_DOMAIN_METADATA = 80;
+constexpr int VIR_ERR_NO_DOMAIN_SNAPSHOT = 72;
 constexpr int VIR_FROM_NWFILTER = 33;
+constexpr int VIR_FROM_DOMAIN_SNAPSHOT = 35;
 constexpr int VIR_FROM_STORAGE = 18;
 constexpr int VIR_FROM_NODEDEV = 22;
 constexpr int VIR_FROM_NETWORK = 19;
@@ -114,6 +116,8 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
      VIR_ERR_NO_NWFILTER_BINDING, VIR_FROM_NWFILTER},
     {Code::NoDomainMetadata, "org.virtswarm.Error.NoDomainMetadata", VIR_ERR_NO_DOMAIN_METADATA,
      VIR_FROM_DOMAIN},
+    {Code::NoSuchSnapshot, "org.virtswarm.Error.NoSuchSnapshot", VIR_ERR_NO_DOMAIN_SNAPSHOT,
+     VIR_FROM_DOMAIN_SNAPSHOT},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

@@ -126,12 +126,15 @@ void DomainModel::runOnceWith(DomainXml domain) {
 void DomainModel::launchShim() {
     m_launchWhenGone = false;
     int restoreFd = std::exchange(m_startOptions.imageFd, -1);
-    if (restoreFd < 0) {
+    // A start from a snapshot has its state already; a managed save image is not for it.
+    if (restoreFd < 0 && m_startOptions.loadSnapshot.empty()) {
         restoreFd = openManagedSaveForRestore();
     }
-    auto launched = m_shims.launch(
-        uuidHex(), m_domain,
-        ShimLaunch{.attach = false, .restoreFd = restoreFd, .paused = m_startOptions.paused});
+    auto launched = m_shims.launch(uuidHex(), m_domain,
+                                   ShimLaunch{.attach = false,
+                                              .restoreFd = restoreFd,
+                                              .paused = m_startOptions.paused,
+                                              .loadSnapshot = m_startOptions.loadSnapshot});
     if (restoreFd >= 0) {
         ::close(restoreFd); // the shim has its own copy
     }

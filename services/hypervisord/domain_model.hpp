@@ -52,6 +52,9 @@ struct StartOptions {
     // The guest's vCPUs stay stopped once it is up (virsh start --paused, a restore of a
     // guest saved paused).
     bool paused = false;
+    // Non-empty: the guest starts from this internal snapshot (a revert of a shut-off
+    // domain to a snapshot taken while it ran).
+    std::string loadSnapshot = {};
 };
 
 // One domain as the registry knows it: its definition (and the one waiting for its next

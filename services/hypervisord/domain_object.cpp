@@ -4,6 +4,7 @@
 #include "domain_reply.hpp"
 #include "nvram_on_undefine.hpp"
 #include "registry.hpp"
+#include "snapshot_object.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/tpm_state.hpp"
 
@@ -33,13 +34,19 @@ DomainObject::DomainObject(Registry& registry, const std::string& objectPath, Do
           [this] { return actions::objectDetails("domain", def().name, def().uuid); },
           [this] {
               return Error(Code::NoSuchDomain, "domain '" + def().name + "' no longer exists");
-          }) {
+          })
+    , m_snapshots(registry.config().paths.stateDir + "/snapshot/" + m_model.uuidHex()) {
     registerAdaptor();
+    loadSnapshots();
 }
 
 DomainObject::~DomainObject() {
     // A Start still waiting is answered before the object leaves the bus.
     m_model.abandonStart();
+    for (auto& [name, snapshot] : m_snapshotObjects) {
+        service::announceRemoval(*snapshot);
+    }
+    m_snapshotObjects.clear();
     unregisterAdaptor();
 }
 
@@ -61,6 +68,11 @@ void DomainObject::lifecycleEvent(LifecycleEvent event) {
 }
 
 void DomainObject::released() {
+    // As libvirt: the snapshot metadata of a domain that is no longer defined goes with it
+    // (Undefine refused to get here unless asked to let it go).
+    if (auto r = forgetAllSnapshots(); !r) {
+        log::error("domain '" + def().name + "': " + r.error().message());
+    }
     // Gone for every later call at once; the object itself is destroyed by the registry on
     // the next loop turn (this may be its own call stack).
     m_registry.remove(*this);
@@ -141,18 +153,31 @@ void DomainObject::Undefine(sdbus::Result<>&& result, Options options) {
     auto keepTpm = boolOption(options, "keep-tpm", false);
     auto removeNvram = boolOption(options, "nvram", false);
     auto keepNvram = boolOption(options, "keep-nvram", false);
+    // snapshots-metadata: libvirt's VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA.
+    auto snapshotsMetadata = boolOption(options, "snapshots-metadata", false);
     auto nvram = removeNvram && keepNvram ? nvramOnUndefine(removeNvram.value(), keepNvram.value())
                                           : Result<NvramOnUndefine>(NvramOnUndefine::Ask);
     m_gate.handle(
         std::move(result),
-        service::firstError(checkOptions(options, {"keep-tpm", "nvram", "keep-nvram"}), keepTpm,
-                            removeNvram, keepNvram, nvram),
+        service::firstError(
+            checkOptions(options, {"keep-tpm", "nvram", "keep-nvram", "snapshots-metadata"}),
+            keepTpm, removeNvram, keepNvram, nvram, snapshotsMetadata),
         kUndefine,
         [this, keepTpm = keepTpm ? keepTpm.value() : false,
-         nvram = nvram ? nvram.value() : NvramOnUndefine::Ask](const SharedResult<>& shared) {
+         nvram = nvram ? nvram.value() : NvramOnUndefine::Ask,
+         dropSnapshots =
+             snapshotsMetadata && snapshotsMetadata.value()](const SharedResult<>& shared) {
             if (!m_model.persistent()) {
                 reply(shared, Error(Code::InvalidState,
                                     "cannot undefine transient domain '" + def().name + "'"));
+                return;
+            }
+            // As libvirt: the snapshots of a domain that would vanish must be let go of
+            // explicitly; a running one keeps them until it stops.
+            if (!active() && !m_snapshots.empty() && !dropSnapshots) {
+                reply(shared, Error(Code::InvalidState, "cannot delete inactive domain with " +
+                                                            std::to_string(m_snapshots.size()) +
+                                                            " snapshots"));
                 return;
             }
             // Before the definition goes: a refusal leaves everything as it was.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "domain_model.hpp"
+#include "snapshot_set.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/domain_state.hpp"
@@ -10,6 +11,8 @@
 #include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/service/method_gate.hpp"
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <virtswarm/gen/org.virtswarm.Hypervisor1.Domain_adaptor.h>
@@ -17,6 +20,7 @@
 namespace virtswarm::hypervisor {
 
 class Registry;
+class SnapshotObject;
 
 // The polkit action of a Domain method, from the one table (virtswarm/polkit_actions.hpp);
 // a method missing from it does not compile.
@@ -53,6 +57,22 @@ public:
     // Statistics from the shim, or just the state when it is not running or does not
     // answer within `timeout` ("unavailable" = true then).
     void collectStats(std::chrono::milliseconds timeout, std::function<void(Options)> done);
+
+    // Snapshots (domain_object_snapshot.cpp), for the SnapshotObjects.
+    const SnapshotSet& snapshots() const { return m_snapshots; }
+    Result<std::string> snapshotXml(const std::string& name, bool secure) const;
+    // `paused`: the state after the revert; nullopt for the snapshot's own.
+    void revertToSnapshot(const std::string& name, std::optional<bool> paused,
+                          std::function<void(Result<void>)> done);
+    struct SnapshotDeletion {
+        bool children = false;     // its descendants too
+        bool childrenOnly = false; // only its descendants
+        bool metadataOnly = false; // the images keep the data
+    };
+    void deleteSnapshot(const std::string& name, SnapshotDeletion scope,
+                        std::function<void(Result<void>)> done);
+    // Undefine: the metadata of every snapshot goes (their data stays in the images).
+    Result<void> forgetAllSnapshots();
 
 private:
     // DomainModelHost: the model's news, on the bus and to the registry.
@@ -98,6 +118,14 @@ private:
     void ManagedSave(sdbus::Result<>&& result, Options options) override;
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
     void Save(sdbus::Result<>&& result, std::string path, Options options) override;
+    using SnapshotEntry = sdbus::Struct<sdbus::ObjectPath, std::string, std::string, std::string,
+                                        std::string, int64_t, bool>;
+    void CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                        Options options) override;
+    void ListSnapshots(sdbus::Result<std::vector<SnapshotEntry>>&& result,
+                       Options options) override;
+    void LookupSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std::string name,
+                        Options options) override;
     bool HasManagedSave() override { return m_model.hasManagedSave(); }
     std::string Name() override { return m_model.def().name; }
     std::string UUID() override { return uuidText(); }
@@ -151,11 +179,38 @@ private:
                          std::function<void(Result<void>)> done);
     // The InvalidState error for a call the domain's current state does not allow.
     Error wrongState() const;
+    // Snapshots (domain_object_snapshot.cpp).
+    void loadSnapshots();
+    void addSnapshotObject(const std::string& name);
+    void removeSnapshotObject(const std::string& name);
+    // The current snapshot moved from `before`: both objects announce it.
+    void currentSnapshotChanged(const std::string& before);
+    // InvalidState while another snapshot operation runs or the domain starts; else marks
+    // one as running (the operation clears it).
+    Result<void> beginSnapshotOperation();
+    // The snapshot a request makes of the domain as it is now, or why it cannot be taken.
+    Result<SnapshotDef> planSnapshot(const SnapshotRequest& request) const;
+    // `done` with the new snapshot's object path; `keep` false: no metadata (no-metadata).
+    void takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
+                      std::function<void(Result<std::string>)> done);
+    // The definition the snapshot was taken with becomes the domain's (persistent ones on
+    // disk first). Only while the domain is shut off.
+    void restoreSnapshotDefinition(const SnapshotDef& snapshot,
+                                   std::function<void(Result<void>)> done);
+    // Deletes names[index...] one after the other: data (unless metadataOnly), metadata.
+    void deleteSnapshotsFrom(std::vector<std::string> names, size_t index, bool metadataOnly,
+                             std::function<void(Result<void>)> done);
+    // One snapshot's metadata and object; its children and "current" move to its parent.
+    Result<void> forgetSnapshot(const std::string& name);
+    Error noSuchSnapshot(const std::string& name) const;
 
     Registry& m_registry;
     DomainModel m_model;
     // Every method: options, then polkit with the domain's details, then the action.
     service::MethodGate m_gate;
+    SnapshotSet m_snapshots;
+    std::map<std::string, std::unique_ptr<SnapshotObject>> m_snapshotObjects;
+    bool m_snapshotBusy = false;
     Lifetime m_lifetime;
 };
 

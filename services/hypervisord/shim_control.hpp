@@ -16,6 +16,7 @@ struct ShimLaunch {
     bool attach = false; // take over a QEMU that is still running
     int restoreFd = -1;  // >= 0: start QEMU from this saved state (the caller keeps the fd)
     bool paused = false; // leave the guest's vCPUs stopped once QEMU is up
+    std::string loadSnapshot = {}; // non-empty: start from this internal snapshot
 };
 
 // What a domain's model asks of the shims: launch one, know whether one (or its QEMU) is

@@ -115,6 +115,10 @@ Result<void> ShimSupervisor::launch(const std::string& uuidHex, const DomainXml&
     if (how.paused) {
         spawn.argv.emplace_back("--paused");
     }
+    if (!how.loadSnapshot.empty()) {
+        spawn.argv.emplace_back("--load-snapshot");
+        spawn.argv.emplace_back(how.loadSnapshot);
+    }
     auto pid = spawnProcess(spawn);
     if (!pid) {
         if (!attach) {

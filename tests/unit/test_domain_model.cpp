@@ -30,6 +30,7 @@ public:
         bool attach;
         bool restoring;
         bool paused;
+        std::string loadSnapshot;
     };
     struct Call {
         std::string uuidHex;
@@ -45,7 +46,8 @@ public:
 
     Result<void> launch(const std::string& uuidHex, const DomainXml& domain,
                         ShimLaunch how) override {
-        launches.push_back({uuidHex, domain.def.name, how.attach, how.restoreFd >= 0, how.paused});
+        launches.push_back({uuidHex, domain.def.name, how.attach, how.restoreFd >= 0, how.paused,
+                            how.loadSnapshot});
         return success();
     }
     bool present(const std::string&) const override { return shimPresent; }
@@ -365,6 +367,27 @@ TEST_F(DomainModelPausedStartTest, APausedStartAnswersOncePausedWithLibvirtsTwoE
     ASSERT_EQ(host.events.size(), 2u);
     EXPECT_EQ(host.events[0], (LifecycleEvent{2, 0})); // STARTED_BOOTED
     EXPECT_EQ(host.events[1], (LifecycleEvent{3, 0})); // SUSPENDED_PAUSED
+}
+
+// A revert of a shut-off domain to a snapshot taken while it ran: the shim starts QEMU from
+// the snapshot, and the start is answered once the guest runs, as any start.
+TEST_F(DomainModelPausedStartTest, AStartFromASnapshotHandsTheSnapshotToTheShim) {
+    auto& m = make(true);
+    std::optional<Result<void>> outcome;
+    m.start([&](Result<void> r) { outcome = std::move(r); },
+            StartOptions{.paused = false, .loadSnapshot = "before-upgrade"});
+    ASSERT_EQ(shims.launches.size(), 1u);
+    EXPECT_EQ(shims.launches[0].loadSnapshot, "before-upgrade");
+    EXPECT_FALSE(shims.launches[0].restoring);
+    m.onShimState({DomainState::Running, DomainReason::Booted});
+    ASSERT_TRUE(outcome && outcome->ok());
+    // The next plain start boots as usual.
+    m.destroy([](Result<void>) {});
+    m.onShimState({DomainState::Shutoff, DomainReason::Destroyed});
+    m.onShimGone(std::nullopt);
+    m.start([](Result<void>) {});
+    ASSERT_EQ(shims.launches.size(), 2u);
+    EXPECT_EQ(shims.launches[1].loadSnapshot, "");
 }
 
 TEST_F(DomainModelPausedStartTest, AnUnaskedPauseDuringStartDoesNotFinishIt) {

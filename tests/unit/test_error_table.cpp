@@ -45,6 +45,8 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::NoSuchNWFilter).virErrorDomain, 33);   // VIR_FROM_NWFILTER
     EXPECT_EQ(errorInfo(Code::NoSuchNWFilterBinding).virErrorNumber, 101);
     EXPECT_EQ(errorInfo(Code::NoDomainMetadata).virErrorNumber, 80); // VIR_ERR_NO_DOMAIN_METADATA
+    EXPECT_EQ(errorInfo(Code::NoSuchSnapshot).virErrorNumber, 72);   // VIR_ERR_NO_DOMAIN_SNAPSHOT
+    EXPECT_EQ(errorInfo(Code::NoSuchSnapshot).virErrorDomain, 35);   // VIR_FROM_DOMAIN_SNAPSHOT
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

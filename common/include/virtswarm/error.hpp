@@ -64,6 +64,9 @@ enum class Code {
     // A domain has no such <title>, <description> or <metadata> element (libvirt:
     // NO_DOMAIN_METADATA, which virsh desc and metadata expect when there is none).
     NoDomainMetadata,
+    // A domain has no snapshot of that name, or no current one (libvirt:
+    // NO_DOMAIN_SNAPSHOT).
+    NoSuchSnapshot,
     Internal,
 };
 

@@ -13,6 +13,8 @@ inline constexpr const char* kHypervisorRootPath = "/org/virtswarm/Hypervisor1";
 inline constexpr const char* kHypervisorManagerInterface = "org.virtswarm.Hypervisor1.Manager";
 inline constexpr const char* kDomainInterface = "org.virtswarm.Hypervisor1.Domain";
 inline constexpr const char* kDomainPathPrefix = "/org/virtswarm/Hypervisor1/domain/_";
+// A domain's snapshots: <domain path>/snapshot/<escapePathElement(name)>.
+inline constexpr const char* kSnapshotInterface = "org.virtswarm.Hypervisor1.Snapshot";
 
 // One bus name per shim: the prefix plus 'd' plus the domain's UUID in 32 hex digits
 // (a bus name element cannot start with a digit).

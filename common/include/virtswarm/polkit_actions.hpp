@@ -93,6 +93,13 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
      Details::Object},
     {names::kDomainInterface, "Save", "org.virtswarm.domain.hibernate", Details::Object},
+    // As libvirt: domain:snapshot to take, revert to and delete; domain:read to list.
+    {names::kDomainInterface, "CreateSnapshot", "org.virtswarm.domain.snapshot", Details::Object},
+    {names::kDomainInterface, "ListSnapshots", "org.virtswarm.domain.read", Details::Object},
+    {names::kDomainInterface, "LookupSnapshot", "org.virtswarm.domain.read", Details::Object},
+    {names::kSnapshotInterface, "GetXML", "org.virtswarm.domain.read", Details::Object},
+    {names::kSnapshotInterface, "Revert", "org.virtswarm.domain.snapshot", Details::Object},
+    {names::kSnapshotInterface, "Delete", "org.virtswarm.domain.snapshot", Details::Object},
     // As libvirt: domain:write (virDomainSetMemoryFlags, SetVcpusFlags, SetMetadata),
     // domain:read, domain:send-input and domain:inject-nmi.
     {names::kDomainInterface, "SetMemory", "org.virtswarm.domain.write", Details::Object},

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Internal snapshots, the Domain side: taking one (the shim's snapshot-save while the
+// guest runs, qemu-img on the images while it is shut off), reverting to one and deleting
+// them. The metadata is the domain's SnapshotSet; each snapshot is a SnapshotObject.
+// One snapshot operation runs at a time per domain.
+#include "domain_object.hpp"
+#include "domain_reply.hpp"
+#include "offline_snapshot.hpp"
+#include "registry.hpp"
+#include "snapshot_object.hpp"
+#include "virtswarm/log.hpp"
+#include "virtswarm/service/object_registry.hpp"
+#include "virtswarm/xml.hpp"
+
+#include <ctime>
+
+namespace virtswarm::hypervisor {
+namespace {
+
+// Saving a guest's memory into its image takes as long as writing it out.
+constexpr auto kSnapshotTimeout = std::chrono::minutes(10);
+constexpr auto kCreateSnapshot = domainAction("CreateSnapshot");
+
+// Two definitions are the same domain configuration if libxml2 prints them alike (the
+// snapshot keeps its copy reformatted).
+bool sameDefinition(const std::string& a, const std::string& b) {
+    auto docA = xml::Document::parse(a);
+    auto docB = xml::Document::parse(b);
+    return docA && docB && docA.value().serialize() == docB.value().serialize();
+}
+
+std::string stateName(DomainState state) {
+    return state == DomainState::Shutoff ? "shutoff" : std::string(toString(state));
+}
+
+} // namespace
+
+void DomainObject::loadSnapshots() {
+    m_snapshots.load();
+    for (const SnapshotDef* def : m_snapshots.all()) {
+        addSnapshotObject(def->name);
+    }
+}
+
+void DomainObject::addSnapshotObject(const std::string& name) {
+    auto object = std::make_unique<SnapshotObject>(m_registry, *this, name);
+    object->emitInterfacesAddedSignal();
+    m_snapshotObjects[name] = std::move(object);
+}
+
+void DomainObject::removeSnapshotObject(const std::string& name) {
+    auto it = m_snapshotObjects.find(name);
+    if (it != m_snapshotObjects.end()) {
+        service::announceRemoval(*it->second);
+        m_snapshotObjects.erase(it);
+    }
+}
+
+void DomainObject::currentSnapshotChanged(const std::string& before) {
+    for (const std::string& name : {before, m_snapshots.current()}) {
+        if (auto it = m_snapshotObjects.find(name); it != m_snapshotObjects.end()) {
+            it->second->announce({"Current"});
+        }
+    }
+}
+
+Result<void> DomainObject::beginSnapshotOperation() {
+    if (m_snapshotBusy) {
+        return Error(Code::InvalidState,
+                     "domain '" + def().name + "' has another snapshot operation in progress");
+    }
+    if (m_model.starting()) {
+        return Error(Code::InvalidState, "domain '" + def().name + "' is starting");
+    }
+    m_snapshotBusy = true;
+    return success();
+}
+
+void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
+                                  Options options) {
+    auto halt = boolOption(options, "halt", false);
+    auto noMetadata = boolOption(options, "no-metadata", false);
+    auto atomic = boolOption(options, "atomic", false);
+    auto validate = boolOption(options, "validate", false);
+    // The request is small: parsed (and bounded) before polkit is asked.
+    auto request = parseSnapshotRequest(xml);
+    m_gate.handle(
+        std::move(result),
+        service::firstError(checkOptions(options, {"halt", "no-metadata", "atomic", "validate"}),
+                            halt, noMetadata, atomic, validate,
+                            request ? success() : Result<void>(request.error())),
+        kCreateSnapshot,
+        [this, request = request ? request.value() : SnapshotRequest{}, halt = halt && halt.value(),
+         keep =
+             !(noMetadata && noMetadata.value())](const SharedResult<sdbus::ObjectPath>& shared) {
+            auto planned = planSnapshot(request);
+            if (!planned) {
+                fail(shared, planned.error());
+                return;
+            }
+            if (auto r = beginSnapshotOperation(); !r) {
+                fail(shared, r.error());
+                return;
+            }
+            takeSnapshot(std::move(planned.value()), halt, keep,
+                         [shared](Result<std::string> path) {
+                             if (!path) {
+                                 fail(shared, path.error());
+                                 return;
+                             }
+                             shared->returnResults(sdbus::ObjectPath(path.value()));
+                         });
+        });
+}
+
+Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request) const {
+    DomainState state = m_model.state();
+    if (state != DomainState::Running && state != DomainState::Paused &&
+        state != DomainState::Shutoff) {
+        return wrongState();
+    }
+    bool active = state != DomainState::Shutoff;
+    SnapshotDef snapshot;
+    snapshot.creationTime = static_cast<int64_t>(std::time(nullptr));
+    snapshot.name = request.name.empty() ? std::to_string(snapshot.creationTime) : request.name;
+    if (m_snapshots.find(snapshot.name) != nullptr) {
+        return Error(Code::InvalidState, "domain snapshot '" + snapshot.name + "' already exists");
+    }
+    snapshot.description = request.description;
+    snapshot.state = stateName(state);
+    snapshot.parent = m_snapshots.current();
+    snapshot.memory = active ? "internal" : "no";
+    if (request.memory && *request.memory != snapshot.memory) {
+        return Error(Code::ConfigUnsupported,
+                     active ? "an internal snapshot of a running domain includes its memory"
+                            : "the memory of a shut-off domain cannot be part of a snapshot");
+    }
+    auto disks = internalSnapshotDisks(def());
+    if (!disks) {
+        return disks.takeError();
+    }
+    if (active && disks.value().empty()) {
+        return Error(Code::ConfigUnsupported,
+                     "an internal snapshot with memory needs a writable qcow2 disk to hold it");
+    }
+    for (const auto& asked : request.disks) {
+        bool known = false;
+        for (const auto& disk : def().disks) {
+            known = known || disk.targetDev == asked.name;
+        }
+        if (!known) {
+            return Error(Code::InvalidXML, "no disk named '" + asked.name + "' in the domain");
+        }
+    }
+    for (const auto& disk : def().disks) {
+        bool covered = false;
+        for (const DiskDef* taken : disks.value()) {
+            covered = covered || taken == &disk;
+        }
+        for (const auto& asked : request.disks) {
+            if (asked.name == disk.targetDev && asked.snapshot == "no" && covered) {
+                return Error(Code::ConfigUnsupported,
+                             "internal snapshots cover every writable disk; disk '" +
+                                 disk.targetDev + "' cannot be left out");
+            }
+        }
+        snapshot.disks.push_back({disk.targetDev, covered ? "internal" : "no"});
+    }
+    snapshot.domainXml = m_model.domain().xml;
+    return snapshot;
+}
+
+void DomainObject::takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
+                                std::function<void(Result<std::string>)> done) {
+    auto guard = m_lifetime.guard();
+    std::string tag = snapshot.name;
+    auto taken = [this, guard, snapshot, halt, keep, done](Result<void> r) mutable {
+        if (!guard.alive()) {
+            done(Error(Code::NoSuchDomain, "domain removed"));
+            return;
+        }
+        m_snapshotBusy = false;
+        if (!r) {
+            done(r.takeError().prefix("cannot take snapshot '" + snapshot.name + "'"));
+            return;
+        }
+        std::string name = snapshot.name;
+        std::string path = snapshotObjectPath(getObjectPath(), name);
+        if (keep) {
+            std::string before = m_snapshots.current();
+            if (auto stored = m_snapshots.put(std::move(snapshot)); !stored) {
+                done(stored.takeError().prefix("snapshot '" + name + "' was taken, but"));
+                return;
+            }
+            addSnapshotObject(name);
+            if (auto current = m_snapshots.setCurrent(name); !current) {
+                log::error("cannot mark snapshot '" + name +
+                           "' current: " + current.error().message());
+            }
+            currentSnapshotChanged(before);
+        }
+        log::info("domain '" + def().name + "': snapshot '" + name + "' taken");
+        if (!halt || !active()) {
+            done(path);
+            return;
+        }
+        m_model.destroy([done, path](Result<void> stopped) {
+            done(stopped ? Result<std::string>(path) : Result<std::string>(stopped.takeError()));
+        });
+    };
+    if (active()) {
+        m_registry.shims().callVoid(uuidHex(), "SnapshotSave", kSnapshotTimeout, std::move(taken),
+                                    tag, Options{});
+        return;
+    }
+    runOfflineSnapshot(m_registry.loop(), m_model.domain(), OfflineSnapshotOp::Create, tag,
+                       std::move(taken));
+}
+
+void DomainObject::ListSnapshots(sdbus::Result<std::vector<SnapshotEntry>>&& result,
+                                 Options options) {
+    m_gate.handle(std::move(result), checkOptions(options, {}), domainAction("ListSnapshots"),
+                  [this](const SharedResult<std::vector<SnapshotEntry>>& shared) {
+                      std::vector<SnapshotEntry> out;
+                      for (const SnapshotDef* s : m_snapshots.all()) {
+                          out.emplace_back(
+                              sdbus::ObjectPath(snapshotObjectPath(getObjectPath(), s->name)),
+                              s->name, s->parent, s->state, s->memory, s->creationTime,
+                              s->name == m_snapshots.current());
+                      }
+                      shared->returnResults(out);
+                  });
+}
+
+void DomainObject::LookupSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std::string name,
+                                  Options options) {
+    m_gate.handle(std::move(result), checkOptions(options, {}), domainAction("LookupSnapshot"),
+                  [this, name](const SharedResult<sdbus::ObjectPath>& shared) {
+                      if (m_snapshots.find(name) == nullptr) {
+                          fail(shared, noSuchSnapshot(name));
+                          return;
+                      }
+                      shared->returnResults(
+                          sdbus::ObjectPath(snapshotObjectPath(getObjectPath(), name)));
+                  });
+}
+
+Error DomainObject::noSuchSnapshot(const std::string& name) const {
+    return Error(Code::NoSuchSnapshot,
+                 "no domain snapshot with matching name '" + name + "' in '" + def().name + "'");
+}
+
+Result<std::string> DomainObject::snapshotXml(const std::string& name, bool secure) const {
+    const SnapshotDef* snapshot = m_snapshots.find(name);
+    if (snapshot == nullptr) {
+        return noSuchSnapshot(name);
+    }
+    return formatSnapshotDef(*snapshot,
+                             secure ? snapshot->domainXml : withoutSecrets(snapshot->domainXml));
+}
+
+void DomainObject::revertToSnapshot(const std::string& name, std::optional<bool> paused,
+                                    std::function<void(Result<void>)> done) {
+    const SnapshotDef* found = m_snapshots.find(name);
+    if (found == nullptr) {
+        done(noSuchSnapshot(name));
+        return;
+    }
+    if (auto r = beginSnapshotOperation(); !r) {
+        done(r);
+        return;
+    }
+    SnapshotDef snapshot = *found;
+    auto guard = m_lifetime.guard();
+    auto finish = [this, guard, name, done](Result<void> r) {
+        if (!guard.alive()) {
+            done(Error(Code::NoSuchDomain, "domain removed"));
+            return;
+        }
+        m_snapshotBusy = false;
+        if (r) {
+            std::string before = m_snapshots.current();
+            if (auto current = m_snapshots.setCurrent(name); !current) {
+                log::error("cannot mark snapshot '" + name +
+                           "' current: " + current.error().message());
+            }
+            currentSnapshotChanged(before);
+            log::info("domain '" + def().name + "' reverted to snapshot '" + name + "'");
+        }
+        done(r ? success() : Result<void>(r.takeError().prefix("revert to '" + name + "'")));
+    };
+    // The state the guest was saved in will be the guest's: a managed save of a later
+    // state is obsolete.
+    if (auto r = m_model.removeManagedSave(); !r) {
+        finish(r);
+        return;
+    }
+    bool withMemory = snapshot.state != "shutoff";
+    bool sameConfig = sameDefinition(snapshot.domainXml, m_model.domain().xml);
+    if (withMemory && active() && sameConfig) {
+        bool stayPaused = paused.value_or(snapshot.state == "paused");
+        m_registry.shims().callVoid(uuidHex(), "SnapshotLoad", kSnapshotTimeout, std::move(finish),
+                                    name, Options{{"paused", sdbus::Variant(stayPaused)}});
+        return;
+    }
+    // Otherwise the domain stops, takes the snapshot's definition and disks, and starts
+    // from its memory if it has any (or if asked to run).
+    auto restart = [this, guard, snapshot, paused, withMemory, finish](Result<void> r) {
+        if (!guard.alive() || !r) {
+            finish(r);
+            return;
+        }
+        restoreSnapshotDefinition(
+            snapshot, [this, guard, snapshot, paused, withMemory, finish](Result<void> restored) {
+                if (!guard.alive() || !restored) {
+                    finish(restored);
+                    return;
+                }
+                auto startAfter = [this, guard, snapshot, paused, withMemory,
+                                   finish](Result<void> applied) {
+                    if (!guard.alive() || !applied || (!withMemory && !paused)) {
+                        finish(applied);
+                        return;
+                    }
+                    StartOptions how;
+                    how.paused = paused.value_or(snapshot.state == "paused");
+                    if (withMemory) {
+                        how.loadSnapshot = snapshot.name;
+                    }
+                    m_model.start(finish, how);
+                };
+                if (withMemory) {
+                    startAfter(success()); // -loadvm brings the disks back with the memory
+                    return;
+                }
+                runOfflineSnapshot(m_registry.loop(), m_model.domain(), OfflineSnapshotOp::Apply,
+                                   snapshot.name, startAfter);
+            });
+    };
+    if (active()) {
+        m_model.destroy(restart);
+        return;
+    }
+    restart(success());
+}
+
+void DomainObject::restoreSnapshotDefinition(const SnapshotDef& snapshot,
+                                             std::function<void(Result<void>)> done) {
+    if (sameDefinition(snapshot.domainXml, m_model.domain().xml)) {
+        done(success());
+        return;
+    }
+    auto parsed = parseDomainXml(snapshot.domainXml);
+    if (!parsed) {
+        done(parsed.takeError().prefix("the snapshot's definition"));
+        return;
+    }
+    DomainXml domain = std::move(parsed.value());
+    domain.definer = m_model.domain().definer;
+    if (!m_model.persistent()) {
+        m_model.redefine(std::move(domain));
+        done(success());
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_registry.store().save(domain, [this, guard, domain, done](Result<void> saved) {
+        if (saved && guard.alive()) {
+            m_model.redefine(domain);
+        }
+        done(saved);
+    });
+}
+
+void DomainObject::deleteSnapshot(const std::string& name, SnapshotDeletion scope,
+                                  std::function<void(Result<void>)> done) {
+    const SnapshotDef* found = m_snapshots.find(name);
+    if (found == nullptr) {
+        done(noSuchSnapshot(name));
+        return;
+    }
+    if (m_model.state() != DomainState::Shutoff && m_model.state() != DomainState::Running &&
+        m_model.state() != DomainState::Paused) {
+        done(wrongState());
+        return;
+    }
+    if (auto r = beginSnapshotOperation(); !r) {
+        done(r);
+        return;
+    }
+    std::vector<std::string> doomed = m_snapshots.subtree(name); // children first
+    if (!scope.children && !scope.childrenOnly) {
+        doomed = {name};
+    } else if (scope.childrenOnly) {
+        doomed.pop_back(); // the snapshot itself is last
+    }
+    auto guard = m_lifetime.guard();
+    deleteSnapshotsFrom(std::move(doomed), 0, scope.metadataOnly,
+                        [this, guard, name, scope, done](Result<void> r) {
+                            if (!guard.alive()) {
+                                done(Error(Code::NoSuchDomain, "domain removed"));
+                                return;
+                            }
+                            m_snapshotBusy = false;
+                            done(r);
+                        });
+}
+
+void DomainObject::deleteSnapshotsFrom(std::vector<std::string> names, size_t index,
+                                       bool metadataOnly, std::function<void(Result<void>)> done) {
+    if (index == names.size()) {
+        done(success());
+        return;
+    }
+    std::string name = names[index];
+    auto guard = m_lifetime.guard();
+    auto forget = [this, guard, names, index, metadataOnly, done](Result<void> r) {
+        if (!guard.alive()) {
+            done(Error(Code::NoSuchDomain, "domain removed"));
+            return;
+        }
+        if (!r) {
+            done(r.takeError().prefix("cannot delete snapshot '" + names[index] + "'"));
+            return;
+        }
+        if (auto removed = forgetSnapshot(names[index]); !removed) {
+            done(removed);
+            return;
+        }
+        deleteSnapshotsFrom(names, index + 1, metadataOnly, done);
+    };
+    if (metadataOnly) {
+        forget(success());
+    } else if (active()) {
+        m_registry.shims().callVoid(uuidHex(), "SnapshotDelete", kSnapshotTimeout,
+                                    std::move(forget), name, Options{});
+    } else {
+        runOfflineSnapshot(m_registry.loop(), m_model.domain(), OfflineSnapshotOp::Delete, name,
+                           std::move(forget));
+    }
+}
+
+Result<void> DomainObject::forgetSnapshot(const std::string& name) {
+    const SnapshotDef* snapshot = m_snapshots.find(name);
+    if (snapshot == nullptr) {
+        return success();
+    }
+    std::string parent = snapshot->parent;
+    // Its children (if any are left) move up to its parent, and so does "current".
+    for (const std::string& child : m_snapshots.children(name)) {
+        SnapshotDef moved = *m_snapshots.find(child);
+        moved.parent = parent;
+        if (auto r = m_snapshots.put(std::move(moved)); !r) {
+            return r;
+        }
+        if (auto it = m_snapshotObjects.find(child); it != m_snapshotObjects.end()) {
+            it->second->announce({"Parent"});
+        }
+    }
+    std::string before = m_snapshots.current();
+    if (before == name) {
+        if (auto r = m_snapshots.setCurrent(parent); !r) {
+            return r;
+        }
+    }
+    if (auto r = m_snapshots.remove(name); !r) {
+        return r;
+    }
+    removeSnapshotObject(name);
+    currentSnapshotChanged(before);
+    return success();
+}
+
+Result<void> DomainObject::forgetAllSnapshots() {
+    for (const SnapshotDef* def : m_snapshots.all()) {
+        removeSnapshotObject(def->name);
+    }
+    return m_snapshots.removeAll();
+}
+
+} // namespace virtswarm::hypervisor

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Internal snapshots of a running guest: QEMU's snapshot-save, snapshot-load and
+// snapshot-delete jobs, which write, load and drop the guest's memory and every writable
+// disk's state inside the qcow2 images under one tag. The jobs run in QEMU's main loop
+// while the monitor keeps answering, so a long save never blocks the shim's other calls.
+// What a snapshot is and which exist is the registry's (snapshot metadata); the shim only
+// carries the operation out.
+#include "machine.hpp"
+#include "virtswarm/log.hpp"
+
+namespace virtswarm::shim {
+namespace {
+
+constexpr auto kJobPoll = std::chrono::milliseconds(100);
+// Every job command is answered at once; the job itself may run for minutes.
+constexpr const char* kJobId = "virtswarm-snapshot";
+
+// The block nodes an internal snapshot covers: every image the guest can write (a cdrom
+// or a read-only disk has nothing to roll back). QEMU's own rule is that every one of them
+// must be able to hold internal snapshots, which only qcow2 can.
+Result<std::vector<std::string>> snapshotNodes(const nlohmann::json& blocks) {
+    std::vector<std::string> nodes;
+    if (!blocks.is_array()) {
+        return Error(Code::OperationFailed, "QEMU's query-block answer is not a list");
+    }
+    for (const auto& block : blocks) {
+        if (!block.is_object() || !block.contains("inserted") || !block["inserted"].is_object()) {
+            continue;
+        }
+        const auto& inserted = block["inserted"];
+        if (inserted.value("ro", false)) {
+            continue;
+        }
+        std::string device = block.value("device", block.value("qdev", std::string("?")));
+        if (inserted.value("drv", "") != "qcow2") {
+            return Error(Code::ConfigUnsupported,
+                         "internal snapshot for disk '" + device +
+                             "' unsupported for storage type " +
+                             inserted.value("drv", std::string("unknown")) +
+                             " (every writable disk must be qcow2)");
+        }
+        std::string node = inserted.value("node-name", "");
+        if (node.empty()) {
+            return Error(Code::OperationFailed, "QEMU names no block node for '" + device + "'");
+        }
+        nodes.push_back(node);
+    }
+    if (nodes.empty()) {
+        return Error(Code::ConfigUnsupported,
+                     "an internal snapshot with memory needs a writable qcow2 disk to hold it");
+    }
+    return nodes;
+}
+
+} // namespace
+
+Result<void> Machine::checkSnapshotName(const std::string& name) {
+    if (name.empty() || name.size() > kMaxSnapshotName) {
+        return Error(Code::InvalidArgs,
+                     "a snapshot name is 1 to " + std::to_string(kMaxSnapshotName) + " bytes long");
+    }
+    return success();
+}
+
+void Machine::snapshotSave(const std::string& name, Done done) {
+    runSnapshotJob("snapshot-save", name, false, std::move(done));
+}
+
+void Machine::snapshotDelete(const std::string& name, Done done) {
+    runSnapshotJob("snapshot-delete", name, false, std::move(done));
+}
+
+void Machine::snapshotLoad(const std::string& name, bool paused, Done done) {
+    runSnapshotJob("snapshot-load", name, paused, std::move(done));
+}
+
+void Machine::runSnapshotJob(const std::string& command, const std::string& name, bool paused,
+                             Done done) {
+    if (auto r = checkSnapshotName(name); !r) {
+        done(r);
+        return;
+    }
+    if (!inPhase({MachinePhase::Running, MachinePhase::Paused})) {
+        done(Error(Code::InvalidState, "domain is not running"));
+        return;
+    }
+    if (m_snapshotJob) {
+        done(Error(Code::InvalidState, "another snapshot operation is in progress"));
+        return;
+    }
+    m_snapshotJob = true;
+    auto guard = m_lifetime.guard();
+    auto finish = [this, guard, command, done](Result<void> r) {
+        if (guard.alive()) {
+            m_snapshotJob = false;
+        }
+        if (!r) {
+            log::error(command + " failed: " + r.error().message());
+        }
+        done(std::move(r));
+    };
+    m_qmp.execute(
+        "query-block", nlohmann::json::object(),
+        [this, guard, command, name, paused, finish](Result<nlohmann::json> blocks) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!blocks) {
+                finish(blocks.takeError());
+                return;
+            }
+            auto nodes = snapshotNodes(blocks.value());
+            if (!nodes) {
+                finish(nodes.takeError());
+                return;
+            }
+            nlohmann::json args{{"job-id", kJobId}, {"tag", name}, {"devices", nodes.value()}};
+            if (command != "snapshot-delete") {
+                args["vmstate"] = nodes.value().front();
+            }
+            // A load resumes the guest if it ran before; stopped first, it stays as the
+            // caller wants it (the snapshot's state, or the revert's override).
+            auto begin = [this, guard, command, args, paused, finish] {
+                m_qmp.execute(command, args,
+                              [this, guard, command, paused, finish](Result<nlohmann::json> r) {
+                                  if (!guard.alive()) {
+                                      return;
+                                  }
+                                  if (!r) {
+                                      finish(r.takeError());
+                                      return;
+                                  }
+                                  awaitSnapshotJob([this, guard, command, paused,
+                                                    finish](Result<void> ended) {
+                                      if (!guard.alive() || !ended || command != "snapshot-load") {
+                                          finish(std::move(ended));
+                                          return;
+                                      }
+                                      settleAfterLoad(paused, finish);
+                                  });
+                              });
+            };
+            if (command != "snapshot-load") {
+                begin();
+                return;
+            }
+            m_qmp.execute("stop", nlohmann::json::object(),
+                          [guard, begin, finish](Result<nlohmann::json> r) {
+                              if (!guard.alive()) {
+                                  return;
+                              }
+                              if (!r) {
+                                  finish(r.takeError());
+                                  return;
+                              }
+                              begin();
+                          });
+        });
+}
+
+void Machine::awaitSnapshotJob(Done done) {
+    auto guard = m_lifetime.guard();
+    m_qmp.execute(
+        "query-jobs", nlohmann::json::object(), [this, guard, done](Result<nlohmann::json> r) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!r) {
+                done(r.takeError());
+                return;
+            }
+            const nlohmann::json* job = nullptr;
+            if (r.value().is_array()) {
+                for (const auto& j : r.value()) {
+                    if (j.is_object() && j.value("id", "") == kJobId) {
+                        job = &j;
+                    }
+                }
+            }
+            if (job == nullptr) {
+                done(Error(Code::OperationFailed, "QEMU lost the snapshot job"));
+                return;
+            }
+            if (job->value("status", "") != "concluded") {
+                m_snapshotPoll = m_loop.addTimer(kJobPoll, [this, guard, done] {
+                    if (guard.alive()) {
+                        awaitSnapshotJob(done);
+                    }
+                });
+                return;
+            }
+            std::optional<Error> failed;
+            if (job->contains("error")) {
+                failed = Error(Code::OperationFailed,
+                               "QEMU: " + job->value("error", std::string("failed")));
+            }
+            m_qmp.execute("job-dismiss", {{"id", kJobId}}, [done, failed](Result<nlohmann::json>) {
+                done(failed ? Result<void>(*failed) : success());
+            });
+        });
+}
+
+void Machine::settleAfterLoad(bool paused, Done done) {
+    if (paused) {
+        done(success());
+        return;
+    }
+    simpleCommand("cont", std::move(done));
+}
+
+void Machine::addLoadSnapshot(std::vector<std::string>& argv) const {
+    if (!m_loadSnapshot.empty()) {
+        argv.insert(argv.end(), {"-loadvm", m_loadSnapshot});
+    }
+}
+
+} // namespace virtswarm::shim
