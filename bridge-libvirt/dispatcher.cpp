@@ -14,6 +14,7 @@ Dispatcher::Dispatcher(Services& services)
                        domainQueryProcedures(),
                        domainLifecycleProcedures(),
                        domainSaveProcedures(),
+                       domainSnapshotProcedures(),
                        domainStatsProcedures(),
                        domainAccountingProcedures(),
                        domainDeviceProcedures(),

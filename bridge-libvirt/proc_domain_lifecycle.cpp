@@ -67,9 +67,10 @@ const Action* actionFor(int32_t procedure) {
 
 // libvirt's flags that pick how a shutdown or reboot is asked of the guest
 // (virDomainShutdownFlagValues, virDomainRebootFlagValues: the same bits), and
-// VIR_DOMAIN_UNDEFINE_NVRAM, _KEEP_NVRAM and _KEEP_TPM.
+// VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, _NVRAM, _KEEP_NVRAM and _KEEP_TPM.
 constexpr uint32_t kPowerAcpiButton = 1;
 constexpr uint32_t kPowerGuestAgent = 2;
+constexpr uint32_t kUndefineSnapshotsMetadata = 2;
 constexpr uint32_t kUndefineNvram = 4;
 constexpr uint32_t kUndefineKeepNvram = 8;
 constexpr uint32_t kUndefineKeepTpm = 64;
@@ -97,7 +98,8 @@ Result<Options> optionsForFlags(int32_t procedure, uint32_t flags) {
     if (procedure == proto::DomainUndefineFlags) {
         for (auto [bit, option] :
              {std::pair{kUndefineKeepTpm, "keep-tpm"}, std::pair{kUndefineNvram, "nvram"},
-              std::pair{kUndefineKeepNvram, "keep-nvram"}}) {
+              std::pair{kUndefineKeepNvram, "keep-nvram"},
+              std::pair{kUndefineSnapshotsMetadata, "snapshots-metadata"}}) {
             if ((flags & bit) != 0) {
                 options[option] = sdbus::Variant(true);
             }

@@ -33,7 +33,6 @@ bool hasFlagsArgument(int32_t procedure) {
     switch (procedure) {
     case proto::DomainGetState:
     case proto::DomainHasManagedSaveImage:
-    case proto::DomainSnapshotNum:
     case proto::DomainGetMessages:
         return true;
     default:
@@ -63,9 +62,6 @@ void answerFromCache(const CallPtr& call, const CachedDomain& d) {
     case proto::DomainHasManagedSaveImage:
         w.i32(d.hasManagedSave ? 1 : 0);
         break;
-    case proto::DomainSnapshotNum:
-        w.i32(0);
-        break;
     case proto::DomainGetSecurityLabel:
         writeCharArray(w, ""); // no security driver: empty label, not enforcing
         w.i32(0);
@@ -90,22 +86,6 @@ void domainFromCache(Services& services, const CallPtr& call, xdr::Reader& args)
         return;
     }
     withDomain(services, call, dom, [call](const CachedDomain& d) { answerFromCache(call, d); });
-}
-
-void listAllSnapshots(Services& services, const CallPtr& call, xdr::Reader& args) {
-    RemoteDomain dom = readDomain(args);
-    int32_t needResults = args.i32();
-    (void)args.u32(); // flags
-    if (!argsDone(call, args)) {
-        return;
-    }
-    (void)needResults;
-    withDomain(services, call, dom, [call](const CachedDomain&) {
-        xdr::Writer w;
-        w.u32(0); // no snapshots
-        w.i32(0);
-        call->reply(w);
-    });
 }
 
 // virDomainInterfaceAddresses. Only VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT (1) is
@@ -166,8 +146,6 @@ constexpr Procedure kProcedures[] = {
     {proto::DomainGetMaxVcpus, "virDomainGetMaxVcpus", Access::Read, domainFromCache},
     {proto::DomainHasManagedSaveImage, "virDomainHasManagedSaveImage", Access::Read,
      domainFromCache},
-    {proto::DomainSnapshotNum, "virDomainSnapshotNum", Access::Read, domainFromCache},
-    {proto::DomainListAllSnapshots, "virDomainListAllSnapshots", Access::Read, listAllSnapshots},
     {proto::DomainGetSecurityLabel, "virDomainGetSecurityLabel", Access::Read, domainFromCache},
     {proto::DomainGetMessages, "virDomainGetMessages", Access::Read, domainFromCache},
     {proto::DomainInterfaceAddresses, "virDomainInterfaceAddresses", Access::Write,

@@ -73,6 +73,7 @@ std::span<const Procedure> nodeProcedures();
 std::span<const Procedure> domainQueryProcedures();
 std::span<const Procedure> domainLifecycleProcedures();
 std::span<const Procedure> domainSaveProcedures();
+std::span<const Procedure> domainSnapshotProcedures();
 std::span<const Procedure> eventProcedures();
 std::span<const Procedure> domainStatsProcedures();
 std::span<const Procedure> domainAccountingProcedures();

@@ -137,6 +137,48 @@ void RegistryClient::saveImageDefineXml(const std::string& file, const std::stri
         std::move(done));
 }
 
+void RegistryClient::createSnapshot(const std::string& path, const std::string& xml,
+                                    const Options& options, Then<std::string> done) {
+    ownService.callReturning<sdbus::ObjectPath>(
+        path, DomainKind::kBus.interface, "CreateSnapshot", kSaveTimeout,
+        [&xml, &options](sdbus::MethodCall& m) { m << xml << options; },
+        [done = std::move(done)](Result<sdbus::ObjectPath> r) { done(pathResult(std::move(r))); });
+}
+
+void RegistryClient::listSnapshots(const std::string& path, Then<std::vector<SnapshotInfo>> done) {
+    using Entry = sdbus::Struct<sdbus::ObjectPath, std::string, std::string, std::string,
+                                std::string, int64_t, bool>;
+    ownService.callReturning<std::vector<Entry>>(
+        path, DomainKind::kBus.interface, "ListSnapshots", kCallTimeout,
+        [](sdbus::MethodCall& m) { m << Options{}; },
+        [done = std::move(done)](Result<std::vector<Entry>> r) {
+            if (!r) {
+                done(r.takeError());
+                return;
+            }
+            std::vector<SnapshotInfo> out;
+            for (const auto& e : r.value()) {
+                out.push_back(SnapshotInfo{std::string(e.get<0>()), e.get<1>(), e.get<2>(),
+                                           e.get<3>(), e.get<4>(), e.get<5>(), e.get<6>()});
+            }
+            done(std::move(out));
+        });
+}
+
+void RegistryClient::snapshotXml(const std::string& snapshotPath, const Options& options,
+                                 Then<std::string> done) {
+    ownService.callReturning<std::string>(
+        snapshotPath, names::kSnapshotInterface, "GetXML", kCallTimeout,
+        [&options](sdbus::MethodCall& m) { m << options; }, std::move(done));
+}
+
+void RegistryClient::snapshotAction(const std::string& snapshotPath, const std::string& method,
+                                    const Options& options, Done done) {
+    ownService.callVoid(
+        snapshotPath, names::kSnapshotInterface, method, kSaveTimeout,
+        [&options](sdbus::MethodCall& m) { m << options; }, std::move(done));
+}
+
 void RegistryClient::getStats(const std::string& path, Then<PropertyMap> done) {
     call<PropertyMap>(
         path, "GetStats", kCallTimeout, [](sdbus::MethodCall& m) { m << Options{}; },

@@ -3,6 +3,7 @@
 
 #include "domain_cache.hpp"
 #include "object_client.hpp"
+#include "snapshot_list.hpp"
 
 #include <chrono>
 #include <functional>
@@ -75,6 +76,17 @@ public:
     void saveImageGetXml(const std::string& file, const Options& options, Then<std::string> done);
     void saveImageDefineXml(const std::string& file, const std::string& xml, const Options& options,
                             Done done);
+
+    // Snapshots: Domain.CreateSnapshot (the new object's path), Domain.ListSnapshots, and
+    // the Snapshot object's GetXML, Revert and Delete. Taking or loading a guest's memory
+    // may take as long as a save.
+    void createSnapshot(const std::string& path, const std::string& xml, const Options& options,
+                        Then<std::string> done);
+    void listSnapshots(const std::string& path, Then<std::vector<SnapshotInfo>> done);
+    void snapshotXml(const std::string& snapshotPath, const Options& options,
+                     Then<std::string> done);
+    void snapshotAction(const std::string& snapshotPath, const std::string& method,
+                        const Options& options, Done done);
 
     // Any other Domain method without a result (SetMemory, SetVcpus, SendKey, InjectNMI,
     // SetMetadata): `fill` writes its arguments, options included.

@@ -76,13 +76,13 @@ def guest_files() -> tuple[str, str]:
 
 def domain_xml(name: str, uuid: Optional[str] = None, serial: Optional[str] = None,
                memory_mib: int = 128, extra_devices: str = "", marker: str = "",
-               vcpus: int = 1, ticks: bool = False) -> str:
+               vcpus: int = 1, ticks: bool = False, disk: bool = False) -> str:
     kernel, initrd = guest_files()
     uuid_el = f"<uuid>{uuid}</uuid>" if uuid else ""
     serial_el = (f"<serial type='file'><source path='{serial}'/></serial>" if serial
                  else "<serial type='pty'/>")
     cmdline = ("console=ttyS0 panic=-1" + (f" virtswarm.marker={marker}" if marker else "") +
-               (" virtswarm.ticks" if ticks else ""))
+               (" virtswarm.ticks" if ticks else "") + (" virtswarm.disk" if disk else ""))
     return f"""<domain type='qemu'>
   <name>{name}</name>
   {uuid_el}

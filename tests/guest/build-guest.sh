@@ -17,7 +17,11 @@
 #   - with virtswarm.ping=<ip>[,<ip>...] on the cmdline, "VIRTSWARM-PING <ip> ok|fail"
 #     for each address after that;
 #   - with virtswarm.ticks on the cmdline, "VIRTSWARM-TICK <n>" every second from n=0 on,
-#     so a test can tell a guest that continued (save/restore) from one that rebooted.
+#     so a test can tell a guest that continued (save/restore) from one that rebooted;
+#   - with virtswarm.disk on the cmdline, once /dev/vda is there: "VIRTSWARM-DISK <the
+#     first line on the disk>", then every second "disk-tick <n>" written to the disk's
+#     first sector (synced) and "VIRTSWARM-DISK-WROTE <n>" printed, n=0 on (snapshot tests
+#     tell a disk's content, and a guest's memory, from before and after a revert).
 #
 # Boot it under TCG with >= 128 MiB (64 MiB triple-faults, and /dev/kvm on CI
 # machines cannot boot stock kernels), e.g.:
@@ -292,6 +296,24 @@ done
 (
     for m in $(cat /lib/modules/virtio.order); do
         insmod "/lib/modules/$m.ko" 2>/dev/null
+    done
+    for arg in $(cat /proc/cmdline); do
+        [ "$arg" = virtswarm.disk ] || continue
+        i=0
+        while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        if [ ! -b /dev/vda ]; then
+            echo "VIRTSWARM-DISK-NONE"
+            continue
+        fi
+        echo "VIRTSWARM-DISK $(head -c 64 /dev/vda | tr -d '\000' | head -n 1)"
+        ( n=0
+          while :; do
+              printf 'disk-tick %d\n' $n | dd of=/dev/vda bs=512 count=1 conv=sync 2>/dev/null
+              sync
+              echo "VIRTSWARM-DISK-WROTE $n"
+              n=$((n + 1))
+              sleep 1
+          done ) &
     done
     ip link set lo up
     # virtio_net probes asynchronously after insmod returns.

@@ -1,0 +1,383 @@
+"""End to end: internal snapshots of real QEMU guests whose disk is a qcow2 image. The test
+guest writes "disk-tick <n>" to its disk's first sector every second and prints each
+number (VIRTSWARM-DISK-WROTE), and prints what it found on the disk at boot
+(VIRTSWARM-DISK ...): so a revert is seen to bring back both the guest's memory (its
+count goes back) and its disk (what the next boot finds). Snapshots are taken through
+D-Bus and through virsh, and survive a shim and a registry killed in between."""
+
+import os
+import re
+import subprocess
+
+import dbus
+
+import bridgeclient as bc
+import vsclient as vc
+import vsharness as h
+
+ERR = "org.virtswarm.Error."
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+WROTE = re.compile(r"^VIRTSWARM-DISK-WROTE (\d+)\r?$", re.M)
+FOUND = re.compile(r"^VIRTSWARM-DISK (.*?)\r?$", re.M)
+
+
+def scratch(name):
+    d = os.path.join(h.env("VS_TEST_ROOT"), "snapshots")
+    os.makedirs(d, exist_ok=True)
+    return os.path.join(d, name)
+
+
+def serial_log(name):
+    return scratch(f"{name}.serial")
+
+
+def console(name):
+    try:
+        with open(serial_log(name), errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wrote(name):
+    return [int(n) for n in WROTE.findall(console(name))]
+
+
+def wait_wrote(name, at_least, after=0):
+    """Waits until the console, from offset `after`, shows a write numbered >= at_least."""
+    h.wait_until(lambda: any(int(n) >= at_least for n in WROTE.findall(console(name)[after:])),
+                 vc.TIMEOUT, 0.2, f"{name} to write disk-tick {at_least}")
+
+
+def found_at_boot(name):
+    h.wait_until(lambda: FOUND.search(console(name)), vc.TIMEOUT, 0.2, f"{name} to read its disk")
+    return FOUND.search(console(name)).group(1).strip()
+
+
+def image(name, fmt="qcow2"):
+    path = scratch(f"{name}.{fmt}")
+    subprocess.run(["qemu-img", "create", "-q", "-f", fmt, path, "16M"], check=True)
+    return path
+
+
+def disk_xml(path, fmt="qcow2"):
+    return (f"<disk type='file' device='disk'><driver name='qemu' type='{fmt}'/>"
+            f"<source file='{path}'/><target dev='vda' bus='virtio'/></disk>")
+
+
+def define_guest(name, fmt="qcow2"):
+    xml = vc.domain_xml(name, serial=serial_log(name), disk=True,
+                        extra_devices=disk_xml(image(name, fmt), fmt))
+    return vc.define(xml)
+
+
+def opts(**kw):
+    return dbus.Dictionary(kw, signature="sv")
+
+
+def snapshot_obj(path):
+    return dbus.Interface(vc.bus().get_object(vc.BUS_NAME, path),
+                          "org.virtswarm.Hypervisor1.Snapshot")
+
+
+def snapshot_prop(path, name):
+    props = dbus.Interface(vc.bus().get_object(vc.BUS_NAME, path),
+                           "org.freedesktop.DBus.Properties")
+    return props.Get("org.virtswarm.Hypervisor1.Snapshot", name)
+
+
+def listing(path):
+    return {str(e[1]): (str(e[2]), str(e[3]), bool(e[6]))
+            for e in vc.domain(path).ListSnapshots(vc.no_options(), timeout=vc.TIMEOUT)}
+
+
+def images_tags(path_of_image):
+    out = subprocess.run(["qemu-img", "snapshot", "-U", "-l", path_of_image],
+                         capture_output=True, text=True, check=True).stdout
+    return out
+
+
+def kill_shim(path):
+    shim = "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
+    pid = int(h.bus_daemon().GetConnectionUnixProcessID(shim))
+    os.kill(pid, 9)
+    h.wait_until(lambda: h.name_owner(shim) not in (None, "") and
+                 int(h.bus_daemon().GetConnectionUnixProcessID(shim)) != pid,
+                 vc.TIMEOUT, 0.1, "a new shim to take the guest over")
+
+
+def test_a_snapshot_with_memory_brings_the_guest_back_after_shim_and_registry_restarts():
+    name = vc.unique("snapmem")
+    path = define_guest(name)
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    wait_wrote(name, 3)
+
+    snap = str(vc.domain(path).CreateSnapshot(
+        "<domainsnapshot><name>s1</name><description>three ticks in</description>"
+        "</domainsnapshot>", vc.no_options(), timeout=vc.TIMEOUT))
+    at_snapshot = wrote(name)[-1]
+    assert vc.state(path)[0] == "running"  # the guest goes on once its state is saved
+    assert str(snapshot_prop(snap, "Name")) == "s1"
+    assert str(snapshot_prop(snap, "State")) == "running"
+    assert str(snapshot_prop(snap, "Memory")) == "internal"
+    assert bool(snapshot_prop(snap, "Current"))
+    assert listing(path) == {"s1": ("", "running", True)}
+    xml = str(snapshot_obj(snap).GetXML(vc.no_options(), timeout=vc.TIMEOUT))
+    assert "<name>s1</name>" in xml and "<state>running</state>" in xml
+    assert "<memory snapshot='internal'/>" in xml and f"<name>{name}</name>" in xml
+    assert "s1" in images_tags(scratch(f"{name}.qcow2"))  # inside the image, as libvirt's
+
+    # The guest moves on; its shim and then the registry die in between.
+    wait_wrote(name, at_snapshot + 4)
+    kill_shim(path)
+    old_registry = vc.registry_pid()
+    os.kill(old_registry, 9)
+    h.wait_for_name_gone(vc.BUS_NAME)
+    assert listing(path) == {"s1": ("", "running", True)}  # activates a new registry
+    assert vc.registry_pid() != old_registry
+    assert vc.state(path)[0] == "running"
+
+    before_revert = len(console(name))
+    snapshot_obj(snap).Revert(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.state(path)[0] == "running"
+    # The same QEMU goes on from the snapshot's memory: its count is back where it was.
+    h.wait_until(lambda: WROTE.findall(console(name)[before_revert:]), vc.TIMEOUT, 0.2,
+                 "a write after the revert")
+    first_after = int(WROTE.findall(console(name)[before_revert:])[0])
+    assert first_after <= at_snapshot + 2, (at_snapshot, first_after)
+
+    # Revert to the snapshot paused, then with a new definition of the domain: it is
+    # restarted from the snapshot with the definition the snapshot was taken with.
+    snapshot_obj(snap).Revert(opts(paused=True), timeout=vc.TIMEOUT)
+    assert vc.state(path)[0] == "paused"
+    described = str(vc.domain(path).GetXML(opts(inactive=True), timeout=vc.TIMEOUT)).replace(
+        "</domain>", "<description>changed later</description></domain>")
+    vc.manager().DefineXML(described, vc.no_options(), timeout=vc.TIMEOUT)
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    assert "changed later" in str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT))
+    snapshot_obj(snap).Revert(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.state(path)[0] == "running"  # started from the snapshot's memory
+    assert "changed later" not in str(vc.domain(path).GetXML(opts(inactive=True),
+                                                             timeout=vc.TIMEOUT))
+    wait_wrote(name, at_snapshot + 1)
+    assert "VIRTSWARM-GUEST-READY" not in console(name)  # it did not boot: it continued
+
+    # Deleting it takes it out of the image too; the domain goes on.
+    snapshot_obj(snap).Delete(vc.no_options(), timeout=vc.TIMEOUT)
+    assert listing(path) == {}
+    assert "s1" not in images_tags(scratch(f"{name}.qcow2"))
+    assert vc.error_name(vc.domain(path).LookupSnapshot, "s1", vc.no_options()) == \
+        ERR + "NoSuchSnapshot"
+
+    # halt: the domain is stopped once its snapshot is taken (of it running).
+    halted = str(vc.domain(path).CreateSnapshot(
+        "<domainsnapshot><name>s2</name></domainsnapshot>", opts(halt=True),
+        timeout=vc.TIMEOUT))
+    assert vc.state(path)[0] == "shutoff"
+    assert str(snapshot_prop(halted, "State")) == "running"
+
+
+def test_a_snapshot_of_a_shut_off_domain_brings_its_disk_back():
+    name = vc.unique("snapoff")
+    path = define_guest(name)
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    wait_wrote(name, 4)
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    last = wrote(name)[-1]
+
+    snap = str(vc.domain(path).CreateSnapshot("<domainsnapshot/>", vc.no_options(),
+                                              timeout=vc.TIMEOUT))
+    taken = str(snapshot_prop(snap, "Name"))
+    assert taken.isdigit()  # named by its creation time, as libvirt names it
+    assert str(snapshot_prop(snap, "State")) == "shutoff"
+    assert str(snapshot_prop(snap, "Memory")) == "no"
+
+    # The next boot finds the last tick and overwrites it from 0.
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert found_at_boot(name) == f"disk-tick {last}" or \
+        found_at_boot(name) == f"disk-tick {last + 1}"
+    at_snapshot = found_at_boot(name)
+    wait_wrote(name, 1)
+    # Reverting a running domain to a shut-off snapshot stops it (as libvirt).
+    snapshot_obj(snap).Revert(vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.state(path)[0] == "shutoff"
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert found_at_boot(name) == at_snapshot  # not "disk-tick 1": the disk came back
+
+    # running: revert and boot in one call.
+    wait_wrote(name, 1)
+    snapshot_obj(snap).Revert(opts(running=True), timeout=vc.TIMEOUT)
+    assert vc.state(path)[0] == "running"
+    assert found_at_boot(name) == at_snapshot
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+
+    # A domain with snapshots is undefined only with their metadata let go of.
+    assert vc.error_name(vc.domain(path).Undefine, vc.no_options()) == ERR + "InvalidState"
+    vc.domain(path).Undefine(opts(**{"snapshots-metadata": True}), timeout=vc.TIMEOUT)
+    assert path not in vc.list_domains()
+
+
+def test_snapshots_are_refused_clearly_where_they_cannot_be_taken():
+    name = vc.unique("snapraw")
+    path = define_guest(name, fmt="raw")
+    before = listing(path)
+    for xml, options, error in [
+        ("<domainsnapshot/>", vc.no_options(), ERR + "ConfigUnsupported"),  # a raw disk
+        ("<domainsnapshot>", vc.no_options(), ERR + "MalformedXML"),
+        ("<domainsnapshot><name>a/b</name></domainsnapshot>", vc.no_options(), ERR + "InvalidXML"),
+        ("<domainsnapshot><memory snapshot='external' file='/tmp/x'/></domainsnapshot>",
+         vc.no_options(), ERR + "ConfigUnsupported"),
+        ("<domainsnapshot/>", opts(bogus=True), INVALID_ARGS),
+    ]:
+        assert vc.error_name(vc.domain(path).CreateSnapshot, xml, options) == error, xml
+    assert listing(path) == before
+
+    name = vc.unique("snapdup")
+    path = define_guest(name)
+    vc.domain(path).CreateSnapshot("<domainsnapshot><name>one</name></domainsnapshot>",
+                                   vc.no_options(), timeout=vc.TIMEOUT)
+    assert vc.error_name(vc.domain(path).CreateSnapshot,
+                         "<domainsnapshot><name>one</name></domainsnapshot>",
+                         vc.no_options()) == ERR + "InvalidState"
+    # no-metadata: in the image, but not kept as a snapshot of the domain.
+    vc.domain(path).CreateSnapshot("<domainsnapshot><name>loose</name></domainsnapshot>",
+                                   opts(**{"no-metadata": True}), timeout=vc.TIMEOUT)
+    assert "loose" in images_tags(scratch(f"{name}.qcow2"))
+    assert "loose" not in listing(path)
+    # A memory snapshot of a shut-off domain cannot be.
+    assert vc.error_name(vc.domain(path).CreateSnapshot,
+                         "<domainsnapshot><memory snapshot='internal'/></domainsnapshot>",
+                         vc.no_options()) == ERR + "ConfigUnsupported"
+    # Deleting one is org.virtswarm.domain.snapshot, which the test user lacks.
+    snap = str(vc.domain(path).LookupSnapshot("one", vc.no_options(), timeout=vc.TIMEOUT))
+    denied = vc.call_as(h.test_user(), snap, "org.virtswarm.Hypervisor1.Snapshot.Delete", {})
+    # (auth_admin_keep: an administrator's password would be asked for, so it is refused)
+    assert denied.returncode != 0
+    assert "InteractiveAuthorizationRequired" in denied.stderr, denied.stderr
+    assert "org.virtswarm.domain.snapshot" in denied.stderr
+    assert listing(path) == {"one": ("", "shutoff", True)}
+
+
+def test_virsh_snapshot_commands():
+    """What a libvirt user types, through virtswarm-proxyd."""
+    proxyd = bc.Bridge("bridge-snapshot")
+    home = bc.virsh_home(proxyd.root)
+
+    def virsh(*args, check=True):
+        r = bc.virsh(home, proxyd.rw_uri, *args, check=check)
+        return r.stdout if check else r
+
+    try:
+        name = vc.unique("virshsnap")
+        define_guest(name)
+        virsh("start", name)
+        wait_wrote(name, 2)
+        assert "Domain snapshot first created" in virsh(
+            "snapshot-create-as", name, "first", "--description", "two ticks")
+        wait_wrote(name, wrote(name)[-1] + 2)
+        assert "Domain snapshot second created" in virsh("snapshot-create-as", name, "second")
+        listed = virsh("snapshot-list", name)
+        assert re.search(r"^\s*first\s+.*running", listed, re.M), listed
+        assert re.search(r"^\s*second\s+.*running", listed, re.M), listed
+        assert virsh("snapshot-list", "--name", "--roots", name).split() == ["first"]
+        assert virsh("snapshot-list", "--name", "--leaves", name).split() == ["second"]
+        assert virsh("snapshot-list", "--name", "--inactive", name).split() == []
+        assert "first" in virsh("snapshot-list", "--tree", name)
+        assert virsh("snapshot-current", "--name", name).strip() == "second"
+        assert virsh("snapshot-parent", name, "second").strip() == "first"
+        info = virsh("snapshot-info", name, "first")
+        assert re.search(r"^Current:\s+no", info, re.M), info
+        assert re.search(r"^Children:\s+1", info, re.M), info
+        assert "<description>two ticks</description>" in virsh("snapshot-dumpxml", name, "first")
+
+        before = len(console(name))
+        at_first = wrote(name)[0]
+        virsh("snapshot-revert", name, "first")
+        assert virsh("snapshot-current", "--name", name).strip() == "first"
+        h.wait_until(lambda: WROTE.findall(console(name)[before:]), vc.TIMEOUT, 0.2,
+                     "a write after the revert")
+        assert int(WROTE.findall(console(name)[before:])[0]) <= at_first + 4
+        virsh("snapshot-revert", name, "second", "--paused")
+        assert virsh("domstate", name).strip() == "paused"
+
+        # libvirt's refusals, by their codes.
+        r = virsh("snapshot-revert", name, "nothing", check=False)
+        assert r.returncode != 0 and "no domain snapshot with matching name" in r.stderr
+        r = virsh("snapshot-create-as", name, "--disk-only", check=False)
+        assert r.returncode != 0
+        virsh("destroy", name)
+        r = virsh("undefine", name, check=False)
+        assert r.returncode != 0 and "cannot delete inactive domain with 2 snapshots" in r.stderr
+
+        virsh("snapshot-delete", name, "second")  # a shut-off domain: qemu-img's work
+        assert virsh("snapshot-list", "--name", name).split() == ["first"]
+        assert virsh("snapshot-current", "--name", name).strip() == "first"
+        virsh("snapshot-create-as", name, "third")
+        virsh("snapshot-delete", name, "first", "--children")
+        assert virsh("snapshot-list", "--name", name).split() == []
+        virsh("snapshot-create-as", name, "kept")
+        assert "Domain snapshot loose created" in virsh("snapshot-create-as", name, "loose",
+                                                        "--no-metadata")
+        assert virsh("snapshot-list", "--name", name).split() == ["kept"]
+        virsh("undefine", "--snapshots-metadata", name)
+    finally:
+        proxyd.stop()
+
+
+def test_python_libvirt_sees_the_snapshot_tree_as_libvirt_shows_it():
+    """The calls virt-manager and scripts make, on a shut-off domain (no guest to boot)."""
+    libvirt = __import__("libvirt")
+    proxyd = bc.Bridge("bridge-snapshot-python")
+    conn = libvirt.open(proxyd.rw_uri)
+    try:
+        name = vc.unique("pysnap")
+        define_guest(name)
+        dom = conn.lookupByName(name)
+        root = dom.snapshotCreateXML("<domainsnapshot><name>root</name></domainsnapshot>")
+        assert root.getName() == "root"
+        left = dom.snapshotCreateXML("<domainsnapshot><name>left</name></domainsnapshot>")
+        dom.revertToSnapshot(dom.snapshotLookupByName("root"))
+        right = dom.snapshotCreateXML("<domainsnapshot><name>right</name></domainsnapshot>")
+        leaf = dom.snapshotCreateXML("<domainsnapshot><name>leaf</name></domainsnapshot>")
+
+        assert sorted(s.getName() for s in dom.listAllSnapshots()) == \
+            ["leaf", "left", "right", "root"]
+        assert [s.getName() for s in dom.listAllSnapshots(
+            libvirt.VIR_DOMAIN_SNAPSHOT_LIST_ROOTS)] == ["root"]
+        assert sorted(s.getName() for s in dom.listAllSnapshots(
+            libvirt.VIR_DOMAIN_SNAPSHOT_LIST_LEAVES)) == ["leaf", "left"]
+        assert dom.listAllSnapshots(libvirt.VIR_DOMAIN_SNAPSHOT_LIST_ACTIVE) == []
+        assert dom.snapshotNum() == 4
+        assert sorted(dom.snapshotListNames()) == ["leaf", "left", "right", "root"]
+        assert root.numChildren() == 2
+        assert root.numChildren(libvirt.VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS) == 3
+        assert sorted(s.getName() for s in root.listAllChildren()) == ["left", "right"]
+        assert sorted(root.listChildrenNames()) == ["left", "right"]
+        assert leaf.getParent().getName() == "right"
+        assert dom.hasCurrentSnapshot() == 1
+        assert dom.snapshotCurrent().getName() == "leaf"
+        assert leaf.isCurrent() == 1 and left.isCurrent() == 0
+        assert leaf.hasMetadata() == 1
+        assert "<state>shutoff</state>" in left.getXMLDesc()
+
+        # Deleting "right" moves "leaf" up to "root"; the errors are libvirt's codes.
+        right.delete()
+        assert dom.snapshotLookupByName("leaf").getParent().getName() == "root"
+        for call in (lambda: dom.snapshotLookupByName("right"),
+                     lambda: root.getParent()):
+            try:
+                call()
+                raise AssertionError("no error")
+            except libvirt.libvirtError as e:
+                assert e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT, e
+        try:
+            dom.snapshotCreateXML("<domainsnapshot/>", libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY)
+            raise AssertionError("an external snapshot was taken")
+        except libvirt.libvirtError as e:
+            assert e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG, e
+        root.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY)
+        assert dom.snapshotListNames() == ["root"]
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+    finally:
+        conn.close()
+        proxyd.stop()
