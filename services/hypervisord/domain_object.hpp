@@ -183,6 +183,8 @@ private:
     void loadSnapshots();
     void addSnapshotObject(const std::string& name);
     void removeSnapshotObject(const std::string& name);
+    // `name` becomes the current snapshot.
+    void makeCurrent(const std::string& name);
     // The current snapshot moved from `before`: both objects announce it.
     void currentSnapshotChanged(const std::string& before);
     // InvalidState while another snapshot operation runs or the domain starts; else marks
@@ -193,6 +195,10 @@ private:
     // `done` with the new snapshot's object path; `keep` false: no metadata (no-metadata).
     void takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
                       std::function<void(Result<std::string>)> done);
+    // Revert of a shut-off domain: the snapshot's definition, then its memory (a start with
+    // -loadvm) or its disks (qemu-img; booted only if `paused` says how).
+    void revertStopped(const SnapshotDef& snapshot, std::optional<bool> paused,
+                       std::function<void(Result<void>)> done);
     // The definition the snapshot was taken with becomes the domain's (persistent ones on
     // disk first). Only while the domain is shut off.
     void restoreSnapshotDefinition(const SnapshotDef& snapshot,

@@ -12,6 +12,7 @@
 #include "virtswarm/service/object_registry.hpp"
 #include "virtswarm/xml.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 namespace virtswarm::hypervisor {
@@ -27,6 +28,33 @@ bool sameDefinition(const std::string& a, const std::string& b) {
     auto docA = xml::Document::parse(a);
     auto docB = xml::Document::parse(b);
     return docA && docB && docA.value().serialize() == docB.value().serialize();
+}
+
+// Each disk's part in an internal snapshot: every image it covers is "internal", the others
+// "no". A request may name disks, but not leave a covered one out.
+Result<std::vector<SnapshotDisk>> diskParts(const DomainDef& def,
+                                            const std::vector<const DiskDef*>& covered,
+                                            const std::vector<SnapshotDisk>& asked) {
+    auto isCovered = [&covered](const DiskDef& disk) {
+        return std::find(covered.begin(), covered.end(), &disk) != covered.end();
+    };
+    for (const auto& part : asked) {
+        auto disk = std::find_if(def.disks.begin(), def.disks.end(),
+                                 [&part](const DiskDef& d) { return d.targetDev == part.name; });
+        if (disk == def.disks.end()) {
+            return Error(Code::InvalidXML, "no disk named '" + part.name + "' in the domain");
+        }
+        if (part.snapshot == "no" && isCovered(*disk)) {
+            return Error(Code::ConfigUnsupported,
+                         "internal snapshots cover every writable disk; disk '" + part.name +
+                             "' cannot be left out");
+        }
+    }
+    std::vector<SnapshotDisk> parts;
+    for (const auto& disk : def.disks) {
+        parts.push_back({disk.targetDev, isCovered(disk) ? "internal" : "no"});
+    }
+    return parts;
 }
 
 std::string stateName(DomainState state) {
@@ -54,6 +82,16 @@ void DomainObject::removeSnapshotObject(const std::string& name) {
         service::announceRemoval(*it->second);
         m_snapshotObjects.erase(it);
     }
+}
+
+void DomainObject::makeCurrent(const std::string& name) {
+    std::string before = m_snapshots.current();
+    // The snapshot itself is kept already: a mark that cannot be written is logged, and
+    // the previous current snapshot stays current.
+    if (auto r = m_snapshots.setCurrent(name); !r) {
+        log::error("cannot mark snapshot '" + name + "' current: " + r.error().message());
+    }
+    currentSnapshotChanged(before);
 }
 
 void DomainObject::currentSnapshotChanged(const std::string& before) {
@@ -143,29 +181,11 @@ Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request) c
         return Error(Code::ConfigUnsupported,
                      "an internal snapshot with memory needs a writable qcow2 disk to hold it");
     }
-    for (const auto& asked : request.disks) {
-        bool known = false;
-        for (const auto& disk : def().disks) {
-            known = known || disk.targetDev == asked.name;
-        }
-        if (!known) {
-            return Error(Code::InvalidXML, "no disk named '" + asked.name + "' in the domain");
-        }
+    auto parts = diskParts(def(), disks.value(), request.disks);
+    if (!parts) {
+        return parts.takeError();
     }
-    for (const auto& disk : def().disks) {
-        bool covered = false;
-        for (const DiskDef* taken : disks.value()) {
-            covered = covered || taken == &disk;
-        }
-        for (const auto& asked : request.disks) {
-            if (asked.name == disk.targetDev && asked.snapshot == "no" && covered) {
-                return Error(Code::ConfigUnsupported,
-                             "internal snapshots cover every writable disk; disk '" +
-                                 disk.targetDev + "' cannot be left out");
-            }
-        }
-        snapshot.disks.push_back({disk.targetDev, covered ? "internal" : "no"});
-    }
+    snapshot.disks = std::move(parts.value());
     snapshot.domainXml = m_model.domain().xml;
     return snapshot;
 }
@@ -187,17 +207,12 @@ void DomainObject::takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
         std::string name = snapshot.name;
         std::string path = snapshotObjectPath(getObjectPath(), name);
         if (keep) {
-            std::string before = m_snapshots.current();
             if (auto stored = m_snapshots.put(std::move(snapshot)); !stored) {
                 done(stored.takeError().prefix("snapshot '" + name + "' was taken, but"));
                 return;
             }
             addSnapshotObject(name);
-            if (auto current = m_snapshots.setCurrent(name); !current) {
-                log::error("cannot mark snapshot '" + name +
-                           "' current: " + current.error().message());
-            }
-            currentSnapshotChanged(before);
+            makeCurrent(name);
         }
         log::info("domain '" + def().name + "': snapshot '" + name + "' taken");
         if (!halt || !active()) {
@@ -279,12 +294,7 @@ void DomainObject::revertToSnapshot(const std::string& name, std::optional<bool>
         }
         m_snapshotBusy = false;
         if (r) {
-            std::string before = m_snapshots.current();
-            if (auto current = m_snapshots.setCurrent(name); !current) {
-                log::error("cannot mark snapshot '" + name +
-                           "' current: " + current.error().message());
-            }
-            currentSnapshotChanged(before);
+            makeCurrent(name);
             log::info("domain '" + def().name + "' reverted to snapshot '" + name + "'");
         }
         done(r ? success() : Result<void>(r.takeError().prefix("revert to '" + name + "'")));
@@ -303,45 +313,49 @@ void DomainObject::revertToSnapshot(const std::string& name, std::optional<bool>
                                     name, Options{{"paused", sdbus::Variant(stayPaused)}});
         return;
     }
-    // Otherwise the domain stops, takes the snapshot's definition and disks, and starts
-    // from its memory if it has any (or if asked to run).
-    auto restart = [this, guard, snapshot, paused, withMemory, finish](Result<void> r) {
+    // Otherwise the domain stops first, and the revert goes on from a shut-off domain.
+    auto stopped = [this, guard, snapshot, paused, finish](Result<void> r) {
         if (!guard.alive() || !r) {
             finish(r);
             return;
         }
-        restoreSnapshotDefinition(
-            snapshot, [this, guard, snapshot, paused, withMemory, finish](Result<void> restored) {
-                if (!guard.alive() || !restored) {
-                    finish(restored);
-                    return;
-                }
-                auto startAfter = [this, guard, snapshot, paused, withMemory,
-                                   finish](Result<void> applied) {
-                    if (!guard.alive() || !applied || (!withMemory && !paused)) {
-                        finish(applied);
-                        return;
-                    }
-                    StartOptions how;
-                    how.paused = paused.value_or(snapshot.state == "paused");
-                    if (withMemory) {
-                        how.loadSnapshot = snapshot.name;
-                    }
-                    m_model.start(finish, how);
-                };
-                if (withMemory) {
-                    startAfter(success()); // -loadvm brings the disks back with the memory
-                    return;
-                }
-                runOfflineSnapshot(m_registry.loop(), m_model.domain(), OfflineSnapshotOp::Apply,
-                                   snapshot.name, startAfter);
-            });
+        revertStopped(snapshot, paused, finish);
     };
     if (active()) {
-        m_model.destroy(restart);
+        m_model.destroy(stopped);
         return;
     }
-    restart(success());
+    stopped(success());
+}
+
+void DomainObject::revertStopped(const SnapshotDef& snapshot, std::optional<bool> paused,
+                                 std::function<void(Result<void>)> done) {
+    auto guard = m_lifetime.guard();
+    restoreSnapshotDefinition(snapshot, [this, guard, snapshot, paused, done](Result<void> r) {
+        if (!guard.alive() || !r) {
+            done(r);
+            return;
+        }
+        if (snapshot.state != "shutoff") {
+            // -loadvm brings the disks back with the memory.
+            StartOptions how;
+            how.paused = paused.value_or(snapshot.state == "paused");
+            how.loadSnapshot = snapshot.name;
+            m_model.start(done, how);
+            return;
+        }
+        runOfflineSnapshot(m_registry.loop(), m_model.domain(), OfflineSnapshotOp::Apply,
+                           snapshot.name, [this, guard, paused, done](Result<void> applied) {
+                               // A shut-off snapshot stays shut off unless asked to run.
+                               if (!guard.alive() || !applied || !paused) {
+                                   done(applied);
+                                   return;
+                               }
+                               StartOptions how;
+                               how.paused = *paused;
+                               m_model.start(done, how);
+                           });
+    });
 }
 
 void DomainObject::restoreSnapshotDefinition(const SnapshotDef& snapshot,
