@@ -27,6 +27,10 @@ Result<DomainXml> DomainObject::renamedDefinition(const std::string& name) const
     if (m_model.hasManagedSave()) {
         return Error(Code::InvalidState, "domain with a managed saved state can't be renamed");
     }
+    // A snapshot keeps the definition under the old name: a revert would bring it back.
+    if (!m_snapshots.empty()) {
+        return Error(Code::InvalidState, "cannot rename domain with snapshots");
+    }
     const FirmwareDef& firmware = def().platform.firmware;
     if (firmware.efi && (firmware.nvram.empty() || firmware.nvramInStateDir)) {
         // The per-VM NVRAM file is named after the domain.

@@ -370,6 +370,11 @@ void DomainObject::restoreSnapshotDefinition(const SnapshotDef& snapshot,
         return;
     }
     DomainXml domain = std::move(parsed.value());
+    if (domain.def.name != def().name || domain.def.uuid != def().uuid) {
+        done(Error(Code::InvalidState,
+                   "snapshot '" + snapshot.name + "' holds the definition of another domain"));
+        return;
+    }
     domain.definer = m_model.domain().definer;
     if (!m_model.persistent()) {
         m_model.redefine(std::move(domain));

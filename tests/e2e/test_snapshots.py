@@ -243,6 +243,9 @@ def test_snapshots_are_refused_clearly_where_they_cannot_be_taken():
     assert vc.error_name(vc.domain(path).CreateSnapshot,
                          "<domainsnapshot><name>one</name></domainsnapshot>",
                          vc.no_options()) == ERR + "InvalidState"
+    # A domain with snapshots keeps its name (a revert would bring the old one back).
+    assert vc.error_name(vc.domain(path).Rename, vc.unique("renamed"), vc.no_options()) == \
+        ERR + "InvalidState"
     # no-metadata: in the image, but not kept as a snapshot of the domain.
     vc.domain(path).CreateSnapshot("<domainsnapshot><name>loose</name></domainsnapshot>",
                                    opts(**{"no-metadata": True}), timeout=vc.TIMEOUT)
