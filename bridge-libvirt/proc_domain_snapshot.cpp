@@ -58,6 +58,20 @@ Error noSuchSnapshot(const std::string& name) {
     return Error(Code::NoSuchSnapshot, "no domain snapshot with matching name '" + name + "'");
 }
 
+// libvirt flags and the registry's boolean options they stand for.
+using FlagNames = std::initializer_list<std::pair<uint32_t, const char*>>;
+
+// The options for the flags set in `flags`.
+Options flagOptions(uint32_t flags, FlagNames names) {
+    Options options;
+    for (const auto& [bit, name] : names) {
+        if ((flags & bit) != 0) {
+            options.emplace(name, sdbus::Variant(true));
+        }
+    }
+    return options;
+}
+
 using Listed = std::function<void(const CachedDomain&, const std::vector<SnapshotInfo>&)>;
 
 // The domain the client named, polkit's answer for `action` on it, then its snapshots.
@@ -157,14 +171,10 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
                     kCreateNoMetadata | kCreateHalt | kCreateAtomic | kCreateValidate)) {
         return;
     }
-    Options options;
-    for (auto [bit, name] :
-         {std::pair{kCreateNoMetadata, "no-metadata"}, std::pair{kCreateHalt, "halt"},
-          std::pair{kCreateAtomic, "atomic"}, std::pair{kCreateValidate, "validate"}}) {
-        if ((flags & bit) != 0) {
-            options.emplace(name, sdbus::Variant(true));
-        }
-    }
+    Options options = flagOptions(flags, {{kCreateNoMetadata, "no-metadata"},
+                                          {kCreateHalt, "halt"},
+                                          {kCreateAtomic, "atomic"},
+                                          {kCreateValidate, "validate"}});
     withDomain(services, call, dom, [&services, call, xml, options](const CachedDomain& d) {
         authorizeObject<DomainKind>(services, call, kCreate, d, [&services, call, xml, options, d] {
             services.registry.createSnapshot(
@@ -357,58 +367,43 @@ void aboutSnapshot(Services& services, const CallPtr& call, xdr::Reader& args) {
         });
 }
 
-// DOMAIN_REVERT_TO_SNAPSHOT (snap, flags)
-void revert(Services& services, const CallPtr& call, xdr::Reader& args) {
+// A snapshot method of the registry that takes only options, for (snap, flags): the flags
+// checked and named as the method's options, polkit's `action` asked, then `method` called.
+void snapshotMethod(Services& services, const CallPtr& call, xdr::Reader& args, const char* method,
+                    std::string_view action, FlagNames flagNames) {
     RemoteSnapshot snap = readSnapshot(args);
     uint32_t flags = args.u32();
-    if (!argsDone(call, args) ||
-        !flagsKnown(call, flags, kRevertRunning | kRevertPaused | kRevertForce)) {
+    uint32_t known = 0;
+    for (const auto& [bit, name] : flagNames) {
+        known |= bit;
+    }
+    if (!argsDone(call, args) || !flagsKnown(call, flags, known)) {
         return;
     }
-    if ((flags & kRevertRunning) != 0 && (flags & kRevertPaused) != 0) {
-        call->fail(Error(Code::InvalidArgs, "flags 'running' and 'paused' are mutually exclusive"));
-        return;
-    }
-    Options options;
-    for (auto [bit, name] :
-         {std::pair{kRevertRunning, "running"}, std::pair{kRevertPaused, "paused"},
-          std::pair{kRevertForce, "force"}}) {
-        if ((flags & bit) != 0) {
-            options.emplace(name, sdbus::Variant(true));
-        }
-    }
-    withSnapshot(services, call, snap, kRevert.actionId,
-                 [&services, call, options](const CachedDomain&, const SnapshotInfo& s,
-                                            const std::vector<SnapshotInfo>&) {
+    Options options = flagOptions(flags, flagNames);
+    withSnapshot(services, call, snap, action,
+                 [&services, call, method, options](const CachedDomain&, const SnapshotInfo& s,
+                                                    const std::vector<SnapshotInfo>&) {
                      services.registry.snapshotAction(
-                         s.path, "Revert", options,
+                         s.path, method, options,
                          [call](Result<void> r) { replyVoidOrFail(call, r); });
                  });
 }
 
+// DOMAIN_REVERT_TO_SNAPSHOT (snap, flags)
+void revert(Services& services, const CallPtr& call, xdr::Reader& args) {
+    // Both RUNNING and PAUSED: the registry refuses them as libvirt does (InvalidArgs).
+    snapshotMethod(
+        services, call, args, "Revert", kRevert.actionId,
+        {{kRevertRunning, "running"}, {kRevertPaused, "paused"}, {kRevertForce, "force"}});
+}
+
 // DOMAIN_SNAPSHOT_DELETE (snap, flags)
 void remove(Services& services, const CallPtr& call, xdr::Reader& args) {
-    RemoteSnapshot snap = readSnapshot(args);
-    uint32_t flags = args.u32();
-    if (!argsDone(call, args) ||
-        !flagsKnown(call, flags, kDeleteChildren | kDeleteMetadataOnly | kDeleteChildrenOnly)) {
-        return;
-    }
-    Options options;
-    for (auto [bit, name] :
-         {std::pair{kDeleteChildren, "children"}, std::pair{kDeleteMetadataOnly, "metadata-only"},
-          std::pair{kDeleteChildrenOnly, "children-only"}}) {
-        if ((flags & bit) != 0) {
-            options.emplace(name, sdbus::Variant(true));
-        }
-    }
-    withSnapshot(services, call, snap, kDelete.actionId,
-                 [&services, call, options](const CachedDomain&, const SnapshotInfo& s,
-                                            const std::vector<SnapshotInfo>&) {
-                     services.registry.snapshotAction(
-                         s.path, "Delete", options,
-                         [call](Result<void> r) { replyVoidOrFail(call, r); });
-                 });
+    snapshotMethod(services, call, args, "Delete", kDelete.actionId,
+                   {{kDeleteChildren, "children"},
+                    {kDeleteMetadataOnly, "metadata-only"},
+                    {kDeleteChildrenOnly, "children-only"}});
 }
 
 constexpr Procedure kProcedures[] = {
