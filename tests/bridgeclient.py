@@ -96,6 +96,17 @@ def virsh(home, uri, *args, check=True, user=None, timeout=120, quiet=False):
     return r
 
 
+def virsh_on(bridge):
+    """virsh on the bridge's read-write socket with a home of its own: the output of a
+    command that must succeed, or (check=False) the completed process to look at."""
+    home = virsh_home(bridge.root)
+
+    def run(*args, check=True):
+        r = virsh(home, bridge.rw_uri, *args, check=check)
+        return r.stdout if check else r
+    return run
+
+
 def libvirt_error_code(libvirt, fn, *args):
     """The virErrorNumber of the libvirt error fn(*args) raises; fails if it succeeds."""
     try:

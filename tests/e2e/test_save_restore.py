@@ -231,11 +231,7 @@ def test_the_file_is_opened_with_the_rights_of_the_user_the_call_acts_for():
 def test_virsh_save_restore_and_the_image_commands():
     """What a libvirt user types, through virtswarm-proxyd."""
     proxyd = bc.Bridge("bridge-save")
-    home = bc.virsh_home(proxyd.root)
-
-    def virsh(*args, check=True):
-        r = bc.virsh(home, proxyd.rw_uri, *args, check=check)
-        return r.stdout if check else r
+    virsh = bc.virsh_on(proxyd)
 
     try:
         name = vc.unique("virshsave")

@@ -255,6 +255,18 @@ def test_snapshots_are_refused_clearly_where_they_cannot_be_taken():
     assert vc.error_name(vc.domain(path).CreateSnapshot,
                          "<domainsnapshot><memory snapshot='internal'/></domainsnapshot>",
                          vc.no_options()) == ERR + "ConfigUnsupported"
+    # An unprivileged caller's hostile request is refused by its parse, bounded before
+    # polkit is asked and before anything is written.
+    for xml, error in [
+        ("<!DOCTYPE s [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;'>]>"
+         "<domainsnapshot><name>&b;</name></domainsnapshot>", "InvalidXML"),
+        ("<domainsnapshot><description>" + "x" * 100000 + "</description></domainsnapshot>",
+         "InvalidXML"),
+    ]:
+        hostile = vc.call_as(h.test_user(), path, "org.virtswarm.Hypervisor1.Domain.CreateSnapshot",
+                             xml, {})
+        assert hostile.returncode != 0 and ERR + error in hostile.stderr, hostile.stderr[:300]
+    assert listing(path) == {"one": ("", "shutoff", True)}
     # Deleting one is org.virtswarm.domain.snapshot, which the test user lacks.
     snap = str(vc.domain(path).LookupSnapshot("one", vc.no_options(), timeout=vc.TIMEOUT))
     denied = vc.call_as(h.test_user(), snap, "org.virtswarm.Hypervisor1.Snapshot.Delete", {})
@@ -268,11 +280,7 @@ def test_snapshots_are_refused_clearly_where_they_cannot_be_taken():
 def test_virsh_snapshot_commands():
     """What a libvirt user types, through virtswarm-proxyd."""
     proxyd = bc.Bridge("bridge-snapshot")
-    home = bc.virsh_home(proxyd.root)
-
-    def virsh(*args, check=True):
-        r = bc.virsh(home, proxyd.rw_uri, *args, check=check)
-        return r.stdout if check else r
+    virsh = bc.virsh_on(proxyd)
 
     try:
         name = vc.unique("virshsnap")
