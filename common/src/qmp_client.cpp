@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/qmp_client.hpp"
 
+#include "virtswarm/fd_passing.hpp"
 #include "virtswarm/log.hpp"
 
 #include <algorithm>
@@ -470,24 +471,8 @@ Client::SendResult Client::sendSome() {
             break;
         }
     }
-    iovec iov{m_out.data() + m_outOffset, end - m_outOffset};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (attach) {
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof(control);
-        cmsghdr* header = CMSG_FIRSTHDR(&msg);
-        header->cmsg_level = SOL_SOCKET;
-        header->cmsg_type = SCM_RIGHTS;
-        header->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(header), &m_outFds.front().second, sizeof(int));
-    }
-    ssize_t n;
-    do {
-        n = ::sendmsg(m_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = sendWithFd(m_fd, m_out.data() + m_outOffset, end - m_outOffset,
+                           attach ? m_outFds.front().second : -1, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {
         if (attach && n > 0) {
             ::close(m_outFds.front().second);
