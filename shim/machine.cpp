@@ -305,7 +305,9 @@ void Machine::spawnQemu(QemuLog::Outputs outputs) {
             if (m_phase != MachinePhase::Launching) {
                 return;
             }
-            awaitRestore([this] { setGraphicsPassword([this] { resumeStartedGuest(); }); });
+            awaitRestore([this] {
+                setGraphicsPassword([this] { recordVncPort([this] { resumeStartedGuest(); }); });
+            });
         });
     });
 }

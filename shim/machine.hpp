@@ -110,6 +110,10 @@ public:
     // "serialN"): the client's end of a relay. One session per port, as in libvirt: a
     // second open fails unless `force`, which ends the session holding it.
     Result<int> openConsole(const std::string& device, bool force);
+    // A graphics client on `socket` (a connected stream socket, which the monitor sends
+    // QEMU a copy of): served by the VNC or SPICE server of the definition's graphics
+    // element `index`, without its password if `skipAuth`. machine_graphics.cpp.
+    void addGraphicsClient(uint32_t index, int socket, bool skipAuth, Done done);
     // Hotplug of a <disk> (virtio) or <interface>; the live XML follows.
     void attachDevice(const std::string& xml, Done done);
     void detachDevice(const std::string& xml, Done done);
@@ -195,6 +199,7 @@ private:
     // runs `then`; a refusal fails the start.
     void setGraphicsPassword(std::function<void()> then);
     void setGraphicsPasswordFrom(size_t index, std::function<void()> then);
+    void recordVncPort(std::function<void()> then);
     // Runs one QMP command whose success is all the caller needs.
     void simpleCommand(const std::string& command, Done done);
     void blockStats(Stats base, std::function<void(Result<Stats>)> done);
@@ -289,6 +294,7 @@ private:
     EventSource m_shutdownTimer;
     std::map<std::string, std::string> m_ptyPaths;                   // serialN -> /dev/pts/M
     std::map<std::string, std::unique_ptr<ConsoleRelay>> m_consoles; // serialN -> session
+    uint64_t m_graphicsClients = 0; // names each socket handed to the monitor
     // Unplugs waiting for the guest to release the device (DEVICE_DELETED).
     std::map<std::string, std::function<void()>> m_pendingUnplugs;
     Done m_startDone;

@@ -1,11 +1,27 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Graphics passwords (VNC and SPICE): QEMU starts with authentication on and no password
-// (VNC password=on, SPICE with ticketing), so nobody can log in, and the shim sets the
-// password over the monitor while the guest is still stopped under -S. The command line,
-// which every user can read in /proc/<pid>/cmdline, never holds it.
+// Graphics: passwords, the port QEMU chose, and clients on sockets handed over.
+//
+// Passwords (VNC and SPICE): QEMU starts with authentication on and no password (VNC
+// password=on, SPICE with ticketing), so nobody can log in, and the shim sets the password
+// over the monitor while the guest is still stopped under -S. The command line, which
+// every user can read in /proc/<pid>/cmdline, never holds it.
 #include "machine.hpp"
+#include "virtswarm/domain_devices.hpp"
+#include "virtswarm/log.hpp"
 
 namespace virtswarm::shim {
+namespace {
+
+bool autoportVnc(const DomainDef& def) {
+    for (const GraphicsDef& g : def.graphics) {
+        if (g.type == "vnc" && g.autoport) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
 
 void Machine::setGraphicsPassword(std::function<void()> then) {
     setGraphicsPasswordFrom(0, std::move(then));
@@ -53,6 +69,84 @@ void Machine::setGraphicsPasswordFrom(size_t index, std::function<void()> then) 
                                   return;
                               }
                               next();
+                          });
+        });
+}
+
+// QEMU picks a VNC autoport's display itself (-vnc ...,to=99): the live definition shows
+// the port it took, from query-vnc, so clients that connect by port (virsh domdisplay,
+// Cockpit, virt-viewer) find the guest. A failed query costs only the port in the XML.
+void Machine::recordVncPort(std::function<void()> then) {
+    if (!autoportVnc(m_domain.def)) {
+        then();
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("query-vnc", nlohmann::json::object(),
+                  [this, guard, then](Result<nlohmann::json> r) {
+                      if (!guard.alive()) {
+                          return;
+                      }
+                      int port = -1;
+                      if (r && r.value().value("enabled", false)) {
+                          std::string service = r.value().value("service", "");
+                          port = std::atoi(service.c_str());
+                      }
+                      if (port <= 0) {
+                          log::warning("QEMU did not report its VNC port" +
+                                       (r ? std::string() : ": " + r.error().message()));
+                      } else if (auto live = withGraphicsPort(m_domain, "vnc", port)) {
+                          commitLiveDefinition(std::move(live).value());
+                      }
+                      then();
+                  });
+}
+
+void Machine::addGraphicsClient(uint32_t index, int socket, bool skipAuth, Done done) {
+    if (!inPhase({MachinePhase::Running, MachinePhase::Paused})) {
+        done(Error(Code::InvalidState, "domain is not running"));
+        return;
+    }
+    const auto& graphics = m_domain.def.graphics;
+    if (index >= graphics.size()) {
+        done(Error(Code::InvalidArgs, "No graphics backend with index " + std::to_string(index)));
+        return;
+    }
+    // QMP's protocol names are libvirt's graphics types.
+    std::string protocol = graphics[index].type;
+    if (protocol != "vnc" && protocol != "spice") {
+        done(Error(Code::NotSupported,
+                   "Can only open VNC or SPICE graphics backends, not " + protocol));
+        return;
+    }
+    // A name per client: two opens at once must not take each other's socket.
+    std::string fdName = "graphics-client-" + std::to_string(++m_graphicsClients);
+    auto guard = m_lifetime.guard();
+    m_qmp.executeWithFd(
+        "getfd", {{"fdname", fdName}}, socket,
+        [this, guard, fdName, protocol, skipAuth, done](Result<nlohmann::json> r) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!r) {
+                done(r.takeError().prefix("handing the socket to QEMU"));
+                return;
+            }
+            nlohmann::json args{
+                {"protocol", protocol}, {"fdname", fdName}, {"skipauth", skipAuth}, {"tls", false}};
+            m_qmp.execute("add_client", args,
+                          [this, guard, fdName, done](Result<nlohmann::json> added) {
+                              if (!guard.alive()) {
+                                  return;
+                              }
+                              if (!added) {
+                                  // A refused client leaves its socket with the monitor.
+                                  m_qmp.execute("closefd", {{"fdname", fdName}},
+                                                [](Result<nlohmann::json>) {});
+                                  done(added.takeError().prefix("adding the graphics client"));
+                                  return;
+                              }
+                              done(success());
                           });
         });
 }

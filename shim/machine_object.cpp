@@ -234,6 +234,18 @@ void MachineObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceW
     });
 }
 
+void MachineObject::AddGraphicsClient(sdbus::Result<>&& result, uint32_t index,
+                                      sdbus::UnixFd socket, Options options) {
+    auto shared = share(std::move(result));
+    auto skipAuth = boolOption(options, "skip-auth", false);
+    if (auto r = checkOptions(options, {"skip-auth"}); !r || !skipAuth) {
+        reply(shared, !r ? r : Result<void>(skipAuth.error()));
+        return;
+    }
+    m_machine.addGraphicsClient(index, socket.get(), skipAuth.value(),
+                                [shared](Result<void> r) { reply(shared, std::move(r)); });
+}
+
 void MachineObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                                 Options options) {
     auto force = boolOption(options, "force", false);

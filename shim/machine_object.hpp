@@ -36,6 +36,8 @@ private:
     void AbortJob(sdbus::Result<>&& result, Options options) override;
     void InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
                             Options options) override;
+    void AddGraphicsClient(sdbus::Result<>&& result, uint32_t index, sdbus::UnixFd socket,
+                           Options options) override;
     void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                      Options options) override;
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;

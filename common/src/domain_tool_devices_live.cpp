@@ -18,6 +18,15 @@ void setAliases(xml::Node devices, const char* element, const std::string& prefi
     }
 }
 
+void setGraphicsPort(xml::Node devices, std::string_view type, int port) {
+    for (xml::Node g : xml::children(devices, "graphics")) {
+        if (xml::attribute(g, "type").value_or("") == type) {
+            xml::setAttribute(g, "port", std::to_string(port));
+            return;
+        }
+    }
+}
+
 Result<xml::Document> parsed(const DomainXml& domain) {
     auto doc = xml::Document::parse(domain.xml);
     if (!doc) {
@@ -52,11 +61,22 @@ Result<DomainXml> withToolDeviceRuntime(const DomainXml& domain,
         setAliases(devices, "rng", "rng");
         setAliases(devices, "tpm", "tpm");
         setAliases(devices, "watchdog", "watchdog");
-        for (xml::Node g : xml::children(devices, "graphics")) {
-            if (spicePort > 0 && xml::attribute(g, "type").value_or("") == "spice") {
-                xml::setAttribute(g, "port", std::to_string(spicePort));
-            }
+        if (spicePort > 0) {
+            setGraphicsPort(devices, "spice", spicePort);
         }
+    }
+    DomainXml out = domain;
+    out.xml = doc.value().serialize();
+    return out;
+}
+
+Result<DomainXml> withGraphicsPort(const DomainXml& domain, std::string_view type, int port) {
+    auto doc = parsed(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    if (xml::Node devices = xml::firstChild(doc.value().root(), "devices")) {
+        setGraphicsPort(devices, type, port);
     }
     DomainXml out = domain;
     out.xml = doc.value().serialize();

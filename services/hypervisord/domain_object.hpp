@@ -99,6 +99,10 @@ private:
                             Options options) override;
     void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                      Options options) override;
+    void OpenGraphics(sdbus::Result<sdbus::UnixFd>&& result, uint32_t index,
+                      Options options) override;
+    void AddGraphicsClient(sdbus::Result<>&& result, uint32_t index, sdbus::UnixFd socket,
+                           Options options) override;
     void AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) override;

@@ -7,6 +7,9 @@
 #include "virtswarm/domain_devices.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 namespace virtswarm::hypervisor {
 void DomainObject::forwardToShim(sdbus::Result<>&& result, const Options& options,
@@ -152,6 +155,69 @@ void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::strin
                           [shared](Result<sdbus::UnixFd> fd) { reply(shared, fd); }, device,
                           options);
                   });
+}
+
+namespace {
+
+// Only a connected stream socket can be a graphics client; anything else is refused here,
+// before the guest's monitor sees it.
+Result<void> checkGraphicsSocket(const sdbus::UnixFd& socket) {
+    struct stat st {};
+    int type = 0;
+    socklen_t length = sizeof type;
+    if (::fstat(socket.get(), &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        ::getsockopt(socket.get(), SOL_SOCKET, SO_TYPE, &type, &length) != 0 ||
+        type != SOCK_STREAM) {
+        return Error(Code::InvalidArgs, "the graphics client's descriptor is not a stream socket");
+    }
+    return success();
+}
+
+} // namespace
+
+void DomainObject::OpenGraphics(sdbus::Result<sdbus::UnixFd>&& result, uint32_t index,
+                                Options options) {
+    m_gate.handle(std::move(result), checkOptions(options, {"skip-auth"}),
+                  domainAction("OpenGraphics"),
+                  [this, index, options](const SharedResult<sdbus::UnixFd>& shared) {
+                      if (!active()) {
+                          fail(shared, notRunning(def().name));
+                          return;
+                      }
+                      int ends[2];
+                      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+                          fail(shared, Error(Code::Internal,
+                                             std::string("socketpair: ") + std::strerror(errno)));
+                          return;
+                      }
+                      sdbus::UnixFd ours(ends[0], sdbus::adopt_fd);
+                      sdbus::UnixFd qemus(ends[1], sdbus::adopt_fd);
+                      // The shim hands QEMU its end; the caller gets the other.
+                      m_registry.shims().callVoid(
+                          uuidHex(), "AddGraphicsClient", m_registry.config().shimCallTimeout,
+                          [shared, ours](Result<void> r) {
+                              reply(shared, r ? Result<sdbus::UnixFd>(ours)
+                                              : Result<sdbus::UnixFd>(r.takeError()));
+                          },
+                          index, qemus, options);
+                  });
+}
+
+void DomainObject::AddGraphicsClient(sdbus::Result<>&& result, uint32_t index, sdbus::UnixFd socket,
+                                     Options options) {
+    m_gate.handle(
+        std::move(result),
+        service::firstError(checkOptions(options, {"skip-auth"}), checkGraphicsSocket(socket)),
+        domainAction("AddGraphicsClient"),
+        [this, index, socket, options](const SharedResult<>& shared) {
+            if (!active()) {
+                fail(shared, notRunning(def().name));
+                return;
+            }
+            m_registry.shims().callVoid(
+                uuidHex(), "AddGraphicsClient", m_registry.config().shimCallTimeout,
+                [shared](Result<void> r) { reply(shared, r); }, index, socket, options);
+        });
 }
 
 void DomainObject::changeDevice(sdbus::Result<>&& result, const std::string& xml,

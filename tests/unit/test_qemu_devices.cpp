@@ -318,6 +318,24 @@ TEST(QemuDevices, LiveXmlShowsSocketsPortAliasesAndAgentState) {
     EXPECT_FALSE(withChannelState(live.value(), "channel9", true));
 }
 
+// QEMU picks a VNC autoport's display; the live XML shows the port it took and stays an
+// autoport definition, so a restore from it picks a free port again.
+TEST(QemuDevices, LiveXmlShowsTheVncPortQemuTook) {
+    auto domain = parse("<graphics type='vnc' autoport='yes'/><graphics type='spice' "
+                        "autoport='yes'/>");
+    ASSERT_TRUE(domain);
+    auto live = withGraphicsPort(domain.value(), "vnc", 5901);
+    ASSERT_TRUE(live);
+    const std::string& xml = live.value().xml;
+    size_t port = xml.find(" port=\"5901\"");
+    ASSERT_NE(port, std::string::npos) << xml;
+    EXPECT_LT(port, xml.find("type=\"spice\"")) << xml; // on the VNC element
+    EXPECT_EQ(xml.find(" port=", port + 1), std::string::npos) << xml;
+    auto reparsed = parseDomainXml(xml);
+    ASSERT_TRUE(reparsed) << reparsed.error().message();
+    EXPECT_TRUE(reparsed.value().def.graphics.at(0).autoport);
+}
+
 TEST(GuestAgent, InterfaceListFromTheAgent) {
     auto reply = nlohmann::json::parse(R"([
         {"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [

@@ -51,6 +51,8 @@ Result<DomainXml> withInterfaceTarget(const DomainXml& domain, size_t index,
 Result<DomainXml> withToolDeviceRuntime(const DomainXml& domain,
                                         const std::vector<std::string>& channelPaths,
                                         int spicePort);
+// The port the first <graphics type=`type`> listens on, as QEMU reported it.
+Result<DomainXml> withGraphicsPort(const DomainXml& domain, std::string_view type, int port);
 // <target state='connected'|'disconnected'/> of the channel whose alias is `alias`.
 Result<DomainXml> withChannelState(const DomainXml& domain, const std::string& alias,
                                    bool connected);

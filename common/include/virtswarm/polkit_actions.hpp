@@ -86,6 +86,11 @@ inline constexpr MethodAction kMethodActions[] = {
     // As libvirt (domain:write for the agent source): the shim talks to the guest.
     {names::kDomainInterface, "InterfaceAddresses", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "OpenConsole", "org.virtswarm.domain.open-console", Details::Object},
+    // As libvirt's domain:open_graphics, for both ways of opening a display.
+    {names::kDomainInterface, "OpenGraphics", "org.virtswarm.domain.open-graphics",
+     Details::Object},
+    {names::kDomainInterface, "AddGraphicsClient", "org.virtswarm.domain.open-graphics",
+     Details::Object},
     {names::kDomainInterface, "AttachDevice", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "DetachDevice", "org.virtswarm.domain.write", Details::Object},
     {names::kDomainInterface, "UpdateDevice", "org.virtswarm.domain.write", Details::Object},
