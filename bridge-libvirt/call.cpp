@@ -7,9 +7,11 @@
 
 namespace virtswarm::bridge {
 
-Call::Call(const std::shared_ptr<Client>& client, const Header& header)
+Call::Call(const std::shared_ptr<Client>& client, const Header& header,
+           std::vector<sdbus::UnixFd> fds)
     : m_client(client)
-    , m_header(header) {
+    , m_header(header)
+    , m_fds(std::move(fds)) {
     client->callStarted();
 }
 
@@ -39,6 +41,23 @@ void Call::reply(const xdr::Writer& body) {
     }
     if (auto c = client()) {
         c->sendReply(m_header, body.bytes());
+        c->callFinished();
+    }
+}
+
+Result<sdbus::UnixFd> Call::takeFd(size_t slot) {
+    if (slot >= m_fds.size() || !m_fds[slot].isValid()) {
+        return Error(Code::Internal, "No FD available at slot " + std::to_string(slot));
+    }
+    return std::move(m_fds[slot]);
+}
+
+void Call::replyWithFds(const xdr::Writer& body, std::vector<sdbus::UnixFd> fds) {
+    if (!begin()) {
+        return;
+    }
+    if (auto c = client()) {
+        c->sendReplyWithFds(m_header, body.bytes(), std::move(fds));
         c->callFinished();
     }
 }

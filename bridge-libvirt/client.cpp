@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "client.hpp"
 
+#include "virtswarm/fd_passing.hpp"
 #include "virtswarm/log.hpp"
 #include "xdr.hpp"
 
@@ -130,23 +131,48 @@ void Client::readAvailable() {
     uint8_t buf[kReadChunk];
     size_t total = 0;
     while (!closed() && !m_eof && total < kReadBudget && !m_parser.frameReady()) {
-        ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            m_parser.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
-            total += static_cast<size_t>(n);
-            if (!claimInput()) {
-                return;
-            }
-        } else if (n == 0) {
-            m_eof = true;
-        } else if (errno == EINTR) {
-            continue;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        size_t n = 0;
+        if (!receive(buf, n)) {
             break;
-        } else {
-            close(std::string("read failed: ") + std::strerror(errno));
+        }
+        if (n == 0) {
+            m_eof = true;
+            break;
+        }
+        m_parser.feed(std::span<const uint8_t>(buf, n));
+        total += n;
+        if (!claimInput()) {
+            return;
         }
     }
+}
+
+// recvmsg, never recv: a descriptor read past without a control buffer would be closed by
+// the kernel, and a *_WITH_FDS call would lose it. The kernel ends a read at the byte that
+// carries descriptors, so they arrive in the order their messages announce them. False when
+// nothing more can be read now (or the client was closed); received 0 is end of file.
+bool Client::receive(std::span<uint8_t> buffer, size_t& received) {
+    ReceivedFds fds;
+    ssize_t n = recvWithFds(m_fd, buffer.data(), buffer.size(), proto::kMaxFdsPerMessage,
+                            MSG_DONTWAIT, fds);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            close(std::string("read failed: ") + std::strerror(errno));
+        }
+        return false;
+    }
+    for (int fd : fds.fds) {
+        m_inFds.emplace_back(fd, sdbus::adopt_fd);
+    }
+    // Descriptors no message claims are a resource the client holds here: at most what
+    // one message may carry, beyond the one being read.
+    if (fds.truncated || m_inFds.size() > 2 * proto::kMaxFdsPerMessage) {
+        log::warning(describe() + " sent file descriptors no message announced; closing");
+        close("unannounced file descriptors");
+        return false;
+    }
+    received = static_cast<size_t>(n);
+    return true;
 }
 
 bool Client::acceptingCalls() const {
@@ -168,7 +194,18 @@ void Client::processFrames() {
         if (!claimInput()) {
             return;
         }
-        m_sink.onFrame(shared_from_this(), std::move(*next.value()));
+        Frame& frame = *next.value();
+        if (m_inFds.size() < frame.fdCount) {
+            log::warning(describe() + ": a message announced " + std::to_string(frame.fdCount) +
+                         " file descriptors that did not come; closing");
+            close("missing file descriptors");
+            return;
+        }
+        for (uint32_t i = 0; i < frame.fdCount; ++i) {
+            frame.fds.push_back(std::move(m_inFds.front()));
+            m_inFds.pop_front();
+        }
+        m_sink.onFrame(shared_from_this(), std::move(frame));
     }
 }
 
@@ -227,6 +264,17 @@ void Client::sendReply(const Header& call, std::span<const uint8_t> payload) {
     queue(encodeMessage(replyHeader(call, proto::MessageStatus::Ok), payload));
 }
 
+void Client::sendReplyWithFds(const Header& call, std::span<const uint8_t> payload,
+                              std::vector<sdbus::UnixFd> fds) {
+    xdr::Writer w;
+    w.u32(static_cast<uint32_t>(fds.size()));
+    std::vector<uint8_t> body = w.take();
+    body.insert(body.end(), payload.begin(), payload.end());
+    Header h = replyHeader(call, proto::MessageStatus::Ok);
+    h.type = static_cast<uint32_t>(proto::MessageType::ReplyWithFds);
+    queue(encodeMessage(h, body), std::move(fds));
+}
+
 void Client::sendError(const Header& call, const RpcError& error) {
     xdr::Writer w;
     writeError(w, error);
@@ -245,12 +293,12 @@ void Client::sendMessage(const Header& header, std::span<const uint8_t> payload)
     queue(encodeMessage(header, payload));
 }
 
-void Client::queue(std::vector<uint8_t> bytes) {
+void Client::queue(std::vector<uint8_t> bytes, std::vector<sdbus::UnixFd> fds) {
     if (closed()) {
         return;
     }
     m_outBytes += bytes.size();
-    m_out.push_back(std::move(bytes));
+    m_out.push_back(Outgoing{std::move(bytes), std::move(fds)});
     flush();
     updateIoEvents();
 }
@@ -259,7 +307,20 @@ void Client::flush() {
     bool wasThrottled = m_outBytes >= m_limits.outputHighWater;
     while (!closed() && !m_out.empty()) {
         const auto& front = m_out.front();
-        ssize_t n = ::send(m_fd, front.data() + m_outOffset, front.size() - m_outOffset,
+        if (m_outOffset == front.bytes.size()) {
+            if (m_outFdsSent < front.fds.size()) {
+                if (!sendFd(front.fds[m_outFdsSent])) {
+                    break;
+                }
+                ++m_outFdsSent;
+                continue;
+            }
+            m_out.pop_front(); // closes our copies of the descriptors
+            m_outOffset = 0;
+            m_outFdsSent = 0;
+            continue;
+        }
+        ssize_t n = ::send(m_fd, front.bytes.data() + m_outOffset, front.bytes.size() - m_outOffset,
                            MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR) {
@@ -273,10 +334,6 @@ void Client::flush() {
         }
         m_outOffset += static_cast<size_t>(n);
         m_outBytes -= static_cast<size_t>(n);
-        if (m_outOffset == front.size()) {
-            m_out.pop_front();
-            m_outOffset = 0;
-        }
     }
     if (wasThrottled && m_outBytes < m_limits.outputHighWater) {
         scheduleResume();
@@ -286,6 +343,20 @@ void Client::flush() {
             stream->onClientWritable();
         }
     }
+}
+
+// One descriptor on one byte, as libvirt's client reads them (virSocketRecvFD). False
+// when the socket is full (try again later) or the client was closed.
+bool Client::sendFd(const sdbus::UnixFd& fd) {
+    char byte = 0;
+    ssize_t n = sendWithFd(m_fd, &byte, 1, fd.get(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == 1) {
+        return true;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        close(std::string("passing a file descriptor failed: ") + std::strerror(errno));
+    }
+    return false;
 }
 
 void Client::close(const std::string& why) {
@@ -302,7 +373,10 @@ void Client::close(const std::string& why) {
     ::close(m_fd);
     m_fd = -1;
     m_out.clear();
+    m_outOffset = 0;
+    m_outFdsSent = 0;
     m_outBytes = 0;
+    m_inFds.clear();
     m_events.clear();
     // Streams go last and outside the map: their destructors close what they hold.
     auto streams = std::move(m_streams);

@@ -102,8 +102,15 @@ public:
     // Whether more stream data may be queued now (flow control of streams).
     bool wantsStreamData() const { return !closed() && m_outBytes < m_limits.outputHighWater; }
 
+    // Whether descriptors can travel with messages: only on a UNIX socket
+    // (VIR_DRV_FEATURE_FD_PASSING).
+    bool passesFds() const { return m_peer.known; }
+
     // Output. Nothing is sent once the client is closed.
     void sendReply(const Header& call, std::span<const uint8_t> payload);
+    // A REPLY_WITH_FDS: the descriptors follow the message, each on a byte of its own.
+    void sendReplyWithFds(const Header& call, std::span<const uint8_t> payload,
+                          std::vector<sdbus::UnixFd> fds);
     void sendError(const Header& call, const RpcError& error);
     void sendMessage(const Header& header, std::span<const uint8_t> payload);
 
@@ -119,7 +126,9 @@ private:
     void readAvailable();
     void processFrames();
     void flush();
-    void queue(std::vector<uint8_t> bytes);
+    void queue(std::vector<uint8_t> bytes, std::vector<sdbus::UnixFd> fds = {});
+    bool receive(std::span<uint8_t> buffer, size_t& received);
+    bool sendFd(const sdbus::UnixFd& fd);
     bool acceptingCalls() const;
     void updateIoEvents();
     void scheduleResume();
@@ -139,8 +148,15 @@ private:
     EventSource m_openDeadline; // closes a connection that does not open in time
     FrameParser m_parser;
     size_t m_claimed = 0; // of m_budget, for the input in m_parser
-    std::deque<std::vector<uint8_t>> m_out;
-    size_t m_outOffset = 0; // sent bytes of m_out.front()
+    // Descriptors received and not yet claimed by a *_WITH_FDS message, in arrival order.
+    std::deque<sdbus::UnixFd> m_inFds;
+    struct Outgoing {
+        std::vector<uint8_t> bytes;
+        std::vector<sdbus::UnixFd> fds; // sent after the bytes
+    };
+    std::deque<Outgoing> m_out;
+    size_t m_outOffset = 0;  // sent bytes of m_out.front()
+    size_t m_outFdsSent = 0; // sent descriptors of m_out.front()
     size_t m_outBytes = 0;
     size_t m_pending = 0;
     bool m_eof = false;

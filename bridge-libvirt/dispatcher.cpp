@@ -18,6 +18,7 @@ Dispatcher::Dispatcher(Services& services)
                        domainStatsProcedures(),
                        domainAccountingProcedures(),
                        domainDeviceProcedures(),
+                       domainGraphicsProcedures(),
                        domainTuningProcedures(),
                        domainJobProcedures(),
                        eventProcedures(),
@@ -61,12 +62,6 @@ void Dispatcher::onFrame(const std::shared_ptr<Client>& client, Frame frame) {
         }
         return;
     }
-    if (h.is(proto::MessageType::CallWithFds)) {
-        // No REMOTE procedure the bridge implements passes file descriptors; whatever was
-        // attached was discarded by recv().
-        client->sendError(h, unsupportedProcedure(h.procedure));
-        return;
-    }
     if (h.is(proto::MessageType::Stream)) {
         // Data for a stream this client opened (a console); anything else is dropped, as
         // libvirtd drops stream messages no stream claims.
@@ -77,7 +72,7 @@ void Dispatcher::onFrame(const std::shared_ptr<Client>& client, Frame frame) {
         }
         return;
     }
-    if (!h.is(proto::MessageType::Call)) {
+    if (!isCall) {
         log::debug(client->describe() + ": ignoring message type " + std::to_string(h.type) +
                    " for procedure " + std::to_string(h.procedure));
         return;
@@ -88,7 +83,7 @@ void Dispatcher::onFrame(const std::shared_ptr<Client>& client, Frame frame) {
                                                         std::to_string(h.status) + " in a call"));
         return;
     }
-    onRemoteCall(client, frame);
+    onRemoteCall(client, std::move(frame));
 }
 
 void Dispatcher::onKeepalive(const std::shared_ptr<Client>& client, const Header& header) {
@@ -104,7 +99,9 @@ void Dispatcher::onKeepalive(const std::shared_ptr<Client>& client, const Header
     client->sendMessage(pong, {});
 }
 
-void Dispatcher::onRemoteCall(const std::shared_ptr<Client>& client, const Frame& frame) {
+// A CALL_WITH_FDS is dispatched as a CALL whose descriptors the procedure may take
+// (Call::takeFd); those it leaves are closed with the call, as libvirtd does.
+void Dispatcher::onRemoteCall(const std::shared_ptr<Client>& client, Frame frame) {
     const Header& h = frame.header;
     const Procedure* proc = find(h.procedure);
     if (proc == nullptr) {
@@ -127,7 +124,7 @@ void Dispatcher::onRemoteCall(const std::shared_ptr<Client>& client, const Frame
     }
     log::debug(client->describe() + ": " + proc->name + " (serial " + std::to_string(h.serial) +
                ")");
-    auto call = std::make_shared<Call>(client, h);
+    auto call = std::make_shared<Call>(client, h, std::move(frame.fds));
     xdr::Reader args(frame.payload);
     try {
         proc->handler(m_services, call, args);

@@ -24,7 +24,7 @@ public:
 
 private:
     void onKeepalive(const std::shared_ptr<Client>& client, const Header& header);
-    void onRemoteCall(const std::shared_ptr<Client>& client, const Frame& frame);
+    void onRemoteCall(const std::shared_ptr<Client>& client, Frame frame);
 
     Services& m_services;
     std::unordered_map<int32_t, const Procedure*> m_procedures;

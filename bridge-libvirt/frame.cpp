@@ -73,7 +73,40 @@ bool FrameParser::frameReady() const {
     if (!length) {
         return false;
     }
-    return !checkMessageLength(*length, m_maxLength) || buffered() >= *length;
+    if (!checkMessageLength(*length, m_maxLength)) {
+        return true;
+    }
+    if (buffered() < *length) {
+        return false;
+    }
+    auto fds = frontFdCount(*length);
+    return !fds || buffered() >= size_t{*length} + fds.value();
+}
+
+Result<uint32_t> FrameParser::frontFdCount(uint32_t length) const {
+    xdr::Reader r(std::span<const uint8_t>(m_buf.data() + m_start, length));
+    r.u32(); // length
+    Header h;
+    h.program = r.u32();
+    h.version = r.u32();
+    h.procedure = r.i32();
+    h.type = r.u32();
+    if (!h.carriesFds()) {
+        return uint32_t{0};
+    }
+    r.u32(); // serial
+    r.u32(); // status
+    uint32_t count = r.u32();
+    if (!r.ok()) {
+        return Error(Code::InvalidArgs, "a message with file descriptors has no descriptor count");
+    }
+    if (count > proto::kMaxFdsPerMessage) {
+        return Error(Code::InvalidArgs, "a message announces " + std::to_string(count) +
+                                            " file descriptors; at most " +
+                                            std::to_string(proto::kMaxFdsPerMessage) +
+                                            " are allowed");
+    }
+    return count;
 }
 
 size_t FrameParser::claim() const {
@@ -105,6 +138,13 @@ Result<std::optional<Frame>> FrameParser::next() {
     if (buffered() < *length) {
         return std::optional<Frame>();
     }
+    auto fdCount = frontFdCount(*length);
+    if (!fdCount) {
+        return fdCount.takeError();
+    }
+    if (buffered() < size_t{*length} + fdCount.value()) {
+        return std::optional<Frame>(); // the bytes carrying the descriptors
+    }
     std::span<const uint8_t> message(m_buf.data() + m_start + proto::kLengthSize,
                                      *length - proto::kLengthSize);
     xdr::Reader r(message.first(proto::kHeaderSize));
@@ -115,9 +155,10 @@ Result<std::optional<Frame>> FrameParser::next() {
     frame.header.type = r.u32();
     frame.header.serial = r.u32();
     frame.header.status = r.u32();
-    auto payload = message.subspan(proto::kHeaderSize);
+    frame.fdCount = fdCount.value();
+    auto payload = message.subspan(proto::kHeaderSize + (frame.header.carriesFds() ? 4 : 0));
     frame.payload.assign(payload.begin(), payload.end());
-    m_start += *length;
+    m_start += *length + fdCount.value();
     if (m_start == m_buf.size()) {
         // Nothing left: give back what a large frame took, so an idle connection costs
         // little whatever it sent before.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <sdbus-c++/Types.h>
 #include <span>
 #include <vector>
 
@@ -22,11 +23,18 @@ struct Header {
     uint32_t status = 0; // proto::MessageStatus
 
     bool is(proto::MessageType t) const { return type == static_cast<uint32_t>(t); }
+    bool carriesFds() const {
+        return is(proto::MessageType::CallWithFds) || is(proto::MessageType::ReplyWithFds);
+    }
 };
 
 struct Frame {
     Header header;
+    // Of a *_WITH_FDS message: without the descriptor count, which is fdCount.
     std::vector<uint8_t> payload;
+    uint32_t fdCount = 0;
+    // The descriptors themselves, which came beside the byte stream (Client fills them in).
+    std::vector<sdbus::UnixFd> fds;
 };
 
 // Header and payload as one message, length word included. The caller keeps the payload
@@ -38,7 +46,9 @@ Header replyHeader(const Header& call, proto::MessageStatus status);
 
 // Splits a byte stream into frames, whatever the read boundaries. A length outside
 // [28, maxLength] (16 MiB + 4 unless lowered) is fatal for the connection: the stream
-// cannot be resynchronised, and libvirtd closes such a client as well.
+// cannot be resynchronised, and libvirtd closes such a client as well. So is a *_WITH_FDS
+// message announcing more than proto::kMaxFdsPerMessage descriptors. Such a message is
+// complete with the one byte per descriptor that follows it, which the parser consumes.
 class FrameParser {
 public:
     void feed(std::span<const uint8_t> bytes);
@@ -63,6 +73,9 @@ public:
 
 private:
     std::optional<uint32_t> peekLength() const;
+    // The descriptors the complete message of `length` at the front announces (0 unless
+    // it is a *_WITH_FDS message).
+    Result<uint32_t> frontFdCount(uint32_t length) const;
     void compact();
 
     std::vector<uint8_t> m_buf;

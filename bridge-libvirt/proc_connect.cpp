@@ -56,7 +56,9 @@ void supportsFeature(Services&, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args)) {
         return;
     }
-    bool supported = feature == proto::kFeatureProgramKeepalive ||
+    auto client = call->client();
+    bool supported = (feature == proto::kFeatureFdPassing && client && client->passesFds()) ||
+                     feature == proto::kFeatureProgramKeepalive ||
                      feature == proto::kFeatureRemoteEventCallback ||
                      feature == proto::kFeatureRemoteCloseCallback ||
                      feature == proto::kFeatureTypedParamString;

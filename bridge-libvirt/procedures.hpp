@@ -78,6 +78,7 @@ std::span<const Procedure> eventProcedures();
 std::span<const Procedure> domainStatsProcedures();
 std::span<const Procedure> domainAccountingProcedures();
 std::span<const Procedure> domainDeviceProcedures();
+std::span<const Procedure> domainGraphicsProcedures();
 std::span<const Procedure> domainTuningProcedures();
 std::span<const Procedure> domainJobProcedures();
 std::span<const Procedure> networkQueryProcedures();

@@ -34,6 +34,10 @@ inline constexpr uint32_t kMinMessageLength = kLengthSize + kHeaderSize;
 inline constexpr uint32_t kMessageMax = 16 * 1024 * 1024;
 inline constexpr uint32_t kMaxMessageLength = kMessageMax + kLengthSize;
 inline constexpr uint32_t kPayloadMax = kMessageMax - kHeaderSize;
+// A *_WITH_FDS message: its payload starts with the number of descriptors (at most
+// VIR_NET_MESSAGE_NUM_FDS_MAX), and each descriptor follows the message as one byte
+// carrying it (SCM_RIGHTS) on the UNIX socket.
+inline constexpr uint32_t kMaxFdsPerMessage = 32;
 
 // Limits of remote_protocol.x (9.0).
 inline constexpr uint32_t kStringMax = 4 * 1024 * 1024;
@@ -208,6 +212,7 @@ enum Proc : int32_t {
     DomainSetVcpusFlags = 199,
     DomainGetVcpusFlags = 200,
     DomainOpenConsole = 201,
+    DomainOpenGraphics = 249,
     DomainIsUpdated = 202,
     ConnectGetSysinfo = 203,
     DomainSetMemoryFlags = 204,
@@ -251,6 +256,7 @@ enum Proc : int32_t {
     DomainEventCallbackDeviceRemoved = 333,
     NetworkGetDhcpLeases = 341,
     ConnectGetDomainCapabilities = 342,
+    DomainOpenGraphicsFd = 343,
     ConnectGetAllDomainStats = 344,
     DomainInterfaceAddresses = 353,
     DomainDefineXmlFlags = 350,
@@ -290,6 +296,7 @@ enum Proc : int32_t {
 };
 
 // CONNECT_SUPPORTS_FEATURE numbers (VIR_DRV_FEATURE_*).
+inline constexpr int32_t kFeatureFdPassing = 8;
 inline constexpr int32_t kFeatureTypedParamString = 9;
 inline constexpr int32_t kFeatureProgramKeepalive = 10;
 inline constexpr int32_t kFeatureRemoteEventCallback = 14;

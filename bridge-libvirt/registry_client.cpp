@@ -196,4 +196,34 @@ void RegistryClient::openConsole(const std::string& path, const std::string& dev
         [&device, &options](sdbus::MethodCall& m) { m << device << options; }, std::move(done));
 }
 
+namespace {
+
+Options graphicsOptions(bool skipAuth) {
+    Options options;
+    if (skipAuth) {
+        options.emplace("skip-auth", sdbus::Variant(true));
+    }
+    return options;
+}
+
+} // namespace
+
+void RegistryClient::openGraphics(const std::string& path, uint32_t index, bool skipAuth,
+                                  Then<sdbus::UnixFd> done) {
+    call<sdbus::UnixFd>(
+        path, "OpenGraphics", kCallTimeout,
+        [index, skipAuth](sdbus::MethodCall& m) { m << index << graphicsOptions(skipAuth); },
+        std::move(done));
+}
+
+void RegistryClient::addGraphicsClient(const std::string& path, uint32_t index,
+                                       const sdbus::UnixFd& socket, bool skipAuth, Done done) {
+    domainCall(
+        path, "AddGraphicsClient",
+        [index, &socket, skipAuth](sdbus::MethodCall& m) {
+            m << index << socket << graphicsOptions(skipAuth);
+        },
+        std::move(done));
+}
+
 } // namespace virtswarm::bridge

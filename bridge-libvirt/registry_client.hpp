@@ -66,6 +66,12 @@ public:
     // force (VIR_DOMAIN_CONSOLE_FORCE): end another client's session on that console.
     void openConsole(const std::string& path, const std::string& device, bool force,
                      Then<sdbus::UnixFd> done);
+    // The guest's graphics server `index` on a new socket (OpenGraphics), or on the
+    // client's own (AddGraphicsClient). skipAuth: VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH.
+    void openGraphics(const std::string& path, uint32_t index, bool skipAuth,
+                      Then<sdbus::UnixFd> done);
+    void addGraphicsClient(const std::string& path, uint32_t index, const sdbus::UnixFd& socket,
+                           bool skipAuth, Done done);
 
     // Save files: Domain.Save, Manager.Restore, SaveImageGetXML, SaveImageDefineXML. The
     // registry opens `file` itself, as the user `options` name (definer-uid).

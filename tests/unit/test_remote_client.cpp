@@ -5,7 +5,9 @@
 #include "client.hpp"
 #include "loop_driver.hpp"
 #include "protocol.hpp"
+#include "virtswarm/fd_passing.hpp"
 
+#include <cstring>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -289,6 +291,132 @@ TEST_F(ClientTest, ReplyTooLargeBecomesAnError) {
     EXPECT_EQ(replies[0].header.status, static_cast<uint32_t>(proto::MessageStatus::Error));
     xdr::Reader r(replies[0].payload);
     EXPECT_EQ(readError(r).code, proto::err::kRpc);
+}
+
+// Passing descriptors as libvirt does (virSocketSendFD): one byte carrying each.
+void sendFdByte(int socket, int fd, char byte = 0) {
+    ASSERT_EQ(sendWithFd(socket, &byte, 1, fd, MSG_NOSIGNAL), 1);
+}
+
+Bytes callWithFds(uint32_t serial, uint32_t count, const std::string& arg) {
+    Header h;
+    h.procedure = proto::DomainOpenGraphics;
+    h.type = static_cast<uint32_t>(proto::MessageType::CallWithFds);
+    h.serial = serial;
+    xdr::Writer w;
+    w.u32(count);
+    w.string(arg);
+    return encodeMessage(h, w.bytes());
+}
+
+struct Pipe {
+    Pipe() { EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0); }
+    ~Pipe() {
+        ::close(fds[0]);
+        ::close(fds[1]);
+    }
+    int fds[2] = {-1, -1};
+};
+
+TEST_F(ClientTest, ACallWithFdsGetsItsDescriptorsAndTheNextCallFollows) {
+    start();
+    Pipe first;
+    Pipe second;
+    peerSend(callWithFds(5, 2, "args"));
+    sendFdByte(peerFd, first.fds[1]);
+    sendFdByte(peerFd, second.fds[1]);
+    peerSend(call(23, 6, "after"));
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 1; }));
+    Frame& frame = sink.frames[0];
+    EXPECT_TRUE(frame.header.is(proto::MessageType::CallWithFds));
+    EXPECT_EQ(frame.fdCount, 2u);
+    ASSERT_EQ(frame.fds.size(), 2u);
+    xdr::Reader args(frame.payload); // the count is not part of the arguments
+    EXPECT_EQ(args.string(100), "args");
+    EXPECT_EQ(args.remaining(), 0u);
+    // The descriptors are the peer's pipes, in the order it sent them.
+    ASSERT_EQ(::write(frame.fds[1].get(), "2", 1), 1);
+    ASSERT_EQ(::write(frame.fds[0].get(), "1", 1), 1);
+    char c = 0;
+    ASSERT_EQ(::read(first.fds[0], &c, 1), 1);
+    EXPECT_EQ(c, '1');
+    ASSERT_EQ(::read(second.fds[0], &c, 1), 1);
+    EXPECT_EQ(c, '2');
+
+    client->sendReply(frame.header, {});
+    client->callFinished();
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 2; }));
+    EXPECT_EQ(sink.frames[1].header.serial, 6u);
+    EXPECT_FALSE(client->closed());
+}
+
+TEST_F(ClientTest, AReplyWithFdsSendsEachDescriptorAfterTheMessage) {
+    start();
+    peerSend(call(proto::DomainOpenGraphicsFd, 8));
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 1; }));
+    Pipe pipe;
+    std::vector<sdbus::UnixFd> fds;
+    fds.emplace_back(pipe.fds[1]); // a copy (dup) of the write end
+    client->sendReplyWithFds(sink.frames[0].header, {}, std::move(fds));
+    client->callFinished();
+
+    // Read as libvirt's client does: the message, then one byte per descriptor.
+    std::vector<int> passed;
+    FrameParser parser;
+    std::optional<Frame> reply;
+    ASSERT_TRUE(runUntil([&] {
+        uint8_t buf[256];
+        ReceivedFds got;
+        ssize_t n = recvWithFds(peerFd, buf, sizeof buf, 4, MSG_DONTWAIT, got);
+        if (n > 0) {
+            passed.insert(passed.end(), got.fds.begin(), got.fds.end());
+            parser.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+            if (auto f = parser.next(); f && f.value()) {
+                reply = std::move(*f.value());
+            }
+        }
+        return reply.has_value();
+    }));
+    EXPECT_TRUE(reply->header.is(proto::MessageType::ReplyWithFds));
+    EXPECT_EQ(reply->header.serial, 8u);
+    EXPECT_EQ(reply->fdCount, 1u);
+    EXPECT_TRUE(reply->payload.empty());
+    ASSERT_EQ(passed.size(), 1u);
+    ASSERT_EQ(::write(passed[0], "x", 1), 1);
+    char c = 0;
+    ASSERT_EQ(::read(pipe.fds[0], &c, 1), 1);
+    EXPECT_EQ(c, 'x');
+    ::close(passed[0]);
+}
+
+TEST_F(ClientTest, AnnouncingTooManyDescriptorsCloses) {
+    start();
+    peerSend(callWithFds(1, proto::kMaxFdsPerMessage + 1, "x"));
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(sink.closed, 1);
+    EXPECT_TRUE(sink.frames.empty());
+}
+
+TEST_F(ClientTest, ADescriptorThatDoesNotComeCloses) {
+    start();
+    peerSend(callWithFds(1, 1, "x"));
+    peerSend(Bytes{0}); // the carrier byte, without a descriptor
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(sink.closed, 1);
+    EXPECT_TRUE(sink.frames.empty());
+}
+
+TEST_F(ClientTest, DescriptorsNoMessageAnnouncesAreBoundedAndClose) {
+    start();
+    // A plain call whose every byte carries a descriptor.
+    Bytes message = call(23, 1, std::string(200, 'x'));
+    Pipe pipe;
+    for (size_t i = 0; i < 2 * proto::kMaxFdsPerMessage + 1; ++i) {
+        sendFdByte(peerFd, pipe.fds[1], static_cast<char>(message[i]));
+    }
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(sink.closed, 1);
+    EXPECT_TRUE(sink.frames.empty());
 }
 
 } // namespace
