@@ -20,6 +20,8 @@ packages=(
     python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst
     # security tests: the SPICE handshake encrypts its ticket (RSA-OAEP)
     python3-cryptography
+    # GUI tests: the clients on a private X display, and its screenshots
+    virt-viewer xvfb x11-apps xauth
     # UEFI guests: the OVMF firmware and its QEMU descriptors
     ovmf
 )
