@@ -50,7 +50,8 @@ void usage(std::ostream& out) {
            "  --socket PATH      read-write socket (default /run/virtswarm/libvirt-sock)\n"
            "  --socket-ro PATH   read-only socket (default /run/virtswarm/libvirt-sock-ro)\n"
            "  --libvirt-paths    listen where libvirt clients look by default:\n"
-           "                     /run/libvirt/libvirt-sock and /run/libvirt/libvirt-sock-ro\n"
+           "                     /run/libvirt/libvirt-sock and /run/libvirt/libvirt-sock-ro;\n"
+           "                     with --session $XDG_RUNTIME_DIR/libvirt/libvirt-sock(-ro)\n"
            "  --tcp HOST:PORT    also listen on TCP (read-only, unauthenticated; off by default)\n"
            "Limits (docs/bridge.md; libvirtd's names where it has them):\n"
            "  --max-clients N             connections in all (1024); the last 32 are root's\n"
@@ -153,12 +154,15 @@ bool parse(int argc, char** argv, ProxydOptions& o) {
     return true;
 }
 
-std::string defaultDir(BusMode mode) {
+// Where the sockets go: virtswarm's own directory, or where libvirt's clients look for
+// libvirtd (`libvirt`: qemu:///system, or qemu:///session under $XDG_RUNTIME_DIR).
+std::string socketDir(BusMode mode, bool libvirtPaths) {
     const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    std::string sub = libvirtPaths ? "/libvirt" : "/virtswarm";
     if (mode == BusMode::Session && xdg != nullptr) {
-        return std::string(xdg) + "/virtswarm";
+        return std::string(xdg) + sub;
     }
-    return "/run/virtswarm";
+    return "/run" + sub;
 }
 
 Result<void> listen(Server& server, const ProxydOptions& o) {
@@ -177,7 +181,7 @@ Result<void> listen(Server& server, const ProxydOptions& o) {
         std::free(names);
         return result;
     }
-    std::string dir = o.libvirtPaths ? "/run/libvirt" : defaultDir(o.mode);
+    std::string dir = socketDir(o.mode, o.libvirtPaths);
     std::string rw = !o.socket.empty() ? o.socket : dir + "/libvirt-sock";
     std::string ro = !o.socketRo.empty() ? o.socketRo : dir + "/libvirt-sock-ro";
     if (auto r = server.listenUnix(rw, false); !r) {
@@ -188,6 +192,23 @@ Result<void> listen(Server& server, const ProxydOptions& o) {
     }
     log::notice("listening on " + rw + " and " + ro + " (read-only)");
     return success();
+}
+
+// Networks are the system's, whoever runs the bridge: a session user's guests take their
+// TAPs from the system's networkd, so a session bridge shows (and, as polkit allows,
+// manages) those networks, on a connection of its own to the system bus. Null for a
+// system bridge, or when there is no system bus (the network procedures then fail).
+std::unique_ptr<sdbus::IConnection> systemBusForNetworks(BusMode mode, EventLoop& loop) {
+    if (mode != BusMode::Session) {
+        return nullptr;
+    }
+    auto bus = openBus(BusMode::System);
+    Result<void> attached = bus ? loop.attachBus(*bus.value()) : Result<void>(bus.error());
+    if (attached) {
+        return std::move(bus).value();
+    }
+    log::warning("no system bus for the networks: " + attached.error().message());
+    return nullptr;
 }
 
 // Every client and every open console holds a descriptor: use all the kernel allows us,
@@ -234,7 +255,8 @@ int main(int argc, char** argv) {
 
     Authority authority(connection, options.mode);
     RegistryClient registry(connection, loop);
-    NetworkClient networks(connection, loop);
+    auto systemBus = systemBusForNetworks(options.mode, loop);
+    NetworkClient networks(systemBus ? *systemBus : connection, loop);
     StorageClient storage(connection, loop);
     NodeDeviceClient nodeDevices(connection, loop);
     NWFilterClient nwfilters(connection, loop);

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+import bridgeclient as bc
 import netclient as nc
 import sessionbus
 import storageclient as sc
@@ -119,3 +120,39 @@ def test_user_vm_uses_a_granted_system_volume_it_cannot_read(user_session):
                  "the user's QEMU to hold the volume")
     r = call(user_session, path, vc.DOMAIN + ".Destroy", {})
     assert r.returncode == 0, r.stderr
+
+
+def test_session_bridge_is_qemu_session_and_shows_the_system_networks(user_session):
+    """virsh -c qemu:///session, as the user, finds the session bridge where libvirt's
+    client looks (--libvirt-paths under XDG_RUNTIME_DIR), lists the user's own domains,
+    and sees the system's networks, as the user's guests do."""
+    user, home, env = user_session
+    net = nc.define(nc.nat_xml("seslan", 201))
+    nc.network(net).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    r = call(user_session, vc.ROOT, vc.MANAGER + ".DefineXML", vc.domain_xml("sesvm"), {})
+    assert r.returncode == 0, r.stderr
+    socket_path = os.path.join(home, "run", "libvirt", "libvirt-sock")
+    proxyd = subprocess.Popen(h.as_user_argv(user, [bc.proxyd_binary(), "--session",
+                                                    "--libvirt-paths"]),
+                              env=dict(env, VIRTSWARM_DEBUG="1"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        h.wait_until(lambda: bc.accepts(socket_path) or proxyd.poll() is not None, 20,
+                     what="the session bridge's socket")
+        assert proxyd.poll() is None, proxyd.stdout.read()
+
+        def virsh(*args):
+            r = h.run_as(user, ["virsh", "-q", "-c", "qemu:///session", *args], env=env)
+            assert r.returncode == 0, f"virsh {' '.join(args)}: {r.stdout}{r.stderr}"
+            return r.stdout
+        assert "sesvm" in virsh("list", "--all", "--name").split()
+        networks = virsh("net-list", "--all", "--name").split()
+        assert "seslan" in networks
+        assert "yes" in virsh("net-info", "seslan")
+        # The user may look, not change: networkd asks polkit about the user.
+        r = h.run_as(user, ["virsh", "-c", "qemu:///session", "net-destroy", "seslan"], env=env)
+        assert r.returncode != 0
+        assert nc.props(net)["Active"]
+    finally:
+        proxyd.terminate()
+        proxyd.wait(20)
