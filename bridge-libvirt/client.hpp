@@ -49,10 +49,11 @@ void sendStreamMessage(const std::weak_ptr<Client>& client, const Header& call, 
                        std::span<const uint8_t> payload);
 
 struct EventRegistration {
-    enum class Kind { Domain, Network, StoragePool };
+    enum class Kind { Domain, Network, StoragePool, NodeDevice, Secret };
     Kind kind = Kind::Domain;
     int32_t eventId = 0;
-    std::optional<UuidBytes> only; // only events of this domain, network or pool
+    std::optional<UuidBytes> only;       // only events of this domain, network, pool or secret
+    std::optional<std::string> onlyName; // only events of this node device (no UUID)
 };
 
 class Client : public std::enable_shared_from_this<Client> {

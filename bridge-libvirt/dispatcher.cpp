@@ -30,6 +30,7 @@ Dispatcher::Dispatcher(Services& services)
                        storageVolProcedures(),
                        storageVolStreamProcedures(),
                        storageEventProcedures(),
+                       nodeDeviceEventProcedures(),
                        nodeDeviceProcedures(),
                        nwfilterProcedures(),
                        nwfilterBindingProcedures()}) {

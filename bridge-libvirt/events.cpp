@@ -32,25 +32,36 @@ void addRegistration(Services& services, const CallPtr& call, EventRegistration 
     call->reply(w);
 }
 
+// A registration of `kind` for `eventId` once the arguments are read; nullopt when the
+// call was failed for them (or for an id beyond `lastEventId`).
+std::optional<EventRegistration> registration(const CallPtr& call, const xdr::Reader& args,
+                                              Kind kind, int32_t eventId, int32_t lastEventId) {
+    if (!argsDone(call, args)) {
+        return std::nullopt;
+    }
+    if (eventId < 0 || eventId > lastEventId) {
+        call->fail(Error(Code::InvalidArgs, "unsupported event ID " + std::to_string(eventId)));
+        return std::nullopt;
+    }
+    EventRegistration reg;
+    reg.kind = kind;
+    reg.eventId = eventId;
+    return reg;
+}
+
 void registerAny(Services& services, const CallPtr& call, xdr::Reader& args) {
     int32_t eventId = args.i32();
     std::optional<RemoteDomain> dom = readOptionalDomain(args);
-    if (!argsDone(call, args)) {
-        return;
-    }
-    if (eventId < 0 || eventId > proto::kEventIdLast) {
-        call->fail(Error(Code::InvalidArgs, "unsupported event ID " + std::to_string(eventId)));
-        return;
-    }
     // Every id is accepted (virsh `event --all` gives up at the first refusal); lifecycle,
     // reboot and device-removed events are delivered.
-    EventRegistration reg;
-    reg.kind = Kind::Domain;
-    reg.eventId = eventId;
-    if (dom) {
-        reg.only = dom->uuid;
+    auto reg = registration(call, args, Kind::Domain, eventId, proto::kEventIdLast);
+    if (!reg) {
+        return;
     }
-    addRegistration(services, call, reg);
+    if (dom) {
+        reg->only = dom->uuid;
+    }
+    addRegistration(services, call, *reg);
 }
 
 // CONNECT_<KIND>_EVENT_REGISTER_ANY (int eventID, optional object) of a kind served by
@@ -62,23 +73,52 @@ void registerObjectAny(Services& services, const CallPtr& call, xdr::Reader& arg
     if (args.present()) {
         object = ObjectKind::read(args);
     }
-    if (!argsDone(call, args)) {
+    auto reg = registration(call, args, kind, eventId, lastEventId);
+    if (!reg) {
         return;
     }
-    if (eventId < 0 || eventId > lastEventId) {
-        call->fail(Error(Code::InvalidArgs, "unsupported event ID " + std::to_string(eventId)));
-        return;
-    }
-    EventRegistration reg;
-    reg.kind = kind;
-    reg.eventId = eventId;
     if (object) {
-        reg.only = object->uuid;
+        reg->only = object->uuid;
     }
     // The daemon's signals count only once its cache follows an instance of it: start
     // following it now (activating it), whether or not it answers.
     services.objects<ObjectKind>().whenSynced(
-        [&services, call, reg](Result<void>) { addRegistration(services, call, reg); });
+        [&services, call, reg = *reg](Result<void>) { addRegistration(services, call, reg); });
+}
+
+// CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY (int eventID, optional device name).
+void registerNodeDeviceAny(Services& services, const CallPtr& call, xdr::Reader& args) {
+    int32_t eventId = args.i32();
+    std::optional<std::string> device;
+    if (args.present()) {
+        device = args.string(proto::kStringMax);
+    }
+    auto reg = registration(call, args, Kind::NodeDevice, eventId, proto::kNodeDeviceEventIdLast);
+    if (!reg) {
+        return;
+    }
+    reg->onlyName = device;
+    // As for the other daemons: nodedevd's signals count once the bridge follows it.
+    services.nodeDevices.whenSynced(
+        [&services, call, reg = *reg](Result<void>) { addRegistration(services, call, reg); });
+}
+
+// CONNECT_SECRET_EVENT_REGISTER_ANY (int eventID, optional secret: uuid, usage type, usage
+// id). Accepted as libvirtd accepts it; with no secrets kept, none ever fires.
+void registerSecretAny(Services& services, const CallPtr& call, xdr::Reader& args) {
+    int32_t eventId = args.i32();
+    std::optional<UuidBytes> secret;
+    if (args.present()) {
+        secret = readUuid(args);
+        args.i32();
+        args.string(proto::kStringMax);
+    }
+    auto reg = registration(call, args, Kind::Secret, eventId, proto::kSecretEventIdLast);
+    if (!reg) {
+        return;
+    }
+    reg->only = secret;
+    addRegistration(services, call, *reg);
 }
 
 void deregister(const CallPtr& call, xdr::Reader& args, Kind kind) {
@@ -131,11 +171,23 @@ constexpr Procedure kStorageProcedures[] = {
      Access::Read, deregisterObjectAny<Kind::StoragePool>},
 };
 
+// Node device events; secret registrations, which nothing fires.
+constexpr Procedure kNodeDeviceProcedures[] = {
+    {proto::ConnectNodeDeviceEventRegisterAny, "virConnectNodeDeviceEventRegisterAny", Access::Read,
+     registerNodeDeviceAny},
+    {proto::ConnectNodeDeviceEventDeregisterAny, "virConnectNodeDeviceEventDeregisterAny",
+     Access::Read, deregisterObjectAny<Kind::NodeDevice>},
+    {proto::ConnectSecretEventRegisterAny, "virConnectSecretEventRegisterAny", Access::Read,
+     registerSecretAny},
+    {proto::ConnectSecretEventDeregisterAny, "virConnectSecretEventDeregisterAny", Access::Read,
+     deregisterObjectAny<Kind::Secret>},
+};
+
 // Sends one message, built by `write(writer, callbackId)`, to every registration of `kind`
-// for `eventId` that wants events of `uuid`.
-template <typename Write>
-void deliver(const EventForwarder::ForEachClient& forEachClient, int32_t procedure, Kind kind,
-             int32_t eventId, const UuidBytes& uuid, const Write& write) {
+// for `eventId` that `wants`.
+template <typename Wants, typename Write>
+void deliverTo(const EventForwarder::ForEachClient& forEachClient, int32_t procedure, Kind kind,
+               int32_t eventId, const Wants& wants, const Write& write) {
     Header header;
     header.procedure = procedure;
     header.type = static_cast<uint32_t>(proto::MessageType::Message);
@@ -145,7 +197,7 @@ void deliver(const EventForwarder::ForEachClient& forEachClient, int32_t procedu
         // Copied: sendMessage may close the client, which clears its registrations.
         auto registrations = client.events();
         for (const auto& [callbackId, reg] : registrations) {
-            if (reg.kind != kind || reg.eventId != eventId || (reg.only && *reg.only != uuid)) {
+            if (reg.kind != kind || reg.eventId != eventId || !wants(reg)) {
                 continue;
             }
             xdr::Writer w;
@@ -153,6 +205,15 @@ void deliver(const EventForwarder::ForEachClient& forEachClient, int32_t procedu
             client.sendMessage(header, w.bytes());
         }
     });
+}
+
+// The same, for registrations that want events of `uuid` (or of every object).
+template <typename Write>
+void deliver(const EventForwarder::ForEachClient& forEachClient, int32_t procedure, Kind kind,
+             int32_t eventId, const UuidBytes& uuid, const Write& write) {
+    deliverTo(
+        forEachClient, procedure, kind, eventId,
+        [&uuid](const EventRegistration& reg) { return !reg.only || *reg.only == uuid; }, write);
 }
 
 } // namespace
@@ -167,6 +228,23 @@ std::span<const Procedure> networkEventProcedures() {
 
 std::span<const Procedure> storageEventProcedures() {
     return kStorageProcedures;
+}
+
+std::span<const Procedure> nodeDeviceEventProcedures() {
+    return kNodeDeviceProcedures;
+}
+
+void EventForwarder::forwardNodeDevice(const std::string& name, int32_t event, int32_t detail) {
+    deliverTo(
+        m_forEachClient, proto::NodeDeviceEventLifecycle, Kind::NodeDevice,
+        proto::kNodeDeviceEventIdLifecycle,
+        [&name](const EventRegistration& reg) { return !reg.onlyName || *reg.onlyName == name; },
+        [&](xdr::Writer& w, int32_t callbackId) {
+            w.i32(callbackId);
+            w.string(name);
+            w.i32(event);
+            w.i32(detail);
+        });
 }
 
 void EventForwarder::forward(const DomainEventSignal& event) {

@@ -15,9 +15,10 @@ class Client;
 // Lifecycle events: Manager.DomainEvent signals of the registry become
 // DOMAIN_EVENT_CALLBACK_LIFECYCLE messages to every client callback registered for domain
 // event id 0, and networkd's Manager.NetworkEvent becomes NETWORK_EVENT_LIFECYCLE for
-// network event id 0, and storaged's Manager.PoolEvent becomes STORAGE_POOL_EVENT_LIFECYCLE
-// for pool event id 0 (in each case only for the one object, when the registration named
-// one).
+// network event id 0, storaged's Manager.PoolEvent becomes STORAGE_POOL_EVENT_LIFECYCLE
+// for pool event id 0, and nodedevd's Manager.NodeDeviceEvent NODE_DEVICE_EVENT_LIFECYCLE
+// for node device event id 0 (in each case only for the one object, when the registration
+// named one).
 class EventForwarder {
 public:
     using ForEachClient = std::function<void(const std::function<void(Client&)>&)>;
@@ -33,6 +34,9 @@ public:
     void forwardRefresh(const RemoteStoragePool& pool);
     // DOMAIN_EVENT_CALLBACK_REBOOT (event id 1) and _DEVICE_REMOVED (event id 15).
     void forward(const DomainNoticeSignal& notice);
+    // nodedevd's Manager.NodeDeviceEvent: NODE_DEVICE_EVENT_LIFECYCLE for node device
+    // event id 0 (event: created 0, deleted 1).
+    void forwardNodeDevice(const std::string& name, int32_t event, int32_t detail);
 
     // Callback ids are unique per bridge, never reused.
     int32_t nextCallbackId() { return m_nextCallbackId++; }

@@ -270,6 +270,9 @@ int main(int argc, char** argv) {
     storage.pools.setEventHandler(
         [&events](const StoragePoolEventSignal& e) { events.forward(e); });
     storage.setRefreshHandler([&events](const RemoteStoragePool& p) { events.forwardRefresh(p); });
+    nodeDevices.setEventHandler([&events](const std::string& name, int32_t event, int32_t detail) {
+        events.forwardNodeDevice(name, event, detail);
+    });
     EmulatorQuery qemuVersion(loop, kDefaultEmulator, {"--version"});
     EmulatorQuery qemuCpuModels(loop, kDefaultEmulator, {"-cpu", "help"});
     Services services{loop,        registry,      networks, authority,   events,   options.mode,

@@ -71,6 +71,20 @@ NodeDeviceClient::NodeDeviceClient(sdbus::IConnection& bus, EventLoop& loop)
                 ServiceNames{names::kNodeDeviceBusName, names::kNodeDeviceRootPath,
                              names::kNodeDeviceManagerInterface, "the host device daemon"}) {
     m_service.addMirror(names::kNodeDeviceInterface, m_cache);
+    m_service.onSignal("NodeDeviceEvent", [this](sdbus::Message& message) {
+        sdbus::ObjectPath path;
+        std::string name;
+        int32_t event = 0;
+        int32_t detail = 0;
+        try {
+            message >> path >> name >> event >> detail;
+        } catch (const sdbus::Error&) {
+            return; // not the signal the interface describes
+        }
+        if (m_onEvent) {
+            m_onEvent(name, event, detail);
+        }
+    });
 }
 
 void NodeDeviceClient::getXml(const std::string& path, Then<std::string> done) {

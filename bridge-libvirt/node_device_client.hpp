@@ -5,6 +5,8 @@
 #include "service_client.hpp"
 #include "virtswarm/dbus_edge.hpp"
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -52,6 +54,10 @@ public:
     // Installs the signal matches; the cache is filled (nodedevd activated) on first use.
     Result<void> start() { return m_service.start(false); }
     void whenSynced(Done then) { m_service.whenSynced(std::move(then)); }
+    // Manager.NodeDeviceEvent (name, event: created 0, deleted 1, detail).
+    using EventHandler =
+        std::function<void(const std::string& name, int32_t event, int32_t detail)>;
+    void setEventHandler(EventHandler handler) { m_onEvent = std::move(handler); }
     const NodeDeviceCache& cache() const { return m_cache; }
 
     // Device.GetXML
@@ -62,6 +68,7 @@ public:
 private:
     ServiceClient m_service;
     NodeDeviceCache m_cache;
+    EventHandler m_onEvent;
 };
 
 } // namespace virtswarm::bridge

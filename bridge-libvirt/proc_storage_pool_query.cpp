@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Storage pool procedures beyond the family every kind has (proc_object_family.hpp), all
 // answered from the pool and volume caches: the pool of a volume, pool-info, and the
-// volumes of a pool (counted, named, or listed in full).
+// volumes of a pool (counted, named, or listed in full), and the pool capabilities.
 #include "proc_object_family.hpp"
 #include "storage_procedures.hpp"
+#include "virtswarm/storage_def.hpp"
 
 #include <algorithm>
 
@@ -110,7 +111,20 @@ void listAllVolumes(Services& services, const CallPtr& call, xdr::Reader& args) 
                     });
 }
 
+// What storaged can do (virConnectGetStoragePoolCapabilities), known without asking it.
+void poolCapabilities(Services&, const CallPtr& call, xdr::Reader& args) {
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args) || !flagsKnown(call, flags)) {
+        return;
+    }
+    xdr::Writer w;
+    w.string(storage::formatPoolCapabilities());
+    call->reply(w);
+}
+
 constexpr Procedure kProcedures[] = {
+    {proto::ConnectGetStoragePoolCapabilities, "virConnectGetStoragePoolCapabilities", Access::Read,
+     poolCapabilities},
     {proto::StoragePoolLookupByVolume, "virStoragePoolLookupByVolume", Access::Read,
      lookupByVolume},
     {proto::StoragePoolGetInfo, "virStoragePoolGetInfo", Access::Read, getInfo},

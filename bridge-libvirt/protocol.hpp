@@ -170,6 +170,12 @@ enum Proc : int32_t {
     StoragePoolListAllVolumes = 282,
     ConnectStoragePoolEventRegisterAny = 368,
     ConnectStoragePoolEventDeregisterAny = 369,
+    ConnectNodeDeviceEventRegisterAny = 374,
+    ConnectNodeDeviceEventDeregisterAny = 375,
+    NodeDeviceEventLifecycle = 376,
+    ConnectSecretEventRegisterAny = 380,
+    ConnectSecretEventDeregisterAny = 381,
+    ConnectGetStoragePoolCapabilities = 403,
     StoragePoolEventLifecycle = 370,
     StoragePoolEventRefresh = 373,
     StorageVolGetInfoFlags = 378,
@@ -325,6 +331,13 @@ inline constexpr int32_t kNetworkEventIdLast = 1;
 inline constexpr int32_t kStoragePoolEventIdLifecycle = 0;
 inline constexpr int32_t kStoragePoolEventIdRefresh = 1;
 inline constexpr int32_t kStoragePoolEventIdLast = 1;
+
+// Node device event ids: 0 (LIFECYCLE: created 0, deleted 1) and 1 (UPDATE, never sent).
+inline constexpr int32_t kNodeDeviceEventIdLifecycle = 0;
+inline constexpr int32_t kNodeDeviceEventIdLast = 1;
+// Secret event ids: 0 (LIFECYCLE) and 1 (VALUE_CHANGED). The swarm keeps no libvirt
+// secrets, so none is ever sent; registrations are accepted as libvirtd accepts them.
+inline constexpr int32_t kSecretEventIdLast = 1;
 
 // virErrorNumber / virErrorDomain values the protocol layer itself answers with. Errors of
 // the swarm's D-Bus API go through the project's one table (common/src/error.cpp).

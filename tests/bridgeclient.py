@@ -6,6 +6,8 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
+from contextlib import contextmanager
 
 import vsharness as h
 
@@ -114,3 +116,25 @@ def libvirt_error_code(libvirt, fn, *args):
     except libvirt.libvirtError as e:
         return e.get_error_code()
     raise AssertionError(f"{fn} succeeded but an error was expected")
+
+
+@contextmanager
+def libvirt_event_loop(libvirt):
+    """libvirt's default event loop on a thread, so event callbacks of connections opened
+    inside run; stopped at the end."""
+    libvirt.virEventRegisterDefaultImpl()
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            libvirt.virEventRunDefaultImpl()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        # Wake the loop so the thread ends.
+        libvirt.virEventAddTimeout(0, lambda *_: None, None)
+        thread.join(5)

@@ -73,10 +73,8 @@ Result<void> parseSource(xml::Node root, PoolDef& def) {
         if (def.sourceFormat.empty()) {
             def.sourceFormat = "auto";
         }
-        static constexpr std::string_view kFormats[] = {"auto", "ext2", "ext3", "ext4",
-                                                        "xfs",  "vfat", "btrfs"};
-        if (std::find(std::begin(kFormats), std::end(kFormats), def.sourceFormat) ==
-            std::end(kFormats)) {
+        auto formats = fsSourceFormats();
+        if (std::find(formats.begin(), formats.end(), def.sourceFormat) == formats.end()) {
             return Error(Code::NotSupported,
                          "file system format '" + def.sourceFormat + "' is not supported");
         }
@@ -95,6 +93,12 @@ Result<void> parseSource(xml::Node root, PoolDef& def) {
 }
 
 } // namespace
+
+std::span<const std::string_view> fsSourceFormats() {
+    static constexpr std::string_view kFormats[] = {"auto", "ext2", "ext3", "ext4",
+                                                    "xfs",  "vfat", "btrfs"};
+    return kFormats;
+}
 
 std::string_view poolTypeName(PoolType type) {
     switch (type) {

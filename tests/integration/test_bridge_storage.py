@@ -12,7 +12,6 @@ import filecmp
 import os
 import shutil
 import subprocess
-import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -285,46 +284,35 @@ def test_domain_calls_say_the_hypervisor_is_unavailable(bridge):
 # ---------------------------------------------------------------- events
 def test_pool_lifecycle_events_reach_python_callbacks(bridge):
     libvirt = pytest.importorskip("libvirt")
-    libvirt.virEventRegisterDefaultImpl()
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            libvirt.virEventRunDefaultImpl()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    conn = libvirt.open(bridge["rw"])
-    seen = []
-    callback = conn.storagePoolEventRegisterAny(
-        None, libvirt.VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE,
-        lambda _conn, pool, event, detail, _opaque: seen.append((pool.name(), event)), None)
-    refreshed = []
-    refresh_callback = conn.storagePoolEventRegisterAny(
-        None, libvirt.VIR_STORAGE_POOL_EVENT_ID_REFRESH,
-        lambda _conn, pool, _opaque: refreshed.append(pool.name()), None)
-    try:
-        directory = pool_dir(bridge, "evented")
-        pool = conn.storagePoolDefineXML(sc.dir_pool_xml("evented", directory))
-        pool.build()
-        pool.create()
-        pool.refresh()
-        h.wait_until(lambda: refreshed == ["evented"], 30, what=f"refresh event ({refreshed})")
-        pool.destroy()
-        pool.undefine()
-        want = [("evented", libvirt.VIR_STORAGE_POOL_EVENT_DEFINED),
-                ("evented", libvirt.VIR_STORAGE_POOL_EVENT_STARTED),
-                ("evented", libvirt.VIR_STORAGE_POOL_EVENT_STOPPED),
-                ("evented", libvirt.VIR_STORAGE_POOL_EVENT_UNDEFINED)]
-        h.wait_until(lambda: seen == want, 30, what=f"pool events (seen {seen})")
-    finally:
-        conn.storagePoolEventDeregisterAny(callback)
-        conn.storagePoolEventDeregisterAny(refresh_callback)
-        conn.close()
-        stop.set()
-        # Wake the loop so the thread ends.
-        libvirt.virEventAddTimeout(0, lambda *_: None, None)
-        thread.join(5)
+    with bc.libvirt_event_loop(libvirt):
+        conn = libvirt.open(bridge["rw"])
+        seen = []
+        callback = conn.storagePoolEventRegisterAny(
+            None, libvirt.VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE,
+            lambda _conn, pool, event, detail, _opaque: seen.append((pool.name(), event)), None)
+        refreshed = []
+        refresh_callback = conn.storagePoolEventRegisterAny(
+            None, libvirt.VIR_STORAGE_POOL_EVENT_ID_REFRESH,
+            lambda _conn, pool, _opaque: refreshed.append(pool.name()), None)
+        try:
+            directory = pool_dir(bridge, "evented")
+            pool = conn.storagePoolDefineXML(sc.dir_pool_xml("evented", directory))
+            pool.build()
+            pool.create()
+            pool.refresh()
+            h.wait_until(lambda: refreshed == ["evented"], 30,
+                         what=f"refresh event ({refreshed})")
+            pool.destroy()
+            pool.undefine()
+            want = [("evented", libvirt.VIR_STORAGE_POOL_EVENT_DEFINED),
+                    ("evented", libvirt.VIR_STORAGE_POOL_EVENT_STARTED),
+                    ("evented", libvirt.VIR_STORAGE_POOL_EVENT_STOPPED),
+                    ("evented", libvirt.VIR_STORAGE_POOL_EVENT_UNDEFINED)]
+            h.wait_until(lambda: seen == want, 30, what=f"pool events (seen {seen})")
+        finally:
+            conn.storagePoolEventDeregisterAny(callback)
+            conn.storagePoolEventDeregisterAny(refresh_callback)
+            conn.close()
 
 
 # ---------------------------------------------------------------- who may
@@ -338,3 +326,19 @@ def test_read_only_socket_and_polkit_refuse_changes(bridge):
               user=h.env("VS_TEST_USER"), check=False)
     assert r.returncode == 1 and "org.virtswarm.storage-vol.create" in r.stderr, r.stderr
     assert "user.img" not in virsh(bridge, "vol-list", "default").stdout
+
+
+# ---------------------------------------------------------------- capabilities
+def test_pool_capabilities_name_what_storaged_serves(bridge):
+    caps = ET.fromstring(virsh(bridge, "pool-capabilities").stdout)
+    pools = {p.get("type"): p for p in caps.findall("pool")}
+    assert {t for t, p in pools.items() if p.get("supported") == "yes"} == \
+        {"dir", "fs", "logical"}
+    assert pools["netfs"].get("supported") == "no" and pools["iscsi"].get("supported") == "no"
+
+    def values(pool, options):
+        return [v.text for v in pools[pool].findall(f"{options}/enum/value")]
+    assert values("dir", "volOptions") == ["raw", "qcow2"]
+    assert pools["dir"].find("volOptions/defaultFormat").get("type") == "raw"
+    assert {"auto", "ext4", "xfs"} <= set(values("fs", "poolOptions"))
+    assert values("logical", "poolOptions") == ["lvm2"]

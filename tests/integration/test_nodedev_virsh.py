@@ -6,6 +6,7 @@ answer "no such device"."""
 
 import os
 import sys
+import uuid as uuidlib
 
 import libvirt
 import pytest
@@ -92,3 +93,36 @@ def test_detach_reset_reattach_with_virsh(env):
     r = virsh(env, "nodedev-detach", GPU, uri=env["proxyd"].ro_uri, check=False)
     assert r.returncode != 0 and "read only" in r.stderr.lower()
     assert kernel.writes == before and fs.driver(fk.NIC) == "e1000e"
+
+
+def test_node_device_lifecycle_events_reach_python_callbacks(env):
+    """An mdev created and destroyed by nodedevd is a CREATED and a DELETED node device
+    event for a libvirt client; a registration for one device sees only that one's. A
+    secret event registration is accepted (the swarm keeps no libvirt secrets, so none
+    fires)."""
+    c = env["client"]
+    with bc.libvirt_event_loop(libvirt):
+        conn = libvirt.open(env["proxyd"].rw_uri)
+        seen, gpu_only = [], []
+        everything = conn.nodeDeviceEventRegisterAny(
+            None, libvirt.VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE,
+            lambda _c, dev, event, _detail, _o: seen.append((dev.name(), event)), None)
+        one = conn.nodeDeviceEventRegisterAny(
+            conn.nodeDeviceLookupByName(GPU), libvirt.VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE,
+            lambda _c, dev, event, _detail, _o: gpu_only.append(dev.name()), None)
+        secrets = conn.secretEventRegisterAny(
+            None, libvirt.VIR_SECRET_EVENT_ID_LIFECYCLE, lambda *_: None, None)
+        try:
+            u = str(uuidlib.uuid4())
+            c.manager().CreateMdev(GPU, fk.MDEV_TYPE, u, nd.opts(), timeout=nd.TIMEOUT)
+            name = "mdev_" + u.replace("-", "_")
+            c.device(name).Destroy(nd.opts(), timeout=nd.TIMEOUT)
+            want = [(name, libvirt.VIR_NODE_DEVICE_EVENT_CREATED),
+                    (name, libvirt.VIR_NODE_DEVICE_EVENT_DELETED)]
+            h.wait_until(lambda: seen == want, 30, what=f"node device events (seen {seen})")
+            assert gpu_only == []
+        finally:
+            conn.secretEventDeregisterAny(secrets)
+            conn.nodeDeviceEventDeregisterAny(one)
+            conn.nodeDeviceEventDeregisterAny(everything)
+            conn.close()

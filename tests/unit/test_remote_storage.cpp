@@ -142,8 +142,8 @@ TEST(StorageProcedures, NumbersAndReadOnlyRefusals) {
         }
     }
     // Numbers from libvirt's remote_protocol.x (368 and 378 measured from python-libvirt).
-    const int32_t reads[] = {71, 72, 73, 74, 84,  85,  86,  87,  88,  89,  91,  92,  95,
-                             96, 97, 98, 99, 100, 154, 155, 209, 281, 282, 368, 369, 378};
+    const int32_t reads[] = {71, 72, 73, 74,  84,  85,  86,  87,  88,  89,  91,  92,  95, 96,
+                             97, 98, 99, 100, 154, 155, 209, 281, 282, 368, 369, 378, 403};
     const int32_t writes[] = {76, 77, 78, 79, 80, 81, 82, 83, 90, 93, 94, 125, 165, 208, 259, 260};
     for (int32_t n : reads) {
         ASSERT_TRUE(table.count(n)) << n;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,11 @@ inline constexpr size_t kMaxVolumeNameBytes = 255;
 enum class PoolType { Dir, Fs, Logical };
 
 std::string_view poolTypeName(PoolType type);
+// The file systems an fs pool can be made of (<source><format type=...>).
+std::span<const std::string_view> fsSourceFormats();
+// libvirt's <storagepoolCapabilities> (virConnectGetStoragePoolCapabilities): which pool
+// types storaged serves, with their source and volume formats; the others supported='no'.
+std::string formatPoolCapabilities();
 
 struct PoolDef {
     std::string name;
