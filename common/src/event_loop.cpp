@@ -256,15 +256,56 @@ void EventLoop::processBus(BusAttachment& bus) {
             }
         }
     } catch (const sdbus::Error& e) {
-        log::error("D-Bus connection failed: " + e.getMessage());
-        exit(1);
+        busFailed(bus, e);
+        return;
     }
     updateBusPollData();
 }
 
+namespace {
+
+// A connection the other end closed (dbus-daemon stopped, the session ended): sd-bus's
+// ECONNRESET is org.freedesktop.DBus.Error.Disconnected; other errnos keep their names.
+bool isDisconnection(const sdbus::Error& e) {
+    for (const char* name :
+         {"Error.Disconnected", "ECONNRESET", "ENOTCONN", "EPIPE", "ESHUTDOWN"}) {
+        if (e.getName().find(name) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+// A daemon without its bus has nobody left to serve: it leaves the loop, cleanly (0) when
+// the bus went away, with 1 on any other failure. The bus stops being watched, so nothing
+// asks the dead connection anything again.
+void EventLoop::busFailed(BusAttachment& bus, const sdbus::Error& e) {
+    if (isDisconnection(e)) {
+        log::notice("the D-Bus connection closed (" + e.getMessage() + "); exiting");
+    } else {
+        log::error("D-Bus connection failed: " + e.getMessage());
+    }
+    bus.io.reset();
+    bus.timer.reset();
+    bus.failed = true;
+    exit(isDisconnection(e) ? 0 : 1);
+}
+
+// Never throws: it runs from sd-event's post source, a C callback.
 void EventLoop::updateBusPollData() {
     for (auto& bus : m_buses) {
-        auto data = bus->connection->getEventLoopPollData();
+        if (bus->failed) {
+            continue;
+        }
+        sdbus::IConnection::PollData data{};
+        try {
+            data = bus->connection->getEventLoopPollData();
+        } catch (const sdbus::Error& e) {
+            busFailed(*bus, e);
+            continue;
+        }
         sd_event_source_set_io_events(bus->io.raw(), static_cast<uint32_t>(data.events));
         if (data.timeout_usec == UINT64_MAX) {
             sd_event_source_set_enabled(bus->timer.raw(), SD_EVENT_OFF);

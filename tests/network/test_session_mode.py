@@ -156,3 +156,30 @@ def test_session_bridge_is_qemu_session_and_shows_the_system_networks(user_sessi
     finally:
         proxyd.terminate()
         proxyd.wait(20)
+
+
+def test_session_registry_exits_cleanly_when_its_bus_goes(user_session):
+    """A session ends by its bus going away: the user's registry notices, says so and
+    exits with 0, instead of dying on the broken connection."""
+    user, home, env = user_session
+    binary = os.path.join(h.env("VS_BUILD_DIR"), "services/hypervisord/virtswarm-hypervisord")
+    log_path = os.path.join(home, "registry.log")
+    with open(log_path, "w") as log:
+        registry = subprocess.Popen(h.as_user_argv(user, [binary, "--session"]), env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+    def output():
+        with open(log_path) as f:
+            return f.read()
+    try:
+        h.wait_until(lambda: "ready on the session bus" in output() or registry.poll() is not None,
+                     30, what="the session registry")
+        assert registry.poll() is None, output()
+        subprocess.run(["pkill", "-KILL", "-u", user, "-x", "dbus-daemon"], check=True)
+        assert registry.wait(30) == 0, output()
+        assert "D-Bus connection closed" in output()
+        assert "terminate called" not in output() and "Sanitizer" not in output()
+    finally:
+        if registry.poll() is None:
+            registry.kill()
+            registry.wait(10)

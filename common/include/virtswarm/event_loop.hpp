@@ -16,7 +16,8 @@ struct sd_event_source;
 
 namespace sdbus {
 class IConnection;
-}
+class Error;
+} // namespace sdbus
 
 namespace virtswarm {
 
@@ -83,7 +84,9 @@ private:
         sdbus::IConnection* connection;
         EventSource io;
         EventSource timer;
+        bool failed = false; // the connection broke: no longer watched
     };
+    void busFailed(BusAttachment& bus, const sdbus::Error& error);
     void processBus(BusAttachment& bus);
     void updateBusPollData();
 
