@@ -11,6 +11,18 @@ namespace {
 // Buffer kept by an idle connection: two read chunks.
 constexpr size_t kKeptCapacity = 128 * 1024;
 
+// The 24-byte header, from a reader at its start.
+Header readHeader(xdr::Reader& r) {
+    Header h;
+    h.program = r.u32();
+    h.version = r.u32();
+    h.procedure = r.i32();
+    h.type = r.u32();
+    h.serial = r.u32();
+    h.status = r.u32();
+    return h;
+}
+
 } // namespace
 
 std::vector<uint8_t> encodeMessage(const Header& header, std::span<const uint8_t> payload) {
@@ -86,16 +98,9 @@ bool FrameParser::frameReady() const {
 Result<uint32_t> FrameParser::frontFdCount(uint32_t length) const {
     xdr::Reader r(std::span<const uint8_t>(m_buf.data() + m_start, length));
     r.u32(); // length
-    Header h;
-    h.program = r.u32();
-    h.version = r.u32();
-    h.procedure = r.i32();
-    h.type = r.u32();
-    if (!h.carriesFds()) {
+    if (!readHeader(r).carriesFds()) {
         return uint32_t{0};
     }
-    r.u32(); // serial
-    r.u32(); // status
     uint32_t count = r.u32();
     if (!r.ok()) {
         return Error(Code::InvalidArgs, "a message with file descriptors has no descriptor count");
@@ -149,12 +154,7 @@ Result<std::optional<Frame>> FrameParser::next() {
                                      *length - proto::kLengthSize);
     xdr::Reader r(message.first(proto::kHeaderSize));
     Frame frame;
-    frame.header.program = r.u32();
-    frame.header.version = r.u32();
-    frame.header.procedure = r.i32();
-    frame.header.type = r.u32();
-    frame.header.serial = r.u32();
-    frame.header.status = r.u32();
+    frame.header = readHeader(r);
     frame.fdCount = fdCount.value();
     auto payload = message.subspan(proto::kHeaderSize + (frame.header.carriesFds() ? 4 : 0));
     frame.payload.assign(payload.begin(), payload.end());
