@@ -35,6 +35,23 @@ public:
     // tables, default routes left out) and the subnets of its addresses.
     Result<std::vector<IpDef>> hostIpv4Subnets();
 
+    // The host's network interfaces as libvirt's interface driver shows them (read only):
+    // host_interfaces.cpp.
+    struct HostAddress {
+        std::string family; // "ipv4" or "ipv6"
+        std::string address;
+        unsigned prefix = 0;
+    };
+    struct HostInterface {
+        std::string name;
+        std::string mac;
+        std::string type; // libvirt's: ethernet, bridge, bond, vlan
+        bool up = false;
+        unsigned mtu = 0;
+        std::vector<HostAddress> addresses;
+    };
+    Result<std::vector<HostInterface>> hostInterfaces();
+
     struct Tap {
         int fd;
         std::string name;

@@ -88,6 +88,25 @@ std::vector<sdbus::ObjectPath> ManagerObject::ListNetworks(const Options& option
     return listPaths(options, [](const NetworkObject& n) { return n.active(); });
 }
 
+std::vector<HostInterfaceWire> ManagerObject::ListHostInterfaces(const Options& options) {
+    if (auto r = checkOptions(options, {}); !r) {
+        throw toDBusError(r.error());
+    }
+    auto interfaces = m_registry.links().hostInterfaces();
+    if (!interfaces) {
+        throw toDBusError(interfaces.error());
+    }
+    std::vector<HostInterfaceWire> out;
+    for (const auto& i : interfaces.value()) {
+        std::vector<GuestAddressWire> addresses;
+        for (const auto& a : i.addresses) {
+            addresses.emplace_back(a.family, a.address, a.prefix);
+        }
+        out.emplace_back(i.name, i.mac, i.type, i.up, i.mtu, std::move(addresses));
+    }
+    return out;
+}
+
 namespace {
 
 // What AcquireTap asks polkit about: the named network, or the host bridge in the options.

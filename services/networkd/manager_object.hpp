@@ -32,6 +32,7 @@ private:
     void CreateXML(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                    Options options) override;
     std::vector<sdbus::ObjectPath> ListNetworks(const Options& options) override;
+    std::vector<HostInterfaceWire> ListHostInterfaces(const Options& options) override;
     void AcquireTap(sdbus::Result<sdbus::UnixFd, std::string>&& result, std::string network,
                     Options options) override;
     // A TAP on the active network's bridge (or the host bridge), owned by `owner`.

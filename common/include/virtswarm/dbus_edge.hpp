@@ -20,6 +20,10 @@ using Options = std::map<std::string, sdbus::Variant>;
 // InterfaceAddresses: (name, hardware address, [(type "ipv4"|"ipv6", address, prefix)]).
 using GuestAddressWire = sdbus::Struct<std::string, std::string, uint32_t>;
 using GuestInterfaceWire = sdbus::Struct<std::string, std::string, std::vector<GuestAddressWire>>;
+// A host interface (networkd's ListHostInterfaces): name, MAC, libvirt type, up, MTU, and
+// its addresses as (family "ipv4"|"ipv6", address, prefix).
+using HostInterfaceWire = sdbus::Struct<std::string, std::string, std::string, bool, uint32_t,
+                                        std::vector<GuestAddressWire>>;
 
 sdbus::Error toDBusError(const Error& error);
 Error fromDBusError(const sdbus::Error& error);
