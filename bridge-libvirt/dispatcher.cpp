@@ -31,6 +31,7 @@ Dispatcher::Dispatcher(Services& services)
                        storageVolStreamProcedures(),
                        storageEventProcedures(),
                        nodeDeviceEventProcedures(),
+                       interfaceProcedures(),
                        nodeDeviceProcedures(),
                        nwfilterProcedures(),
                        nwfilterBindingProcedures()}) {

@@ -38,6 +38,12 @@ void NetworkClient::undefine(const std::string& path, Done done) {
         std::move(done));
 }
 
+void NetworkClient::listHostInterfaces(Then<std::vector<HostInterfaceWire>> done) {
+    service().callReturning<std::vector<HostInterfaceWire>>(
+        NetworkKind::kBus.rootPath, NetworkKind::kBus.managerInterface, "ListHostInterfaces",
+        kCallTimeout, [](sdbus::MethodCall& m) { m << Options{}; }, std::move(done));
+}
+
 void NetworkClient::getDhcpLeases(const std::string& path, const std::string& mac,
                                   Then<std::vector<DhcpLease>> done) {
     Options options;

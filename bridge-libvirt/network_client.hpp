@@ -28,6 +28,8 @@ public:
     // Network.GetDHCPLeases, optionally only those of one MAC address.
     void getDhcpLeases(const std::string& path, const std::string& mac,
                        Then<std::vector<DhcpLease>> done);
+    // Manager.ListHostInterfaces: the host's interfaces, asked afresh each time.
+    void listHostInterfaces(Then<std::vector<HostInterfaceWire>> done);
 };
 
 // One lease of Network.GetDHCPLeases (a{sv}) as libvirt's struct; missing or mistyped keys
