@@ -32,6 +32,7 @@ Dispatcher::Dispatcher(Services& services)
                        storageEventProcedures(),
                        nodeDeviceEventProcedures(),
                        interfaceProcedures(),
+                       domainAddressProcedures(),
                        nodeDeviceProcedures(),
                        nwfilterProcedures(),
                        nwfilterBindingProcedures()}) {

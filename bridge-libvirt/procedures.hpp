@@ -91,6 +91,7 @@ std::span<const Procedure> storageVolStreamProcedures();
 std::span<const Procedure> storageEventProcedures();
 std::span<const Procedure> nodeDeviceEventProcedures();
 std::span<const Procedure> interfaceProcedures();
+std::span<const Procedure> domainAddressProcedures();
 std::span<const Procedure> nodeDeviceProcedures();
 std::span<const Procedure> nwfilterProcedures();
 std::span<const Procedure> nwfilterBindingProcedures();

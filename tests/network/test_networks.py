@@ -8,6 +8,7 @@ import subprocess
 import dbus
 import pytest
 
+import bridgeclient as bc
 import netclient as nc
 import vsclient as vc
 import vsharness as h
@@ -169,6 +170,23 @@ def test_two_guests_get_leases_and_reach_each_other():
     stats = vc.domain(a).GetStats(vc.no_options())
     assert str(stats["net.0.name"]).startswith("vstap")
     assert int(stats["net.0.tx.bytes"]) > 0 and int(stats["net.0.rx.bytes"]) > 0
+    # virsh domifaddr's default source is the leases, read on a read-only connection too:
+    # one row per NIC with a lease, named after its TAP.
+    proxyd = bc.Bridge("bridge-leases")
+    try:
+        home = bc.virsh_home(proxyd.root)
+        for uri in (proxyd.rw_uri, proxyd.ro_uri):
+            rows = [line.split() for line in
+                    bc.virsh(home, uri, "-q", "domifaddr", "guesta").stdout.splitlines()
+                    if line.strip()]
+            assert rows == [[str(stats["net.0.name"]), "52:54:00:00:01:0a", "ipv4",
+                             "192.168.180.10/24"]], rows
+        # Asking the guest agent is a write: not on the read-only connection.
+        r = bc.virsh(home, proxyd.ro_uri, "domifaddr", "guesta", "--source", "agent",
+                     check=False)
+        assert r.returncode != 0 and "read only" in r.stderr.lower(), r.stderr
+    finally:
+        proxyd.stop()
 
 
 def test_killing_networkd_keeps_vm_connectivity_and_it_readopts_everything():
