@@ -111,6 +111,23 @@ void fromLeases(Services& services, const CallPtr& call, const std::string& live
     gathering->done();
 }
 
+// The lease source reads (libvirt's domain:read): the live XML names the NICs, once the
+// network cache can name their networks.
+void fromLeasesOf(Services& services, const CallPtr& call, const CachedDomain& d) {
+    std::string path = d.path;
+    authorize(services, call, "org.virtswarm.domain.read", d.name, d.uuid, [&services, call, path] {
+        services.networks.whenSynced([&services, call, path](Result<void>) {
+            services.registry.getXml(path, {}, [&services, call](Result<std::string> xml) {
+                if (!xml) {
+                    call->fail(xml.error());
+                    return;
+                }
+                fromLeases(services, call, xml.value());
+            });
+        });
+    });
+}
+
 void interfaceAddresses(Services& services, const CallPtr& call, xdr::Reader& args) {
     RemoteDomain dom = readDomain(args);
     uint32_t source = args.u32();
@@ -131,21 +148,9 @@ void interfaceAddresses(Services& services, const CallPtr& call, xdr::Reader& ar
     withDomain(services, call, dom, [&services, call, source](const CachedDomain& d) {
         if (source == kSourceAgent) {
             fromAgent(services, call, d);
-            return;
+        } else {
+            fromLeasesOf(services, call, d);
         }
-        std::string path = d.path;
-        authorize(
-            services, call, "org.virtswarm.domain.read", d.name, d.uuid, [&services, call, path] {
-                services.networks.whenSynced([&services, call, path](Result<void>) {
-                    services.registry.getXml(path, {}, [&services, call](Result<std::string> xml) {
-                        if (!xml) {
-                            call->fail(xml.error());
-                            return;
-                        }
-                        fromLeases(services, call, xml.value());
-                    });
-                });
-            });
     });
 }
 

@@ -200,6 +200,7 @@ private:
     void setGraphicsPassword(std::function<void()> then);
     void setGraphicsPasswordFrom(size_t index, std::function<void()> then);
     void recordVncPort(std::function<void()> then);
+    void addNamedGraphicsClient(const nlohmann::json& client, Done done);
     // Runs one QMP command whose success is all the caller needs.
     void simpleCommand(const std::string& command, Done done);
     void blockStats(Stats base, std::function<void(Result<Stats>)> done);

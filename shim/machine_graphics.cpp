@@ -121,34 +121,38 @@ void Machine::addGraphicsClient(uint32_t index, int socket, bool skipAuth, Done 
     }
     // A name per client: two opens at once must not take each other's socket.
     std::string fdName = "graphics-client-" + std::to_string(++m_graphicsClients);
+    nlohmann::json client{
+        {"protocol", protocol}, {"fdname", fdName}, {"skipauth", skipAuth}, {"tls", false}};
     auto guard = m_lifetime.guard();
-    m_qmp.executeWithFd(
-        "getfd", {{"fdname", fdName}}, socket,
-        [this, guard, fdName, protocol, skipAuth, done](Result<nlohmann::json> r) {
-            if (!guard.alive()) {
-                return;
-            }
-            if (!r) {
-                done(r.takeError().prefix("handing the socket to QEMU"));
-                return;
-            }
-            nlohmann::json args{
-                {"protocol", protocol}, {"fdname", fdName}, {"skipauth", skipAuth}, {"tls", false}};
-            m_qmp.execute("add_client", args,
-                          [this, guard, fdName, done](Result<nlohmann::json> added) {
-                              if (!guard.alive()) {
-                                  return;
-                              }
-                              if (!added) {
-                                  // A refused client leaves its socket with the monitor.
-                                  m_qmp.execute("closefd", {{"fdname", fdName}},
-                                                [](Result<nlohmann::json>) {});
-                                  done(added.takeError().prefix("adding the graphics client"));
-                                  return;
-                              }
-                              done(success());
-                          });
-        });
+    m_qmp.executeWithFd("getfd", {{"fdname", fdName}}, socket,
+                        [this, guard, client, done](Result<nlohmann::json> r) {
+                            if (!guard.alive()) {
+                                return;
+                            }
+                            if (!r) {
+                                done(r.takeError().prefix("handing the socket to QEMU"));
+                                return;
+                            }
+                            addNamedGraphicsClient(client, done);
+                        });
+}
+
+// add_client of the socket the monitor holds under client["fdname"]. One QEMU refuses
+// stays with the monitor: it is closed there.
+void Machine::addNamedGraphicsClient(const nlohmann::json& client, Done done) {
+    std::string fdName = client.at("fdname");
+    auto guard = m_lifetime.guard();
+    m_qmp.execute("add_client", client, [this, guard, fdName, done](Result<nlohmann::json> added) {
+        if (!guard.alive()) {
+            return;
+        }
+        if (!added) {
+            m_qmp.execute("closefd", {{"fdname", fdName}}, [](Result<nlohmann::json>) {});
+            done(added.takeError().prefix("adding the graphics client"));
+            return;
+        }
+        done(success());
+    });
 }
 
 } // namespace virtswarm::shim
