@@ -215,7 +215,19 @@ Result<GraphicsDef> parseGraphics(xml::Node node) {
     if (g.type != "vnc" && g.type != "spice") {
         return unsupported("graphics type '" + g.type + "' is not supported (vnc, spice)");
     }
-    g.listen = xml::attribute(node, "listen").value_or("127.0.0.1");
+    g.listen = xml::attribute(node, "listen").value_or(kDefaultGraphicsListen);
+    // <listen type='address' address='...'/>, the form libvirt formats and virt-install
+    // writes; the attribute, where both are given, is the same address.
+    for (xml::Node listen : xml::children(node, "listen")) {
+        std::string type = xml::attribute(listen, "type").value_or("address");
+        if (type != "address") {
+            return unsupported(g.type + " listen type '" + type + "' is not supported (address)");
+        }
+        if (auto address = xml::attribute(listen, "address");
+            address && !xml::attribute(node, "listen")) {
+            g.listen = *address;
+        }
+    }
     std::string port = xml::attribute(node, "port").value_or("-1");
     g.autoport = xml::attribute(node, "autoport").value_or(port == "-1" ? "yes" : "no") == "yes";
     if (!g.autoport) {

@@ -71,6 +71,19 @@ void addIsaSerialTarget(xml::Node serial) {
     xml::setAttribute(xml::appendChild(target, "model"), "name", "isa-serial");
 }
 
+// A new, unattached character device named `name` with the source of `device` (its type,
+// <source>, <log>), without `device`'s target and alias.
+xml::Node sameSourceAs(xml::Node device, const char* name) {
+    xml::Node copy = xmlCopyNode(device, 1);
+    xmlNodeSetName(copy, reinterpret_cast<const xmlChar*>(name));
+    for (xml::Node child : xml::children(copy)) {
+        if (xml::name(child) == "target" || xml::name(child) == "alias") {
+            xml::removeNode(child);
+        }
+    }
+    return copy;
+}
+
 // libvirt: a console with no serial port creates the port, and the console becomes an
 // alias of it (<target type='serial' port='0'/>).
 void serialForConsole(xml::Node devices) {
@@ -79,13 +92,7 @@ void serialForConsole(xml::Node devices) {
         return;
     }
     xml::Node console = consoles.front();
-    xml::Node serial = xmlCopyNode(console, 1);
-    xmlNodeSetName(serial, reinterpret_cast<const xmlChar*>("serial"));
-    for (xml::Node child : xml::children(serial)) {
-        if (xml::name(child) == "target" || xml::name(child) == "alias") {
-            xml::removeNode(child);
-        }
-    }
+    xml::Node serial = sameSourceAs(console, "serial");
     addIsaSerialTarget(serial);
     xmlAddPrevSibling(console, serial);
     if (xml::firstChild(console, "target") == nullptr) {
@@ -93,6 +100,22 @@ void serialForConsole(xml::Node devices) {
         xml::setAttribute(target, "type", "serial");
         xml::setAttribute(target, "port", "0");
     }
+}
+
+// libvirt, the other way round: the first serial port of a domain without a console is
+// also its console (<console> sharing the port's source, <target type='serial' port='0'/>).
+// Clients find the text console there (Cockpit lists only <console type='pty'>).
+void consoleForSerial(xml::Node devices, DomainDef& def) {
+    auto serials = xml::children(devices, "serial");
+    if (serials.empty() || !xml::children(devices, "console").empty()) {
+        return;
+    }
+    xml::Node console = sameSourceAs(serials.front(), "console");
+    xml::Node target = xml::appendChild(console, "target");
+    xml::setAttribute(target, "type", "serial");
+    xml::setAttribute(target, "port", "0");
+    xmlAddNextSibling(serials.back(), console);
+    def.hasConsole = true;
 }
 
 bool hasInput(const DomainDef& def, const std::string& type, const std::string& bus) {
@@ -140,6 +163,40 @@ void defaultBalloon(xml::Node devices, DomainDef& def) {
     def.memballoon.model = "virtio";
 }
 
+// libvirt's form of a VNC or SPICE display: its port (-1 until QEMU takes one), autoport,
+// and the listen address also as the <listen> child clients read (its address only once
+// the domain runs, when it is not given).
+void canonicalGraphics(xml::Node devices) {
+    for (xml::Node graphics : xml::children(devices, "graphics")) {
+        std::string type = xml::attribute(graphics, "type").value_or("");
+        if (type != "vnc" && type != "spice") {
+            continue;
+        }
+        if (!xml::attribute(graphics, "port")) {
+            xml::setAttribute(graphics, "port", "-1");
+        }
+        if (!xml::attribute(graphics, "autoport")) {
+            bool automatic = xml::attribute(graphics, "port").value_or("-1") == "-1";
+            xml::setAttribute(graphics, "autoport", automatic ? "yes" : "no");
+        }
+        if (xml::firstChild(graphics, "listen") != nullptr) {
+            continue;
+        }
+        xml::Node listen = xmlNewDocNode(graphics->doc, nullptr,
+                                         reinterpret_cast<const xmlChar*>("listen"), nullptr);
+        xml::setAttribute(listen, "type", "address");
+        if (auto address = xml::attribute(graphics, "listen")) {
+            xml::setAttribute(listen, "address", *address);
+        }
+        // libvirt formats <listen> before the display's other children.
+        if (graphics->children != nullptr) {
+            xmlAddPrevSibling(graphics->children, listen);
+        } else {
+            xmlAddChild(graphics, listen);
+        }
+    }
+}
+
 } // namespace
 
 MachineAliases parseMachineHelp(std::string_view output) {
@@ -183,8 +240,10 @@ void canonicalizeDomain(xml::Node root, DomainDef& def) {
         devices = xml::appendChild(root, "devices");
     }
     serialForConsole(devices);
+    consoleForSerial(devices, def);
     defaultInputs(devices, def);
     defaultBalloon(devices, def);
+    canonicalGraphics(devices);
 }
 
 } // namespace virtswarm

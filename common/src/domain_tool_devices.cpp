@@ -543,14 +543,9 @@ Result<void> parseSpiceGraphics(xml::Node node, GraphicsDef& graphics) {
     for (xml::Node child : xml::children(node)) {
         std::string_view n = xml::name(child);
         if (n == "listen") {
-            std::string type = xml::attribute(child, "type").value_or("address");
-            if (type != "address") {
-                return unsupported("spice listen type '" + type + "' is not supported (address)");
-            }
-            if (auto address = xml::attribute(child, "address")) {
-                graphics.listen = *address;
-            }
-        } else if (n == "image") {
+            continue; // parseGraphics reads it, for VNC alike
+        }
+        if (n == "image") {
             graphics.imageCompression = xml::attribute(child, "compression").value_or("");
             if (!oneOf(graphics.imageCompression,
                        {"auto_glz", "auto_lz", "quic", "glz", "lz", "off"})) {

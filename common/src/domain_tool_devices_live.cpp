@@ -27,6 +27,24 @@ void setGraphicsPort(xml::Node devices, std::string_view type, int port) {
     }
 }
 
+// A running display listens on an address: the live XML names it, as attribute and as
+// <listen> child (libvirt's default, as QEMU is told, is 127.0.0.1).
+void setGraphicsListen(xml::Node devices) {
+    for (xml::Node g : xml::children(devices, "graphics")) {
+        std::string type = xml::attribute(g, "type").value_or("");
+        if (type != "vnc" && type != "spice") {
+            continue;
+        }
+        xml::Node listen = childOrNew(g, "listen");
+        std::string address =
+            xml::attribute(g, "listen")
+                .value_or(xml::attribute(listen, "address").value_or(kDefaultGraphicsListen));
+        xml::setAttribute(g, "listen", address);
+        xml::setAttribute(listen, "type", "address");
+        xml::setAttribute(listen, "address", address);
+    }
+}
+
 Result<xml::Document> parsed(const DomainXml& domain) {
     auto doc = xml::Document::parse(domain.xml);
     if (!doc) {
@@ -64,6 +82,7 @@ Result<DomainXml> withToolDeviceRuntime(const DomainXml& domain,
         if (spicePort > 0) {
             setGraphicsPort(devices, "spice", spicePort);
         }
+        setGraphicsListen(devices);
     }
     DomainXml out = domain;
     out.xml = doc.value().serialize();

@@ -43,6 +43,13 @@ xml::Document doc(const std::string& text) {
     return std::move(d).value();
 }
 
+void expectTarget(xml::Node device, const std::string& type, const std::string& port) {
+    xml::Node target = xml::firstChild(device, "target");
+    ASSERT_NE(target, nullptr);
+    EXPECT_EQ(xml::attribute(target, "type").value_or(""), type);
+    EXPECT_EQ(xml::attribute(target, "port").value_or(""), port);
+}
+
 // The machine types of this test, not of whatever QEMU the machine has; restored after.
 class WithMachineAliases : public ::testing::Test {
 protected:
@@ -118,15 +125,39 @@ TEST(CanonicalXml, AConsoleAloneGetsItsSerialPort) {
     auto serials = xml::children(devices, "serial");
     ASSERT_EQ(serials.size(), 1U);
     EXPECT_EQ(xml::attribute(serials[0], "type").value_or(""), "pty");
-    xml::Node target = xml::firstChild(serials[0], "target");
-    ASSERT_NE(target, nullptr);
-    EXPECT_EQ(xml::attribute(target, "type").value_or(""), "isa-serial");
-    EXPECT_EQ(xml::attribute(target, "port").value_or(""), "0");
-    xml::Node consoleTarget = xml::firstChild(xml::firstChild(devices, "console"), "target");
-    ASSERT_NE(consoleTarget, nullptr);
-    EXPECT_EQ(xml::attribute(consoleTarget, "type").value_or(""), "serial");
+    expectTarget(serials[0], "isa-serial", "0");
+    expectTarget(xml::firstChild(devices, "console"), "serial", "0");
     ASSERT_EQ(d.def.serials.size(), 1U);
     EXPECT_TRUE(d.def.hasConsole);
+}
+
+TEST(CanonicalXml, TheFirstSerialPortIsTheConsole) {
+    DomainXml d = parsed(domain("<memory>131072</memory>",
+                                "<serial type='file'><source path='/var/log/s0'/></serial>"
+                                "<serial type='pty'/><channel type='unix'><target type='virtio' "
+                                "name='org.example.0'/></channel>"));
+    xml::Document out = doc(d.xml);
+    xml::Node devices = xml::firstChild(out.root(), "devices");
+    auto consoles = xml::children(devices, "console");
+    ASSERT_EQ(consoles.size(), 1U);
+    EXPECT_EQ(xml::attribute(consoles[0], "type").value_or(""), "file");
+    xml::Node source = xml::firstChild(consoles[0], "source");
+    ASSERT_NE(source, nullptr);
+    EXPECT_EQ(xml::attribute(source, "path").value_or(""), "/var/log/s0");
+    expectTarget(consoles[0], "serial", "0");
+    // After the serial ports, before what follows them.
+    std::vector<std::string> order;
+    for (xml::Node child : xml::children(devices)) {
+        order.emplace_back(xml::name(child));
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"serial", "serial", "console", "channel", "input",
+                                               "input", "memballoon"}));
+    EXPECT_EQ(d.def.serials.size(), 2U);
+    EXPECT_TRUE(d.def.hasConsole);
+    // Defined again, it is the same domain: still two serial ports and one console.
+    DomainXml again = parsed(d.xml);
+    EXPECT_EQ(again.xml, d.xml);
+    EXPECT_EQ(again.def.serials.size(), 2U);
 }
 
 TEST(CanonicalXml, DefaultInputsAndBalloon) {
@@ -159,13 +190,53 @@ TEST(CanonicalXml, AnExplicitNoBalloonAndGivenInputsAreKept) {
     EXPECT_EQ(d.def.memballoon.model, "none");
 }
 
+// libvirt 9.0: <graphics type='vnc'/> becomes <graphics type='vnc' port='-1'
+// autoport='yes'><listen type='address'/></graphics>; a listen attribute is also the
+// <listen> child's address (Cockpit reads the one, virt-manager the other).
+TEST(CanonicalXml, GraphicsGetPortAutoportAndListen) {
+    DomainXml d = parsed(domain("<memory>131072</memory>",
+                                "<graphics type='vnc'/>"
+                                "<graphics type='spice' port='5930' listen='0.0.0.0'>"
+                                "<image compression='off'/></graphics>"));
+    xml::Document out = doc(d.xml);
+    auto graphics = xml::children(xml::firstChild(out.root(), "devices"), "graphics");
+    ASSERT_EQ(graphics.size(), 2U);
+    EXPECT_EQ(xml::attribute(graphics[0], "port").value_or(""), "-1");
+    EXPECT_EQ(xml::attribute(graphics[0], "autoport").value_or(""), "yes");
+    xml::Node listen = xml::firstChild(graphics[0], "listen");
+    ASSERT_NE(listen, nullptr);
+    EXPECT_EQ(xml::attribute(listen, "type").value_or(""), "address");
+    EXPECT_FALSE(xml::attribute(listen, "address"));
+
+    EXPECT_EQ(xml::attribute(graphics[1], "port").value_or(""), "5930");
+    EXPECT_EQ(xml::attribute(graphics[1], "autoport").value_or(""), "no");
+    auto children = xml::children(graphics[1]);
+    ASSERT_EQ(children.size(), 2U);
+    EXPECT_EQ(xml::name(children[0]), "listen"); // before <image>, as libvirt orders them
+    EXPECT_EQ(xml::attribute(children[0], "address").value_or(""), "0.0.0.0");
+    EXPECT_EQ(d.def.graphics.at(1).listen, "0.0.0.0");
+}
+
+// The child form alone names the address too (virt-install writes it).
+TEST(CanonicalXml, AListenChildNamesTheAddress) {
+    DomainXml d =
+        parsed(domain("<memory>131072</memory>", "<graphics type='vnc'><listen type='address' "
+                                                 "address='192.0.2.1'/></graphics>"));
+    EXPECT_EQ(d.def.graphics.at(0).listen, "192.0.2.1");
+    auto r = parseDomainXml(domain("<memory>131072</memory>",
+                                   "<graphics type='vnc'><listen type='network'/></graphics>"));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Code::ConfigUnsupported) << r.error().message();
+}
+
 TEST_F(WithMachineAliases, TheFormOfTheFormIsTheForm) {
     for (const std::string& text :
          {domain("<memory unit='MiB'>128</memory>", "<console type='pty'/>", "pc"),
           domain("<memory unit='G'>1</memory><vcpu>2</vcpu>",
                  "<serial type='pty'/><console type='pty'/><input type='tablet' bus='usb'/>",
                  "q35"),
-          domain("<memory>131072</memory>", "<memballoon model='none'/>")}) {
+          domain("<memory>131072</memory>", "<memballoon model='none'/>"),
+          domain("<memory>131072</memory>", "<graphics type='vnc' listen='0.0.0.0'/>")}) {
         DomainXml once = parsed(text);
         DomainXml twice = parsed(once.xml);
         EXPECT_EQ(twice.xml, once.xml) << text;

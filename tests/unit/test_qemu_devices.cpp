@@ -307,6 +307,10 @@ TEST(QemuDevices, LiveXmlShowsSocketsPortAliasesAndAgentState) {
     EXPECT_NE(xml.find("<alias name=\"rng0\"/>"), std::string::npos) << xml;
     EXPECT_NE(xml.find("<alias name=\"tpm0\"/>"), std::string::npos) << xml;
     EXPECT_NE(xml.find("port=\"5907\""), std::string::npos) << xml;
+    // Where the display listens, as attribute and <listen> child (libvirt's default).
+    EXPECT_NE(xml.find("listen=\"127.0.0.1\""), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<listen type=\"address\" address=\"127.0.0.1\"/>"), std::string::npos)
+        << xml;
     // The live XML parses back to the same devices (a re-attaching shim reads it).
     auto reparsed = parseDomainXml(xml);
     ASSERT_TRUE(reparsed) << reparsed.error().message();
@@ -330,7 +334,7 @@ TEST(QemuDevices, LiveXmlShowsTheVncPortQemuTook) {
     size_t port = xml.find(" port=\"5901\"");
     ASSERT_NE(port, std::string::npos) << xml;
     EXPECT_LT(port, xml.find("type=\"spice\"")) << xml; // on the VNC element
-    EXPECT_EQ(xml.find(" port=", port + 1), std::string::npos) << xml;
+    EXPECT_EQ(xml.find(" port=\"5901\"", port + 1), std::string::npos) << xml;
     auto reparsed = parseDomainXml(xml);
     ASSERT_TRUE(reparsed) << reparsed.error().message();
     EXPECT_TRUE(reparsed.value().def.graphics.at(0).autoport);

@@ -59,9 +59,13 @@ struct InterfaceDef {
     std::optional<nwfilter::FilterRef> filterref;
 };
 
+// Where a display listens when its definition names no address (libvirt's vnc_listen
+// and spice_listen default).
+inline constexpr const char* kDefaultGraphicsListen = "127.0.0.1";
+
 struct GraphicsDef {
     std::string type = "vnc"; // vnc | spice
-    std::string listen = "127.0.0.1";
+    std::string listen = kDefaultGraphicsListen;
     int port = -1; // -1 with autoport
     bool autoport = true;
     // A VNC or SPICE password (passwd='...'): reaches QEMU over the monitor, never its
