@@ -22,6 +22,9 @@ packages=(
     python3-cryptography
     # GUI tests: the clients on a private X display, and its screenshots
     virt-viewer xvfb x11-apps xauth
+    # ... and Cockpit's Machines page through libvirt-dbus, in headless Chromium
+    cockpit-ws cockpit-bridge cockpit-machines libvirt-dbus chromium chromium-driver
+    python3-selenium
     # UEFI guests: the OVMF firmware and its QEMU descriptors
     ovmf
 )
@@ -33,6 +36,15 @@ done
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Packages pulled in for the tests (libvirt-dbus needs libvirt-daemon-system) must not
+    # start their daemons here: invoke-rc.d asks policy-rc.d, which says no (101) while we
+    # install, unless the machine already has a policy of its own.
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

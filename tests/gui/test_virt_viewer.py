@@ -15,7 +15,6 @@ import shutil
 import socket
 import struct
 import subprocess
-import time
 import zlib
 
 import dbus
@@ -189,10 +188,6 @@ def test_virt_viewer_shows_the_guest_display(xvfb):
         assert "virDomainOpenGraphicsFD" in proxyd.output()
     finally:
         if viewer is not None:
-            viewer.terminate()
-            try:
-                viewer.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                viewer.kill()
+            h.end_process(viewer, 30)
         proxyd.stop()
         vc.cleanup_all()

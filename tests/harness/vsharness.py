@@ -67,6 +67,17 @@ def wait_until(pred: Callable[[], Any], timeout: float = 10.0,
         time.sleep(interval)
 
 
+def end_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Ends a helper process a test started: SIGTERM, then SIGKILL after `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def env(name: str) -> str:
     try:
         return os.environ[name]
