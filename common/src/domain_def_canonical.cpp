@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <libxml/tree.h>
+#include <map>
+#include <set>
 #include <sstream>
 
 namespace virtswarm {
@@ -197,6 +199,80 @@ void canonicalGraphics(xml::Node devices) {
     }
 }
 
+// Ports of USB bus 0 as libvirt counts them: the controller's ports='N', else its
+// model's (UHCI 2, EHCI 6, xHCI 4); 0 when the bus is absent (model='none').
+uint32_t usbBusPorts(const DomainDef& def) {
+    static const std::map<std::string, uint32_t> kByModel = {
+        {"piix3-uhci", 2}, {"piix4-uhci", 2}, {"ich9-uhci1", 2}, {"ich9-uhci2", 2},
+        {"ich9-uhci3", 2}, {"ich9-ehci1", 6}, {"qemu-xhci", 4},  {"nec-xhci", 4}};
+    for (const auto& c : def.controllers) {
+        if (c.type != "usb" || c.index != 0) {
+            continue;
+        }
+        if (c.model == "none") {
+            return 0;
+        }
+        if (c.usbPorts) {
+            return *c.usbPorts;
+        }
+        auto it = kByModel.find(c.model);
+        return it != kByModel.end() ? it->second : 2; // libvirt's default: piix3-uhci
+    }
+    return 2;
+}
+
+// libvirt gives every USB device without an <address> the next free port of bus 0, in
+// the order of the definition, and shows it (<address type='usb' bus='0' port='N'/>), so
+// the guest sees the same ports on every boot. Cockpit reads the address of each
+// <redirdev>. Devices beyond the bus's ports keep no address (QEMU then fails to start
+// them, as libvirt refuses them).
+void assignUsbPorts(xml::Node devices, DomainDef& def) {
+    std::set<std::string> taken;
+    std::vector<std::pair<xml::Node, DeviceAddress*>> unaddressed;
+    size_t usbInput = 0;
+    size_t redirdev = 0;
+    std::vector<InputDef*> usbInputs;
+    for (auto& in : def.inputs) {
+        if (in.bus == "usb") {
+            usbInputs.push_back(&in);
+        }
+    }
+    for (xml::Node dev : xml::children(devices)) {
+        DeviceAddress* address = nullptr;
+        if (xml::name(dev) == "input" && xml::attribute(dev, "bus").value_or("") == "usb" &&
+            usbInput < usbInputs.size()) {
+            address = &usbInputs[usbInput++]->address;
+        } else if (xml::name(dev) == "redirdev" && redirdev < def.tools.redirdevs.size()) {
+            address = &def.tools.redirdevs[redirdev++].address;
+        } else {
+            continue;
+        }
+        if (const auto* usb = std::get_if<UsbAddress>(address)) {
+            if (usb->bus == 0) {
+                taken.insert(usb->port);
+            }
+        } else if (std::holds_alternative<std::monostate>(*address)) {
+            unaddressed.emplace_back(dev, address);
+        }
+    }
+    uint32_t ports = usbBusPorts(def);
+    uint32_t next = 1;
+    for (auto& [dev, address] : unaddressed) {
+        while (next <= ports && taken.count(std::to_string(next)) != 0) {
+            ++next;
+        }
+        if (next > ports) {
+            return;
+        }
+        std::string port = std::to_string(next++);
+        xml::Node node = xml::appendChild(dev, "address");
+        xml::setAttribute(node, "type", "usb");
+        xml::setAttribute(node, "bus", "0");
+        xml::setAttribute(node, "port", port);
+        *address = UsbAddress{0, port};
+    }
+}
+
 } // namespace
 
 MachineAliases parseMachineHelp(std::string_view output) {
@@ -244,6 +320,7 @@ void canonicalizeDomain(xml::Node root, DomainDef& def) {
     defaultInputs(devices, def);
     defaultBalloon(devices, def);
     canonicalGraphics(devices);
+    assignUsbPorts(devices, def);
 }
 
 } // namespace virtswarm

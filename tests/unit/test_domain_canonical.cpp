@@ -229,6 +229,56 @@ TEST(CanonicalXml, AListenChildNamesTheAddress) {
     EXPECT_EQ(r.error().code(), Code::ConfigUnsupported) << r.error().message();
 }
 
+namespace {
+
+std::vector<std::string> usbPorts(const DomainXml& d) {
+    xml::Document out = doc(d.xml);
+    std::vector<std::string> ports;
+    for (xml::Node dev : xml::children(xml::firstChild(out.root(), "devices"))) {
+        if (xml::name(dev) != "input" && xml::name(dev) != "redirdev") {
+            continue;
+        }
+        xml::Node address = xml::firstChild(dev, "address");
+        if (address != nullptr && xml::attribute(address, "type").value_or("") == "usb") {
+            ports.push_back(xml::attribute(address, "port").value_or("?"));
+        } else if (xml::attribute(dev, "bus").value_or("") == "usb") {
+            ports.emplace_back("none");
+        }
+    }
+    return ports;
+}
+
+constexpr const char* kSpice = "<graphics type='spice'/>";
+constexpr const char* kRedirdev = "<redirdev bus='usb' type='spicevmc'/>";
+
+} // namespace
+
+// What virt-install writes (an xHCI bus with 15 ports, a tablet, two USB redirections)
+// gets libvirt's ports, in order; a port given is kept and skipped.
+TEST(CanonicalXml, UsbDevicesGetTheNextFreePorts) {
+    std::string devices = std::string("<controller type='usb' model='qemu-xhci' ports='15'/>") +
+                          "<input type='tablet' bus='usb'/>" + kSpice + kRedirdev +
+                          "<redirdev bus='usb' type='spicevmc'><address type='usb' bus='0' "
+                          "port='2'/></redirdev>" +
+                          kRedirdev;
+    DomainXml d = parsed(domain("<memory>131072</memory>", devices, "q35"));
+    EXPECT_EQ(usbPorts(d), (std::vector<std::string>{"1", "3", "2", "4"}));
+    ASSERT_EQ(d.def.tools.redirdevs.size(), 3U);
+    const auto* first = std::get_if<UsbAddress>(&d.def.tools.redirdevs[0].address);
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(first->port, "3");
+    DomainXml again = parsed(d.xml);
+    EXPECT_EQ(again.xml, d.xml);
+}
+
+// A UHCI bus has two ports: a third device gets none (and QEMU, like libvirt, refuses it).
+TEST(CanonicalXml, UsbPortsEndWithTheBus) {
+    std::string devices = std::string("<controller type='usb' model='piix3-uhci'/>") +
+                          "<input type='tablet' bus='usb'/>" + kSpice + kRedirdev + kRedirdev;
+    DomainXml d = parsed(domain("<memory>131072</memory>", devices));
+    EXPECT_EQ(usbPorts(d), (std::vector<std::string>{"1", "2", "none"}));
+}
+
 TEST_F(WithMachineAliases, TheFormOfTheFormIsTheForm) {
     for (const std::string& text :
          {domain("<memory unit='MiB'>128</memory>", "<console type='pty'/>", "pc"),

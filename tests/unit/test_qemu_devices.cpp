@@ -377,7 +377,9 @@ TEST(QemuDevices, SpiceUsbRedirectionOnTheUsbController) {
     for (const char* machine : {"pc", "q35"}) {
         auto argv = argvFor(redirs, machine);
         EXPECT_TRUE(hasValue(argv, "-chardev", "spicevmc,id=charredir0,name=usbredir"));
-        EXPECT_TRUE(hasValue(argv, "-device", "usb-redir,chardev=charredir0,id=redir0,bus=usb.0"));
+        // The next free port, as libvirt assigns it at define.
+        EXPECT_TRUE(
+            hasValue(argv, "-device", "usb-redir,chardev=charredir0,id=redir0,bus=usb.0,port=1"));
         EXPECT_TRUE(
             hasValue(argv, "-device", "usb-redir,chardev=charredir1,id=redir1,bus=usb.0,port=3"));
     }

@@ -210,9 +210,9 @@ TEST(QemuPlatform, UsbControllersAndInputs) {
                   "ich9-usb-uhci2,masterbus=usb.0,firstport=2,bus=pci.0,addr=0x5.0x1"}));
 
     // No USB controller in the XML: the one libvirt would add for the tablet.
-    EXPECT_EQ(
-        valuesOf(argvFor("pc", "<input type='tablet' bus='usb'/>"), "-device"),
-        (std::vector<std::string>{"piix3-usb-uhci,id=usb", "usb-tablet,id=input0,bus=usb.0"}));
+    EXPECT_EQ(valuesOf(argvFor("pc", "<input type='tablet' bus='usb'/>"), "-device"),
+              (std::vector<std::string>{"piix3-usb-uhci,id=usb",
+                                        "usb-tablet,id=input0,bus=usb.0,port=1"}));
     EXPECT_TRUE(
         valuesOf(argvFor("pc", "<controller type='usb' model='none'/>"), "-device").empty());
     expectRefused(parseFor("pc", "<controller type='usb' model='none'/>"
