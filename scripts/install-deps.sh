@@ -25,6 +25,8 @@ packages=(
     # ... and Cockpit's Machines page through libvirt-dbus, in headless Chromium
     cockpit-ws cockpit-bridge cockpit-machines libvirt-dbus chromium chromium-driver
     python3-selenium
+    # (its Create VM dialog lists the operating systems libosinfo knows)
+    python3-gi gir1.2-libosinfo-1.0 osinfo-db
     # UEFI guests: the OVMF firmware and its QEMU descriptors
     ovmf
 )

@@ -8,19 +8,24 @@ from a real host, both because the test runs in a private world: the system bus 
 harness's private one, and /run/libvirt is a tmpfs in the harness's mount namespace whose
 libvirt-sock leads to the bridge under test. polkit answers libvirt-dbus's user with
 Debian's own packaged rule (org.libvirt.unix.manage), which the bridge honours as libvirtd
-does.
+does. networkd runs with libvirt's `default` network, as installed, in the test's own
+network namespace.
 
 Screenshots of each step are saved under <build>/test-artifacts/gui/.
 """
 
+import json
 import os
 import socket
 import subprocess
 import tempfile
+import xml.etree.ElementTree as ET
 
 import pytest
 
 import bridgeclient as bc
+import netclient as nc
+import storageclient as sc
 import vsclient as vc
 import vsharness as h
 
@@ -28,8 +33,9 @@ try:
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # pragma: no cover - the skip below says why
     webdriver = None
 
@@ -62,7 +68,27 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def bridge_at_libvirt_paths():
+def default_network():
+    """networkd as installed: with libvirt's `default` NAT network, autostarted (in the
+    test's own network namespace), which virt-install gives every new VM."""
+    networkd = os.path.join(h.env("VS_BUILD_DIR"), "services", "networkd", "virtswarm-networkd")
+    log = open(os.path.join(artifacts_dir(), "networkd.log"), "w")
+    proc = subprocess.Popen([networkd, "--system"], stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT,
+                            env=dict(os.environ, VIRTSWARM_DEFAULT_NETWORK="yes"))
+    try:
+        h.wait_for_name(nc.BUS_NAME, timeout=30)
+        path = str(nc.manager().LookupByName("default", timeout=vc.TIMEOUT))
+        h.wait_until(lambda: bool(nc.props(path)["Active"]), 30, 0.1, "default to start")
+        yield path
+    finally:
+        nc.cleanup_all()
+        h.end_process(proc, 30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def bridge_at_libvirt_paths(default_network):
     """The bridge, reachable where libvirt's client looks for qemu:///system."""
     bridge = bc.Bridge("bridge-cockpit")
     os.makedirs("/run/libvirt", exist_ok=True)
@@ -111,7 +137,10 @@ def cockpit(libvirt_dbus):
     port = free_port()
     home = tempfile.mkdtemp(dir=h.env("VS_TEST_ROOT"))
     log = open(os.path.join(artifacts_dir(), "cockpit-ws.log"), "w")
-    env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=home, LANG="C.UTF-8")
+    # Debian's own python3 first: Cockpit runs its OS-list and install scripts with the
+    # python3 it finds, and they need Debian's python3-gi and libosinfo.
+    env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=home, LANG="C.UTF-8",
+               PATH="/usr/sbin:/usr/bin:/sbin:/bin")
     proc = subprocess.Popen([COCKPIT_WS, "--no-tls", "-a", "127.0.0.1", "-p", str(port),
                              "--local-session=cockpit-bridge"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -152,9 +181,10 @@ def browser():
 class Page:
     """The Machines page, with a screenshot for every step taken."""
 
-    def __init__(self, driver, base):
+    def __init__(self, driver, base, name):
         self.driver = driver
         self.base = base
+        self.name = name
         self.step = 0
 
     def open(self, fragment=""):
@@ -168,7 +198,7 @@ class Page:
     def shot(self, what):
         self.step += 1
         self.driver.save_screenshot(
-            os.path.join(artifacts_dir(), f"cockpit-{self.step}-{what}.png"))
+            os.path.join(artifacts_dir(), f"{self.name}-{self.step}-{what}.png"))
 
     def find(self, css, timeout=WAIT):
         return WebDriverWait(self.driver, timeout).until(
@@ -226,7 +256,7 @@ def test_cockpit_machines_manages_a_vm(cockpit, browser):
     name = vc.unique("cockpit")
     # ticks: the guest writes a line to its serial port every second.
     path = vc.define(vc.domain_xml(name, extra_devices=VNC, ticks=True))
-    page = Page(browser, cockpit)
+    page = Page(browser, cockpit, "cockpit")
     row = f"tr[data-row-id=vm-{name}-system]"
     state = f"#vm-{name}-system-state"
     try:
@@ -293,3 +323,80 @@ def test_cockpit_machines_manages_a_vm(cockpit, browser):
             for entry in page.console_log():
                 f.write(f"{entry.get('level')} {entry.get('message')}\n")
         vc.cleanup_all()
+
+
+def test_cockpit_creates_a_vm_with_a_new_volume(cockpit, browser):
+    """Create VM: virt-install, run by Cockpit, makes the disk in the `default` pool
+    (storaged), defines and starts the VM; Delete removes the VM and its volume."""
+    name = vc.unique("created")
+    media = os.path.join(h.env("VS_TEST_ROOT"), "media")
+    os.makedirs(media, exist_ok=True)
+    iso = os.path.join(media, "install.iso")
+    with open(iso, "wb") as f:  # no OS on it: the guest waits at its firmware
+        f.truncate(1 << 20)
+    page = Page(browser, cockpit, "cockpit-create")
+    state = f"#vm-{name}-system-state"
+    try:
+        page.open()
+        page.click("#create-new-vm")
+        page.find("#create-vm-dialog")
+        page.find("#vm-name").send_keys(name)
+        Select(page.find("#source-type")).select_by_value("file")
+        source = page.find("#create-vm-dialog input[placeholder^='Path to ISO']")
+        source.send_keys(iso)
+        page.click_xpath("//*[@id='create-vm-dialog']//li//button[contains(., 'install.iso')]")
+        os_input = page.find("#os-select-group input")
+        os_input.send_keys("Generic Linux 2022")
+        page.click_xpath("//*[@id='os-select']//li//button[contains(., 'Generic Linux 2022')]")
+        Select(page.find("#storage-pool-select")).select_by_value("NewVolume")
+        Select(page.find("#storage-limit-unit-select")).select_by_value("MiB")
+        set_text(page.find("#storage-limit"), "64")
+        Select(page.find("#memory-size-unit-select")).select_by_value("MiB")
+        set_text(page.find("#memory-size"), "128")
+        page.shot("create-dialog")
+        page.click("#create-and-run")
+        try:
+            page.gone("#create-vm-dialog")
+            page.wait_text(state, "Running")
+        finally:
+            page.shot("running")
+        assert page.alerts() == [], page.alerts()
+
+        # Its disk: a new qcow2 volume of 64 MiB in the default pool, made by storaged.
+        path = str(vc.manager().LookupByName(name, timeout=vc.TIMEOUT))
+        assert vc.state(path)[0] == "running"
+        live = ET.fromstring(str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT)))
+        volume = live.find("./devices/disk[@device='disk']/source").get("file")
+        pool = str(sc.manager().LookupByName("default", timeout=vc.TIMEOUT))
+        assert os.path.dirname(volume) == str(sc.props(pool, sc.POOL)["Path"]), volume
+        info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", volume],
+                                         capture_output=True, check=True).stdout)
+        assert (info["format"], info["virtual-size"]) == ("qcow2", 64 << 20)
+
+        # Delete with its storage (the dialog's default for a volume): the running VM is
+        # forced off and undefined, the volume deleted; the install medium stays.
+        page.click(f"#vm-{name}-system-action-kebab button")
+        page.click(f"#vm-{name}-system-delete")
+        page.find(f"#vm-{name}-delete-modal-dialog")
+        page.shot("delete-with-storage")
+        page.click_xpath(f"//*[@id='vm-{name}-delete-modal-dialog']//button[text()='Delete']")
+        page.gone(f"#vm-{name}-delete-modal-dialog")
+        h.wait_until(lambda: path not in vc.list_domains(), WAIT, 0.5, "the domain gone")
+        h.wait_until(lambda: not os.path.exists(volume), WAIT, 0.5, "the volume deleted")
+        assert os.path.exists(iso)
+        page.shot("deleted")
+        assert page.alerts() == [], page.alerts()
+    finally:
+        with open(os.path.join(artifacts_dir(), "cockpit-create-browser-console.log"), "w") as f:
+            for entry in page.console_log():
+                f.write(f"{entry.get('level')} {entry.get('message')}\n")
+        # What virt-install made of it, as the page read it.
+        for path in vc.list_domains():
+            with open(os.path.join(artifacts_dir(), "cockpit-created-domain.xml"), "w") as f:
+                f.write(str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT)))
+        vc.cleanup_all()
+
+
+def set_text(element, text):
+    element.send_keys(Keys.CONTROL, "a")
+    element.send_keys(text)
