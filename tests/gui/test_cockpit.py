@@ -223,11 +223,15 @@ class Page:
     def alerts(self):
         return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".pf-c-alert")]
 
-    def console_log(self):
+    def save_console_log(self):
+        """What the page logged (errors of its own included), kept beside the shots."""
         try:
-            return self.driver.get_log("browser")
+            entries = self.driver.get_log("browser")
         except WebDriverException:
-            return []
+            entries = []
+        with open(os.path.join(artifacts_dir(), f"{self.name}-browser-console.log"), "w") as f:
+            for entry in entries:
+                f.write(f"{entry.get('level')} {entry.get('message')}\n")
 
 
 def console_colours(driver):
@@ -319,9 +323,7 @@ def test_cockpit_machines_manages_a_vm(cockpit, browser):
         page.shot("deleted")
         assert page.alerts() == [], page.alerts()
     finally:
-        with open(os.path.join(artifacts_dir(), "cockpit-browser-console.log"), "w") as f:
-            for entry in page.console_log():
-                f.write(f"{entry.get('level')} {entry.get('message')}\n")
+        page.save_console_log()
         vc.cleanup_all()
 
 
@@ -387,9 +389,7 @@ def test_cockpit_creates_a_vm_with_a_new_volume(cockpit, browser):
         page.shot("deleted")
         assert page.alerts() == [], page.alerts()
     finally:
-        with open(os.path.join(artifacts_dir(), "cockpit-create-browser-console.log"), "w") as f:
-            for entry in page.console_log():
-                f.write(f"{entry.get('level')} {entry.get('message')}\n")
+        page.save_console_log()
         # What virt-install made of it, as the page read it.
         for path in vc.list_domains():
             with open(os.path.join(artifacts_dir(), "cockpit-created-domain.xml"), "w") as f:
