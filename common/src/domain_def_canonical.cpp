@@ -286,6 +286,7 @@ MachineAliases parseMachineHelp(std::string_view output) {
         if (name.empty() || name == "Supported") {
             continue;
         }
+        out.machines.push_back(name);
         if (auto at = line.find("(alias of "); at != std::string::npos) {
             auto start = at + 10;
             auto end = line.find(')', start);

@@ -4,6 +4,8 @@
 #include "host_cpu.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/domain_def.hpp"
+#include "virtswarm/domain_def_canonical.hpp"
+#include "virtswarm/xml.hpp"
 
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -18,6 +20,44 @@ std::string hostUuid() {
     }
     auto parsed = parseUuid(id.value().substr(0, 32));
     return parsed ? formatUuid(parsed.value()) : "00000000-0000-0000-0000-000000000000";
+}
+
+// The most vCPUs QEMU 7.2 gives a machine type (its query-machines' cpu-max).
+unsigned maxCpus(const std::string& machine) {
+    if (machine == "isapc") {
+        return 1;
+    }
+    if (machine.rfind("pc-q35", 0) == 0 || machine == "q35" || machine == "microvm") {
+        return 288;
+    }
+    return 255;
+}
+
+// Every machine type of the installed QEMU, an alias naming its versioned type
+// (canonical=), as libvirt lists them: virt-manager and virtinst refuse a domain whose
+// machine (pc-i440fx-7.2, after define) is not among them. Until QEMU has answered, the
+// two aliases.
+std::string machinesXml() {
+    const auto& known = machineAliases();
+    if (!known || known->machines.empty()) {
+        return "      <machine maxCpus='255'>pc</machine>\n"
+               "      <machine maxCpus='288'>q35</machine>\n";
+    }
+    std::string x;
+    for (const auto& name : known->machines) {
+        if (name == "none") {
+            continue; // an empty board: not something to run a guest on
+        }
+        x += "      <machine";
+        if (auto it = known->canonical.find(name); it != known->canonical.end()) {
+            x += " canonical='" + xml::escape(it->second) + "'";
+        }
+        x += " maxCpus='" +
+             std::to_string(
+                 maxCpus(known->canonical.count(name) != 0 ? known->canonical.at(name) : name)) +
+             "'>" + xml::escape(name) + "</machine>\n";
+    }
+    return x;
 }
 
 } // namespace
@@ -51,8 +91,7 @@ std::string hostCapabilitiesXml() {
     x += "  <guest>\n    <os_type>hvm</os_type>\n    <arch name='x86_64'>\n";
     x += "      <wordsize>64</wordsize>\n";
     x += std::string("      <emulator>") + kDefaultEmulator + "</emulator>\n";
-    x += "      <machine maxCpus='255'>pc</machine>\n";
-    x += "      <machine maxCpus='288'>q35</machine>\n";
+    x += machinesXml();
     x += "      <domain type='qemu'/>\n";
     if (kvm) {
         x += "      <domain type='kvm'/>\n";

@@ -3,10 +3,13 @@
 // names them.
 #include "capabilities.hpp"
 #include "host_cpu.hpp"
+#include "virtswarm/domain_def_canonical.hpp"
 
 #include <gtest/gtest.h>
 
 using namespace virtswarm::hypervisor;
+using virtswarm::parseMachineHelp;
+using virtswarm::setMachineAliases;
 
 namespace {
 
@@ -51,4 +54,27 @@ TEST(HostCpu, CapabilitiesOfThisHost) {
     EXPECT_NE(caps.find("<model>dac</model>"), std::string::npos);
     EXPECT_NE(caps.find("<baselabel type='qemu'>+"), std::string::npos);
     EXPECT_NE(caps.find("<secmodel>\n      <model>none</model>"), std::string::npos);
+}
+
+// Once QEMU has said which machine types it has, all of them, aliases naming their
+// versioned type (what virtinst checks a domain's machine against).
+TEST(HostCpu, CapabilitiesListEveryMachineType) {
+    EXPECT_NE(hostCapabilitiesXml().find("<machine maxCpus='255'>pc</machine>"), std::string::npos);
+    setMachineAliases(parseMachineHelp(
+        "Supported machines are:\n"
+        "pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-7.2)\n"
+        "pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)\n"
+        "q35                  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)\n"
+        "pc-q35-7.2           Standard PC (Q35 + ICH9, 2009)\n"
+        "none                 empty machine\n"));
+    std::string caps = hostCapabilitiesXml();
+    setMachineAliases(std::nullopt);
+    EXPECT_NE(caps.find("<machine canonical='pc-i440fx-7.2' maxCpus='255'>pc</machine>"),
+              std::string::npos)
+        << caps;
+    EXPECT_NE(caps.find("<machine maxCpus='255'>pc-i440fx-7.2</machine>"), std::string::npos);
+    EXPECT_NE(caps.find("<machine canonical='pc-q35-7.2' maxCpus='288'>q35</machine>"),
+              std::string::npos);
+    EXPECT_NE(caps.find("<machine maxCpus='288'>pc-q35-7.2</machine>"), std::string::npos);
+    EXPECT_EQ(caps.find(">none</machine>"), std::string::npos);
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 // libvirt's inactive form of a domain definition, so that clients reading it back (virsh
 // dumpxml, virt-manager, Cockpit, D-Bus clients) see what libvirt would show them: the
@@ -20,6 +21,7 @@ namespace virtswarm {
 struct MachineAliases {
     std::map<std::string, std::string> canonical; // alias -> versioned machine type
     std::string defaultMachine;                   // the "(default)" one
+    std::vector<std::string> machines;            // every type, aliases too, as listed
 };
 MachineAliases parseMachineHelp(std::string_view output);
 
