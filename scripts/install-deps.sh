@@ -21,7 +21,7 @@ packages=(
     # security tests: the SPICE handshake encrypts its ticket (RSA-OAEP)
     python3-cryptography
     # GUI tests: the clients on a private X display, and its screenshots
-    virt-viewer xvfb x11-apps xauth
+    virt-viewer virt-manager xvfb x11-apps xauth
     # ... and Cockpit's Machines page through libvirt-dbus, in headless Chromium
     cockpit-ws cockpit-bridge cockpit-machines libvirt-dbus chromium chromium-driver
     python3-selenium

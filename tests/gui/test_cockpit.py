@@ -23,11 +23,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-import bridgeclient as bc
 import netclient as nc
 import storageclient as sc
 import vsclient as vc
 import vsharness as h
+from conftest import artifacts_dir
 
 try:
     from selenium import webdriver
@@ -53,12 +53,6 @@ pytestmark = [
 
 WAIT = 90
 VNC = "<graphics type='vnc' autoport='yes'/>"
-
-
-def artifacts_dir():
-    d = os.path.join(h.env("VS_BUILD_DIR"), "test-artifacts", "gui")
-    os.makedirs(d, exist_ok=True)
-    return d
 
 
 def free_port():
@@ -87,23 +81,6 @@ def default_network():
         log.close()
 
 
-@pytest.fixture(scope="module")
-def bridge_at_libvirt_paths(default_network):
-    """The bridge, reachable where libvirt's client looks for qemu:///system."""
-    bridge = bc.Bridge("bridge-cockpit")
-    os.makedirs("/run/libvirt", exist_ok=True)
-    # The harness's own mount namespace: nothing of this is seen outside it.
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "virtswarm-test",
-                    "/run/libvirt"], check=True)
-    try:
-        os.symlink(bridge.rw, "/run/libvirt/libvirt-sock")
-        os.symlink(bridge.ro, "/run/libvirt/libvirt-sock-ro")
-        yield bridge
-    finally:
-        subprocess.run(["umount", "-l", "/run/libvirt"], check=False)
-        bridge.stop()
-
-
 # What Debian's libvirt-dbus package installs as /usr/share/polkit-1/rules.d/libvirt-dbus.rules
 # (the harness hides the host's rule directories, so the test puts it in place itself).
 LIBVIRT_DBUS_RULE = """polkit.addRule(function(action, subject) {
@@ -115,7 +92,9 @@ LIBVIRT_DBUS_RULE = """polkit.addRule(function(action, subject) {
 
 
 @pytest.fixture(scope="module")
-def libvirt_dbus(bridge_at_libvirt_paths):
+def libvirt_dbus(default_network, bridge_at_libvirt_paths):
+    # default_network first: networkd must be the one with `default` before the bridge
+    # asks the bus for it.
     """Debian's libvirt-dbus on the system bus, as its own user, as its unit runs it."""
     h.write_rule("50-libvirt-dbus.rules", LIBVIRT_DBUS_RULE)
     log = open(os.path.join(artifacts_dir(), "libvirt-dbus.log"), "w")
