@@ -32,6 +32,9 @@ ServerLimits fitToDescriptors(ServerLimits limits, size_t openFiles) {
     size_t headroom = std::max<size_t>(64, openFiles / 4);
     size_t room = openFiles > headroom ? openFiles - headroom : 1;
     limits.maxClients = std::min(limits.maxClients, room);
+    // Descriptors clients send come out of the headroom too, half of it at most.
+    limits.maxHeldFds = std::min(limits.maxHeldFds, headroom / 2);
+    limits.maxHeldFdsPerUid = std::min(limits.maxHeldFdsPerUid, limits.maxHeldFds);
     return limits;
 }
 

@@ -22,14 +22,14 @@ constexpr size_t kReadBudget = 1024 * 1024;
 } // namespace
 
 Client::Client(EventLoop& loop, int fd, uint64_t id, bool readOnlySocket, PeerIdentity peer,
-               ClientLimits limits, InputBudget& budget, Sink& sink)
+               ClientLimits limits, InputBudgets& budgets, Sink& sink)
     : m_loop(loop)
     , m_fd(fd)
     , m_id(id)
     , m_readOnlySocket(readOnlySocket)
     , m_peer(peer)
     , m_limits(limits)
-    , m_budget(budget)
+    , m_budgets(budgets)
     , m_sink(sink) {
     m_parser.setMaxLength(m_limits.preOpenMessageMax);
 }
@@ -38,7 +38,8 @@ Client::~Client() {
     m_io.reset();
     m_resume.reset();
     m_openDeadline.reset();
-    m_budget.release(m_peer.owner(), m_claimed);
+    m_budgets.bytes.release(m_peer.owner(), m_claimed);
+    m_budgets.fds.release(m_peer.owner(), m_inFds.size());
     if (m_fd >= 0) {
         ::close(m_fd);
     }
@@ -91,12 +92,12 @@ void Client::onOpenTimeout() {
 bool Client::claimInput() {
     size_t wanted = m_parser.claim();
     if (wanted < m_claimed) {
-        m_budget.release(m_peer.owner(), m_claimed - wanted);
+        m_budgets.bytes.release(m_peer.owner(), m_claimed - wanted);
         m_claimed = wanted;
         return true;
     }
     if (wanted > m_claimed) {
-        if (!m_budget.claim(m_peer.owner(), wanted - m_claimed)) {
+        if (!m_budgets.bytes.claim(m_peer.owner(), wanted - m_claimed)) {
             log::warning(describe() + ": a message of " + std::to_string(wanted) +
                          " bytes exceeds the input budget of its user or of the server; "
                          "closing");
@@ -161,8 +162,17 @@ bool Client::receive(std::span<uint8_t> buffer, size_t& received) {
         }
         return false;
     }
+    bool affordable = m_budgets.fds.claim(m_peer.owner(), fds.fds.size());
     for (int fd : fds.fds) {
         m_inFds.emplace_back(fd, sdbus::adopt_fd);
+    }
+    if (!affordable) {
+        m_budgets.fds.release(m_peer.owner(), m_inFds.size() - fds.fds.size());
+        m_inFds.clear();
+        log::warning(describe() + " holds more file descriptors than its user or the server "
+                                  "may; closing");
+        close("descriptor budget exceeded");
+        return false;
     }
     // Descriptors no message claims are a resource the client holds here: at most what
     // one message may carry, beyond the one being read.
@@ -205,6 +215,7 @@ void Client::processFrames() {
             frame.fds.push_back(std::move(m_inFds.front()));
             m_inFds.pop_front();
         }
+        m_budgets.fds.release(m_peer.owner(), frame.fdCount);
         m_sink.onFrame(shared_from_this(), std::move(frame));
     }
 }
@@ -367,8 +378,9 @@ void Client::close(const std::string& why) {
     m_io.reset();
     m_resume.reset();
     m_openDeadline.reset();
-    m_budget.release(m_peer.owner(), m_claimed);
+    m_budgets.bytes.release(m_peer.owner(), m_claimed);
     m_claimed = 0;
+    m_budgets.fds.release(m_peer.owner(), m_inFds.size());
     m_parser = FrameParser(); // its memory, now: Calls may keep this object a while
     ::close(m_fd);
     m_fd = -1;

@@ -67,7 +67,7 @@ public:
 
     // Input is claimed from `budget` (shared by all clients) before it is buffered.
     Client(EventLoop& loop, int fd, uint64_t id, bool readOnlySocket, PeerIdentity peer,
-           ClientLimits limits, InputBudget& budget, Sink& sink);
+           ClientLimits limits, InputBudgets& budgets, Sink& sink);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -142,13 +142,13 @@ private:
     bool m_readOnlySocket;
     PeerIdentity m_peer;
     ClientLimits m_limits;
-    InputBudget& m_budget;
+    InputBudgets& m_budgets;
     Sink& m_sink;
     EventSource m_io;
     EventSource m_resume;       // pending resumption of reading (scheduleResume)
     EventSource m_openDeadline; // closes a connection that does not open in time
     FrameParser m_parser;
-    size_t m_claimed = 0; // of m_budget, for the input in m_parser
+    size_t m_claimed = 0; // of m_budgets.bytes, for the input in m_parser
     // Descriptors received and not yet claimed by a *_WITH_FDS message, in arrival order.
     std::deque<sdbus::UnixFd> m_inFds;
     struct Outgoing {

@@ -6,10 +6,11 @@
 #include <optional>
 #include <sys/types.h>
 
-// The memory clients may make the bridge hold for input it has not dispatched yet: every
-// connection claims what its frame in progress needs before buffering it. Bounded per uid
-// and in total; root is trusted and not counted (its connections are bounded by the frame
-// size alone), so a user who fills the budget does not lock root out.
+// What clients may make the bridge hold for input it has not dispatched yet: the bytes of
+// the frame in progress (each connection claims them before buffering), and the file
+// descriptors received with it (one unit each; a second budget). Bounded per uid and in
+// total; root is trusted and not counted (its connections are bounded by the frame size
+// alone), so a user who fills a budget does not lock root out.
 namespace virtswarm::bridge {
 
 class InputBudget {
@@ -38,6 +39,12 @@ private:
     size_t m_maxTotal;
     size_t m_total = 0;
     std::map<Owner, size_t> m_byOwner;
+};
+
+// The two budgets every connection draws on.
+struct InputBudgets {
+    InputBudget bytes; // of frames being received
+    InputBudget fds;   // descriptors received and not yet handed to a call
 };
 
 } // namespace virtswarm::bridge

@@ -43,6 +43,12 @@ struct ServerLimits {
     // and of all such uids together. A client that would exceed either is closed.
     size_t maxBufferPerUid = 64 * 1024 * 1024;
     size_t maxBuffer = 256 * 1024 * 1024;
+    // File descriptors received and not yet handed to a call (of a *_WITH_FDS message
+    // still arriving, or sent with no message announcing them), of one uid other than
+    // root and of all of them: each is a descriptor of ours, which admission does not
+    // count. A client that would exceed either is closed.
+    size_t maxHeldFdsPerUid = 128;
+    size_t maxHeldFds = 512;
 };
 
 } // namespace virtswarm::bridge

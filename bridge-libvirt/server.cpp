@@ -63,7 +63,8 @@ Server::Server(EventLoop& loop, ServerLimits serverLimits, ClientLimits clientLi
     : m_loop(loop)
     , m_serverLimits(serverLimits)
     , m_limits(clientLimits)
-    , m_budget(serverLimits.maxBufferPerUid, serverLimits.maxBuffer) {}
+    , m_budgets{InputBudget(serverLimits.maxBufferPerUid, serverLimits.maxBuffer),
+                InputBudget(serverLimits.maxHeldFdsPerUid, serverLimits.maxHeldFds)} {}
 
 Server::~Server() {
     // The dispatcher may be gone already, and the loop has stopped: nothing is notified or
@@ -230,7 +231,7 @@ void Server::onAccept(Listener& listener) {
         }
         uint64_t id = m_nextId++;
         auto client = std::make_shared<Client>(m_loop, fd, id, listener.readOnly || listener.tcp,
-                                               peer, m_limits, m_budget, *this);
+                                               peer, m_limits, m_budgets, *this);
         m_clients.emplace(id, client);
         log::debug("accepted " + client->describe() +
                    (listener.readOnly ? " on a read-only socket" : ""));

@@ -62,7 +62,7 @@ private:
     EventLoop& m_loop;
     ServerLimits m_serverLimits;
     ClientLimits m_limits;
-    InputBudget m_budget;
+    InputBudgets m_budgets;
     Client::Sink* m_dispatcher = nullptr;
     std::vector<std::unique_ptr<Listener>> m_listeners;
     std::map<uint64_t, std::shared_ptr<Client>> m_clients;

@@ -6,12 +6,15 @@ socket, and more descriptors than a default shell allows).
     bridge_hog.py partial SOCKET COUNT BYTES     each announces a 16 MiB frame and sends
                                                  BYTES of it, before CONNECT_OPEN
     bridge_hog.py partial-open SOCKET COUNT BYTES  the same after AUTH_LIST + CONNECT_OPEN
+    bridge_hog.py fds-open SOCKET COUNT FDS      after CONNECT_OPEN, each sends FDS file
+                                                 descriptors that no message announces
 
 It prints "ready CONNECTED" once every connection was tried, then answers each line
 "count" on stdin with "closed N": how many of its connections the server has closed.
 It exits (closing everything) at the end of stdin.
 """
 
+import os
 import socket
 import struct
 import sys
@@ -50,6 +53,21 @@ def send_partial_frame(sock, body_bytes):
         pass  # closed by the server: what a bounded server does
 
 
+def send_unannounced_fds(sock, count):
+    """count descriptors of /dev/null, 32 to a byte: the bytes begin a length word that
+    never completes, so no message ever claims them."""
+    null = os.open("/dev/null", os.O_RDONLY)
+    try:
+        while count > 0:
+            batch = min(32, count)
+            socket.send_fds(sock, [b"\0"], [null] * batch)
+            count -= batch
+    except OSError:
+        pass  # closed by the server: what a bounded server does
+    finally:
+        os.close(null)
+
+
 def is_closed(sock):
     # Non-blocking: with a timeout set, Python would wait for data first.
     sock.setblocking(False)
@@ -70,13 +88,15 @@ def main():
         if s is None:
             continue
         sockets.append(s)
-        if mode == "partial-open":
+        if mode in ("partial-open", "fds-open"):
             try:
                 open_connection(s)
             except (OSError, AssertionError, struct.error):
                 continue
         if mode in ("partial", "partial-open"):
             send_partial_frame(s, body_bytes)
+        if mode == "fds-open":
+            send_unannounced_fds(s, body_bytes)
     print(f"ready {len(sockets)}", flush=True)
     for line in sys.stdin:
         if line.strip() == "count":

@@ -127,6 +127,21 @@ def test_partial_frames_after_open_are_bounded_per_user(bridge):
         root_gets_in(bridge)
 
 
+def test_descriptors_sent_without_a_message_are_bounded_per_user(bridge):
+    """Every descriptor a client passes (SCM_RIGHTS) is one of proxyd's until a call takes
+    it. One user's 60 opened connections each sent 64 that no message announced (each
+    connection's own cap): 3,840 descriptors the bridge held. Now one user's held ones
+    together stay within its budget (128): connections beyond it are closed."""
+    before = open_fds(bridge)
+    with Hog(h.test_user(), "fds-open", bridge.rw, 60, 64) as hog:
+        assert hog.connected == 60
+        h.wait_until(lambda: hog.closed() >= 57, 20, what="connections over the budget closed")
+        held = open_fds(bridge) - before
+        assert held < 60 + 128 + 16, f"proxyd holds {held} more descriptors"
+        root_gets_in(bridge)
+    h.wait_until(lambda: open_fds(bridge) <= before + 2, 20, what="every descriptor returned")
+
+
 @pytest.mark.parametrize("bridge", [("--open-timeout", "2")], indirect=True)
 def test_connections_that_never_open_are_closed_after_the_timeout(bridge):
     opened = Conn(bridge.rw).handshake()

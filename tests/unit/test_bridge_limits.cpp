@@ -48,6 +48,17 @@ TEST(Admission, ClientsFitTheDescriptorLimit) {
     EXPECT_EQ(fitToDescriptors(l, 10).maxClients, 1u);
 }
 
+// Descriptors clients send come out of what is left over: half the headroom at most.
+TEST(Admission, HeldDescriptorsFitTheHeadroom) {
+    ServerLimits l;
+    EXPECT_EQ(fitToDescriptors(l, 524288).maxHeldFds, l.maxHeldFds);
+    EXPECT_EQ(fitToDescriptors(l, 524288).maxHeldFdsPerUid, l.maxHeldFdsPerUid);
+    ServerLimits small = fitToDescriptors(l, 100); // headroom 64
+    EXPECT_EQ(small.maxHeldFds, 32u);
+    EXPECT_EQ(small.maxHeldFdsPerUid, 32u);
+    EXPECT_LE(small.maxClients + small.maxHeldFds, 100u);
+}
+
 TEST(InputBudget, BoundedPerUserAndInTotalButNotForRoot) {
     InputBudget b(100, 150);
     EXPECT_TRUE(b.claim(kUser, 60));

@@ -69,8 +69,8 @@ protected:
     }
 
     void start(ClientLimits limits = {}) {
-        client = std::make_shared<Client>(*loop, serverFd, 1, false, PeerIdentity{}, limits, budget,
-                                          sink);
+        client = std::make_shared<Client>(*loop, serverFd, 1, false, PeerIdentity{}, limits,
+                                          budgets, sink);
         client->start();
     }
 
@@ -114,7 +114,8 @@ protected:
     }
 
     std::unique_ptr<EventLoop> loop;
-    InputBudget budget{64 * 1024 * 1024, 256 * 1024 * 1024};
+    InputBudgets budgets{InputBudget{64 * 1024 * 1024, 256 * 1024 * 1024}, InputBudget{128, 512}};
+    InputBudget& budget = budgets.bytes;
     RecordingSink sink;
     std::shared_ptr<Client> client;
     FrameParser received;
@@ -342,12 +343,37 @@ TEST_F(ClientTest, ACallWithFdsGetsItsDescriptorsAndTheNextCallFollows) {
     EXPECT_EQ(c, '1');
     ASSERT_EQ(::read(second.fds[0], &c, 1), 1);
     EXPECT_EQ(c, '2');
+    EXPECT_EQ(budgets.fds.claimedTotal(), 0u); // the call holds them now, not the client
 
     client->sendReply(frame.header, {});
     client->callFinished();
     ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 2; }));
     EXPECT_EQ(sink.frames[1].header.serial, 6u);
     EXPECT_FALSE(client->closed());
+}
+
+// Each descriptor a client sends is one of ours until a call takes it: a user who sends
+// more than its budget (over any number of connections) is closed, and they are returned.
+TEST_F(ClientTest, DescriptorsBeyondTheBudgetClose) {
+    budgets.fds = InputBudget(3, 3);
+    start();
+    client->open("qemu:///system", false);
+    Pipe pipe;
+    peerSend(callWithFds(5, 3, "args")); // announced, and still arriving: held
+    for (int i = 0; i < 2; ++i) {
+        sendFdByte(peerFd, pipe.fds[1]);
+    }
+    ASSERT_TRUE(runUntil([&] { return budgets.fds.claimedTotal() == 2; }));
+    EXPECT_FALSE(client->closed());
+    sendFdByte(peerFd, pipe.fds[1]);
+    ASSERT_TRUE(runUntil([&] { return sink.frames.size() == 1; }));
+    EXPECT_EQ(budgets.fds.claimedTotal(), 0u);
+    // Unannounced ones, one more than the budget.
+    for (int i = 0; i < 4; ++i) {
+        sendFdByte(peerFd, pipe.fds[1]);
+    }
+    EXPECT_TRUE(peerSeesEof());
+    EXPECT_EQ(budgets.fds.claimedTotal(), 0u);
 }
 
 TEST_F(ClientTest, AReplyWithFdsSendsEachDescriptorAfterTheMessage) {
