@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/domain_def_canonical.hpp"
 
+#include "virtswarm/domain_platform.hpp"
+
 #include <algorithm>
 #include <libxml/tree.h>
 #include <map>
@@ -200,7 +202,8 @@ void canonicalGraphics(xml::Node devices) {
 }
 
 // Ports of USB bus 0 as libvirt counts them: the controller's ports='N', else its
-// model's (UHCI 2, EHCI 6, xHCI 4); 0 when the bus is absent (model='none').
+// model's (UHCI 2, EHCI 6, xHCI 4; with no model or no controller, the machine's default:
+// qemu-xhci on q35, piix3-uhci otherwise); 0 when the bus is absent (model='none').
 uint32_t usbBusPorts(const DomainDef& def) {
     static const std::map<std::string, uint32_t> kByModel = {
         {"piix3-uhci", 2}, {"piix4-uhci", 2}, {"ich9-uhci1", 2}, {"ich9-uhci2", 2},
@@ -215,10 +218,12 @@ uint32_t usbBusPorts(const DomainDef& def) {
         if (c.usbPorts) {
             return *c.usbPorts;
         }
-        auto it = kByModel.find(c.model);
-        return it != kByModel.end() ? it->second : 2; // libvirt's default: piix3-uhci
+        if (auto it = kByModel.find(c.model); it != kByModel.end()) {
+            return it->second;
+        }
+        break;
     }
-    return 2;
+    return isQ35Machine(def.machine) ? 4 : 2;
 }
 
 // libvirt gives every USB device without an <address> the next free port of bus 0, in

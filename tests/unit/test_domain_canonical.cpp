@@ -277,6 +277,13 @@ TEST(CanonicalXml, UsbPortsEndWithTheBus) {
                           "<input type='tablet' bus='usb'/>" + kSpice + kRedirdev + kRedirdev;
     DomainXml d = parsed(domain("<memory>131072</memory>", devices));
     EXPECT_EQ(usbPorts(d), (std::vector<std::string>{"1", "2", "none"}));
+    // No controller: the machine's own (piix3-uhci on pc, qemu-xhci's four on q35).
+    std::string three =
+        std::string("<input type='tablet' bus='usb'/>") + kSpice + kRedirdev + kRedirdev;
+    EXPECT_EQ(usbPorts(parsed(domain("<memory>131072</memory>", three, "pc"))),
+              (std::vector<std::string>{"1", "2", "none"}));
+    EXPECT_EQ(usbPorts(parsed(domain("<memory>131072</memory>", three, "q35"))),
+              (std::vector<std::string>{"1", "2", "3"}));
 }
 
 TEST_F(WithMachineAliases, TheFormOfTheFormIsTheForm) {
