@@ -11,12 +11,12 @@ bool isQ35Machine(const std::string& machine) {
     return machine == "q35" || machine.rfind("pc-q35-", 0) == 0;
 }
 
+bool isSupportedMachine(const std::string& machine) {
+    return machine == "pc" || machine.rfind("pc-i440fx-", 0) == 0 || isQ35Machine(machine);
+}
+
 namespace detail {
 namespace {
-
-bool isPcMachine(const std::string& machine) {
-    return machine.empty() || machine == "pc" || machine.rfind("pc-i440fx-", 0) == 0;
-}
 
 // state='on|off' (libvirt's virTristateSwitch); absent means on for a present element.
 Result<bool> stateOf(xml::Node node, const std::string& what) {
@@ -328,7 +328,7 @@ Result<void> parseLifecycleActions(xml::Node root, PlatformDef& p) {
 } // namespace
 
 Result<void> parsePlatform(xml::Node root, DomainDef& def) {
-    if (!isPcMachine(def.machine) && !isQ35Machine(def.machine)) {
+    if (!def.machine.empty() && !isSupportedMachine(def.machine)) {
         return notSupported("machine type '" + def.machine +
                             "' is not supported (pc, q35, pc-i440fx-*, pc-q35-*)");
     }

@@ -5,8 +5,10 @@
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/domain_def_canonical.hpp"
+#include "virtswarm/domain_platform.hpp"
 #include "virtswarm/xml.hpp"
 
+#include <algorithm>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -22,40 +24,43 @@ std::string hostUuid() {
     return parsed ? formatUuid(parsed.value()) : "00000000-0000-0000-0000-000000000000";
 }
 
-// The most vCPUs QEMU 7.2 gives a machine type (its query-machines' cpu-max).
-unsigned maxCpus(const std::string& machine) {
-    if (machine == "isapc") {
-        return 1;
-    }
-    if (machine.rfind("pc-q35", 0) == 0 || machine == "q35" || machine == "microvm") {
-        return 288;
-    }
-    return 255;
-}
-
-// Every machine type of the installed QEMU, an alias naming its versioned type
-// (canonical=), as libvirt lists them: virt-manager and virtinst refuse a domain whose
-// machine (pc-i440fx-7.2, after define) is not among them. Until QEMU has answered, the
-// two aliases.
+// The machine types of the installed QEMU that virtswarm runs, as libvirt lists them:
+// QEMU's default first, then its alias (canonical=), then the others in QEMU's order.
+// virtinst (virt-manager, virt-install) refuses a domain whose machine type, after define
+// the versioned pc-i440fx-7.2, is not listed, and picks the first one for a new domain.
+// Until QEMU has answered, the two aliases.
 std::string machinesXml() {
     const auto& known = machineAliases();
     if (!known || known->machines.empty()) {
         return "      <machine maxCpus='255'>pc</machine>\n"
                "      <machine maxCpus='288'>q35</machine>\n";
     }
-    std::string x;
+    std::vector<std::string> order;
+    auto add = [&](const std::string& name) {
+        if (isSupportedMachine(name) &&
+            std::find(order.begin(), order.end(), name) == order.end()) {
+            order.push_back(name);
+        }
+    };
+    add(known->defaultMachine);
+    for (const auto& [alias, canonical] : known->canonical) {
+        if (canonical == known->defaultMachine) {
+            add(alias);
+        }
+    }
     for (const auto& name : known->machines) {
-        if (name == "none") {
-            continue; // an empty board: not something to run a guest on
-        }
+        add(name);
+    }
+    std::string x;
+    for (const auto& name : order) {
+        auto alias = known->canonical.find(name);
+        const std::string& versioned = alias != known->canonical.end() ? alias->second : name;
         x += "      <machine";
-        if (auto it = known->canonical.find(name); it != known->canonical.end()) {
-            x += " canonical='" + xml::escape(it->second) + "'";
+        if (alias != known->canonical.end()) {
+            x += " canonical='" + xml::escape(versioned) + "'";
         }
-        x += " maxCpus='" +
-             std::to_string(
-                 maxCpus(known->canonical.count(name) != 0 ? known->canonical.at(name) : name)) +
-             "'>" + xml::escape(name) + "</machine>\n";
+        x += " maxCpus='" + std::to_string(isQ35Machine(versioned) ? 288 : 255) + "'>" +
+             xml::escape(name) + "</machine>\n";
     }
     return x;
 }

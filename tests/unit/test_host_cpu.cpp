@@ -56,8 +56,8 @@ TEST(HostCpu, CapabilitiesOfThisHost) {
     EXPECT_NE(caps.find("<secmodel>\n      <model>none</model>"), std::string::npos);
 }
 
-// Once QEMU has said which machine types it has, all of them, aliases naming their
-// versioned type (what virtinst checks a domain's machine against).
+// Once QEMU has said which machine types it has, those virtswarm runs, aliases naming
+// their versioned type (what virtinst checks a domain's machine against).
 TEST(HostCpu, CapabilitiesListEveryMachineType) {
     EXPECT_NE(hostCapabilitiesXml().find("<machine maxCpus='255'>pc</machine>"), std::string::npos);
     setMachineAliases(parseMachineHelp(
@@ -66,6 +66,7 @@ TEST(HostCpu, CapabilitiesListEveryMachineType) {
         "pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)\n"
         "q35                  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)\n"
         "pc-q35-7.2           Standard PC (Q35 + ICH9, 2009)\n"
+        "microvm              microvm (i386)\n"
         "none                 empty machine\n"));
     std::string caps = hostCapabilitiesXml();
     setMachineAliases(std::nullopt);
@@ -76,5 +77,9 @@ TEST(HostCpu, CapabilitiesListEveryMachineType) {
     EXPECT_NE(caps.find("<machine canonical='pc-q35-7.2' maxCpus='288'>q35</machine>"),
               std::string::npos);
     EXPECT_NE(caps.find("<machine maxCpus='288'>pc-q35-7.2</machine>"), std::string::npos);
+    // Only what virtswarm runs, QEMU's default first (virt-install takes the first).
     EXPECT_EQ(caps.find(">none</machine>"), std::string::npos);
+    EXPECT_EQ(caps.find(">microvm</machine>"), std::string::npos);
+    EXPECT_LT(caps.find(">pc-i440fx-7.2</machine>"), caps.find(">pc</machine>"));
+    EXPECT_LT(caps.find(">pc</machine>"), caps.find(">q35</machine>"));
 }

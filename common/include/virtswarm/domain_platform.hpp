@@ -17,6 +17,9 @@ namespace virtswarm {
 
 // True for "q35" and the versioned "pc-q35-X.Y"; false for "pc", "pc-i440fx-X.Y".
 bool isQ35Machine(const std::string& machine);
+// The machine types virtswarm runs: pc, q35 and their versioned types (not microvm,
+// isapc, xenfv, ...).
+bool isSupportedMachine(const std::string& machine);
 
 struct CpuDef {
     // empty (no <cpu> or no mode: QEMU's default model), host-passthrough, host-model,
