@@ -93,9 +93,9 @@ LIBVIRT_DBUS_RULE = """polkit.addRule(function(action, subject) {
 
 @pytest.fixture(scope="module")
 def libvirt_dbus(default_network, bridge_at_libvirt_paths):
-    # default_network first: networkd must be the one with `default` before the bridge
-    # asks the bus for it.
     """Debian's libvirt-dbus on the system bus, as its own user, as its unit runs it."""
+    # default_network comes first: networkd must be the one with `default` before the
+    # bridge asks the bus for it.
     h.write_rule("50-libvirt-dbus.rules", LIBVIRT_DBUS_RULE)
     log = open(os.path.join(artifacts_dir(), "libvirt-dbus.log"), "w")
     proc = subprocess.Popen(h.as_user_argv("libvirtdbus", [LIBVIRT_DBUS, "--system"]),
@@ -354,8 +354,19 @@ def test_cockpit_creates_a_vm_with_a_new_volume(cockpit, browser):
                                          capture_output=True, check=True).stdout)
         assert (info["format"], info["virtual-size"]) == ("qcow2", 64 << 20)
 
-        # Delete with its storage (the dialog's default for a volume): the running VM is
-        # forced off and undefined, the volume deleted; the install medium stays.
+        # The "installation" ends with the guest off (forced, as this medium has no OS):
+        # virt-install, which waited for that, finishes without an error, and Cockpit
+        # shows the VM as it now is.
+        page.click(f"#vm-{name}-system-action-kebab button")
+        page.click(f"#vm-{name}-system-forceOff")
+        h.wait_until(lambda: not installer_running(name), WAIT, 0.5, "virt-install to finish")
+        shown = {"running": "Running", "shutoff": "Shut off"}[vc.state(path)[0]]
+        page.wait_text(state, shown)
+        page.shot("installed")
+        assert page.alerts() == [], page.alerts()
+
+        # Delete with its storage (the dialog's default for a volume): the VM is undefined,
+        # the volume deleted; the install medium stays.
         page.click(f"#vm-{name}-system-action-kebab button")
         page.click(f"#vm-{name}-system-delete")
         page.find(f"#vm-{name}-delete-modal-dialog")
@@ -374,6 +385,13 @@ def test_cockpit_creates_a_vm_with_a_new_volume(cockpit, browser):
             with open(os.path.join(artifacts_dir(), "cockpit-created-domain.xml"), "w") as f:
                 f.write(str(vc.domain(path).GetXML(vc.no_options(), timeout=vc.TIMEOUT)))
         vc.cleanup_all()
+
+
+def installer_running(name):
+    """Whether Cockpit's virt-install for `name` still runs (it waits for the guest's
+    installation to end)."""
+    return subprocess.run(["pgrep", "-f", f"virt-install .*--name {name} "],
+                          capture_output=True).returncode == 0
 
 
 def set_text(element, text):
