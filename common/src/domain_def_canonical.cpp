@@ -231,38 +231,44 @@ uint32_t usbBusPorts(const DomainDef& def) {
 // the guest sees the same ports on every boot. Cockpit reads the address of each
 // <redirdev>. Devices beyond the bus's ports keep no address (QEMU then fails to start
 // them, as libvirt refuses them).
-void assignUsbPorts(xml::Node devices, DomainDef& def) {
-    std::set<std::string> taken;
-    std::vector<std::pair<xml::Node, DeviceAddress*>> unaddressed;
-    size_t usbInput = 0;
-    size_t redirdev = 0;
-    std::vector<InputDef*> usbInputs;
+// The USB devices of the definition (USB <input>s, <redirdev>s), in document order, each
+// with the address its parsed form holds.
+std::vector<std::pair<xml::Node, DeviceAddress*>> usbDevices(xml::Node devices, DomainDef& def) {
+    std::vector<DeviceAddress*> inputs;
     for (auto& in : def.inputs) {
         if (in.bus == "usb") {
-            usbInputs.push_back(&in);
+            inputs.push_back(&in.address);
         }
     }
+    size_t input = 0;
+    size_t redirdev = 0;
+    std::vector<std::pair<xml::Node, DeviceAddress*>> out;
     for (xml::Node dev : xml::children(devices)) {
-        DeviceAddress* address = nullptr;
-        if (xml::name(dev) == "input" && xml::attribute(dev, "bus").value_or("") == "usb" &&
-            usbInput < usbInputs.size()) {
-            address = &usbInputs[usbInput++]->address;
-        } else if (xml::name(dev) == "redirdev" && redirdev < def.tools.redirdevs.size()) {
-            address = &def.tools.redirdevs[redirdev++].address;
-        } else {
-            continue;
+        std::string_view n = xml::name(dev);
+        if (n == "input" && xml::attribute(dev, "bus").value_or("") == "usb" &&
+            input < inputs.size()) {
+            out.emplace_back(dev, inputs[input++]);
+        } else if (n == "redirdev" && redirdev < def.tools.redirdevs.size()) {
+            out.emplace_back(dev, &def.tools.redirdevs[redirdev++].address);
         }
-        if (const auto* usb = std::get_if<UsbAddress>(address)) {
-            if (usb->bus == 0) {
-                taken.insert(usb->port);
-            }
-        } else if (std::holds_alternative<std::monostate>(*address)) {
-            unaddressed.emplace_back(dev, address);
+    }
+    return out;
+}
+
+void assignUsbPorts(xml::Node devices, DomainDef& def) {
+    auto usb = usbDevices(devices, def);
+    std::set<std::string> taken;
+    for (const auto& [dev, address] : usb) {
+        if (const auto* given = std::get_if<UsbAddress>(address); given && given->bus == 0) {
+            taken.insert(given->port);
         }
     }
     uint32_t ports = usbBusPorts(def);
     uint32_t next = 1;
-    for (auto& [dev, address] : unaddressed) {
+    for (auto& [dev, address] : usb) {
+        if (!std::holds_alternative<std::monostate>(*address)) {
+            continue;
+        }
         while (next <= ports && taken.count(std::to_string(next)) != 0) {
             ++next;
         }
