@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "image_header.hpp"
 
+#include "virtswarm/qcow2_header.hpp"
+
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -11,8 +13,6 @@ namespace virtswarm::storage {
 namespace {
 
 constexpr size_t kHeaderBytes = 512;
-constexpr uint32_t kQcow2Magic = 0x514649fb; // "QFI\xfb"
-constexpr uint32_t kMaxBackingName = 1023;   // as QEMU's own limit
 
 uint32_t be32(const std::string& b, size_t at) {
     uint32_t v = 0;
@@ -20,10 +20,6 @@ uint32_t be32(const std::string& b, size_t at) {
         v = (v << 8) | static_cast<uint8_t>(b[at + i]);
     }
     return v;
-}
-
-uint64_t be64(const std::string& b, size_t at) {
-    return (static_cast<uint64_t>(be32(b, at)) << 32) | be32(b, at + 4);
 }
 
 // Images of formats qemu-img knows and virtswarm lists as raw: qemu-img tells their
@@ -42,39 +38,28 @@ bool otherFormatMagic(const std::string& b) {
 
 } // namespace
 
-Result<std::optional<ImageHeader>> parseImageHeader(const std::string& bytes, uint64_t fileSize) {
+Result<std::optional<ImageHeader>> readImageHeader(int fd, const struct stat& st) {
+    auto qcow2 = readQcow2Header(fd);
+    if (!qcow2) {
+        return qcow2.takeError();
+    }
     ImageHeader header;
-    if (bytes.size() < 4 || be32(bytes, 0) != kQcow2Magic) {
-        if (otherFormatMagic(bytes)) {
+    if (const auto& q = qcow2.value()) {
+        if (q->version != 2 && q->version != 3) {
             return std::optional<ImageHeader>();
         }
-        header.format = VolumeFormat::Raw;
-        header.virtualSize = fileSize;
+        header.format = VolumeFormat::Qcow2;
+        header.virtualSize = q->virtualSize;
+        if (q->backing) {
+            auto format = parseVolumeFormat(q->backing->format);
+            if (!format) {
+                return std::optional<ImageHeader>(); // unrecorded or another format
+            }
+            header.backingFile = q->backing->file;
+            header.backingFormat = format.value();
+        }
         return std::optional<ImageHeader>(header);
     }
-    if (bytes.size() < 72) {
-        return Error(Code::OperationFailed, "truncated qcow2 header");
-    }
-    uint32_t version = be32(bytes, 4);
-    if (version != 2 && version != 3) {
-        return std::optional<ImageHeader>();
-    }
-    uint64_t backingOffset = be64(bytes, 8);
-    uint32_t backingSize = be32(bytes, 16);
-    header.format = VolumeFormat::Qcow2;
-    header.virtualSize = be64(bytes, 24);
-    if (backingOffset != 0 || backingSize != 0) {
-        if (backingSize == 0 || backingSize > kMaxBackingName || backingOffset > fileSize ||
-            backingSize > fileSize - backingOffset) {
-            return Error(Code::OperationFailed, "inconsistent qcow2 backing file name");
-        }
-        // The backing file's format lives in a header extension: qemu-img reads it.
-        return std::optional<ImageHeader>();
-    }
-    return std::optional<ImageHeader>(header);
-}
-
-Result<std::optional<ImageHeader>> readImageHeader(int fd, const struct stat& st) {
     std::string bytes(kHeaderBytes, '\0');
     ssize_t n = ::pread(fd, bytes.data(), bytes.size(), 0);
     if (n < 0) {
@@ -82,7 +67,12 @@ Result<std::optional<ImageHeader>> readImageHeader(int fd, const struct stat& st
                      std::string("cannot read an image header: ") + std::strerror(errno));
     }
     bytes.resize(static_cast<size_t>(n));
-    return parseImageHeader(bytes, static_cast<uint64_t>(st.st_size));
+    if (otherFormatMagic(bytes)) {
+        return std::optional<ImageHeader>();
+    }
+    header.format = VolumeFormat::Raw;
+    header.virtualSize = static_cast<uint64_t>(st.st_size);
+    return std::optional<ImageHeader>(header);
 }
 
 bool fillFromHeader(VolumeInfo& volume, struct stat& st) {
@@ -97,8 +87,12 @@ bool fillFromHeader(VolumeInfo& volume, struct stat& st) {
             volume.format = header.value()->format;
             volume.capacity = header.value()->virtualSize;
             volume.allocation = static_cast<uint64_t>(st.st_blocks) * 512;
-            volume.backingPath.clear();
-            volume.backingFormat.reset();
+            const std::string& backing = header.value()->backingFile;
+            // qemu-img's "full-backing-filename": a relative name from the image's directory.
+            volume.backingPath = backing.empty() || backing[0] == '/'
+                                     ? backing
+                                     : volume.path.substr(0, volume.path.rfind('/') + 1) + backing;
+            volume.backingFormat = header.value()->backingFormat;
             filled = true;
         }
     }

@@ -2,8 +2,8 @@
 #pragma once
 
 // A refresh of a pool of a thousand volumes must not run a thousand `qemu-img info`: the
-// sizes of raw and qcow2 images are read here from stat and the qcow2 header. Small and
-// bounded: at most the first 512 bytes and a backing file name of at most 1023 bytes.
+// sizes of raw and qcow2 images are read here from stat and the qcow2 header
+// (virtswarm/qcow2_header.hpp, bounded reads).
 #include "virtswarm/result.hpp"
 #include "virtswarm/storage_def.hpp"
 
@@ -18,16 +18,14 @@ struct ImageHeader {
     VolumeFormat format = VolumeFormat::Raw;
     uint64_t virtualSize = 0;
     std::string backingFile; // as written in the image (may be relative)
+    std::optional<VolumeFormat> backingFormat;
 };
 
 // From an open image and its fstat. std::nullopt when only qemu-img can tell (another
-// format's magic, a qcow2 version or layout this reader does not know, a qcow2 with a
-// backing file, whose backing format qemu-img reads from header extensions); an error
-// when the file cannot be read or its header is inconsistent.
+// format's magic, a qcow2 version this reader does not know, a backing file of a format
+// other than raw and qcow2 or of none recorded); an error when the file cannot be read or
+// its header is inconsistent.
 Result<std::optional<ImageHeader>> readImageHeader(int fd, const struct stat& st);
-
-// The same from `bytes` (the file's first bytes) of a file of `fileSize` bytes.
-Result<std::optional<ImageHeader>> parseImageHeader(const std::string& bytes, uint64_t fileSize);
 
 // Fills a volume's format and sizes from its file (never through a symbolic link), and
 // `st` with its fstat; false when qemu-img must tell.

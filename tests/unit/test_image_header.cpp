@@ -47,7 +47,11 @@ std::string qcow2Header(uint32_t version, uint64_t backingOffset, uint32_t backi
     put(4, version, 4);
     put(8, backingOffset, 8);
     put(16, backingSize, 4);
+    put(20, 16, 4); // 64 KiB clusters
     put(24, size, 8);
+    if (version == 3) {
+        put(100, 104, 4); // header length
+    }
     return b;
 }
 
@@ -72,10 +76,23 @@ TEST(ImageHeader, RawAndQcow2ImagesMadeByQemuImg) {
     VolumeInfo v2 = volumeAt(dir + "/v2.qcow2");
     ASSERT_TRUE(fillFromHeader(v2, st));
     EXPECT_EQ(v2.capacity, 1ull << 30);
-    // A backing file: qemu-img reads the backing format from the header extensions.
+    // A backing file and its format (a header extension); a relative name is made
+    // absolute from the image's directory, as qemu-img's full-backing-filename.
     run("qemu-img create -q -f qcow2 -b " + dir + "/q.qcow2 -F qcow2 " + dir + "/o.qcow2");
     VolumeInfo overlay = volumeAt(dir + "/o.qcow2");
-    EXPECT_FALSE(fillFromHeader(overlay, st));
+    ASSERT_TRUE(fillFromHeader(overlay, st));
+    EXPECT_EQ(overlay.backingPath, dir + "/q.qcow2");
+    EXPECT_EQ(overlay.backingFormat, VolumeFormat::Qcow2);
+    EXPECT_EQ(overlay.capacity, 3ull << 30);
+    run("cd " + dir + " && qemu-img create -q -f qcow2 -b r.img -F raw rel.qcow2");
+    VolumeInfo relative = volumeAt(dir + "/rel.qcow2");
+    ASSERT_TRUE(fillFromHeader(relative, st));
+    EXPECT_EQ(relative.backingPath, dir + "/r.img");
+    EXPECT_EQ(relative.backingFormat, VolumeFormat::Raw);
+    // A backing format that is neither raw nor qcow2: qemu-img tells.
+    run("qemu-img create -q -f qcow2 -u -b x.vmdk -F vmdk " + dir + "/ov.qcow2 1M");
+    VolumeInfo other = volumeAt(dir + "/ov.qcow2");
+    EXPECT_FALSE(fillFromHeader(other, st));
     // Another format's image is left to qemu-img too.
     run("qemu-img create -q -f vmdk " + dir + "/d.vmdk 1M");
     VolumeInfo vmdk = volumeAt(dir + "/d.vmdk");
@@ -88,28 +105,44 @@ TEST(ImageHeader, RawAndQcow2ImagesMadeByQemuImg) {
 }
 
 TEST(ImageHeader, BadHeadersAreErrorsOrLeftToQemuImg) {
+    std::string dir = scratchDir();
+    auto read = [&](const std::string& bytes) {
+        std::string path = dir + "/image";
+        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        EXPECT_GE(fd, 0);
+        EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+        struct stat st {};
+        ::fstat(fd, &st);
+        auto header = readImageHeader(fd, st);
+        ::close(fd);
+        return header;
+    };
     // Too short to be a qcow2 header.
-    EXPECT_FALSE(parseImageHeader(qcow2Header(3, 0, 0, 1).substr(0, 40), 40));
+    EXPECT_FALSE(read(qcow2Header(3, 0, 0, 1).substr(0, 40)));
     // An unknown version: qemu-img decides.
-    auto v9 = parseImageHeader(qcow2Header(9, 0, 0, 1 << 20), 1 << 20);
+    auto v9 = read(qcow2Header(9, 0, 0, 1 << 20));
     ASSERT_TRUE(v9);
     EXPECT_FALSE(v9.value().has_value());
-    // A backing file name out of the file, too long, or of size 0 at an offset.
-    EXPECT_FALSE(parseImageHeader(qcow2Header(3, 4096, 16, 1 << 20), 1024));
-    EXPECT_FALSE(parseImageHeader(qcow2Header(3, 104, 4096, 1 << 20), 1 << 20));
-    EXPECT_FALSE(parseImageHeader(qcow2Header(3, 104, 0, 1 << 20), 1 << 20));
-    EXPECT_FALSE(parseImageHeader(qcow2Header(3, ~0ull, 16, 1 << 20), 1 << 20));
+    // A backing file name out of the file or the first cluster, too long, or of size 0
+    // at an offset.
+    EXPECT_FALSE(read(qcow2Header(3, 4096, 16, 1 << 20)));
+    EXPECT_FALSE(read(qcow2Header(3, 104, 16, 1 << 20)));
+    EXPECT_FALSE(read(qcow2Header(3, 104, 4096, 1 << 20) + std::string(8192, 'a')));
+    EXPECT_FALSE(read(qcow2Header(3, 104, 0, 1 << 20)));
+    EXPECT_FALSE(read(qcow2Header(3, ~0ull, 16, 1 << 20)));
+    EXPECT_FALSE(read(qcow2Header(3, 1ull << 17, 16, 1 << 20) + std::string(1 << 17, 'a')));
     // A plain header.
-    auto plain = parseImageHeader(qcow2Header(3, 0, 0, 7ull << 30), 196608);
+    auto plain = read(qcow2Header(3, 0, 0, 7ull << 30));
     ASSERT_TRUE(plain && plain.value());
     EXPECT_EQ(plain.value()->format, VolumeFormat::Qcow2);
     EXPECT_EQ(plain.value()->virtualSize, 7ull << 30);
     // Anything else is raw bytes: the file's size.
-    auto raw = parseImageHeader(std::string(512, 'x'), 12345);
+    auto raw = read(std::string(12345, 'x'));
     ASSERT_TRUE(raw && raw.value());
     EXPECT_EQ(raw.value()->format, VolumeFormat::Raw);
     EXPECT_EQ(raw.value()->virtualSize, 12345u);
-    auto empty = parseImageHeader("", 0);
+    auto empty = read("");
     ASSERT_TRUE(empty && empty.value());
     EXPECT_EQ(empty.value()->virtualSize, 0u);
+    std::filesystem::remove_all(dir);
 }
