@@ -5,6 +5,7 @@
 #include "qemu_ids.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/domain_devices.hpp"
+#include "virtswarm/image_chain.hpp"
 #include "virtswarm/log.hpp"
 
 #include <cerrno>
@@ -140,6 +141,14 @@ void Machine::plugFileDisk(const DiskDef& disk, DomainXml next, Done done) {
             if (!opened) {
                 m_leases->release(disk.source);
                 done(opened.takeError());
+                return;
+            }
+            if (auto single =
+                    requireUnbacked(opened.value(), disk.format, "disk " + disk.targetDev);
+                !single) {
+                ::close(opened.value());
+                m_leases->release(disk.source);
+                done(single.takeError());
                 return;
             }
             plugDiskFds(disk, {opened.value()}, std::move(next),

@@ -6,6 +6,7 @@
 // (remove-fd), so QEMU keeps no descriptor on an image the guest no longer has.
 #include "machine.hpp"
 #include "virtswarm/domain_devices.hpp"
+#include "virtswarm/image_chain.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -119,6 +120,11 @@ void Machine::insertMedium(const DiskDef& media, const std::string& alias, Done 
         return;
     }
     int fd = opened.value();
+    if (auto single = requireUnbacked(fd, media.format, "cdrom " + media.targetDev); !single) {
+        ::close(fd);
+        done(single.takeError());
+        return;
+    }
     auto guard = m_lifetime.guard();
     m_qmp.executeWithFd(
         "add-fd", {{"opaque", "virtswarm-media:" + alias}}, fd,

@@ -27,6 +27,14 @@ struct QemuLaunch {
     // shim opened the file, truncating it if asked, and gave it to logd): QEMU appends,
     // as a pipe cannot be truncated.
     std::set<std::string> pipedOutputs;
+    // The images below a disk's top image (by the disk's source), top-down, each opened by
+    // the shim like the top: QEMU is told every layer, so it never opens a name it read
+    // in an image header.
+    struct BackingImage {
+        std::string path;
+        std::string format;
+    };
+    std::map<std::string, std::vector<BackingImage>> backingChains;
     // NIC index -> fd number in QEMU of its TAP (interfaces of type network or bridge).
     std::map<size_t, int> tapFds;
     // Listening sockets the shim bound for QEMU, by chardev id ("charchannel0",

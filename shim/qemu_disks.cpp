@@ -78,12 +78,27 @@ std::string qemuDiskDevice(const DomainDef& def, const DiskDef& disk) {
     return kind + ",bus=ide." + std::to_string(a.bus) + ",unit=" + std::to_string(a.unit) + tail;
 }
 
+std::string qemuBackingOptions(const QemuLaunch& launch, const std::string& source) {
+    auto chain = launch.backingChains.find(source);
+    if (chain == launch.backingChains.end()) {
+        return "";
+    }
+    std::string options;
+    std::string layer = "backing.";
+    for (const auto& image : chain->second) {
+        options += "," + layer + "driver=" + image.format + "," + layer +
+                   "file.filename=" + qemuEscapeCommas(qemuFilePath(launch, image.path));
+        layer += "backing.";
+    }
+    return options;
+}
+
 void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::string>& argv) {
     for (const auto& disk : def.disks) {
         std::string drive = "if=none,id=" + qemu_id::diskNode(qemu_id::disk(disk.targetDev));
         if (!disk.source.empty()) {
             drive += ",file=" + qemuEscapeCommas(qemuFilePath(launch, disk.source)) +
-                     ",format=" + disk.format;
+                     ",format=" + disk.format + qemuBackingOptions(launch, disk.source);
         }
         if (disk.device == "cdrom") {
             drive += ",media=cdrom";

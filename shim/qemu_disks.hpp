@@ -16,6 +16,10 @@ DriveAddress defaultDriveAddress(const DomainDef& def, const DiskDef& disk);
 // The -device of one disk, for start and for hotplug.
 std::string qemuDiskDevice(const DomainDef& def, const DiskDef& disk);
 
+// The -drive options naming each image below `source` (launch.backingChains): its
+// driver and its fd set, nested as backing.backing...; empty for an unbacked image.
+std::string qemuBackingOptions(const QemuLaunch& launch, const std::string& source);
+
 void addDisks(const DomainDef& def, const QemuLaunch& launch, std::vector<std::string>& argv);
 
 } // namespace virtswarm::shim

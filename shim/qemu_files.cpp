@@ -3,6 +3,7 @@
 
 #include "qemu_ids.hpp"
 #include "virtswarm/atomic_file.hpp"
+#include "virtswarm/image_chain.hpp"
 #include "virtswarm/log.hpp"
 
 #include <cerrno>
@@ -75,14 +76,39 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
         }
         std::vector<int> modes =
             disk.readonly ? std::vector<int>{O_RDONLY} : std::vector<int>{O_RDWR, O_RDONLY};
+        int readOnlyFd = -1;
         for (int mode : modes) {
             auto fd = opener.openImage(disk.source, mode, what);
             if (!fd) {
                 return fd.takeError();
             }
             addFd(fd.value(), set);
+            readOnlyFd = fd.value();
         }
         launch.pathToFdset[disk.source] = set;
+        auto chain = openBackingChain(opener, disk.source, disk.format, readOnlyFd, what);
+        if (!chain) {
+            return chain.takeError();
+        }
+        auto& backing = launch.backingChains[disk.source];
+        for (const BackingLayer& layer : chain.value()) {
+            backing.push_back({layer.path, layer.format});
+            if (launch.pathToFdset.count(layer.path) > 0) {
+                ::close(layer.fd); // a base two disks share: one fd set
+                continue;
+            }
+            int layerSet = nextSet++;
+            addFd(layer.fd, layerSet);
+            launch.pathToFdset[layer.path] = layerSet;
+        }
+        // A layer that is also another disk's image has the rest of this chain below it.
+        for (size_t i = 0; i + 1 < backing.size(); ++i) {
+            launch.backingChains.emplace(backing[i].path,
+                                         std::vector(backing.begin() + i + 1, backing.end()));
+        }
+        if (backing.empty()) {
+            launch.backingChains.erase(disk.source);
+        }
     }
     // UEFI: the firmware code read-only, the VM's own variable store read-write. Paths
     // the definer named are opened with the definer's rights; the per-VM NVRAM in the

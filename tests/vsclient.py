@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid as uuidlib
-from contextlib import contextmanager
 from typing import Optional
 
 import dbus
@@ -114,6 +113,20 @@ def define(xml: str) -> str:
 
 def list_domains() -> list[str]:
     return sorted(str(p) for p in manager().ListDomains(no_options(), timeout=TIMEOUT))
+
+
+# What an operator needs to create lab-* domains as a user in virt-operators (the security
+# tests): save and start (and stop, to clean up).
+OPERATOR_CREATES_RULE = """polkit.addRule(function(action, subject) {
+    if ((action.id == "org.virtswarm.domain.save" ||
+         action.id == "org.virtswarm.domain.start" ||
+         action.id == "org.virtswarm.domain.stop") &&
+        action.lookup("domain_name").indexOf("lab-") == 0 &&
+        subject.isInGroup("virt-operators")) {
+        return polkit.Result.YES;
+    }
+});
+"""
 
 
 def registry_pid() -> int:

@@ -28,17 +28,7 @@ SECRET = "root-only secret\n"
 NOT_AUTHORIZED = ("org.freedesktop.DBus.Error.AccessDenied",
                   "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
 
-# What an operator needs to create lab-* domains: save and start (and stop, to clean up).
-OPERATOR_CREATES_RULE = """polkit.addRule(function(action, subject) {
-    if ((action.id == "org.virtswarm.domain.save" ||
-         action.id == "org.virtswarm.domain.start" ||
-         action.id == "org.virtswarm.domain.stop") &&
-        action.lookup("domain_name").indexOf("lab-") == 0 &&
-        subject.isInGroup("virt-operators")) {
-        return polkit.Result.YES;
-    }
-});
-"""
+OPERATOR_CREATES_RULE = vc.OPERATOR_CREATES_RULE
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -132,6 +132,22 @@ TEST(QemuArgv, SandboxAndFilesPassedAsFdSets) {
     EXPECT_FALSE(has(buildQemuArgv(parse(""), launch), "-sandbox"));
 }
 
+TEST(QemuArgv, EveryBackingLayerIsNamedWithItsFdSet) {
+    QemuLaunch launch;
+    launch.pathToFdset = {{"/img/top.qcow2", 1}, {"/img/mid,1.qcow2", 2}, {"/img/base.raw", 3}};
+    launch.backingChains["/img/top.qcow2"] = {{"/img/mid,1.qcow2", "qcow2"},
+                                              {"/img/base.raw", "raw"}};
+    auto argv = buildQemuArgv(parse("<disk type='file'><driver name='qemu' type='qcow2'/>"
+                                    "<source file='/img/top.qcow2'/>"
+                                    "<target dev='vda' bus='virtio'/></disk>"),
+                              launch);
+    // QEMU never reads a layer's name from an image: each one is its fd set.
+    EXPECT_EQ(valueOf(argv, "-drive"),
+              "if=none,id=drive-vda,file=/dev/fdset/1,format=qcow2,backing.driver=qcow2,"
+              "backing.file.filename=/dev/fdset/2,backing.backing.driver=raw,"
+              "backing.backing.file.filename=/dev/fdset/3");
+}
+
 TEST(QemuArgv, VncPasswordIsNeverOnTheCommandLine) {
     auto argv = buildQemuArgv(parse("<graphics type='vnc' port='5901' autoport='no' "
                                     "passwd='s3cr3t' passwdValidTo='2040-01-01T00:00:00'/>"),
