@@ -13,7 +13,8 @@
 namespace virtswarm {
 namespace {
 
-// The backing file a `format` image names: nullopt for raw and an unbacked qcow2.
+// The backing file a `format` image names: nullopt for raw, an unbacked qcow2, and a
+// file that is no qcow2 at all (QEMU then refuses it with its own error).
 Result<std::optional<Qcow2Backing>> backingOf(int fd, const std::string& format) {
     if (format != "qcow2") {
         return std::optional<Qcow2Backing>();
@@ -23,7 +24,7 @@ Result<std::optional<Qcow2Backing>> backingOf(int fd, const std::string& format)
         return header.takeError();
     }
     if (!header.value()) {
-        return Error(Code::InvalidArgs, "not a qcow2 image");
+        return std::optional<Qcow2Backing>(); // not qcow2 at all: QEMU refuses it by name
     }
     if (header.value()->version != 2 && header.value()->version != 3) {
         return Error(Code::ConfigUnsupported,

@@ -154,6 +154,8 @@ TEST_F(ImageChainTest, OneImagePathsRefuseABackedImage) {
     };
     EXPECT_TRUE(check("alone.qcow2", "qcow2"));
     EXPECT_TRUE(check("base.raw", "raw"));
+    // Raw bytes called qcow2: no backing to follow, QEMU refuses the image itself.
+    EXPECT_TRUE(check("base.raw", "qcow2"));
     auto backed = check("top.qcow2", "qcow2");
     ASSERT_FALSE(backed);
     EXPECT_EQ(backed.error().code(), Code::ConfigUnsupported);
