@@ -2,6 +2,7 @@
 #include "machine.hpp"
 
 #include "qemu_command.hpp"
+#include "qemu_ids.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/child_process.hpp"
 #include "virtswarm/domain_devices.hpp"
@@ -574,11 +575,16 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             m_listener.rebooted();
         }
     } else if (event == "DEVICE_DELETED") {
-        auto it = m_pendingUnplugs.find(data.value("device", ""));
+        std::string device =
+            qemu_id::deletedDeviceId(data.value("device", ""), data.value("path", ""));
+        auto it = m_pendingUnplugs.find(device);
         if (it != m_pendingUnplugs.end()) {
             auto finish = std::move(it->second);
             m_pendingUnplugs.erase(it);
             finish();
+        } else if (qemu_id::isVcpu(device)) {
+            // A guest that released a vCPU after setVcpus gave up waiting for it.
+            recountVcpus();
         }
     } else if (event == "STOP") {
         // A managed save stops the guest too: it reports paused, and stays Saving.

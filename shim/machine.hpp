@@ -27,12 +27,19 @@
 
 namespace virtswarm::shim {
 
-// One VM: its QEMU process, its QMP monitor and its state machine. States and reasons
-// follow libvirt's model and are driven by QMP events and by QEMU's exit, never by
-// polling. Knows nothing about D-Bus: MachineObject exports it.
 // The guest agent's protocol bounds: QMP's, without the greeting.
 qmp::Limits guestAgentLimits();
 
+// One vCPU added (`device`, the device_add arguments) or removed (the device `id`).
+struct VcpuStep {
+    bool add = true;
+    nlohmann::json device;
+    std::string id;
+};
+
+// One VM: its QEMU process, its QMP monitor and its state machine. States and reasons
+// follow libvirt's model and are driven by QMP events and by QEMU's exit, never by
+// polling. Knows nothing about D-Bus: MachineObject exports it.
 class Machine {
 public:
     using Done = std::function<void(Result<void>)>;
@@ -122,6 +129,8 @@ public:
     void updateDevice(const std::string& xml, Done done);
     // machine_tuning.cpp. The virtio balloon's target (QMP balloon), at most the maximum.
     void setBalloon(uint64_t kib, Done done);
+    // machine_vcpus.cpp. `count` vCPUs online (hotplug and unplug), at most the maximum.
+    void setVcpus(uint32_t count, Done done);
     // QMP send-key of qnum key numbers; holdTimeMs 0 is QEMU's default.
     void sendKey(const std::vector<uint32_t>& qnums, uint32_t holdTimeMs, Done done);
     void injectNmi(Done done);
@@ -166,6 +175,11 @@ private:
     void setBootBalloon();
     // QMP BALLOON_CHANGE: the live XML's currentMemory is what the balloon reached.
     void onBalloonChange(const nlohmann::json& data);
+    // machine_vcpus.cpp: one vCPU added or removed after the other, the live count
+    // following each one that succeeded.
+    void runVcpuSteps(std::vector<VcpuStep> steps, size_t next, Done done);
+    // The live count set to the vCPUs QEMU has now.
+    void recountVcpus();
     std::function<void(Result<Stats>)> withBalloonStats(std::function<void(Result<Stats>)> done);
     void onQemuExit(std::optional<siginfo_t> status);
     // Managed save and restore (machine_save.cpp).
@@ -283,6 +297,7 @@ private:
     bool m_startPaused = false;
     std::string m_loadSnapshot; // -loadvm at launch
     bool m_snapshotJob = false; // a snapshot-save/load/delete job is running
+    bool m_vcpuChange = false;  // setVcpus is adding or removing vCPUs
     EventSource m_snapshotPoll;
     EventSource m_migrationPoll;
     std::chrono::steady_clock::time_point m_saveStarted;

@@ -135,6 +135,11 @@ void MachineObject::SetMemory(sdbus::Result<>&& result, uint64_t kib, Options op
         [this, kib](Machine::Done d) { m_machine.setBalloon(kib, std::move(d)); });
 }
 
+void MachineObject::SetVcpus(sdbus::Result<>&& result, uint32_t count, Options options) {
+    run(std::move(result), options,
+        [this, count](Machine::Done d) { m_machine.setVcpus(count, std::move(d)); });
+}
+
 void MachineObject::SnapshotSave(sdbus::Result<>&& result, std::string name, Options options) {
     run(std::move(result), options,
         [this, name](Machine::Done d) { m_machine.snapshotSave(name, std::move(d)); });

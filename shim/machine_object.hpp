@@ -44,6 +44,7 @@ private:
     void DetachDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void UpdateDevice(sdbus::Result<>&& result, std::string xml, Options options) override;
     void SetMemory(sdbus::Result<>&& result, uint64_t kib, Options options) override;
+    void SetVcpus(sdbus::Result<>&& result, uint32_t count, Options options) override;
     void SnapshotSave(sdbus::Result<>&& result, std::string name, Options options) override;
     void SnapshotLoad(sdbus::Result<>&& result, std::string name, Options options) override;
     void SnapshotDelete(sdbus::Result<>&& result, std::string name, Options options) override;

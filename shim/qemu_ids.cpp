@@ -62,4 +62,24 @@ std::string balloon() {
     return "balloon0";
 }
 
+std::string vcpu(size_t index) {
+    return numbered("vcpu", index);
+}
+
+std::string deletedDeviceId(std::string_view device, std::string_view path) {
+    if (!device.empty()) {
+        return std::string(device);
+    }
+    constexpr std::string_view peripheral = "/machine/peripheral/";
+    if (path.substr(0, peripheral.size()) != peripheral) {
+        return "";
+    }
+    path.remove_prefix(peripheral.size());
+    return std::string(path.substr(0, path.find('/')));
+}
+
+bool isVcpu(std::string_view id) {
+    return id.rfind("vcpu", 0) == 0;
+}
+
 } // namespace virtswarm::shim::qemu_id

@@ -34,5 +34,12 @@ std::string nicTapFd(std::string_view nicId);
 std::string serial(size_t index);
 std::string input(size_t index);
 std::string balloon();
+// A vCPU added while the guest runs, by its number ("vcpu1"), as libvirt's aliases.
+std::string vcpu(size_t index);
+bool isVcpu(std::string_view id);
+// The device a DEVICE_DELETED event names: its "device", or the id in its QOM "path"
+// (/machine/peripheral/<id>/...). An unplugged x86 vCPU reports only its local APIC's
+// path (/machine/peripheral/vcpu2/lapic), never the CPU itself.
+std::string deletedDeviceId(std::string_view device, std::string_view path);
 
 } // namespace virtswarm::shim::qemu_id

@@ -77,6 +77,14 @@ void DomainModel::redefine(DomainXml domain) {
     m_host.propertiesChanged(changed);
 }
 
+void DomainModel::liveChanged(DomainXml live) {
+    if (!active()) {
+        return;
+    }
+    m_domain = std::move(live);
+    m_host.propertiesChanged({"Vcpus", "MemoryKiB", "CurrentVcpus", "CurrentMemoryKiB"});
+}
+
 void DomainModel::start(std::function<void(Result<void>)> done, StartOptions options) {
     if (active() || m_starting) {
         if (options.imageFd >= 0) {

@@ -88,6 +88,10 @@ public:
     // A new definition for the same domain. While the domain runs (or starts), the new
     // definition applies from its next start.
     void redefine(DomainXml domain);
+    // The running definition after a live change its shim made (vCPU hotplug), which
+    // the domain's properties and queries then report until it stops. Ignored when the
+    // domain is not running.
+    void liveChanged(DomainXml live);
     void setAutostartFlag(bool autostart) { m_autostart = autostart; }
     void setAutostart(bool autostart);
     void setPersistent(bool persistent);

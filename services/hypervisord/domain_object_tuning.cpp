@@ -9,6 +9,8 @@
 #include "virtswarm/domain_tuning.hpp"
 #include "virtswarm/keycodes.hpp"
 
+#include <algorithm>
+
 namespace virtswarm::hypervisor {
 
 Result<DomainObject::Affect> DomainObject::affectOptions(const Options& options,
@@ -122,7 +124,6 @@ void DomainObject::SetVcpus(sdbus::Result<>&& result, uint32_t count, Options op
                 return;
             }
             if (affect.value().live) {
-                // What runs has the boot count online; QEMU would need vCPU hotplug for more.
                 const DomainDef& running = m_model.domain().def;
                 if (affect.value().maximum) {
                     reply(shared, Error(Code::InvalidArgs,
@@ -137,12 +138,6 @@ void DomainObject::SetVcpus(sdbus::Result<>&& result, uint32_t count, Options op
                                     std::to_string(count) + " > " + std::to_string(running.vcpus)));
                     return;
                 }
-                if (count != running.vcpusCurrent) {
-                    reply(shared, Error(Code::OperationUnsupported,
-                                        "changing the vCPU count of a running domain (vCPU "
-                                        "hotplug) is not supported"));
-                    return;
-                }
             }
             std::optional<DomainXml> next;
             if (affect.value().config) {
@@ -153,7 +148,29 @@ void DomainObject::SetVcpus(sdbus::Result<>&& result, uint32_t count, Options op
                 }
                 next = std::move(updated).value();
             }
-            changeLiveThenConfig(nullptr, std::move(next),
+            LiveStep live;
+            if (affect.value().live) {
+                // vCPU hotplug: the shim adds or removes CPU devices, the guest releasing
+                // each removed one (a device detach's wait).
+                // The shim waits up to 20 s for each removal, as for DetachDevice.
+                uint32_t steps = std::max(count, m_model.domain().def.vcpusCurrent);
+                live = [this, count, steps](ShimDone done) {
+                    auto guard = m_lifetime.guard();
+                    m_registry.shims().callVoid(
+                        uuidHex(), "SetVcpus",
+                        m_registry.config().shimCallTimeout + std::chrono::seconds(20) * steps,
+                        [this, guard, count, done](Result<void> r) {
+                            if (r && guard.alive()) {
+                                if (auto running = withVcpus(m_model.domain(), count, false)) {
+                                    m_model.liveChanged(std::move(running).value());
+                                }
+                            }
+                            done(std::move(r));
+                        },
+                        count, Options{});
+                };
+            }
+            changeLiveThenConfig(std::move(live), std::move(next),
                                  [shared](Result<void> r) { reply(shared, r); });
         });
 }

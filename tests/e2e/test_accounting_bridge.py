@@ -199,11 +199,12 @@ def test_live_tuning_and_guest_input(bridge, running):
     assert ET.fromstring(virsh(bridge, "dumpxml", "--inactive", NAME).stdout).find(
         "currentMemory").text == str(144 * 1024)
 
-    # vCPUs: the count the guest has is accepted live; hotplug is not supported.
+    # vCPUs: the count the guest has is accepted live; the CPUs QEMU booted with cannot be
+    # unplugged (test_vcpu_hotplug adds and removes others).
     virsh(bridge, "setvcpus", NAME, "2", "--live")
     assert "current      live           2" in virsh(bridge, "vcpucount", NAME).stdout
     r = virsh(bridge, "setvcpus", NAME, "1", "--live", check=False)
-    assert r.returncode == 1 and "not supported" in r.stderr, r.stderr
+    assert r.returncode == 1 and "can't be hot-unplugged" in r.stderr, r.stderr
     r = virsh(bridge, "setvcpus", NAME, "3", "--live", check=False)
     assert r.returncode == 1 and "greater than max allowable" in r.stderr, r.stderr
     virsh(bridge, "setvcpus", NAME, "1", "--config")
@@ -230,6 +231,49 @@ def test_live_tuning_and_guest_input(bridge, running):
     assert virsh(bridge, "desc", NAME, "--live", "--title").stdout.strip() == "live title"
     assert ET.fromstring(virsh(bridge, "dumpxml", "--inactive", NAME).stdout).find(
         "title") is None
+
+
+def vcpus_of(bridge, name):
+    """QEMU's vCPUs, as virsh vcpuinfo lists them (query-cpus-fast)."""
+    return virsh(bridge, "vcpuinfo", name).stdout.count("VCPU:")
+
+
+def test_vcpu_hotplug(bridge):
+    """virsh setvcpus --live on a guest booted with 1 of 3 vCPUs: QEMU gets CPU devices in
+    its free slots and the live XML follows; the guest releases the ones removed."""
+    name = "vs-hotplug-cpu"
+    console = os.path.join(bridge["root"], f"{name}.serial")
+    path = os.path.join(bridge["root"], f"{name}.xml")
+    with open(path, "w") as f:
+        f.write(vc.domain_xml(name, serial=console, vcpus=3).replace(
+            "<vcpu>3</vcpu>", "<vcpu current='1'>3</vcpu>"))
+    virsh(bridge, "create", path)
+    try:
+        vc.wait_file_contains(console, "VIRTSWARM-GUEST-READY")
+        assert vcpus_of(bridge, name) == 1
+        virsh(bridge, "setvcpus", name, "2", "--live")
+        assert vcpus_of(bridge, name) == 2
+        assert "current      live           2" in virsh(bridge, "vcpucount", name).stdout
+        vcpu = ET.fromstring(virsh(bridge, "dumpxml", name).stdout).find("vcpu")
+        assert (vcpu.get("current"), vcpu.text) == ("2", "3")
+        virsh(bridge, "setvcpus", name, "3", "--live")
+        assert vcpus_of(bridge, name) == 3
+        r = virsh(bridge, "setvcpus", name, "4", "--live", check=False)
+        assert r.returncode == 1 and "greater than max allowable" in r.stderr, r.stderr
+        r = virsh(bridge, "setvcpus", name, "0", "--live", check=False)
+        assert r.returncode == 1, r.stdout
+        assert vcpus_of(bridge, name) == 3
+        # Down again: the guest releases the added CPUs (ACPI eject), newest first, and
+        # the shim waits for each, as for a device detach.
+        virsh(bridge, "setvcpus", name, "1", "--live")
+        assert vcpus_of(bridge, name) == 1
+        assert "current      live           1" in virsh(bridge, "vcpucount", name).stdout
+        # No vCPU at all is refused (the boot CPU's refusal: test_live_tuning...).
+        r = virsh(bridge, "setvcpus", name, "0", "--live", check=False)
+        assert r.returncode == 1, r.stdout
+        assert virsh(bridge, "domstate", name).stdout.strip() == "running"
+    finally:
+        virsh(bridge, "destroy", name, check=False)
 
 
 def test_a_stopped_domain_has_no_live_accounting(bridge, running):

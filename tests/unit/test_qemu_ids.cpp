@@ -68,3 +68,15 @@ TEST(QemuIds, TheCommandLineUsesThem) {
     EXPECT_TRUE(has("netdev=" + qemu_id::nicBackend(nic) + ",id=" + nic)) << "nic device";
     EXPECT_TRUE(has("chardev:" + qemu_id::serial(0))) << "serial";
 }
+
+TEST(QemuIds, DeletedDevicesAreNamedByIdOrByTheirQomPath) {
+    EXPECT_EQ(qemu_id::deletedDeviceId("net0", "/machine/peripheral/net0"), "net0");
+    // An unplugged x86 vCPU: QEMU 7.2 reports its local APIC only.
+    EXPECT_EQ(qemu_id::deletedDeviceId("", "/machine/peripheral/vcpu2/lapic"), "vcpu2");
+    EXPECT_EQ(qemu_id::deletedDeviceId("", "/machine/peripheral/vcpu2"), "vcpu2");
+    EXPECT_TRUE(qemu_id::isVcpu(qemu_id::vcpu(2)));
+    EXPECT_FALSE(qemu_id::isVcpu(qemu_id::disk("vda")));
+    // Devices without an id live elsewhere in QOM: nothing to match.
+    EXPECT_EQ(qemu_id::deletedDeviceId("", "/machine/peripheral-anon/device[3]"), "");
+    EXPECT_EQ(qemu_id::deletedDeviceId("", ""), "");
+}
