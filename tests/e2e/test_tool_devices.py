@@ -47,8 +47,11 @@ SYSINFO = """
 """
 
 
-def tool_domain_xml(name):
-    xml = vc.domain_xml(name, extra_devices=TOOL_DEVICES)
+def tool_domain_xml(name, agent=False, serial=None, extra=""):
+    """The tools' devices; the test guest starts no guest agent unless `agent`."""
+    xml = vc.domain_xml(name, extra_devices=TOOL_DEVICES + extra, serial=serial)
+    if not agent:
+        xml = xml.replace("console=ttyS0", "console=ttyS0 virtswarm.noagent")
     xml = xml.replace("<type arch='x86_64'>hvm</type>",
                       "<type arch='x86_64'>hvm</type><smbios mode='sysinfo'/>")
     return xml.replace("<features>", SYSINFO + "<features>")
@@ -78,7 +81,9 @@ def stop(path):
 
 
 def test_a_guest_with_the_tools_devices_runs_and_shows_them():
-    path = vc.define(tool_domain_xml(vc.unique("tools")))
+    name = vc.unique("tools")
+    console = os.path.join(h.env("VS_TEST_ROOT"), f"{name}.serial")
+    path = vc.define(tool_domain_xml(name, serial=console))
     start(path)
     dom = live(path)
     devices = dom.find("devices")
@@ -108,6 +113,12 @@ def test_a_guest_with_the_tools_devices_runs_and_shows_them():
     with socket.create_connection(("127.0.0.1", port), timeout=10):
         pass
     assert any(a.startswith(f"port={port},addr=127.0.0.1,disable-ticketing=on") for a in argv)
+
+    # The guest's kernel finds the virtio rng and the TPM.
+    vc.wait_file_contains(console, "VIRTSWARM-DEVICES")
+    with open(console, errors="replace") as f:
+        seen = re.search(r"VIRTSWARM-DEVICES rng=(\S*) tpm=(\S*)", f.read())
+    assert seen and seen.group(1).startswith("virtio_rng") and seen.group(2) == "tpm0", seen
 
     # swtpm runs as a child of the shim, on the domain's state directory.
     uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
@@ -151,7 +162,8 @@ def test_agent_power_modes_need_a_connected_agent():
     path = vc.define(tool_domain_xml(vc.unique("agent")))
     start(path)
     dom = vc.domain(path)
-    # This guest runs no agent: the channel stays disconnected and the agent modes say so
+    # This guest runs no agent (virtswarm.noagent): the channel stays disconnected and the
+    # agent modes say so
     # (libvirt's VIR_ERR_AGENT_UNRESPONSIVE), without touching the guest.
     for call in (dom.Shutdown, dom.Reboot):
         assert vc.error_name(call, {"mode": "agent"}) == \
@@ -323,6 +335,50 @@ def test_serial_on_a_unix_socket_with_a_log_file():
     assert len(written_pipes) >= 3, written_pipes
     assert all(flags & os.O_NONBLOCK for _, flags in written_pipes), written_pipes
     stop(path)
+
+
+def test_the_guest_agent_answers_through_the_bridge():
+    """The real qemu-guest-agent in the test guest: the channel connects, virsh domifaddr
+    --source agent lists the guest's DHCP address, reboot --mode agent reboots it (the
+    guest's own reboot: it boots again and stays running) and shutdown --mode agent
+    powers it off from inside (shut off, reason shutdown)."""
+    name = vc.unique("real-agent")
+    console = os.path.join(h.env("VS_TEST_ROOT"), f"{name}.serial")
+    nic = "<interface type='user'><mac address='52:54:00:6a:00:01'/><model type='virtio'/></interface>"
+    path = vc.define(tool_domain_xml(name, agent=True, serial=console, extra=nic))
+    proxyd = bc.Bridge("bridge-agent")
+    home = bc.virsh_home(proxyd.root)
+    try:
+        start(path)
+        vc.wait_file_contains(console, "VIRTSWARM-AGENT-STARTED")
+        vc.wait_file_contains(console, "VIRTSWARM-GUEST-IP 10.0.2.15")
+        h.wait_until(lambda: live(path).find("devices/channel/target").get("state") ==
+                     "connected", vc.TIMEOUT, 0.1, "the agent channel to connect")
+        out = bc.virsh(home, proxyd.rw_uri, "domifaddr", name, "--source", "agent").stdout
+        rows = [line.split() for line in out.splitlines() if "ipv4" in line]
+        assert ["eth0", "52:54:00:6a:00:01", "ipv4", "10.0.2.15/24"] in rows, out
+        assert any(row[0] == "lo" and row[3] == "127.0.0.1/8" for row in rows), out
+
+        with open(console, errors="replace") as f:
+            boots = f.read().count("Linux version")
+        bc.virsh(home, proxyd.rw_uri, "reboot", name, "--mode", "agent")
+
+        def booted_again():
+            with open(console, errors="replace") as f:
+                return f.read().count("Linux version") > boots
+        h.wait_until(booted_again, vc.TIMEOUT, 0.2, "the guest to reboot itself")
+        assert vc.state(path)[0] == "running"
+        vc.wait_file_contains(console, "VIRTSWARM-AGENT-STARTED")
+        h.wait_until(lambda: live(path).find("devices/channel/target").get("state") ==
+                     "connected", vc.TIMEOUT, 0.1, "the agent to connect after the reboot")
+
+        bc.virsh(home, proxyd.rw_uri, "shutdown", name, "--mode", "agent")
+        vc.wait_state(path, "shutoff")
+        assert vc.state(path) == ("shutoff", "shutdown")
+    finally:
+        if vc.state(path)[0] != "shutoff":
+            stop(path)
+        proxyd.stop()
 
 
 def test_interface_addresses_come_from_the_agent():

@@ -16,6 +16,13 @@
 #     prints "VIRTSWARM-GUEST-IP <addr>" (or "VIRTSWARM-GUEST-NOIP" on failure);
 #   - with virtswarm.ping=<ip>[,<ip>...] on the cmdline, "VIRTSWARM-PING <ip> ok|fail"
 #     for each address after that;
+#   - runs the real qemu-guest-agent (Debian's qemu-ga, with the host's copies of its
+#     libraries) on the org.qemu.guest_agent.0 virtio port when the VM has one, and
+#     prints "VIRTSWARM-AGENT-STARTED"; not with virtswarm.noagent on the cmdline. Its
+#     guest-shutdown runs /sbin/shutdown, here poweroff -f / reboot -f; the guest's
+#     hostname is "virtswarm-guest";
+#   - "VIRTSWARM-DEVICES rng=<hw_random's current source> tpm=<TPMs in /sys/class/tpm>"
+#     once the virtio modules are loaded (tests check the guest sees the devices);
 #   - with virtswarm.ticks on the cmdline, "VIRTSWARM-TICK <n>" every second from n=0 on,
 #     so a test can tell a guest that continued (save/restore) from one that rebooted;
 #   - with virtswarm.disk on the cmdline, once /dev/vda is there: "VIRTSWARM-DISK <the
@@ -185,7 +192,7 @@ done
 BASE_ORDER=("${ORDER[@]}")
 ORDER=()
 # Devices for later tests: nice to have, skipped if this kernel lacks them.
-for m in virtio_pci virtio_net virtio_blk; do
+for m in virtio_pci virtio_net virtio_blk virtio_console virtio_rng; do
     add_module "$m" || log "warning: $m not available in $KVER, skipping"
 done
 NET_ORDER=("${ORDER[@]}")
@@ -208,6 +215,38 @@ done
 if [[ $(id -u) == 0 ]]; then
     mknod -m 600 "$ROOT/dev/console" c 5 1
 fi
+
+# ------------------------------------------------------------ guest agent ---
+# The real qemu-guest-agent: Debian's package unpacked (not installed), its binary and
+# the host's copies of the libraries it links (glib, libudev, ...; QEMU's own package
+# puts the same ones on the host), with the dynamic loader, in the guest.
+download_agent() {
+    (cd "$WORK/deb" && apt-get download -qq -o APT::Sandbox::User=root qemu-guest-agent >&2)
+}
+download_agent || { apt_update_once && download_agent; } ||
+    die "cannot download the qemu-guest-agent package"
+dpkg -x "$WORK"/deb/qemu-guest-agent_*.deb "$WORK/qga"
+cp "$WORK/qga/usr/sbin/qemu-ga" "$ROOT/usr/sbin/qemu-ga"
+agent_libs=$(ldd "$WORK/qga/usr/sbin/qemu-ga") || die "cannot list qemu-ga's libraries"
+if grep -q "not found" <<<"$agent_libs"; then
+    die "qemu-ga needs libraries this host lacks: $(grep "not found" <<<"$agent_libs")"
+fi
+for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
+    <<<"$agent_libs"); do
+    mkdir -p "$ROOT$(dirname "$lib")"
+    cp -L "$lib" "$ROOT$lib"
+done
+# qemu-ga's guest-shutdown runs "/sbin/shutdown -h -P|-H|-r +0 <message>".
+rm -f "$ROOT/sbin/shutdown"
+cat >"$ROOT/sbin/shutdown" <<'EOF'
+#!/bin/sh
+for arg in "$@"; do
+    [ "$arg" = -r ] && exec reboot -f
+done
+exec poweroff -f
+EOF
+chmod 755 "$ROOT/sbin/shutdown"
+printf 'ID=virtswarm-test-guest\nNAME="virtswarm test guest"\n' >"$ROOT/etc/os-release"
 
 cat >"$ROOT/usr/share/udhcpc/default.script" <<'EOF'
 #!/bin/sh
@@ -291,12 +330,32 @@ for arg in $(cat /proc/cmdline); do
     esac
 done
 
+hostname virtswarm-guest
+
 # Devices and network only after the marker, in the background, so neither
 # can delay READY or power-off.
 (
     for m in $(cat /lib/modules/virtio.order); do
         insmod "/lib/modules/$m.ko" 2>/dev/null
     done
+    tpms=$(ls /sys/class/tpm 2>/dev/null | tr '\n' ' ')
+    echo "VIRTSWARM-DEVICES rng=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null) tpm=${tpms% }"
+    # The guest agent, on its virtio port (named by the VM's <channel> target).
+    case " $(cat /proc/cmdline) " in
+        *" virtswarm.noagent "*) ;;
+        *)
+            i=0
+            while [ $i -lt 20 ]; do
+                for port in /sys/class/virtio-ports/*; do
+                    [ "$(cat "$port/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+                    qemu-ga -m virtio-serial -p "/dev/${port##*/}" -t /run -f /run/qemu-ga.pid -d &&
+                        echo "VIRTSWARM-AGENT-STARTED"
+                    i=20
+                done
+                [ $i -ge 20 ] || { sleep 0.1; i=$((i + 1)); }
+            done
+            ;;
+    esac
     for arg in $(cat /proc/cmdline); do
         [ "$arg" = virtswarm.disk ] || continue
         i=0
