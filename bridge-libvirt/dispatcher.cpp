@@ -33,6 +33,7 @@ Dispatcher::Dispatcher(Services& services)
                        nodeDeviceEventProcedures(),
                        interfaceProcedures(),
                        domainAddressProcedures(),
+                       domainAgentProcedures(),
                        nodeDeviceProcedures(),
                        nwfilterProcedures(),
                        nwfilterBindingProcedures()}) {

@@ -47,20 +47,6 @@ Result<Options> flagOptions(uint32_t flags, uint32_t allowed) {
     return options;
 }
 
-// After the client's check for the Domain `method` (the shared table), calls it with the
-// arguments `fill` writes and answers void or the error.
-void forwardToDomain(Services& services, const CallPtr& call, const RemoteDomain& dom,
-                     const actions::MethodAction& method, ServiceClient::Fill fill) {
-    withDomain(services, call, dom, [&services, call, method, fill](const CachedDomain& d) {
-        std::string path = d.path;
-        authorizeObject<DomainKind>(
-            services, call, method, d, [&services, call, method, path, fill] {
-                services.registry.domainCall(path, std::string(method.method), fill,
-                                             [call](Result<void> r) { replyVoidOrFail(call, r); });
-            });
-    });
-}
-
 // SET_MEMORY[_FLAGS] and SET_MAX_MEMORY (uhyper KiB), SET_VCPUS[_FLAGS] (uint count).
 void setAmount(Services& services, const CallPtr& call, xdr::Reader& args) {
     int32_t proc = call->procedure();
@@ -291,6 +277,20 @@ constexpr Procedure kProcedures[] = {
 };
 
 } // namespace
+
+// After the client's check for the Domain `method` (the shared table), calls it with the
+// arguments `fill` writes and answers void or the error.
+void forwardToDomain(Services& services, const CallPtr& call, const RemoteDomain& dom,
+                     const actions::MethodAction& method, ServiceClient::Fill fill) {
+    withDomain(services, call, dom, [&services, call, method, fill](const CachedDomain& d) {
+        std::string path = d.path;
+        authorizeObject<DomainKind>(
+            services, call, method, d, [&services, call, method, path, fill] {
+                services.registry.domainCall(path, std::string(method.method), fill,
+                                             [call](Result<void> r) { replyVoidOrFail(call, r); });
+            });
+    });
+}
 
 std::span<const Procedure> domainTuningProcedures() {
     return kProcedures;

@@ -92,6 +92,7 @@ std::span<const Procedure> storageEventProcedures();
 std::span<const Procedure> nodeDeviceEventProcedures();
 std::span<const Procedure> interfaceProcedures();
 std::span<const Procedure> domainAddressProcedures();
+std::span<const Procedure> domainAgentProcedures();
 std::span<const Procedure> nodeDeviceProcedures();
 std::span<const Procedure> nwfilterProcedures();
 std::span<const Procedure> nwfilterBindingProcedures();
@@ -157,6 +158,11 @@ inline void withDomain(Services& services, const CallPtr& call, const RemoteDoma
                        std::function<void(const CachedDomain&)> then) {
     withObject<DomainKind>(services, call, dom, std::move(then));
 }
+
+// After the client's check for the Domain `method` (the shared table), calls it with the
+// arguments `fill` writes and answers void or the error (proc_domain_tuning.cpp).
+void forwardToDomain(Services& services, const CallPtr& call, const RemoteDomain& dom,
+                     const actions::MethodAction& method, ServiceClient::Fill fill);
 
 // polkit, for the client's process (unix-process subject from SO_PEERCRED), with the same
 // action ids and details as the D-Bus API. Runs `then` when allowed; answers the call with

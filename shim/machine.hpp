@@ -113,6 +113,11 @@ public:
     void stats(ValuesDone done);
     // The guest's interfaces and addresses, from its guest agent.
     void interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done);
+    // machine_agent.cpp: the guest's clock (guest-get-time), setting it (guest-set-time:
+    // to `time`, or without one from the guest's RTC), its host name (guest-get-host-name).
+    void guestTime(std::function<void(Result<GuestTime>)> done);
+    void setGuestTime(std::optional<GuestTime> time, Done done);
+    void guestHostname(std::function<void(Result<std::string>)> done);
     // A new console session on the pty behind a serial port ("" = the first one, or
     // "serialN"): the client's end of a relay. One session per port, as in libvirt: a
     // second open fails unless `force`, which ends the session holding it.

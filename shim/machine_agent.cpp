@@ -16,6 +16,26 @@ constexpr auto kAgentSyncTimeout = std::chrono::seconds(5);
 // just expires.
 constexpr auto kAgentShutdownTimeout = std::chrono::seconds(30);
 
+// One agent command whose reply `parse` reads; HypervisorGone without a connected agent.
+template <typename T, typename Parse>
+void askAgent(qmp::Client& agent, const std::string& command, nlohmann::json args, Parse parse,
+              std::function<void(Result<T>)> done) {
+    if (!agent.connected()) {
+        done(Error(Code::HypervisorGone, "the QEMU guest agent is not connected"));
+        return;
+    }
+    agent.execute(
+        command, std::move(args),
+        [parse, done](Result<nlohmann::json> r) {
+            if (!r) {
+                done(r.takeError().prefix("the QEMU guest agent"));
+                return;
+            }
+            done(parse(r.value()));
+        },
+        kAgentSyncTimeout);
+}
+
 } // namespace
 
 qmp::Limits guestAgentLimits() {
@@ -61,20 +81,34 @@ void Machine::onChannelChange(const std::string& alias, bool open) {
 }
 
 void Machine::interfaceAddresses(std::function<void(Result<std::vector<GuestInterface>>)> done) {
-    if (!m_agent.connected()) {
-        done(Error(Code::HypervisorGone, "the QEMU guest agent is not connected"));
-        return;
+    askAgent<std::vector<GuestInterface>>(m_agent, "guest-network-get-interfaces",
+                                          nlohmann::json::object(), parseGuestInterfaces,
+                                          std::move(done));
+}
+
+void Machine::guestTime(std::function<void(Result<GuestTime>)> done) {
+    askAgent<GuestTime>(m_agent, "guest-get-time", nlohmann::json::object(), parseGuestTime,
+                        std::move(done));
+}
+
+void Machine::setGuestTime(std::optional<GuestTime> time, Done done) {
+    nlohmann::json args = nlohmann::json::object();
+    if (time) {
+        auto ns = guestTimeArgument(*time);
+        if (!ns) {
+            done(ns.takeError());
+            return;
+        }
+        args["time"] = ns.value();
     }
-    m_agent.execute(
-        "guest-network-get-interfaces", nlohmann::json::object(),
-        [done](Result<nlohmann::json> r) {
-            if (!r) {
-                done(r.takeError().prefix("the QEMU guest agent"));
-                return;
-            }
-            done(parseGuestInterfaces(r.value()));
-        },
-        kAgentSyncTimeout);
+    askAgent<void>(
+        m_agent, "guest-set-time", std::move(args), [](const nlohmann::json&) { return success(); },
+        std::move(done));
+}
+
+void Machine::guestHostname(std::function<void(Result<std::string>)> done) {
+    askAgent<std::string>(m_agent, "guest-get-host-name", nlohmann::json::object(),
+                          parseGuestHostname, std::move(done));
 }
 
 void Machine::reconnectAgent() {

@@ -239,6 +239,47 @@ void MachineObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceW
     });
 }
 
+void MachineObject::GetTime(sdbus::Result<sdbus::Struct<int64_t, uint32_t>>&& result,
+                            Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        fail(shared, r.error());
+        return;
+    }
+    m_machine.guestTime([shared](Result<GuestTime> time) {
+        if (!time) {
+            fail(shared, time.error());
+            return;
+        }
+        shared->returnResults(
+            sdbus::Struct<int64_t, uint32_t>(time.value().seconds, time.value().nseconds));
+    });
+}
+
+void MachineObject::SetTime(sdbus::Result<>&& result, int64_t seconds, uint32_t nseconds,
+                            Options options) {
+    auto shared = share(std::move(result));
+    auto sync = boolOption(options, "sync", false);
+    if (auto r = checkOptions(options, {"sync"}); !r || !sync) {
+        reply(shared, !r ? r : Result<void>(sync.error()));
+        return;
+    }
+    std::optional<GuestTime> time;
+    if (!sync.value()) {
+        time = GuestTime{seconds, nseconds};
+    }
+    m_machine.setGuestTime(time, [shared](Result<void> r) { reply(shared, std::move(r)); });
+}
+
+void MachineObject::GetHostname(sdbus::Result<std::string>&& result, Options options) {
+    auto shared = share(std::move(result));
+    if (auto r = checkOptions(options, {}); !r) {
+        fail(shared, r.error());
+        return;
+    }
+    m_machine.guestHostname([shared](Result<std::string> name) { reply(shared, name); });
+}
+
 void MachineObject::AddGraphicsClient(sdbus::Result<>&& result, uint32_t index,
                                       sdbus::UnixFd socket, Options options) {
     auto shared = share(std::move(result));

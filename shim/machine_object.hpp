@@ -34,6 +34,11 @@ private:
     void GetStats(sdbus::Result<Options>&& result, Options options) override;
     void GetJobInfo(sdbus::Result<Options>&& result, Options options) override;
     void AbortJob(sdbus::Result<>&& result, Options options) override;
+    void GetTime(sdbus::Result<sdbus::Struct<int64_t, uint32_t>>&& result,
+                 Options options) override;
+    void SetTime(sdbus::Result<>&& result, int64_t seconds, uint32_t nseconds,
+                 Options options) override;
+    void GetHostname(sdbus::Result<std::string>&& result, Options options) override;
     void InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
                             Options options) override;
     void AddGraphicsClient(sdbus::Result<>&& result, uint32_t index, sdbus::UnixFd socket,

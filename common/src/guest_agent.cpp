@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "virtswarm/guest_agent.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace virtswarm {
 namespace {
 
 constexpr size_t kMaxEntries = 1024;
+constexpr size_t kMaxHostname = 255;
+constexpr int64_t kNanosecondsPerSecond = 1000000000;
 
 Error malformed(const std::string& what) {
     return Error(Code::OperationFailed, "the guest agent's interface list is malformed: " + what);
@@ -48,6 +53,35 @@ Result<std::vector<GuestInterface>> parseGuestInterfaces(const nlohmann::json& r
         interfaces.push_back(std::move(nic));
     }
     return interfaces;
+}
+
+Result<GuestTime> parseGuestTime(const nlohmann::json& reply) {
+    if (!reply.is_number_integer() || reply.get<int64_t>() < 0) {
+        return Error(Code::OperationFailed, "the guest agent's time is not a time");
+    }
+    int64_t ns = reply.get<int64_t>();
+    return GuestTime{ns / kNanosecondsPerSecond, static_cast<uint32_t>(ns % kNanosecondsPerSecond)};
+}
+
+Result<int64_t> guestTimeArgument(const GuestTime& time) {
+    if (time.nseconds >= kNanosecondsPerSecond) {
+        return Error(Code::InvalidArgs, "nseconds too big");
+    }
+    if (time.seconds < 0 || time.seconds > (INT64_MAX - time.nseconds) / kNanosecondsPerSecond) {
+        return Error(Code::InvalidArgs, "time " + std::to_string(time.seconds) +
+                                            " is out of the range the guest agent takes");
+    }
+    return time.seconds * kNanosecondsPerSecond + time.nseconds;
+}
+
+Result<std::string> parseGuestHostname(const nlohmann::json& reply) {
+    std::string name = reply.is_object() ? stringField(reply, "host-name") : "";
+    bool printable = std::all_of(name.begin(), name.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) >= 0x20; });
+    if (name.empty() || name.size() > kMaxHostname || !printable) {
+        return Error(Code::OperationFailed, "the guest agent's host name is malformed");
+    }
+    return name;
 }
 
 } // namespace virtswarm

@@ -97,6 +97,10 @@ private:
     void GetStats(sdbus::Result<Options>&& result, Options options) override;
     void InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWire>>&& result,
                             Options options) override;
+    void GetTime(sdbus::Result<int64_t, uint32_t>&& result, Options options) override;
+    void SetTime(sdbus::Result<>&& result, int64_t seconds, uint32_t nseconds,
+                 Options options) override;
+    void GetHostname(sdbus::Result<std::string>&& result, Options options) override;
     void OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                      Options options) override;
     void OpenGraphics(sdbus::Result<sdbus::UnixFd>&& result, uint32_t index,

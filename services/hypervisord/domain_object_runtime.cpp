@@ -139,6 +139,62 @@ void DomainObject::InterfaceAddresses(sdbus::Result<std::vector<GuestInterfaceWi
                   });
 }
 
+void DomainObject::GetTime(sdbus::Result<int64_t, uint32_t>&& result, Options options) {
+    m_gate.handle(std::move(result), checkOptions(options, {}), domainAction("GetTime"),
+                  [this](const SharedResult<int64_t, uint32_t>& shared) {
+                      if (!active()) {
+                          fail(shared, notRunning(def().name));
+                          return;
+                      }
+                      m_registry.shims().call<sdbus::Struct<int64_t, uint32_t>>(
+                          uuidHex(), "GetTime", m_registry.config().shimCallTimeout,
+                          [shared](Result<sdbus::Struct<int64_t, uint32_t>> time) {
+                              if (!time) {
+                                  fail(shared, time.error());
+                                  return;
+                              }
+                              shared->returnResults(time.value().get<0>(), time.value().get<1>());
+                          },
+                          Options{});
+                  });
+}
+
+void DomainObject::SetTime(sdbus::Result<>&& result, int64_t seconds, uint32_t nseconds,
+                           Options options) {
+    auto sync = boolOption(options, "sync", false);
+    m_gate.handle(
+        std::move(result), service::firstError(checkOptions(options, {"sync"}), sync),
+        domainAction("SetTime"), [this, seconds, nseconds, options](const SharedResult<>& shared) {
+            if (!active()) {
+                reply(shared, notRunning(def().name));
+                return;
+            }
+            m_registry.shims().callVoid(
+                uuidHex(), "SetTime", m_registry.config().shimCallTimeout,
+                [shared](Result<void> r) { reply(shared, r); }, seconds, nseconds, options);
+        });
+}
+
+void DomainObject::GetHostname(sdbus::Result<std::string>&& result, Options options) {
+    auto source = stringOption(options, "source", "agent");
+    Result<void> agentOnly =
+        source && source.value() != "agent"
+            ? Result<void>(Error(Code::NotSupported, "host name source '" + source.value() +
+                                                         "' is not supported (agent)"))
+            : success();
+    m_gate.handle(std::move(result),
+                  service::firstError(checkOptions(options, {"source"}), source, agentOnly),
+                  domainAction("GetHostname"), [this](const SharedResult<std::string>& shared) {
+                      if (!active()) {
+                          fail(shared, notRunning(def().name));
+                          return;
+                      }
+                      m_registry.shims().call<std::string>(
+                          uuidHex(), "GetHostname", m_registry.config().shimCallTimeout,
+                          [shared](Result<std::string> name) { reply(shared, name); }, Options{});
+                  });
+}
+
 void DomainObject::OpenConsole(sdbus::Result<sdbus::UnixFd>&& result, std::string device,
                                Options options) {
     m_gate.handle(std::move(result), checkOptions(options, {"force"}), domainAction("OpenConsole"),

@@ -11,6 +11,7 @@ virsh change-media changes a running guest's cdrom through the bridge.
 import os
 import re
 import socket
+import time
 import xml.etree.ElementTree as ET
 
 import dbus
@@ -339,7 +340,9 @@ def test_serial_on_a_unix_socket_with_a_log_file():
 
 def test_the_guest_agent_answers_through_the_bridge():
     """The real qemu-guest-agent in the test guest: the channel connects, virsh domifaddr
-    --source agent lists the guest's DHCP address, reboot --mode agent reboots it (the
+    --source agent lists the guest's DHCP address, virsh domtime reads and sets the guest's
+    clock (to a time, and from its RTC), virsh domhostname names it, reboot --mode agent
+    reboots it (the
     guest's own reboot: it boots again and stays running) and shutdown --mode agent
     powers it off from inside (shut off, reason shutdown)."""
     name = vc.unique("real-agent")
@@ -358,6 +361,25 @@ def test_the_guest_agent_answers_through_the_bridge():
         rows = [line.split() for line in out.splitlines() if "ipv4" in line]
         assert ["eth0", "52:54:00:6a:00:01", "ipv4", "10.0.2.15/24"] in rows, out
         assert any(row[0] == "lo" and row[3] == "127.0.0.1/8" for row in rows), out
+
+        # The guest's clock and host name, through the agent.
+        def guest_time():
+            out = bc.virsh(home, proxyd.rw_uri, "domtime", name).stdout
+            return int(out.split(":", 1)[1])
+        assert abs(guest_time() - time.time()) < 300
+        bc.virsh(home, proxyd.rw_uri, "domtime", name, "--sync")  # from the guest's RTC
+        assert abs(guest_time() - time.time()) < 300
+        # A time (qemu-ga also writes it to the guest's RTC), then the host's time again.
+        bc.virsh(home, proxyd.rw_uri, "domtime", name, "--time", "2000000000")
+        assert 2000000000 <= guest_time() < 2000000000 + 300
+        bc.virsh(home, proxyd.rw_uri, "domtime", name, "--now")
+        assert abs(guest_time() - time.time()) < 300
+        r = bc.virsh(home, proxyd.rw_uri, "domtime", name, "--time", "-5", check=False)
+        assert r.returncode != 0, r.stdout
+        assert bc.virsh(home, proxyd.rw_uri, "domhostname", name).stdout.strip() == \
+            "virtswarm-guest"
+        r = bc.virsh(home, proxyd.rw_uri, "domhostname", name, "--source", "lease", check=False)
+        assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
 
         with open(console, errors="replace") as f:
             boots = f.read().count("Linux version")

@@ -2,7 +2,6 @@
 // The devices management tools add: parsing, refusals and QEMU argv, on pc and q35.
 #include "qemu_command.hpp"
 #include "virtswarm/domain_devices.hpp"
-#include "virtswarm/guest_agent.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>
@@ -338,34 +337,6 @@ TEST(QemuDevices, LiveXmlShowsTheVncPortQemuTook) {
     auto reparsed = parseDomainXml(xml);
     ASSERT_TRUE(reparsed) << reparsed.error().message();
     EXPECT_TRUE(reparsed.value().def.graphics.at(0).autoport);
-}
-
-TEST(GuestAgent, InterfaceListFromTheAgent) {
-    auto reply = nlohmann::json::parse(R"([
-        {"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
-            {"ip-address-type": "ipv4", "ip-address": "127.0.0.1", "prefix": 8}]},
-        {"name": "eth0", "hardware-address": "52:54:00:12:34:56", "ip-addresses": [
-            {"ip-address-type": "ipv4", "ip-address": "10.0.2.15", "prefix": 24},
-            {"ip-address-type": "ipv6", "ip-address": "fe80::1", "prefix": 64}]},
-        {"name": "dummy0"}])");
-    auto parsed = parseGuestInterfaces(reply);
-    ASSERT_TRUE(parsed) << parsed.error().message();
-    ASSERT_EQ(parsed.value().size(), 3u);
-    EXPECT_EQ(parsed.value()[1].hardwareAddress, "52:54:00:12:34:56");
-    ASSERT_EQ(parsed.value()[1].addresses.size(), 2u);
-    EXPECT_EQ(parsed.value()[1].addresses[1].type, "ipv6");
-    EXPECT_EQ(parsed.value()[1].addresses[0].prefix, 24u);
-    EXPECT_TRUE(parsed.value()[2].addresses.empty());
-    // The guest is not trusted: anything else is a clean error.
-    for (const char* bad : {R"({"name": "eth0"})", R"([{"hardware-address": "x"}])",
-                            R"([{"name": "e", "ip-addresses": [{"ip-address-type": "ipx",
-                                 "ip-address": "1", "prefix": 8}]}])",
-                            R"([{"name": "e", "ip-addresses": [{"ip-address-type": "ipv4",
-                                 "ip-address": "1", "prefix": -1}]}])"}) {
-        auto r = parseGuestInterfaces(nlohmann::json::parse(bad));
-        ASSERT_FALSE(r) << bad;
-        EXPECT_EQ(r.error().code(), Code::OperationFailed);
-    }
 }
 
 TEST(QemuDevices, SpiceUsbRedirectionOnTheUsbController) {

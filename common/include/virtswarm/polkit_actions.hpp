@@ -85,6 +85,10 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "AbortJob", "org.virtswarm.domain.abort-job", Details::Object},
     // As libvirt (domain:write for the agent source): the shim talks to the guest.
     {names::kDomainInterface, "InterfaceAddresses", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "GetTime", "org.virtswarm.domain.write", Details::Object},
+    {names::kDomainInterface, "GetHostname", "org.virtswarm.domain.write", Details::Object},
+    // libvirt's domain:set_time.
+    {names::kDomainInterface, "SetTime", "org.virtswarm.domain.set-time", Details::Object},
     {names::kDomainInterface, "OpenConsole", "org.virtswarm.domain.open-console", Details::Object},
     // As libvirt's domain:open_graphics, for both ways of opening a display.
     {names::kDomainInterface, "OpenGraphics", "org.virtswarm.domain.open-graphics",
