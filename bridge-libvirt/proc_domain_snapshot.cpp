@@ -13,10 +13,11 @@
 namespace virtswarm::bridge {
 namespace {
 
-// virDomainSnapshotCreateFlags the registry serves (the others: external, disk-only,
+// virDomainSnapshotCreateFlags the registry serves (the others: reused external files,
 // quiesced, live and redefined snapshots, are refused as unsupported flags).
 constexpr uint32_t kCreateNoMetadata = 4;
 constexpr uint32_t kCreateHalt = 8;
+constexpr uint32_t kCreateDiskOnly = 16;
 constexpr uint32_t kCreateAtomic = 128;
 constexpr uint32_t kCreateValidate = 512;
 // virDomainSnapshotRevertFlags (RESET_NVRAM: no UEFI domain can have internal snapshots).
@@ -166,13 +167,14 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
     RemoteDomain dom = readDomain(args);
     std::string xml = args.string(proto::kStringMax);
     uint32_t flags = args.u32();
-    if (!argsDone(call, args) ||
-        !flagsKnown(call, flags,
-                    kCreateNoMetadata | kCreateHalt | kCreateAtomic | kCreateValidate)) {
+    if (!argsDone(call, args) || !flagsKnown(call, flags,
+                                             kCreateNoMetadata | kCreateHalt | kCreateDiskOnly |
+                                                 kCreateAtomic | kCreateValidate)) {
         return;
     }
     Options options = flagOptions(flags, {{kCreateNoMetadata, "no-metadata"},
                                           {kCreateHalt, "halt"},
+                                          {kCreateDiskOnly, "disk-only"},
                                           {kCreateAtomic, "atomic"},
                                           {kCreateValidate, "validate"}});
     withDomain(services, call, dom, [&services, call, xml, options](const CachedDomain& d) {

@@ -147,7 +147,7 @@ void RegistryClient::createSnapshot(const std::string& path, const std::string& 
 
 void RegistryClient::listSnapshots(const std::string& path, Then<std::vector<SnapshotInfo>> done) {
     using Entry = sdbus::Struct<sdbus::ObjectPath, std::string, std::string, std::string,
-                                std::string, int64_t, bool>;
+                                std::string, int64_t, bool, bool>;
     ownService.callReturning<std::vector<Entry>>(
         path, DomainKind::kBus.interface, "ListSnapshots", kCallTimeout,
         [](sdbus::MethodCall& m) { m << Options{}; },
@@ -159,7 +159,8 @@ void RegistryClient::listSnapshots(const std::string& path, Then<std::vector<Sna
             std::vector<SnapshotInfo> out;
             for (const auto& e : r.value()) {
                 out.push_back(SnapshotInfo{std::string(e.get<0>()), e.get<1>(), e.get<2>(),
-                                           e.get<3>(), e.get<4>(), e.get<5>(), e.get<6>()});
+                                           e.get<3>(), e.get<4>(), e.get<5>(), e.get<6>(),
+                                           e.get<7>()});
             }
             done(std::move(out));
         });

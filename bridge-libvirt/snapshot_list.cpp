@@ -43,9 +43,10 @@ bool passesState(uint32_t flags, const SnapshotInfo& s) {
     if (group == 0 || group == (kInactive | kActive | kDiskOnly)) {
         return true;
     }
-    // Disk-only (external disk snapshots) matches none: every snapshot here is internal.
     bool inactive = s.state == "shutoff";
-    return ((flags & kInactive) != 0 && inactive) || ((flags & kActive) != 0 && !inactive);
+    bool diskOnly = s.state == "disk-snapshot";
+    return ((flags & kInactive) != 0 && inactive) || ((flags & kDiskOnly) != 0 && diskOnly) ||
+           ((flags & kActive) != 0 && !inactive && !diskOnly);
 }
 
 } // namespace
@@ -64,7 +65,7 @@ std::vector<SnapshotInfo> selectSnapshots(const std::vector<SnapshotInfo>& all,
         }
         if (!passes(flags, kLeaves, kNoLeaves, !hasChildren(all, s.name)) ||
             !passes(flags, kMetadata, kNoMetadata, true) ||
-            !passes(flags, kInternal, kExternal, true) || !passesState(flags, s)) {
+            !passes(flags, kInternal, kExternal, !s.external) || !passesState(flags, s)) {
             continue;
         }
         out.push_back(s);

@@ -16,10 +16,11 @@ struct SnapshotInfo {
     std::string path;
     std::string name;
     std::string parent; // "" for a root
-    std::string state;  // running, paused, shutoff
+    std::string state;  // running, paused, shutoff, disk-snapshot
     std::string memory; // internal, no
     int64_t creationTime = 0;
     bool current = false;
+    bool external = false; // its disks are overlays (libvirt's external snapshots)
 };
 
 // virDomainSnapshotListFlags. ROOTS (domain listings) and DESCENDANTS (children

@@ -13,6 +13,7 @@
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/guest_agent.hpp"
+#include "virtswarm/image_overlay.hpp"
 #include "virtswarm/lifetime.hpp"
 #include "virtswarm/qmp_client.hpp"
 #include "virtswarm/shim_files.hpp"
@@ -107,6 +108,11 @@ public:
     void snapshotSave(const std::string& name, Done done);
     void snapshotLoad(const std::string& name, bool paused, Done done);
     void snapshotDelete(const std::string& name, Done done);
+    // An external snapshot (machine_overlays.cpp): for each (disk target, overlay path), a
+    // qcow2 overlay is created over the disk's image as the definer and the guest goes on
+    // writing into it; all disks move in one QMP transaction or none does (the overlays
+    // are then removed). ConfigUnsupported for a disk that is not a raw or qcow2 file.
+    void snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays, Done done);
     // QEMU keeps a tag in 256 bytes.
     static constexpr size_t kMaxSnapshotName = 255;
     static Result<void> checkSnapshotName(const std::string& name);
@@ -192,6 +198,10 @@ private:
     void awaitRestore(std::function<void()> then);
     void awaitSaved(std::function<void(Error)> fail, Done done);
     // Internal snapshots (machine_snapshot.cpp): one job at a time, polled until concluded.
+    // The one snapshot operation a machine runs at a time: InvalidState unless running or
+    // paused, or while another runs; else `done` wrapped to end the operation (and log a
+    // failure of `what`).
+    Result<Done> beginSnapshotJob(const std::string& what, const Done& done);
     void runSnapshotJob(const std::string& command, const std::string& name, bool paused,
                         Done done);
     void awaitSnapshotJob(Done done);
@@ -259,6 +269,11 @@ private:
     void plugLeasedVolume(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     void plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     // add-fd of each of `fds` (closed here) into one fd set, a new one unless `set`.
+    // The overlays in fd sets, then one transaction of blockdev-snapshot-sync.
+    void moveOntoOverlays(std::vector<OverlayPlan> plans, Done done);
+    void addOverlayFdSets(std::vector<OverlayPlan> plans, size_t index, std::vector<int64_t> sets,
+                          std::function<void(Result<std::vector<int64_t>>)> done);
+    void removeFdSets(const std::vector<int64_t>& sets);
     void addFdSet(const std::string& opaque, std::vector<int> fds, std::optional<int64_t> set,
                   std::function<void(Result<int64_t>)> done);
     // remove-fd of the fd sets of the disk `alias`; `then` once QEMU has answered the last

@@ -20,12 +20,6 @@ namespace {
 // hotplug). libvirt waits 5 s by default; TCG guests are slower.
 constexpr auto kUnplugTimeout = std::chrono::seconds(20);
 
-// The fd set holding a hotplugged disk's image, found again by this at unplug (also by
-// a shim that re-attached in between).
-std::string diskFdsetOpaque(const std::string& alias) {
-    return "virtswarm-disk:" + alias;
-}
-
 } // namespace
 
 void Machine::annotateAliases() {
@@ -241,7 +235,7 @@ void Machine::plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml n
     plug.device = {{"driver", "virtio-blk-pci"}, {"drive", node}, {"id", alias}};
     plug.live = withAlias(next, "disk", next.def.disks.size() - 1, alias).value_or(next);
     auto guard = m_lifetime.guard();
-    addFdSet(diskFdsetOpaque(alias), std::move(fds), std::nullopt,
+    addFdSet(qemu_id::diskFdset(alias), std::move(fds), std::nullopt,
              [this, guard, plug = std::move(plug), done](Result<int64_t> set) mutable {
                  if (!guard.alive()) {
                      return;
@@ -316,7 +310,8 @@ void Machine::releaseDiskFdsets(const std::string& alias, std::function<void()> 
         std::vector<nlohmann::json> ours;
         for (const auto& set : sets&& sets.value().is_array() ? sets.value() : nlohmann::json()) {
             for (const auto& fd : set.value("fds", nlohmann::json::array())) {
-                if (fd.value("opaque", "") == diskFdsetOpaque(alias) && set.contains("fdset-id")) {
+                if (fd.value("opaque", "") == qemu_id::diskFdset(alias) &&
+                    set.contains("fdset-id")) {
                     ours.push_back(set["fdset-id"]);
                     break;
                 }

@@ -161,6 +161,17 @@ void MachineObject::SnapshotDelete(sdbus::Result<>&& result, std::string name, O
         [this, name](Machine::Done d) { m_machine.snapshotDelete(name, std::move(d)); });
 }
 
+void MachineObject::SnapshotDisks(sdbus::Result<>&& result,
+                                  std::vector<sdbus::Struct<std::string, std::string>> overlays,
+                                  Options options) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& overlay : overlays) {
+        pairs.emplace_back(overlay.get<0>(), overlay.get<1>());
+    }
+    run(std::move(result), options,
+        [this, pairs](Machine::Done d) { m_machine.snapshotDisks(pairs, std::move(d)); });
+}
+
 void MachineObject::SendKey(sdbus::Result<>&& result, std::vector<uint32_t> qnums,
                             uint32_t holdtime, Options options) {
     run(std::move(result), options, [this, qnums, holdtime](Machine::Done d) {

@@ -53,6 +53,9 @@ private:
     void SnapshotSave(sdbus::Result<>&& result, std::string name, Options options) override;
     void SnapshotLoad(sdbus::Result<>&& result, std::string name, Options options) override;
     void SnapshotDelete(sdbus::Result<>&& result, std::string name, Options options) override;
+    void SnapshotDisks(sdbus::Result<>&& result,
+                       std::vector<sdbus::Struct<std::string, std::string>> overlays,
+                       Options options) override;
     void SendKey(sdbus::Result<>&& result, std::vector<uint32_t> qnums, uint32_t holdtime,
                  Options options) override;
     void InjectNMI(sdbus::Result<>&& result, Options options) override;

@@ -74,31 +74,39 @@ void Machine::snapshotLoad(const std::string& name, bool paused, Done done) {
     runSnapshotJob("snapshot-load", name, paused, std::move(done));
 }
 
+Result<Machine::Done> Machine::beginSnapshotJob(const std::string& what, const Done& done) {
+    if (!inPhase({MachinePhase::Running, MachinePhase::Paused})) {
+        return Error(Code::InvalidState, "domain is not running");
+    }
+    if (m_snapshotJob) {
+        return Error(Code::InvalidState, "another snapshot operation is in progress");
+    }
+    m_snapshotJob = true;
+    auto guard = m_lifetime.guard();
+    return Done([this, guard, what, done](Result<void> r) {
+        if (guard.alive()) {
+            m_snapshotJob = false;
+        }
+        if (!r) {
+            log::error(what + " failed: " + r.error().message());
+        }
+        done(std::move(r));
+    });
+}
+
 void Machine::runSnapshotJob(const std::string& command, const std::string& name, bool paused,
                              Done done) {
     if (auto r = checkSnapshotName(name); !r) {
         done(r);
         return;
     }
-    if (!inPhase({MachinePhase::Running, MachinePhase::Paused})) {
-        done(Error(Code::InvalidState, "domain is not running"));
+    auto begun = beginSnapshotJob(command, done);
+    if (!begun) {
+        done(begun.takeError());
         return;
     }
-    if (m_snapshotJob) {
-        done(Error(Code::InvalidState, "another snapshot operation is in progress"));
-        return;
-    }
-    m_snapshotJob = true;
     auto guard = m_lifetime.guard();
-    auto finish = [this, guard, command, done](Result<void> r) {
-        if (guard.alive()) {
-            m_snapshotJob = false;
-        }
-        if (!r) {
-            log::error(command + " failed: " + r.error().message());
-        }
-        done(std::move(r));
-    };
+    Done finish = std::move(begun).value();
     m_qmp.execute(
         "query-block", nlohmann::json::object(),
         [this, guard, command, name, paused, finish](Result<nlohmann::json> blocks) {

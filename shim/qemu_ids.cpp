@@ -21,6 +21,10 @@ std::string diskNode(std::string_view diskId) {
     return std::string(kDiskNodePrefix) + std::string(diskId);
 }
 
+std::string diskFdset(std::string_view diskId) {
+    return "virtswarm-disk:" + std::string(diskId);
+}
+
 std::optional<std::string> diskOfNode(std::string_view node) {
     if (node.size() <= kDiskNodePrefix.size() || !node.starts_with(kDiskNodePrefix)) {
         return std::nullopt;

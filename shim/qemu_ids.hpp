@@ -16,6 +16,10 @@ namespace virtswarm::shim::qemu_id {
 std::string disk(std::string_view targetDev);
 // The block backend of the disk with device id `diskId`: -drive id= / blockdev node-name.
 std::string diskNode(std::string_view diskId);
+// The opaque tag of the fd sets that hold a disk's images added while the guest runs
+// (hotplug, external snapshot overlays), found again by it at unplug — also by a shim
+// that re-attached in between.
+std::string diskFdset(std::string_view diskId);
 // The disk device id back from a backend id (query-blockstats "device"); nullopt for a
 // backend these functions did not name.
 std::optional<std::string> diskOfNode(std::string_view node);

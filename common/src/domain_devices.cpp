@@ -189,6 +189,33 @@ Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& de
     return detail::reparsedDomain(domain, doc.value());
 }
 
+Result<DomainXml> withDiskOverlay(const DomainXml& domain, const std::string& target,
+                                  const std::string& overlay) {
+    auto doc = detail::parseDomainDoc(domain);
+    if (!doc) {
+        return doc.takeError();
+    }
+    xml::Node disk = diskWithTarget(devicesOf(doc.value()), target);
+    if (disk == nullptr) {
+        return Error(Code::DeviceMissing, "no disk with target '" + target + "'");
+    }
+    xml::Node source = xml::firstChild(disk, "source");
+    if (xml::attribute(disk, "type").value_or("file") != "file" || source == nullptr) {
+        return Error(Code::ConfigUnsupported, "disk '" + target + "' is not a file disk");
+    }
+    xml::setAttribute(source, "file", overlay);
+    xml::Node driver = xml::firstChild(disk, "driver");
+    if (driver == nullptr) {
+        driver = xml::prependChild(disk, "driver");
+        xml::setAttribute(driver, "name", "qemu");
+    }
+    xml::setAttribute(driver, "type", "qcow2");
+    while (xml::Node backing = xml::firstChild(disk, "backingStore")) {
+        xml::removeNode(backing);
+    }
+    return detail::reparsedDomain(domain, doc.value());
+}
+
 Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,
                             const std::string& alias) {
     auto doc = detail::parseDomainDoc(domain);

@@ -3,6 +3,7 @@
 
 #include "virtswarm/xml.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace virtswarm {
@@ -13,6 +14,28 @@ constexpr size_t kMaxRequestBytes = 64 * 1024;
 constexpr size_t kMaxStoredBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxNameBytes = 255;
 
+// An external disk's overlay: a qcow2 file at an absolute path (or none: the default).
+Result<void> parseOverlay(xml::Node node, SnapshotDisk& disk) {
+    std::string type = xml::attribute(node, "type").value_or("file");
+    xml::Node driver = xml::firstChild(node, "driver");
+    std::string format =
+        driver == nullptr ? "qcow2" : xml::attribute(driver, "type").value_or("qcow2");
+    if (type != "file" || format != "qcow2") {
+        return Error(Code::ConfigUnsupported, "disk '" + disk.name +
+                                                  "': external snapshots are qcow2 files, not " +
+                                                  (type != "file" ? type : format));
+    }
+    if (xml::Node source = xml::firstChild(node, "source")) {
+        disk.source = xml::attribute(source, "file").value_or("");
+        if (disk.source.empty() || disk.source.front() != '/') {
+            return Error(Code::InvalidXML, "disk '" + disk.name +
+                                               "': an external snapshot's file must be an "
+                                               "absolute path");
+        }
+    }
+    return success();
+}
+
 Result<std::vector<SnapshotDisk>> parseDisks(xml::Node root) {
     std::vector<SnapshotDisk> disks;
     xml::Node list = xml::firstChild(root, "disks");
@@ -21,18 +44,22 @@ Result<std::vector<SnapshotDisk>> parseDisks(xml::Node root) {
     }
     for (xml::Node node : xml::children(list, "disk")) {
         SnapshotDisk disk{xml::attribute(node, "name").value_or(""),
-                          xml::attribute(node, "snapshot").value_or("internal")};
+                          xml::attribute(node, "snapshot").value_or("internal"), ""};
         if (disk.name.empty()) {
             return Error(Code::InvalidXML, "a snapshot <disk> needs a name");
         }
-        if (disk.snapshot == "external" || disk.snapshot == "manual") {
+        if (disk.snapshot == "manual") {
             return Error(Code::ConfigUnsupported,
-                         "disk '" + disk.name + "': " + disk.snapshot +
-                             " snapshots are not supported; only internal ones");
+                         "disk '" + disk.name + "': manual snapshots are not supported");
         }
-        if (disk.snapshot != "internal" && disk.snapshot != "no") {
+        if (disk.snapshot != "internal" && disk.snapshot != "external" && disk.snapshot != "no") {
             return Error(Code::InvalidXML,
                          "disk '" + disk.name + "': unknown snapshot type '" + disk.snapshot + "'");
+        }
+        if (disk.snapshot == "external") {
+            if (auto r = parseOverlay(node, disk); !r) {
+                return r.takeError();
+            }
         }
         for (const auto& other : disks) {
             if (other.name == disk.name) {
@@ -74,6 +101,11 @@ Result<void> checkSnapshotName(std::string_view name) {
         }
     }
     return success();
+}
+
+bool isExternal(const SnapshotDef& def) {
+    return std::any_of(def.disks.begin(), def.disks.end(),
+                       [](const SnapshotDisk& d) { return d.snapshot == "external"; });
 }
 
 Result<SnapshotRequest> parseSnapshotRequest(std::string_view text) {
@@ -122,7 +154,8 @@ Result<SnapshotDef> parseSnapshotDef(std::string_view text) {
     }
     def.description = childText(root, "description");
     def.state = childText(root, "state");
-    if (def.state != "running" && def.state != "paused" && def.state != "shutoff") {
+    if (def.state != "running" && def.state != "paused" && def.state != "shutoff" &&
+        def.state != "disk-snapshot") {
         return Error(Code::InvalidXML, "snapshot '" + def.name + "' has no known <state>");
     }
     if (xml::Node parent = xml::firstChild(root, "parent")) {
@@ -173,8 +206,14 @@ std::string formatSnapshotDef(const SnapshotDef& def, std::string_view domainXml
     if (!def.disks.empty()) {
         out += "  <disks>\n";
         for (const auto& disk : def.disks) {
-            out += "    <disk name='" + xml::escape(disk.name) + "' snapshot='" + disk.snapshot +
-                   "'/>\n";
+            out +=
+                "    <disk name='" + xml::escape(disk.name) + "' snapshot='" + disk.snapshot + "'";
+            if (disk.snapshot != "external") {
+                out += "/>\n";
+                continue;
+            }
+            out += " type='file'>\n      <driver type='qcow2'/>\n      <source file='" +
+                   xml::escape(disk.source) + "'/>\n    </disk>\n";
         }
         out += "  </disks>\n";
     }

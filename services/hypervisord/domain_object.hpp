@@ -127,7 +127,7 @@ private:
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
     void Save(sdbus::Result<>&& result, std::string path, Options options) override;
     using SnapshotEntry = sdbus::Struct<sdbus::ObjectPath, std::string, std::string, std::string,
-                                        std::string, int64_t, bool>;
+                                        std::string, int64_t, bool, bool>;
     void CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                         Options options) override;
     void ListSnapshots(sdbus::Result<std::vector<SnapshotEntry>>&& result,
@@ -199,7 +199,10 @@ private:
     // one as running (the operation clears it).
     Result<void> beginSnapshotOperation();
     // The snapshot a request makes of the domain as it is now, or why it cannot be taken.
-    Result<SnapshotDef> planSnapshot(const SnapshotRequest& request) const;
+    Result<SnapshotDef> planSnapshot(const SnapshotRequest& request, bool diskOnly) const;
+    // An external snapshot's overlays: made by the shim (which moves the running guest onto
+    // them) or, for a shut-off domain, here; then the definition points at them.
+    void takeExternalSnapshot(const SnapshotDef& snapshot, ShimDone done);
     // `done` with the new snapshot's object path; `keep` false: no metadata (no-metadata).
     void takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
                       std::function<void(Result<std::string>)> done);

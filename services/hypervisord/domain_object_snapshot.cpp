@@ -5,6 +5,7 @@
 // One snapshot operation runs at a time per domain.
 #include "domain_object.hpp"
 #include "domain_reply.hpp"
+#include "external_snapshot.hpp"
 #include "offline_snapshot.hpp"
 #include "registry.hpp"
 #include "snapshot_object.hpp"
@@ -52,7 +53,7 @@ Result<std::vector<SnapshotDisk>> diskParts(const DomainDef& def,
     }
     std::vector<SnapshotDisk> parts;
     for (const auto& disk : def.disks) {
-        parts.push_back({disk.targetDev, isCovered(disk) ? "internal" : "no"});
+        parts.push_back({disk.targetDev, isCovered(disk) ? "internal" : "no", ""});
     }
     return parts;
 }
@@ -120,18 +121,20 @@ void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std
     auto noMetadata = boolOption(options, "no-metadata", false);
     auto atomic = boolOption(options, "atomic", false);
     auto validate = boolOption(options, "validate", false);
+    auto diskOnly = boolOption(options, "disk-only", false);
     // The request is small: parsed (and bounded) before polkit is asked.
     auto request = parseSnapshotRequest(xml);
     m_gate.handle(
         std::move(result),
-        service::firstError(checkOptions(options, {"halt", "no-metadata", "atomic", "validate"}),
-                            halt, noMetadata, atomic, validate,
-                            request ? success() : Result<void>(request.error())),
+        service::firstError(
+            checkOptions(options, {"halt", "no-metadata", "atomic", "validate", "disk-only"}), halt,
+            noMetadata, atomic, validate, diskOnly,
+            request ? success() : Result<void>(request.error())),
         kCreateSnapshot,
         [this, request = request ? request.value() : SnapshotRequest{}, halt = halt && halt.value(),
-         keep =
-             !(noMetadata && noMetadata.value())](const SharedResult<sdbus::ObjectPath>& shared) {
-            auto planned = planSnapshot(request);
+         diskOnly = diskOnly && diskOnly.value(), keep = !(noMetadata && noMetadata.value())](
+            const SharedResult<sdbus::ObjectPath>& shared) {
+            auto planned = planSnapshot(request, diskOnly);
             if (!planned) {
                 fail(shared, planned.error());
                 return;
@@ -151,7 +154,8 @@ void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std
         });
 }
 
-Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request) const {
+Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request,
+                                               bool diskOnly) const {
     DomainState state = m_model.state();
     if (state != DomainState::Running && state != DomainState::Paused &&
         state != DomainState::Shutoff) {
@@ -167,6 +171,23 @@ Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request) c
     snapshot.description = request.description;
     snapshot.state = stateName(state);
     snapshot.parent = m_snapshots.current();
+    snapshot.domainXml = m_model.domain().xml;
+    if (wantsExternalSnapshot(request, diskOnly)) {
+        // The guest's memory would need a file of its own (libvirt's external memory).
+        if (active && !diskOnly) {
+            return Error(Code::ConfigUnsupported,
+                         "external snapshots of a running domain's memory are not supported; "
+                         "take a disk-only snapshot");
+        }
+        auto parts = externalSnapshotDisks(def(), request, snapshot.name);
+        if (!parts) {
+            return parts.takeError();
+        }
+        snapshot.memory = "no";
+        snapshot.state = diskOnly ? "disk-snapshot" : snapshot.state;
+        snapshot.disks = std::move(parts.value());
+        return snapshot;
+    }
     snapshot.memory = active ? "internal" : "no";
     if (request.memory && *request.memory != snapshot.memory) {
         return Error(Code::ConfigUnsupported,
@@ -186,7 +207,6 @@ Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request) c
         return parts.takeError();
     }
     snapshot.disks = std::move(parts.value());
-    snapshot.domainXml = m_model.domain().xml;
     return snapshot;
 }
 
@@ -223,6 +243,10 @@ void DomainObject::takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
             done(stopped ? Result<std::string>(path) : Result<std::string>(stopped.takeError()));
         });
     };
+    if (isExternal(snapshot)) {
+        takeExternalSnapshot(snapshot, std::move(taken));
+        return;
+    }
     if (active()) {
         m_registry.shims().callVoid(uuidHex(), "SnapshotSave", kSnapshotTimeout, std::move(taken),
                                     tag, Options{});
@@ -230,6 +254,44 @@ void DomainObject::takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
     }
     runOfflineSnapshot(m_registry.loop(), m_model.domain(), OfflineSnapshotOp::Create, tag,
                        std::move(taken));
+}
+
+void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, ShimDone done) {
+    // The next start's definition (a pending redefinition, or the current one) moves onto the
+    // overlays; a transient domain has none to keep.
+    std::optional<DomainXml> nextConfig;
+    if (m_model.persistent()) {
+        auto moved = withSnapshotOverlays(m_model.nextDomain(), snapshot);
+        if (!moved) {
+            done(moved.takeError());
+            return;
+        }
+        nextConfig = std::move(moved.value());
+    }
+    if (active()) {
+        std::vector<sdbus::Struct<std::string, std::string>> overlays;
+        for (const auto& part : snapshot.disks) {
+            if (part.snapshot == "external") {
+                overlays.emplace_back(part.name, part.source);
+            }
+        }
+        auto shimStep = [this, overlays](ShimDone stepDone) {
+            m_registry.shims().callVoid(uuidHex(), "SnapshotDisks", kSnapshotTimeout,
+                                        std::move(stepDone), overlays, Options{});
+        };
+        changeLiveThenConfig(shimStep, std::move(nextConfig), std::move(done));
+        return;
+    }
+    auto opener = HostPathOpener::forDefiner(m_model.domain().definer);
+    if (!opener) {
+        done(opener.takeError());
+        return;
+    }
+    auto plans = overlayPlans(def(), snapshot);
+    auto offlineStep = [this, opener = opener.value(), plans](ShimDone stepDone) {
+        createOverlays(m_registry.loop(), opener, plans, std::move(stepDone));
+    };
+    changeLiveThenConfig(offlineStep, std::move(nextConfig), std::move(done));
 }
 
 void DomainObject::ListSnapshots(sdbus::Result<std::vector<SnapshotEntry>>&& result,
@@ -241,7 +303,7 @@ void DomainObject::ListSnapshots(sdbus::Result<std::vector<SnapshotEntry>>&& res
                           out.emplace_back(
                               sdbus::ObjectPath(snapshotObjectPath(getObjectPath(), s->name)),
                               s->name, s->parent, s->state, s->memory, s->creationTime,
-                              s->name == m_snapshots.current());
+                              s->name == m_snapshots.current(), isExternal(*s));
                       }
                       shared->returnResults(out);
                   });
@@ -279,6 +341,11 @@ void DomainObject::revertToSnapshot(const std::string& name, std::optional<bool>
     const SnapshotDef* found = m_snapshots.find(name);
     if (found == nullptr) {
         done(noSuchSnapshot(name));
+        return;
+    }
+    // As libvirt 9.0: the overlays would have to be dropped and the images made current.
+    if (isExternal(*found)) {
+        done(Error(Code::ConfigUnsupported, "revert to external snapshot not supported yet"));
         return;
     }
     if (auto r = beginSnapshotOperation(); !r) {
@@ -402,15 +469,24 @@ void DomainObject::deleteSnapshot(const std::string& name, SnapshotDeletion scop
         done(wrongState());
         return;
     }
-    if (auto r = beginSnapshotOperation(); !r) {
-        done(r);
-        return;
-    }
     std::vector<std::string> doomed = m_snapshots.subtree(name); // children first
     if (!scope.children && !scope.childrenOnly) {
         doomed = {name};
     } else if (scope.childrenOnly) {
         doomed.pop_back(); // the snapshot itself is last
+    }
+    // As libvirt 9.0: merging an overlay back is not done; its metadata alone may go.
+    auto external = std::count_if(doomed.begin(), doomed.end(), [this](const std::string& n) {
+        return isExternal(*m_snapshots.find(n));
+    });
+    if (external > 0 && !scope.metadataOnly) {
+        done(Error(Code::ConfigUnsupported, "deletion of " + std::to_string(external) +
+                                                " external disk snapshots not supported yet"));
+        return;
+    }
+    if (auto r = beginSnapshotOperation(); !r) {
+        done(r);
+        return;
     }
     auto guard = m_lifetime.guard();
     deleteSnapshotsFrom(std::move(doomed), 0, scope.metadataOnly,
@@ -448,7 +524,9 @@ void DomainObject::deleteSnapshotsFrom(std::vector<std::string> names, size_t in
         deleteSnapshotsFrom(names, index + 1, metadataOnly, done);
     };
     if (metadataOnly) {
-        forget(success());
+        // Never within the call: the Snapshot object being deleted may be the one whose
+        // method is still being dispatched.
+        m_registry.loop().defer([forget]() mutable { forget(success()); });
     } else if (active()) {
         m_registry.shims().callVoid(uuidHex(), "SnapshotDelete", kSnapshotTimeout,
                                     std::move(forget), name, Options{});

@@ -318,8 +318,8 @@ def test_virsh_snapshot_commands():
         # libvirt's refusals, by their codes.
         r = virsh("snapshot-revert", name, "nothing", check=False)
         assert r.returncode != 0 and "no domain snapshot with matching name" in r.stderr
-        r = virsh("snapshot-create-as", name, "--disk-only", check=False)
-        assert r.returncode != 0
+        r = virsh("snapshot-create-as", name, "--disk-only", "--reuse-external", check=False)
+        assert r.returncode != 0 and "unsupported flags" in r.stderr, r.stderr
         virsh("destroy", name)
         r = virsh("undefine", name, check=False)
         assert r.returncode != 0 and "cannot delete inactive domain with 2 snapshots" in r.stderr
@@ -335,6 +335,90 @@ def test_virsh_snapshot_commands():
                                                         "--no-metadata")
         assert virsh("snapshot-list", "--name", name).split() == ["kept"]
         virsh("undefine", "--snapshots-metadata", name)
+    finally:
+        proxyd.stop()
+
+
+def first_sector_tick(image_path):
+    """The "disk-tick <n>" an image (through its backing chain) holds, read while QEMU runs."""
+    raw = scratch(os.path.basename(image_path) + ".raw")
+    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", image_path, raw], check=True)
+    with open(raw, "rb") as f:
+        text = f.read(64).split(b"\n")[0].decode(errors="replace")
+    os.unlink(raw)
+    m = re.fullmatch(r"disk-tick (\d+)", text)
+    assert m, text
+    return int(m.group(1))
+
+
+def test_an_external_disk_only_snapshot_puts_the_running_guest_on_an_overlay():
+    proxyd = bc.Bridge("bridge-snapshot-external")
+    virsh = bc.virsh_on(proxyd)
+    try:
+        name = vc.unique("extsnap")
+        define_guest(name)
+        base = scratch(f"{name}.qcow2")
+        overlay = scratch(f"{name}.ext1")
+        virsh("start", name)
+        wait_wrote(name, 3)
+        before = wrote(name)[-1]
+        assert "Domain snapshot ext1 created" in virsh("snapshot-create-as", name, "ext1",
+                                                       "--disk-only")
+        after = wrote(name)[-1]
+        # The guest runs on, writing into the overlay; the image under it stays as it was.
+        assert virsh("domstate", name).strip() == "running"
+        wait_wrote(name, after + 3)
+        assert before <= first_sector_tick(base) <= after + 1
+        info = subprocess.run(["qemu-img", "info", "-U", overlay], capture_output=True,
+                              text=True, check=True).stdout
+        assert f"backing file: {base}" in info and "backing file format: qcow2" in info, info
+        assert overlay in virsh("domblklist", name)
+        assert overlay in virsh("domblklist", "--inactive", name)
+
+        xml = virsh("snapshot-dumpxml", name, "ext1")
+        assert "<state>disk-snapshot</state>" in xml and "<memory snapshot='no'/>" in xml, xml
+        assert f"<source file='{overlay}'/>" in xml and "snapshot='external'" in xml, xml
+        assert base in xml  # the definition it was taken of names the image
+        assert virsh("snapshot-list", "--name", "--disk-only", name).split() == ["ext1"]
+        assert virsh("snapshot-list", "--name", "--external", name).split() == ["ext1"]
+        assert virsh("snapshot-list", "--name", "--internal", name).split() == []
+
+        # As libvirt 9.0: no revert, no merge; the metadata alone may go.
+        r = virsh("snapshot-revert", name, "ext1", check=False)
+        assert r.returncode != 0 and "revert to external snapshot not supported yet" in r.stderr
+        r = virsh("snapshot-delete", name, "ext1", check=False)
+        assert r.returncode != 0 and "external disk snapshots not supported yet" in r.stderr
+        # An overlay is never made over an existing file.
+        r = virsh("snapshot-create-as", name, "clash", "--disk-only", "--diskspec",
+                  f"vda,snapshot=external,file={base}", check=False)
+        assert r.returncode != 0, r.stdout
+        assert virsh("snapshot-list", "--name", name).split() == ["ext1"]
+
+        # The next boot goes through the chain: overlay over image, both opened as the
+        # definer.
+        virsh("destroy", name)  # QEMU writes out what it holds of the overlay
+        last = wrote(name)[-1]
+        assert first_sector_tick(overlay) in (last, last + 1)
+        assert before <= first_sector_tick(base) <= after + 1
+        virsh("start", name)
+        assert found_at_boot(name) in (f"disk-tick {last}", f"disk-tick {last + 1}")
+        virsh("destroy", name)
+
+        # Of a shut-off domain, with a file of the user's choosing: the registry makes it.
+        chosen = scratch(f"{name}-top.qcow2")
+        virsh("snapshot-create-as", name, "off1", "--disk-only", "--diskspec",
+              f"vda,snapshot=external,file={chosen}")
+        assert chosen in virsh("domblklist", "--inactive", name)
+        info = subprocess.run(["qemu-img", "info", "-U", chosen], capture_output=True,
+                              text=True, check=True).stdout
+        assert f"backing file: {overlay}" in info, info
+        assert virsh("snapshot-parent", name, "off1").strip() == "ext1"
+
+        virsh("snapshot-delete", name, "off1", "--metadata")
+        virsh("snapshot-delete", name, "ext1", "--metadata")
+        assert virsh("snapshot-list", "--name", name).split() == []
+        assert os.path.exists(overlay) and os.path.exists(chosen)  # the data stays
+        virsh("undefine", name)
     finally:
         proxyd.stop()
 
@@ -386,11 +470,29 @@ def test_python_libvirt_sees_the_snapshot_tree_as_libvirt_shows_it():
             except libvirt.libvirtError as e:
                 assert e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT, e
         try:
-            dom.snapshotCreateXML("<domainsnapshot/>", libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY)
-            raise AssertionError("an external snapshot was taken")
+            dom.snapshotCreateXML("<domainsnapshot/>",
+                                  libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                                  libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT)
+            raise AssertionError("a snapshot over reused files was taken")
         except libvirt.libvirtError as e:
             assert e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG, e
         root.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY)
+        assert dom.snapshotListNames() == ["root"]
+
+        # A disk-only snapshot of the shut-off domain: an overlay, and libvirt 9.0's codes.
+        ext = dom.snapshotCreateXML("<domainsnapshot><name>ext</name></domainsnapshot>",
+                                    libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY)
+        assert os.path.exists(scratch(f"{name}.ext"))
+        assert ext.getParent().getName() == "root"
+        for flag in (libvirt.VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL,
+                     libvirt.VIR_DOMAIN_SNAPSHOT_LIST_DISK_ONLY):
+            assert [s.getName() for s in dom.listAllSnapshots(flag)] == ["ext"]
+        assert [s.getName() for s in dom.listAllSnapshots(
+            libvirt.VIR_DOMAIN_SNAPSHOT_LIST_INTERNAL)] == ["root"]
+        assert bc.libvirt_error_code(libvirt, dom.revertToSnapshot, ext) == \
+            libvirt.VIR_ERR_CONFIG_UNSUPPORTED
+        assert bc.libvirt_error_code(libvirt, ext.delete) == libvirt.VIR_ERR_CONFIG_UNSUPPORTED
+        ext.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
         assert dom.snapshotListNames() == ["root"]
         dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     finally:

@@ -30,7 +30,7 @@ SnapshotDef snapshot(const std::string& name, const std::string& parent, int64_t
     def.creationTime = created;
     def.state = state;
     def.memory = state == "shutoff" ? "no" : "internal";
-    def.disks = {{"vda", "internal"}, {"hdc", "no"}};
+    def.disks = {{"vda", "internal", ""}, {"hdc", "no", ""}};
     def.domainXml = kDomain;
     return def;
 }
@@ -53,7 +53,7 @@ TEST(SnapshotRequestTest, TakesWhatClientsSend) {
     EXPECT_EQ(full.value().description, "before <upgrade>");
     EXPECT_EQ(full.value().memory, "internal");
     ASSERT_EQ(full.value().disks.size(), 2u);
-    EXPECT_EQ(full.value().disks[1], (SnapshotDisk{"hdc", "no"}));
+    EXPECT_EQ(full.value().disks[1], (SnapshotDisk{"hdc", "no", ""}));
 }
 
 TEST(SnapshotRequestTest, RefusesWhatItCannotTakeWithANamedError) {
@@ -68,8 +68,18 @@ TEST(SnapshotRequestTest, RefusesWhatItCannotTakeWithANamedError) {
         {"<domainsnapshot><memory snapshot='external' file='/tmp/m'/></domainsnapshot>",
          Code::ConfigUnsupported},
         {"<domainsnapshot><memory snapshot='sometimes'/></domainsnapshot>", Code::InvalidXML},
-        {"<domainsnapshot><disks><disk name='vda' snapshot='external'/></disks></domainsnapshot>",
+        {"<domainsnapshot><disks><disk name='vda' snapshot='manual'/></disks></domainsnapshot>",
          Code::ConfigUnsupported},
+        // Overlays are qcow2 files at absolute paths.
+        {"<domainsnapshot><disks><disk name='vda' snapshot='external' type='block'>"
+         "<source dev='/dev/sdz'/></disk></disks></domainsnapshot>",
+         Code::ConfigUnsupported},
+        {"<domainsnapshot><disks><disk name='vda' snapshot='external'><driver type='raw'/>"
+         "</disk></disks></domainsnapshot>",
+         Code::ConfigUnsupported},
+        {"<domainsnapshot><disks><disk name='vda' snapshot='external'>"
+         "<source file='rel.qcow2'/></disk></disks></domainsnapshot>",
+         Code::InvalidXML},
         {"<domainsnapshot><disks><disk snapshot='internal'/></disks></domainsnapshot>",
          Code::InvalidXML},
         {"<domainsnapshot><disks><disk name='vda'/><disk name='vda'/></disks></domainsnapshot>",
@@ -89,6 +99,37 @@ TEST(SnapshotRequestTest, RefusesWhatItCannotTakeWithANamedError) {
     EXPECT_FALSE(parseSnapshotRequest(huge).ok());
     EXPECT_FALSE(checkSnapshotName(std::string(256, 'n')).ok());
     EXPECT_TRUE(checkSnapshotName(std::string(255, 'n')).ok());
+}
+
+TEST(SnapshotRequestTest, ExternalDisksAsVirshWritesThem) {
+    // virsh snapshot-create-as --disk-only --diskspec vda,file=/i/o.qcow2 --diskspec vdb
+    auto r = parseSnapshotRequest(
+        "<domainsnapshot><disks><disk name='vda' snapshot='external' type='file'>"
+        "<source file='/i/o.qcow2'/></disk><disk name='vdb' snapshot='external'/>"
+        "<disk name='hdc' snapshot='no'/></disks></domainsnapshot>");
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    ASSERT_EQ(r.value().disks.size(), 3u);
+    EXPECT_EQ(r.value().disks[0], (SnapshotDisk{"vda", "external", "/i/o.qcow2"}));
+    EXPECT_EQ(r.value().disks[1], (SnapshotDisk{"vdb", "external", ""}));
+}
+
+TEST(SnapshotDefTest, AnExternalSnapshotKeepsItsOverlays) {
+    SnapshotDef def = snapshot("disks", "", 1764000000, "disk-snapshot");
+    def.memory = "no";
+    def.disks = {{"vda", "external", "/i/vm.disks"}, {"hdc", "no", ""}};
+    EXPECT_TRUE(isExternal(def));
+    EXPECT_FALSE(isExternal(snapshot("internal", "", 1)));
+    std::string xml = formatSnapshotDef(def, def.domainXml);
+    EXPECT_NE(xml.find("<state>disk-snapshot</state>"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("<disk name='vda' snapshot='external' type='file'>\n"
+                       "      <driver type='qcow2'/>\n      <source file='/i/vm.disks'/>\n"
+                       "    </disk>"),
+              std::string::npos)
+        << xml;
+    auto back = parseSnapshotDef(xml);
+    ASSERT_TRUE(back.ok()) << back.error().message();
+    EXPECT_EQ(back.value().state, "disk-snapshot");
+    EXPECT_EQ(back.value().disks, def.disks);
 }
 
 TEST(SnapshotDefTest, StoredFormReadsBackAndLooksLikeLibvirts) {

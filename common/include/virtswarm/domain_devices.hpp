@@ -38,6 +38,13 @@ Result<DeviceSpec> parseMediaChange(std::string_view xml, bool live);
 // target is not a cdrom or the update would move it to another bus.
 Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& device, bool live);
 
+// The definition with the file disk at `target` on the qcow2 overlay an external snapshot
+// put over its image: <source file=`overlay`/>, <driver type='qcow2'/>, any recorded
+// <backingStore> dropped. Errors: DeviceMissing (no such target), ConfigUnsupported (not a
+// file disk).
+Result<DomainXml> withDiskOverlay(const DomainXml& domain, const std::string& target,
+                                  const std::string& overlay);
+
 // Sets <alias name='...'/> on the n-th element called `element` under <devices>, as the
 // live XML shows QEMU's device ids.
 Result<DomainXml> withAlias(const DomainXml& domain, const std::string& element, size_t index,

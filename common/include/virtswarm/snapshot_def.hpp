@@ -13,10 +13,12 @@
 
 namespace virtswarm {
 
-// A disk's part in a snapshot: <disk name='vda' snapshot='internal|no'/>.
+// A disk's part in a snapshot: <disk name='vda' snapshot='internal|external|no'/>; an
+// external one names its overlay (<source file='...'/>, qcow2).
 struct SnapshotDisk {
     std::string name; // the disk's target
     std::string snapshot;
+    std::string source; // external: the overlay file; empty in a request: libvirt's default
     friend bool operator==(const SnapshotDisk&, const SnapshotDisk&) = default;
 };
 
@@ -32,7 +34,8 @@ struct SnapshotRequest {
 struct SnapshotDef {
     std::string name;
     std::string description;
-    // The domain's state when it was taken (libvirt's names): running, paused or shutoff.
+    // The domain's state when it was taken (libvirt's names): running, paused or shutoff;
+    // disk-snapshot for a disk-only snapshot.
     std::string state;
     std::string parent; // empty for a snapshot taken with no current snapshot
     int64_t creationTime = 0;
@@ -45,8 +48,13 @@ struct SnapshotDef {
 // characters. InvalidXML otherwise.
 Result<void> checkSnapshotName(std::string_view name);
 
-// Errors: MalformedXML, InvalidXML (not a <domainsnapshot>, a bad name or value),
-// ConfigUnsupported (external snapshots: a memory or disk snapshot='external').
+// Whether the snapshot lives outside the images it covers (libvirt's
+// virDomainSnapshotIsExternal): some disk's part is an overlay.
+bool isExternal(const SnapshotDef& def);
+
+// Errors: MalformedXML, InvalidXML (not a <domainsnapshot>, a bad name or value, an
+// overlay path that is not absolute), ConfigUnsupported (external memory, manual disks,
+// an overlay other than a qcow2 file).
 Result<SnapshotRequest> parseSnapshotRequest(std::string_view text);
 
 // The stored form, as formatSnapshotDef wrote it.
