@@ -584,7 +584,7 @@ void Machine::onEvent(const std::string& event, const nlohmann::json& data) {
             finish();
         } else if (qemu_id::isVcpu(device)) {
             // A guest that released a vCPU after setVcpus gave up waiting for it.
-            recountVcpus();
+            recountVcpus(device);
         }
     } else if (event == "STOP") {
         // A managed save stops the guest too: it reports paused, and stays Saving.

@@ -189,8 +189,9 @@ private:
     // machine_vcpus.cpp: one vCPU added or removed after the other, the live count
     // following each one that succeeded.
     void runVcpuSteps(std::vector<VcpuStep> steps, size_t next, Done done);
-    // The live count set to the vCPUs QEMU has now.
-    void recountVcpus();
+    // The live count set to the vCPUs QEMU has now, after the guest released the vCPU
+    // `released` late (setVcpus had given up waiting); then DEVICE_REMOVED for it.
+    void recountVcpus(const std::string& released);
     std::function<void(Result<Stats>)> withBalloonStats(std::function<void(Result<Stats>)> done);
     void onQemuExit(std::optional<siginfo_t> status);
     // Managed save and restore (machine_save.cpp).

@@ -155,6 +155,10 @@ void Machine::runVcpuSteps(std::vector<VcpuStep> steps, size_t next, Done done) 
         } else {
             log::warning("cannot record the vCPU count: " + live.error().message());
         }
+        // libvirt's DEVICE_REMOVED names a released vCPU by its alias too.
+        if (!steps[next].add && m_listener.deviceRemoved) {
+            m_listener.deviceRemoved(steps[next].id);
+        }
         runVcpuSteps(std::move(steps), next + 1, std::move(done));
     };
     const VcpuStep& step = steps[next];
@@ -167,10 +171,10 @@ void Machine::runVcpuSteps(std::vector<VcpuStep> steps, size_t next, Done done) 
     unplug(step.id, stepped);
 }
 
-void Machine::recountVcpus() {
+void Machine::recountVcpus(const std::string& released) {
     auto guard = m_lifetime.guard();
     m_qmp.execute("query-hotpluggable-cpus", nlohmann::json::object(),
-                  [this, guard](Result<nlohmann::json> answer) {
+                  [this, guard, released](Result<nlohmann::json> answer) {
                       if (!guard.alive() || !answer) {
                           return;
                       }
@@ -179,11 +183,15 @@ void Machine::recountVcpus() {
                           return;
                       }
                       uint32_t online = onlineCount(slots.value());
-                      if (online == m_domain.def.vcpusCurrent) {
-                          return;
+                      if (online != m_domain.def.vcpusCurrent) {
+                          if (auto live = withVcpus(m_domain, online, false)) {
+                              commitLiveDefinition(std::move(live).value());
+                          }
                       }
-                      if (auto live = withVcpus(m_domain, online, false)) {
-                          commitLiveDefinition(std::move(live).value());
+                      // Told once the live definition has the new count: the registry
+                      // reads it from there.
+                      if (m_listener.deviceRemoved) {
+                          m_listener.deviceRemoved(released);
                       }
                   });
 }

@@ -58,6 +58,10 @@ public:
     // answer within `timeout` ("unavailable" = true then).
     void collectStats(std::chrono::milliseconds timeout, std::function<void(Options)> done);
 
+    // The shim's DeviceRemoved: a vCPU released ("vcpuN", even after SetVcpus stopped
+    // waiting for it) makes the running definition's vCPU count the shim's live one.
+    void onDeviceRemoved(const std::string& alias);
+
     // Snapshots (domain_object_snapshot.cpp), for the SnapshotObjects.
     const SnapshotSet& snapshots() const { return m_snapshots; }
     Result<std::string> snapshotXml(const std::string& name, bool secure) const;

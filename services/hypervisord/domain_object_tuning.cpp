@@ -175,6 +175,31 @@ void DomainObject::SetVcpus(sdbus::Result<>&& result, uint32_t count, Options op
         });
 }
 
+void DomainObject::onDeviceRemoved(const std::string& alias) {
+    bool vcpu = alias.size() > 4 && alias.rfind("vcpu", 0) == 0 &&
+                alias.find_first_not_of("0123456789", 4) == std::string::npos;
+    if (!vcpu || !active()) {
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_registry.shims().call<std::string>(
+        uuidHex(), "GetXML", m_registry.config().shimCallTimeout,
+        [this, guard](Result<std::string> live) {
+            auto parsed = live ? parseDomainXml(live.value()) : Result<DomainXml>(live.error());
+            if (!guard.alive() || !parsed || !active()) {
+                return;
+            }
+            uint32_t online = parsed.value().def.vcpusCurrent;
+            if (online == m_model.domain().def.vcpusCurrent) {
+                return;
+            }
+            if (auto running = withVcpus(m_model.domain(), online, false)) {
+                m_model.liveChanged(std::move(running).value());
+            }
+        },
+        Options{});
+}
+
 void DomainObject::GetVcpus(sdbus::Result<uint32_t>&& result, Options options) {
     auto flags = affectOptions(options, {"maximum"});
     m_gate.handle(

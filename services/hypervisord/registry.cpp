@@ -29,7 +29,14 @@ Registry::Registry(sdbus::IConnection& connection, sdbus::IConnection& shimConne
                       }
                   },
                   [this](const std::string& uuidHex, const ShimSupervisor::Notice& notice) {
-                      if (auto* d = findByUuidHex(uuidHex); d != nullptr && m_emitNotice) {
+                      auto* d = findByUuidHex(uuidHex);
+                      if (d == nullptr) {
+                          return;
+                      }
+                      if (notice.kind == ShimSupervisor::Notice::Kind::DeviceRemoved) {
+                          d->onDeviceRemoved(notice.alias);
+                      }
+                      if (m_emitNotice) {
                           m_emitNotice(*d, notice);
                       }
                   },

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -264,9 +265,33 @@ def test_vcpu_hotplug(bridge):
         assert r.returncode == 1, r.stdout
         assert vcpus_of(bridge, name) == 3
         # Down again: the guest releases the added CPUs (ACPI eject), newest first, and
-        # the shim waits for each, as for a device detach.
-        virsh(bridge, "setvcpus", name, "1", "--live")
-        assert vcpus_of(bridge, name) == 1
+        # the shim waits for each, as for a device detach; each release is libvirt's
+        # DEVICE_REMOVED event naming the vCPU's alias.
+        watcher = f"""
+import libvirt
+libvirt.virEventRegisterDefaultImpl()
+c = libvirt.open({bridge['rw']!r})
+c.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                         lambda _c, d, dev, _o: print("removed", dev, flush=True), None)
+print("ready", flush=True)
+while True:
+    libvirt.virEventRunDefaultImpl()
+"""
+        events = subprocess.Popen([sys.executable, "-c", watcher], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        seen = []
+        reader = threading.Thread(target=lambda: seen.extend(l.strip() for l in events.stdout),
+                                  daemon=True)
+        reader.start()
+        try:
+            h.wait_until(lambda: "ready" in seen, vc.TIMEOUT, 0.1, "the event watcher")
+            virsh(bridge, "setvcpus", name, "1", "--live")
+            assert vcpus_of(bridge, name) == 1
+            h.wait_until(lambda: len(seen) >= 3, vc.TIMEOUT, 0.1, f"two events: {seen}")
+        finally:
+            events.kill()
+            events.wait()
+        assert seen[1:] == ["removed vcpu2", "removed vcpu1"], seen
         assert "current      live           1" in virsh(bridge, "vcpucount", name).stdout
         # No vCPU at all is refused (the boot CPU's refusal: test_live_tuning...).
         r = virsh(bridge, "setvcpus", name, "0", "--live", check=False)
