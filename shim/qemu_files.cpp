@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <sys/prctl.h>
@@ -37,6 +38,40 @@ Result<QemuIdentity> qemuIdentity(bool systemMode) {
     return QemuIdentity{pw->pw_uid, pw->pw_gid, user};
 }
 
+namespace {
+
+// The backing chain under `disk`'s image (`imageFd`, read-only), each layer opened as the
+// definer and put read-only in an fd set of its own by `addInNewSet` (one set for a layer
+// several disks share), and recorded in launch.backingChains.
+Result<void> addBackingChain(const HostPathOpener& opener, const DiskDef& disk, int imageFd,
+                             const std::string& what, QemuLaunch& launch,
+                             const std::function<int(int fd)>& addInNewSet) {
+    auto chain = openBackingChain(opener, disk.source, disk.format, imageFd, what);
+    if (!chain) {
+        return chain.takeError();
+    }
+    auto& backing = launch.backingChains[disk.source];
+    for (const BackingLayer& layer : chain.value()) {
+        backing.push_back({layer.path, layer.format});
+        if (launch.pathToFdset.count(layer.path) > 0) {
+            ::close(layer.fd); // a base two disks share: one fd set
+            continue;
+        }
+        launch.pathToFdset[layer.path] = addInNewSet(layer.fd);
+    }
+    // A layer that is also another disk's image has the rest of this chain below it.
+    for (size_t i = 0; i + 1 < backing.size(); ++i) {
+        launch.backingChains.emplace(backing[i].path,
+                                     std::vector(backing.begin() + i + 1, backing.end()));
+    }
+    if (backing.empty()) {
+        launch.backingChains.erase(disk.source);
+    }
+    return success();
+}
+
+} // namespace
+
 QemuFiles::~QemuFiles() {
     for (auto [fd, childFd] : m_passFds) {
         ::close(fd);
@@ -53,6 +88,11 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
         files.m_passFds.emplace_back(fd, nextChildFd);
         launch.addFds.emplace_back(nextChildFd, set);
         ++nextChildFd;
+    };
+    auto addInNewSet = [&](int fd) {
+        int set = nextSet++;
+        addFd(fd, set);
+        return set;
     };
     // QEMU reopens images with the access mode it needs (read-only probing, read-write
     // use), and picks an fd of the matching mode from the set: give it both.
@@ -86,28 +126,9 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
             readOnlyFd = fd.value();
         }
         launch.pathToFdset[disk.source] = set;
-        auto chain = openBackingChain(opener, disk.source, disk.format, readOnlyFd, what);
-        if (!chain) {
+        if (auto chain = addBackingChain(opener, disk, readOnlyFd, what, launch, addInNewSet);
+            !chain) {
             return chain.takeError();
-        }
-        auto& backing = launch.backingChains[disk.source];
-        for (const BackingLayer& layer : chain.value()) {
-            backing.push_back({layer.path, layer.format});
-            if (launch.pathToFdset.count(layer.path) > 0) {
-                ::close(layer.fd); // a base two disks share: one fd set
-                continue;
-            }
-            int layerSet = nextSet++;
-            addFd(layer.fd, layerSet);
-            launch.pathToFdset[layer.path] = layerSet;
-        }
-        // A layer that is also another disk's image has the rest of this chain below it.
-        for (size_t i = 0; i + 1 < backing.size(); ++i) {
-            launch.backingChains.emplace(backing[i].path,
-                                         std::vector(backing.begin() + i + 1, backing.end()));
-        }
-        if (backing.empty()) {
-            launch.backingChains.erase(disk.source);
         }
     }
     // UEFI: the firmware code read-only, the VM's own variable store read-write. Paths
