@@ -14,7 +14,9 @@ namespace virtswarm::bridge {
 namespace {
 
 // virDomainSnapshotCreateFlags the registry serves (the others: reused external files,
-// quiesced, live and redefined snapshots, are refused as unsupported flags).
+// quiesced and live snapshots, are refused as unsupported flags).
+constexpr uint32_t kCreateRedefine = 1;
+constexpr uint32_t kCreateCurrent = 2;
 constexpr uint32_t kCreateNoMetadata = 4;
 constexpr uint32_t kCreateHalt = 8;
 constexpr uint32_t kCreateDiskOnly = 16;
@@ -167,12 +169,15 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
     RemoteDomain dom = readDomain(args);
     std::string xml = args.string(proto::kStringMax);
     uint32_t flags = args.u32();
-    if (!argsDone(call, args) || !flagsKnown(call, flags,
-                                             kCreateNoMetadata | kCreateHalt | kCreateDiskOnly |
-                                                 kCreateAtomic | kCreateValidate)) {
+    if (!argsDone(call, args) ||
+        !flagsKnown(call, flags,
+                    kCreateRedefine | kCreateCurrent | kCreateNoMetadata | kCreateHalt |
+                        kCreateDiskOnly | kCreateAtomic | kCreateValidate)) {
         return;
     }
-    Options options = flagOptions(flags, {{kCreateNoMetadata, "no-metadata"},
+    Options options = flagOptions(flags, {{kCreateRedefine, "redefine"},
+                                          {kCreateCurrent, "current"},
+                                          {kCreateNoMetadata, "no-metadata"},
                                           {kCreateHalt, "halt"},
                                           {kCreateDiskOnly, "disk-only"},
                                           {kCreateAtomic, "atomic"},

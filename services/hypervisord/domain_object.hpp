@@ -204,6 +204,13 @@ private:
     Result<void> beginSnapshotOperation();
     // The snapshot a request makes of the domain as it is now, or why it cannot be taken.
     Result<SnapshotDef> planSnapshot(const SnapshotRequest& request, bool diskOnly) const;
+    // CreateSnapshot with "redefine": the metadata of a snapshot (libvirt's stored form, as
+    // GetXML gives it) is added or replaced as given; the images are not touched.
+    void redefineSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, const std::string& xml,
+                          const Options& options);
+    // InvalidArgs: another domain's definition inside, a parent that is unknown or below
+    // the snapshot, a full-system snapshot turned disk-only or back.
+    Result<void> checkRedefinition(const SnapshotDef& snapshot) const;
     // An external snapshot's overlays: made by the shim (which moves the running guest onto
     // them) or, for a shut-off domain, here; then the definition points at them.
     void takeExternalSnapshot(const SnapshotDef& snapshot, ShimDone done);

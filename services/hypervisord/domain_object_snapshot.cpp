@@ -117,6 +117,11 @@ Result<void> DomainObject::beginSnapshotOperation() {
 
 void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std::string xml,
                                   Options options) {
+    auto redefine = boolOption(options, "redefine", false);
+    if (redefine && redefine.value()) {
+        redefineSnapshot(std::move(result), xml, options);
+        return;
+    }
     auto halt = boolOption(options, "halt", false);
     auto noMetadata = boolOption(options, "no-metadata", false);
     auto atomic = boolOption(options, "atomic", false);
@@ -127,8 +132,13 @@ void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std
     m_gate.handle(
         std::move(result),
         service::firstError(
-            checkOptions(options, {"halt", "no-metadata", "atomic", "validate", "disk-only"}), halt,
-            noMetadata, atomic, validate, diskOnly,
+            checkOptions(options, {"halt", "no-metadata", "atomic", "validate", "disk-only",
+                                   "redefine", "current"}),
+            halt, noMetadata, atomic, validate, diskOnly, redefine,
+            // libvirt: "use of 'current' flag requires 'redefine' flag".
+            boolOption(options, "current", false).value_or(false)
+                ? Result<void>(Error(Code::InvalidArgs, "option current requires redefine"))
+                : success(),
             request ? success() : Result<void>(request.error())),
         kCreateSnapshot,
         [this, request = request ? request.value() : SnapshotRequest{}, halt = halt && halt.value(),
@@ -152,6 +162,90 @@ void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std
                              shared->returnResults(sdbus::ObjectPath(path.value()));
                          });
         });
+}
+
+void DomainObject::redefineSnapshot(sdbus::Result<sdbus::ObjectPath>&& result,
+                                    const std::string& xml, const Options& options) {
+    auto current = boolOption(options, "current", false);
+    auto diskOnly = boolOption(options, "disk-only", false);
+    auto validate = boolOption(options, "validate", false);
+    // The stored form, a whole definition inside: bounded by its own parser, before
+    // polkit is asked.
+    auto snapshot = parseSnapshotDef(xml);
+    Result<void> consistent = success();
+    if (snapshot && diskOnly && diskOnly.value() && snapshot.value().state != "disk-snapshot") {
+        consistent =
+            Error(Code::InvalidArgs, "disk-only flag for snapshot " + snapshot.value().name +
+                                         " requires disk-snapshot state");
+    }
+    m_gate.handle(
+        std::move(result),
+        service::firstError(
+            checkOptions(options, {"redefine", "current", "disk-only", "validate", "atomic"}),
+            current, diskOnly, validate, snapshot ? success() : Result<void>(snapshot.error()),
+            consistent),
+        kCreateSnapshot,
+        [this, snapshot = snapshot ? snapshot.value() : SnapshotDef{},
+         makeItCurrent =
+             current && current.value()](const SharedResult<sdbus::ObjectPath>& shared) {
+            if (auto r = checkRedefinition(snapshot); !r) {
+                fail(shared, r.error());
+                return;
+            }
+            if (auto r = beginSnapshotOperation(); !r) {
+                fail(shared, r.error());
+                return;
+            }
+            m_snapshotBusy = false; // the metadata alone changes, at once
+            bool replaced = m_snapshots.find(snapshot.name) != nullptr;
+            std::string name = snapshot.name;
+            if (auto stored = m_snapshots.put(snapshot); !stored) {
+                fail(shared, stored.error());
+                return;
+            }
+            // Its constant properties change with it: the object is announced anew.
+            if (replaced) {
+                removeSnapshotObject(name);
+            }
+            addSnapshotObject(name);
+            if (makeItCurrent) {
+                makeCurrent(name);
+            }
+            log::info("domain '" + def().name + "': snapshot '" + name + "' redefined");
+            shared->returnResults(sdbus::ObjectPath(snapshotObjectPath(getObjectPath(), name)));
+        });
+}
+
+Result<void> DomainObject::checkRedefinition(const SnapshotDef& snapshot) const {
+    auto domain = parseDomainXml(snapshot.domainXml);
+    if (!domain) {
+        return domain.takeError().prefix("the snapshot's definition");
+    }
+    if (domain.value().def.uuid != def().uuid) {
+        return Error(Code::InvalidArgs,
+                     "definition for snapshot " + snapshot.name + " must use uuid " + uuidText());
+    }
+    if (const SnapshotDef* old = m_snapshots.find(snapshot.name);
+        old != nullptr && (old->state == "disk-snapshot") != (snapshot.state == "disk-snapshot")) {
+        return Error(Code::InvalidArgs, "cannot change between disk only and full system in "
+                                        "snapshot " +
+                                            snapshot.name);
+    }
+    // The parent must be known, and not below the snapshot (the tree stays a tree).
+    std::string parent = snapshot.parent;
+    for (size_t steps = 0; !parent.empty() && steps <= m_snapshots.size(); ++steps) {
+        if (parent == snapshot.name) {
+            return Error(Code::InvalidArgs,
+                         "parent " + snapshot.parent + " would create cycle to " + snapshot.name);
+        }
+        const SnapshotDef* up = m_snapshots.find(parent);
+        if (up == nullptr) {
+            return Error(Code::InvalidArgs,
+                         "parent " + parent + " for snapshot " + snapshot.name + " not found");
+        }
+        parent = up->parent;
+    }
+    return success();
 }
 
 Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request,

@@ -232,6 +232,9 @@ def test_snapshots_are_refused_clearly_where_they_cannot_be_taken():
         ("<domainsnapshot><memory snapshot='external' file='/tmp/x'/></domainsnapshot>",
          vc.no_options(), ERR + "ConfigUnsupported"),
         ("<domainsnapshot/>", opts(bogus=True), INVALID_ARGS),
+        ("<domainsnapshot/>", opts(current=True), INVALID_ARGS),  # needs redefine
+        ("<domainsnapshot><name>s</name></domainsnapshot>", opts(redefine=True),
+         ERR + "InvalidXML"),  # a redefinition is a whole snapshot, <state> and all
     ]:
         assert vc.error_name(vc.domain(path).CreateSnapshot, xml, options) == error, xml
     assert listing(path) == before
@@ -328,6 +331,11 @@ def test_virsh_snapshot_commands():
         assert virsh("snapshot-list", "--name", name).split() == ["first"]
         assert virsh("snapshot-current", "--name", name).strip() == "first"
         virsh("snapshot-create-as", name, "third")
+        assert virsh("snapshot-current", "--name", name).strip() == "third"
+        # virsh snapshot-current NAME redefines the snapshot's metadata as current.
+        virsh("snapshot-current", name, "first")
+        assert virsh("snapshot-current", "--name", name).strip() == "first"
+        assert virsh("snapshot-parent", name, "third").strip() == "first"
         virsh("snapshot-delete", name, "first", "--children")
         assert virsh("snapshot-list", "--name", name).split() == []
         virsh("snapshot-create-as", name, "kept")
@@ -476,6 +484,28 @@ def test_python_libvirt_sees_the_snapshot_tree_as_libvirt_shows_it():
             raise AssertionError("a snapshot over reused files was taken")
         except libvirt.libvirtError as e:
             assert e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG, e
+        # Redefinition: the metadata as given, the images untouched (libvirt's REDEFINE).
+        secure = libvirt.VIR_DOMAIN_SNAPSHOT_XML_SECURE
+        redefine = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE
+        left_xml = left.getXMLDesc(secure)
+        dom.snapshotCreateXML(left_xml, redefine | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT)
+        assert dom.snapshotCurrent().getName() == "left"
+        dom.snapshotCreateXML(left_xml.replace("<state>", "<description>kept</description>\n"
+                                               "  <state>", 1), redefine)
+        assert "<description>kept</description>" in \
+            dom.snapshotLookupByName("left").getXMLDesc()
+        leaf_xml = dom.snapshotLookupByName("leaf").getXMLDesc(secure)
+        dom.snapshotLookupByName("leaf").delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
+        back = dom.snapshotCreateXML(leaf_xml, redefine)
+        assert back.getName() == "leaf" and back.getParent().getName() == "root"
+        before = sorted(dom.snapshotListNames())
+        for bad in (leaf_xml.replace("<name>root</name>", "<name>nothing</name>"),
+                    leaf_xml.replace("<name>root</name>", "<name>leaf</name>"),
+                    re.sub(r"<uuid>[^<]*</uuid>", "<uuid>" + "1" * 32 + "</uuid>", leaf_xml)):
+            assert bc.libvirt_error_code(libvirt, dom.snapshotCreateXML, bad, redefine) == \
+                libvirt.VIR_ERR_INVALID_ARG
+        assert sorted(dom.snapshotListNames()) == before
+
         root.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY)
         assert dom.snapshotListNames() == ["root"]
 
