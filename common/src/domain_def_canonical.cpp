@@ -320,9 +320,38 @@ const std::optional<MachineAliases>& machineAliases() {
     return aliasesSlot();
 }
 
+// libvirt (qemuDomainDefSetDefaultCPU) writes the CPU model QEMU would pick for the
+// machine into a definition that names none: qemu64 for x86_64's pc and q35. Clients read
+// it (Cockpit shows the CPU type from it).
+void defaultCpu(xml::Node root, DomainDef& def) {
+    if (xml::firstChild(root, "cpu") != nullptr || def.arch != "x86_64") {
+        return;
+    }
+    xml::Node cpu =
+        xmlNewDocNode(root->doc, nullptr, reinterpret_cast<const xmlChar*>("cpu"), nullptr);
+    xml::Node before = nullptr;
+    for (const char* next : {"clock", "on_poweroff", "on_reboot", "on_crash", "pm", "devices"}) {
+        if ((before = xml::firstChild(root, next)) != nullptr) {
+            break;
+        }
+    }
+    if (before != nullptr) {
+        xmlAddPrevSibling(before, cpu);
+    } else {
+        xmlAddChild(root, cpu);
+    }
+    xml::setAttribute(cpu, "mode", "custom");
+    xml::setAttribute(cpu, "match", "exact");
+    xml::setAttribute(cpu, "check", "none");
+    xml::setAttribute(xml::appendChild(cpu, "model", "qemu64"), "fallback", "forbid");
+    def.platform.cpu.mode = "custom";
+    def.platform.cpu.model = "qemu64";
+}
+
 void canonicalizeDomain(xml::Node root, DomainDef& def) {
     canonicalMemory(root, def);
     canonicalMachine(root, def);
+    defaultCpu(root, def);
     xml::Node devices = xml::firstChild(root, "devices");
     if (devices == nullptr) {
         devices = xml::appendChild(root, "devices");

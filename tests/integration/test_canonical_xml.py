@@ -50,6 +50,11 @@ def test_dbus_clients_get_libvirts_form():
     os_type = root.find("os/type")
     assert os_type.get("arch") == "x86_64"
     assert os_type.get("machine") == installed_machine("pc")
+    # The CPU model QEMU picks, written in as libvirt writes it (Cockpit shows it).
+    cpu = root.find("cpu")
+    assert (cpu.get("mode"), cpu.get("match"), cpu.get("check")) == ("custom", "exact", "none")
+    assert (cpu.find("model").text, cpu.find("model").get("fallback")) == ("qemu64", "forbid")
+    assert [c.tag for c in root].index("cpu") < [c.tag for c in root].index("devices")
     devices = root.find("devices")
     serial = devices.find("serial")
     assert serial is not None and serial.get("type") == "pty"

@@ -73,7 +73,8 @@ TEST(QemuArgv, CurrentVcpusBelowTheMaximum) {
 TEST(QemuArgv, KvmAndNoAcpi) {
     auto argv = buildQemuArgv(parse("", "kvm", ""), QemuLaunch{});
     EXPECT_EQ(valueOf(argv, "-accel"), "kvm");
-    EXPECT_EQ(valueOf(argv, "-cpu"), "host");
+    // No <cpu>: libvirt's default model, written into the definition (not the host's).
+    EXPECT_EQ(valueOf(argv, "-cpu"), "qemu64");
     EXPECT_EQ(valueOf(argv, "-machine"), "pc,acpi=off");
 }
 

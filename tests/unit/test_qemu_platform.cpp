@@ -112,7 +112,15 @@ TEST(QemuPlatform, CpuModesUnderTcgAndKvm) {
                               "<feature policy='disable' name='hle'/></cpu>"),
                       "-cpu"),
               "Skylake-Client,+avx,-hle");
-    EXPECT_EQ(valueOf(argvFor("pc", ""), "-cpu"), "<missing>");
+    // No <cpu>: the definition gets libvirt's default model for the machine.
+    auto plain = parseFor("pc", "", "");
+    ASSERT_TRUE(plain) << plain.error().message();
+    EXPECT_NE(plain.value().xml.find("<cpu mode=\"custom\" match=\"exact\" check=\"none\">"),
+              std::string::npos)
+        << plain.value().xml;
+    EXPECT_NE(plain.value().xml.find("<model fallback=\"forbid\">qemu64</model>"),
+              std::string::npos);
+    EXPECT_EQ(valueOf(argvFor("pc", ""), "-cpu"), "qemu64");
     auto kvm = parseDomainXml("<domain type='kvm'><name>k</name><memory>131072</memory>"
                               "<os><type>hvm</type></os><cpu mode='host-passthrough'/></domain>");
     ASSERT_TRUE(kvm);
