@@ -11,6 +11,7 @@
 #include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/service/method_gate.hpp"
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -238,6 +239,8 @@ private:
     service::MethodGate m_gate;
     SnapshotSet m_snapshots;
     std::map<std::string, std::unique_ptr<SnapshotObject>> m_snapshotObjects;
+    // Saving a guest's memory into its image takes as long as writing it out.
+    static constexpr auto kSnapshotTimeout = std::chrono::minutes(10);
     bool m_snapshotBusy = false;
     Lifetime m_lifetime;
 };
