@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "external_snapshot.hpp"
 
+#include "offline_snapshot.hpp"
 #include "virtswarm/domain_devices.hpp"
 
 #include <algorithm>
@@ -15,12 +16,8 @@ const SnapshotDisk* requested(const SnapshotRequest& request, const std::string&
     return it == request.disks.end() ? nullptr : &*it;
 }
 
-bool holdsNothingToSnapshot(const DiskDef& disk) {
-    return disk.device != "disk" || disk.readonly || (disk.source.empty() && !disk.isVolume());
-}
-
 Result<void> checkExternalDisk(const DiskDef& disk) {
-    if (holdsNothingToSnapshot(disk)) {
+    if (holdsNoSnapshotData(disk)) {
         return Error(Code::ConfigUnsupported, "disk '" + disk.targetDev +
                                                   "': a cdrom, read-only or empty disk takes no "
                                                   "external snapshot");
@@ -70,7 +67,7 @@ Result<std::vector<SnapshotDisk>> externalSnapshotDisks(const DomainDef& def,
     for (const auto& disk : def.disks) {
         const SnapshotDisk* asked = requested(request, disk.targetDev);
         bool external =
-            asked != nullptr ? asked->snapshot == "external" : !holdsNothingToSnapshot(disk);
+            asked != nullptr ? asked->snapshot == "external" : !holdsNoSnapshotData(disk);
         if (!external) {
             parts.push_back({disk.targetDev, "no", ""});
             continue;

@@ -75,6 +75,10 @@ struct OfflineRun : std::enable_shared_from_this<OfflineRun> {
 
 } // namespace
 
+bool holdsNoSnapshotData(const DiskDef& disk) {
+    return disk.device != "disk" || disk.readonly || (disk.source.empty() && !disk.isVolume());
+}
+
 Result<std::vector<const DiskDef*>> internalSnapshotDisks(const DomainDef& def) {
     const FirmwareDef& firmware = def.platform.firmware;
     if (firmware.efi &&
@@ -84,7 +88,7 @@ Result<std::vector<const DiskDef*>> internalSnapshotDisks(const DomainDef& def) 
     }
     std::vector<const DiskDef*> disks;
     for (const auto& disk : def.disks) {
-        if (disk.device != "disk" || disk.readonly || (disk.source.empty() && !disk.isVolume())) {
+        if (holdsNoSnapshotData(disk)) {
             continue;
         }
         if (disk.isVolume()) {

@@ -11,6 +11,10 @@
 
 namespace virtswarm::hypervisor {
 
+// A disk no snapshot covers: a cdrom, a read-only disk or one without a medium has
+// nothing to roll back.
+bool holdsNoSnapshotData(const DiskDef& disk);
+
 // The images an internal snapshot covers: every writable disk with a medium (a cdrom or a
 // read-only disk has nothing to roll back). Each must be a qcow2 file, the only format
 // that holds internal snapshots; UEFI variables (a raw pflash file) cannot take part, so
