@@ -121,11 +121,13 @@ std::string domainCapabilitiesXml(const std::string& emulator, const std::string
     x += "    <disk supported='yes'>\n";
     x += "      <enum name='diskDevice'>\n";
     x += "        <value>disk</value>\n        <value>cdrom</value>\n";
+    x += "        <value>floppy</value>\n";
     x += "      </enum>\n";
     x += "      <enum name='bus'>\n";
     x += "        <value>ide</value>\n        <value>sata</value>\n";
     x += "        <value>virtio</value>\n";
     x += "        <value>scsi</value>\n";
+    x += "        <value>fdc</value>\n";
     x += "      </enum>\n";
     x += "      <enum name='model'/>\n";
     x += "    </disk>\n";

@@ -284,7 +284,12 @@ private:
     // After re-attaching: storaged's holds on the volume disks, which ended with the
     // previous shim, taken again (machine_volumes.cpp).
     void retakeVolumeHolds(size_t from);
+    std::string leasedSourceOf(const std::string& target) const;
     void ejectMedium(const std::string& alias, Done done);
+    // The new media leased (unless the drive holds that image already), then inserted;
+    // the lease is given back if QEMU does not take it.
+    void leaseAndInsertMedium(const DiskDef& media, const std::string& alias,
+                              const std::string& oldSource, Done done);
     void insertMedium(const DiskDef& media, const std::string& alias, Done done);
     void plugTapInterface(DomainXml next, Done done);
     Stats hostStats() const;

@@ -459,6 +459,20 @@ void Machine::unplug(const std::string& deviceId, std::function<void(Result<void
                   });
 }
 
+// The lease is on the image as the live definition names it, or, for a volume, on the
+// path storaged resolved it to.
+std::string Machine::leasedSourceOf(const std::string& target) const {
+    if (auto volume = m_volumePaths.find(target); volume != m_volumePaths.end()) {
+        return volume->second;
+    }
+    for (const auto& d : m_domain.def.disks) {
+        if (d.targetDev == target) {
+            return d.source;
+        }
+    }
+    return "";
+}
+
 void Machine::detachDevice(const std::string& xmlText, Done done) {
     auto change = prepareDeviceChange(xmlText, withDeviceRemoved);
     if (!change) {
@@ -472,18 +486,7 @@ void Machine::detachDevice(const std::string& xmlText, Done done) {
         return;
     }
     bool disk = dev.kind == DeviceSpec::Kind::Disk;
-    // The lease is on the image as the live definition names it, or, for a volume, on
-    // the path storaged resolved it to.
-    std::string leasedSource;
-    for (const auto& d : m_domain.def.disks) {
-        if (disk && d.targetDev == dev.disk.targetDev) {
-            leasedSource = d.source;
-        }
-    }
-    if (auto volume = m_volumePaths.find(dev.disk.targetDev);
-        disk && volume != m_volumePaths.end()) {
-        leasedSource = volume->second;
-    }
+    std::string leasedSource = disk ? leasedSourceOf(dev.disk.targetDev) : "";
     auto guard = m_lifetime.guard();
     unplug(alias, [=, this, updated = std::move(change.value().next)](Result<void> r) {
         if (!guard.alive()) {

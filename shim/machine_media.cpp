@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Removable media of a running guest (virsh change-media, libvirt's UpdateDevice of a
-// cdrom): the shim opens the new image with the definer's rights, as for a hotplugged
-// disk, QEMU gets it in an fd set and takes it into the drive with blockdev-change-medium;
-// an eject empties the drive. The fd set of the media it replaces is given back to QEMU
-// (remove-fd), so QEMU keeps no descriptor on an image the guest no longer has.
+// cdrom or floppy): the shim leases the new image and opens it with the definer's rights,
+// as for a hotplugged disk (read-only for a cdrom, read-write for a floppy without
+// <readonly/>), QEMU gets it in an fd set and takes it into the drive with
+// blockdev-change-medium; an eject empties the drive. The fd set of the media it replaces
+// is given back to QEMU (remove-fd), so QEMU keeps no descriptor on an image the guest no
+// longer has, and so is its lease.
 #include "machine.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/image_chain.hpp"
@@ -57,18 +59,20 @@ void Machine::updateDevice(const std::string& xmlText, Done done) {
     const DiskDef& media = spec.value().disk;
     if (media.isVolume()) {
         done(Error(Code::OperationUnsupported,
-                   "live update of disk '" + media.targetDev + "': a volume as cdrom media"));
+                   "live update of disk '" + media.targetDev + "': a volume as media"));
         return;
     }
     std::string alias = aliasOf(m_domain, spec.value());
     if (alias.empty()) {
-        done(Error(Code::Internal, "the cdrom " + media.targetDev + " has no QEMU id recorded"));
+        done(Error(Code::Internal,
+                   "the " + media.device + " " + media.targetDev + " has no QEMU id recorded"));
         return;
     }
+    std::string oldSource = leasedSourceOf(media.targetDev);
     // Learn which fd set holds the media now, before it is replaced.
     auto guard = m_lifetime.guard();
     m_qmp.execute("query-block", nullptr,
-                  [this, guard, media, alias, next = std::move(next).value(),
+                  [this, guard, media, alias, oldSource, next = std::move(next).value(),
                    done](Result<nlohmann::json> blocks) mutable {
                       if (!guard.alive()) {
                           return;
@@ -79,7 +83,8 @@ void Machine::updateDevice(const std::string& xmlText, Done done) {
                       }
                       auto old = mediumFdset(blocks.value(), alias);
                       // `next` kept the drive's <alias> (withMediaChanged).
-                      Done finish = [this, guard, old, live = std::move(next),
+                      Done finish = [this, guard, old, oldSource, newSource = media.source,
+                                     target = media.targetDev, live = std::move(next),
                                      done](Result<void> r) {
                           if (!guard.alive()) {
                               return;
@@ -89,6 +94,10 @@ void Machine::updateDevice(const std::string& xmlText, Done done) {
                                   m_qmp.execute("remove-fd", {{"fdset-id", *old}},
                                                 [](Result<nlohmann::json>) {});
                               }
+                              if (!oldSource.empty() && oldSource != newSource) {
+                                  m_leases->release(oldSource);
+                                  releaseVolumeHold(target);
+                              }
                               commitLiveDefinition(live);
                           }
                           done(std::move(r));
@@ -96,7 +105,7 @@ void Machine::updateDevice(const std::string& xmlText, Done done) {
                       if (media.source.empty()) {
                           ejectMedium(alias, std::move(finish));
                       } else {
-                          insertMedium(media, alias, std::move(finish));
+                          leaseAndInsertMedium(media, alias, oldSource, std::move(finish));
                       }
                   });
 }
@@ -113,14 +122,39 @@ void Machine::ejectMedium(const std::string& alias, Done done) {
     });
 }
 
+void Machine::leaseAndInsertMedium(const DiskDef& media, const std::string& alias,
+                                   const std::string& oldSource, Done done) {
+    if (media.source == oldSource) {
+        insertMedium(media, alias, std::move(done)); // leased already
+        return;
+    }
+    auto guard = m_lifetime.guard();
+    m_leases->acquire({media}, m_opener, {}, [this, guard, media, alias, done](Result<void> r) {
+        if (!guard.alive()) {
+            return;
+        }
+        if (!r) {
+            done(std::move(r));
+            return;
+        }
+        insertMedium(media, alias, [this, source = media.source, done](Result<void> inserted) {
+            if (!inserted) {
+                m_leases->release(source);
+            }
+            done(std::move(inserted));
+        });
+    });
+}
+
 void Machine::insertMedium(const DiskDef& media, const std::string& alias, Done done) {
-    auto opened = m_opener.openImage(media.source, O_RDONLY, "cdrom " + media.targetDev);
+    std::string what = media.device + " " + media.targetDev;
+    auto opened = m_opener.openImage(media.source, media.readonly ? O_RDONLY : O_RDWR, what);
     if (!opened) {
         done(opened.takeError());
         return;
     }
     int fd = opened.value();
-    if (auto single = requireUnbacked(fd, media.format, "cdrom " + media.targetDev); !single) {
+    if (auto single = requireUnbacked(fd, media.format, what); !single) {
         ::close(fd);
         done(single.takeError());
         return;
@@ -142,7 +176,7 @@ void Machine::insertMedium(const DiskDef& media, const std::string& alias, Done 
             nlohmann::json args{{"id", alias},
                                 {"filename", std::string(kFdsetPrefix) + std::to_string(set)},
                                 {"format", media.format},
-                                {"read-only-mode", "read-only"},
+                                {"read-only-mode", media.readonly ? "read-only" : "read-write"},
                                 {"force", true}};
             m_qmp.execute("blockdev-change-medium", args,
                           [this, guard, set, done](Result<nlohmann::json> changed) {

@@ -74,7 +74,8 @@ std::string otherControllerDevice(const ControllerDef& c, bool q35) {
 
 // Controllers QEMU's machine already has: no -device.
 bool isBuiltIn(const ControllerDef& c, bool q35) {
-    return (c.type == "pci" && c.index == 0) || c.type == "ide" ||
+    // The floppy controller: pc has one; q35 gets an isa-fdc only when a floppy needs it.
+    return (c.type == "pci" && c.index == 0) || c.type == "ide" || c.type == "fdc" ||
            (c.type == "sata" && c.index == 0 && q35) || (c.type == "usb" && c.model == "none");
 }
 
@@ -163,6 +164,11 @@ void addControllers(const DomainDef& def, std::vector<std::string>& argv) {
         c.type = type;
         c.index = index;
         argv.insert(argv.end(), {"-device", otherControllerDevice(c, q35)});
+    }
+    bool floppy = std::any_of(def.disks.begin(), def.disks.end(),
+                              [](const DiskDef& disk) { return disk.bus == "fdc"; });
+    if (floppy && q35) {
+        argv.insert(argv.end(), {"-device", "isa-fdc,id=" + qemuControllerId("fdc", 0, q35)});
     }
     bool usbInput = std::any_of(def.inputs.begin(), def.inputs.end(),
                                 [](const InputDef& in) { return in.bus == "usb"; });

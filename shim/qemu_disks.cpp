@@ -7,18 +7,6 @@
 namespace virtswarm::shim {
 namespace {
 
-// "sdb" -> 1, "hdc" -> 2, "sdaa" -> 26: the letters after the two-letter prefix.
-uint32_t targetIndex(const std::string& dev) {
-    uint32_t index = 0;
-    for (size_t i = 2; i < dev.size(); ++i) {
-        if (dev[i] < 'a' || dev[i] > 'z') {
-            break;
-        }
-        index = index * 26 + static_cast<uint32_t>(dev[i] - 'a') + (i > 2 ? 1 : 0);
-    }
-    return index;
-}
-
 DriveAddress driveAddressOf(const DomainDef& def, const DiskDef& disk) {
     if (const auto* drive = std::get_if<DriveAddress>(&disk.address)) {
         return *drive;
@@ -29,7 +17,7 @@ DriveAddress driveAddressOf(const DomainDef& def, const DiskDef& disk) {
 } // namespace
 
 DriveAddress defaultDriveAddress(const DomainDef& def, const DiskDef& disk) {
-    uint32_t idx = targetIndex(disk.targetDev);
+    uint32_t idx = diskTargetIndex(disk.targetDev);
     DriveAddress a;
     if (disk.bus == "ide") {
         a.bus = (idx % 4) / 2;
@@ -37,6 +25,8 @@ DriveAddress defaultDriveAddress(const DomainDef& def, const DiskDef& disk) {
     } else if (disk.bus == "sata") {
         a.controller = idx / 6;
         a.unit = idx % 6;
+    } else if (disk.bus == "fdc") {
+        a.unit = idx;
     } else if (disk.bus == "scsi") {
         // lsilogic has 7 targets per bus; virtio-scsi addresses disks by LUN.
         if (scsiControllerModel(def, 0) == "virtio-scsi") {
@@ -68,6 +58,10 @@ std::string qemuDiskDevice(const DomainDef& def, const DiskDef& disk) {
             dev += ",scsi-id=" + std::to_string(a.unit);
         }
         return dev + tail;
+    }
+    if (disk.bus == "fdc") {
+        // On the pc machine's own floppy controller, or on q35 the isa-fdc added for it.
+        return "floppy,unit=" + std::to_string(a.unit) + tail;
     }
     std::string kind = cdrom ? "ide-cd" : "ide-hd";
     if (disk.bus == "sata") {

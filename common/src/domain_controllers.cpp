@@ -36,7 +36,7 @@ bool knownModel(const std::string& type, const std::string& model) {
     if (type == "scsi") {
         return oneOf(model, {"", "virtio-scsi", "lsilogic"});
     }
-    return model.empty(); // sata, ide, virtio-serial have no models
+    return model.empty(); // sata, ide, fdc, virtio-serial have no models
 }
 
 // The QEMU device behind a PCI controller model, and the one libvirt puts in <model name>.
@@ -61,9 +61,9 @@ const char* defaultPciModelName(const std::string& model) {
 Result<ControllerDef> parseController(xml::Node node) {
     ControllerDef c;
     c.type = xml::attribute(node, "type").value_or("");
-    if (!oneOf(c.type, {"pci", "usb", "scsi", "sata", "ide", "virtio-serial"})) {
+    if (!oneOf(c.type, {"pci", "usb", "scsi", "sata", "ide", "fdc", "virtio-serial"})) {
         return notSupported("<controller type='" + c.type +
-                            "'> is not supported (pci, usb, scsi, sata, ide, virtio-serial)");
+                            "'> is not supported (pci, usb, scsi, sata, ide, fdc, virtio-serial)");
     }
     auto index = optionalNumber(node, "index", "controller", 255);
     if (!index) {
@@ -200,6 +200,32 @@ void assignControllerIndexes(DomainDef& def) {
     }
 }
 
+namespace {
+
+DriveAddress floppyDriveAddress(const DiskDef& disk) {
+    if (const auto* given = std::get_if<DriveAddress>(&disk.address)) {
+        return *given;
+    }
+    DriveAddress a;
+    a.unit = diskTargetIndex(disk.targetDev);
+    return a;
+}
+
+// The one floppy controller has two drives (units 0 and 1: fda, fdb), as in libvirt.
+Result<void> checkFloppyAddress(const DiskDef& disk, std::set<uint32_t>& units) {
+    DriveAddress a = floppyDriveAddress(disk);
+    if (a.controller != 0 || a.bus != 0 || a.target != 0 || a.unit > 1) {
+        return invalidXml("floppy '" + disk.targetDev +
+                          "': the floppy controller has units 0 and 1 only (fda, fdb)");
+    }
+    if (!units.insert(a.unit).second) {
+        return invalidXml("two floppies at unit " + std::to_string(a.unit));
+    }
+    return success();
+}
+
+} // namespace
+
 Result<void> checkControllers(const DomainDef& def) {
     bool q35 = isQ35Machine(def.machine);
     std::set<std::pair<std::string, uint32_t>> seen;
@@ -226,6 +252,9 @@ Result<void> checkControllers(const DomainDef& def) {
                                     "'> needs the q35 machine type");
             }
         }
+        if (c.type == "fdc" && c.index != 0) {
+            return notSupported("a second floppy controller");
+        }
         if (c.type == "ide" && (q35 || c.index != 0)) {
             return notSupported(q35 ? "an IDE controller on q35 (its disks go on sata)"
                                     : "a second IDE controller");
@@ -234,9 +263,15 @@ Result<void> checkControllers(const DomainDef& def) {
             usbNone = true;
         }
     }
+    std::set<uint32_t> floppyUnits;
     for (const auto& disk : def.disks) {
         if (disk.bus == "ide" && q35) {
             return notSupported("disk bus 'ide' on q35 (use sata)");
+        }
+        if (disk.bus == "fdc") {
+            if (auto r = checkFloppyAddress(disk, floppyUnits); !r) {
+                return r;
+            }
         }
     }
     if (usbNone) {

@@ -40,7 +40,29 @@ template <typename Def> Result<Def> withAddress(xml::Node node, Result<Def> pars
     return def;
 }
 
+// As libvirt picks a bus for a <target> that names none: by the target's prefix.
+std::string defaultDiskBus(const DiskDef& disk) {
+    if (disk.targetDev.rfind("vd", 0) == 0) {
+        return "virtio";
+    }
+    if (disk.targetDev.rfind("fd", 0) == 0 || disk.device == "floppy") {
+        return "fdc";
+    }
+    return "sata";
+}
+
 } // namespace
+
+uint32_t diskTargetIndex(const std::string& targetDev) {
+    uint32_t index = 0;
+    for (size_t i = 2; i < targetDev.size(); ++i) {
+        if (targetDev[i] < 'a' || targetDev[i] > 'z') {
+            break;
+        }
+        index = index * 26 + static_cast<uint32_t>(targetDev[i] - 'a') + (i > 2 ? 1 : 0);
+    }
+    return index;
+}
 
 namespace detail {
 
@@ -51,7 +73,7 @@ Result<DiskDef> parseDisk(xml::Node node) {
         return unsupported("disk type '" + type + "' is not supported (only 'file' and 'volume')");
     }
     disk.device = xml::attribute(node, "device").value_or("disk");
-    if (!oneOf(disk.device, {"disk", "cdrom"})) {
+    if (!oneOf(disk.device, {"disk", "cdrom", "floppy"})) {
         return unsupported("disk device '" + disk.device + "' is not supported");
     }
     if (auto driver = xml::firstChild(node, "driver")) {
@@ -79,13 +101,18 @@ Result<DiskDef> parseDisk(xml::Node node) {
     if (disk.targetDev.empty()) {
         return invalid("disk has no <target dev=...>");
     }
-    std::string defaultBus = disk.targetDev.rfind("vd", 0) == 0 ? "virtio" : "sata";
-    disk.bus = xml::attribute(target, "bus").value_or(defaultBus);
-    if (!oneOf(disk.bus, {"virtio", "sata", "ide", "scsi"})) {
+    disk.bus = xml::attribute(target, "bus").value_or(defaultDiskBus(disk));
+    if (!oneOf(disk.bus, {"virtio", "sata", "ide", "scsi", "fdc"})) {
         return unsupported("disk bus '" + disk.bus + "' is not supported");
     }
     if (disk.bus == "virtio" && disk.device == "cdrom") {
         return unsupported("a cdrom cannot be on the virtio bus");
+    }
+    // libvirt: a floppy only on the floppy controller, and nothing else there.
+    if ((disk.device == "floppy") != (disk.bus == "fdc")) {
+        return unsupported(disk.device == "floppy"
+                               ? "a floppy must be on bus 'fdc', not '" + disk.bus + "'"
+                               : "only a floppy can be on bus 'fdc'");
     }
     disk.readonly = xml::firstChild(node, "readonly") != nullptr || disk.device == "cdrom";
     disk.shareable = xml::firstChild(node, "shareable") != nullptr;

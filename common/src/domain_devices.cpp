@@ -144,9 +144,9 @@ Result<DeviceSpec> parseMediaChange(std::string_view text, bool live) {
     if (!spec) {
         return spec.takeError();
     }
-    if (spec.value().disk.device != "cdrom") {
+    if (!hasRemovableMedia(spec.value().disk)) {
         return updateRefused(live, "disk '" + spec.value().disk.targetDev +
-                                       "': only the media of a cdrom can change");
+                                       "': only the media of a cdrom or floppy can change");
     }
     return spec;
 }
@@ -169,8 +169,9 @@ Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& de
     if (!current) {
         return current.takeError();
     }
-    if (current.value().device != "cdrom") {
-        return updateRefused(live, "disk '" + target + "': only the media of a cdrom can change");
+    if (!hasRemovableMedia(current.value())) {
+        return updateRefused(live, "disk '" + target +
+                                       "': only the media of a cdrom or floppy can change");
     }
     if (current.value().bus != device.disk.bus) {
         return updateRefused(live, "disk '" + target + "': its bus cannot change");

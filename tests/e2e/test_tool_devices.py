@@ -5,7 +5,8 @@ and sound, a virtio rng, an emulated TPM (swtpm, run by the shim), a watchdog, a
 device and SMBIOS strings starts and runs under TCG; the live XML shows the runtime side
 (socket path, SPICE port, aliases, agent state), the SPICE port and the agent socket
 accept connections, and the TPM's state survives a restart and goes with Undefine.
-virsh change-media changes a running guest's cdrom through the bridge.
+virsh change-media changes a running guest's cdrom and floppy through the bridge; the
+leases follow the media.
 """
 
 import os
@@ -18,6 +19,7 @@ import dbus
 import pytest
 
 import bridgeclient as bc
+import lockclient as lc
 import logclient as lg
 import vsclient as vc
 import vsharness as h
@@ -190,15 +192,29 @@ def media_image(name):
     return image
 
 
-def qemu_holds(path, image):
-    fd_dir = f"/proc/{vc.qemu_pid(path)}/fd"
-    held = set()
-    for fd in os.listdir(fd_dir):
+def floppy_xml(source):
+    return ("<disk type='file' device='floppy'><driver name='qemu' type='raw'/>"
+            f"<source file='{source}'/><target dev='fda' bus='fdc'/></disk>")
+
+
+def qemu_open_modes(path, image):
+    """The access modes (os.O_RDONLY, os.O_RDWR) of QEMU's descriptors on `image`."""
+    pid = vc.qemu_pid(path)
+    modes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            held.add(os.readlink(os.path.join(fd_dir, fd)))
-        except OSError:
-            pass
-    return image in held
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != image:
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                flags = int(re.search(r"flags:\s*(\d+)", f.read()).group(1), 8)
+        except (OSError, AttributeError):
+            continue
+        modes.add(flags & os.O_ACCMODE)
+    return modes
+
+
+def qemu_holds(path, image):
+    return bool(qemu_open_modes(path, image))
 
 
 def cdrom_source(xml_text):
@@ -248,6 +264,26 @@ def check_change_media(home, uri, name, path, first):
     assert cdrom_source(dumpxml()) == second and qemu_holds(path, second)
 
 
+def check_floppy_media(home, uri, name, path, uuid, first):
+    """A floppy's media changes as a cdrom's does, read-write, and its lease follows."""
+    virsh = lambda *args, **kw: bc.virsh(home, uri, *args, **kw)
+    second = media_image("floppy-second.img")
+    assert any(a.startswith("floppy,unit=0,drive=drive-fda,id=fda") for a in qemu_cmdline(path))
+    assert os.O_RDWR in qemu_open_modes(path, first)
+    assert lc.domains_holding(first) == {uuid}
+
+    virsh("change-media", name, "fda", second, "--update")
+    floppy = live(path).find("devices/disk[@device='floppy']")
+    assert floppy.find("source").get("file") == second
+    assert floppy.find("target").get("bus") == "fdc"
+    assert os.O_RDWR in qemu_open_modes(path, second) and not qemu_holds(path, first)
+    assert lc.domains_holding(second) == {uuid} and not lc.domains_holding(first)
+
+    virsh("change-media", name, "fda", "--eject")
+    assert live(path).find("devices/disk[@device='floppy']/source") is None
+    assert not qemu_holds(path, second) and not lc.domains_holding(second)
+
+
 def test_virsh_maps_the_agent_mode_change_media_and_keep_tpm():
     proxyd = bc.Bridge("bridge-tools")
     home = bc.virsh_home(proxyd.root)
@@ -260,11 +296,14 @@ def test_virsh_maps_the_agent_mode_change_media_and_keep_tpm():
         assert {"tpm-crb", "tpm-tis"} <= values("tpm/enum[@name='model']")
         assert values("rng/enum[@name='backendModel']") == {"random"}
         assert {"unix", "spicevmc"} <= values("channel/enum[@name='type']")
+        assert {"disk", "cdrom", "floppy"} <= values("disk/enum[@name='diskDevice']")
+        assert {"fdc", "sata", "scsi"} <= values("disk/enum[@name='bus']")
 
         name = vc.unique("virsh-tools")
         first = media_image("media-first.raw")
+        first_floppy = media_image("floppy-first.img")
         path = vc.define(tool_domain_xml(name).replace(
-            "</devices>", cdrom_xml(first) + "</devices>"))
+            "</devices>", cdrom_xml(first) + floppy_xml(first_floppy) + "</devices>"))
         uuid = UUID_RE.search(str(vc.domain(path).GetXML(vc.no_options(),
                                                            timeout=vc.TIMEOUT))).group(1)
         start(path)
@@ -281,6 +320,7 @@ def test_virsh_maps_the_agent_mode_change_media_and_keep_tpm():
         assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
         assert vc.state(path)[0] == "running"
         check_change_media(home, proxyd.rw_uri, name, path, first)
+        check_floppy_media(home, proxyd.rw_uri, name, path, uuid, first_floppy)
         stop(path)
         bc.virsh(home, proxyd.rw_uri, "undefine", name, "--keep-tpm")
         assert os.path.isdir(tpm_state_dir(uuid))

@@ -1,8 +1,8 @@
 """The domain XML real virt-install (Debian's virtinst 4.1) prints, connected to the
 libvirt bridge as a user would: a Linux guest, a Windows guest, a UEFI guest and a guest
-with disks on scsi and sata, a cdrom and two NICs. Each is defined and started through the
-bridge, reaches running under TCG, and QEMU runs the machine, firmware and controllers the
-XML asks for.
+with disks on scsi and sata, a cdrom, a floppy and two NICs. Each is defined and started
+through the bridge, reaches running under TCG, and QEMU runs the machine, firmware and
+controllers the XML asks for.
 
 Run through tests/harness/with-test-bus (ctest -R e2e-test_virt_install_xml).
 """
@@ -39,12 +39,12 @@ def virsh(bridge, *args, check=True):
 
 
 def disk_file(bridge, name, mib=16):
-    """A --disk option for a new raw image. virt-install resolves a plain path through the
-    storage pool API, which the bridge does not serve (it then drops the path):
-    source.file sets the XML directly, as virt-install would have written it."""
+    """A --disk option for a new raw image (mib=0: a 1.44 MB floppy). virt-install resolves
+    a plain path through the storage pool API, which the bridge does not serve (it then
+    drops the path): source.file sets the XML directly, as virt-install would have."""
     path = os.path.join(bridge["root"], name)
     with open(path, "wb") as f:
-        f.truncate(mib << 20)
+        f.truncate(mib << 20 if mib else 1440 << 10)
     os.chmod(path, 0o666)
     return f"type=file,source.file={path},driver.type=raw"
 
@@ -191,7 +191,7 @@ def test_uefi_guest_keeps_its_nvram(bridge):
     assert not os.path.exists(nvram)
 
 
-def test_disks_on_scsi_and_sata_a_cdrom_and_two_nics(bridge):
+def test_disks_on_scsi_and_sata_a_cdrom_a_floppy_and_two_nics(bridge):
     xml = virt_install(
         bridge, "vi-disks", "--os-variant", "debian11", "--import",
         "--controller", "type=scsi,model=virtio-scsi",
@@ -199,13 +199,18 @@ def test_disks_on_scsi_and_sata_a_cdrom_and_two_nics(bridge):
         "--disk", disk_file(bridge, "s2.raw") + ",target.bus=scsi",
         "--disk", disk_file(bridge, "sata.raw") + ",target.bus=sata",
         "--disk", "device=cdrom,target.bus=sata",
+        "--disk", disk_file(bridge, "floppy.img", 0) + ",device=floppy",
         "--network", "user,model=e1000e", "--network", "user,model=rtl8139")
+    assert "device=\"floppy\"" in xml and "bus=\"fdc\"" in xml, xml
     path = define_and_start(bridge, "vi-disks", xml)
     argv = qemu_argv(path)
     assert has_device(argv, "virtio-scsi-pci,id=scsi0")
     assert sum(d.startswith("scsi-hd,bus=scsi0.0") for d in devices(argv)) == 2
     assert sum(d.startswith("ide-hd") for d in devices(argv)) == 1
     assert sum(d.startswith("ide-cd") for d in devices(argv)) == 1
+    # q35 has no floppy controller of its own: an isa-fdc comes with the floppy.
+    assert has_device(argv, "isa-fdc,id=fdc0")
+    assert has_device(argv, "floppy,unit=0,drive=drive-fda,id=fda")
     assert has_device(argv, "e1000e,") and has_device(argv, "rtl8139,")
     virsh(bridge, "destroy", "vi-disks")
     virsh(bridge, "undefine", "vi-disks")

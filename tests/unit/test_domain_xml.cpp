@@ -278,6 +278,24 @@ TEST(DeviceXml, MediaChangesOnlyOnACdromInPlace) {
     EXPECT_EQ(disk.error().code(), Code::OperationUnsupported);
 }
 
+// A floppy's media changes as a cdrom's does; it stays writable unless <readonly/>.
+TEST(DeviceXml, MediaChangesOnAFloppy) {
+    auto domain = parseDomainXml(domainXml("<disk type='file' device='floppy'>"
+                                           "<source file='/one.img'/><target dev='fda'/></disk>"));
+    ASSERT_TRUE(domain) << domain.error().message();
+    EXPECT_EQ(domain.value().def.disks.at(0).bus, "fdc");
+    EXPECT_FALSE(domain.value().def.disks.at(0).readonly);
+    auto insert = parseMediaChange("<disk type='file' device='floppy'><source file='/two.img'/>"
+                                   "<target dev='fda' bus='fdc'/></disk>",
+                                   true);
+    ASSERT_TRUE(insert) << insert.error().message();
+    EXPECT_FALSE(insert.value().disk.readonly);
+    auto changed = withMediaChanged(domain.value(), insert.value(), true);
+    ASSERT_TRUE(changed) << changed.error().message();
+    EXPECT_EQ(changed.value().def.disks.at(0).source, "/two.img");
+    EXPECT_EQ(changed.value().def.disks.at(0).device, "floppy");
+}
+
 TEST(DomainXml, VolumeDisksNameAPoolAndAVolume) {
     auto r = parseDomainXml(domainXml("<disk type='volume' device='disk'>"
                                       "<source pool='default' volume='guest.qcow2'/>"

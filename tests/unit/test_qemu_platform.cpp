@@ -186,7 +186,8 @@ TEST(QemuPlatform, PciTopologyOfLibvirtdsQ35) {
                   Code::InvalidXML, "pcie-root");
     expectRefused(parseFor("pc", "<controller type='pci' index='1' model='pcie-root-port'/>"),
                   Code::ConfigUnsupported, "q35");
-    expectRefused(parseFor("q35", "<controller type='fdc'/>"), Code::ConfigUnsupported, "fdc");
+    expectRefused(parseFor("q35", "<controller type='fdc' index='1'/>"), Code::ConfigUnsupported,
+                  "floppy controller");
 }
 
 TEST(QemuPlatform, UsbControllersAndInputs) {
@@ -265,6 +266,46 @@ TEST(QemuPlatform, ScsiSataIdeDisksAndCdroms) {
     expectRefused(parseFor("q35", "<disk type='file' device='cdrom'><target dev='hdc' "
                                   "bus='ide'/></disk>"),
                   Code::ConfigUnsupported, "ide");
+}
+
+TEST(QemuPlatform, Floppies) {
+    const std::string floppies =
+        "<controller type='fdc' index='0'/>"
+        "<disk type='file' device='floppy'><source file='/img/boot.img'/>"
+        "<target dev='fda'/></disk>"
+        "<disk type='file' device='floppy'><target dev='fdb' bus='fdc'/><readonly/>"
+        "<address type='drive' controller='0' bus='0' target='0' unit='1'/></disk>";
+    // pc has its own floppy controller; q35 gets an isa-fdc for them (libvirt's layout).
+    auto pc = argvFor("pc", floppies);
+    EXPECT_EQ(valuesOf(pc, "-device"),
+              (std::vector<std::string>{"floppy,unit=0,drive=drive-fda,id=fda",
+                                        "floppy,unit=1,drive=drive-fdb,id=fdb"}));
+    auto q35 = argvFor("q35", floppies);
+    EXPECT_EQ(valuesOf(q35, "-device"),
+              (std::vector<std::string>{"isa-fdc,id=fdc0", "floppy,unit=0,drive=drive-fda,id=fda",
+                                        "floppy,unit=1,drive=drive-fdb,id=fdb"}));
+    // A floppy is writable unless <readonly/>, and may be empty; it is no cdrom.
+    EXPECT_TRUE(hasValue(pc, "-drive", "if=none,id=drive-fda,file=/img/boot.img,format=raw"));
+    EXPECT_TRUE(hasValue(pc, "-drive", "if=none,id=drive-fdb,readonly=on"));
+    std::string bootFromFloppy = domainXml("pc", floppies);
+    bootFromFloppy.replace(bootFromFloppy.find("</os>"), 5,
+                           "<boot dev='fd'/><boot dev='hd'/></os>");
+    auto boot = parseDomainXml(bootFromFloppy);
+    ASSERT_TRUE(boot) << boot.error().message();
+    EXPECT_TRUE(hasValue(buildQemuArgv(boot.value().def, QemuLaunch{}), "-boot", "order=ac"));
+
+    expectRefused(parseFor("pc", "<disk type='file' device='floppy'><source file='/f'/>"
+                                 "<target dev='sda' bus='sata'/></disk>"),
+                  Code::ConfigUnsupported, "bus 'fdc'");
+    expectRefused(parseFor("pc", "<disk type='file' device='disk'><source file='/f'/>"
+                                 "<target dev='fda' bus='fdc'/></disk>"),
+                  Code::ConfigUnsupported, "only a floppy");
+    expectRefused(parseFor("pc", "<disk type='file' device='floppy'><target dev='fdc'/></disk>"),
+                  Code::InvalidXML, "units 0 and 1");
+    expectRefused(parseFor("pc", "<disk type='file' device='floppy'><target dev='fda'/></disk>"
+                                 "<disk type='file' device='floppy'><target dev='fdb'/>"
+                                 "<address type='drive' unit='0'/></disk>"),
+                  Code::InvalidXML, "two floppies at unit 0");
 }
 
 TEST(QemuPlatform, NicModelsBalloonAndVirtioSerial) {

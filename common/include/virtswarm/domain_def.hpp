@@ -23,21 +23,30 @@ inline constexpr const char* kDefaultEmulator = "/usr/bin/qemu-system-x86_64";
 inline constexpr size_t kMaxDomainNameBytes = 255 - 4;
 
 struct DiskDef {
-    std::string device = "disk"; // disk | cdrom
+    std::string device = "disk"; // disk | cdrom | floppy
     std::string format = "raw";  // raw | qcow2
-    std::string source;          // empty: a cdrom with no medium (or a volume not resolved)
+    std::string source; // empty: a cdrom or floppy with no medium (or a volume not resolved)
     // <disk type='volume'><source pool='...' volume='...'/>: a volume of virtswarm-storaged,
     // resolved when the domain starts (the shim then fills `source` and `format` from it).
     std::string volumePool, volumeName;
     std::string targetDev; // vda, sda, ...
-    std::string bus;       // virtio | sata | ide | scsi
+    std::string bus;       // virtio | sata | ide | scsi | fdc
     bool readonly = false;
     // <shareable/>: other domains may use the image at the same time (a shared lease).
     bool shareable = false;
-    DeviceAddress address; // pci (virtio) or drive (sata, ide, scsi)
+    DeviceAddress address; // pci (virtio) or drive (sata, ide, scsi, fdc)
 
     bool isVolume() const { return !volumeName.empty(); }
 };
+
+// A drive whose media is changed or ejected while the disk stays (virsh change-media).
+inline bool hasRemovableMedia(const DiskDef& disk) {
+    return disk.device == "cdrom" || disk.device == "floppy";
+}
+
+// A disk's place among its bus's targets, from the letters after the two-letter prefix:
+// "sdb" -> 1, "hdc" -> 2, "fda" -> 0, "sdaa" -> 26 (libvirt's virDiskNameToIndex).
+uint32_t diskTargetIndex(const std::string& targetDev);
 
 struct CharDeviceDef {
     std::string type;       // pty | file | unix

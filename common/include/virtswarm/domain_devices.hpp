@@ -28,14 +28,14 @@ Result<DomainXml> withDeviceAdded(const DomainXml& domain, const DeviceSpec& dev
 Result<DomainXml> withDeviceRemoved(const DomainXml& domain, const DeviceSpec& device);
 
 // A device for UpdateDevice (libvirt's virDomainUpdateDeviceFlags): only the <disk> of a
-// cdrom, whose media changes (a <source>: insert; none: eject). Other devices are
+// cdrom or floppy, whose media changes (a <source>: insert; none: eject). Other devices are
 // refused as libvirt refuses them: OperationUnsupported for a `live` update,
 // ConfigUnsupported for a persistent one.
 Result<DeviceSpec> parseMediaChange(std::string_view xml, bool live);
-// The definition with the cdrom at the device's target holding the device's media (its
+// The definition with the cdrom or floppy at the device's target holding the device's media (its
 // <source> and <driver>); the disk keeps its address and alias. Errors: DeviceMissing
 // (no such target), OperationUnsupported / ConfigUnsupported (`live` as above) when the
-// target is not a cdrom or the update would move it to another bus.
+// target has no removable media or the update would move it to another bus.
 Result<DomainXml> withMediaChanged(const DomainXml& domain, const DeviceSpec& device, bool live);
 
 // The definition with the file disk at `target` on the qcow2 overlay an external snapshot
