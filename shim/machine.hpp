@@ -269,12 +269,15 @@ private:
     void plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done);
     void plugLeasedVolume(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     void plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
-    // add-fd of each of `fds` (closed here) into one fd set, a new one unless `set`.
+    // Exclusive leases on the overlays just created, then moveOntoOverlays; a refusal
+    // removes the overlays.
+    void leaseOverlays(std::vector<OverlayPlan> plans, Done done);
     // The overlays in fd sets, then one transaction of blockdev-snapshot-sync.
     void moveOntoOverlays(std::vector<OverlayPlan> plans, Done done);
     void addOverlayFdSets(std::vector<OverlayPlan> plans, size_t index, std::vector<int64_t> sets,
                           std::function<void(Result<std::vector<int64_t>>)> done);
     void removeFdSets(const std::vector<int64_t>& sets);
+    // add-fd of each of `fds` (closed here) into one fd set, a new one unless `set`.
     void addFdSet(const std::string& opaque, std::vector<int> fds, std::optional<int64_t> set,
                   std::function<void(Result<int64_t>)> done);
     // remove-fd of the fd sets of the disk `alias`; `then` once QEMU has answered the last

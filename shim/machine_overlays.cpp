@@ -2,7 +2,8 @@
 // External snapshots of a running guest: each disk's image becomes the read-only backing of
 // a new qcow2 overlay, which the guest writes into from then on (QEMU's
 // blockdev-snapshot-sync with an overlay that already exists). The overlays are created
-// with the definer's rights and reach QEMU as descriptors in fd sets, like every image.
+// with the definer's rights, leased from lockd and reach QEMU as descriptors in fd sets,
+// like every image.
 #include "machine.hpp"
 #include "qemu_ids.hpp"
 
@@ -83,8 +84,35 @@ void Machine::snapshotDisks(const std::vector<std::pair<std::string, std::string
                            finish(std::move(made));
                            return;
                        }
-                       moveOntoOverlays(plans, finish);
+                       leaseOverlays(plans, finish);
                    });
+}
+
+// The overlays are what the guest writes from now on: each gets the exclusive lease a
+// writable disk has, before QEMU gets it, so no other domain starts on it. The image under
+// it keeps its own lease: writing it would corrupt the overlay.
+void Machine::leaseOverlays(std::vector<OverlayPlan> plans, Done done) {
+    std::vector<DiskDef> overlays;
+    for (const auto& plan : plans) {
+        DiskDef overlay;
+        overlay.targetDev = plan.target;
+        overlay.source = plan.overlay;
+        overlay.format = "qcow2";
+        overlays.push_back(std::move(overlay));
+    }
+    auto guard = m_lifetime.guard();
+    m_leases->acquire(overlays, m_opener, {},
+                      [this, guard, plans = std::move(plans), done](Result<void> leased) {
+                          if (!guard.alive()) {
+                              return;
+                          }
+                          if (!leased) {
+                              removeOverlays(m_opener, plans);
+                              done(std::move(leased));
+                              return;
+                          }
+                          moveOntoOverlays(plans, done);
+                      });
 }
 
 void Machine::moveOntoOverlays(std::vector<OverlayPlan> plans, Done done) {
@@ -92,6 +120,9 @@ void Machine::moveOntoOverlays(std::vector<OverlayPlan> plans, Done done) {
     // Whatever fails from here leaves the guest on its images: the overlays go again.
     auto undo = [this, plans, done](const std::vector<int64_t>& sets, Error why) {
         removeFdSets(sets);
+        for (const auto& plan : plans) {
+            m_leases->release(plan.overlay);
+        }
         removeOverlays(m_opener, plans);
         done(std::move(why));
     };

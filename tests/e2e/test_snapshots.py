@@ -12,6 +12,7 @@ import subprocess
 import dbus
 
 import bridgeclient as bc
+import lockclient as lc
 import vsclient as vc
 import vsharness as h
 
@@ -384,6 +385,10 @@ def test_an_external_disk_only_snapshot_puts_the_running_guest_on_an_overlay():
         assert f"backing file: {base}" in info and "backing file format: qcow2" in info, info
         assert overlay in virsh("domblklist", name)
         assert overlay in virsh("domblklist", "--inactive", name)
+        # The overlay is leased as the disk it now is; the image under it stays leased.
+        uuid = virsh("domuuid", name).strip()
+        assert lc.domains_holding(overlay) == {uuid}
+        assert lc.domains_holding(base) == {uuid}
 
         xml = virsh("snapshot-dumpxml", name, "ext1")
         assert "<state>disk-snapshot</state>" in xml and "<memory snapshot='no'/>" in xml, xml
@@ -407,6 +412,7 @@ def test_an_external_disk_only_snapshot_puts_the_running_guest_on_an_overlay():
         # The next boot goes through the chain: overlay over image, both opened as the
         # definer.
         virsh("destroy", name)  # QEMU writes out what it holds of the overlay
+        assert not lc.domains_holding(overlay) and not lc.domains_holding(base)
         last = wrote(name)[-1]
         assert first_sector_tick(overlay) in (last, last + 1)
         assert before <= first_sector_tick(base) <= after + 1
