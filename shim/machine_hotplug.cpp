@@ -183,6 +183,15 @@ void Machine::plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done) {
         resolved.source = opened.value().path;
         resolved.format = opened.value().format;
         VolumeFds fds{{resolved.source, opened.value().fds}};
+        // As for a file disk: a hotplugged image has no backing chain.
+        if (auto single = requireUnbacked(opened.value().fds.front(), resolved.format,
+                                          "disk " + resolved.targetDev);
+            !single) {
+            closeVolumeFds(fds);
+            m_volumeBroker->release({resolved.source});
+            done(single.takeError());
+            return;
+        }
         m_leases->acquire({resolved}, m_opener, fds,
                           [this, guard, resolved, fds, next = std::move(next),
                            done](Result<void> leased) mutable {

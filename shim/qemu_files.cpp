@@ -110,8 +110,15 @@ Result<QemuFiles> QemuFiles::open(const DomainDef& def, QemuLaunch& launch, int 
             for (int fd : opened->second) {
                 addFd(fd, set);
             }
+            int topFd = opened->second.back(); // any of them reads the header
             volumes->erase(opened);
             launch.pathToFdset[disk.source] = set;
+            // storaged hands out the top image only: the layers under it are opened as the
+            // definer, as for a file disk.
+            if (auto chain = addBackingChain(opener, disk, topFd, what, launch, addInNewSet);
+                !chain) {
+                return chain.takeError();
+            }
             continue;
         }
         std::vector<int> modes =

@@ -215,7 +215,8 @@ void Pool::createVolume(const VolumeDef& def, Done done) {
         done(r);
         return;
     }
-    if (def.capacity == 0 && def.backingPath.empty()) {
+    // A backing store's size comes from resolveBackingStore, before.
+    if (def.capacity == 0) {
         done(Error(Code::InvalidArgs, "a new volume needs a <capacity>"));
         return;
     }

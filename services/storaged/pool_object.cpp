@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pool_object.hpp"
 
+#include "backing_store.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/polkit_actions.hpp"
 #include "virtswarm/service/async_reply.hpp"
@@ -195,14 +196,23 @@ void PoolObject::CreateVolume(sdbus::Result<sdbus::ObjectPath>&& result, std::st
         return;
     }
     VolumeDef volume = std::move(def).value();
-    authorizeWith(
-        std::string(kCreateVolume.actionId).c_str(), volumeDetails(volume.name),
-        [this, shared, volume](Result<void> allowed) {
-            if (!allowed) {
-                fail(shared, allowed.error());
+    m_gate.authorizeCaller(
+        kCreateVolume, volumeDetails(volume.name),
+        [this, shared, volume](Result<service::MethodGate::AuthorizedCaller> caller) {
+            if (!caller) {
+                fail(shared, caller.error());
                 return;
             }
-            m_pool.createVolume(volume, [this, shared, name = volume.name](Result<void> r) {
+            // A backing store is read as the caller, never with storaged's own rights.
+            auto asCaller = HostPathOpener::forDefiner(caller.value().uid);
+            auto resolved = asCaller ? storage::resolveBackingStore(volume, asCaller.value())
+                                     : Result<VolumeDef>(asCaller.takeError());
+            if (!resolved) {
+                fail(shared, resolved.error());
+                return;
+            }
+            m_pool.createVolume(resolved.value(), [this, shared,
+                                                   name = volume.name](Result<void> r) {
                 VolumeObject* object = r ? volumeObject(name) : nullptr;
                 if (!r || object == nullptr) {
                     fail(shared,

@@ -38,18 +38,19 @@ std::vector<std::string> createArgv(const VolumeDef& def, const std::string& pat
     std::vector<std::string> argv{tools::kQemuImg, "create", "-q", "-f",
                                   std::string(volumeFormatName(def.format))};
     if (!def.backingPath.empty()) {
+        // -u: the backing file is not opened (storaged is root; resolveBackingStore read
+        // it as the caller and gave the format and the size).
         argv.insert(argv.end(),
                     {"-b", def.backingPath, "-F",
-                     std::string(volumeFormatName(def.backingFormat.value_or(VolumeFormat::Raw)))});
+                     std::string(volumeFormatName(def.backingFormat.value_or(VolumeFormat::Raw))),
+                     "-u"});
     }
     // Sparse unless the definition asks for all of it up front.
     if (def.allocation && *def.allocation >= def.capacity && def.capacity > 0) {
         argv.insert(argv.end(), {"-o", "preallocation=falloc"});
     }
     argv.push_back(path);
-    if (def.capacity > 0 || def.backingPath.empty()) {
-        argv.push_back(std::to_string(def.capacity));
-    }
+    argv.push_back(std::to_string(def.capacity));
     return argv;
 }
 

@@ -8,6 +8,7 @@ shim that replaces a killed one takes the holds again."""
 
 import os
 import signal
+import subprocess
 
 import lockclient as lc
 import storageclient as sc
@@ -116,6 +117,19 @@ def check_second_domain_refused_the_lease(path, disk, image):
     vc.domain(by_path).Undefine(vc.no_options(), timeout=vc.TIMEOUT)
 
 
+def boot_on_volume(prefix, disk):
+    """A test guest with `disk` started, once its virtio_blk has read the volume (QEMU's
+    counters)."""
+    name = vc.unique(prefix)
+    serial = os.path.join(h.env("VS_TEST_ROOT"), f"{name}.serial")
+    path = vc.define(vc.domain_xml(name, serial=serial, extra_devices=disk))
+    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    vc.wait_file_contains(serial, "VIRTSWARM-GUEST-READY")
+    h.wait_until(lambda: int(stats(path)["block.0.rd.reqs"]) > 0, 120, 0.5,
+                 "the guest to read its volume")
+    return path
+
+
 def test_a_domain_boots_with_a_volume_disk_that_is_in_use_while_it_runs():
     pool_name = vc.unique("vmpool")
     pool, directory = sc.running_dir_pool(pool_name)
@@ -123,16 +137,9 @@ def test_a_domain_boots_with_a_volume_disk_that_is_in_use_while_it_runs():
                                                    sc.opts(), timeout=vc.TIMEOUT))
     image = os.path.join(directory, "disk")
     os.chmod(image, 0o600)
-    name = vc.unique("voldisk")
-    serial = os.path.join(h.env("VS_TEST_ROOT"), f"{name}.serial")
     disk = (f"<disk type='volume' device='disk'><source pool='{pool_name}' volume='disk'/>"
             "<target dev='vda' bus='virtio'/></disk>")
-    path = vc.define(vc.domain_xml(name, serial=serial, extra_devices=disk))
-    vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
-    vc.wait_file_contains(serial, "VIRTSWARM-GUEST-READY")
-    # The guest's virtio_blk reads the volume (QEMU's counters).
-    h.wait_until(lambda: int(stats(path)["block.0.rd.reqs"]) > 0, 120, 0.5,
-                 "the guest to read its volume")
+    path = boot_on_volume("voldisk", disk)
     # QEMU holds the image through the fd storaged opened.
     pid = vc.qemu_pid(path)
     held = [fd for fd in os.listdir(f"/proc/{pid}/fd")
@@ -149,3 +156,44 @@ def test_a_domain_boots_with_a_volume_disk_that_is_in_use_while_it_runs():
     assert not lc.domains_holding(image)
     h.wait_until(lambda: delete_error(vol) == "", 60, 0.5, "the volume to be released")
     assert not os.path.exists(image)
+
+
+def test_a_domain_boots_from_a_qcow2_volume_over_a_backing_volume():
+    """vol-create with a <backingStore>: storaged reads the backing file as the caller and
+    qemu-img writes the overlay without opening it; storaged hands the domain the overlay,
+    the shim opens the layer under it as the definer, and QEMU opens no path."""
+    pool_name = vc.unique("chainpool")
+    pool, directory = sc.running_dir_pool(pool_name)
+    sc.iface(pool, sc.POOL).CreateVolume(sc.volume_xml("base", str(16 * MIB)), sc.opts(),
+                                         timeout=vc.TIMEOUT)
+    base = os.path.join(directory, "base")
+    top_xml = ("<volume><name>top</name><target><format type='qcow2'/></target>"
+               f"<backingStore><path>{base}</path></backingStore></volume>")
+    sc.iface(pool, sc.POOL).CreateVolume(top_xml, sc.opts(), timeout=vc.TIMEOUT)
+    top = os.path.join(directory, "top")
+    for image in (base, top):
+        os.chmod(image, 0o600)  # root's: QEMU's user can reach them only as descriptors
+    # Without <capacity>: the backing file's size; the format probed, as libvirt does.
+    info = subprocess.run(["qemu-img", "info", "--output=json", "-U", top], check=True,
+                          capture_output=True, text=True).stdout
+    assert '"virtual-size": 16777216' in info and '"backing-filename-format": "raw"' in info
+
+    disk = (f"<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+            f"<source pool='{pool_name}' volume='top'/><target dev='vda' bus='virtio'/></disk>")
+    path = boot_on_volume("chaindisk", disk)
+    pid = vc.qemu_pid(path)
+    assert qemu_holds(pid, top) and qemu_holds(pid, base)
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().decode(errors="replace")
+    assert base not in argv and top not in argv  # both came as fd sets
+    assert lc.domains_holding(top) == {str(vc.prop(path, "UUID"))}
+
+    # Hotplug takes no chains (QEMU would open the backing file by its name).
+    sc.iface(pool, sc.POOL).CreateVolume(top_xml.replace(">top<", ">hot<"), sc.opts(),
+                                         timeout=vc.TIMEOUT)
+    hot = (f"<disk type='volume' device='disk'><source pool='{pool_name}' volume='hot'/>"
+           "<target dev='vdb' bus='virtio'/></disk>")
+    assert sc.error_name(lambda: vc.domain(path).AttachDevice(
+        hot, vc.no_options(), timeout=vc.TIMEOUT)) == "org.virtswarm.Error.ConfigUnsupported"
+    vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    vc.domain(path).Undefine(vc.no_options(), timeout=vc.TIMEOUT)

@@ -156,7 +156,7 @@ def test_polkit_decides_per_action_with_pool_and_volume_details():
             '  if (action.id == "org.virtswarm.storage-vol.create" &&\n'
             f'      subject.user == "{user}" &&\n'
             f'      action.lookup("pool_name") == "{name}" &&\n'
-            '      action.lookup("vol_name") == "mine") {\n'
+            '      ["mine", "overlay"].indexOf(action.lookup("vol_name")) >= 0) {\n'
             "    return polkit.Result.YES;\n"
             "  }\n"
             '  if (action.id == "org.virtswarm.storage-pool.stop") {\n'
@@ -175,7 +175,21 @@ def test_polkit_decides_per_action_with_pool_and_volume_details():
         vol = sc.volumes(pool)["mine"]
         r = sc.call_as(user, vol, sc.VOLUME + ".Delete", {})
         assert "InteractiveAuthorizationRequired" in r.stderr
-    assert sorted(os.listdir(directory)) == ["mine"]
+        # The right to create a volume is no right to read another's file through it: a
+        # backing store is read as the caller (storaged is root).
+        secret = os.path.join(h.env("VS_TEST_ROOT"), "root-only.img")
+        with open(secret, "wb") as f:
+            f.truncate(1 << 20)
+        os.chmod(secret, 0o600)
+        overlay = ("<volume><name>overlay</name><target><format type='qcow2'/></target>"
+                   f"<backingStore><path>{secret}</path></backingStore></volume>")
+        r = sc.call_as(user, pool, sc.POOL + ".CreateVolume", overlay, {})
+        assert "org.freedesktop.DBus.Error.AccessDenied" in r.stderr, r.stderr
+        assert "overlay" not in sc.volumes(pool)
+        os.chmod(secret, 0o644)
+        r = sc.call_as(user, pool, sc.POOL + ".CreateVolume", overlay, {})
+        assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(directory)) == ["mine", "overlay"]
     assert sc.props(pool, sc.POOL)["Active"]
 
 

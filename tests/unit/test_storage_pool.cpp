@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The storage model on a dir pool in a temporary directory: real qemu-img, real files,
 // the event loop driven by the test.
+#include "backing_store.hpp"
+#include "qemu_img.hpp"
 #include "storage_fixture.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -81,17 +84,20 @@ TEST_F(StoragePool, Qcow2OverABackingFileAndCloneAcrossPoolsAndFormats) {
                               "</volume>"),
                        done);
     }));
-    ASSERT_TRUE(wait([&](auto done) {
-        a.createVolume(volume("<volume><name>top</name><target><format type='qcow2'/></target>"
-                              "<backingStore><path>" +
-                              dir + "/a/base</path><format type='raw'/></backingStore></volume>"),
-                       done);
-    }));
+    // As CreateVolume does: the backing file read first (here with the test's rights).
+    auto topDef =
+        resolveBackingStore(volume("<volume><name>top</name><target><format type='qcow2'/>"
+                                   "</target><backingStore><path>" +
+                                   dir + "/a/base</path></backingStore></volume>"),
+                            HostPathOpener{});
+    ASSERT_TRUE(topDef) << topDef.error().message();
+    ASSERT_TRUE(wait([&](auto done) { a.createVolume(topDef.value(), done); }));
     const VolumeInfo* top = a.volume("top");
     ASSERT_NE(top, nullptr);
     EXPECT_EQ(top->format, VolumeFormat::Qcow2);
     EXPECT_EQ(top->capacity, 16u << 20); // the backing file's size
     EXPECT_EQ(top->backingPath, dir + "/a/base");
+    EXPECT_EQ(top->backingFormat, VolumeFormat::Raw); // what the file is, as libvirt probes
 
     auto job = b.cloneVolume(a, "top", volume("<volume><name>flat</name></volume>"));
     ASSERT_TRUE(job) << job.error().message();
@@ -103,6 +109,41 @@ TEST_F(StoragePool, Qcow2OverABackingFileAndCloneAcrossPoolsAndFormats) {
     EXPECT_EQ(flat->capacity, 16u << 20);
     EXPECT_TRUE(flat->backingPath.empty());
     EXPECT_LT(allocatedBytes(flat->path), 1u << 20); // sparse stays sparse
+}
+
+// The backing store is read as the caller: storaged (root) gives no one a file they could
+// not read themselves, and writes the overlay without opening it (-u).
+TEST_F(StoragePool, ABackingStoreIsReadAsTheCaller) {
+    std::string base = dir + "/base.qcow2";
+    ASSERT_EQ(std::system(("qemu-img create -q -f qcow2 " + base + " 32M").c_str()), 0);
+    ::chmod(base.c_str(), 0600);
+    auto def = volume("<volume><name>top</name><target><format type='qcow2'/></target>"
+                      "<backingStore><path>" +
+                      base + "</path></backingStore></volume>");
+
+    auto asRoot = resolveBackingStore(def, HostPathOpener{});
+    ASSERT_TRUE(asRoot) << asRoot.error().message();
+    EXPECT_EQ(asRoot.value().backingFormat, VolumeFormat::Qcow2);
+    EXPECT_EQ(asRoot.value().capacity, 32u << 20); // the qcow2's virtual size
+    auto argv = qemu_img::createArgv(asRoot.value(), dir + "/top");
+    EXPECT_NE(std::find(argv.begin(), argv.end(), "-u"), argv.end());
+    EXPECT_EQ(argv.back(), std::to_string(32u << 20));
+
+    auto nobody = HostPathOpener::forDefiner(65534);
+    ASSERT_TRUE(nobody);
+    auto denied = resolveBackingStore(def, nobody.value());
+    ASSERT_FALSE(denied);
+    EXPECT_EQ(denied.error().code(), Code::AccessDenied) << denied.error().message();
+
+    std::string raw = dir + "/plain.raw";
+    std::ofstream(raw) << "not a qcow2 image";
+    auto claimed = volume("<volume><name>top</name><target><format type='qcow2'/></target>"
+                          "<backingStore><path>" +
+                          raw + "</path><format type='qcow2'/></backingStore></volume>");
+    auto lie = resolveBackingStore(claimed, HostPathOpener{});
+    ASSERT_FALSE(lie);
+    EXPECT_EQ(lie.error().code(), Code::InvalidArgs);
+    EXPECT_NE(lie.error().message().find("is not a qcow2 image"), std::string::npos);
 }
 
 TEST_F(StoragePool, CloneReportsProgressAndCancelLeavesNothing) {
