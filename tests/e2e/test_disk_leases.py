@@ -194,3 +194,35 @@ def test_a_stopped_lockd_fails_only_the_starts_that_need_it():
     assert lc.domains_holding(image) == {str(vc.prop(leased, "UUID"))}
     for path in (leased, diskless):
         vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+
+
+def test_without_lockd_installed_domains_start_without_leases():
+    """No lockd on the host (its bus name not activatable) is libvirt's default, no lock
+    manager: a domain starts and its disks are not leased, with a warning. QEMU's own
+    image locks still keep a second domain off a writable image it uses."""
+    if h.name_has_owner(lc.BUS_NAME):
+        os.kill(lc.lockd_pid(), signal.SIGTERM)
+        h.wait_for_name_gone(lc.BUS_NAME, 30)
+    image = image_in(h.env("VS_TEST_ROOT"), "unleased.img")
+    first = vc.define(vc.domain_xml(vc.unique("nolockd-a"), extra_devices=disk_xml(image)))
+    second = vc.define(vc.domain_xml(vc.unique("nolockd-b"), extra_devices=disk_xml(image)))
+    bus_log = h.env("VS_BUS_LOG")
+    with open(bus_log, errors="replace") as f:
+        log_start = len(f.read())
+    with h.services_hidden(lc.BUS_NAME):
+        vc.domain(first).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        vc.wait_state(first, "running")
+        assert not h.name_has_owner(lc.BUS_NAME)
+        with open(bus_log, errors="replace") as f:
+            logged = f.read()[log_start:]
+        assert "virtswarm-lockd is not installed: disks are not leased" in logged, \
+            logged[-3000:]
+        error = vc.error_name(vc.domain(second).Start, vc.no_options())
+        assert error == "org.virtswarm.Error.OperationFailed", error
+        assert str(vc.prop(second, "State")) == "shutoff"
+        vc.domain(first).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+        vc.wait_state(first, "shutoff")
+    # Installed again: leases are back for the next start.
+    vc.domain(first).Start(vc.no_options(), timeout=vc.TIMEOUT)
+    assert lc.domains_holding(image) == {str(vc.prop(first, "UUID"))}
+    vc.domain(first).Destroy(vc.no_options(), timeout=vc.TIMEOUT)

@@ -191,6 +191,33 @@ def system_bus_name_subject(unique_name: str):
     return ("system-bus-name", {"name": dbus.String(unique_name)})
 
 
+@contextmanager
+def services_hidden(*names: str):
+    """Inside the with-block the bus cannot activate the services whose names start with
+    one of `names`, as on a host where their packages are not installed: a copy of the
+    build's D-Bus service directory without their files is bind-mounted over it (in the
+    harness's private mount namespace) and the bus re-reads it. A service already running
+    keeps running: stop it first."""
+    services = os.path.join(env("VS_BUILD_DIR"), "dbus-policy", "services-build")
+    copy = os.path.join(env("VS_TEST_ROOT"), "services-without-" + "-".join(names))
+    os.makedirs(copy, exist_ok=True)
+    for name in os.listdir(services):
+        if not name.startswith(names):
+            with open(os.path.join(services, name), "rb") as src, \
+                    open(os.path.join(copy, name), "wb") as dst:
+                dst.write(src.read())
+    reload = lambda: system_bus().call_blocking(  # noqa: E731
+        "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+        "ReloadConfig", "", [])
+    subprocess.run(["mount", "--bind", copy, services], check=True)
+    reload()
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", services], check=False)
+        reload()
+
+
 def check_authorization(action_id: str, subject, details: Optional[Dict[str, str]] = None,
                         interactive: bool = False, bus: Optional[dbus.Bus] = None) -> AuthResult:
     """Note: polkitd answers 'authorized' for any uid-0 subject without

@@ -10,15 +10,12 @@ Run through tests/harness/with-test-bus (ctest -R integration-test_bridge_storag
 
 import filecmp
 import os
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
 import bridgeclient as bc
 import storageclient as sc
-import vsclient as vc
 import vsharness as h
 
 pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
@@ -31,32 +28,13 @@ error_code = bc.libvirt_error_code
 
 
 # ---------------------------------------------------------------- fixtures and helpers
-def hide_hypervisor_service():
-    """Bind-mounts a copy of the build's D-Bus service directory without the hypervisor
-    registry's file over it (in the harness's private mount namespace) and has the bus
-    re-read it: from now on org.virtswarm.Hypervisor1 cannot be activated."""
-    services = os.path.join(h.env("VS_BUILD_DIR"), "dbus-policy", "services-build")
-    copy = os.path.join(h.env("VS_TEST_ROOT"), "services-without-hypervisor")
-    os.makedirs(copy, exist_ok=True)
-    for name in os.listdir(services):
-        if not name.startswith(HYPERVISOR):
-            shutil.copy(os.path.join(services, name), copy)
-    subprocess.run(["mount", "--bind", copy, services], check=True)
-    vc.bus().call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus",
-                           "org.freedesktop.DBus", "ReloadConfig", "", [])
-    return services
-
-
 @pytest.fixture(scope="module")
 def bridge():
-    services = hide_hypervisor_service()
-    try:
+    with h.services_hidden(HYPERVISOR):
         proxyd = bc.Bridge("bridge-storage")
         yield {"rw": proxyd.rw_uri, "ro": proxyd.ro_uri, "root": proxyd.root,
                "home": bc.virsh_home(proxyd.root), "proxyd": proxyd}
         proxyd.stop()
-    finally:
-        subprocess.run(["umount", services], check=False)
     # Not once, in any test, was the hypervisor registry there.
     assert not h.name_has_owner(HYPERVISOR)
 
