@@ -25,7 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid as uuidlib
 
 GUEST_CACHE = os.environ.get("VIRTSWARM_GUEST_DIR", "/var/cache/virtswarm/test-guest")
 # libvirtd runs QEMU as libvirt-qemu and chowns kernel/initrd while a domain runs

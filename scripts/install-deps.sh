@@ -18,6 +18,8 @@ packages=(
     # test: harness, guest, clients
     util-linux iproute2 procps pciutils busybox-static cpio xz-utils zstd libxml2-utils
     python3 python3-dbus python3-pytest python3-libvirt libvirt-clients virtinst
+    # the Python tests and benchmarks are linted as the C++ is formatted
+    python3-pyflakes
     # security tests: the SPICE handshake encrypts its ticket (RSA-OAEP)
     python3-cryptography
     # GUI tests: the clients on a private X display, and its screenshots

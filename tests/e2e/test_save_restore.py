@@ -235,7 +235,7 @@ def test_virsh_save_restore_and_the_image_commands():
 
     try:
         name = vc.unique("virshsave")
-        path = start_ticking(name)
+        start_ticking(name)
         image = scratch(f"{name}.virsh.save")
         assert f"Domain '{name}' saved to {image}" in virsh("save", name, image)
         assert virsh("domstate", "--reason", name).strip() == "shut off (saved)"

@@ -8,7 +8,6 @@ Run through tests/harness/with-test-bus (ctest -R e2e-test_virsh_bridge).
 import os
 import socket
 import subprocess
-import time
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 

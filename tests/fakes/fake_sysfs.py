@@ -13,7 +13,6 @@ tree as the kernel would (driver links, new mdev directories)."""
 
 import os
 import threading
-import time
 
 DOMAIN = "00ff"
 GPU = f"{DOMAIN}:00:02.0"      # i915 with an mdev type, resettable

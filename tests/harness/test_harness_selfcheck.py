@@ -8,11 +8,9 @@ import glob
 import os
 import pwd
 import stat
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
-import dbus
 import pytest
 
 import vsharness as h

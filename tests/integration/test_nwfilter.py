@@ -7,7 +7,6 @@ import os
 import signal
 import uuid as uuidlib
 
-import dbus
 import pytest
 
 import nwfilterclient as nf

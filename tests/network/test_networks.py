@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 
-import dbus
 import pytest
 
 import bridgeclient as bc
