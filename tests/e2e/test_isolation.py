@@ -6,6 +6,8 @@
 - A hostile QMP peer (tests/fakes/hostile_qemu.py as the emulator): garbage, a line that
   never ends, an event flood, a monitor that closes or never answers. The shim survives
   or fails cleanly, its memory stays bounded, a real guest next to it is untouched.
+- A real guest flooding its serial console: its log stays within logd's max_size, the
+  guest runs on, its shim and the guest next to it answer.
 """
 
 import os
@@ -17,6 +19,7 @@ import time
 import dbus
 import pytest
 
+import logclient as lg
 import vsclient as vc
 import vsharness as h
 
@@ -495,3 +498,44 @@ def test_event_flood_does_not_lose_state_changes():
                  "the domain to be reported paused (QEMU is)")
     vc.domain(path).Resume(vc.no_options(), timeout=vc.TIMEOUT)
     h.wait_until(lambda: vc.state(path) == ("running", "unpaused"), 10, 0.05, "running")
+
+
+# ------------------------------------------------- 3. a guest flooding its console
+def test_a_guest_flooding_its_serial_console_is_bounded_and_runs_on(bystander):
+    """A real guest writing its serial console as fast as it can, nobody on the pty: the
+    console's <log> goes through logd, which keeps the definer's file within max_size
+    (truncating it, with a note, as it cannot rename a file it did not open); the guest
+    is never stalled by the console; its shim and the bystander keep answering."""
+    config = lg.config_file()
+    os.makedirs(os.path.dirname(config), exist_ok=True)
+    max_size = 65536
+    with open(config, "w") as f:
+        f.write(f"max_size = {max_size}\nmax_backups = 1\n")
+    lg.stop_logd()  # the next stream starts it with this configuration
+    try:
+        name = vc.unique("flood-console")
+        console = os.path.join(h.env("VS_TEST_ROOT"), f"{name}.console")
+        xml = vc.domain_xml(name).replace(
+            "<serial type='pty'/>",
+            f"<serial type='pty'><log file='{console}' append='off'/></serial>").replace(
+            "console=ttyS0", "console=ttyS0 virtswarm.flood")
+        path = vc.define(xml)
+        vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
+        vc.wait_file_contains(console, f"this log reached {max_size} bytes and was truncated",
+                              120)
+
+        def flooded():
+            """1 + the last line number the log shows, 0 for none."""
+            numbers = re.findall(r"VIRTSWARM-FLOOD (\d+) ", read_text(console))
+            return int(numbers[-1]) + 1 if numbers else 0
+        seen = h.wait_until(flooded, 60, 0.1, "flood lines in the log")
+        # Through truncation after truncation the guest writes on.
+        h.wait_until(lambda: flooded() > seen + 2000, 120, 0.2, "the guest to flood on")
+        assert os.path.getsize(console) <= max_size
+        assert vc.state(path) == ("running", "booted")
+        vc.domain(path).GetXML(vc.no_options(), timeout=BOUNDED)  # its shim answers
+        assert_bystander_untouched(bystander)
+        vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    finally:
+        os.unlink(config)
+        lg.stop_logd()

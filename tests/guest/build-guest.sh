@@ -28,7 +28,9 @@
 #   - with virtswarm.disk on the cmdline, once /dev/vda is there: "VIRTSWARM-DISK <the
 #     first line on the disk>", then every second "disk-tick <n>" written to the disk's
 #     first sector (synced) and "VIRTSWARM-DISK-WROTE <n>" printed, n=0 on (snapshot tests
-#     tell a disk's content, and a guest's memory, from before and after a revert).
+#     tell a disk's content, and a guest's memory, from before and after a revert);
+#   - with virtswarm.flood on the cmdline, "VIRTSWARM-FLOOD <n> <padding>" as fast as the
+#     console takes it, n=0 on, never stopping (a guest flooding its serial console).
 #
 # Boot it under TCG with >= 128 MiB (64 MiB triple-faults, and /dev/kvm on CI
 # machines cannot boot stock kernels), e.g.:
@@ -327,6 +329,9 @@ for arg in $(cat /proc/cmdline); do
         virtswarm.marker=*) echo "VIRTSWARM-MARKER ${arg#virtswarm.marker=}" ;;
         virtswarm.ticks)
             ( n=0; while :; do echo "VIRTSWARM-TICK $n"; n=$((n + 1)); sleep 1; done ) & ;;
+        virtswarm.flood)
+            pad=................................................................................
+            ( n=0; while :; do echo "VIRTSWARM-FLOOD $n $pad$pad"; n=$((n + 1)); done ) & ;;
     esac
 done
 
