@@ -118,6 +118,7 @@ public:
     // Calls in flight; the dispatcher brackets every call with these.
     void callStarted() { ++m_pending; }
     void callFinished();
+    size_t callsInFlight() const { return m_pending; }
 
     void close(const std::string& why);
     bool closed() const { return m_fd < 0; }

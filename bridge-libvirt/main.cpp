@@ -5,6 +5,7 @@
 #include "dispatcher.hpp"
 #include "events.hpp"
 #include "network_client.hpp"
+#include "reexec_handover.hpp"
 #include "registry_client.hpp"
 #include "server.hpp"
 #include "storage_client.hpp"
@@ -15,8 +16,11 @@
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/polkit.hpp"
+#include "virtswarm/service/reexec.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -228,21 +232,13 @@ size_t raiseFileLimit() {
     return limit.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(limit.rlim_cur);
 }
 
-} // namespace
+// How long a re-exec waits for the calls in flight to be answered.
+constexpr std::chrono::seconds kReexecDrain{10};
 
-int main(int argc, char** argv) {
-    log::init("virtswarm-proxyd");
-    size_t openFiles = raiseFileLimit();
-    ProxydOptions options;
-    if (!parse(argc, argv, options)) {
-        usage(std::cerr);
-        return 2;
-    }
-    ServerLimits serverLimits = fitToDescriptors(options.serverLimits, openFiles);
-    if (serverLimits.maxClients < options.serverLimits.maxClients) {
-        log::warning("only " + std::to_string(openFiles) + " file descriptors: at most " +
-                     std::to_string(serverLimits.maxClients) + " clients");
-    }
+// Runs the bridge until SIGTERM (the exit code) or SIGUSR1: then, once the calls in flight
+// are answered, the listening sockets go to `handover` for the next image.
+int serve(const ProxydOptions& options, ServerLimits serverLimits,
+          std::optional<std::vector<HandedListener>>& handover) {
     // A client of the bus, owning no name: DBUS_SYSTEM_BUS_ADDRESS picks the bus.
     auto runtime = DaemonRuntime::start(options.mode);
     if (!runtime) {
@@ -284,7 +280,8 @@ int main(int argc, char** argv) {
         log::error(r.error().message());
         return 1;
     }
-    if (!options.tcp.empty()) {
+    // After a re-exec the TCP socket came with the others.
+    if (!options.tcp.empty() && !server.hasTcpListener()) {
         if (auto r = server.listenTcp(options.tcp); !r) {
             log::error(r.error().message());
             return 1;
@@ -311,6 +308,46 @@ int main(int argc, char** argv) {
         log::error(r.error().message());
         return 1;
     }
+    bool reexecRequested = false;
+    EventSource reexecSignal = loop.addSignal(SIGUSR1, [&] {
+        if (reexecRequested) {
+            return;
+        }
+        reexecRequested = true;
+        log::notice("re-executing once the calls in flight are answered");
+        server.drain(kReexecDrain, [&loop] { loop.exit(0); });
+    });
     sd_notify(0, "READY=1");
-    return daemon.run();
+    int exitCode = daemon.run();
+    if (reexecRequested) {
+        handover = server.releaseListeners();
+    }
+    return exitCode;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    service::blockReexecSignal();
+    log::init("virtswarm-proxyd");
+    service::Reexec reexec(argc, argv);
+    size_t openFiles = raiseFileLimit();
+    ProxydOptions options;
+    if (!parse(argc, argv, options)) {
+        usage(std::cerr);
+        return 2;
+    }
+    ServerLimits serverLimits = fitToDescriptors(options.serverLimits, openFiles);
+    if (serverLimits.maxClients < options.serverLimits.maxClients) {
+        log::warning("only " + std::to_string(openFiles) + " file descriptors: at most " +
+                     std::to_string(serverLimits.maxClients) + " clients");
+    }
+    std::optional<std::vector<HandedListener>> handover;
+    int exitCode = serve(options, serverLimits, handover);
+    if (handover) {
+        Error failed = execWithListeners(reexec, std::move(*handover));
+        log::error(failed.message());
+        return 1;
+    }
+    return exitCode;
 }

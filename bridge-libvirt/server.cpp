@@ -4,6 +4,7 @@
 #include "admission.hpp"
 #include "virtswarm/log.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -274,6 +275,45 @@ void Server::pauseListener(Listener& listener) {
         sd_event_source_set_enabled(raw->source.raw(), SD_EVENT_ON);
         raw->resume.reset();
     });
+}
+
+void Server::drain(std::chrono::milliseconds cap, std::function<void()> drained) {
+    for (auto& l : m_listeners) {
+        l->resume.reset();
+        sd_event_source_set_enabled(l->source.raw(), SD_EVENT_OFF);
+    }
+    m_drainDeadline = std::chrono::steady_clock::now() + cap;
+    m_drained = std::move(drained);
+    checkDrained();
+}
+
+void Server::checkDrained() {
+    bool idle = std::all_of(m_clients.begin(), m_clients.end(), [](const auto& entry) {
+        return entry.second->closed() || entry.second->callsInFlight() == 0;
+    });
+    if (idle || std::chrono::steady_clock::now() >= m_drainDeadline) {
+        m_drainCheck.reset();
+        auto drained = std::move(m_drained);
+        drained();
+        return;
+    }
+    m_drainCheck = m_loop.addTimer(std::chrono::milliseconds(50), [this] { checkDrained(); });
+}
+
+std::vector<HandedListener> Server::releaseListeners() {
+    std::vector<HandedListener> handed;
+    for (auto& l : m_listeners) {
+        l->source.reset();
+        l->resume.reset();
+        handed.push_back({l->fd, l->readOnly});
+    }
+    m_listeners.clear();
+    return handed;
+}
+
+bool Server::hasTcpListener() const {
+    return std::any_of(m_listeners.begin(), m_listeners.end(),
+                       [](const auto& l) { return l->tcp; });
 }
 
 void Server::forEachClient(const std::function<void(Client&)>& fn) {

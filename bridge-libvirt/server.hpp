@@ -7,6 +7,7 @@
 #include "virtswarm/event_loop.hpp"
 #include "virtswarm/result.hpp"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +18,12 @@
 // connected clients, admitted within ServerLimits. Frames go to the dispatcher given as
 // the Sink.
 namespace virtswarm::bridge {
+
+// A listening socket on its way to the next image of proxyd (reexec_handover.hpp).
+struct HandedListener {
+    int fd = -1;
+    bool readOnly = false;
+};
 
 class Server : public Client::Sink {
 public:
@@ -35,6 +42,15 @@ public:
     Result<void> listenTcp(const std::string& address);
     // A socket passed by systemd (LISTEN_FDS).
     Result<void> adoptListener(int fd, bool readOnly);
+
+    // Before a re-exec: accepts no more connections, and calls `drained` once no client
+    // has a call in flight, or after `cap` (a stream or a stuck call does not hold the
+    // upgrade forever).
+    void drain(std::chrono::milliseconds cap, std::function<void()> drained);
+    // The listening sockets, taken out of the server for the next image of proxyd: not
+    // closed, and their socket files stay.
+    std::vector<HandedListener> releaseListeners();
+    bool hasTcpListener() const;
 
     void forEachClient(const std::function<void(Client&)>& fn);
     size_t clientCount() const { return m_clients.size(); }
@@ -69,6 +85,11 @@ private:
     uint64_t m_nextId = 1;
     std::vector<uint64_t> m_closedIds; // closed clients, dropped by m_reap
     EventSource m_reap;
+    // drain(): polled every 50 ms until idle or the deadline.
+    void checkDrained();
+    EventSource m_drainCheck;
+    std::chrono::steady_clock::time_point m_drainDeadline;
+    std::function<void()> m_drained;
     bool m_stopping = false;
 };
 

@@ -1,11 +1,16 @@
 """End to end: scripts/virtswarm-upgrade with three guests running — lockd and logd
 re-execute in place, the registry restarts, every shim is replaced by one of the binary
-on disk that re-attaches to its QEMU — and no guest notices: the same QEMUs run, their
-leases and log streams stay, and every call before and after is answered."""
+on disk that re-attaches to its QEMU, proxyd re-executes keeping its sockets — and no
+guest notices: the same QEMUs run, their leases and log streams stay, and every call
+before and after is answered; a libvirt client's connection ends and it reconnects."""
 
 import os
 import subprocess
 
+import libvirt
+import pytest
+
+import bridgeclient as bc
 import lockclient as lc
 import logclient as lg
 import vsclient as vc
@@ -36,7 +41,11 @@ def test_an_upgrade_replaces_every_daemon_and_shim_under_running_guests(tmp_path
                                        extra_devices=disk))
         vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
         guests.append((name, path, str(vc.prop(path, "UUID")).lower(), str(image)))
+    proxyd = bc.Bridge("bridge-upgrade")
     try:
+        client = libvirt.open(proxyd.rw_uri)
+        assert len(client.listAllDomains()) >= 3
+        sockets = {p: os.stat(p).st_ino for p in (proxyd.rw, proxyd.ro)}
         before = {path: (vc.qemu_pid(path), pid_of(shim_name(path))) for _, path, _, _ in guests}
         leases = lc.leases()
         assert {(image, "exclusive", uuid) for _, _, uuid, image in guests} <= leases
@@ -64,12 +73,25 @@ def test_an_upgrade_replaces_every_daemon_and_shim_under_running_guests(tmp_path
             assert pid_of(shim_name(path)) != shim
             assert vc.state(path)[0] == "running"
             assert f"<name>{name}</name>" in str(vc.domain(path).GetXML(vc.no_options()))
+        # proxyd: the same process on the same sockets, a new image; the client's
+        # connection ended with the old one, and a new connection sees every guest.
+        assert "virtswarm-proxyd re-executed" in r.stdout, r.stdout
+        assert proxyd.proc.poll() is None
+        assert {p: os.stat(p).st_ino for p in sockets} == sockets  # handed over, not made anew
+        assert "re-executing once the calls in flight are answered" in proxyd.output()
+        with pytest.raises(libvirt.libvirtError):
+            client.listAllDomains()
+        client = libvirt.open(proxyd.rw_uri)
+        names = {d.name() for d in client.listAllDomains()}
+        assert {name for name, _, _, _ in guests} <= names
+        client.close()
         # The new shims control their guests: one shuts down cleanly, and its leases go.
         name, path, uuid, image = guests[0]
         vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
         assert vc.wait_state(path, "shutoff") == ("shutoff", "shutdown")
         h.wait_until(lambda: not lc.domains_holding(image), 20, what="the lease to go")
     finally:
+        proxyd.stop()
         for _, path, _, _ in guests:
             if vc.state(path)[0] != "shutoff":
                 vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
