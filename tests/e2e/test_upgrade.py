@@ -1,10 +1,12 @@
 """End to end: scripts/virtswarm-upgrade with three guests running — lockd and logd
 re-execute in place, the registry restarts, every shim is replaced by one of the binary
 on disk that re-attaches to its QEMU, proxyd re-executes keeping its sockets — and no
-guest notices: the same QEMUs run, their leases and log streams stay, and every call
-before and after is answered; a libvirt client's connection ends and it reconnects."""
+guest notices: the same QEMUs run and tick on without a gap, their leases and log streams
+stay, and every call before and after is answered; a libvirt client's connection ends and
+it reconnects."""
 
 import os
+import re
 import subprocess
 
 import libvirt
@@ -29,6 +31,11 @@ def shim_name(path: str) -> str:
     return "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
 
 
+def ticks(serial: str) -> list[int]:
+    with open(serial, errors="replace") as f:
+        return [int(n) for n in re.findall(r"^VIRTSWARM-TICK (\d+)\r?$", f.read(), re.M)]
+
+
 def test_an_upgrade_replaces_every_daemon_and_shim_under_running_guests(tmp_path):
     guests = []
     for i in range(3):
@@ -38,7 +45,7 @@ def test_an_upgrade_replaces_every_daemon_and_shim_under_running_guests(tmp_path
         disk = (f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
                 f"<source file='{image}'/><target dev='vda' bus='virtio'/></disk>")
         path = vc.define(vc.domain_xml(name, serial=str(tmp_path / f"{name}.serial"),
-                                       extra_devices=disk))
+                                       extra_devices=disk, ticks=True))
         vc.domain(path).Start(vc.no_options(), timeout=vc.TIMEOUT)
         guests.append((name, path, str(vc.prop(path, "UUID")).lower(), str(image)))
     proxyd = bc.Bridge("bridge-upgrade")
@@ -53,6 +60,9 @@ def test_an_upgrade_replaces_every_daemon_and_shim_under_running_guests(tmp_path
         lock_owner, log_owner = h.name_owner(lc.BUS_NAME), h.name_owner(lg.BUS_NAME)
         registry = pid_of(REGISTRY)
 
+        serials = [str(tmp_path / f"{name}.serial") for name, _, _, _ in guests]
+        for serial in serials:
+            vc.wait_file_contains(serial, "VIRTSWARM-TICK 1")
         r = subprocess.run([UPGRADE, "--system", "--timeout", "90"], capture_output=True,
                            text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -85,6 +95,12 @@ def test_an_upgrade_replaces_every_daemon_and_shim_under_running_guests(tmp_path
         names = {d.name() for d in client.listAllDomains()}
         assert {name for name, _, _, _ in guests} <= names
         client.close()
+        # Each guest ticked on through it all: one count from 0, no restart, no gap.
+        for serial in serials:
+            after = ticks(serial)[-1]
+            h.wait_until(lambda: ticks(serial)[-1] >= after + 2, 60, 0.2, "two more ticks")
+            seen = ticks(serial)
+            assert seen == list(range(len(seen))), seen
         # The new shims control their guests: one shuts down cleanly, and its leases go.
         name, path, uuid, image = guests[0]
         vc.domain(path).Shutdown(vc.no_options(), timeout=vc.TIMEOUT)
