@@ -13,13 +13,14 @@
 namespace virtswarm::bridge {
 namespace {
 
-// virDomainSnapshotCreateFlags the registry serves (the others: reused external files,
-// quiesced and live snapshots, are refused as unsupported flags).
+// virDomainSnapshotCreateFlags the registry serves (the others: quiesced and live
+// snapshots, are refused as unsupported flags).
 constexpr uint32_t kCreateRedefine = 1;
 constexpr uint32_t kCreateCurrent = 2;
 constexpr uint32_t kCreateNoMetadata = 4;
 constexpr uint32_t kCreateHalt = 8;
 constexpr uint32_t kCreateDiskOnly = 16;
+constexpr uint32_t kCreateReuseExt = 32;
 constexpr uint32_t kCreateAtomic = 128;
 constexpr uint32_t kCreateValidate = 512;
 // virDomainSnapshotRevertFlags (RESET_NVRAM: no UEFI domain can have internal snapshots).
@@ -172,7 +173,7 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args) ||
         !flagsKnown(call, flags,
                     kCreateRedefine | kCreateCurrent | kCreateNoMetadata | kCreateHalt |
-                        kCreateDiskOnly | kCreateAtomic | kCreateValidate)) {
+                        kCreateDiskOnly | kCreateReuseExt | kCreateAtomic | kCreateValidate)) {
         return;
     }
     Options options = flagOptions(flags, {{kCreateRedefine, "redefine"},
@@ -180,6 +181,7 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
                                           {kCreateNoMetadata, "no-metadata"},
                                           {kCreateHalt, "halt"},
                                           {kCreateDiskOnly, "disk-only"},
+                                          {kCreateReuseExt, "reuse-external"},
                                           {kCreateAtomic, "atomic"},
                                           {kCreateValidate, "validate"}});
     withDomain(services, call, dom, [&services, call, xml, options](const CachedDomain& d) {

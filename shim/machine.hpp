@@ -112,7 +112,9 @@ public:
     // qcow2 overlay is created over the disk's image as the definer and the guest goes on
     // writing into it; all disks move in one QMP transaction or none does (the overlays
     // are then removed). ConfigUnsupported for a disk that is not a raw or qcow2 file.
-    void snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays, Done done);
+    // `reuse`: the overlays exist already, made by the user (libvirt's REUSE_EXT).
+    void snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays, bool reuse,
+                       Done done);
     // QEMU keeps a tag in 256 bytes.
     static constexpr size_t kMaxSnapshotName = 255;
     static Result<void> checkSnapshotName(const std::string& name);

@@ -164,12 +164,18 @@ void MachineObject::SnapshotDelete(sdbus::Result<>&& result, std::string name, O
 void MachineObject::SnapshotDisks(sdbus::Result<>&& result,
                                   std::vector<sdbus::Struct<std::string, std::string>> overlays,
                                   Options options) {
+    auto shared = share(std::move(result));
+    auto reuse = boolOption(options, "reuse-external", false);
+    if (auto r = checkOptions(options, {"reuse-external"}); !r || !reuse) {
+        reply(shared, !r ? r : Result<void>(reuse.error()));
+        return;
+    }
     std::vector<std::pair<std::string, std::string>> pairs;
     for (const auto& overlay : overlays) {
         pairs.emplace_back(overlay.get<0>(), overlay.get<1>());
     }
-    run(std::move(result), options,
-        [this, pairs](Machine::Done d) { m_machine.snapshotDisks(pairs, std::move(d)); });
+    m_machine.snapshotDisks(pairs, reuse.value(),
+                            [shared](Result<void> r) { reply(shared, std::move(r)); });
 }
 
 void MachineObject::SendKey(sdbus::Result<>&& result, std::vector<uint32_t> qnums,

@@ -15,7 +15,8 @@ namespace virtswarm::shim {
 namespace {
 
 Result<std::vector<OverlayPlan>>
-plansFor(const DomainDef& def, const std::vector<std::pair<std::string, std::string>>& overlays) {
+plansFor(const DomainDef& def, const std::vector<std::pair<std::string, std::string>>& overlays,
+         bool reuse) {
     std::vector<OverlayPlan> plans;
     for (const auto& [target, overlay] : overlays) {
         auto disk = std::find_if(def.disks.begin(), def.disks.end(),
@@ -31,7 +32,7 @@ plansFor(const DomainDef& def, const std::vector<std::pair<std::string, std::str
         if (overlay.empty() || overlay.front() != '/') {
             return Error(Code::InvalidArgs, "an overlay is an absolute path");
         }
-        plans.push_back({target, disk->source, disk->format, overlay});
+        plans.push_back({target, disk->source, disk->format, overlay, reuse});
     }
     return plans;
 }
@@ -62,8 +63,8 @@ std::optional<std::string> topNode(const nlohmann::json& blocks, const std::stri
 } // namespace
 
 void Machine::snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays,
-                            Done done) {
-    auto plans = plansFor(m_domain.def, overlays);
+                            bool reuse, Done done) {
+    auto plans = plansFor(m_domain.def, overlays, reuse);
     if (!plans) {
         done(plans.takeError());
         return;

@@ -214,9 +214,16 @@ private:
     Result<void> checkRedefinition(const SnapshotDef& snapshot) const;
     // An external snapshot's overlays: made by the shim (which moves the running guest onto
     // them) or, for a shut-off domain, here; then the definition points at them.
-    void takeExternalSnapshot(const SnapshotDef& snapshot, ShimDone done);
-    // `done` with the new snapshot's object path; `keep` false: no metadata (no-metadata).
-    void takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
+    // `reuse`: the overlays exist already (libvirt's REUSE_EXT).
+    void takeExternalSnapshot(const SnapshotDef& snapshot, bool reuse, ShimDone done);
+    // CreateSnapshot's options as they reach the taking.
+    struct SnapshotTaking {
+        bool halt = false;          // the domain stops once the snapshot is taken
+        bool keep = true;           // false: no metadata (no-metadata)
+        bool reuseExternal = false; // external overlays the user made (reuse-external)
+    };
+    // `done` with the new snapshot's object path.
+    void takeSnapshot(SnapshotDef snapshot, SnapshotTaking how,
                       std::function<void(Result<std::string>)> done);
     // Revert of a shut-off domain: the snapshot's definition, then its memory (a start with
     // -loadvm) or its disks (qemu-img; booted only if `paused` says how).

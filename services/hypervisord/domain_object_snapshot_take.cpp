@@ -63,22 +63,25 @@ void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std
     auto atomic = boolOption(options, "atomic", false);
     auto validate = boolOption(options, "validate", false);
     auto diskOnly = boolOption(options, "disk-only", false);
+    auto reuse = boolOption(options, "reuse-external", false);
     // The request is small: parsed (and bounded) before polkit is asked.
     auto request = parseSnapshotRequest(xml);
     m_gate.handle(
         std::move(result),
         service::firstError(
             checkOptions(options, {"halt", "no-metadata", "atomic", "validate", "disk-only",
-                                   "redefine", "current"}),
-            halt, noMetadata, atomic, validate, diskOnly, redefine,
+                                   "redefine", "current", "reuse-external"}),
+            halt, noMetadata, atomic, validate, diskOnly, reuse, redefine,
             // libvirt: "use of 'current' flag requires 'redefine' flag".
             boolOption(options, "current", false).value_or(false)
                 ? Result<void>(Error(Code::InvalidArgs, "option current requires redefine"))
                 : success(),
             request ? success() : Result<void>(request.error())),
         kCreateSnapshot,
-        [this, request = request ? request.value() : SnapshotRequest{}, halt = halt && halt.value(),
-         diskOnly = diskOnly && diskOnly.value(), keep = !(noMetadata && noMetadata.value())](
+        [this, request = request ? request.value() : SnapshotRequest{},
+         diskOnly = diskOnly && diskOnly.value(),
+         how = SnapshotTaking{halt && halt.value(), !(noMetadata && noMetadata.value()),
+                              reuse && reuse.value()}](
             const SharedResult<sdbus::ObjectPath>& shared) {
             auto planned = planSnapshot(request, diskOnly);
             if (!planned) {
@@ -89,14 +92,13 @@ void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std
                 fail(shared, r.error());
                 return;
             }
-            takeSnapshot(std::move(planned.value()), halt, keep,
-                         [shared](Result<std::string> path) {
-                             if (!path) {
-                                 fail(shared, path.error());
-                                 return;
-                             }
-                             shared->returnResults(sdbus::ObjectPath(path.value()));
-                         });
+            takeSnapshot(std::move(planned.value()), how, [shared](Result<std::string> path) {
+                if (!path) {
+                    fail(shared, path.error());
+                    return;
+                }
+                shared->returnResults(sdbus::ObjectPath(path.value()));
+            });
         });
 }
 
@@ -240,11 +242,12 @@ Result<SnapshotDef> DomainObject::planSnapshot(const SnapshotRequest& request,
     return snapshot;
 }
 
-void DomainObject::takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
+void DomainObject::takeSnapshot(SnapshotDef snapshot, SnapshotTaking how,
                                 std::function<void(Result<std::string>)> done) {
     auto guard = m_lifetime.guard();
     std::string tag = snapshot.name;
-    auto taken = [this, guard, snapshot, halt, keep, done](Result<void> r) mutable {
+    auto taken = [this, guard, snapshot, halt = how.halt, keep = how.keep,
+                  done](Result<void> r) mutable {
         if (!guard.alive()) {
             done(Error(Code::NoSuchDomain, "domain removed"));
             return;
@@ -274,7 +277,7 @@ void DomainObject::takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
         });
     };
     if (isExternal(snapshot)) {
-        takeExternalSnapshot(snapshot, std::move(taken));
+        takeExternalSnapshot(snapshot, how.reuseExternal, std::move(taken));
         return;
     }
     if (active()) {
@@ -286,7 +289,7 @@ void DomainObject::takeSnapshot(SnapshotDef snapshot, bool halt, bool keep,
                        std::move(taken));
 }
 
-void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, ShimDone done) {
+void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, bool reuse, ShimDone done) {
     // The next start's definition (a pending redefinition, or the current one) moves onto the
     // overlays; a transient domain has none to keep.
     std::optional<DomainXml> nextConfig;
@@ -305,9 +308,13 @@ void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, ShimDone do
                 overlays.emplace_back(part.name, part.source);
             }
         }
-        auto shimStep = [this, overlays](ShimDone stepDone) {
+        Options options;
+        if (reuse) {
+            options["reuse-external"] = sdbus::Variant(true);
+        }
+        auto shimStep = [this, overlays, options](ShimDone stepDone) {
             m_registry.shims().callVoid(uuidHex(), "SnapshotDisks", kSnapshotTimeout,
-                                        std::move(stepDone), overlays, Options{});
+                                        std::move(stepDone), overlays, options);
         };
         changeLiveThenConfig(shimStep, std::move(nextConfig), std::move(done));
         return;
@@ -318,6 +325,9 @@ void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, ShimDone do
         return;
     }
     auto plans = overlayPlans(def(), snapshot);
+    for (auto& plan : plans) {
+        plan.reuse = reuse;
+    }
     auto offlineStep = [this, opener = opener.value(), plans](ShimDone stepDone) {
         createOverlays(m_registry.loop(), opener, plans, std::move(stepDone));
     };

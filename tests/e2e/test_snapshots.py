@@ -324,8 +324,9 @@ def test_virsh_snapshot_commands():
         # libvirt's refusals, by their codes.
         r = virsh("snapshot-revert", name, "nothing", check=False)
         assert r.returncode != 0 and "no domain snapshot with matching name" in r.stderr
+        # --reuse-external: the overlay must exist (libvirt's message and code).
         r = virsh("snapshot-create-as", name, "--disk-only", "--reuse-external", check=False)
-        assert r.returncode != 0 and "unsupported flags" in r.stderr, r.stderr
+        assert r.returncode != 0 and "missing existing file for disk vda" in r.stderr, r.stderr
         virsh("destroy", name)
         r = virsh("undefine", name, check=False)
         assert r.returncode != 0 and "cannot delete inactive domain with 2 snapshots" in r.stderr
@@ -430,10 +431,35 @@ def test_an_external_disk_only_snapshot_puts_the_running_guest_on_an_overlay():
         assert f"backing file: {overlay}" in info, info
         assert virsh("snapshot-parent", name, "off1").strip() == "ext1"
 
-        virsh("snapshot-delete", name, "off1", "--metadata")
-        virsh("snapshot-delete", name, "ext1", "--metadata")
+        # --reuse-external: an overlay the user made, running and shut off alike, used as
+        # it is (its header untouched), leased as the disk it now is.
+        def own_overlay(path, backing):
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                            backing, path], check=True)
+            with open(path, "rb") as f:
+                return f.read()
+        mine = scratch(f"{name}-mine.qcow2")
+        made = own_overlay(mine, chosen)
+        virsh("snapshot-create-as", name, "off2", "--disk-only", "--reuse-external",
+              "--diskspec", f"vda,snapshot=external,file={mine}")
+        assert mine in virsh("domblklist", "--inactive", name)
+        virsh("start", name)
+        live = scratch(f"{name}-live.qcow2")
+        own_overlay(live, mine)
+        virsh("snapshot-create-as", name, "live1", "--disk-only", "--reuse-external",
+              "--diskspec", f"vda,snapshot=external,file={live}")
+        assert live in virsh("domblklist", name)
+        assert lc.domains_holding(live) == {virsh("domuuid", name).strip()}
+        virsh("destroy", name)
+        with open(mine, "rb") as f:
+            assert f.read() == made
+        info = subprocess.run(["qemu-img", "info", "-U", live], capture_output=True,
+                              text=True, check=True).stdout
+        assert f"backing file: {mine}" in info, info  # QEMU did not rewrite it
+        for snap in ("live1", "off2", "off1", "ext1"):
+            virsh("snapshot-delete", name, snap, "--metadata")
         assert virsh("snapshot-list", "--name", name).split() == []
-        assert os.path.exists(overlay) and os.path.exists(chosen)  # the data stays
+        assert all(os.path.exists(f) for f in (overlay, chosen, mine, live))  # the data stays
         virsh("undefine", name)
     finally:
         proxyd.stop()

@@ -3,6 +3,7 @@
 // libvirt aligns them; the definition moved onto the overlays; and the overlays themselves,
 // made by the real qemu-img over real images.
 #include "external_snapshot.hpp"
+#include "loop_driver.hpp"
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/domain_devices.hpp"
 #include "virtswarm/image_overlay.hpp"
@@ -139,12 +140,11 @@ struct OverlayFiles : ::testing::Test {
 
     Result<void> create(std::vector<OverlayPlan> plans) {
         std::optional<Result<void>> out;
-        createOverlays(*loop, HostPathOpener(), std::move(plans), [&](Result<void> r) {
-            out = std::move(r);
-            loop->exit(0);
-        });
-        loop->run();
-        return *out;
+        createOverlays(*loop, HostPathOpener(), std::move(plans),
+                       [&](Result<void> r) { out = std::move(r); });
+        EXPECT_TRUE(testing_loop::runUntil(
+            *loop, [&] { return out.has_value(); }, std::chrono::seconds(60)));
+        return out.value_or(Error(Code::Internal, "createOverlays did not finish"));
     }
 
     std::string dir;
@@ -187,4 +187,38 @@ TEST_F(OverlayFiles, AnExistingFileIsNeverOverwrittenAndAFailureRemovesWhatWasMa
     auto noBase = create({{"vda", dir + "/absent", "raw", dir + "/absent.s1"}});
     ASSERT_FALSE(noBase);
     EXPECT_FALSE(std::filesystem::exists(dir + "/absent.s1"));
+}
+
+// REUSE_EXT: the user's overlay is used as it is; a missing or non-qcow2 one is refused,
+// and a failure never removes a file the user made.
+TEST_F(OverlayFiles, AReusedOverlayIsCheckedAndNeverTouched) {
+    std::string base = dir + "/vm.raw";
+    makeRawImage(base, 1024 * 1024);
+    std::string mine = dir + "/mine.qcow2";
+    ASSERT_EQ(std::system(("qemu-img create -q -f qcow2 -F raw -b " + base + " " + mine).c_str()),
+              0);
+    auto before = std::filesystem::last_write_time(mine);
+    ASSERT_TRUE(create({{"vda", base, "raw", mine, true}}));
+    EXPECT_EQ(std::filesystem::last_write_time(mine), before);
+
+    auto missing = create({{"vda", base, "raw", dir + "/nowhere", true}});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), Code::ConfigUnsupported);
+    EXPECT_NE(missing.error().message().find("missing existing file for disk vda"),
+              std::string::npos)
+        << missing.error().message();
+
+    std::string text = dir + "/notes";
+    std::ofstream(text) << "not an image";
+    // The made overlay goes again at the failure; the user's files stay.
+    std::string made = dir + "/vm.s2";
+    auto notQcow2 = create({{"vda", base, "raw", mine, true},
+                            {"vdb", base, "raw", made},
+                            {"vdc", base, "raw", text, true}});
+    ASSERT_FALSE(notQcow2);
+    EXPECT_EQ(notQcow2.error().code(), Code::ConfigUnsupported);
+    EXPECT_FALSE(std::filesystem::exists(made));
+    EXPECT_TRUE(std::filesystem::exists(mine) && std::filesystem::exists(text));
+    removeOverlays(HostPathOpener(), {{"vda", base, "raw", mine, true}});
+    EXPECT_TRUE(std::filesystem::exists(mine));
 }
