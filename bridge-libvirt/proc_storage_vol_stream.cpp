@@ -6,6 +6,7 @@
 #include "storage_procedures.hpp"
 #include "volume_stream.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 namespace virtswarm::bridge {
@@ -53,35 +54,51 @@ std::optional<int> spoolFile(const CallPtr& call) {
     return fd.value();
 }
 
+// Where an upload goes. A range (an offset or a length, as libvirt's) is written into the
+// volume in place; otherwise the upload replaces its content. At most what the pool can
+// take (a file volume replaced whole may grow to it), or in place what is left of the
+// volume from the offset, and `length` if given.
+struct UploadPlan {
+    uint64_t maxBytes = 0;
+    Options options; // storaged's Upload "offset"
+};
+
+UploadPlan planUpload(const TransferArgs& t, const CachedPool& pool, const CachedVolume& vol) {
+    UploadPlan plan;
+    bool inPlace = t.offset > 0 || t.length > 0;
+    plan.maxBytes = !inPlace                  ? pool.available + vol.allocation
+                    : t.offset < vol.capacity ? vol.capacity - t.offset
+                                              : 0;
+    if (t.length > 0) {
+        plan.maxBytes = std::min(plan.maxBytes, t.length);
+    }
+    if (inPlace) {
+        plan.options["offset"] = sdbus::Variant(t.offset);
+    }
+    return plan;
+}
+
 void upload(Services& services, const CallPtr& call, xdr::Reader& args) {
     auto t = readTransfer(call, args);
     if (!t) {
         return;
     }
-    if (t->offset != 0) {
-        // storaged's Upload replaces the whole content.
-        call->fail(Error(Code::NotSupported, "uploading at an offset is not supported"));
-        return;
-    }
     withVolume(
-        services, call, t->vol, [&services, call](const CachedPool& p, const CachedVolume& v) {
+        services, call, t->vol,
+        [&services, call, t = *t](const CachedPool& p, const CachedVolume& v) {
             std::string path = v.path;
-            // What the pool can take at most (a file volume may grow to it).
-            uint64_t maxBytes = p.available + v.allocation;
-            authorizeVolume(services, call, kUpload, p, v.name, [&services, call, path, maxBytes] {
+            UploadPlan plan = planUpload(t, p, v);
+            authorizeVolume(services, call, kUpload, p, v.name, [&services, call, path, plan] {
                 auto client = call->client();
-                if (!client) {
-                    return;
-                }
-                auto fd = spoolFile(call);
+                auto fd = client ? spoolFile(call) : std::nullopt;
                 if (!fd) {
                     return;
                 }
-                VolumeStream::attachUpload(client, call->header(), *fd, maxBytes,
-                                           [&services, path](int file, StorageClient::Done done) {
-                                               services.storage.transfer(path, "Upload", file,
-                                                                         std::move(done));
-                                           });
+                VolumeStream::attachUpload(
+                    client, call->header(), *fd, plan.maxBytes,
+                    [&services, path, options = plan.options](int file, StorageClient::Done done) {
+                        services.storage.transfer(path, "Upload", file, options, std::move(done));
+                    });
                 call->replyVoid();
             });
         });
@@ -104,7 +121,7 @@ void download(Services& services, const CallPtr& call, xdr::Reader& args) {
                                        }
                                        int file = *fd;
                                        services.storage.transfer(
-                                           path, "Download", file,
+                                           path, "Download", file, Options{},
                                            [call, file, offset, length](Result<void> r) {
                                                auto client = call->client();
                                                if (!r || !client) {

@@ -83,10 +83,12 @@ void StorageClient::wipeVolume(const std::string& path, Done done) {
         std::move(done));
 }
 
-void StorageClient::transfer(const std::string& path, const char* method, int fd, Done done) {
+void StorageClient::transfer(const std::string& path, const char* method, int fd, Options options,
+                             Done done) {
     runJob(
         path, names::kStorageVolumeInterface, method,
-        [fd](sdbus::MethodCall& m) { m << sdbus::UnixFd(fd) << Options{}; }, std::move(done));
+        [fd, options](sdbus::MethodCall& m) { m << sdbus::UnixFd(fd) << options; },
+        std::move(done));
 }
 
 void StorageClient::runJob(const std::string& path, const char* interface, const char* method,

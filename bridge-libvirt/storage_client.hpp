@@ -49,9 +49,9 @@ public:
     void deleteVolume(const std::string& path, Done done);
     void resizeVolume(const std::string& path, uint64_t capacity, bool shrink, Done done);
     void wipeVolume(const std::string& path, Done done);
-    // Volume.Upload / Volume.Download with the bridge's file `fd`, done when the job has
-    // completed.
-    void transfer(const std::string& path, const char* method, int fd, Done done);
+    // Volume.Upload / Volume.Download with the bridge's file `fd` and `options` (Upload's
+    // "offset"), done when the job has completed.
+    void transfer(const std::string& path, const char* method, int fd, Options options, Done done);
 
 private:
     // Calls a method answering with a Job's path and runs `done` once the job completed.

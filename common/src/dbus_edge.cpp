@@ -30,38 +30,39 @@ Result<void> checkOptions(const Options& options, const std::vector<const char*>
     return success();
 }
 
-Result<bool> boolOption(const Options& options, const char* key, bool fallback) {
+namespace {
+
+// An option of type T, `fallback` when absent; InvalidArgs naming `typeName` when it has
+// another type.
+template <typename T>
+Result<T> typedOption(const Options& options, const char* key, T fallback, const char* typeName) {
     auto it = options.find(key);
     if (it == options.end()) {
         return fallback;
     }
-    if (!it->second.containsValueOfType<bool>()) {
-        return Error(Code::InvalidArgs, std::string("option '") + key + "' must be a boolean");
+    if (!it->second.containsValueOfType<T>()) {
+        return Error(Code::InvalidArgs, std::string("option '") + key + "' must be " + typeName);
     }
-    return it->second.get<bool>();
+    return it->second.get<T>();
+}
+
+} // namespace
+
+Result<bool> boolOption(const Options& options, const char* key, bool fallback) {
+    return typedOption(options, key, fallback, "a boolean");
 }
 
 Result<std::string> stringOption(const Options& options, const char* key,
                                  const std::string& fallback) {
-    auto it = options.find(key);
-    if (it == options.end()) {
-        return fallback;
-    }
-    if (!it->second.containsValueOfType<std::string>()) {
-        return Error(Code::InvalidArgs, std::string("option '") + key + "' must be a string");
-    }
-    return it->second.get<std::string>();
+    return typedOption(options, key, fallback, "a string");
 }
 
 Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback) {
-    auto it = options.find(key);
-    if (it == options.end()) {
-        return fallback;
-    }
-    if (!it->second.containsValueOfType<uint32_t>()) {
-        return Error(Code::InvalidArgs, std::string("option '") + key + "' must be a uint32");
-    }
-    return it->second.get<uint32_t>();
+    return typedOption(options, key, fallback, "a uint32");
+}
+
+Result<uint64_t> uint64Option(const Options& options, const char* key, uint64_t fallback) {
+    return typedOption(options, key, fallback, "a uint64");
 }
 
 Result<ActivityFilter> activityFilter(const Options& options) {

@@ -301,22 +301,29 @@ Result<std::shared_ptr<Job>> Pool::wipeVolume(const std::string& name) {
                      });
 }
 
-Result<std::shared_ptr<Job>> Pool::uploadVolume(const std::string& name, int fd) {
+Result<std::shared_ptr<Job>> Pool::uploadVolume(const std::string& name, int fd,
+                                                std::optional<uint64_t> at) {
     auto size = checkTransferFd(fd, false);
     if (!size) {
         return size.takeError();
     }
     const VolumeInfo* v = volume(name);
-    if (v != nullptr && !m_backend->fileVolumes() && size.value() > v->capacity) {
+    // A block volume cannot grow; a file volume written in place neither (libvirt's
+    // "past the end" refusal), only one replaced whole may.
+    bool fixedSize = !m_backend->fileVolumes() || at.has_value();
+    uint64_t offset = at.value_or(0);
+    if (v != nullptr && fixedSize &&
+        (offset > v->capacity || size.value() > v->capacity - offset)) {
         return Error(Code::InvalidArgs, "the upload (" + std::to_string(size.value()) +
-                                            " bytes) is larger than volume '" + name + "'");
+                                            " bytes at offset " + std::to_string(offset) +
+                                            ") goes past the end of volume '" + name + "'");
     }
     // A duplicate of the client's fd lives as long as the job's work.
     auto owned = std::make_shared<sdbus::UnixFd>(fd);
     return volumeJob(
         name, "upload", size.value(),
-        [this, owned](const VolumeInfo& info, const std::shared_ptr<Job>& job, Done done) {
-            storage::uploadVolume(m_loop, *m_backend, info, owned->get(), job,
+        [this, owned, at](const VolumeInfo& info, const std::shared_ptr<Job>& job, Done done) {
+            storage::uploadVolume(m_loop, *m_backend, info, owned->get(), at, job,
                                   [owned, done](Result<void> r) { done(r); });
         });
 }

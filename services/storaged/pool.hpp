@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -54,8 +55,10 @@ public:
                                              const VolumeDef& def);
     Result<std::shared_ptr<Job>> wipeVolume(const std::string& name);
     // `fd`: a client's regular file (checkTransferFd); the pool keeps its own duplicate
-    // until the job ends.
-    Result<std::shared_ptr<Job>> uploadVolume(const std::string& name, int fd);
+    // until the job ends. An upload replaces the volume's content, or with `at` is written
+    // into it from that offset (the rest kept).
+    Result<std::shared_ptr<Job>> uploadVolume(const std::string& name, int fd,
+                                              std::optional<uint64_t> at = std::nullopt);
     Result<std::shared_ptr<Job>> downloadVolume(const std::string& name, int fd);
     void deleteVolume(const std::string& name, Done done);
     // Shrinking needs allowShrink, as libvirt's VIR_STORAGE_VOL_RESIZE_SHRINK.

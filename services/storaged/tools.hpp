@@ -11,6 +11,7 @@ inline constexpr const char* kMkfs = "/usr/sbin/mkfs";
 inline constexpr const char* kMount = "/usr/bin/mount";
 inline constexpr const char* kUmount = "/usr/bin/umount";
 inline constexpr const char* kBlkdiscard = "/usr/sbin/blkdiscard";
+inline constexpr const char* kDd = "/usr/bin/dd";
 inline constexpr const char* kPvcreate = "/usr/sbin/pvcreate";
 inline constexpr const char* kPvremove = "/usr/sbin/pvremove";
 inline constexpr const char* kVgcreate = "/usr/sbin/vgcreate";

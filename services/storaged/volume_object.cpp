@@ -127,12 +127,22 @@ void VolumeObject::transfer(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::Un
                             const Options& options, const actions::MethodAction& action,
                             bool upload) {
     auto file = std::make_shared<sdbus::UnixFd>(std::move(fd));
+    // Upload "offset" (t): the client's bytes are written into the volume from there, the
+    // rest of it kept (libvirt's vol-upload --offset/--length); without it they replace
+    // the volume's content.
+    auto offset = uint64Option(options, "offset", 0);
+    bool inPlace = options.count("offset") > 0;
     m_gate.handle(
         std::move(result),
-        service::firstError(checkOptions(options, {}), checkTransferFd(file->get(), !upload),
+        service::firstError(checkOptions(options, upload ? std::vector<const char*>{"offset"}
+                                                         : std::vector<const char*>{}),
+                            offset, checkTransferFd(file->get(), !upload),
                             upload ? notInUse() : success()),
-        action, [this, file, upload](const SharedResult<sdbus::ObjectPath>& r) {
-            auto job = upload ? m_poolObject.pool().uploadVolume(m_info.name, file->get())
+        action,
+        [this, file, upload,
+         at = inPlace ? std::optional<uint64_t>(offset.value_or(0))
+                      : std::nullopt](const SharedResult<sdbus::ObjectPath>& r) {
+            auto job = upload ? m_poolObject.pool().uploadVolume(m_info.name, file->get(), at)
                               : m_poolObject.pool().downloadVolume(m_info.name, file->get());
             if (!job) {
                 fail(r, job.error());

@@ -139,7 +139,18 @@ Result<uint64_t> checkTransferFd(int fd, bool forWriting) {
 }
 
 void uploadVolume(EventLoop& loop, PoolBackend& pool, const VolumeInfo& volume, int fd,
-                  const std::shared_ptr<Job>& job, VolumeDone done) {
+                  std::optional<uint64_t> at, const std::shared_ptr<Job>& job, VolumeDone done) {
+    if (at) {
+        auto running =
+            Command::run(loop,
+                         {tools::kDd, std::string("if=") + kClientPath, "of=" + volume.path,
+                          "bs=1M", "seek=" + std::to_string(*at), "oflag=seek_bytes",
+                          "conv=notrunc,fsync", "status=none"},
+                         [done](Result<std::string> r) { done(withoutOutput(std::move(r))); }, {},
+                         {{fd, kClientFd}});
+        cancelThrough(*job, running);
+        return;
+    }
     if (!pool.fileVolumes()) {
         auto running = Command::run(
             loop,

@@ -5,6 +5,7 @@
 #include "pool_backend.hpp"
 
 #include <memory>
+#include <optional>
 
 // The work behind each volume operation, composed from a pool's backend and the helper
 // programs. Every piece that writes a new volume writes it under its partial name and
@@ -31,8 +32,10 @@ void wipeVolume(EventLoop& loop, PoolBackend& pool, const VolumeInfo& volume,
 // The bytes of a client's regular file (`fd`, open for reading) become the volume: a file
 // volume is written under its partial name (sparse) and renamed over the old one only when
 // complete; a logical volume is written in place. BytesDone follows the bytes written.
+// With `at` they go into the volume from that offset, in place, the rest kept (dd, not
+// truncating; a failure leaves what was written so far, as libvirt's).
 void uploadVolume(EventLoop& loop, PoolBackend& pool, const VolumeInfo& volume, int fd,
-                  const std::shared_ptr<Job>& job, VolumeDone done);
+                  std::optional<uint64_t> at, const std::shared_ptr<Job>& job, VolumeDone done);
 
 // The volume's bytes into a client's regular file (`fd`, open for writing), sparse.
 void downloadVolume(EventLoop& loop, const VolumeInfo& volume, int fd,

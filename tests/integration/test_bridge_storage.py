@@ -212,9 +212,23 @@ def test_upload_and_download_byte_for_byte(bridge):
               "--offset", "1000", "--length", "5000")
         with open(target, "rb") as f:
             assert f.read() == content[1000:6000]
-        r = virsh(bridge, "vol-upload", "blob.img", source, "--pool", "data", "--offset",
-                  "512", check=False)
-        assert r.returncode == 1 and "offset" in r.stderr
+        # Into a range: the bytes go in from the offset, the rest of the volume stays.
+        patch = os.path.join(bridge["root"], "patch.bin")
+        with open(patch, "wb") as f:
+            f.write(b"\xa5" * 10000)
+        virsh(bridge, "vol-upload", "blob.img", patch, "--pool", "data", "--offset", "4096")
+        virsh(bridge, "vol-download", "blob.img", target, "--pool", "data")
+        with open(target, "rb") as f:
+            assert f.read() == content[:4096] + b"\xa5" * 10000 + content[14096:]
+        # Past the end of the volume nothing is written.
+        r = virsh(bridge, "vol-upload", "blob.img", patch, "--pool", "data", "--offset",
+                  str((3 << 20) - 512), check=False)
+        assert r.returncode == 1, r.stdout
+        virsh(bridge, "vol-download", "blob.img", target, "--pool", "data")
+        with open(target, "rb") as f:
+            got = f.read()
+        assert len(got) == 3 << 20 and got[4096:14096] == b"\xa5" * 10000
+        assert got[-512:] == content[-512:]
     finally:
         virsh(bridge, "vol-delete", "blob.img", "--pool", "data", check=False)
         remove_pool(bridge, "data")

@@ -36,6 +36,19 @@ protected:
 
     VolumeDef volume(const std::string& text) { return parseVolumeXml(text).value(); }
 
+    // A running pool `name` with a raw volume "v" of `capacity` ("1M", "64K").
+    Pool& poolWithVolumeV(const std::string& name, const std::string& capacity) {
+        Pool& p = runningPool(name);
+        std::string unit = capacity.substr(capacity.size() - 1);
+        std::string count = capacity.substr(0, capacity.size() - 1);
+        EXPECT_TRUE(wait([&](auto done) {
+            p.createVolume(volume("<volume><name>v</name><capacity unit='" + unit + "'>" + count +
+                                  "</capacity></volume>"),
+                           done);
+        }));
+        return p;
+    }
+
     void finish(const std::shared_ptr<Job>& job) {
         ASSERT_TRUE(testing_loop::runUntil(
             *loop, [&] { return job->state() != Job::State::Running; }, 120s));
@@ -278,11 +291,7 @@ TEST_F(StoragePool, StartingAPoolWhoseDirectoryIsMissingFails) {
 }
 
 TEST_F(StoragePool, UploadAndDownloadGoThroughTheCallersFiles) {
-    Pool& p = runningPool("u");
-    ASSERT_TRUE(wait([&](auto done) {
-        p.createVolume(volume("<volume><name>v</name><capacity unit='M'>1</capacity></volume>"),
-                       done);
-    }));
+    Pool& p = poolWithVolumeV("u", "1M");
     std::string source = dir + "/upload.bin";
     writeData(source, 3);
     int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
@@ -324,6 +333,32 @@ TEST_F(StoragePool, UploadAndDownloadGoThroughTheCallersFiles) {
         Code::NoSuchVolume);
     EXPECT_FALSE(p.busy());
     EXPECT_EQ(p.volume("v")->capacity, 3u << 20);
+}
+
+// vol-upload --offset: the bytes go in from there, the volume keeps its size and the rest
+// of its bytes; what would run past its end is refused before anything is written.
+TEST_F(StoragePool, AnUploadAtAnOffsetWritesInPlace) {
+    Pool& p = poolWithVolumeV("o", "64K");
+    std::string patch = dir + "/patch.bin";
+    std::ofstream(patch, std::ios::binary) << std::string(1000, 'x');
+    int in = ::open(patch.c_str(), O_RDONLY | O_CLOEXEC);
+    auto up = p.uploadVolume("v", in, 4096);
+    ASSERT_TRUE(up) << up.error().message();
+    finish(up.value());
+    ASSERT_EQ(up.value()->state(), Job::State::Succeeded) << up.value()->error();
+    std::ifstream written(dir + "/o/v", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(written)), {});
+    ASSERT_EQ(bytes.size(), 64u << 10);
+    EXPECT_EQ(bytes.substr(0, 4096), std::string(4096, '\0'));
+    EXPECT_EQ(bytes.substr(4096, 1000), std::string(1000, 'x'));
+    EXPECT_EQ(bytes.substr(5096), std::string((64u << 10) - 5096, '\0'));
+
+    auto past = p.uploadVolume("v", in, (64u << 10) - 10);
+    ::close(in);
+    ASSERT_FALSE(past);
+    EXPECT_EQ(past.error().code(), Code::InvalidArgs);
+    EXPECT_NE(past.error().message().find("past the end"), std::string::npos);
+    EXPECT_EQ(p.volume("v")->capacity, 64u << 10);
 }
 
 TEST(QemuImgProgress, ReadsTheFraction) {

@@ -39,6 +39,7 @@ Result<void> checkOptions(const Options& options, const std::vector<const char*>
 // A boolean option; a value of another type is InvalidArgs.
 Result<bool> boolOption(const Options& options, const char* key, bool fallback);
 Result<uint32_t> uintOption(const Options& options, const char* key, uint32_t fallback);
+Result<uint64_t> uint64Option(const Options& options, const char* key, uint64_t fallback);
 Result<std::string> stringOption(const Options& options, const char* key,
                                  const std::string& fallback);
 
