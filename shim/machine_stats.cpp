@@ -24,6 +24,17 @@ void Machine::stats(std::function<void(Result<Stats>)> done) {
         done(std::move(base));
         return;
     }
+    // A monitor that is gone (QEMU is ending, or closed it) is no reason to refuse what
+    // /proc still tells: a client polling a guest that powers off (virt-install --wait)
+    // gets those figures, and the state change follows. A monitor that does not answer
+    // stays an error (Timeout): that QEMU may be stuck.
+    done = [hostOnly = base, done = std::move(done)](Result<Stats> r) mutable {
+        if (!r && r.error().code() == Code::HypervisorGone) {
+            done(std::move(hostOnly));
+            return;
+        }
+        done(std::move(r));
+    };
     if (!m_qmp.connected()) {
         done(Error(Code::HypervisorGone, "the QEMU monitor is not connected"));
         return;
