@@ -20,7 +20,6 @@
 
 #include <charconv>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -308,18 +307,16 @@ int serve(const ProxydOptions& options, ServerLimits serverLimits,
         log::error(r.error().message());
         return 1;
     }
-    bool reexecRequested = false;
-    EventSource reexecSignal = loop.addSignal(SIGUSR1, [&] {
-        if (reexecRequested) {
-            return;
-        }
-        reexecRequested = true;
-        log::notice("re-executing once the calls in flight are answered");
-        server.drain(kReexecDrain, [&loop] { loop.exit(0); });
-    });
+    // The bridge owns no name: its clients wait in the listening sockets' backlog instead.
+    service::ReexecRequest reexec(daemon,
+                                  {.settle =
+                                       [&server](std::function<void()> settled) {
+                                           server.drain(kReexecDrain, std::move(settled));
+                                       },
+                                   .notice = "re-executing once the calls in flight are answered"});
     sd_notify(0, "READY=1");
     int exitCode = daemon.run();
-    if (reexecRequested) {
+    if (reexec.requested()) {
         handover = server.releaseListeners();
     }
     return exitCode;

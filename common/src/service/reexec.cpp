@@ -62,22 +62,32 @@ void blockReexecSignal() {
 }
 
 ReexecRequest::ReexecRequest(DaemonRuntime& daemon, std::string busName)
+    : ReexecRequest(daemon, Steps{.busName = std::move(busName)}) {}
+
+ReexecRequest::ReexecRequest(DaemonRuntime& daemon, Steps steps)
     : m_daemon(daemon)
-    , m_busName(std::move(busName))
+    , m_steps(std::move(steps))
     , m_signal(daemon.loop().addSignal(SIGUSR1, [this] { request(); })) {}
 
 void ReexecRequest::request() {
     if (m_requested) {
         return;
     }
-    log::notice("re-executing");
-    try {
-        m_daemon.bus().releaseName(m_busName);
-    } catch (const sdbus::Error& e) {
-        log::warning("releasing the name before the re-exec: " + e.getMessage());
+    log::notice(m_steps.notice);
+    if (m_steps.busName) {
+        try {
+            m_daemon.bus().releaseName(*m_steps.busName);
+        } catch (const sdbus::Error& e) {
+            log::warning("releasing the name before the re-exec: " + e.getMessage());
+        }
     }
     m_requested = true;
-    m_daemon.loop().exit(0);
+    EventLoop& loop = m_daemon.loop();
+    if (m_steps.settle) {
+        m_steps.settle([&loop] { loop.exit(0); });
+    } else {
+        loop.exit(0);
+    }
 }
 
 void handleReexecMethod(MethodGate& gate, sdbus::Result<>&& result, const Options& options,

@@ -8,6 +8,7 @@
 #include "virtswarm/service/method_gate.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,16 +39,32 @@ void blockReexecSignal();
 // The bus name goes first: a call sent from then on (after Reexec's reply too) waits in
 // the bus for the name's next owner, the new image, instead of reaching this connection
 // after its last dispatch (calls the bus delivered before and not yet read get NoReply).
-// Then the loop ends, and main() hands over and execs.
+// Then the daemon settles, if it has something to finish first, and the loop ends; main()
+// hands over and execs.
 class ReexecRequest {
 public:
+    // Before the loop ends: calls `settled` once the daemon may stop (proxyd, once the
+    // calls in flight are answered or a cap has passed).
+    using Settle = std::function<void(std::function<void()> settled)>;
+
+    struct Steps {
+        // The well-known name released first; none for a daemon that owns none (proxyd,
+        // a client of the bus).
+        std::optional<std::string> busName{};
+        // None: the loop ends at once.
+        Settle settle{};
+        // What the journal is told when the re-exec starts.
+        std::string notice = "re-executing";
+    };
+
     ReexecRequest(DaemonRuntime& daemon, std::string busName);
+    ReexecRequest(DaemonRuntime& daemon, Steps steps);
     void request();
     bool requested() const { return m_requested; }
 
 private:
     DaemonRuntime& m_daemon;
-    std::string m_busName;
+    Steps m_steps;
     bool m_requested = false;
     EventSource m_signal;
 };
