@@ -99,6 +99,39 @@ void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener
     sendAcquire(std::move(wire), "leasing the disks", std::move(done));
 }
 
+void DiskLeases::withLease(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
+                           const VolumeFds& volumes, const Lifetime::Guard& caller,
+                           std::function<void(Done acted)> act, Done done) {
+    std::vector<std::string> leased;
+    for (const auto& disk : disks) {
+        if (!disk.source.empty()) {
+            leased.push_back(disk.source);
+        }
+    }
+    acquire(disks, opener, volumes,
+            [this, caller, leased = std::move(leased), act = std::move(act),
+             done = std::move(done)](Result<void> granted) {
+                if (!caller.alive()) {
+                    return;
+                }
+                if (!granted) {
+                    done(std::move(granted));
+                    return;
+                }
+                act([this, caller, leased, done](Result<void> acted) {
+                    if (!caller.alive()) {
+                        return;
+                    }
+                    if (!acted) {
+                        for (const auto& path : leased) {
+                            release(path);
+                        }
+                    }
+                    done(std::move(acted));
+                });
+            });
+}
+
 void DiskLeases::sendAcquire(std::vector<WireDisk> wire, const char* what, Done done) {
     auto proxy = lockd();
     if (!proxy) {

@@ -39,6 +39,13 @@ public:
     // to the file itself); a file disk's image is opened here with the definer's rights.
     void acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
                  const VolumeFds& volumes, Done done);
+    // Leases `disks` as acquire() does, then runs `act`, which hands them to QEMU; should
+    // that fail, their leases go again, as QEMU holds nothing of them. `done` gets the
+    // refusal of the leases or act's result. Once `caller` (the object `act` and `done`
+    // belong to) is gone, nothing more runs.
+    void withLease(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
+                   const VolumeFds& volumes, const Lifetime::Guard& caller,
+                   std::function<void(Done acted)> act, Done done);
     // A shim re-attaching to a running QEMU takes over the leases its predecessor took
     // (lockd passes them to it once that shim has left the bus), so its detaches, stop and
     // destroy release them at once as the first shim's would. Only when `disks` has a

@@ -271,8 +271,8 @@ private:
     void plugVolumeDisk(const DiskDef& disk, DomainXml next, Done done);
     void plugLeasedVolume(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     void plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
-    // Exclusive leases on the overlays just created, then moveOntoOverlays; a refusal
-    // removes the overlays.
+    // Exclusive leases on the overlays just created, then moveOntoOverlays; a refusal or
+    // a failed move removes the overlays (and their leases).
     void leaseOverlays(std::vector<OverlayPlan> plans, Done done);
     // The overlays in fd sets, then one transaction of blockdev-snapshot-sync.
     void moveOntoOverlays(std::vector<OverlayPlan> plans, Done done);

@@ -119,40 +119,25 @@ void Machine::plugUserInterface(const InterfaceDef& nic, DomainXml next, Done do
 // mode nothing the user cannot open gets opened. It is leased before QEMU gets it, and
 // the lease is given back if QEMU does not take the disk.
 void Machine::plugFileDisk(const DiskDef& disk, DomainXml next, Done done) {
-    auto guard = m_lifetime.guard();
-    m_leases->acquire(
-        {disk}, m_opener, {},
-        [this, guard, disk, next = std::move(next), done](Result<void> leased) mutable {
-            if (!guard.alive()) {
-                return;
-            }
-            if (!leased) {
-                done(std::move(leased));
-                return;
-            }
+    m_leases->withLease(
+        {disk}, m_opener, {}, m_lifetime.guard(),
+        [this, disk, next = std::move(next)](Done plugged) mutable {
             auto opened = m_opener.openImage(disk.source, disk.readonly ? O_RDONLY : O_RDWR,
                                              "disk " + disk.targetDev);
             if (!opened) {
-                m_leases->release(disk.source);
-                done(opened.takeError());
+                plugged(opened.takeError());
                 return;
             }
             if (auto single =
                     requireUnbacked(opened.value(), disk.format, "disk " + disk.targetDev);
                 !single) {
                 ::close(opened.value());
-                m_leases->release(disk.source);
-                done(single.takeError());
+                plugged(single.takeError());
                 return;
             }
-            plugDiskFds(disk, {opened.value()}, std::move(next),
-                        [this, source = disk.source, done](Result<void> r) {
-                            if (!r) {
-                                m_leases->release(source);
-                            }
-                            done(std::move(r));
-                        });
-        });
+            plugDiskFds(disk, {opened.value()}, std::move(next), std::move(plugged));
+        },
+        std::move(done));
 }
 
 // <disk type='volume'>: storaged opens the volume after its own polkit check for the

@@ -128,22 +128,10 @@ void Machine::leaseAndInsertMedium(const DiskDef& media, const std::string& alia
         insertMedium(media, alias, std::move(done)); // leased already
         return;
     }
-    auto guard = m_lifetime.guard();
-    m_leases->acquire({media}, m_opener, {}, [this, guard, media, alias, done](Result<void> r) {
-        if (!guard.alive()) {
-            return;
-        }
-        if (!r) {
-            done(std::move(r));
-            return;
-        }
-        insertMedium(media, alias, [this, source = media.source, done](Result<void> inserted) {
-            if (!inserted) {
-                m_leases->release(source);
-            }
-            done(std::move(inserted));
-        });
-    });
+    m_leases->withLease(
+        {media}, m_opener, {}, m_lifetime.guard(),
+        [this, media, alias](Done inserted) { insertMedium(media, alias, std::move(inserted)); },
+        std::move(done));
 }
 
 void Machine::insertMedium(const DiskDef& media, const std::string& alias, Done done) {

@@ -91,7 +91,8 @@ void Machine::snapshotDisks(const std::vector<std::pair<std::string, std::string
 
 // The overlays are what the guest writes from now on: each gets the exclusive lease a
 // writable disk has, before QEMU gets it, so no other domain starts on it. The image under
-// it keeps its own lease: writing it would corrupt the overlay.
+// it keeps its own lease: writing it would corrupt the overlay. Whatever fails leaves the
+// guest on its images: the overlays go again, and so do their leases.
 void Machine::leaseOverlays(std::vector<OverlayPlan> plans, Done done) {
     std::vector<DiskDef> overlays;
     for (const auto& plan : plans) {
@@ -101,30 +102,22 @@ void Machine::leaseOverlays(std::vector<OverlayPlan> plans, Done done) {
         overlay.format = "qcow2";
         overlays.push_back(std::move(overlay));
     }
-    auto guard = m_lifetime.guard();
-    m_leases->acquire(overlays, m_opener, {},
-                      [this, guard, plans = std::move(plans), done](Result<void> leased) {
-                          if (!guard.alive()) {
-                              return;
-                          }
-                          if (!leased) {
-                              removeOverlays(m_opener, plans);
-                              done(std::move(leased));
-                              return;
-                          }
-                          moveOntoOverlays(plans, done);
-                      });
+    m_leases->withLease(
+        overlays, m_opener, {}, m_lifetime.guard(),
+        [this, plans](Done moved) { moveOntoOverlays(plans, std::move(moved)); },
+        [this, plans, done](Result<void> r) {
+            if (!r) {
+                removeOverlays(m_opener, plans);
+            }
+            done(std::move(r));
+        });
 }
 
+// Fails with the guest still on its images and QEMU holding none of the overlays.
 void Machine::moveOntoOverlays(std::vector<OverlayPlan> plans, Done done) {
     auto guard = m_lifetime.guard();
-    // Whatever fails from here leaves the guest on its images: the overlays go again.
-    auto undo = [this, plans, done](const std::vector<int64_t>& sets, Error why) {
+    auto undo = [this, done](const std::vector<int64_t>& sets, Error why) {
         removeFdSets(sets);
-        for (const auto& plan : plans) {
-            m_leases->release(plan.overlay);
-        }
-        removeOverlays(m_opener, plans);
         done(std::move(why));
     };
     addOverlayFdSets(
