@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -29,6 +30,30 @@ Options noOptions() {
 }
 
 } // namespace
+
+bool sameImage(const HostPathOpener& opener, const std::string& a, const std::string& b) {
+    if (a == b) {
+        return true;
+    }
+    if (a.empty() || b.empty()) {
+        return false;
+    }
+    struct stat first {};
+    struct stat second {};
+    bool found = false;
+    // stat needs no right on the file itself, only to look its name up.
+    auto looked = opener.withRights("looking up " + a + " and " + b, [&]() -> Result<void> {
+        found = ::stat(a.c_str(), &first) == 0 && ::stat(b.c_str(), &second) == 0;
+        return success();
+    });
+    if (!looked || !found) {
+        return false;
+    }
+    if (S_ISBLK(first.st_mode) && S_ISBLK(second.st_mode)) {
+        return first.st_rdev == second.st_rdev;
+    }
+    return first.st_dev == second.st_dev && first.st_ino == second.st_ino;
+}
 
 DiskLeases::DiskLeases(EventLoop& loop, SystemBusLink& systemBus, const UuidBytes& domain)
     : m_loop(loop)

@@ -17,6 +17,12 @@
 
 namespace virtswarm::shim {
 
+// Whether `a` and `b` name one image as lockd tells its leases apart: the same file
+// (device and inode; a block device by its device number), whatever the spelling of the
+// path (a symbolic link, `a//b`, `./`). Looked up with the definer's rights, as the
+// image is opened; a name that cannot be looked up is compared as a string.
+bool sameImage(const HostPathOpener& opener, const std::string& a, const std::string& b);
+
 // The domain's disk leases, from virtswarm-lockd on the system bus, for system and session
 // domains alike (one table for the host: a session domain cannot write an image a system
 // domain uses). Each image is opened here with the definer's rights and the descriptor

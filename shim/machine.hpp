@@ -291,8 +291,8 @@ private:
     void retakeVolumeHolds(size_t from);
     std::string leasedSourceOf(const std::string& target) const;
     void ejectMedium(const std::string& alias, Done done);
-    // The new media leased (unless the drive holds that image already), then inserted;
-    // the lease is given back if QEMU does not take it.
+    // The new media leased (unless the drive holds that image already, by any name),
+    // then inserted; the lease is given back if QEMU does not take it.
     void leaseAndInsertMedium(const DiskDef& media, const std::string& alias,
                               const std::string& oldSource, Done done);
     void insertMedium(const DiskDef& media, const std::string& alias, Done done);

@@ -82,8 +82,11 @@ void Machine::updateDevice(const std::string& xmlText, Done done) {
                           return;
                       }
                       auto old = mediumFdset(blocks.value(), alias);
+                      // The drive's image by another name keeps its lease: lockd knows
+                      // the file, not the name.
+                      bool keepsImage = sameImage(m_opener, oldSource, media.source);
                       // `next` kept the drive's <alias> (withMediaChanged).
-                      Done finish = [this, guard, old, oldSource, newSource = media.source,
+                      Done finish = [this, guard, old, oldSource, keepsImage,
                                      target = media.targetDev, live = std::move(next),
                                      done](Result<void> r) {
                           if (!guard.alive()) {
@@ -94,7 +97,7 @@ void Machine::updateDevice(const std::string& xmlText, Done done) {
                                   m_qmp.execute("remove-fd", {{"fdset-id", *old}},
                                                 [](Result<nlohmann::json>) {});
                               }
-                              if (!oldSource.empty() && oldSource != newSource) {
+                              if (!oldSource.empty() && !keepsImage) {
                                   m_leases->release(oldSource);
                                   releaseVolumeHold(target);
                               }
@@ -126,6 +129,23 @@ void Machine::leaseAndInsertMedium(const DiskDef& media, const std::string& alia
                                    const std::string& oldSource, Done done) {
     if (media.source == oldSource) {
         insertMedium(media, alias, std::move(done)); // leased already
+        return;
+    }
+    if (sameImage(m_opener, oldSource, media.source)) {
+        // The drive's image by another name: lockd's lease on it takes the new name (the
+        // one the live definition will have, and later releases by); should QEMU refuse
+        // the change, the lease stays, as the drive still holds the image.
+        auto guard = m_lifetime.guard();
+        m_leases->acquire({media}, m_opener, {}, [this, guard, media, alias, done](Result<void> r) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!r) {
+                done(std::move(r));
+                return;
+            }
+            insertMedium(media, alias, done);
+        });
         return;
     }
     m_leases->withLease(
