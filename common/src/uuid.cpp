@@ -50,14 +50,19 @@ Result<UuidBytes> parseUuid(std::string_view text) {
     return out;
 }
 
-std::string uuidHex(const UuidBytes& uuid) {
+UuidHexChars uuidHexChars(const UuidBytes& uuid) {
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
+    UuidHexChars out{};
+    size_t i = 0;
     for (uint8_t b : uuid) {
-        out += kHex[b >> 4];
-        out += kHex[b & 0xf];
+        out[i++] = kHex[b >> 4];
+        out[i++] = kHex[b & 0xf];
     }
     return out;
+}
+
+std::string uuidHex(const UuidBytes& uuid) {
+    return std::string(asView(uuidHexChars(uuid)));
 }
 
 std::string formatUuid(const UuidBytes& uuid) {

@@ -19,6 +19,12 @@ std::string formatUuid(const UuidBytes& uuid); // canonical lower-case with dash
 // (the start of) the text otherwise. For the daemons that know domains by UUID only.
 Result<std::string> domainUuidArgument(const std::string& text);
 std::string uuidHex(const UuidBytes& uuid); // 32 lower-case hex digits
-UuidBytes randomUuid();                     // version 4
+// The same digits with no allocation: what a lookup by UUID makes its key from.
+using UuidHexChars = std::array<char, 32>;
+UuidHexChars uuidHexChars(const UuidBytes& uuid);
+inline std::string_view asView(const UuidHexChars& hex) {
+    return {hex.data(), hex.size()};
+}
+UuidBytes randomUuid(); // version 4
 
 } // namespace virtswarm

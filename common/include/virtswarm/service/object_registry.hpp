@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -88,7 +89,7 @@ public:
 
     // The object's name changed (a redefinition): the name index follows.
     void rename(const UuidBytes& uuid, const std::string& name) {
-        auto it = m_byUuid.find(uuidHex(uuid));
+        auto it = m_byUuid.find(asView(uuidHexChars(uuid)));
         if (it == m_byUuid.end() || it->second.name == name) {
             return;
         }
@@ -107,13 +108,13 @@ public:
     // loop turn instead. Null if there is no such object.
     std::unique_ptr<T> take(const UuidBytes& uuid) { return takeKeyed(uuidHex(uuid)); }
 
-    T* findByUuid(const UuidBytes& uuid) const { return findByKey(uuidHex(uuid)); }
+    T* findByUuid(const UuidBytes& uuid) const { return findByKey(asView(uuidHexChars(uuid))); }
     // By runtimeKey(uuid), as runtime directories and shim bus names spell it.
-    T* findByKey(const std::string& key) const {
+    T* findByKey(std::string_view key) const {
         auto it = m_byUuid.find(key);
         return it == m_byUuid.end() ? nullptr : it->second.object.get();
     }
-    T* findByName(const std::string& name) const {
+    T* findByName(std::string_view name) const {
         auto it = m_byName.find(name);
         return it == m_byName.end() ? nullptr : it->second;
     }
@@ -254,9 +255,17 @@ private:
         return out;
     }
 
+    // Lookups by a string_view or a UUID's digits on the stack: no key string is made.
+    struct KeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    };
+    template <typename V>
+    using KeyedBy = std::unordered_map<std::string, V, KeyHash, std::equal_to<>>;
+
     ObjectKind m_kind;
-    std::unordered_map<std::string, Entry> m_byUuid; // key (uuidHex, or the name) -> object
-    std::unordered_map<std::string, T*> m_byName;
+    KeyedBy<Entry> m_byUuid; // key (uuidHex, or the name) -> object
+    KeyedBy<T*> m_byName;
 };
 
 } // namespace virtswarm::service
