@@ -126,6 +126,7 @@ private:
 
     // service_sync.cpp
     void startSync();
+    Result<bool> mirrorReply(sdbus::MethodReply& reply);
     // The service answered from another instance than the one we follow: ask again, with
     // backoff and a bound, then give up until the next caller asks.
     void retrySync();
