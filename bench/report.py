@@ -21,7 +21,9 @@ TARGETS = {
     "a.start": ("ratio", 0.3),
     "c.pss": ("ratio", 1.0),
     "c.shim_uss": ("abs", 1.5),
-    "d.list": ("ratio", 0.3),
+    # virsh's own CPU is most of `virsh list --all` on either side: the target is on the
+    # server's share above that floor (issue 17).
+    "d.list_server": ("ratio", 0.3),
     # issue 17: the define path at or below libvirtd's cost
     "d.define": ("ratio", 1.0),
     "d.undefine": ("ratio", 1.0),
@@ -30,6 +32,16 @@ TARGETS = {
     "d.registry_cpu": ("abs", 0.15),
     "d.dominfo": ("ratio", 1.0),
     "d.gmo": ("abs", 30.0),
+    "b.statebefore.p99": ("abs", 1.0),
+    # issue 17 at scale
+    "e.cpu_100": ("abs", 0.15),
+    "e.cpu_1000": ("abs", 0.15),
+    "e.cpu_10000": ("abs", 0.15),
+    "e.gmo": ("abs", 250.0),
+    "e.list_server": ("ratio", 0.2),
+    "e.daemon_rss": ("abs", 40.0),
+    "e.proxyd_rss": ("abs", 40.0),
+    "e.startup": ("abs", 1.0),
 }
 
 ORDER = ["a.start",
@@ -37,15 +49,20 @@ ORDER = ["a.start",
          "b.state.p50", "b.state.p99", "b.stats1.p50", "b.stats1.p99", "b.stateproc.p50",
          "b.stateproc.p99", "b.allstats", "b.stuck", "b.stateafter.p50", "b.stateafter.p99",
          "c.pss", "c.main_pss", "c.main_uss", "c.shim_uss", "c.shim_pss",
-         "d.define", "d.undefine", "d.list", "d.dominfo", "d.gmo", "d.gmo_proc",
+         "d.define", "d.define_client", "d.define_server", "d.undefine", "d.undefine_server",
+         "d.list", "d.list_client", "d.list_server", "d.dominfo", "d.dominfo_client",
+         "d.dominfo_server", "d.gmo", "d.gmo_proc",
          "d.define_dbus", "d.undefine_dbus", "d.registry_cpu", "d.undefine_dbus_async",
-         "d.define_dbus_async", "d.registry_cpu_async"]
+         "d.define_dbus_async", "d.registry_cpu_async",
+         "e.cpu_100", "e.cpu_1000", "e.cpu_10000", "e.gmo", "e.list", "e.list_client",
+         "e.list_server", "e.daemon_rss", "e.proxyd_rss", "e.startup"]
 
 PART_TITLES = {
     "a": "(a) 20 guests started concurrently, until all report running",
     "b": "(b) one QEMU frozen with SIGSTOP among 4 running domains",
     "c": "(c) memory of the management processes, 20 domains running",
     "d": "(d) 1000 defined domains (virtswarm through virtswarm-proxyd, real virsh)",
+    "e": "(e) scale: 10,000 defined domains",
 }
 
 
@@ -119,11 +136,11 @@ def main() -> None:
                     met = "yes" if ratio_val <= val else "**no**"
             else:
                 unit = (sw or lv)[0]["unit"]
-                target = f"< {val} {unit}"
+                target = f"≤ {val} {unit}"
                 if sw:
                     worst = max(v for r in sw for v in r["values"]) if any(r["values"] for r in sw) else None
                     if worst is not None:
-                        met = "yes" if worst < val else "**no**"
+                        met = "yes" if worst <= val else "**no**"
                         if key == "c.shim_uss":
                             target += " (each)"
         out.append(f"| {what} | {lv_text} | {sw_text} | {ratio} | {target} | {met} |")

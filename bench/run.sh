@@ -1,13 +1,15 @@
 #!/bin/bash
 # virtswarm vs the monolithic libvirtd, on this machine, in one run.
 #
-#   bench/run.sh [--parts abcd] [--reps-a N] [--bound S] [--no-build] [--keep-libvirtd]
+#   bench/run.sh [--parts abcde] [--reps-a N] [--bound S] [--no-build] [--keep-libvirtd]
 #
 #   (a) 20 guests started concurrently until all report running (N repetitions, sides alternate)
 #   (b) one QEMU frozen (SIGSTOP) among 4 running domains: latency of calls on healthy
 #       domains, an all-domains stats call, a call on the frozen domain
 #   (c) PSS/USS of the management processes with 20 domains running
 #   (d) 1000 defined domains: define loop, virsh list --all, virsh dominfo, GetManagedObjects
+#   (e) scale to 10,000 defined domains: daemon CPU per define at 100/1,000/10,000 defined,
+#       GetManagedObjects, virsh list --all, RSS, registry start-up
 #
 # libvirtd: bench/setup-libvirtd.sh (Debian's libvirt 9.0, started by hand, stopped at the
 # end unless --keep-libvirtd). virtswarm: a Release build in bench/build, run on a private
@@ -20,7 +22,7 @@ HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 SRC=$(dirname "$HERE")
 BUILD=$HERE/build
 PY=/usr/bin/python3   # the system python: python3-dbus, python3-gi, python3-libvirt
-PARTS=abcd
+PARTS=abcde
 REPS_A=3
 BOUND=100
 BUILD_IT=1
@@ -34,7 +36,7 @@ while (($#)); do
         --bound) BOUND=$2; shift 2 ;;
         --no-build) BUILD_IT=0; shift ;;
         --keep-libvirtd) KEEP_LIBVIRTD=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -110,6 +112,12 @@ if [[ $PARTS == *d* ]]; then
     lv many || log "libvirtd (d) failed"
     load d
     vs many || log "virtswarm (d) failed"
+fi
+if [[ $PARTS == *e* ]]; then
+    load e
+    lv scale || log "libvirtd (e) failed"
+    load e
+    vs scale || log "virtswarm (e) failed"
 fi
 
 # ------------------------------------------------------------------ report

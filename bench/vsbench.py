@@ -5,6 +5,7 @@ ONE side and appends JSON records (one a line) to --out.
     vsbench.py start20  --side libvirtd|virtswarm [--n 20] [--memory] --out F
     vsbench.py stuck    --side libvirtd|virtswarm [--n 4] [--bound 100] --out F
     vsbench.py many     --side libvirtd|virtswarm [--n 1000] [--reps 3] --out F
+    vsbench.py scale    --side libvirtd|virtswarm [--n 10000] [--probes 200] --out F
     vsbench.py cleanup  --side libvirtd|virtswarm
 
 The libvirtd side talks to qemu:///system (the host's libvirtd, bench/setup-libvirtd.sh).
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -599,12 +601,21 @@ def cpu_text(cpu: dict[str, float]) -> str:
 LIBVIRT_CPU_NAMES = {"libvirtd", "virtlogd", "python3"}
 
 
+def own_cpu_seconds() -> float:
+    """CPU time of this (client) process so far, all threads."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def many_libvirt_api(rec: Recorder, lv: Libvirt, names: list[str], reps: int, label: str) -> bool:
     define_t, undefine_t, per_call = [], [], []
+    # The client's own CPU floor and the server's share above it (wall - client CPU).
+    define_server, undefine_server, client_cpu = [], [], []
     cpu = ""
     for r in range(reps):
         ticks = _cpu_ticks()
         each = []
+        own0 = own_cpu_seconds()
         t0 = time.monotonic()
         try:
             for n in names:
@@ -617,22 +628,32 @@ def many_libvirt_api(rec: Recorder, lv: Libvirt, names: list[str], reps: int, la
             lv.cleanup()
             return False
         define_t.append(round(time.monotonic() - t0, 3))
+        client_cpu.append(round(own_cpu_seconds() - own0, 3))
+        define_server.append(round(define_t[-1] - client_cpu[-1], 3))
         cpu = cpu_text(cpu_seconds(ticks, _cpu_ticks(),
                                    LIBVIRT_CPU_NAMES if label == "libvirtd" else None))
         per_call.append(f"p50 {percentile(each, 50):.2f} / p99 {percentile(each, 99):.2f} / "
                         f"max {max(each):.1f} ms")
         if r == reps - 1:
             break
+        own0 = own_cpu_seconds()
         t0 = time.monotonic()
         for n in names:
             lv.conn.lookupByName(n).undefine()
         undefine_t.append(round(time.monotonic() - t0, 3))
+        undefine_server.append(round(undefine_t[-1] - (own_cpu_seconds() - own0), 3))
     rec.add(f"define {len(names)} on one connection (python-libvirt)", define_t, "s",
             key="d.define", text=f"one define, per loop: {'; '.join(per_call)}. "
                                 f"CPU time during the last loop: {cpu}")
+    rec.add(f"define {len(names)}: the python-libvirt client's own CPU", client_cpu, "s",
+            key="d.define_client")
+    rec.add(f"define {len(names)}: server share (wall - client CPU)", define_server, "s",
+            key="d.define_server")
     if undefine_t:
         rec.add(f"undefine {len(names)} on one connection (python-libvirt)", undefine_t, "s",
                 key="d.undefine")
+        rec.add(f"undefine {len(names)}: server share (wall - client CPU)", undefine_server,
+                "s", key="d.undefine_server")
     return True
 
 
@@ -647,32 +668,44 @@ def run_rusage(cmd: list[str]) -> tuple[float, float, int, str]:
     return wall, ru.ru_utime + ru.ru_stime, p.returncode, out.decode(errors="replace")
 
 
-def many_virsh(rec: Recorder, lv: Libvirt, names: list[str], reps: int) -> None:
-    walls, bad, cpus = [], 0, []
+def record_virsh(rec: Recorder, key: str, what: str, runs: list[tuple[float, float]], bad: int,
+                 bad_text: str) -> None:
+    """runs: (wall s, the virsh process's own CPU s) per call. Records the wall time, the
+    client's CPU floor and the server's share above it (wall - client CPU) in ms."""
+    walls = [round(w * 1000, 1) for w, _ in runs]
+    rec.add(what, walls, "ms", key=key, note=f"{bad} bad answers" if bad else "",
+            text=bad_text if bad else "")
+    rec.add(f"{what}: the virsh process's own CPU", [round(c * 1000, 1) for _, c in runs],
+            "ms", key=key + "_client")
+    rec.add(f"{what}: server share (wall - virsh CPU)",
+            [round((w - c) * 1000, 1) for w, c in runs], "ms", key=key + "_server")
+
+
+def virsh_list_all(rec: Recorder, lv: Libvirt, n_defined: int, reps: int, key: str) -> None:
+    runs, bad, bad_text = [], 0, ""
     for _ in range(reps):
         w, cpu, rc, text = run_rusage(lv.virsh("list", "--all"))
-        walls.append(round(w * 1000, 1))
-        cpus.append(cpu * 1000)
+        runs.append((w, cpu))
         listed = sum(1 for line in text.splitlines() if PREFIX in line)
-        if rc != 0 or listed != len(names):
+        if rc != 0 or listed != n_defined:
             bad += 1
-            note_text = text[-300:]
-    cpu_note = f"CPU time of the virsh process itself: median {percentile(cpus, 50):.1f} ms" if cpus else ""
-    rec.add(f"`virsh list --all`, {len(names)} defined", walls, "ms", key="d.list",
-            note=(f"{bad} bad answers; " if bad else "") + cpu_note, text=note_text if bad else "")
-    walls, bad, cpus = [], 0, []
+            bad_text = text[-300:]
+    record_virsh(rec, key, f"`virsh list --all`, {n_defined} defined", runs, bad, bad_text)
+
+
+def many_virsh(rec: Recorder, lv: Libvirt, names: list[str], reps: int) -> None:
+    virsh_list_all(rec, lv, len(names), reps, "d.list")
+    runs, bad, bad_text = [], 0, ""
     rnd = random.Random(1)
     for _ in range(reps):
         n = rnd.choice(names)
         w, cpu, rc, text = run_rusage(lv.virsh("dominfo", n))
-        walls.append(round(w * 1000, 1))
-        cpus.append(cpu * 1000)
+        runs.append((w, cpu))
         if rc != 0 or n not in text:
             bad += 1
-            note_text = text[-300:]
-    cpu_note = f"CPU time of the virsh process itself: median {percentile(cpus, 50):.1f} ms" if cpus else ""
-    rec.add(f"`virsh dominfo <name>`, {len(names)} defined", walls, "ms", key="d.dominfo",
-            note=(f"{bad} bad answers; " if bad else "") + cpu_note, text=note_text if bad else "")
+            bad_text = text[-300:]
+    record_virsh(rec, "d.dominfo", f"`virsh dominfo <name>`, {len(names)} defined", runs, bad,
+                 bad_text)
 
 
 def fsync_probe(directory: str, n: int = 200) -> str:
@@ -781,11 +814,17 @@ def cmd_many(args) -> None:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of one process so far, from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        st = f.read()
-    fields = st[st.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of one process so far, all its threads: the scheduler's nanosecond
+    count (/proc/<pid>/task/*/schedstat), since /proc/<pid>/stat's clock ticks (10 ms)
+    are too coarse for a per-call figure of ~0.1 ms over a few hundred calls."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            continue  # the thread ended meanwhile
+    return total / 1e9
 
 
 def native_defines(rec: Recorder, sw: "Swarm", names: list[str], window: int) -> None:
@@ -819,6 +858,161 @@ def native_defines(rec: Recorder, sw: "Swarm", names: list[str], window: int) ->
             key="d.registry_cpu_async")
 
 
+# -------------------------------------------------------------- (e) scale
+def vm_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+class ScaleSide:
+    """What part (e) needs of one side: fill (fast, not measured), define/undefine one
+    synchronously (measured), the server process whose CPU counts."""
+
+    def __init__(self, side: str):
+        self.side = side
+        if side == "libvirtd":
+            self.lv = Libvirt()
+            self.lv.cleanup()
+        else:
+            self.sw = Swarm()
+            self.sw.cleanup()
+            self.paths: dict[str, str] = {}
+
+    def server_pid(self) -> int:
+        if self.side == "libvirtd":
+            return pids_named("libvirtd")[0]
+        return self.sw.registry_pid()
+
+    def xml(self, name: str) -> str:
+        return domain_xml(name, LIBVIRT_GUEST if self.side == "libvirtd" else GUEST_CACHE)
+
+    def fill(self, names: list[str]) -> None:
+        if self.side == "libvirtd":
+            for n in names:
+                self.lv.conn.defineXML(self.xml(n))
+            return
+        _, errors = self.sw.windowed([self.xml(n) for n in names],
+                                     lambda x, **kw: self.sw.mgr.DefineXML(x, self.sw.opts, **kw))
+        if errors:
+            raise RuntimeError(f"{len(errors)} defines failed: {sorted(set(errors))}")
+
+    def define_sync(self, name: str) -> None:
+        if self.side == "libvirtd":
+            self.lv.conn.defineXML(self.xml(name))
+        else:
+            self.paths[name] = str(self.sw.mgr.DefineXML(self.xml(name), self.sw.opts,
+                                                         timeout=CALL_TIMEOUT))
+
+    def undefine_sync(self, name: str) -> None:
+        if self.side == "libvirtd":
+            self.lv.conn.lookupByName(name).undefine()
+        else:
+            self.sw.dom(self.paths.pop(name)).Undefine(self.sw.opts, timeout=CALL_TIMEOUT)
+
+    def cleanup(self) -> None:
+        if self.side == "libvirtd":
+            self.lv.cleanup()
+            return
+        _, errors = self.sw.windowed(self.sw.all_paths(),
+                                     lambda p, **kw: self.sw.dom(p).Undefine(self.sw.opts, **kw))
+        if errors:
+            log(f"virtswarm: {len(errors)} undefines failed: {sorted(set(errors))}")
+
+
+def scale_cpu_per_define(rec: Recorder, side: ScaleSide, defined: int, probes: list[str]) -> None:
+    """The server's CPU for `len(probes)` synchronous defines (and then undefines) made
+    while `defined` domains exist: flat if nothing in the path grows with the count."""
+    pid = side.server_pid()
+    cpu0 = process_cpu_seconds(pid)
+    for n in probes:
+        side.define_sync(n)
+    per_define = (process_cpu_seconds(pid) - cpu0) * 1000 / len(probes)
+    cpu0 = process_cpu_seconds(pid)
+    for n in probes:
+        side.undefine_sync(n)
+    per_undefine = (process_cpu_seconds(pid) - cpu0) * 1000 / len(probes)
+    who = "libvirtd" if side.side == "libvirtd" else "registry"
+    rec.add(f"daemon CPU per define with {defined} defined (libvirtd / registry)",
+            round(per_define, 3), "ms", key=f"e.cpu_{defined}",
+            note=f"{len(probes)} sequential defines; {who} CPU per undefine {per_undefine:.3f} ms")
+
+
+def registry_startup(rec: Recorder, sw: "Swarm", n_defined: int, reps: int) -> None:
+    """Stop the registry, then time the first call that activates it again: its reply
+    comes once every definition is loaded and the name is taken."""
+    walls = []
+    peer = "org.freedesktop.DBus.Peer"
+    for _ in range(reps):
+        pid = sw.registry_pid()
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(3000):
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+            time.sleep(0.01)
+        t0 = time.perf_counter()
+        sw.bus.get_object(BUS_NAME, ROOT, introspect=False).Ping(dbus_interface=peer,
+                                                                 timeout=CALL_TIMEOUT)
+        walls.append(round(time.perf_counter() - t0, 3))
+    # python-dbus proxies stay bound to the unique name of the registry they first reached.
+    sw.mgr = sw.dbus.Interface(sw.obj(ROOT), MANAGER)
+    count = len(sw.all_paths())
+    rec.add(f"registry start-up with {n_defined} defined (activation until the first reply)",
+            walls, "s", key="e.startup",
+            note="" if count == n_defined else f"{count} domains served after restart")
+
+
+def cmd_scale(args) -> None:
+    rec = Recorder(args.out, "e", args.side)
+    log(f"{args.side}: scale to {args.n} defined domains; {load_snapshot()}")
+    side = ScaleSide(args.side)
+    fill = [f"{PREFIX}-e{i:05d}" for i in range(args.n)]
+    probes = [f"{PREFIX}-p{i:04d}" for i in range(args.probes)]
+    stages = sorted({s for s in (100, 1000, args.n) if s <= args.n})
+    proxyd = None
+    try:
+        defined = 0
+        for stage in stages:
+            t0 = time.monotonic()
+            side.fill(fill[defined:stage])
+            log(f"{args.side}: {stage} defined (fill took {time.monotonic() - t0:.1f} s)")
+            defined = stage
+            scale_cpu_per_define(rec, side, defined, probes)
+        if args.side == "libvirtd":
+            rec.add(f"main daemon RSS, {defined} defined (libvirtd / registry)",
+                    vm_rss_mib(side.server_pid()), "MiB", key="e.daemon_rss")
+            virsh_list_all(rec, side.lv, defined, args.virsh_reps, "e.list")
+            return
+        sw = side.sw
+        om = sw.dbus.Interface(sw.obj(ROOT), OBJMGR)
+        walls, count = [], 0
+        for _ in range(args.gmo_reps):
+            t0 = time.perf_counter()
+            count = len(om.GetManagedObjects(timeout=CALL_TIMEOUT))
+            walls.append(round((time.perf_counter() - t0) * 1000, 1))
+        rec.add(f"GetManagedObjects, {defined} defined (python3-dbus)", walls, "ms",
+                note=f"{count} objects", key="e.gmo")
+        proxyd, uri = start_proxyd(args.build)
+        if proxyd is not None:
+            virsh_list_all(rec, Libvirt(uri), defined, args.virsh_reps, "e.list")
+            rec.add(f"virtswarm-proxyd RSS, {defined} defined, after the lists",
+                    vm_rss_mib(proxyd.pid), "MiB", key="e.proxyd_rss")
+            proxyd.terminate()
+            proxyd.wait(10)
+            proxyd = None
+        rec.add(f"main daemon RSS, {defined} defined (libvirtd / registry)",
+                vm_rss_mib(side.server_pid()), "MiB", key="e.daemon_rss")
+        registry_startup(rec, sw, defined, args.startup_reps)
+    finally:
+        if proxyd is not None:
+            proxyd.kill()
+        t0 = time.monotonic()
+        side.cleanup()
+        log(f"{args.side}: cleanup took {time.monotonic() - t0:.1f} s")
+
+
 def cmd_load(args) -> None:
     Recorder(args.out, args.part, "host").add("load", [], "", text=load_snapshot(1.0), key="load")
 
@@ -833,7 +1027,7 @@ def cmd_cleanup(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("start20", "stuck", "many", "cleanup", "load"):
+    for name in ("start20", "stuck", "many", "scale", "cleanup", "load"):
         p = sub.add_parser(name)
         p.add_argument("--side", choices=["libvirtd", "virtswarm"], required=name != "load")
         p.add_argument("--part", default="")
@@ -858,9 +1052,16 @@ def main() -> None:
             p.add_argument("--gmo-reps", type=int, default=10)
             p.add_argument("--window", type=int, default=64,
                            help="calls in flight in the async native define/undefine")
+        if name == "scale":
+            p.add_argument("--n", type=int, default=10000)
+            p.add_argument("--probes", type=int, default=200,
+                           help="synchronous defines measured at each stage (100, 1000, n)")
+            p.add_argument("--virsh-reps", type=int, default=3)
+            p.add_argument("--gmo-reps", type=int, default=5)
+            p.add_argument("--startup-reps", type=int, default=3)
     args = ap.parse_args()
-    {"start20": cmd_start20, "stuck": cmd_stuck, "many": cmd_many, "cleanup": cmd_cleanup,
-     "load": cmd_load}[args.cmd](args)
+    {"start20": cmd_start20, "stuck": cmd_stuck, "many": cmd_many, "scale": cmd_scale,
+     "cleanup": cmd_cleanup, "load": cmd_load}[args.cmd](args)
 
 
 if __name__ == "__main__":
