@@ -170,6 +170,10 @@ TEST_F(ObjectRegistryTest, LoadsStoredDefinitionsAndStartsTheAutostartOnes) {
             return added;
         });
     ASSERT_EQ(registry.size(), 2u);
+    // Loaded before the daemon takes its name: nobody could follow the signals.
+    EXPECT_TRUE(signals.added.empty());
+    ASSERT_TRUE(add("2c5f6a8e-9a50-4d52-a1b0-4c8e5d1c2f03", "defined-later"));
+    EXPECT_EQ(signals.added.size(), 1u);
     EXPECT_FALSE(registry.findByName("a")->autostart);
     EXPECT_TRUE(registry.findByName("b")->autostart);
 
