@@ -291,11 +291,10 @@ private:
     void retakeVolumeHolds(size_t from);
     std::string leasedSourceOf(const std::string& target) const;
     void ejectMedium(const std::string& alias, Done done);
-    // The new media leased (unless the drive holds that image already, by any name:
-    // `keepsImage`, sameImage() of the two sources, asked once by the caller), then
-    // inserted; the lease is given back if QEMU does not take it.
+    // The new media leased (unless the drive holds that image already, by any name),
+    // then inserted; the lease is given back if QEMU does not take it.
     void leaseAndInsertMedium(const DiskDef& media, const std::string& alias,
-                              const std::string& oldSource, bool keepsImage, Done done);
+                              const std::string& oldSource, Done done);
     void insertMedium(const DiskDef& media, const std::string& alias, Done done);
     void plugTapInterface(DomainXml next, Done done);
     Stats hostStats() const;

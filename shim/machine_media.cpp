@@ -71,57 +71,46 @@ void Machine::updateDevice(const std::string& xmlText, Done done) {
     std::string oldSource = leasedSourceOf(media.targetDev);
     // Learn which fd set holds the media now, before it is replaced.
     auto guard = m_lifetime.guard();
-    m_qmp.execute(
-        "query-block", nullptr,
-        [this, guard, media, alias, oldSource, next = std::move(next).value(),
-         done](Result<nlohmann::json> blocks) mutable {
-            if (!guard.alive()) {
-                return;
-            }
-            if (!blocks) {
-                done(blocks.takeError().prefix("reading the drives"));
-                return;
-            }
-            auto old = mediumFdset(blocks.value(), alias);
-            // The drive's image by another name keeps its lease: lockd knows
-            // the file, not the name.
-            bool keepsImage = sameImage(m_opener, oldSource, media.source);
-            // `next` kept the drive's <alias> (withMediaChanged).
-            Done finish = [this, guard, old, oldSource, keepsImage, target = media.targetDev,
-                           live = std::move(next), done](Result<void> r) {
-                if (!guard.alive()) {
-                    return;
-                }
-                if (!r) {
-                    done(std::move(r));
-                    return;
-                }
-                commitLiveDefinition(live);
-                // The old image's lease goes once QEMU has closed the file (its fd set
-                // removed), so no other domain can take the image QEMU still has open.
-                auto released = [this, guard, oldSource, keepsImage, target, done] {
-                    if (!guard.alive()) {
-                        return;
-                    }
-                    if (!oldSource.empty() && !keepsImage) {
-                        m_leases->release(oldSource);
-                        releaseVolumeHold(target);
-                    }
-                    done(success());
-                };
-                if (!old) {
-                    released();
-                    return;
-                }
-                m_qmp.execute("remove-fd", {{"fdset-id", *old}},
-                              [released](Result<nlohmann::json>) { released(); });
-            };
-            if (media.source.empty()) {
-                ejectMedium(alias, std::move(finish));
-            } else {
-                leaseAndInsertMedium(media, alias, oldSource, keepsImage, std::move(finish));
-            }
-        });
+    m_qmp.execute("query-block", nullptr,
+                  [this, guard, media, alias, oldSource, next = std::move(next).value(),
+                   done](Result<nlohmann::json> blocks) mutable {
+                      if (!guard.alive()) {
+                          return;
+                      }
+                      if (!blocks) {
+                          done(blocks.takeError().prefix("reading the drives"));
+                          return;
+                      }
+                      auto old = mediumFdset(blocks.value(), alias);
+                      // The drive's image by another name keeps its lease: lockd knows
+                      // the file, not the name.
+                      bool keepsImage = sameImage(m_opener, oldSource, media.source);
+                      // `next` kept the drive's <alias> (withMediaChanged).
+                      Done finish = [this, guard, old, oldSource, keepsImage,
+                                     target = media.targetDev, live = std::move(next),
+                                     done](Result<void> r) {
+                          if (!guard.alive()) {
+                              return;
+                          }
+                          if (r) {
+                              if (old) {
+                                  m_qmp.execute("remove-fd", {{"fdset-id", *old}},
+                                                [](Result<nlohmann::json>) {});
+                              }
+                              if (!oldSource.empty() && !keepsImage) {
+                                  m_leases->release(oldSource);
+                                  releaseVolumeHold(target);
+                              }
+                              commitLiveDefinition(live);
+                          }
+                          done(std::move(r));
+                      };
+                      if (media.source.empty()) {
+                          ejectMedium(alias, std::move(finish));
+                      } else {
+                          leaseAndInsertMedium(media, alias, oldSource, std::move(finish));
+                      }
+                  });
 }
 
 // The guest's tray lock does not hold the media in (libvirt's --force; a guest that
@@ -137,12 +126,12 @@ void Machine::ejectMedium(const std::string& alias, Done done) {
 }
 
 void Machine::leaseAndInsertMedium(const DiskDef& media, const std::string& alias,
-                                   const std::string& oldSource, bool keepsImage, Done done) {
+                                   const std::string& oldSource, Done done) {
     if (media.source == oldSource) {
         insertMedium(media, alias, std::move(done)); // leased already
         return;
     }
-    if (keepsImage) {
+    if (sameImage(m_opener, oldSource, media.source)) {
         // The drive's image by another name: lockd's lease on it takes the new name (the
         // one the live definition will have, and later releases by); should QEMU refuse
         // the change, the lease stays, as the drive still holds the image.
