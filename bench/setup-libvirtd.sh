@@ -70,6 +70,8 @@ answers() { timeout 20 virsh -q -c "$URI" version >/dev/null 2>&1; }
 start() {
     install_pkgs
     copy_guest
+    # Before anything below writes its records there.
+    install -d -m 0755 /run/libvirt
     if [[ -c /dev/kvm && ! -f $KVM_SAVE ]] && getent group kvm >/dev/null; then
         stat -c '%U:%G %a' /dev/kvm >"$KVM_SAVE"
         chown root:kvm /dev/kvm
@@ -77,7 +79,6 @@ start() {
     fi
     # No autostarted networks: the benchmark guests have no NIC.
     rm -f /etc/libvirt/qemu/networks/autostart/default.xml
-    install -d -m 0755 /run/libvirt
     local started=""
     if ! pid_alive "$(pidfile_pid /run/virtlogd.pid)"; then
         virtlogd -d
