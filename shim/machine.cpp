@@ -317,25 +317,30 @@ void Machine::resumeStartedGuest() {
     if (m_phase != MachinePhase::Launching) {
         return;
     }
+    // A start from a snapshot's memory says so, as libvirt's revert does.
+    bool fromSnapshot = !m_loadSnapshot.empty();
     if (m_startPaused) {
         (void)enter(MachinePhase::Paused);
-        setState("paused", "user");
+        setState("paused", fromSnapshot ? "from-snapshot" : "user");
         finishLaunch();
         return;
     }
     auto guard = m_lifetime.guard();
-    m_qmp.execute("cont", nlohmann::json::object(), [this, guard](Result<nlohmann::json> r) {
-        if (!guard.alive() || m_phase != MachinePhase::Launching) {
-            return;
-        }
-        if (!r) {
-            failStart(r.takeError().prefix("resuming the guest"));
-            return;
-        }
-        (void)enter(MachinePhase::Running);
-        setState("running", m_restoring ? "restored" : "booted");
-        finishLaunch();
-    });
+    m_qmp.execute("cont", nlohmann::json::object(),
+                  [this, guard, fromSnapshot](Result<nlohmann::json> r) {
+                      if (!guard.alive() || m_phase != MachinePhase::Launching) {
+                          return;
+                      }
+                      if (!r) {
+                          failStart(r.takeError().prefix("resuming the guest"));
+                          return;
+                      }
+                      (void)enter(MachinePhase::Running);
+                      setState("running", m_restoring    ? "restored"
+                                          : fromSnapshot ? "from-snapshot"
+                                                         : "booted");
+                      finishLaunch();
+                  });
 }
 
 void Machine::finishLaunch() {

@@ -99,14 +99,12 @@ public:
     // launch() leaves the guest's vCPUs stopped once QEMU is up (state paused).
     void setStartPaused(bool paused) { m_startPaused = paused; }
     // launch() starts the guest from the internal snapshot `name` (QEMU's -loadvm), as a
-    // revert of a shut-off domain to a snapshot taken while it ran.
+    // revert to a snapshot taken while it ran; its state reason is then "from-snapshot".
     void setLoadSnapshot(std::string name) { m_loadSnapshot = std::move(name); }
     // Internal snapshots (machine_snapshot.cpp): the guest's memory and every writable
-    // qcow2 disk saved under, loaded from, or dropped from the tag `name`. A load leaves
-    // the guest paused if `paused`, else running. ConfigUnsupported when a writable disk
-    // is not qcow2; InvalidState unless running or paused, or while another runs.
+    // qcow2 disk saved under, or dropped from the tag `name`. ConfigUnsupported when a
+    // writable disk is not qcow2; InvalidState unless running or paused, or while another runs.
     void snapshotSave(const std::string& name, Done done);
-    void snapshotLoad(const std::string& name, bool paused, Done done);
     void snapshotDelete(const std::string& name, Done done);
     // An external snapshot (machine_overlays.cpp): for each (disk target, overlay path), a
     // qcow2 overlay is created over the disk's image as the definer and the guest goes on
@@ -205,10 +203,8 @@ private:
     // paused, or while another runs; else `done` wrapped to end the operation (and log a
     // failure of `what`).
     Result<Done> beginSnapshotJob(const std::string& what, const Done& done);
-    void runSnapshotJob(const std::string& command, const std::string& name, bool paused,
-                        Done done);
+    void runSnapshotJob(const std::string& command, const std::string& name, Done done);
     void awaitSnapshotJob(Done done);
-    void settleAfterLoad(bool paused, Done done);
     void addLoadSnapshot(std::vector<std::string>& argv) const;
     void failStart(Error error);
     Result<int> listenQmp();

@@ -145,17 +145,6 @@ void MachineObject::SnapshotSave(sdbus::Result<>&& result, std::string name, Opt
         [this, name](Machine::Done d) { m_machine.snapshotSave(name, std::move(d)); });
 }
 
-void MachineObject::SnapshotLoad(sdbus::Result<>&& result, std::string name, Options options) {
-    auto shared = share(std::move(result));
-    auto paused = boolOption(options, "paused", false);
-    if (auto r = checkOptions(options, {"paused"}); !r || !paused) {
-        reply(shared, !r ? r : Result<void>(paused.error()));
-        return;
-    }
-    m_machine.snapshotLoad(name, paused.value(),
-                           [shared](Result<void> r) { reply(shared, std::move(r)); });
-}
-
 void MachineObject::SnapshotDelete(sdbus::Result<>&& result, std::string name, Options options) {
     run(std::move(result), options,
         [this, name](Machine::Done d) { m_machine.snapshotDelete(name, std::move(d)); });

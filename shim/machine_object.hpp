@@ -51,7 +51,6 @@ private:
     void SetMemory(sdbus::Result<>&& result, uint64_t kib, Options options) override;
     void SetVcpus(sdbus::Result<>&& result, uint32_t count, Options options) override;
     void SnapshotSave(sdbus::Result<>&& result, std::string name, Options options) override;
-    void SnapshotLoad(sdbus::Result<>&& result, std::string name, Options options) override;
     void SnapshotDelete(sdbus::Result<>&& result, std::string name, Options options) override;
     void SnapshotDisks(sdbus::Result<>&& result,
                        std::vector<sdbus::Struct<std::string, std::string>> overlays,

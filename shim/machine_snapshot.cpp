@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Internal snapshots of a running guest: QEMU's snapshot-save, snapshot-load and
-// snapshot-delete jobs, which write, load and drop the guest's memory and every writable
-// disk's state inside the qcow2 images under one tag. The jobs run in QEMU's main loop
-// while the monitor keeps answering, so a long save never blocks the shim's other calls.
-// What a snapshot is and which exist is the registry's (snapshot metadata); the shim only
-// carries the operation out.
+// Internal snapshots of a running guest: QEMU's snapshot-save and snapshot-delete jobs,
+// which write and drop the guest's memory and every writable disk's state inside the
+// qcow2 images under one tag (a revert starts a new QEMU with -loadvm, as libvirt does). The jobs
+// run in QEMU's main loop while the monitor keeps answering, so a long save never blocks the shim's
+// other calls. What a snapshot is and which exist is the registry's (snapshot metadata); the shim
+// only carries the operation out.
 #include "machine.hpp"
 #include "virtswarm/log.hpp"
 
@@ -63,15 +63,11 @@ Result<void> Machine::checkSnapshotName(const std::string& name) {
 }
 
 void Machine::snapshotSave(const std::string& name, Done done) {
-    runSnapshotJob("snapshot-save", name, false, std::move(done));
+    runSnapshotJob("snapshot-save", name, std::move(done));
 }
 
 void Machine::snapshotDelete(const std::string& name, Done done) {
-    runSnapshotJob("snapshot-delete", name, false, std::move(done));
-}
-
-void Machine::snapshotLoad(const std::string& name, bool paused, Done done) {
-    runSnapshotJob("snapshot-load", name, paused, std::move(done));
+    runSnapshotJob("snapshot-delete", name, std::move(done));
 }
 
 Result<Machine::Done> Machine::beginSnapshotJob(const std::string& what, const Done& done) {
@@ -94,8 +90,7 @@ Result<Machine::Done> Machine::beginSnapshotJob(const std::string& what, const D
     });
 }
 
-void Machine::runSnapshotJob(const std::string& command, const std::string& name, bool paused,
-                             Done done) {
+void Machine::runSnapshotJob(const std::string& command, const std::string& name, Done done) {
     if (auto r = checkSnapshotName(name); !r) {
         done(r);
         return;
@@ -109,7 +104,7 @@ void Machine::runSnapshotJob(const std::string& command, const std::string& name
     Done finish = std::move(begun).value();
     m_qmp.execute(
         "query-block", nlohmann::json::object(),
-        [this, guard, command, name, paused, finish](Result<nlohmann::json> blocks) {
+        [this, guard, command, name, finish](Result<nlohmann::json> blocks) {
             if (!guard.alive()) {
                 return;
             }
@@ -123,46 +118,19 @@ void Machine::runSnapshotJob(const std::string& command, const std::string& name
                 return;
             }
             nlohmann::json args{{"job-id", kJobId}, {"tag", name}, {"devices", nodes.value()}};
-            if (command != "snapshot-delete") {
+            if (command == "snapshot-save") {
                 args["vmstate"] = nodes.value().front();
             }
-            // A load resumes the guest if it ran before; stopped first, it stays as the
-            // caller wants it (the snapshot's state, or the revert's override).
-            auto begin = [this, guard, command, args, paused, finish] {
-                m_qmp.execute(command, args,
-                              [this, guard, command, paused, finish](Result<nlohmann::json> r) {
-                                  if (!guard.alive()) {
-                                      return;
-                                  }
-                                  if (!r) {
-                                      finish(r.takeError());
-                                      return;
-                                  }
-                                  awaitSnapshotJob([this, guard, command, paused,
-                                                    finish](Result<void> ended) {
-                                      if (!guard.alive() || !ended || command != "snapshot-load") {
-                                          finish(std::move(ended));
-                                          return;
-                                      }
-                                      settleAfterLoad(paused, finish);
-                                  });
-                              });
-            };
-            if (command != "snapshot-load") {
-                begin();
-                return;
-            }
-            m_qmp.execute("stop", nlohmann::json::object(),
-                          [guard, begin, finish](Result<nlohmann::json> r) {
-                              if (!guard.alive()) {
-                                  return;
-                              }
-                              if (!r) {
-                                  finish(r.takeError());
-                                  return;
-                              }
-                              begin();
-                          });
+            m_qmp.execute(command, args, [this, guard, finish](Result<nlohmann::json> r) {
+                if (!guard.alive()) {
+                    return;
+                }
+                if (!r) {
+                    finish(r.takeError());
+                    return;
+                }
+                awaitSnapshotJob(finish);
+            });
         });
 }
 
@@ -206,14 +174,6 @@ void Machine::awaitSnapshotJob(Done done) {
                 done(failed ? Result<void>(*failed) : success());
             });
         });
-}
-
-void Machine::settleAfterLoad(bool paused, Done done) {
-    if (paused) {
-        done(success());
-        return;
-    }
-    simpleCommand("cont", std::move(done));
 }
 
 void Machine::addLoadSnapshot(std::vector<std::string>& argv) const {

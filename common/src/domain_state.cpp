@@ -49,6 +49,7 @@ constexpr std::array<std::string_view, kDomainReasonCount> kReasonNames{{
     "shim-failing",
     "guest",
     "host",
+    "from-snapshot",
 }};
 
 struct ReasonRow {
@@ -58,21 +59,24 @@ struct ReasonRow {
     LifecycleEvent event;
 };
 
-constexpr std::array<ReasonRow, 14> kReasons{{
-    {DomainState::Running, DomainReason::Booted, 1, {kEventStarted, 0}},   // STARTED_BOOTED
-    {DomainState::Running, DomainReason::Restored, 3, {kEventStarted, 2}}, // STARTED_RESTORED
-    {DomainState::Running, DomainReason::Unpaused, 5, {kEventResumed, 0}}, // RESUMED_UNPAUSED
-    {DomainState::Paused, DomainReason::User, 1, {kEventSuspended, 0}},    // SUSPENDED_PAUSED
-    {DomainState::Paused, DomainReason::IoError, 5, {kEventSuspended, 2}}, // SUSPENDED_IOERROR
-    {DomainState::Shutdown, DomainReason::User, 1, {kEventShutdown, 0}},   // SHUTDOWN_FINISHED
+constexpr std::array<ReasonRow, 17> kReasons{{
+    {DomainState::Running, DomainReason::Booted, 1, {kEventStarted, 0}},        // STARTED_BOOTED
+    {DomainState::Running, DomainReason::Restored, 3, {kEventStarted, 2}},      // STARTED_RESTORED
+    {DomainState::Running, DomainReason::Unpaused, 5, {kEventResumed, 0}},      // RESUMED_UNPAUSED
+    {DomainState::Running, DomainReason::FromSnapshot, 4, {kEventResumed, 2}},  // RESUMED_FROM_S.
+    {DomainState::Paused, DomainReason::User, 1, {kEventSuspended, 0}},         // SUSPENDED_PAUSED
+    {DomainState::Paused, DomainReason::IoError, 5, {kEventSuspended, 2}},      // SUSPENDED_IOERROR
+    {DomainState::Paused, DomainReason::FromSnapshot, 7, {kEventSuspended, 5}}, // SUSP._FROM_S.
+    {DomainState::Shutdown, DomainReason::User, 1, {kEventShutdown, 0}},        // SHUTDOWN_FINISHED
     {DomainState::Shutdown, DomainReason::GuestRequest, 1, {kEventShutdown, 1}}, // _GUEST
     {DomainState::Shutdown, DomainReason::HostRequest, 1, {kEventShutdown, 2}},  // _HOST
     {DomainState::Shutoff, DomainReason::ShutDown, 1, {kEventStopped, 0}},       // STOPPED_SHUTDOWN
-    {DomainState::Shutoff, DomainReason::Destroyed, 2, {kEventStopped, 1}}, // STOPPED_DESTROYED
-    {DomainState::Shutoff, DomainReason::Crashed, 3, {kEventStopped, 2}},   // STOPPED_CRASHED
-    {DomainState::Shutoff, DomainReason::Saved, 5, {kEventStopped, 4}},     // STOPPED_SAVED
-    {DomainState::Shutoff, DomainReason::Failed, 6, {kEventStopped, 5}},    // STOPPED_FAILED
-    {DomainState::Crashed, DomainReason::Panicked, 1, {kEventCrashed, 0}},  // CRASHED_PANICKED
+    {DomainState::Shutoff, DomainReason::Destroyed, 2, {kEventStopped, 1}},    // STOPPED_DESTROYED
+    {DomainState::Shutoff, DomainReason::Crashed, 3, {kEventStopped, 2}},      // STOPPED_CRASHED
+    {DomainState::Shutoff, DomainReason::Saved, 5, {kEventStopped, 4}},        // STOPPED_SAVED
+    {DomainState::Shutoff, DomainReason::Failed, 6, {kEventStopped, 5}},       // STOPPED_FAILED
+    {DomainState::Shutoff, DomainReason::FromSnapshot, 7, {kEventStopped, 6}}, // STOPPED_FROM_S.
+    {DomainState::Crashed, DomainReason::Panicked, 1, {kEventCrashed, 0}},     // CRASHED_PANICKED
 }};
 
 constexpr bool statesInEnumOrder() {
@@ -84,7 +88,7 @@ constexpr bool statesInEnumOrder() {
     return true;
 }
 static_assert(statesInEnumOrder(), "kStates must be indexed by DomainState");
-static_assert(static_cast<int>(DomainReason::HostRequest) + 1 == kDomainReasonCount,
+static_assert(static_cast<int>(DomainReason::FromSnapshot) + 1 == kDomainReasonCount,
               "kReasonNames must name every DomainReason");
 
 const ReasonRow* findReason(DomainState state, DomainReason reason) {
@@ -158,6 +162,32 @@ std::vector<LifecycleEvent> lifecycleEventsFor(DomainState state, DomainReason r
         return {{kEventResumed, 0}, event}; // RESUMED_UNPAUSED, STARTED_BOOTED
     }
     return {event};
+}
+
+std::vector<LifecycleEvent> startEventsFor(StartKind kind, StateAndReason reached) {
+    constexpr LifecycleEvent kStartedFromSnapshot{kEventStarted, 3};
+    LifecycleEvent started =
+        kind == StartKind::FromSnapshot
+            ? kStartedFromSnapshot
+            : lifecycleEventFor(DomainState::Running, kind == StartKind::Restore
+                                                          ? DomainReason::Restored
+                                                          : DomainReason::Booted);
+    if (reached.state == DomainState::Paused) {
+        // The CPUs never ran: started, then suspended.
+        LifecycleEvent suspended =
+            kind == StartKind::FromSnapshot
+                ? lifecycleEventFor(DomainState::Paused, DomainReason::FromSnapshot)
+                : lifecycleEventFor(reached.state, reached.reason);
+        return {started, suspended};
+    }
+    if (reached.reason == DomainReason::FromSnapshot) {
+        // The revert starts QEMU paused and resumes it once the snapshot is loaded.
+        return {started, lifecycleEventFor(DomainState::Running, DomainReason::FromSnapshot)};
+    }
+    if (kind == StartKind::Restore) {
+        return {started};
+    }
+    return {lifecycleEventFor(DomainState::Running, DomainReason::Unpaused), started};
 }
 
 } // namespace virtswarm

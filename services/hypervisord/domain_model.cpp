@@ -29,6 +29,11 @@ void DomainModel::abandonStart() {
 }
 
 void DomainModel::setState(DomainState state, DomainReason reason) {
+    setState(state, reason, lifecycleEventsFor(state, reason));
+}
+
+void DomainModel::setState(DomainState state, DomainReason reason,
+                           const std::vector<LifecycleEvent>& events) {
     if (state == m_state && reason == m_reason) {
         return;
     }
@@ -44,7 +49,7 @@ void DomainModel::setState(DomainState state, DomainReason reason) {
     }
     m_host.propertiesChanged(changed);
     m_host.stateChanged({m_state, m_reason});
-    for (LifecycleEvent event : lifecycleEventsFor(m_state, m_reason)) {
+    for (LifecycleEvent event : events) {
         m_host.lifecycleEvent(event);
     }
 }
@@ -170,14 +175,10 @@ void DomainModel::finishStart(Result<void> outcome) {
 
 void DomainModel::startReached(StateAndReason reported) {
     m_id = m_host.assignId();
-    if (reported.state == DomainState::Paused) {
-        // libvirt tells a paused start as two events: started (its CPUs never resumed),
-        // then suspended.
-        bool restored = m_restoring || m_restoringImage;
-        m_host.lifecycleEvent(lifecycleEventFor(
-            DomainState::Running, restored ? DomainReason::Restored : DomainReason::Booted));
-    }
-    setState(reported.state, reported.reason);
+    StartKind kind = m_startOptions.fromSnapshot       ? StartKind::FromSnapshot
+                     : m_restoring || m_restoringImage ? StartKind::Restore
+                                                       : StartKind::Boot;
+    setState(reported.state, reported.reason, startEventsFor(kind, reported));
     finishStart(success());
 }
 
@@ -202,6 +203,16 @@ void DomainModel::onShimState(StateAndReason reported) {
     }
     if (!m_starting && !active()) {
         return; // a late signal from a shim that already reported shutoff
+    }
+    if (m_stoppingAs) {
+        // libvirt stops the domain for a revert without a shutdown event.
+        if (reported.state == DomainState::Shutdown) {
+            setState(reported.state, reported.reason, {});
+            return;
+        }
+        if (reported.state == DomainState::Shutoff) {
+            reported.reason = *std::exchange(m_stoppingAs, std::nullopt);
+        }
     }
     setState(reported.state, reported.reason);
     if (!active()) {
@@ -278,7 +289,7 @@ void DomainModel::relaunchShim() {
     });
 }
 
-void DomainModel::destroy(std::function<void(Result<void>)> done) {
+void DomainModel::destroy(std::function<void(Result<void>)> done, DomainReason why) {
     if (!active()) {
         done(m_starting
                  ? Error(Code::InvalidState, "domain '" + m_domain.def.name + "' is still starting")
@@ -286,8 +297,11 @@ void DomainModel::destroy(std::function<void(Result<void>)> done) {
         return;
     }
     if (!m_shims.present(uuidHex())) {
-        destroyWithoutShim(std::move(done));
+        destroyWithoutShim(std::move(done), why);
         return;
+    }
+    if (why != DomainReason::Destroyed) {
+        m_stoppingAs = why;
     }
     // The shim answers once QEMU is gone, after its SIGTERM grace period. A shim on its
     // way out (another Destroy, or the guest's power-off, ended QEMU) may exit before it
@@ -307,12 +321,12 @@ void DomainModel::destroy(std::function<void(Result<void>)> done) {
                        });
 }
 
-void DomainModel::destroyWithoutShim(std::function<void(Result<void>)> done) {
+void DomainModel::destroyWithoutShim(std::function<void(Result<void>)> done, DomainReason why) {
     m_relaunchTimer.reset();
     auto guard = m_lifetime.guard();
-    auto stopped = [this, guard, done] {
+    auto stopped = [this, guard, done, why] {
         if (guard.alive()) {
-            setState(DomainState::Shutoff, DomainReason::Destroyed);
+            setState(DomainState::Shutoff, why);
             m_shims.removeRuntimeDir(uuidHex());
             becameInactive();
         }
@@ -342,6 +356,7 @@ void DomainModel::adoptRunning(StateAndReason reported) {
 }
 
 void DomainModel::becameInactive() {
+    m_stoppingAs.reset();
     if (m_nextDefinition) {
         m_domain = std::move(*m_nextDefinition);
         m_nextDefinition.reset();

@@ -52,9 +52,12 @@ struct StartOptions {
     // The guest's vCPUs stay stopped once it is up (virsh start --paused, a restore of a
     // guest saved paused).
     bool paused = false;
-    // Non-empty: the guest starts from this internal snapshot (a revert of a shut-off
-    // domain to a snapshot taken while it ran).
+    // Non-empty: the guest starts from this internal snapshot (a revert to a snapshot
+    // taken while it ran).
     std::string loadSnapshot = {};
+    // The start is a snapshot revert's (from its memory, or a boot of the disks it put
+    // back): its events say so.
+    bool fromSnapshot = false;
 };
 
 // One domain as the registry knows it: its definition (and the one waiting for its next
@@ -102,8 +105,10 @@ public:
     // The next run uses `domain` (a saved image's definition) instead of the stored one,
     // which applies again once the domain stops. Only while the domain is shut off.
     void runOnceWith(DomainXml domain);
-    // Stops QEMU now: through the shim, or directly when no shim is left.
-    void destroy(std::function<void(Result<void>)> done);
+    // Stops QEMU now: through the shim, or directly when no shim is left. `why` is the
+    // shut-off reason (FromSnapshot: a revert stops it, with no shutdown event).
+    void destroy(std::function<void(Result<void>)> done,
+                 DomainReason why = DomainReason::Destroyed);
     // The stored definition is gone: as in libvirt, a running domain stays up as a
     // transient one; a stopped one is released.
     void undefined();
@@ -122,6 +127,9 @@ public:
 
 private:
     void setState(DomainState state, DomainReason reason);
+    // As above, announcing `events` instead of the transition's own.
+    void setState(DomainState state, DomainReason reason,
+                  const std::vector<LifecycleEvent>& events);
     void finishStart(Result<void> outcome);
     // The shim reported the guest up (running, or paused as the start asked).
     void startReached(StateAndReason reported);
@@ -130,7 +138,7 @@ private:
     // most a few times a minute; then the domain is left `crashed`/`shim-failing`.
     void relaunchShim();
     // Destroy when no shim is left to ask: kills QEMU through its recorded pid.
-    void destroyWithoutShim(std::function<void(Result<void>)> done);
+    void destroyWithoutShim(std::function<void(Result<void>)> done, DomainReason why);
     void becameInactive();
     // Managed save (domain_model_save.cpp): the image for the shim to start from, or -1
     // to boot afresh.
@@ -156,6 +164,8 @@ private:
     bool m_restoring = false;      // this start restores the managed save image
     StartOptions m_startOptions;   // of the start in progress (its image until launched)
     bool m_restoringImage = false; // this start continues a saved image given to start()
+    // A destroy that stops the domain for another reason than Destroyed (a revert's).
+    std::optional<DomainReason> m_stoppingAs;
     std::function<void(Result<void>)> m_startDone;
     EventSource m_startTimer;
     RetryBudget m_shimRelaunches;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Reverting a domain to an internal snapshot: its memory loaded into the running QEMU, or
-// a new QEMU started from it, or (a shut-off snapshot) its disks put back by qemu-img; the
-// definition it was taken with becomes the domain's again.
+// Reverting a domain to an internal snapshot: as libvirt 9.0, a running domain stops
+// first; a new QEMU starts from the snapshot's memory, or (a shut-off snapshot) qemu-img
+// puts its disks back. The definition it was taken with becomes the domain's again. The
+// events are libvirt's: STOPPED/FROM_SNAPSHOT, the start's STARTED/FROM_SNAPSHOT with
+// RESUMED or SUSPENDED/FROM_SNAPSHOT, and DEFINED/FROM_SNAPSHOT last.
 #include "domain_object.hpp"
 #include "offline_snapshot.hpp"
 #include "registry.hpp"
@@ -47,6 +49,9 @@ void DomainObject::revertToSnapshot(const std::string& name, std::optional<bool>
         m_snapshotBusy = false;
         if (r) {
             makeCurrent(name);
+            if (m_model.persistent()) {
+                m_registry.emitLifecycle(*this, kEventDefinedFromSnapshot);
+            }
             log::info("domain '" + def().name + "' reverted to snapshot '" + name + "'");
         }
         done(r ? success() : Result<void>(r.takeError().prefix("revert to '" + name + "'")));
@@ -57,15 +62,8 @@ void DomainObject::revertToSnapshot(const std::string& name, std::optional<bool>
         finish(r);
         return;
     }
-    bool withMemory = snapshot.state != "shutoff";
-    bool sameConfig = sameDefinition(snapshot.domainXml, m_model.domain().xml);
-    if (withMemory && active() && sameConfig) {
-        bool stayPaused = paused.value_or(snapshot.state == "paused");
-        m_registry.shims().callVoid(uuidHex(), "SnapshotLoad", kSnapshotTimeout, std::move(finish),
-                                    name, Options{{"paused", sdbus::Variant(stayPaused)}});
-        return;
-    }
-    // Otherwise the domain stops first, and the revert goes on from a shut-off domain.
+    // A running domain stops first (libvirt 9.0 no longer loads a snapshot into the
+    // running QEMU), and the revert goes on from a shut-off domain.
     auto stopped = [this, guard, snapshot, paused, finish](Result<void> r) {
         if (!guard.alive() || !r) {
             finish(r);
@@ -74,7 +72,7 @@ void DomainObject::revertToSnapshot(const std::string& name, std::optional<bool>
         revertStopped(snapshot, paused, finish);
     };
     if (active()) {
-        m_model.destroy(stopped);
+        m_model.destroy(stopped, DomainReason::FromSnapshot);
         return;
     }
     stopped(success());
@@ -93,6 +91,7 @@ void DomainObject::revertStopped(const SnapshotDef& snapshot, std::optional<bool
             StartOptions how;
             how.paused = paused.value_or(snapshot.state == "paused");
             how.loadSnapshot = snapshot.name;
+            how.fromSnapshot = true;
             m_model.start(done, how);
             return;
         }
@@ -105,6 +104,7 @@ void DomainObject::revertStopped(const SnapshotDef& snapshot, std::optional<bool
                                }
                                StartOptions how;
                                how.paused = *paused;
+                               how.fromSnapshot = true;
                                m_model.start(done, how);
                            });
     });

@@ -8,6 +8,8 @@ D-Bus and through virsh, and survive a shim and a registry killed in between."""
 import os
 import re
 import subprocess
+import threading
+import time
 
 import dbus
 
@@ -143,20 +145,20 @@ def test_a_snapshot_with_memory_brings_the_guest_back_after_shim_and_registry_re
     assert vc.state(path)[0] == "running"
 
     snapshot_obj(snap).Revert(vc.no_options(), timeout=vc.TIMEOUT)
-    # Measured once the revert is done: the guest may print a line or two of its later
-    # state while the load is under way.
+    # As libvirt 9.0, a new QEMU starts from the snapshot (its serial file starts anew).
     after_revert = len(console(name))
-    assert vc.state(path)[0] == "running"
-    # The same QEMU goes on from the snapshot's memory: its count is back where it was.
+    assert vc.state(path) == ("running", "from-snapshot")
+    # The guest goes on from the snapshot's memory: its count is back where it was.
     h.wait_until(lambda: WROTE.findall(console(name)[after_revert:]), vc.TIMEOUT, 0.2,
                  "a write after the revert")
     first_after = int(WROTE.findall(console(name)[after_revert:])[0])
     assert first_after <= at_snapshot + 2, (at_snapshot, first_after)
+    assert "VIRTSWARM-GUEST-READY" not in console(name)  # it did not boot: it continued
 
     # Revert to the snapshot paused, then with a new definition of the domain: it is
     # restarted from the snapshot with the definition the snapshot was taken with.
     snapshot_obj(snap).Revert(opts(paused=True), timeout=vc.TIMEOUT)
-    assert vc.state(path)[0] == "paused"
+    assert vc.state(path) == ("paused", "from-snapshot")
     described = str(vc.domain(path).GetXML(opts(inactive=True), timeout=vc.TIMEOUT)).replace(
         "</domain>", "<description>changed later</description></domain>")
     vc.manager().DefineXML(described, vc.no_options(), timeout=vc.TIMEOUT)
@@ -562,5 +564,111 @@ def test_python_libvirt_sees_the_snapshot_tree_as_libvirt_shows_it():
         assert dom.snapshotListNames() == ["root"]
         dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     finally:
+        conn.close()
+        proxyd.stop()
+
+
+LIBVIRT_EVENTS_STARTED = []
+
+
+def libvirt_event_loop(libvirt):
+    """python-libvirt's default event loop, once per process (it cannot be stopped)."""
+    if not LIBVIRT_EVENTS_STARTED:
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run():
+            while True:
+                libvirt.virEventRunDefaultImpl()
+        threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+        LIBVIRT_EVENTS_STARTED.append(True)
+
+
+def test_a_revert_sends_the_events_libvirtd_sends():
+    """Each revert transition, with the (event, detail) sequence and the (state, reason)
+    libvirtd 9.0 gave for it on this kind of machine (python-libvirt, a TCG guest, an
+    internal snapshot taken running and one taken shut off): a running domain is stopped
+    (STOPPED/FROM_SNAPSHOT, no SHUTDOWN), a new QEMU starts from the snapshot
+    (STARTED/FROM_SNAPSHOT, then RESUMED or SUSPENDED/FROM_SNAPSHOT), and the definition
+    the snapshot holds is the domain's again (DEFINED/FROM_SNAPSHOT, last)."""
+    libvirt = __import__("libvirt")
+    libvirt_event_loop(libvirt)
+    proxyd = bc.Bridge("bridge-snapshot-events")
+    conn = libvirt.open(proxyd.rw_uri)
+    name = vc.unique("snapev")
+    events = []
+    cond = threading.Condition()
+
+    def on_lifecycle(_conn, dom, event, detail, _opaque):
+        if dom.name() == name:
+            with cond:
+                events.append((event, detail))
+                cond.notify_all()
+
+    def quiet():
+        """Waits until no event came for a second, then forgets those seen."""
+        deadline = time.monotonic() + vc.TIMEOUT
+        with cond:
+            while time.monotonic() < deadline:
+                seen = len(events)
+                cond.wait(1.0)
+                if len(events) == seen:
+                    break
+            events.clear()
+
+    def reverted(snapshot, flags, expected):
+        dom.revertToSnapshot(snapshot, flags)
+        with cond:
+            assert cond.wait_for(lambda: len(events) >= len(expected), vc.TIMEOUT), events
+        quiet_events = list(events)
+        quiet()  # a late extra event fails the comparison below
+        assert quiet_events == expected, (snapshot.getName(), flags, quiet_events)
+
+    callback = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                           on_lifecycle, None)
+    E = libvirt
+    stopped_fs = (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT)
+    started_fs = (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT)
+    resumed_fs = (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT)
+    suspended_fs = (E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT)
+    defined_fs = (E.VIR_DOMAIN_EVENT_DEFINED, E.VIR_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT)
+    resumed = (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED)
+    try:
+        define_guest(name)
+        dom = conn.lookupByName(name)
+        dom.create()
+        wait_wrote(name, 1)
+        run = dom.snapshotCreateXML("<domainsnapshot><name>run</name></domainsnapshot>")
+        dom.destroy()
+        off = dom.snapshotCreateXML("<domainsnapshot><name>off</name></domainsnapshot>")
+        dom.create()
+        quiet()
+
+        # running -> a snapshot taken running: restarted from its memory.
+        reverted(run, 0, [stopped_fs, started_fs, resumed_fs, defined_fs])
+        assert dom.state() == [E.VIR_DOMAIN_RUNNING, E.VIR_DOMAIN_RUNNING_FROM_SNAPSHOT]
+        # ... and left paused.
+        reverted(run, E.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED,
+                 [stopped_fs, started_fs, suspended_fs, defined_fs])
+        assert dom.state() == [E.VIR_DOMAIN_PAUSED, E.VIR_DOMAIN_PAUSED_FROM_SNAPSHOT]
+        # running -> a snapshot taken shut off: stopped, its disks put back.
+        dom.resume()
+        quiet()
+        reverted(off, 0, [stopped_fs, defined_fs])
+        assert dom.state() == [E.VIR_DOMAIN_SHUTOFF, E.VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT]
+        # shut off -> a snapshot taken running: started from it.
+        reverted(run, 0, [started_fs, resumed_fs, defined_fs])
+        dom.destroy()
+        quiet()
+        # shut off -> shut-off snapshot, booted (running) or left paused.
+        reverted(off, E.VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING, [resumed, started_fs, defined_fs])
+        assert dom.state() == [E.VIR_DOMAIN_RUNNING, E.VIR_DOMAIN_RUNNING_BOOTED]
+        dom.destroy()
+        quiet()
+        reverted(off, E.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED, [started_fs, suspended_fs, defined_fs])
+        assert dom.state() == [E.VIR_DOMAIN_PAUSED, E.VIR_DOMAIN_PAUSED_USER]
+        dom.destroy()
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+    finally:
+        conn.domainEventDeregisterAny(callback)
         conn.close()
         proxyd.stop()

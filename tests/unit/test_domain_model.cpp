@@ -390,6 +390,38 @@ TEST_F(DomainModelPausedStartTest, AStartFromASnapshotHandsTheSnapshotToTheShim)
     EXPECT_EQ(shims.launches[1].loadSnapshot, "");
 }
 
+// libvirtd 9.0's revert of a running domain to a snapshot with memory: STOPPED/FROM_SNAPSHOT
+// (no SHUTDOWN event), STARTED/FROM_SNAPSHOT, RESUMED/FROM_SNAPSHOT.
+TEST_F(DomainModelPausedStartTest, ARevertsStopAndStartAreLibvirtsFromSnapshotEvents) {
+    auto& m = make(true);
+    m.start([](Result<void>) {});
+    m.onShimState({DomainState::Running, DomainReason::Booted});
+    host.events.clear();
+    shims.shimPresent = true;
+    m.destroy([](Result<void>) {}, DomainReason::FromSnapshot);
+    EXPECT_TRUE(shims.called("Destroy"));
+    m.onShimState({DomainState::Shutdown, DomainReason::HostRequest});
+    m.onShimState({DomainState::Shutoff, DomainReason::Destroyed});
+    EXPECT_EQ(m.reason(), DomainReason::FromSnapshot);
+    shims.shimPresent = false;
+    m.onShimGone(std::nullopt);
+    EXPECT_EQ(host.events, (std::vector<LifecycleEvent>{{5, 6}}));
+
+    host.events.clear();
+    m.start([](Result<void>) {},
+            StartOptions{.paused = false, .loadSnapshot = "s1", .fromSnapshot = true});
+    m.onShimState({DomainState::Running, DomainReason::FromSnapshot});
+    EXPECT_EQ(host.events, (std::vector<LifecycleEvent>{{2, 3}, {4, 2}}));
+
+    // The next destroy is a plain one again.
+    host.events.clear();
+    shims.shimPresent = true;
+    m.destroy([](Result<void>) {});
+    m.onShimState({DomainState::Shutdown, DomainReason::HostRequest});
+    m.onShimState({DomainState::Shutoff, DomainReason::Destroyed});
+    EXPECT_EQ(host.events, (std::vector<LifecycleEvent>{{6, 2}, {5, 1}}));
+}
+
 TEST_F(DomainModelPausedStartTest, AnUnaskedPauseDuringStartDoesNotFinishIt) {
     auto& m = make(true);
     std::optional<Result<void>> outcome;

@@ -87,6 +87,10 @@ TEST(DomainStateTable, LibvirtNumbers) {
         // VIR_DOMAIN_SHUTDOWN_USER: libvirt has no reason of its own for who asked.
         {"shutdown", "guest", 4, 1},
         {"shutdown", "host", 4, 1},
+        // VIR_DOMAIN_RUNNING_FROM_SNAPSHOT, _PAUSED_FROM_SNAPSHOT, _SHUTOFF_FROM_SNAPSHOT.
+        {"running", "from-snapshot", 1, 4},
+        {"paused", "from-snapshot", 3, 7},
+        {"shutoff", "from-snapshot", 5, 7},
     };
     for (const auto& row : rows) {
         auto state = parseDomainState(row.state);
@@ -132,6 +136,10 @@ TEST(DomainStateTable, LifecycleEvents) {
         // VIR_DOMAIN_EVENT_SHUTDOWN_GUEST and _HOST.
         {S::Shutdown, R::GuestRequest, {6, 1}},
         {S::Shutdown, R::HostRequest, {6, 2}},
+        // _RESUMED_FROM_SNAPSHOT, _SUSPENDED_FROM_SNAPSHOT, _STOPPED_FROM_SNAPSHOT.
+        {S::Running, R::FromSnapshot, {4, 2}},
+        {S::Paused, R::FromSnapshot, {3, 5}},
+        {S::Shutoff, R::FromSnapshot, {5, 6}},
     };
     for (const auto& row : rows) {
         auto event = lifecycleEventFor(row.state, row.reason);
@@ -143,6 +151,7 @@ TEST(DomainStateTable, LifecycleEvents) {
     EXPECT_EQ(kEventDefinedAdded, (LifecycleEvent{0, 0}));
     EXPECT_EQ(kEventDefinedUpdated, (LifecycleEvent{0, 1}));
     EXPECT_EQ(kEventUndefinedRemoved, (LifecycleEvent{1, 0}));
+    EXPECT_EQ(kEventDefinedFromSnapshot, (LifecycleEvent{0, 3}));
 }
 
 // libvirt's sequences (qemu_process.c): the RESUME handler reports RESUMED/UNPAUSED as the
@@ -164,6 +173,27 @@ TEST(DomainStateTable, ABootIsResumedThenStarted) {
                 << toString(state) << "/" << toString(reason);
         }
     }
+}
+
+// What libvirtd 9.0 sent on this machine (python-libvirt, a TCG guest, every revert
+// transition): a start's events depend on how it began.
+TEST(DomainStateTable, StartEventsAreLibvirtsForEachKindOfStart) {
+    using S = DomainState;
+    using R = DomainReason;
+    using K = StartKind;
+    using Events = std::vector<LifecycleEvent>;
+    EXPECT_EQ(startEventsFor(K::Boot, {S::Running, R::Booted}), (Events{{4, 0}, {2, 0}}));
+    EXPECT_EQ(startEventsFor(K::Boot, {S::Paused, R::User}), (Events{{2, 0}, {3, 0}}));
+    EXPECT_EQ(startEventsFor(K::Restore, {S::Running, R::Restored}), (Events{{2, 2}}));
+    EXPECT_EQ(startEventsFor(K::Restore, {S::Paused, R::User}), (Events{{2, 2}, {3, 0}}));
+    // From a snapshot's memory: STARTED/FROM_SNAPSHOT, then RESUMED or SUSPENDED/FROM_SNAPSHOT.
+    EXPECT_EQ(startEventsFor(K::FromSnapshot, {S::Running, R::FromSnapshot}),
+              (Events{{2, 3}, {4, 2}}));
+    EXPECT_EQ(startEventsFor(K::FromSnapshot, {S::Paused, R::FromSnapshot}),
+              (Events{{2, 3}, {3, 5}}));
+    // A boot of the disks a shut-off snapshot put back (revert --running / --paused).
+    EXPECT_EQ(startEventsFor(K::FromSnapshot, {S::Running, R::Booted}), (Events{{4, 0}, {2, 3}}));
+    EXPECT_EQ(startEventsFor(K::FromSnapshot, {S::Paused, R::User}), (Events{{2, 3}, {3, 5}}));
 }
 
 TEST(DomainStateTable, ReportedPairsParseWithUnknownReasonsAsUnknown) {

@@ -42,8 +42,10 @@ enum class DomainReason {
     // detail tells them apart.
     GuestRequest,
     HostRequest,
+    // running, paused: started from a snapshot with memory; shutoff: stopped by a revert.
+    FromSnapshot,
 };
-inline constexpr int kDomainReasonCount = 15;
+inline constexpr int kDomainReasonCount = 16;
 
 std::string_view toString(DomainState state);
 std::string_view toString(DomainReason reason);
@@ -82,6 +84,8 @@ struct LifecycleEvent {
 inline constexpr LifecycleEvent kEventDefinedAdded{0, 0};
 inline constexpr LifecycleEvent kEventDefinedUpdated{0, 1};
 inline constexpr LifecycleEvent kEventUndefinedRemoved{1, 0};
+// A snapshot revert gave the domain the definition the snapshot was taken with.
+inline constexpr LifecycleEvent kEventDefinedFromSnapshot{0, 3};
 
 // The event for a transition into (state, reason) as reported by a shim.
 LifecycleEvent lifecycleEventFor(DomainState state, DomainReason reason);
@@ -90,5 +94,19 @@ LifecycleEvent lifecycleEventFor(DomainState state, DomainReason reason);
 // (QEMU's RESUME as the CPUs start) then STARTED/BOOTED; every other transition is the one
 // event above.
 std::vector<LifecycleEvent> lifecycleEventsFor(DomainState state, DomainReason reason);
+
+// How a start began, which libvirt tells apart in its events.
+enum class StartKind {
+    Boot,
+    Restore,      // from a saved image
+    FromSnapshot, // a snapshot revert's start: from its memory, or a boot of its disks
+};
+
+// The events libvirt sends for a start that reached `reached` (running or paused), in its
+// order, as measured against libvirtd 9.0: a boot is RESUMED/UNPAUSED, STARTED/BOOTED; a
+// paused start is STARTED then SUSPENDED; a revert's start is STARTED/FROM_SNAPSHOT then
+// RESUMED/FROM_SNAPSHOT (from memory) or after RESUMED/UNPAUSED (a boot of its disks),
+// and paused, SUSPENDED/FROM_SNAPSHOT.
+std::vector<LifecycleEvent> startEventsFor(StartKind kind, StateAndReason reached);
 
 } // namespace virtswarm
