@@ -13,15 +13,16 @@
 namespace virtswarm::bridge {
 namespace {
 
-// virDomainSnapshotCreateFlags the registry serves (the others: quiesced and live
-// snapshots, are refused as unsupported flags).
+// virDomainSnapshotCreateFlags, each the registry option of that name.
 constexpr uint32_t kCreateRedefine = 1;
 constexpr uint32_t kCreateCurrent = 2;
 constexpr uint32_t kCreateNoMetadata = 4;
 constexpr uint32_t kCreateHalt = 8;
 constexpr uint32_t kCreateDiskOnly = 16;
 constexpr uint32_t kCreateReuseExt = 32;
+constexpr uint32_t kCreateQuiesce = 64;
 constexpr uint32_t kCreateAtomic = 128;
+constexpr uint32_t kCreateLive = 256;
 constexpr uint32_t kCreateValidate = 512;
 // virDomainSnapshotRevertFlags (RESET_NVRAM: no UEFI domain can have internal snapshots).
 constexpr uint32_t kRevertRunning = 1;
@@ -173,7 +174,15 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!argsDone(call, args) ||
         !flagsKnown(call, flags,
                     kCreateRedefine | kCreateCurrent | kCreateNoMetadata | kCreateHalt |
-                        kCreateDiskOnly | kCreateReuseExt | kCreateAtomic | kCreateValidate)) {
+                        kCreateDiskOnly | kCreateReuseExt | kCreateQuiesce | kCreateAtomic |
+                        kCreateLive | kCreateValidate)) {
+        return;
+    }
+    // libvirt's QEMU driver checks this pair first, in these words.
+    if ((flags & kCreateQuiesce) != 0 && (flags & kCreateDiskOnly) == 0) {
+        call->fail(Error(Code::InvalidArgs,
+                         "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY' is required by flag "
+                         "'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE'"));
         return;
     }
     Options options = flagOptions(flags, {{kCreateRedefine, "redefine"},
@@ -182,7 +191,9 @@ void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
                                           {kCreateHalt, "halt"},
                                           {kCreateDiskOnly, "disk-only"},
                                           {kCreateReuseExt, "reuse-external"},
+                                          {kCreateQuiesce, "quiesce"},
                                           {kCreateAtomic, "atomic"},
+                                          {kCreateLive, "live"},
                                           {kCreateValidate, "validate"}});
     withDomain(services, call, dom, [&services, call, xml, options](const CachedDomain& d) {
         authorizeObject<DomainKind>(services, call, kCreate, d, [&services, call, xml, options, d] {

@@ -111,8 +111,13 @@ public:
     // writing into it; all disks move in one QMP transaction or none does (the overlays
     // are then removed). ConfigUnsupported for a disk that is not a raw or qcow2 file.
     // `reuse`: the overlays exist already, made by the user (libvirt's REUSE_EXT).
-    void snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays, bool reuse,
-                       Done done);
+    // `quiesce`: the guest's filesystems are frozen by its agent while the disks move.
+    struct DiskSnapshotHow {
+        bool reuse = false;
+        bool quiesce = false;
+    };
+    void snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays,
+                       DiskSnapshotHow how, Done done);
     // QEMU keeps a tag in 256 bytes.
     static constexpr size_t kMaxSnapshotName = 255;
     static Result<void> checkSnapshotName(const std::string& name);
@@ -172,6 +177,10 @@ private:
     void reconnectAgent();
     // guest-sync, then guest-shutdown with `mode` (powerdown, reboot).
     void agentPowerCommand(const std::string& mode, Done done);
+    // Runs `act` with the guest's filesystems frozen by its agent (guest-fsfreeze-freeze),
+    // and thaws them once it is done, whatever its outcome, before `done`. No agent channel
+    // is ArgumentUnsupported, an agent not connected HypervisorGone, as libvirt's quiesce.
+    void whileFrozen(std::function<void(Done)> act, Done done);
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
     void onGuestPanicked();
@@ -268,8 +277,9 @@ private:
     void plugLeasedVolume(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     void plugDiskFds(const DiskDef& disk, std::vector<int> fds, DomainXml next, Done done);
     // Exclusive leases on the overlays just created, then moveOntoOverlays; a refusal or
-    // a failed move removes the overlays (and their leases).
-    void leaseOverlays(std::vector<OverlayPlan> plans, Done done);
+    // a failed move removes the overlays (and their leases). `quiesce`: the move runs with
+    // the guest's filesystems frozen.
+    void leaseOverlays(std::vector<OverlayPlan> plans, bool quiesce, Done done);
     // The overlays in fd sets, then one transaction of blockdev-snapshot-sync.
     void moveOntoOverlays(std::vector<OverlayPlan> plans, Done done);
     void addOverlayFdSets(std::vector<OverlayPlan> plans, size_t index, std::vector<int64_t> sets,

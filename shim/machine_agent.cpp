@@ -9,17 +9,19 @@
 namespace virtswarm::shim {
 namespace {
 
-constexpr const char* kAgentChannel = "org.qemu.guest_agent.0";
 // guest-sync proves a live agent reads the channel; it answers at once when it does.
 constexpr auto kAgentSyncTimeout = std::chrono::seconds(5);
 // guest-shutdown does not answer when it works: the guest goes down. Its pending entry
 // just expires.
 constexpr auto kAgentShutdownTimeout = std::chrono::seconds(30);
+// guest-fsfreeze-freeze syncs every filesystem first, which a busy guest takes a while for.
+constexpr auto kAgentFreezeTimeout = std::chrono::seconds(60);
 
 // One agent command whose reply `parse` reads; HypervisorGone without a connected agent.
 template <typename T, typename Parse>
 void askAgent(qmp::Client& agent, const std::string& command, nlohmann::json args, Parse parse,
-              std::function<void(Result<T>)> done) {
+              std::function<void(Result<T>)> done,
+              std::chrono::milliseconds timeout = kAgentSyncTimeout) {
     if (!agent.connected()) {
         done(Error(Code::HypervisorGone, "the QEMU guest agent is not connected"));
         return;
@@ -33,7 +35,7 @@ void askAgent(qmp::Client& agent, const std::string& command, nlohmann::json arg
             }
             done(parse(r.value()));
         },
-        kAgentSyncTimeout);
+        timeout);
 }
 
 } // namespace
@@ -45,13 +47,11 @@ qmp::Limits guestAgentLimits() {
 }
 
 std::optional<std::string> Machine::agentSocket() const {
-    const auto& channels = m_domain.def.tools.channels;
-    for (size_t i = 0; i < channels.size(); ++i) {
-        if (channels[i].type == "unix" && channels[i].targetName == kAgentChannel) {
-            return channelSocketPath(m_files.dir, channels[i], i);
-        }
+    auto index = m_domain.def.tools.guestAgentChannel();
+    if (!index) {
+        return std::nullopt;
     }
-    return std::nullopt;
+    return channelSocketPath(m_files.dir, m_domain.def.tools.channels[*index], *index);
 }
 
 void Machine::onChannelChange(const std::string& alias, bool open) {
@@ -64,7 +64,7 @@ void Machine::onChannelChange(const std::string& alias, bool open) {
     bool isAgent = false;
     for (size_t i = 0; i < channels.size(); ++i) {
         isAgent = isAgent || (alias == "channel" + std::to_string(i) &&
-                              channels[i].targetName == kAgentChannel);
+                              channels[i].targetName == kGuestAgentChannelName);
     }
     auto socket = agentSocket();
     if (!isAgent || !socket) {
@@ -111,10 +111,62 @@ void Machine::guestHostname(std::function<void(Result<std::string>)> done) {
                           parseGuestHostname, std::move(done));
 }
 
+void Machine::whileFrozen(std::function<void(Done)> act, Done done) {
+    if (!agentSocket()) {
+        done(Error(Code::ArgumentUnsupported, "QEMU guest agent is not configured"));
+        return;
+    }
+    if (!m_agent.connected()) {
+        done(Error(Code::HypervisorGone, "the QEMU guest agent is not connected"));
+        return;
+    }
+    // Whatever froze is thawed again, whether the freeze, or what ran frozen, worked.
+    auto thawThen = [this](Result<void> outcome, Done then) {
+        m_agent.execute(
+            "guest-fsfreeze-thaw", nlohmann::json::object(),
+            [outcome = std::move(outcome), then](Result<nlohmann::json> thawed) mutable {
+                if (!thawed) {
+                    // Too late to undo what ran; the guest's filesystems may stay frozen
+                    // until someone thaws them (virsh domfsthaw).
+                    log::error("guest agent: cannot thaw the guest's filesystems: " +
+                               thawed.error().message());
+                }
+                then(std::move(outcome));
+            },
+            kAgentFreezeTimeout);
+    };
+    askAgent<int64_t>(
+        m_agent, "guest-fsfreeze-freeze", nlohmann::json::object(),
+        [](const nlohmann::json& count) -> Result<int64_t> {
+            if (!count.is_number_integer()) {
+                return Error(Code::OperationFailed,
+                             "the QEMU guest agent's freeze answer is not a count");
+            }
+            return count.get<int64_t>();
+        },
+        [this, guard = m_lifetime.guard(), act, done, thawThen](Result<int64_t> frozen) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!frozen) {
+                // A freeze that failed half way leaves some filesystems frozen.
+                thawThen(frozen.takeError().prefix("cannot freeze the guest's filesystems"), done);
+                return;
+            }
+            log::info("guest agent: " + std::to_string(frozen.value()) + " filesystem(s) frozen");
+            act([this, guard, done, thawThen](Result<void> r) {
+                if (guard.alive()) {
+                    thawThen(std::move(r), done);
+                }
+            });
+        },
+        kAgentFreezeTimeout);
+}
+
 void Machine::reconnectAgent() {
     const auto& channels = m_domain.def.tools.channels;
     for (size_t i = 0; i < channels.size(); ++i) {
-        if (channels[i].type != "unix" || channels[i].targetName != kAgentChannel) {
+        if (channels[i].type != "unix" || channels[i].targetName != kGuestAgentChannelName) {
             continue;
         }
         // QEMU knows whether the guest side is open; no event comes for what happened

@@ -3,6 +3,7 @@
 
 #include "virtswarm/names.hpp"
 #include "virtswarm/service/async_reply.hpp"
+#include "virtswarm/service/method_gate.hpp"
 
 #include <fcntl.h>
 
@@ -155,15 +156,18 @@ void MachineObject::SnapshotDisks(sdbus::Result<>&& result,
                                   Options options) {
     auto shared = share(std::move(result));
     auto reuse = boolOption(options, "reuse-external", false);
-    if (auto r = checkOptions(options, {"reuse-external"}); !r || !reuse) {
-        reply(shared, !r ? r : Result<void>(reuse.error()));
+    auto quiesce = boolOption(options, "quiesce", false);
+    if (auto r = service::firstError(checkOptions(options, {"reuse-external", "quiesce"}), reuse,
+                                     quiesce);
+        !r) {
+        reply(shared, r);
         return;
     }
     std::vector<std::pair<std::string, std::string>> pairs;
     for (const auto& overlay : overlays) {
         pairs.emplace_back(overlay.get<0>(), overlay.get<1>());
     }
-    m_machine.snapshotDisks(pairs, reuse.value(),
+    m_machine.snapshotDisks(pairs, {.reuse = reuse.value(), .quiesce = quiesce.value()},
                             [shared](Result<void> r) { reply(shared, std::move(r)); });
 }
 

@@ -63,8 +63,12 @@ std::optional<std::string> topNode(const nlohmann::json& blocks, const std::stri
 } // namespace
 
 void Machine::snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays,
-                            bool reuse, Done done) {
-    auto plans = plansFor(m_domain.def, overlays, reuse);
+                            DiskSnapshotHow how, Done done) {
+    if (how.quiesce && !agentSocket()) {
+        done(Error(Code::ArgumentUnsupported, "QEMU guest agent is not configured"));
+        return;
+    }
+    auto plans = plansFor(m_domain.def, overlays, how.reuse);
     if (!plans) {
         done(plans.takeError());
         return;
@@ -76,24 +80,25 @@ void Machine::snapshotDisks(const std::vector<std::pair<std::string, std::string
     }
     auto guard = m_lifetime.guard();
     Done finish = std::move(begun).value();
-    createOverlays(m_loop, m_opener, plans.value(),
-                   [this, guard, plans = plans.value(), finish](Result<void> made) {
-                       if (!guard.alive()) {
-                           return;
-                       }
-                       if (!made) {
-                           finish(std::move(made));
-                           return;
-                       }
-                       leaseOverlays(plans, finish);
-                   });
+    createOverlays(
+        m_loop, m_opener, plans.value(),
+        [this, guard, plans = plans.value(), quiesce = how.quiesce, finish](Result<void> made) {
+            if (!guard.alive()) {
+                return;
+            }
+            if (!made) {
+                finish(std::move(made));
+                return;
+            }
+            leaseOverlays(plans, quiesce, finish);
+        });
 }
 
 // The overlays are what the guest writes from now on: each gets the exclusive lease a
 // writable disk has, before QEMU gets it, so no other domain starts on it. The image under
 // it keeps its own lease: writing it would corrupt the overlay. Whatever fails leaves the
 // guest on its images: the overlays go again, and so do their leases.
-void Machine::leaseOverlays(std::vector<OverlayPlan> plans, Done done) {
+void Machine::leaseOverlays(std::vector<OverlayPlan> plans, bool quiesce, Done done) {
     std::vector<DiskDef> overlays;
     for (const auto& plan : plans) {
         DiskDef overlay;
@@ -104,7 +109,16 @@ void Machine::leaseOverlays(std::vector<OverlayPlan> plans, Done done) {
     }
     m_leases->withLease(
         overlays, m_opener, {}, m_lifetime.guard(),
-        [this, plans](Done moved) { moveOntoOverlays(plans, std::move(moved)); },
+        [this, plans, quiesce](Done moved) {
+            if (!quiesce) {
+                moveOntoOverlays(plans, std::move(moved));
+                return;
+            }
+            // Frozen for the transaction only: the guest's filesystems are consistent on
+            // the images the overlays go over.
+            whileFrozen([this, plans](Done frozen) { moveOntoOverlays(plans, std::move(frozen)); },
+                        std::move(moved));
+        },
         [this, plans, done](Result<void> r) {
             if (!r) {
                 removeOverlays(m_opener, plans);

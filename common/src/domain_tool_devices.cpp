@@ -560,3 +560,16 @@ Result<void> parseSpiceGraphics(xml::Node node, GraphicsDef& graphics) {
 }
 
 } // namespace virtswarm::detail
+
+namespace virtswarm {
+
+std::optional<size_t> ToolDevices::guestAgentChannel() const {
+    for (size_t i = 0; i < channels.size(); ++i) {
+        if (channels[i].type == "unix" && channels[i].targetName == kGuestAgentChannelName) {
+            return i;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace virtswarm

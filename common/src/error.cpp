@@ -36,6 +36,7 @@ constexpr int VIR_ERR_NO_NWFILTER = 62;
 constexpr int VIR_ERR_NO_NWFILTER_BINDING = 101;
 constexpr int VIR_ERR_NO_DOMAIN_METADATA = 80;
 constexpr int VIR_ERR_NO_DOMAIN_SNAPSHOT = 72;
+constexpr int VIR_ERR_ARGUMENT_UNSUPPORTED = 74;
 constexpr int VIR_FROM_NWFILTER = 33;
 constexpr int VIR_FROM_DOMAIN_SNAPSHOT = 35;
 constexpr int VIR_FROM_STORAGE = 18;
@@ -118,6 +119,8 @@ constexpr std::array<ErrorInfo, kCodeCount> kTable{{
      VIR_FROM_DOMAIN},
     {Code::NoSuchSnapshot, "org.virtswarm.Error.NoSuchSnapshot", VIR_ERR_NO_DOMAIN_SNAPSHOT,
      VIR_FROM_DOMAIN_SNAPSHOT},
+    {Code::ArgumentUnsupported, "org.virtswarm.Error.ArgumentUnsupported",
+     VIR_ERR_ARGUMENT_UNSUPPORTED, VIR_FROM_DOMAIN},
     {Code::Internal, "org.virtswarm.Error.Internal", VIR_ERR_INTERNAL_ERROR, VIR_FROM_NONE},
 }};
 

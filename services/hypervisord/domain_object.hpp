@@ -212,16 +212,16 @@ private:
     // InvalidArgs: another domain's definition inside, a parent that is unknown or below
     // the snapshot, a full-system snapshot turned disk-only or back.
     Result<void> checkRedefinition(const SnapshotDef& snapshot) const;
-    // An external snapshot's overlays: made by the shim (which moves the running guest onto
-    // them) or, for a shut-off domain, here; then the definition points at them.
-    // `reuse`: the overlays exist already (libvirt's REUSE_EXT).
-    void takeExternalSnapshot(const SnapshotDef& snapshot, bool reuse, ShimDone done);
     // CreateSnapshot's options as they reach the taking.
     struct SnapshotTaking {
         bool halt = false;          // the domain stops once the snapshot is taken
         bool keep = true;           // false: no metadata (no-metadata)
         bool reuseExternal = false; // external overlays the user made (reuse-external)
+        bool quiesce = false;       // a running guest's filesystems frozen by its agent
     };
+    // An external snapshot's overlays: made by the shim (which moves the running guest onto
+    // them) or, for a shut-off domain, here; then the definition points at them.
+    void takeExternalSnapshot(const SnapshotDef& snapshot, SnapshotTaking how, ShimDone done);
     // `done` with the new snapshot's object path.
     void takeSnapshot(SnapshotDef snapshot, SnapshotTaking how,
                       std::function<void(Result<std::string>)> done);

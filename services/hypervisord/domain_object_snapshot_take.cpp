@@ -64,28 +64,48 @@ void DomainObject::CreateSnapshot(sdbus::Result<sdbus::ObjectPath>&& result, std
     auto validate = boolOption(options, "validate", false);
     auto diskOnly = boolOption(options, "disk-only", false);
     auto reuse = boolOption(options, "reuse-external", false);
+    auto quiesce = boolOption(options, "quiesce", false);
+    auto live = boolOption(options, "live", false);
     // The request is small: parsed (and bounded) before polkit is asked.
     auto request = parseSnapshotRequest(xml);
     m_gate.handle(
         std::move(result),
         service::firstError(
             checkOptions(options, {"halt", "no-metadata", "atomic", "validate", "disk-only",
-                                   "redefine", "current", "reuse-external"}),
-            halt, noMetadata, atomic, validate, diskOnly, reuse, redefine,
+                                   "redefine", "current", "reuse-external", "quiesce", "live"}),
+            halt, noMetadata, atomic, validate, diskOnly, reuse, redefine, quiesce, live,
             // libvirt: "use of 'current' flag requires 'redefine' flag".
             boolOption(options, "current", false).value_or(false)
                 ? Result<void>(Error(Code::InvalidArgs, "option current requires redefine"))
                 : success(),
-            request ? success() : Result<void>(request.error())),
+            // libvirt freezes the guest only for the disks' switch to their overlays.
+            quiesce.value_or(false) && !diskOnly.value_or(false)
+                ? Result<void>(Error(Code::InvalidArgs, "option quiesce requires disk-only"))
+                : success(),
+            request ? success() : Result<void>(request.error()),
+            // libvirt's live snapshot is of the memory into a file of its own, which this
+            // registry does not take (external memory is refused in the request).
+            live.value_or(false)
+                ? Result<void>(Error(Code::OperationUnsupported,
+                                     "live snapshot creation is supported only during full "
+                                     "system snapshots"))
+                : success()),
         kCreateSnapshot,
         [this, request = request ? request.value() : SnapshotRequest{},
          diskOnly = diskOnly && diskOnly.value(),
          how = SnapshotTaking{halt && halt.value(), !(noMetadata && noMetadata.value()),
-                              reuse && reuse.value()}](
+                              reuse && reuse.value(), quiesce && quiesce.value()}](
             const SharedResult<sdbus::ObjectPath>& shared) {
             auto planned = planSnapshot(request, diskOnly);
             if (!planned) {
                 fail(shared, planned.error());
+                return;
+            }
+            // As libvirt: a shut-off guest has nothing to quiesce, a running one needs its
+            // agent's channel.
+            if (how.quiesce && active() && !def().tools.guestAgentChannel()) {
+                fail(shared,
+                     Error(Code::ArgumentUnsupported, "QEMU guest agent is not configured"));
                 return;
             }
             if (auto r = beginSnapshotOperation(); !r) {
@@ -277,7 +297,7 @@ void DomainObject::takeSnapshot(SnapshotDef snapshot, SnapshotTaking how,
         });
     };
     if (isExternal(snapshot)) {
-        takeExternalSnapshot(snapshot, how.reuseExternal, std::move(taken));
+        takeExternalSnapshot(snapshot, how, std::move(taken));
         return;
     }
     if (active()) {
@@ -289,7 +309,8 @@ void DomainObject::takeSnapshot(SnapshotDef snapshot, SnapshotTaking how,
                        std::move(taken));
 }
 
-void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, bool reuse, ShimDone done) {
+void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, SnapshotTaking how,
+                                        ShimDone done) {
     // The next start's definition (a pending redefinition, or the current one) moves onto the
     // overlays; a transient domain has none to keep.
     std::optional<DomainXml> nextConfig;
@@ -309,8 +330,11 @@ void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, bool reuse,
             }
         }
         Options options;
-        if (reuse) {
+        if (how.reuseExternal) {
             options["reuse-external"] = sdbus::Variant(true);
+        }
+        if (how.quiesce) {
+            options["quiesce"] = sdbus::Variant(true);
         }
         auto shimStep = [this, overlays, options](ShimDone stepDone) {
             m_registry.shims().callVoid(uuidHex(), "SnapshotDisks", kSnapshotTimeout,
@@ -326,7 +350,7 @@ void DomainObject::takeExternalSnapshot(const SnapshotDef& snapshot, bool reuse,
     }
     auto plans = overlayPlans(def(), snapshot);
     for (auto& plan : plans) {
-        plan.reuse = reuse;
+        plan.reuse = how.reuseExternal;
     }
     auto offlineStep = [this, opener = opener.value(), plans](ShimDone stepDone) {
         createOverlays(m_registry.loop(), opener, plans, std::move(stepDone));

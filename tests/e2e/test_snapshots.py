@@ -568,21 +568,6 @@ def test_python_libvirt_sees_the_snapshot_tree_as_libvirt_shows_it():
         proxyd.stop()
 
 
-LIBVIRT_EVENTS_STARTED = []
-
-
-def libvirt_event_loop(libvirt):
-    """python-libvirt's default event loop, once per process (it cannot be stopped)."""
-    if not LIBVIRT_EVENTS_STARTED:
-        libvirt.virEventRegisterDefaultImpl()
-
-        def run():
-            while True:
-                libvirt.virEventRunDefaultImpl()
-        threading.Thread(target=run, name="libvirt-events", daemon=True).start()
-        LIBVIRT_EVENTS_STARTED.append(True)
-
-
 def test_a_revert_sends_the_events_libvirtd_sends():
     """Each revert transition, with the (event, detail) sequence and the (state, reason)
     libvirtd 9.0 gave for it on this kind of machine (python-libvirt, a TCG guest, an
@@ -591,7 +576,11 @@ def test_a_revert_sends_the_events_libvirtd_sends():
     (STARTED/FROM_SNAPSHOT, then RESUMED or SUSPENDED/FROM_SNAPSHOT), and the definition
     the snapshot holds is the domain's again (DEFINED/FROM_SNAPSHOT, last)."""
     libvirt = __import__("libvirt")
-    libvirt_event_loop(libvirt)
+    with bc.libvirt_event_loop(libvirt):
+        revert_events_through(libvirt)
+
+
+def revert_events_through(libvirt):
     proxyd = bc.Bridge("bridge-snapshot-events")
     conn = libvirt.open(proxyd.rw_uri)
     name = vc.unique("snapev")
@@ -670,5 +659,83 @@ def test_a_revert_sends_the_events_libvirtd_sends():
         dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     finally:
         conn.domainEventDeregisterAny(callback)
+        conn.close()
+        proxyd.stop()
+
+
+AGENT_CHANNEL = ("<channel type='unix'><source mode='bind'/>"
+                 "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>")
+
+
+def test_a_quiesced_disk_only_snapshot_freezes_the_guest_through_its_agent():
+    """libvirt's QUIESCE and LIVE flags, with the codes and words libvirtd 9.0 gave on this
+    machine: quiesce needs disk-only (INVALID_ARG), a running guest's agent channel
+    (ARGUMENT_UNSUPPORTED) and a connected agent (AGENT_UNRESPONSIVE); with one, the
+    snapshot is taken and the guest goes on. LIVE is OPERATION_UNSUPPORTED. A refusal
+    leaves no snapshot and no overlay behind."""
+    libvirt = __import__("libvirt")
+    proxyd = bc.Bridge("bridge-snapshot-quiesce")
+    conn = libvirt.open(proxyd.rw_uri)
+    quiesce = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE
+    disk_only = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+
+    def guest(prefix, agent, cmdline=""):
+        name = vc.unique(prefix)
+        xml = vc.domain_xml(name, serial=serial_log(name), disk=True,
+                            extra_devices=disk_xml(image(name)) + (AGENT_CHANNEL if agent else ""))
+        vc.define(xml.replace("</cmdline>", cmdline + "</cmdline>"))
+        dom = conn.lookupByName(name)
+        dom.create()
+        wait_wrote(name, 1)
+        return name, dom
+
+    def snap(name, label):
+        return f"<domainsnapshot><name>{label}</name></domainsnapshot>", scratch(f"{name}.{label}")
+
+    def refused(dom, name, label, flags, code, words):
+        xml, overlay = snap(name, label)
+        try:
+            dom.snapshotCreateXML(xml, flags)
+            raise AssertionError(f"{label} was taken")
+        except libvirt.libvirtError as e:
+            assert e.get_error_code() == code, e
+            assert words in str(e), e
+        assert label not in dom.snapshotListNames()
+        assert not os.path.exists(overlay)
+
+    try:
+        name, dom = guest("quiesce-none", agent=False)
+        refused(dom, name, "q1", quiesce, libvirt.VIR_ERR_INVALID_ARG,
+                "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY' is required by flag "
+                "'VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE'")
+        refused(dom, name, "q2", quiesce | disk_only, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED,
+                "QEMU guest agent is not configured")
+        for flags in (libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE,
+                      libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE | disk_only):
+            refused(dom, name, "l1", flags, libvirt.VIR_ERR_OPERATION_UNSUPPORTED,
+                    "live snapshot creation is supported only during full system snapshots")
+        dom.destroy()
+        # Shut off, there is nothing to freeze: libvirt takes the snapshot anyway.
+        xml, overlay = snap(name, "off")
+        dom.snapshotCreateXML(xml, quiesce | disk_only)
+        assert os.path.exists(overlay)
+
+        # A channel, but the guest runs no agent on it.
+        name, dom = guest("quiesce-deaf", agent=True, cmdline=" virtswarm.noagent")
+        refused(dom, name, "q3", quiesce | disk_only, libvirt.VIR_ERR_AGENT_UNRESPONSIVE,
+                "guest agent is not connected")
+        assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+
+        name, dom = guest("quiesce", agent=True)
+        vc.wait_file_contains(serial_log(name), "VIRTSWARM-AGENT-STARTED")
+        xml, overlay = snap(name, "q4")
+        dom.snapshotCreateXML(xml, quiesce | disk_only)
+        assert dom.snapshotLookupByName("q4").getXMLDesc().count("<state>disk-snapshot</state>")
+        assert overlay in dom.XMLDesc(0)
+        # Thawed: the guest goes on writing, into the overlay.
+        at = wrote(name)[-1]
+        wait_wrote(name, at + 2)
+        assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
+    finally:
         conn.close()
         proxyd.stop()

@@ -47,6 +47,8 @@ TEST(ErrorTable, MapsToLibvirtNumbersClientsDependOn) {
     EXPECT_EQ(errorInfo(Code::NoDomainMetadata).virErrorNumber, 80); // VIR_ERR_NO_DOMAIN_METADATA
     EXPECT_EQ(errorInfo(Code::NoSuchSnapshot).virErrorNumber, 72);   // VIR_ERR_NO_DOMAIN_SNAPSHOT
     EXPECT_EQ(errorInfo(Code::NoSuchSnapshot).virErrorDomain, 35);   // VIR_FROM_DOMAIN_SNAPSHOT
+    // VIR_ERR_ARGUMENT_UNSUPPORTED: libvirtd's "QEMU guest agent is not configured".
+    EXPECT_EQ(errorInfo(Code::ArgumentUnsupported).virErrorNumber, 74);
 }
 
 TEST(ErrorTable, ForeignNamesMapToTheClosestCode) {

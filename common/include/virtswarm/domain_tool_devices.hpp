@@ -100,6 +100,12 @@ struct ToolDevices {
     std::vector<SmbiosTable> smbios; // empty unless <os><smbios mode='sysinfo'/>
     // An explicit <controller type='virtio-serial'> exists: channels need none added.
     bool hasVirtioSerialController = false;
+
+    // The index of the unix channel the QEMU guest agent talks on, if there is one.
+    std::optional<size_t> guestAgentChannel() const;
 };
+
+// The channel name QEMU's guest agent listens on in the guest.
+inline constexpr const char* kGuestAgentChannelName = "org.qemu.guest_agent.0";
 
 } // namespace virtswarm

@@ -67,6 +67,9 @@ enum class Code {
     // A domain has no snapshot of that name, or no current one (libvirt:
     // NO_DOMAIN_SNAPSHOT).
     NoSuchSnapshot,
+    // An argument names something the domain is not set up for, e.g. quiescing a guest
+    // with no agent channel (libvirt: ARGUMENT_UNSUPPORTED).
+    ArgumentUnsupported,
     Internal,
 };
 
