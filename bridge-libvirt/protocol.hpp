@@ -283,6 +283,7 @@ enum Proc : int32_t {
     ConnectRegisterCloseCallback = 360,
     ConnectUnregisterCloseCallback = 361,
     DomainGetMessages = 426,
+    DomainAbortJobFlags = 442,
     // Node devices.
     NodeNumOfDevices = 111,
     NodeListDevices = 112,

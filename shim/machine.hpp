@@ -84,8 +84,9 @@ public:
     void reset(Done done);
     void suspend(Done done);
     void resume(Done done);
-    // Managed save into `fd` (taken over); `done` runs once QEMU is gone.
-    void managedSave(int fd, Done done);
+    // Managed save into `fd` (taken over); `done` runs once QEMU is gone, with libvirt's
+    // statistics of the finished job (type completed, operation save).
+    void managedSave(int fd, ValuesDone done);
     // The domain's job, in libvirt's job-stats keys (machine_save.cpp): "type" 0 (none)
     // or 2 (unbounded: a managed save streaming), and while saving "operation" (2, save),
     // "time_elapsed" (ms) and "memory_{total,processed,remaining}" (bytes, QEMU's
@@ -206,6 +207,8 @@ private:
     // Managed save and restore (machine_save.cpp).
     static void addIncoming(std::vector<std::string>& argv, int childFd);
     void awaitRestore(std::function<void()> then);
+    // Milliseconds since the save began.
+    uint64_t savingForMs() const;
     void awaitSaved(std::function<void(Error)> fail, Done done);
     // Internal snapshots (machine_snapshot.cpp): one job at a time, polled until concluded.
     // The one snapshot operation a machine runs at a time: InvalidState unless running or
@@ -339,6 +342,7 @@ private:
     EventSource m_migrationPoll;
     std::chrono::steady_clock::time_point m_saveStarted;
     bool m_saveAborted = false;
+    Stats m_completedJob;                        // the save's figures once QEMU wrote all of it
     std::optional<std::string> m_shutdownReason; // from QMP SHUTDOWN
     // What a power-off of the guest (QMP SHUTDOWN) leads to. Not a phase: the guest keeps
     // running after an ACPI reboot request, and may ignore it.

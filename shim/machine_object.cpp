@@ -105,15 +105,20 @@ void MachineObject::Resume(sdbus::Result<>&& result, Options options) {
     run(std::move(result), options, [this](Machine::Done d) { m_machine.resume(std::move(d)); });
 }
 
-void MachineObject::ManagedSave(sdbus::Result<>&& result, sdbus::UnixFd file, Options options) {
+void MachineObject::ManagedSave(sdbus::Result<Options>&& result, sdbus::UnixFd file,
+                                Options options) {
+    if (auto r = checkOptions(options, {}); !r) {
+        result.returnError(toDBusError(r.error()));
+        return;
+    }
     // UnixFd closes its descriptor with the message; the save outlives the call.
     int fd = fcntl(file.get(), F_DUPFD_CLOEXEC, 3);
     if (fd < 0) {
         result.returnError(toDBusError(Error(Code::OperationFailed, "no save file descriptor")));
         return;
     }
-    run(std::move(result), options,
-        [this, fd](Machine::Done d) { m_machine.managedSave(fd, std::move(d)); });
+    answerValues(std::move(result), options,
+                 [this, fd](Machine::ValuesDone d) { m_machine.managedSave(fd, std::move(d)); });
 }
 
 void MachineObject::AttachDevice(sdbus::Result<>&& result, std::string xml, Options options) {

@@ -30,7 +30,7 @@ private:
     void Reset(sdbus::Result<>&& result, Options options) override;
     void Suspend(sdbus::Result<>&& result, Options options) override;
     void Resume(sdbus::Result<>&& result, Options options) override;
-    void ManagedSave(sdbus::Result<>&& result, sdbus::UnixFd file, Options options) override;
+    void ManagedSave(sdbus::Result<Options>&& result, sdbus::UnixFd file, Options options) override;
     void GetStats(sdbus::Result<Options>&& result, Options options) override;
     void GetJobInfo(sdbus::Result<Options>&& result, Options options) override;
     void AbortJob(sdbus::Result<>&& result, Options options) override;

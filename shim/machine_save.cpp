@@ -19,7 +19,48 @@ constexpr const char* kSaveFdName = "managedsave";
 // libvirt's virDomainJobType and virDomainJobOperation values.
 constexpr int32_t kJobNone = 0;
 constexpr int32_t kJobUnbounded = 2;
+constexpr int32_t kJobCompleted = 3;
 constexpr int32_t kOperationSave = 2;
+
+// libvirt's name for each figure of QEMU's query-migrate "ram" part. Only memory is
+// written, so libvirt's data_* (memory and disks) are the memory's figures.
+constexpr std::pair<const char*, const char*> kRamFigures[] = {
+    {"data_total", "total"},
+    {"data_processed", "transferred"},
+    {"data_remaining", "remaining"},
+    {"memory_total", "total"},
+    {"memory_processed", "transferred"},
+    {"memory_remaining", "remaining"},
+    {"memory_constant", "duplicate"},
+    {"memory_normal", "normal"},
+    {"memory_normal_bytes", "normal-bytes"},
+    {"memory_dirty_rate", "dirty-pages-rate"},
+    {"memory_iteration", "dirty-sync-count"},
+    {"memory_postcopy_requests", "postcopy-requests"},
+    {"memory_page_size", "page-size"},
+};
+
+// QEMU's figures of a finished migration, named as libvirt's completed job statistics
+// (virsh domjobinfo --completed after a save).
+Stats completedSaveJob(const nlohmann::json& migrate, uint64_t elapsedMs) {
+    Stats job{{"type", kJobCompleted}, {"operation", kOperationSave}, {"time_elapsed", elapsedMs}};
+    auto add = [&job](const char* key, const nlohmann::json& from, const char* field) {
+        if (from.contains(field) && from[field].is_number_unsigned()) {
+            job.emplace_back(key, from[field].get<uint64_t>());
+        }
+    };
+    add("downtime", migrate, "downtime");
+    add("setup_time", migrate, "setup-time");
+    const auto& ram = migrate.value("ram", nlohmann::json::object());
+    for (const auto& [key, field] : kRamFigures) {
+        add(key, ram, field);
+    }
+    if (ram.contains("mbps") && ram["mbps"].is_number()) {
+        // Megabits per second, as QEMU counts; libvirt reports bytes per second.
+        job.emplace_back("memory_bps", static_cast<uint64_t>(ram["mbps"].get<double>() * 125000));
+    }
+    return job;
+}
 
 } // namespace
 
@@ -63,7 +104,15 @@ void Machine::awaitRestore(std::function<void()> then) {
                   });
 }
 
-void Machine::managedSave(int fd, Done done) {
+void Machine::managedSave(int fd, ValuesDone finished) {
+    // The reply carries the finished job's statistics; a failure, the error.
+    Done done = [this, guard = m_lifetime.guard(), finished](Result<void> r) {
+        if (!r) {
+            finished(r.takeError());
+            return;
+        }
+        finished(guard.alive() ? m_completedJob : Stats{});
+    };
     if (inPhase({MachinePhase::Saving, MachinePhase::Saved})) {
         ::close(fd);
         done(Error(Code::InvalidState, "a managed save is already in progress"));
@@ -153,6 +202,7 @@ void Machine::awaitSaved(std::function<void(Error)> fail, Done done) {
                       std::string status = r.value().value("status", "");
                       if (status == "completed") {
                           log::info("managed save written; stopping QEMU");
+                          m_completedJob = completedSaveJob(r.value(), savingForMs());
                           if (auto saved = enter(MachinePhase::Saved); !saved) {
                               fail(saved.error());
                               return;
@@ -189,9 +239,7 @@ void Machine::jobInfo(std::function<void(Result<Stats>)> done) {
         done(Stats{{"type", kJobNone}});
         return;
     }
-    uint64_t elapsed = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::steady_clock::now() - m_saveStarted)
-                                                 .count());
+    uint64_t elapsed = savingForMs();
     m_qmp.execute(
         "query-migrate", nlohmann::json::object(), [done, elapsed](Result<nlohmann::json> r) {
             Stats job{
@@ -208,6 +256,12 @@ void Machine::jobInfo(std::function<void(Result<Stats>)> done) {
             }
             done(std::move(job));
         });
+}
+
+uint64_t Machine::savingForMs() const {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - m_saveStarted)
+                                     .count());
 }
 
 void Machine::abortJob(Done done) {

@@ -249,6 +249,9 @@ private:
     // Saving a guest's memory into its image takes as long as writing it out.
     static constexpr auto kSnapshotTimeout = std::chrono::minutes(10);
     bool m_snapshotBusy = false;
+    // libvirt's statistics of the last finished save, until read (a pointer: most
+    // domains never have any).
+    std::unique_ptr<Options> m_completedJob;
     Lifetime m_lifetime;
 };
 

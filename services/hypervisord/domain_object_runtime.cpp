@@ -102,8 +102,30 @@ void DomainObject::GetStats(sdbus::Result<Options>&& result, Options options) {
 }
 
 void DomainObject::GetJobInfo(sdbus::Result<Options>&& result, Options options) {
-    m_gate.handle(std::move(result), checkOptions(options, {}), domainAction("GetJobInfo"),
-                  [this](const SharedResult<Options>& shared) {
+    auto completed = boolOption(options, "completed", false);
+    auto keep = boolOption(options, "keep-completed", false);
+    m_gate.handle(std::move(result),
+                  service::firstError(
+                      checkOptions(options, {"completed", "keep-completed"}), completed, keep,
+                      keep.value_or(false) && !completed.value_or(false)
+                          ? Result<void>(Error(Code::InvalidArgs, "option keep-completed requires "
+                                                                  "completed"))
+                          : success()),
+                  domainAction("GetJobInfo"),
+                  [this, completed = completed.value_or(false),
+                   keep = keep.value_or(false)](const SharedResult<Options>& shared) {
+                      if (completed) {
+                          // As libvirt: the figures of the last finished job, whether the
+                          // domain runs or not, forgotten once read unless kept.
+                          Options job = m_completedJob
+                                            ? *m_completedJob
+                                            : Options{{"type", sdbus::Variant(int32_t{0})}};
+                          if (!keep) {
+                              m_completedJob.reset();
+                          }
+                          reply(shared, Result<Options>(std::move(job)));
+                          return;
+                      }
                       if (!active()) {
                           fail(shared, notRunning(def().name));
                           return;

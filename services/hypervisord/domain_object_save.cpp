@@ -152,8 +152,21 @@ void DomainObject::Save(sdbus::Result<>&& result, std::string path, Options opti
 // offset, and QEMU stopped; the domain is then shut off (saved).
 void DomainObject::saveThroughShim(const std::shared_ptr<sdbus::UnixFd>& file,
                                    std::function<void(Result<void>)> done) {
-    m_registry.shims().callVoid(uuidHex(), "ManagedSave", kSaveTimeout, std::move(done), *file,
-                                Options{});
+    auto guard = m_lifetime.guard();
+    m_registry.shims().call<Options>(
+        uuidHex(), "ManagedSave", kSaveTimeout,
+        [this, guard, done](Result<Options> job) {
+            if (!job) {
+                done(job.takeError());
+                return;
+            }
+            // Kept here: the shim that saved is gone (libvirt keeps them with the domain).
+            if (guard.alive()) {
+                m_completedJob = std::make_unique<Options>(std::move(job).value());
+            }
+            done(success());
+        },
+        *file, Options{});
 }
 
 void DomainObject::ManagedSaveRemove(sdbus::Result<>&& result, Options options) {

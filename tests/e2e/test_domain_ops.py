@@ -374,7 +374,20 @@ def test_a_managed_save_is_a_job_to_watch_and_abort():
         assert ldom.jobInfo() == [libvirt.VIR_DOMAIN_JOB_NONE] + [0] * 11
         assert ldom.jobStats() == {"type": libvirt.VIR_DOMAIN_JOB_NONE}
         assert bc.libvirt_error_code(libvirt, ldom.abortJob) == libvirt.VIR_ERR_OPERATION_INVALID
+        # virDomainAbortJobFlags: as libvirtd's words for each.
+        for flags, words in ((0, "no job is active on the domain"),
+                             (libvirt.VIR_DOMAIN_ABORT_JOB_POSTCOPY,
+                              "current job is not outgoing migration in post-copy mode")):
+            try:
+                ldom.abortJobFlags(flags)
+                raise AssertionError("aborted a job that is not there")
+            except libvirt.libvirtError as e:
+                assert e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID, e
+                assert words in str(e), e
         assert "None" in bc.virsh(home, bridge.rw_uri, "domjobinfo", name).stdout
+        # No job finished yet.
+        assert ldom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED) == \
+            {"type": libvirt.VIR_DOMAIN_JOB_NONE}
 
         saver = subprocess.Popen(
             ["busctl", "--system", "--timeout=300", "call", vc.BUS_NAME, path,
@@ -404,6 +417,9 @@ def test_a_managed_save_is_a_job_to_watch_and_abort():
         h.wait_until(lambda: vc.state(path)[0] == "running", 30, 0.1, "the guest to run on")
         assert dict(dom.GetJobInfo(vc.no_options(), timeout=vc.TIMEOUT)) == {"type": 0}
         assert not bool(vc.prop(path, "HasManagedSave"))
+        # An aborted save is no finished job.
+        assert ldom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED) == \
+            {"type": libvirt.VIR_DOMAIN_JOB_NONE}
     finally:
         if saver is not None and saver.poll() is None:
             saver.kill()

@@ -237,9 +237,19 @@ def test_virsh_save_restore_and_the_image_commands():
         name = vc.unique("virshsave")
         start_ticking(name)
         image = scratch(f"{name}.virsh.save")
+        assert "None" in virsh("domjobinfo", "--completed", name)
         assert f"Domain '{name}' saved to {image}" in virsh("save", name, image)
         assert virsh("domstate", "--reason", name).strip() == "shut off (saved)"
         last = ticks(name)[-1]
+        # As libvirtd: the finished save's figures stay with the shut-off domain until
+        # read (--keep-completed keeps them).
+        done = virsh("domjobinfo", "--completed", "--keep-completed", name)
+        assert re.search(r"^Job type:\s+Completed", done, re.M), done
+        assert re.search(r"^Operation:\s+Save", done, re.M), done
+        for line in ("Time elapsed:", "Memory processed:", "Memory total:", "Total downtime:"):
+            assert line in done, done
+        assert virsh("domjobinfo", "--completed", name) == done
+        assert "None" in virsh("domjobinfo", "--completed", name)
         assert f"<name>{name}</name>" in virsh("save-image-dumpxml", image)
         assert f"Domain restored from {image}" in virsh("restore", image)
         assert virsh("domstate", "--reason", name).strip() == "running (restored)"
