@@ -78,6 +78,8 @@ constexpr uint32_t kStartPaused = 1;    // VIR_DOMAIN_START_PAUSED
 constexpr uint32_t kStartForceBoot = 8; // VIR_DOMAIN_START_FORCE_BOOT
 constexpr uint32_t kDefineValidate = 1; // VIR_DOMAIN_DEFINE_VALIDATE
 constexpr uint32_t kStartValidate = 16; // VIR_DOMAIN_START_VALIDATE
+// virDomainSaveRestoreFlags of virDomainManagedSave.
+constexpr uint32_t kSaveBypassCache = 1, kSaveRunning = 2, kSavePaused = 4;
 
 // The D-Bus options a call's flags stand for; flags the swarm does not act on change
 // nothing, as before, except power methods it cannot use (initctl, signal, paravirt).
@@ -110,6 +112,15 @@ Result<Options> optionsForFlags(int32_t procedure, uint32_t flags) {
     }
     if (procedure == proto::DomainCreateWithFlags && (flags & kStartPaused) != 0) {
         options["paused"] = sdbus::Variant(true);
+    }
+    if (procedure == proto::DomainManagedSave) {
+        for (auto [bit, option] :
+             {std::pair{kSaveBypassCache, "bypass-cache"}, std::pair{kSaveRunning, "running"},
+              std::pair{kSavePaused, "paused"}}) {
+            if ((flags & bit) != 0) {
+                options[option] = sdbus::Variant(true);
+            }
+        }
     }
     return options;
 }

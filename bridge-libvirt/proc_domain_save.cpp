@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// virsh save, restore, save-image-dumpxml and save-image-define. The bridge cannot open
-// its clients' files (it has no capabilities and sees no home directories): the registry
-// opens them, with the client's rights (option definer-uid). An image's domain is known
-// only once the registry has read it, so the image procedures read the image's XML
-// first, ask polkit about the client for that domain, and then name its UUID to the
-// registry, which refuses the file if it no longer holds that domain.
+// virsh save, restore, save-image-dumpxml and save-image-define, and the managed save
+// image's definition (managedsave-dumpxml, managedsave-define, managedsave-edit). The bridge cannot
+// open its clients' files (it has no capabilities and sees no home directories): the registry opens
+// them, with the client's rights (option definer-uid). An image's domain is known only once the
+// registry has read it, so the image procedures read the image's XML first, ask polkit about the
+// client for that domain, and then name its UUID to the registry, which refuses the file if it no
+// longer holds that domain.
 #include "procedures.hpp"
 #include "protocol.hpp"
 #include "rpc_error.hpp"
@@ -26,6 +27,9 @@ constexpr auto kImageGetXml =
     actions::forMethod(names::kHypervisorManagerInterface, "SaveImageGetXML");
 constexpr auto kImageDefineXml =
     actions::forMethod(names::kHypervisorManagerInterface, "SaveImageDefineXML");
+constexpr auto kManagedGetXml = actions::forMethod(names::kDomainInterface, "ManagedSaveGetXML");
+constexpr auto kManagedDefineXml =
+    actions::forMethod(names::kDomainInterface, "ManagedSaveDefineXML");
 
 // The registry's options for a call's flags and replacement XML, acting for the client.
 Options saveOptions(const CallPtr& call, uint32_t flags, const std::optional<std::string>& xml) {
@@ -188,6 +192,76 @@ void imageDefineXml(Services& services, const CallPtr& call, xdr::Reader& args) 
                    });
 }
 
+// DOMAIN_MANAGED_SAVE_GET_XML_DESC (dom, flags) -> xml. The registry keeps the image:
+// nothing of the client's to open.
+void managedGetXml(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args) || !flagsKnown(call, flags, kImageXmlSecure)) {
+        return;
+    }
+    bool secure = (flags & kImageXmlSecure) != 0;
+    withDomain(services, call, dom, [&services, call, secure](const CachedDomain& d) {
+        std::string path = d.path;
+        auto ask = [&services, call, path, secure] {
+            Options options;
+            if (secure) {
+                options.emplace("secure", sdbus::Variant(true));
+            }
+            services.registry.call<std::string>(
+                path, "ManagedSaveGetXML", ServiceClient::kCallTimeout,
+                [options](sdbus::MethodCall& m) { m << options; },
+                [call](Result<std::string> r) { replyStringOrFail(call, r); });
+        };
+        authorizeObject<DomainKind>(
+            services, call, kManagedGetXml, d, [&services, call, d, ask, secure] {
+                if (!secure) {
+                    ask();
+                    return;
+                }
+                // As Domain.GetXML: secrets need read-secure on top of read.
+                authorizeObject<DomainKind>(services, call, actions::kDomainReadSecureAction,
+                                            d.name, d.uuid, ask);
+            });
+    });
+}
+
+// DOMAIN_MANAGED_SAVE_DEFINE_XML (dom, dxml, flags)
+void managedDefineXml(Services& services, const CallPtr& call, xdr::Reader& args) {
+    RemoteDomain dom = readDomain(args);
+    auto xml = args.optionalString(proto::kStringMax);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args) || !flagsKnown(call, flags, kBypassCache | kRunning | kPaused) ||
+        !flagsConsistent(call, flags)) {
+        return;
+    }
+    if (!xml) {
+        call->fail(
+            Error(Code::InvalidArgs, "dxml in virDomainManagedSaveDefineXML must not be NULL"));
+        return;
+    }
+    Options options;
+    for (auto [bit, name] : {std::pair{kRunning, "running"}, std::pair{kPaused, "paused"}}) {
+        if ((flags & bit) != 0) {
+            options.emplace(name, sdbus::Variant(true));
+        }
+    }
+    withDomain(services, call, dom, [&services, call, xml = *xml, options](const CachedDomain& d) {
+        std::string path = d.path;
+        authorizeObject<DomainKind>(
+            services, call, kManagedDefineXml, d, [&services, call, d, path, xml, options] {
+                authorizeObject<DomainKind>(
+                    services, call, kManagedDefineXml.alsoActionId, d.name, d.uuid,
+                    [&services, call, path, xml, options] {
+                        services.registry.domainCall(
+                            path, "ManagedSaveDefineXML",
+                            [xml, options](sdbus::MethodCall& m) { m << xml << options; },
+                            [call](Result<void> r) { replyVoidOrFail(call, r); });
+                    });
+            });
+    });
+}
+
 constexpr Procedure kProcedures[] = {
     {proto::DomainSave, "virDomainSave", Access::Write, save},
     {proto::DomainSaveFlags, "virDomainSaveFlags", Access::Write, save},
@@ -197,6 +271,10 @@ constexpr Procedure kProcedures[] = {
     // credentials, which read-only TCP connections do not have.
     {proto::DomainSaveImageGetXmlDesc, "virDomainSaveImageGetXMLDesc", Access::Write, imageGetXml},
     {proto::DomainSaveImageDefineXml, "virDomainSaveImageDefineXML", Access::Write, imageDefineXml},
+    {proto::DomainManagedSaveGetXmlDesc, "virDomainManagedSaveGetXMLDesc", Access::Read,
+     managedGetXml},
+    {proto::DomainManagedSaveDefineXml, "virDomainManagedSaveDefineXML", Access::Write,
+     managedDefineXml},
 };
 
 } // namespace

@@ -244,6 +244,8 @@ enum Proc : int32_t {
     DomainDestroyFlags = 234,
     DomainSaveImageGetXmlDesc = 235,
     DomainSaveImageDefineXml = 236,
+    DomainManagedSaveGetXmlDesc = 388,
+    DomainManagedSaveDefineXml = 389,
     DomainBlockStatsFlags = 243,
     DomainSnapshotGetParent = 244,
     DomainReset = 245,

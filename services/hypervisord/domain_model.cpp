@@ -126,7 +126,14 @@ void DomainModel::start(std::function<void(Result<void>)> done, StartOptions opt
 }
 
 void DomainModel::runOnceWith(DomainXml domain) {
-    if (active() || m_starting || domain.xml == m_domain.xml) {
+    if (active() || m_starting) {
+        return;
+    }
+    swapInForOneRun(std::move(domain));
+}
+
+void DomainModel::swapInForOneRun(DomainXml domain) {
+    if (domain.xml == m_domain.xml) {
         return;
     }
     if (!m_nextDefinition) {

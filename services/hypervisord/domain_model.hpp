@@ -143,6 +143,11 @@ private:
     // Managed save (domain_model_save.cpp): the image for the shim to start from, or -1
     // to boot afresh.
     int openManagedSaveForRestore();
+    // The image's definition and was-running flag apply to this start; `fd` is left where
+    // QEMU's stream begins.
+    Result<void> useSavedDefinition(int fd);
+    // `domain` runs this once; the stored definition applies again when it stops.
+    void swapInForOneRun(DomainXml domain);
     // The start that restored an image ended; a running guest no longer needs the image.
     void restoreFinished(bool running);
 

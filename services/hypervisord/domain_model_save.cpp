@@ -3,6 +3,7 @@
 // registry opens the image and hands the shim a descriptor, so neither the shim nor QEMU
 // needs any right on the save directory.
 #include "domain_model.hpp"
+#include "save_image.hpp"
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/log.hpp"
 
@@ -43,9 +44,40 @@ int DomainModel::openManagedSaveForRestore() {
                    "': " + std::strerror(errno) + "; booting afresh");
         return -1;
     }
+    if (auto r = useSavedDefinition(fd); !r) {
+        log::error("the managed save image of '" + m_domain.def.name +
+                   "' cannot be restored: " + r.error().message() + "; booting afresh");
+        ::close(fd);
+        return -1;
+    }
     log::info("restoring '" + m_domain.def.name + "' from its managed save image");
     m_restoring = true;
     return fd;
+}
+
+Result<void> DomainModel::useSavedDefinition(int fd) {
+    // An image saved before managed saves carried libvirt's header is QEMU's stream from
+    // the first byte, restored with the domain's own definition.
+    if (!hasSaveImageHeader(fd)) {
+        return success();
+    }
+    auto image = readSaveImage(fd);
+    if (!image) {
+        return image.takeError();
+    }
+    auto saved = parseDomainXml(image.value().xml);
+    if (!saved) {
+        return saved.takeError().prefix("its definition");
+    }
+    if (saved.value().def.uuid != m_domain.def.uuid) {
+        return Error(Code::InvalidState, "it holds another domain");
+    }
+    // As libvirt: the guest comes back with the definition it ran with (this run only),
+    // and paused if it was saved paused.
+    saved.value().definer = m_domain.definer;
+    swapInForOneRun(std::move(saved).value());
+    m_startOptions.paused = m_startOptions.paused || !image.value().wasRunning;
+    return success();
 }
 
 void DomainModel::restoreFinished(bool running) {

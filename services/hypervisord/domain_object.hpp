@@ -2,6 +2,7 @@
 #pragma once
 
 #include "domain_model.hpp"
+#include "save_image.hpp"
 #include "snapshot_set.hpp"
 #include "virtswarm/dbus_edge.hpp"
 #include "virtswarm/domain_def.hpp"
@@ -130,6 +131,8 @@ private:
     void Rename(sdbus::Result<>&& result, std::string name, Options options) override;
     void ManagedSave(sdbus::Result<>&& result, Options options) override;
     void ManagedSaveRemove(sdbus::Result<>&& result, Options options) override;
+    void ManagedSaveGetXML(sdbus::Result<std::string>&& result, Options options) override;
+    void ManagedSaveDefineXML(sdbus::Result<>&& result, std::string xml, Options options) override;
     void Save(sdbus::Result<>&& result, std::string path, Options options) override;
     using SnapshotEntry = sdbus::Struct<sdbus::ObjectPath, std::string, std::string, std::string,
                                         std::string, int64_t, bool, bool>;
@@ -188,6 +191,13 @@ private:
     Result<DomainXml> renamedDefinition(const std::string& name) const;
     // The shim pauses the guest, streams its state into `file` (from the file's offset)
     // and stops QEMU: ManagedSave and Save.
+    // The managed save image opened for reading (or updating) with its header read; a
+    // bare stream (saved before images had a header) has no definition of its own.
+    struct ManagedImage {
+        std::shared_ptr<sdbus::UnixFd> file;
+        std::optional<SaveImage> image;
+    };
+    Result<ManagedImage> openManagedImage(bool forUpdate) const;
     void saveThroughShim(const std::shared_ptr<sdbus::UnixFd>& file,
                          std::function<void(Result<void>)> done);
     // The InvalidState error for a call the domain's current state does not allow.

@@ -35,12 +35,11 @@ void dropFromPageCache(int fd) {
 } // namespace
 
 void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
-    auto bypassCache = boolOption(options, "bypass-cache", false);
+    auto request = saveFileOptions(options, {"bypass-cache", "running", "paused"});
     m_gate.handle(
-        std::move(result),
-        service::firstError(checkOptions(options, {"bypass-cache"}), bypassCache),
-        domainAction("ManagedSave"),
-        [this, bypassCache = bypassCache && bypassCache.value()](const SharedResult<>& shared) {
+        std::move(result), service::firstError(request), domainAction("ManagedSave"),
+        [this,
+         request = request ? request.value() : SaveFileOptions{}](const SharedResult<>& shared) {
             if (!m_model.persistent()) {
                 reply(shared,
                       Error(Code::InvalidState,
@@ -58,26 +57,33 @@ void DomainObject::ManagedSave(sdbus::Result<>&& result, Options options) {
                 reply(shared, r);
                 return;
             }
-            int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                            0600);
+            int fd =
+                ::open(partial.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
             if (fd < 0) {
                 reply(shared, Error(Code::OperationFailed,
                                     "cannot create " + partial + ": " + std::strerror(errno)));
                 return;
             }
-            // Kept open here until the shim answers, to flush what QEMU wrote.
+            // Kept open here until the shim answers, to complete what QEMU wrote.
             auto file = std::make_shared<sdbus::UnixFd>(fd, sdbus::adopt_fd);
+            // libvirt's image layout, as Save: the running definition goes with the
+            // guest's state, and the next start restores it with that definition.
+            bool wasRunning = request.running.value_or(m_model.state() == DomainState::Running);
+            if (auto r = beginSaveImage(file->get(), m_model.domain().xml, wasRunning); !r) {
+                ::unlink(partial.c_str());
+                reply(shared, r.takeError().prefix("cannot write " + partial));
+                return;
+            }
             auto guard = m_lifetime.guard();
             saveThroughShim(file, [this, guard, shared, file, path, partial,
-                                   bypassCache](Result<void> saved) {
+                                   bypassCache = request.bypassCache](Result<void> saved) {
                 // The image counts only once complete and on disk.
                 if (saved) {
-                    saved =
-                        ::fsync(file->get()) == 0 && std::rename(partial.c_str(), path.c_str()) == 0
-                            ? success()
-                            : Result<void>(Error(Code::OperationFailed,
-                                                 "cannot keep the managed save image: " +
-                                                     std::string(std::strerror(errno))));
+                    saved = completeSaveImage(file->get());
+                }
+                if (saved && std::rename(partial.c_str(), path.c_str()) != 0) {
+                    saved = Error(Code::OperationFailed, "cannot keep the managed save image: " +
+                                                             std::string(std::strerror(errno)));
                 }
                 if (saved && bypassCache) {
                     dropFromPageCache(file->get());
@@ -178,6 +184,88 @@ void DomainObject::ManagedSaveRemove(sdbus::Result<>&& result, Options options) 
                 return;
             }
             reply(shared, m_model.removeManagedSave());
+        });
+}
+
+Result<DomainObject::ManagedImage> DomainObject::openManagedImage(bool forUpdate) const {
+    if (!m_model.hasManagedSave()) {
+        return Error(Code::InvalidState, "domain does not have managed save image");
+    }
+    const std::string path = m_model.managedSavePath();
+    int fd = ::open(path.c_str(), (forUpdate ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return Error(Code::OperationFailed, "cannot open " + path + ": " + std::strerror(errno));
+    }
+    ManagedImage opened{std::make_shared<sdbus::UnixFd>(fd, sdbus::adopt_fd), std::nullopt};
+    if (hasSaveImageHeader(fd)) {
+        auto image = readSaveImage(fd);
+        if (!image) {
+            return image.takeError();
+        }
+        opened.image = std::move(image).value();
+    }
+    return opened;
+}
+
+void DomainObject::ManagedSaveGetXML(sdbus::Result<std::string>&& result, Options options) {
+    auto secure = boolOption(options, "secure", false);
+    Caller caller = currentCaller(getObject());
+    m_gate.handle(std::move(result), service::firstError(checkOptions(options, {"secure"}), secure),
+                  domainAction("ManagedSaveGetXML"),
+                  [this, caller,
+                   wantSecure = secure.value_or(false)](const SharedResult<std::string>& shared) {
+                      auto opened = openManagedImage(false);
+                      if (!opened) {
+                          fail(shared, opened.error());
+                          return;
+                      }
+                      // A bare stream is restored with the domain's own definition.
+                      std::string xml =
+                          opened.value().image ? opened.value().image->xml : m_model.domain().xml;
+                      if (!wantSecure) {
+                          shared->returnResults(withoutSecrets(xml));
+                          return;
+                      }
+                      // As GetXML: secrets need read-secure on top of read.
+                      m_gate.authorize(caller, actions::kDomainReadSecureAction,
+                                       [shared, xml](Result<void> allowed) {
+                                           if (!allowed) {
+                                               fail(shared, allowed.error());
+                                               return;
+                                           }
+                                           shared->returnResults(xml);
+                                       });
+                  });
+}
+
+void DomainObject::ManagedSaveDefineXML(sdbus::Result<>&& result, std::string xml,
+                                        Options options) {
+    auto request = saveFileOptions(options, {"running", "paused"});
+    // Parsed (and bounded by the parser) before polkit is asked.
+    auto given = sameDomainXml(xml, def());
+    m_gate.handle(
+        std::move(result), service::firstError(request, given),
+        domainAction("ManagedSaveDefineXML"),
+        [this, running = request ? request.value().running : std::nullopt,
+         replacement = given ? given.value().xml : std::string()](const SharedResult<>& shared) {
+            if (m_model.starting()) {
+                reply(shared, Error(Code::InvalidState, "domain '" + def().name + "' is starting"));
+                return;
+            }
+            auto opened = openManagedImage(true);
+            if (!opened) {
+                reply(shared, opened.takeError());
+                return;
+            }
+            const auto& image = opened.value().image;
+            if (!image) {
+                reply(shared, Error(Code::ConfigUnsupported,
+                                    "the managed save image has no room for a definition (it "
+                                    "was saved by an older version)"));
+                return;
+            }
+            reply(shared, rewriteSaveImage(opened.value().file->get(), *image, replacement,
+                                           running.value_or(image->wasRunning)));
         });
 }
 

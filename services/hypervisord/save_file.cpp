@@ -77,10 +77,15 @@ Result<DomainXml> sameDomainXml(const std::string& xml, const DomainDef& saved) 
         return parsed.takeError();
     }
     const DomainDef& given = parsed.value().def;
-    if (given.uuid != saved.uuid || given.name != saved.name) {
-        return Error(Code::InvalidArgs, "the XML given describes domain '" + given.name + "' (" +
-                                            formatUuid(given.uuid) + "), not the saved '" +
-                                            saved.name + "' (" + formatUuid(saved.uuid) + ")");
+    // libvirt's ABI check, in its words and with its code.
+    if (given.name != saved.name) {
+        return Error(Code::ConfigUnsupported, "Target domain name '" + given.name +
+                                                  "' does not match source '" + saved.name + "'");
+    }
+    if (given.uuid != saved.uuid) {
+        return Error(Code::ConfigUnsupported, "Target domain uuid " + formatUuid(given.uuid) +
+                                                  " does not match source " +
+                                                  formatUuid(saved.uuid));
     }
     return parsed;
 }

@@ -38,7 +38,8 @@ Result<void> checkExpectedDomain(const SaveFileOptions& options, const DomainDef
 // An absolute path without NUL bytes, at most PATH_MAX long.
 Result<void> checkSavePath(const std::string& path);
 
-// `xml`, given to stand for the saved domain: it must parse and keep its name and UUID.
+// `xml`, given to stand for the saved domain: it must parse and keep its name and UUID
+// (ConfigUnsupported, as libvirt's ABI check).
 Result<DomainXml> sameDomainXml(const std::string& xml, const DomainDef& saved);
 
 // Opens the save file for `user` (uid 0: the registry's own rights): for writing it is

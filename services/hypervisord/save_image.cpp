@@ -130,6 +130,15 @@ Result<void> completeSaveImage(int fd) {
     return success();
 }
 
+bool hasSaveImageHeader(int fd) {
+    char start[kMagicSize];
+    if (::pread(fd, start, sizeof start, 0) != static_cast<ssize_t>(sizeof start)) {
+        return false;
+    }
+    std::string_view magic(start, sizeof start);
+    return magic == kCompleteMagic || magic == kPartialMagic;
+}
+
 Result<SaveImage> readSaveImage(int fd) {
     HeaderBytes header{};
     auto read = readAllAt(fd, header.data(), header.size(), 0);

@@ -37,6 +37,9 @@ struct SaveImage {
 Result<void> beginSaveImage(int fd, const std::string& xml, bool wasRunning);
 // The stream is complete: the header says so, and the file is on disk.
 Result<void> completeSaveImage(int fd);
+// The file starts with libvirt's header (complete or partial), not with QEMU's stream
+// (a managed save image written before they had one).
+bool hasSaveImageHeader(int fd);
 // Reads and checks the header and the XML; `fd` is left where QEMU's stream begins.
 // Incomplete, foreign, newer, compressed or oversized images are OperationFailed or
 // ConfigUnsupported with libvirt's wording.

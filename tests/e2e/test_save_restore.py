@@ -139,10 +139,12 @@ def test_the_image_definition_can_be_read_and_replaced_in_place():
     assert os.path.getsize(image) == size  # in place: the stream did not move
     # Another domain's definition does not go into this image.
     other = vc.domain_xml(vc.unique("other"))
+    # libvirt: CONFIG_UNSUPPORTED "Target domain name ... does not match source ...".
     assert vc.error_name(vc.manager().SaveImageDefineXML, image, other, vc.no_options()) == \
-        INVALID_ARGS
+        ERR + "ConfigUnsupported"
     # A replacement at restore time must describe the same domain too.
-    assert vc.error_name(vc.manager().Restore, image, opts(xml=other)) == INVALID_ARGS
+    assert vc.error_name(vc.manager().Restore, image, opts(xml=other)) == \
+        ERR + "ConfigUnsupported"
     assert vc.state(path) == ("shutoff", "saved")
 
     vc.manager().Restore(image, vc.no_options(), timeout=vc.TIMEOUT)
@@ -280,5 +282,62 @@ def test_virsh_save_restore_and_the_image_commands():
         assert r.returncode != 0
         r = virsh("save", "--running", "--paused", name, image, check=False)
         assert r.returncode != 0 and "exclusive" in r.stderr
+    finally:
+        proxyd.stop()
+
+
+def test_a_managed_save_keeps_the_definition_its_guest_comes_back_with():
+    """As libvirtd 9.0 on this machine: the managed save image holds the definition the
+    guest ran with (managedsave-dumpxml), which managedsave-define replaces in place; the
+    next start restores the guest with it for that run (the stored definition stays for
+    the next boot), paused if it was saved paused, unless the image was told otherwise."""
+    proxyd = bc.Bridge("bridge-managedsave")
+    virsh = bc.virsh_on(proxyd)
+    try:
+        name = vc.unique("msxml")
+        path = start_ticking(name)
+        r = virsh("managedsave-dumpxml", name, check=False)
+        assert r.returncode != 0 and "domain does not have managed save image" in r.stderr
+        assert vc.error_name(vc.domain(path).ManagedSaveGetXML, vc.no_options()) == \
+            ERR + "InvalidState"
+
+        virsh("managedsave", "--paused", name)
+        assert virsh("domstate", "--reason", name).strip() == "shut off (saved)"
+        last = ticks(name)[-1]
+        saved = virsh("managedsave-dumpxml", name)
+        assert f"<name>{name}</name>" in saved, saved
+        # The stored definition changes; the image keeps its own, then gets another.
+        stored = str(vc.domain(path).GetXML(opts(inactive=True), timeout=vc.TIMEOUT))
+        vc.manager().DefineXML(stored.replace("</domain>",
+                                              "<description>stored</description></domain>"),
+                               vc.no_options(), timeout=vc.TIMEOUT)
+        assert "stored" not in virsh("managedsave-dumpxml", name)
+        edited = scratch(f"{name}.image.xml")
+        with open(edited, "w") as f:
+            f.write(saved.replace("</domain>", "<description>image</description></domain>"))
+        virsh("managedsave-define", name, edited, "--running")
+        assert "<description>image</description>" in virsh("managedsave-dumpxml", name)
+        # libvirt's ABI check: another domain's definition is CONFIG_UNSUPPORTED.
+        other = scratch(f"{name}.other.xml")
+        with open(other, "w") as f:
+            f.write(vc.domain_xml(vc.unique("other")))
+        r = virsh("managedsave-define", name, other, check=False)
+        assert r.returncode != 0 and "Target domain name" in r.stderr, r.stderr
+
+        # Saved paused, defined --running: it runs, with the image's definition.
+        virsh("start", name)
+        assert virsh("domstate", "--reason", name).strip() == "running (restored)"
+        assert_continues(name, last)
+        assert "<description>image</description>" in virsh("dumpxml", name)
+        assert "<description>stored</description>" in virsh("dumpxml", "--inactive", name)
+
+        # Saved paused, it comes back paused; the next boot has the stored definition.
+        virsh("suspend", name)
+        virsh("managedsave", name)
+        virsh("start", name)
+        assert virsh("domstate", name).strip() == "paused"
+        virsh("destroy", name)
+        virsh("start", name)
+        assert "<description>stored</description>" in virsh("dumpxml", name)
     finally:
         proxyd.stop()

@@ -101,6 +101,10 @@ inline constexpr MethodAction kMethodActions[] = {
     {names::kDomainInterface, "ManagedSave", "org.virtswarm.domain.hibernate", Details::Object},
     {names::kDomainInterface, "ManagedSaveRemove", "org.virtswarm.domain.hibernate",
      Details::Object},
+    {names::kDomainInterface, "ManagedSaveGetXML", "org.virtswarm.domain.read", Details::Object},
+    // As libvirt's virDomainManagedSaveDefineXML: domain:write and domain:hibernate.
+    {names::kDomainInterface, "ManagedSaveDefineXML", "org.virtswarm.domain.write", Details::Object,
+     "org.virtswarm.domain.hibernate"},
     {names::kDomainInterface, "Save", "org.virtswarm.domain.hibernate", Details::Object},
     // As libvirt: domain:snapshot to take, revert to and delete; domain:read to list.
     {names::kDomainInterface, "CreateSnapshot", "org.virtswarm.domain.snapshot", Details::Object},
