@@ -160,6 +160,8 @@ void DomainModel::launchShim() {
     }
     if (!launched) {
         finishStart(launched.takeError().prefix("cannot start domain '" + m_domain.def.name + "'"));
+        // A definition for this run only (a saved image's) gives way to the stored one.
+        applyNextDefinition();
     }
 }
 
@@ -317,6 +319,10 @@ void DomainModel::destroy(std::function<void(Result<void>)> done, DomainReason w
     auto guard = m_lifetime.guard();
     m_shims.callMethod(uuidHex(), "Destroy", m_config.shimCallTimeout + std::chrono::seconds(15),
                        [this, guard, done = std::move(done)](Result<void> r) {
+                           // A stop that did not happen leaves no reason for a later one.
+                           if (!r && guard.alive() && active()) {
+                               m_stoppingAs.reset();
+                           }
                            bool shimLeft = !r && (r.error().code() == Code::Timeout ||
                                                   r.error().code() == Code::HypervisorGone);
                            if (shimLeft && guard.alive() && !active()) {
@@ -362,14 +368,18 @@ void DomainModel::adoptRunning(StateAndReason reported) {
     setState(reported.state, reported.reason);
 }
 
-void DomainModel::becameInactive() {
-    m_stoppingAs.reset();
+void DomainModel::applyNextDefinition() {
     if (m_nextDefinition) {
         m_domain = std::move(*m_nextDefinition);
         m_nextDefinition.reset();
         m_host.propertiesChanged(
             {"Name", "Vcpus", "MemoryKiB", "CurrentVcpus", "CurrentMemoryKiB"});
     }
+}
+
+void DomainModel::becameInactive() {
+    m_stoppingAs.reset();
+    applyNextDefinition();
     if (!m_persistent && !active() && !m_starting) {
         m_host.released();
     }

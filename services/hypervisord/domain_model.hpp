@@ -140,6 +140,8 @@ private:
     // Destroy when no shim is left to ask: kills QEMU through its recorded pid.
     void destroyWithoutShim(std::function<void(Result<void>)> done, DomainReason why);
     void becameInactive();
+    // The definition waiting for the domain to stop becomes its own.
+    void applyNextDefinition();
     // Managed save (domain_model_save.cpp): the image for the shim to start from, or -1
     // to boot afresh.
     int openManagedSaveForRestore();

@@ -40,6 +40,7 @@ public:
     std::vector<Launch> launches;
     std::vector<Call> calls;
     std::vector<std::string> removedRuntimeDirs;
+    std::optional<Error> launchFailure; // launch() fails with this
     bool shimPresent = false;
     bool qemuRunning = false;
     std::optional<Error> failure;
@@ -48,7 +49,7 @@ public:
                         ShimLaunch how) override {
         launches.push_back({uuidHex, domain.def.name, how.attach, how.restoreFd >= 0, how.paused,
                             how.loadSnapshot});
-        return success();
+        return launchFailure ? Result<void>(*launchFailure) : success();
     }
     bool present(const std::string&) const override { return shimPresent; }
     bool qemuAlive(const std::string&) const override { return qemuRunning; }
@@ -448,6 +449,17 @@ TEST_F(DomainModelPausedStartTest, AnImageStartRunsTheImagesDefinitionOnceAndClo
     ASSERT_TRUE(outcome && outcome->ok());
     m.onShimState({DomainState::Shutoff, DomainReason::Destroyed});
     EXPECT_EQ(m.def().vcpus, 2u); // stopped: the stored definition is back
+}
+
+TEST_F(DomainModelPausedStartTest, AFailedLaunchGivesTheStoredDefinitionBack) {
+    auto& m = make(true);
+    m.runOnceWith(domainNamed("web1", 4));
+    shims.launchFailure = Error(Code::OperationFailed, "no shim binary");
+    std::optional<Result<void>> outcome;
+    m.start([&](Result<void> r) { outcome = std::move(r); });
+    ASSERT_TRUE(outcome && !outcome->ok());
+    EXPECT_FALSE(m.starting());
+    EXPECT_EQ(m.def().vcpus, 2u); // the image's definition was for that run only
 }
 
 TEST_F(DomainModelPausedStartTest, AnImageGivenToARunningDomainIsClosedAndRefused) {
