@@ -2,6 +2,7 @@
 #include "disk_leases.hpp"
 
 #include "virtswarm/dbus_edge.hpp"
+#include "virtswarm/image_chain.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/names.hpp"
 #include "virtswarm/uuid.hpp"
@@ -96,7 +97,7 @@ Result<int> DiskLeases::openForLease(const DiskDef& disk, const HostPathOpener& 
 }
 
 void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
-                         const VolumeFds& volumes, Done done) {
+                         const VolumeFds& volumes, Done done, Chains chains) {
     std::vector<WireDisk> wire;
     for (const auto& disk : disks) {
         if (disk.source.empty()) {
@@ -108,7 +109,22 @@ void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener
             m_loop.defer([done, error = fd.takeError()] { done(error); });
             return;
         }
-        wire.emplace_back(sdbus::UnixFd(fd.value(), sdbus::adopt_fd), disk.source, shared);
+        sdbus::UnixFd top(fd.value(), sdbus::adopt_fd);
+        // The images under a file disk's image are read by QEMU all the while: shared
+        // leases, so no domain writes a base an overlay of this one stands on. (A
+        // volume's chain is storaged's to open.)
+        if (chains == Chains::Lease && !disk.isVolume()) {
+            auto chain = openBackingChain(opener, disk.source, disk.format, top.get(),
+                                          "disk " + disk.targetDev);
+            if (!chain) {
+                m_loop.defer([done, error = chain.takeError()] { done(error); });
+                return;
+            }
+            for (BackingLayer& layer : chain.value()) {
+                wire.emplace_back(sdbus::UnixFd(layer.fd, sdbus::adopt_fd), layer.path, true);
+            }
+        }
+        wire.emplace_back(std::move(top), disk.source, shared);
     }
     if (wire.size() > kMaxDisks) {
         m_loop.defer([done] {
@@ -133,28 +149,33 @@ void DiskLeases::withLease(const std::vector<DiskDef>& disks, const HostPathOpen
             leased.push_back(disk.source);
         }
     }
-    acquire(disks, opener, volumes,
-            [this, caller, leased = std::move(leased), act = std::move(act),
-             done = std::move(done)](Result<void> granted) {
+    // What is handed to QEMU while it runs stands on images this domain leases already
+    // (an overlay's base; a hotplugged disk or a medium has no chain): asking for them
+    // again, shared, would weaken the exclusive lease of a base QEMU may still write.
+    acquire(
+        disks, opener, volumes,
+        [this, caller, leased = std::move(leased), act = std::move(act),
+         done = std::move(done)](Result<void> granted) {
+            if (!caller.alive()) {
+                return;
+            }
+            if (!granted) {
+                done(std::move(granted));
+                return;
+            }
+            act([this, caller, leased, done](Result<void> acted) {
                 if (!caller.alive()) {
                     return;
                 }
-                if (!granted) {
-                    done(std::move(granted));
-                    return;
+                if (!acted) {
+                    for (const auto& path : leased) {
+                        release(path);
+                    }
                 }
-                act([this, caller, leased, done](Result<void> acted) {
-                    if (!caller.alive()) {
-                        return;
-                    }
-                    if (!acted) {
-                        for (const auto& path : leased) {
-                            release(path);
-                        }
-                    }
-                    done(std::move(acted));
-                });
+                done(std::move(acted));
             });
+        },
+        Chains::Skip);
 }
 
 void DiskLeases::sendAcquire(std::vector<WireDisk> wire, const char* what, Done done) {

@@ -38,13 +38,17 @@ public:
     DiskLeases(EventLoop& loop, SystemBusLink& systemBus, const UuidBytes& domain);
     ~DiskLeases();
 
+    // Whether the images under a file disk's image (its qcow2 backing chain) are leased.
+    enum class Chains { Lease, Skip };
     // Leases for every disk with a source (exclusive when writable, shared when readonly
-    // or <shareable/>), before QEMU opens them. ResourceBusy when another domain has one.
-    // A volume disk's source is the path storaged resolved it to, and lockd gets a copy of
-    // the descriptor storaged opened (`volumes`, by path: the definer may have no access
-    // to the file itself); a file disk's image is opened here with the definer's rights.
+    // or <shareable/>), before QEMU opens them, and shared leases for every layer of a
+    // file disk's backing chain (QEMU reads them; no domain may write them meanwhile).
+    // ResourceBusy when another domain has one. A volume disk's source is the path
+    // storaged resolved it to, and lockd gets a copy of the descriptor storaged opened
+    // (`volumes`, by path: the definer may have no access to the file itself); a file
+    // disk's image and its layers are opened here with the definer's rights.
     void acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
-                 const VolumeFds& volumes, Done done);
+                 const VolumeFds& volumes, Done done, Chains chains = Chains::Lease);
     // Leases `disks` as acquire() does, then runs `act`, which hands them to QEMU; should
     // that fail, their leases go again, as QEMU holds nothing of them. `done` gets the
     // refusal of the leases or act's result. Once `caller` (the object `act` and `done`

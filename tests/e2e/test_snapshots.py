@@ -421,6 +421,15 @@ def test_an_external_disk_only_snapshot_puts_the_running_guest_on_an_overlay():
         assert before <= first_sector_tick(base) <= after + 1
         virsh("start", name)
         assert found_at_boot(name) in (f"disk-tick {last}", f"disk-tick {last + 1}")
+        # The image under the overlay is leased shared: read by this domain, written by
+        # none (another domain whose disk it is does not start).
+        uuid = virsh("domuuid", name).strip()
+        assert (base, "shared", uuid) in lc.leases() and (overlay, "exclusive", uuid) in lc.leases()
+        writer = vc.unique("basewriter")
+        vc.define(vc.domain_xml(writer, disk=True, extra_devices=disk_xml(base)))
+        r = virsh("start", writer, check=False)
+        assert r.returncode != 0 and "is in use by domain" in r.stderr, r.stderr
+        virsh("undefine", writer)
         virsh("destroy", name)
 
         # Of a shut-off domain, with a file of the user's choosing: the registry makes it.
