@@ -112,8 +112,13 @@ std::string domainCapabilitiesXml(const std::string& emulator, const std::string
     x += "  <cpu>\n";
     x += "    <mode name='host-passthrough' supported='yes'/>\n";
     x += "    <mode name='maximum' supported='yes'/>\n";
-    // Under TCG there is no host CPU to model: host-model runs QEMU's "max" CPU.
-    x += "    <mode name='host-model' supported='yes'/>\n";
+    // host-model runs the host's CPU: QEMU's "host" under KVM, its "max" under TCG (no host
+    // CPU to model). Named as QEMU names it, which a custom <cpu> of that model also runs.
+    // libvirt always names one; virt-install reads its fallback before choosing the mode.
+    x += "    <mode name='host-model' supported='yes'>\n";
+    x += std::string("      <model fallback='forbid'>") + (virtType == "kvm" ? "host" : "max") +
+         "</model>\n";
+    x += "    </mode>\n";
     x += "    <mode name='custom' supported='yes'/>\n";
     x += "  </cpu>\n";
     x += "  <memoryBacking supported='no'/>\n";

@@ -8,6 +8,10 @@ set -euo pipefail
 getent passwd virtswarm-qemu >/dev/null ||
     useradd --system --user-group --no-create-home --home-dir /var/lib/virtswarm/qemu \
             --shell /usr/sbin/nologin --comment "virtswarm QEMU" virtswarm-qemu
+# As Debian's libvirt-qemu: KVM for the guests where udev gives /dev/kvm to group kvm.
+if getent group kvm >/dev/null && ! id -nG virtswarm-qemu | tr ' ' '\n' | grep -qx kvm; then
+    usermod -a -G kvm virtswarm-qemu
+fi
 # Several harnesses may race here: a failing groupadd is fine if the group now exists.
 getent group virt-operators >/dev/null || groupadd --system virt-operators 2>/dev/null ||
     getent group virt-operators >/dev/null

@@ -5,6 +5,7 @@
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/image_chain.hpp"
 #include "virtswarm/log.hpp"
+#include "virtswarm/qemu_user.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -24,8 +25,7 @@ Result<QemuIdentity> qemuIdentity(bool systemMode) {
     if (!systemMode) {
         return QemuIdentity{};
     }
-    const char* env = std::getenv("VIRTSWARM_QEMU_USER");
-    std::string user = env != nullptr && env[0] != '\0' ? env : "virtswarm-qemu";
+    std::string user = systemQemuUserName();
     const passwd* pw = getpwnam(user.c_str());
     if (pw == nullptr) {
         return Error(Code::OperationFailed,

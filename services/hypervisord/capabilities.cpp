@@ -6,6 +6,7 @@
 #include "virtswarm/domain_def.hpp"
 #include "virtswarm/domain_def_canonical.hpp"
 #include "virtswarm/domain_platform.hpp"
+#include "virtswarm/qemu_user.hpp"
 #include "virtswarm/xml.hpp"
 
 #include <algorithm>
@@ -65,6 +66,16 @@ std::string machinesXml() {
     return x;
 }
 
+// A kvm domain starts only if its QEMU may open /dev/kvm: a system swarm's QEMU runs as
+// its own user (which a root registry's own access says nothing about), a session's as
+// the session's user.
+bool qemuMayUseKvm() {
+    if (::geteuid() != 0) {
+        return ::access("/dev/kvm", R_OK | W_OK) == 0;
+    }
+    return userMayReadWrite(systemQemuUserName(), "/dev/kvm");
+}
+
 } // namespace
 
 std::string hostCapabilitiesXml() {
@@ -73,7 +84,7 @@ std::string hostCapabilitiesXml() {
     sysinfo(&info);
     unsigned long long memKiB =
         static_cast<unsigned long long>(info.totalram) * info.mem_unit / 1024ULL;
-    bool kvm = access("/dev/kvm", R_OK | W_OK) == 0;
+    bool kvm = qemuMayUseKvm();
 
     std::string cpuList;
     for (long i = 0; i < cpus; ++i) {

@@ -3,6 +3,7 @@
 
 #include "virtswarm/atomic_file.hpp"
 #include "virtswarm/proc_text.hpp"
+#include "virtswarm/qemu_user.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -279,9 +280,7 @@ std::string hostSecmodelXml() {
     gid_t gid = ::getgid();
     if (uid == 0) {
         // System mode: QEMU runs as the swarm's QEMU user (shim/qemu_files.cpp).
-        const char* env = std::getenv("VIRTSWARM_QEMU_USER");
-        std::string user = env != nullptr && env[0] != '\0' ? env : "virtswarm-qemu";
-        if (const passwd* pw = ::getpwnam(user.c_str())) {
+        if (const passwd* pw = ::getpwnam(systemQemuUserName().c_str())) {
             uid = pw->pw_uid;
             gid = pw->pw_gid;
         }
