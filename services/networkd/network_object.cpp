@@ -78,8 +78,12 @@ void NetworkObject::setActive(bool active) {
         return;
     }
     m_active = active;
+    announceActive();
+}
+
+void NetworkObject::announceActive() {
     emitPropertiesChangedSignal(Network_adaptor::INTERFACE_NAME, {"Active"});
-    m_registry.emitEvent(*this, active ? kEventStarted : kEventStopped);
+    m_registry.emitEvent(*this, m_active ? kEventStarted : kEventStopped);
 }
 
 void NetworkObject::teardown() {
@@ -144,10 +148,17 @@ void NetworkObject::start(std::function<void(Result<void>)> done) {
             done(r);
             return;
         }
-        setActive(true);
         log::info("network '" + m_network.def.name + "' started on " + m_network.def.bridge);
-        // The rules include this network only now that it counts as active.
-        m_registry.refreshFirewall(done);
+        // The rules include this network only once it counts as active; clients hear that
+        // it is once they are in place (as libvirt, whose firewall is up before a network
+        // is reported running): Active true means its NAT works.
+        m_active = true;
+        m_registry.refreshFirewall([this, guard, done](Result<void> ruled) {
+            if (guard.alive()) {
+                announceActive();
+            }
+            done(std::move(ruled));
+        });
     };
     if (!def.runsDnsmasq()) {
         finish(success());

@@ -58,6 +58,9 @@ private:
     std::string Bridge() override { return m_network.def.bridge; }
 
     void setActive(bool active);
+
+    // Active's change announced: PropertiesChanged and the lifecycle event.
+    void announceActive();
     // The definition in use changed (redefinition, or the one waiting for a stop).
     void replaceDefinition(NetworkXml network);
     void teardown();
