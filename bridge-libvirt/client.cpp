@@ -407,4 +407,17 @@ void sendStreamMessage(const std::weak_ptr<Client>& client, const Header& call, 
     }
 }
 
+void sendStreamHole(const std::weak_ptr<Client>& client, const Header& call, uint64_t length) {
+    if (auto c = client.lock()) {
+        Header h = call;
+        h.type = static_cast<uint32_t>(proto::MessageType::StreamHole);
+        h.status = static_cast<uint32_t>(proto::MessageStatus::Continue);
+        // virNetStreamHole: hyper length, unsigned int flags.
+        xdr::Writer w;
+        w.i64(static_cast<int64_t>(length));
+        w.u32(0);
+        c->sendMessage(h, w.bytes());
+    }
+}
+
 } // namespace virtswarm::bridge

@@ -39,6 +39,13 @@ public:
     virtual void onClientMessage(const Header& header, std::span<const uint8_t> payload) = 0;
     // The client's output queue drained below its high-water mark: more may be sent.
     virtual void onClientWritable() = 0;
+    // A STREAM_HOLE message: the client skips `length` bytes of a sparse upload. False when
+    // this stream was not opened sparse (libvirt's "Unexpected stream hole").
+    virtual bool onClientHole(const Header& header, std::span<const uint8_t> payload) {
+        (void)header;
+        (void)payload;
+        return false;
+    }
 };
 
 class Client;
@@ -47,6 +54,9 @@ class Client;
 // opened, if the client is still there.
 void sendStreamMessage(const std::weak_ptr<Client>& client, const Header& call, uint32_t status,
                        std::span<const uint8_t> payload);
+// Sends a STREAM_HOLE message (status CONTINUE): the next `length` bytes of a sparse stream
+// are a hole.
+void sendStreamHole(const std::weak_ptr<Client>& client, const Header& call, uint64_t length);
 
 struct EventRegistration {
     enum class Kind { Domain, Network, StoragePool, NodeDevice, Secret };

@@ -66,13 +66,21 @@ void Dispatcher::onFrame(const std::shared_ptr<Client>& client, Frame frame) {
         }
         return;
     }
-    if (h.is(proto::MessageType::Stream)) {
-        // Data for a stream this client opened (a console); anything else is dropped, as
-        // libvirtd drops stream messages no stream claims.
+    if (h.is(proto::MessageType::Stream) || h.is(proto::MessageType::StreamHole)) {
+        // Data or a hole for a stream this client opened (a console, a volume transfer);
+        // anything else is dropped, as libvirtd drops stream messages no stream claims.
         auto it = client->streams().find(h.serial);
-        if (it != client->streams().end()) {
-            auto stream = it->second; // it may end while handling the message
+        if (it == client->streams().end()) {
+            return;
+        }
+        auto stream = it->second; // it may end while handling the message
+        if (h.is(proto::MessageType::Stream)) {
             stream->onClientMessage(h, frame.payload);
+        } else if (!stream->onClientHole(h, frame.payload)) {
+            xdr::Writer w;
+            writeError(w, unexpectedStreamHole());
+            sendStreamMessage(client, h, static_cast<uint32_t>(proto::MessageStatus::Error),
+                              w.bytes());
         }
         return;
     }

@@ -12,8 +12,8 @@
 namespace virtswarm::bridge {
 namespace {
 
-// VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM / VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM: holes
-// would come as STREAM_HOLE messages, which the bridge does not speak.
+// VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM / VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM: holes go
+// as STREAM_HOLE messages (volume_stream.hpp); the only flag of either call.
 constexpr uint32_t kSparseStream = 1;
 
 constexpr auto kUpload = actions::forMethod(names::kStorageVolumeInterface, "Upload");
@@ -27,7 +27,7 @@ struct TransferArgs {
 };
 
 // (vol, unsigned hyper offset, unsigned hyper length, unsigned int flags), or nothing (the
-// call answered) when malformed or asking what the bridge cannot do.
+// call answered) when malformed or with a flag libvirt does not define.
 std::optional<TransferArgs> readTransfer(const CallPtr& call, xdr::Reader& args) {
     TransferArgs t;
     t.vol = readStorageVol(args);
@@ -37,8 +37,7 @@ std::optional<TransferArgs> readTransfer(const CallPtr& call, xdr::Reader& args)
     if (!argsDone(call, args)) {
         return std::nullopt;
     }
-    if ((t.flags & kSparseStream) != 0) {
-        call->fail(Error(Code::NotSupported, "sparse streams are not supported"));
+    if (!flagsKnown(call, t.flags, kSparseStream)) {
         return std::nullopt;
     }
     return t;
@@ -55,22 +54,27 @@ std::optional<int> spoolFile(const CallPtr& call) {
 }
 
 // Where an upload goes. A range (an offset or a length, as libvirt's) is written into the
-// volume in place; otherwise the upload replaces its content. At most what the pool can
-// take (a file volume replaced whole may grow to it), or in place what is left of the
-// volume from the offset, and `length` if given.
+// volume in place, holes as zeros; otherwise the upload replaces its content. In place, at
+// most what is left of the volume from the offset; replacing it, at most as much data as
+// the pool can take (a file volume replaced whole may grow to it; its holes take no room);
+// and `length` if given.
 struct UploadPlan {
-    uint64_t maxBytes = 0;
+    VolumeStream::UploadLimits limits;
     Options options; // storaged's Upload "offset"
 };
 
 UploadPlan planUpload(const TransferArgs& t, const CachedPool& pool, const CachedVolume& vol) {
     UploadPlan plan;
     bool inPlace = t.offset > 0 || t.length > 0;
-    plan.maxBytes = !inPlace                  ? pool.available + vol.allocation
-                    : t.offset < vol.capacity ? vol.capacity - t.offset
-                                              : 0;
+    if (inPlace) {
+        plan.limits.bytes = t.offset < vol.capacity ? vol.capacity - t.offset : 0;
+        plan.limits.data = plan.limits.bytes;
+    } else {
+        plan.limits.data = pool.available + vol.allocation;
+    }
     if (t.length > 0) {
-        plan.maxBytes = std::min(plan.maxBytes, t.length);
+        plan.limits.bytes = std::min(plan.limits.bytes, t.length);
+        plan.limits.data = std::min(plan.limits.data, t.length);
     }
     if (inPlace) {
         plan.options["offset"] = sdbus::Variant(t.offset);
@@ -83,25 +87,28 @@ void upload(Services& services, const CallPtr& call, xdr::Reader& args) {
     if (!t) {
         return;
     }
-    withVolume(
-        services, call, t->vol,
-        [&services, call, t = *t](const CachedPool& p, const CachedVolume& v) {
-            std::string path = v.path;
-            UploadPlan plan = planUpload(t, p, v);
-            authorizeVolume(services, call, kUpload, p, v.name, [&services, call, path, plan] {
-                auto client = call->client();
-                auto fd = client ? spoolFile(call) : std::nullopt;
-                if (!fd) {
-                    return;
-                }
-                VolumeStream::attachUpload(
-                    client, call->header(), *fd, plan.maxBytes,
-                    [&services, path, options = plan.options](int file, StorageClient::Done done) {
-                        services.storage.transfer(path, "Upload", file, options, std::move(done));
-                    });
-                call->replyVoid();
-            });
-        });
+    withVolume(services, call, t->vol,
+               [&services, call, t = *t](const CachedPool& p, const CachedVolume& v) {
+                   std::string path = v.path;
+                   UploadPlan plan = planUpload(t, p, v);
+                   bool sparse = (t.flags & kSparseStream) != 0;
+                   authorizeVolume(services, call, kUpload, p, v.name,
+                                   [&services, call, path, plan, sparse] {
+                                       auto client = call->client();
+                                       auto fd = client ? spoolFile(call) : std::nullopt;
+                                       if (!fd) {
+                                           return;
+                                       }
+                                       VolumeStream::attachUpload(
+                                           client, call->header(), *fd, plan.limits, sparse,
+                                           [&services, path, options = plan.options](
+                                               int file, StorageClient::Done done) {
+                                               services.storage.transfer(path, "Upload", file,
+                                                                         options, std::move(done));
+                                           });
+                                       call->replyVoid();
+                                   });
+               });
 }
 
 void download(Services& services, const CallPtr& call, xdr::Reader& args) {
@@ -110,33 +117,35 @@ void download(Services& services, const CallPtr& call, xdr::Reader& args) {
         return;
     }
     uint64_t offset = t->offset, length = t->length;
-    withVolume(services, call, t->vol,
-               [&services, call, offset, length](const CachedPool& p, const CachedVolume& v) {
-                   std::string path = v.path;
-                   authorizeVolume(services, call, kDownload, p, v.name,
-                                   [&services, call, path, offset, length] {
-                                       auto fd = spoolFile(call);
-                                       if (!fd) {
-                                           return;
-                                       }
-                                       int file = *fd;
-                                       services.storage.transfer(
-                                           path, "Download", file, Options{},
-                                           [call, file, offset, length](Result<void> r) {
-                                               auto client = call->client();
-                                               if (!r || !client) {
-                                                   ::close(file);
-                                                   if (!r) {
-                                                       call->fail(r.error());
-                                                   }
-                                                   return;
-                                               }
-                                               call->replyVoid();
-                                               VolumeStream::attachDownload(client, call->header(),
-                                                                            file, offset, length);
-                                           });
-                                   });
-               });
+    bool sparse = (t->flags & kSparseStream) != 0;
+    withVolume(
+        services, call, t->vol,
+        [&services, call, offset, length, sparse](const CachedPool& p, const CachedVolume& v) {
+            std::string path = v.path;
+            authorizeVolume(services, call, kDownload, p, v.name,
+                            [&services, call, path, offset, length, sparse] {
+                                auto fd = spoolFile(call);
+                                if (!fd) {
+                                    return;
+                                }
+                                int file = *fd;
+                                services.storage.transfer(
+                                    path, "Download", file, Options{},
+                                    [call, file, offset, length, sparse](Result<void> r) {
+                                        auto client = call->client();
+                                        if (!r || !client) {
+                                            ::close(file);
+                                            if (!r) {
+                                                call->fail(r.error());
+                                            }
+                                            return;
+                                        }
+                                        call->replyVoid();
+                                        VolumeStream::attachDownload(client, call->header(), file,
+                                                                     offset, length, sparse);
+                                    });
+                            });
+        });
 }
 
 constexpr Procedure kProcedures[] = {

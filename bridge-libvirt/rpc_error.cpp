@@ -49,6 +49,10 @@ RpcError badArguments(int32_t procedure, std::string_view why) {
                     std::string(why));
 }
 
+RpcError unexpectedStreamHole() {
+    return make(proto::err::kRpc, proto::err::kFromRpc, "Unexpected stream hole");
+}
+
 RpcError notOpen() {
     return make(proto::err::kInternalError, proto::err::kFromRpc,
                 "internal error: hypervisor connection not open");

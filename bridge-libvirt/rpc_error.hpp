@@ -24,6 +24,8 @@ RpcError unknownProgram(uint32_t program, uint32_t version);
 RpcError unknownProcedure(int32_t procedure);
 // VIR_ERR_RPC: the arguments did not decode.
 RpcError badArguments(int32_t procedure, std::string_view why);
+// VIR_ERR_RPC: a STREAM_HOLE for a stream that was not opened sparse.
+RpcError unexpectedStreamHole();
 // VIR_ERR_INTERNAL_ERROR/VIR_FROM_RPC: a call before CONNECT_OPEN.
 RpcError notOpen();
 // VIR_ERR_NO_CONNECT: CONNECT_OPEN with a URI no driver of this bridge serves.
