@@ -182,6 +182,8 @@ private:
     // and thaws them once it is done, whatever its outcome, before `done`. No agent channel
     // is ArgumentUnsupported, an agent not connected HypervisorGone, as libvirt's quiesce.
     void whileFrozen(std::function<void(Done)> act, Done done);
+    // Whether whileFrozen could freeze now: its errors, without asking the guest.
+    Result<void> canFreeze() const;
     // Events were dropped (a flooding monitor): read the run state from QEMU instead.
     void resyncState();
     void onGuestPanicked();

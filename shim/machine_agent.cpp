@@ -60,14 +60,9 @@ void Machine::onChannelChange(const std::string& alias, bool open) {
         return; // not a channel of ours (a console port)
     }
     commitLiveDefinition(std::move(live).value());
-    const auto& channels = m_domain.def.tools.channels;
-    bool isAgent = false;
-    for (size_t i = 0; i < channels.size(); ++i) {
-        isAgent = isAgent || (alias == "channel" + std::to_string(i) &&
-                              channels[i].targetName == kGuestAgentChannelName);
-    }
+    auto index = m_domain.def.tools.guestAgentChannel();
     auto socket = agentSocket();
-    if (!isAgent || !socket) {
+    if (!index || alias != "channel" + std::to_string(*index) || !socket) {
         return;
     }
     m_agent.close();
@@ -111,13 +106,19 @@ void Machine::guestHostname(std::function<void(Result<std::string>)> done) {
                           parseGuestHostname, std::move(done));
 }
 
-void Machine::whileFrozen(std::function<void(Done)> act, Done done) {
+Result<void> Machine::canFreeze() const {
     if (!agentSocket()) {
-        done(Error(Code::ArgumentUnsupported, "QEMU guest agent is not configured"));
-        return;
+        return Error(Code::ArgumentUnsupported, "QEMU guest agent is not configured");
     }
     if (!m_agent.connected()) {
-        done(Error(Code::HypervisorGone, "the QEMU guest agent is not connected"));
+        return Error(Code::HypervisorGone, "the QEMU guest agent is not connected");
+    }
+    return {};
+}
+
+void Machine::whileFrozen(std::function<void(Done)> act, Done done) {
+    if (auto ok = canFreeze(); !ok) {
+        done(ok.takeError());
         return;
     }
     // Whatever froze is thawed again, whether the freeze, or what ran frozen, worked.
@@ -164,28 +165,25 @@ void Machine::whileFrozen(std::function<void(Done)> act, Done done) {
 }
 
 void Machine::reconnectAgent() {
-    const auto& channels = m_domain.def.tools.channels;
-    for (size_t i = 0; i < channels.size(); ++i) {
-        if (channels[i].type != "unix" || channels[i].targetName != kGuestAgentChannelName) {
-            continue;
-        }
-        // QEMU knows whether the guest side is open; no event comes for what happened
-        // while no shim was listening.
-        std::string label = "charchannel" + std::to_string(i);
-        m_qmp.execute("query-chardev", nlohmann::json::object(),
-                      [this, guard = m_lifetime.guard(), label, i](Result<nlohmann::json> r) {
-                          if (!guard.alive() || !r || !r.value().is_array()) {
-                              return;
-                          }
-                          for (const auto& chardev : r.value()) {
-                              if (chardev.is_object() && chardev.value("label", "") == label) {
-                                  onChannelChange("channel" + std::to_string(i),
-                                                  chardev.value("frontend-open", false));
-                              }
-                          }
-                      });
+    auto index = m_domain.def.tools.guestAgentChannel();
+    if (!index) {
         return;
     }
+    // QEMU knows whether the guest side is open; no event comes for what happened while no
+    // shim was listening.
+    std::string label = "charchannel" + std::to_string(*index);
+    m_qmp.execute("query-chardev", nlohmann::json::object(),
+                  [this, guard = m_lifetime.guard(), label, i = *index](Result<nlohmann::json> r) {
+                      if (!guard.alive() || !r || !r.value().is_array()) {
+                          return;
+                      }
+                      for (const auto& chardev : r.value()) {
+                          if (chardev.is_object() && chardev.value("label", "") == label) {
+                              onChannelChange("channel" + std::to_string(i),
+                                              chardev.value("frontend-open", false));
+                          }
+                      }
+                  });
 }
 
 void Machine::agentPowerCommand(const std::string& mode, Done done) {

@@ -64,8 +64,9 @@ std::optional<std::string> topNode(const nlohmann::json& blocks, const std::stri
 
 void Machine::snapshotDisks(const std::vector<std::pair<std::string, std::string>>& overlays,
                             DiskSnapshotHow how, Done done) {
-    if (how.quiesce && !agentSocket()) {
-        done(Error(Code::ArgumentUnsupported, "QEMU guest agent is not configured"));
+    // Refused before any overlay is made; whileFrozen asks again once they are.
+    if (auto frozenOk = how.quiesce ? canFreeze() : Result<void>{}; !frozenOk) {
+        done(frozenOk.takeError());
         return;
     }
     auto plans = plansFor(m_domain.def, overlays, how.reuse);

@@ -8,6 +8,7 @@ get_dbus_name() is the project's named error.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import uuid as uuidlib
 from typing import Optional
@@ -131,6 +132,28 @@ OPERATOR_CREATES_RULE = """polkit.addRule(function(action, subject) {
 
 def registry_pid() -> int:
     return int(h.bus_daemon().GetConnectionUnixProcessID(BUS_NAME))
+
+
+def shim_pid(path: str) -> Optional[int]:
+    """The pid of the shim that owns a running domain's bus name, or None."""
+    try:
+        return int(h.bus_daemon().GetConnectionUnixProcessID(
+            "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]))
+    except dbus.exceptions.DBusException:
+        return None
+
+
+def kill_shim(path: str, timeout: float = TIMEOUT) -> int:
+    """kill -9 of a running domain's shim; returns the pid of the shim that replaced it,
+    once it owns the domain's bus name (it may not have attached to QEMU yet)."""
+    old = shim_pid(path)
+    assert old is not None, f"no shim runs for {path}"
+    os.kill(old, signal.SIGKILL)
+
+    def replaced():
+        pid = shim_pid(path)
+        return pid if pid not in (None, old) else None
+    return h.wait_until(replaced, timeout, 0.02, "a new shim on the bus")
 
 
 def runtime_dir(path: str) -> str:

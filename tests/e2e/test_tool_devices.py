@@ -421,6 +421,13 @@ def test_the_guest_agent_answers_through_the_bridge():
         r = bc.virsh(home, proxyd.rw_uri, "domhostname", name, "--source", "lease", check=False)
         assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
 
+        # A shim killed with -9 is replaced; the new one asks QEMU whether the guest side
+        # of the channel is open (no event comes for it) and talks to the agent again.
+        vc.kill_shim(path)
+        h.wait_until(lambda: bc.virsh(home, proxyd.rw_uri, "domhostname", name,
+                                      check=False).stdout.strip() == "virtswarm-guest",
+                     vc.TIMEOUT, 0.2, "the new shim to reach the agent")
+
         with open(console, errors="replace") as f:
             boots = f.read().count("Linux version")
         bc.virsh(home, proxyd.rw_uri, "reboot", name, "--mode", "agent")

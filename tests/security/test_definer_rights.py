@@ -262,17 +262,7 @@ def test_a_replaced_shim_keeps_the_definer(workdir):
         r = create_as_user(name, disk_xml(image))
     assert r.returncode == 0, r.stderr
     path = r.stdout.strip()
-    shim = "org.virtswarm.Shim1.d" + path.rsplit("_", 1)[1]
-    old = int(h.bus_daemon().GetConnectionUnixProcessID(shim))
-    os.kill(old, signal.SIGKILL)
-
-    def new_shim():
-        try:
-            pid = int(h.bus_daemon().GetConnectionUnixProcessID(shim))
-        except dbus.exceptions.DBusException:
-            return None
-        return pid if pid != old else None
-    h.wait_until(new_shim, 30, 0.02, "a new shim on the bus")
+    vc.kill_shim(path, 30)
     secret = root_only_file(workdir)
     hotplug = disk_xml(secret).replace("dev='vda'", "dev='vdb'")
 

@@ -5,6 +5,7 @@ declaration or non-predefined entity reference is InvalidXML before a tree is bu
 
 import os
 import time
+import uuid
 
 import pytest
 
@@ -15,6 +16,8 @@ import vsharness as h
 pytestmark = pytest.mark.skipif(not h.in_harness(), reason="needs tests/harness/with-test-bus")
 
 INVALID_XML = "org.virtswarm.Error.InvalidXML"
+NOT_AUTHORIZED = ("org.freedesktop.DBus.Error.AccessDenied",
+                  "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
 # Resident memory a refused document may cost a daemon (ASan builds included).
 MAX_GROWTH_KIB = 20 * 1024
 
@@ -57,16 +60,18 @@ def assert_cheap(pid, bomb_growth, plain_growth):
             f"pid {pid}: {what} grew {bomb} KiB for the bomb, {plain} KiB for a plain document"
 
 
-def define_as(user, xml):
-    """DefineXML as `user`, the document on stdin (too big for an argument); returns
-    (D-Bus error name or None, seconds the call took)."""
+def call_as(user, xml, method="DefineXML", path="/org/virtswarm/Hypervisor1",
+            interface="org.virtswarm.Hypervisor1.Manager", options=None):
+    """`method`(xml, options) as `user`, the document on stdin (too big for an argument);
+    returns (D-Bus error name or None, seconds the call took)."""
     script = ("import sys, time, dbus\n"
               "xml = sys.stdin.read()\n"
               "m = dbus.Interface(dbus.SystemBus().get_object('org.virtswarm.Hypervisor1',"
-              " '/org/virtswarm/Hypervisor1'), 'org.virtswarm.Hypervisor1.Manager')\n"
+              f" {path!r}), {interface!r})\n"
+              f"options = dbus.Dictionary({options or {}!r}, signature='sv')\n"
               "t = time.monotonic()\n"
               "try:\n"
-              "    m.DefineXML(xml, dbus.Dictionary({}, signature='sv'), timeout=120)\n"
+              f"    m.{method}(xml, options, timeout=120)\n"
               "    err = 'none'\n"
               "except dbus.exceptions.DBusException as e:\n"
               "    err = e.get_dbus_name()\n"
@@ -75,6 +80,10 @@ def define_as(user, xml):
     assert r.returncode == 0, r.stderr
     err, seconds = r.stdout.split()
     return (None if err == "none" else err), float(seconds)
+
+
+def define_as(user, xml):
+    return call_as(user, xml)
 
 
 def test_entity_bomb_on_dbus_is_refused_before_authorization():
@@ -98,6 +107,36 @@ def test_entity_bomb_on_dbus_is_refused_before_authorization():
 
     assert_cheap(registry, growth_kib(registry, refused_as_root), plain_growth)
     assert vc.list_domains() == []
+
+
+def test_managed_save_definitions_from_a_user_are_bounded_then_checked():
+    """ManagedSaveDefineXML (virsh managedsave-define) takes a document from its caller too:
+    a bomb is InvalidXML before polkit, as cheap as a plain one; a valid definition, with
+    or without the running/paused options, is refused by polkit; nothing changes."""
+    name, domain_uuid = vc.unique("msave"), str(uuid.uuid4())
+    valid = vc.domain_xml(name, uuid=domain_uuid)
+    path = vc.define(valid)
+    try:
+        before = vc.domain(path).GetXML(vc.no_options())
+        registry = vc.registry_pid()
+        bomb = quadratic_bomb(name)
+        plain = same_size_plain(bomb)
+
+        def refused(xml, expected, options=None):
+            err, seconds = call_as(h.test_user(), xml, "ManagedSaveDefineXML", path,
+                                   vc.DOMAIN, options)
+            assert err in expected, err
+            assert seconds < 1, f"an unprivileged ManagedSaveDefineXML took {seconds:.2f} s"
+
+        plain_growth = growth_kib(registry, lambda: refused(plain, (INVALID_XML,)))
+        assert_cheap(registry, growth_kib(registry, lambda: refused(bomb, (INVALID_XML,))),
+                     plain_growth)
+        for options in (None, {"running": True}, {"paused": True}):
+            refused(valid, NOT_AUTHORIZED, options)
+        assert vc.domain(path).GetXML(vc.no_options()) == before
+        assert [str(p) for p in vc.list_domains()] == [path]
+    finally:
+        vc.domain(path).Undefine(vc.no_options())
 
 
 def test_entity_references_never_reach_a_stored_definition():
