@@ -1,7 +1,7 @@
 #!/bin/bash
 # virtswarm vs the monolithic libvirtd, on this machine, in one run.
 #
-#   bench/run.sh [--parts abcde] [--reps-a N] [--bound S] [--no-build] [--keep-libvirtd]
+#   bench/run.sh [--parts abcdef] [--reps-a N] [--bound S] [--no-build] [--keep-libvirtd]
 #
 #   (a) 20 guests started concurrently until all report running (N repetitions, sides alternate)
 #   (b) one QEMU frozen (SIGSTOP) among 4 running domains: latency of calls on healthy
@@ -10,6 +10,8 @@
 #   (d) 1000 defined domains: define loop, virsh list --all, virsh dominfo, GetManagedObjects
 #   (e) scale to 10,000 defined domains: daemon CPU per define at 100/1,000/10,000 defined,
 #       GetManagedObjects, virsh list --all, RSS, registry start-up
+#   (f) storage: vol-clone of a 1 GiB raw and qcow2 volume, pool-refresh of 1,000 volumes,
+#       latency of other storage calls while a clone runs (virtswarm: storaged via proxyd)
 #
 # libvirtd: bench/setup-libvirtd.sh (Debian's libvirt 9.0, started by hand, stopped at the
 # end unless --keep-libvirtd). virtswarm: a Release build in bench/build, run on a private
@@ -22,7 +24,7 @@ HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 SRC=$(dirname "$HERE")
 BUILD=$HERE/build
 PY=/usr/bin/python3   # the system python: python3-dbus, python3-gi, python3-libvirt
-PARTS=abcde
+PARTS=abcdef
 REPS_A=3
 BOUND=100
 BUILD_IT=1
@@ -118,6 +120,12 @@ if [[ $PARTS == *e* ]]; then
     lv scale || log "libvirtd (e) failed"
     load e
     vs scale || log "virtswarm (e) failed"
+fi
+if [[ $PARTS == *f* ]]; then
+    load f
+    vs storage || log "virtswarm (f) failed"
+    load f
+    lv storage || log "libvirtd (f) failed"
 fi
 
 # ------------------------------------------------------------------ report

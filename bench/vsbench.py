@@ -6,6 +6,7 @@ ONE side and appends JSON records (one a line) to --out.
     vsbench.py stuck    --side libvirtd|virtswarm [--n 4] [--bound 100] --out F
     vsbench.py many     --side libvirtd|virtswarm [--n 1000] [--reps 3] --out F
     vsbench.py scale    --side libvirtd|virtswarm [--n 10000] [--probes 200] --out F
+    vsbench.py storage  --side libvirtd|virtswarm [--gib 1] [--reps 3] [--volumes 1000] --out F
     vsbench.py cleanup  --side libvirtd|virtswarm
 
 The libvirtd side talks to qemu:///system (the host's libvirtd, bench/setup-libvirtd.sh).
@@ -579,6 +580,16 @@ def start_proxyd(build: str) -> tuple[subprocess.Popen | None, str]:
     return p, f"qemu+unix:///system?socket={sock}"
 
 
+def stop_proxyd(proxyd: subprocess.Popen | None) -> None:
+    if proxyd is None:
+        return
+    proxyd.terminate()
+    try:
+        proxyd.wait(10)
+    except subprocess.TimeoutExpired:
+        proxyd.kill()
+
+
 def cpu_seconds(before: dict, after: dict, only: set[str] | None = None) -> dict[str, float]:
     """CPU time (user+system) each process name used between two _cpu_ticks() samples."""
     hz = os.sysconf("SC_CLK_TCK")
@@ -805,12 +816,7 @@ def cmd_many(args) -> None:
         t0 = time.monotonic()
         sw.cleanup()
         log(f"virtswarm: cleanup took {time.monotonic() - t0:.2f} s")
-        if proxyd is not None:
-            proxyd.terminate()
-            try:
-                proxyd.wait(10)
-            except subprocess.TimeoutExpired:
-                proxyd.kill()
+        stop_proxyd(proxyd)
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -1027,7 +1033,7 @@ def cmd_cleanup(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("start20", "stuck", "many", "scale", "cleanup", "load"):
+    for name in ("start20", "stuck", "many", "scale", "storage", "cleanup", "load"):
         p = sub.add_parser(name)
         p.add_argument("--side", choices=["libvirtd", "virtswarm"], required=name != "load")
         p.add_argument("--part", default="")
@@ -1059,7 +1065,16 @@ def main() -> None:
             p.add_argument("--virsh-reps", type=int, default=3)
             p.add_argument("--gmo-reps", type=int, default=5)
             p.add_argument("--startup-reps", type=int, default=3)
+        if name == "storage":
+            p.add_argument("--gib", type=int, default=1, help="size of the cloned images")
+            p.add_argument("--reps", type=int, default=3)
+            p.add_argument("--volumes", type=int, default=1000,
+                           help="volumes in the refreshed pool")
     args = ap.parse_args()
+    if args.cmd == "storage":
+        from vsbench_storage import cmd_storage  # (f) lives in its own file
+        cmd_storage(args)
+        return
     {"start20": cmd_start20, "stuck": cmd_stuck, "many": cmd_many, "scale": cmd_scale,
      "cleanup": cmd_cleanup, "load": cmd_load}[args.cmd](args)
 
