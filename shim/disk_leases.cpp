@@ -110,10 +110,11 @@ void DiskLeases::acquire(const std::vector<DiskDef>& disks, const HostPathOpener
             return;
         }
         sdbus::UnixFd top(fd.value(), sdbus::adopt_fd);
-        // The images under a file disk's image are read by QEMU all the while: shared
-        // leases, so no domain writes a base an overlay of this one stands on. (A
-        // volume's chain is storaged's to open.)
-        if (chains == Chains::Lease && !disk.isVolume()) {
+        // The images under a disk's image are read by QEMU all the while: shared leases,
+        // so no domain writes a base an overlay of this one stands on. Under a volume too:
+        // storaged hands out its top image only, and the layers are opened here as the
+        // definer, as QEMU gets them (qemu_files.cpp).
+        if (chains == Chains::Lease) {
             auto chain = openBackingChain(opener, disk.source, disk.format, top.get(),
                                           "disk " + disk.targetDev);
             if (!chain) {

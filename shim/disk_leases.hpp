@@ -38,15 +38,16 @@ public:
     DiskLeases(EventLoop& loop, SystemBusLink& systemBus, const UuidBytes& domain);
     ~DiskLeases();
 
-    // Whether the images under a file disk's image (its qcow2 backing chain) are leased.
+    // Whether the images under a disk's image (its qcow2 backing chain) are leased.
     enum class Chains { Lease, Skip };
     // Leases for every disk with a source (exclusive when writable, shared when readonly
     // or <shareable/>), before QEMU opens them, and shared leases for every layer of a
-    // file disk's backing chain (QEMU reads them; no domain may write them meanwhile).
+    // disk's backing chain (QEMU reads them; no domain may write them meanwhile).
     // ResourceBusy when another domain has one. A volume disk's source is the path
     // storaged resolved it to, and lockd gets a copy of the descriptor storaged opened
     // (`volumes`, by path: the definer may have no access to the file itself); a file
-    // disk's image and its layers are opened here with the definer's rights.
+    // disk's image and the layers under any disk are opened here with the definer's
+    // rights.
     void acquire(const std::vector<DiskDef>& disks, const HostPathOpener& opener,
                  const VolumeFds& volumes, Done done, Chains chains = Chains::Lease);
     // Leases `disks` as acquire() does, then runs `act`, which hands them to QEMU; should

@@ -186,7 +186,15 @@ def test_a_domain_boots_from_a_qcow2_volume_over_a_backing_volume():
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         argv = f.read().decode(errors="replace")
     assert base not in argv and top not in argv  # both came as fd sets
-    assert lc.domains_holding(top) == {str(vc.prop(path, "UUID"))}
+    uuid = str(vc.prop(path, "UUID"))
+    assert lc.domains_holding(top) == {uuid}
+    # The layer under the volume is leased shared: no domain may write it meanwhile.
+    assert lc.domains_holding(base) == {uuid}
+    writer = vc.define(vc.domain_xml(vc.unique("chain-writer"), extra_devices=(
+        f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        f"<source file='{base}'/><target dev='vda' bus='virtio'/></disk>")))
+    assert start_error(writer) == lc.BUSY
+    vc.domain(writer).Undefine(vc.no_options(), timeout=vc.TIMEOUT)
 
     # Hotplug takes no chains (QEMU would open the backing file by its name).
     sc.iface(pool, sc.POOL).CreateVolume(top_xml.replace(">top<", ">hot<"), sc.opts(),
@@ -196,4 +204,5 @@ def test_a_domain_boots_from_a_qcow2_volume_over_a_backing_volume():
     assert sc.error_name(lambda: vc.domain(path).AttachDevice(
         hot, vc.no_options(), timeout=vc.TIMEOUT)) == "org.virtswarm.Error.ConfigUnsupported"
     vc.domain(path).Destroy(vc.no_options(), timeout=vc.TIMEOUT)
+    assert not lc.domains_holding(base) and not lc.domains_holding(top)
     vc.domain(path).Undefine(vc.no_options(), timeout=vc.TIMEOUT)
