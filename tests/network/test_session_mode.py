@@ -125,7 +125,8 @@ def test_user_vm_uses_a_granted_system_volume_it_cannot_read(user_session):
 def test_session_bridge_is_qemu_session_and_shows_the_system_networks(user_session):
     """virsh -c qemu:///session, as the user, finds the session bridge where libvirt's
     client looks (--libvirt-paths under XDG_RUNTIME_DIR), lists the user's own domains,
-    and sees the system's networks, as the user's guests do."""
+    sees the system's networks, as the user's guests do, and manages the user's own
+    storage pools (the session storaged's)."""
     user, home, env = user_session
     net = nc.define(nc.nat_xml("seslan", 201))
     nc.network(net).Start(vc.no_options(), timeout=vc.TIMEOUT)
@@ -153,6 +154,19 @@ def test_session_bridge_is_qemu_session_and_shows_the_system_networks(user_sessi
         r = h.run_as(user, ["virsh", "-c", "qemu:///session", "net-destroy", "seslan"], env=env)
         assert r.returncode != 0
         assert nc.props(net)["Active"]
+
+        # Storage is the user's own: the session storaged (activated on the user's bus)
+        # makes its `default` pool under XDG_DATA_HOME, and volumes are the user's files.
+        images = os.path.join(home, "data", "virtswarm", "images")
+        assert virsh("pool-list", "--name").split() == ["default"]
+        assert f"<path>{images}</path>" in virsh("pool-dumpxml", "default")
+        virsh("vol-create-as", "default", "sesdisk.qcow2", "16M", "--format", "qcow2")
+        disk = os.path.join(images, "sesdisk.qcow2")
+        assert virsh("vol-path", "sesdisk.qcow2", "--pool", "default").strip() == disk
+        assert os.stat(disk).st_uid == pwd.getpwnam(user).pw_uid
+        assert "qcow2" in virsh("vol-dumpxml", "sesdisk.qcow2", "--pool", "default")
+        virsh("vol-delete", "sesdisk.qcow2", "--pool", "default")
+        assert not os.path.exists(disk)
     finally:
         proxyd.terminate()
         proxyd.wait(20)
