@@ -12,6 +12,7 @@ inline constexpr const char* kMount = "/usr/bin/mount";
 inline constexpr const char* kUmount = "/usr/bin/umount";
 inline constexpr const char* kBlkdiscard = "/usr/sbin/blkdiscard";
 inline constexpr const char* kDd = "/usr/bin/dd";
+inline constexpr const char* kSync = "/usr/bin/sync";
 inline constexpr const char* kPvcreate = "/usr/sbin/pvcreate";
 inline constexpr const char* kPvremove = "/usr/sbin/pvremove";
 inline constexpr const char* kVgcreate = "/usr/sbin/vgcreate";

@@ -103,18 +103,33 @@ uint64_t sizeOf(const std::string& path) {
 }
 
 // What a helper that wrote a whole new image beside a volume ends with: the new image
-// renamed over the volume (one step: readers see the old or the new), or removed.
-Command::Done replaceWhenDone(const std::string& partial, const std::string& path,
+// flushed to the disk (`sync --data`, in a child: flushing a large upload must not stall
+// the loop; cp itself does not flush), then renamed over the volume (one step: readers,
+// and the volume after a crash, see the old or the new), or removed.
+Command::Done replaceWhenDone(EventLoop& loop, const std::string& partial, const std::string& path,
                               VolumeDone done) {
-    return [partial, path, done](Result<std::string> r) {
-        if (r && std::rename(partial.c_str(), path.c_str()) < 0) {
-            r = Error(Code::OperationFailed,
-                      "cannot replace " + path + ": " + std::strerror(errno));
-        }
-        if (!r) {
-            std::remove(partial.c_str());
-        }
+    auto discard = [partial, done](Result<std::string> r) {
+        std::remove(partial.c_str());
         done(withoutOutput(std::move(r)));
+    };
+    return [&loop, partial, path, done, discard](Result<std::string> written) {
+        if (!written) {
+            discard(std::move(written));
+            return;
+        }
+        Command::run(loop, {tools::kSync, "--data", partial},
+                     [partial, path, done, discard](Result<std::string> flushed) {
+                         if (flushed && std::rename(partial.c_str(), path.c_str()) < 0) {
+                             flushed =
+                                 Error(Code::OperationFailed,
+                                       "cannot replace " + path + ": " + std::strerror(errno));
+                         }
+                         if (!flushed) {
+                             discard(std::move(flushed));
+                             return;
+                         }
+                         done(withoutOutput(std::move(flushed)));
+                     });
     };
 }
 
@@ -168,8 +183,9 @@ void uploadVolume(EventLoop& loop, PoolBackend& pool, const VolumeInfo& volume, 
     }
     std::string partial = pool.volumePath(FilePool::partialName(volume.name));
     ::unlink(partial.c_str());
-    auto running = Command::run(loop, {kCp, "--sparse=always", kClientPath, partial},
-                                replaceWhenDone(partial, volume.path, done), {}, {{fd, kClientFd}});
+    auto running =
+        Command::run(loop, {kCp, "--sparse=always", kClientPath, partial},
+                     replaceWhenDone(loop, partial, volume.path, done), {}, {{fd, kClientFd}});
     cancelThrough(*job, running);
     followBytes(loop, job, [partial] { return sizeOf(partial); });
 }
@@ -230,7 +246,7 @@ void wipeVolume(EventLoop& loop, PoolBackend& pool, const VolumeInfo& volume,
     // fails or is cancelled leaves the volume as it was.
     std::string partial = pool.volumePath(FilePool::partialName(volume.name));
     auto running = Command::run(loop, qemu_img::createArgv(fresh, partial),
-                                replaceWhenDone(partial, volume.path, done));
+                                replaceWhenDone(loop, partial, volume.path, done));
     cancelThrough(*job, running);
 }
 
