@@ -46,6 +46,11 @@ void NodeDeviceCache::clear() {
     m_pathByName.clear();
 }
 
+const CachedNodeDevice* NodeDeviceCache::byPath(const std::string& path) const {
+    auto device = m_byPath.find(path);
+    return device == m_byPath.end() ? nullptr : &device->second;
+}
+
 const CachedNodeDevice* NodeDeviceCache::byName(const std::string& name) const {
     auto it = m_pathByName.find(name);
     if (it == m_pathByName.end()) {
@@ -98,6 +103,22 @@ void NodeDeviceClient::action(const std::string& path, const std::string& method
     m_service.callVoid(
         path, names::kNodeDeviceInterface, method, ServiceClient::kCallTimeout,
         [&options](sdbus::MethodCall& m) { m << options; }, std::move(done));
+}
+
+void NodeDeviceClient::createMdev(const std::string& parent, const std::string& type,
+                                  const std::string& uuid, Then<sdbus::ObjectPath> done) {
+    m_service.callReturning<sdbus::ObjectPath>(
+        names::kNodeDeviceRootPath, names::kNodeDeviceManagerInterface, "CreateMdev",
+        ServiceClient::kCallTimeout,
+        [&](sdbus::MethodCall& m) { m << parent << type << uuid << Options{}; }, std::move(done));
+}
+
+void NodeDeviceClient::lookupScsiHost(const std::string& wwnn, const std::string& wwpn,
+                                      Then<sdbus::ObjectPath> done) {
+    m_service.callReturning<sdbus::ObjectPath>(
+        names::kNodeDeviceRootPath, names::kNodeDeviceManagerInterface, "LookupSCSIHostByWWN",
+        ServiceClient::kCallTimeout, [&](sdbus::MethodCall& m) { m << wwnn << wwpn; },
+        std::move(done));
 }
 
 } // namespace virtswarm::bridge

@@ -36,6 +36,7 @@ public:
     size_t size() const override { return m_byPath.size(); }
 
     const CachedNodeDevice* byName(const std::string& name) const;
+    const CachedNodeDevice* byPath(const std::string& path) const;
     // By name, as libvirt lists.
     std::vector<const CachedNodeDevice*> all() const;
 
@@ -62,8 +63,14 @@ public:
 
     // Device.GetXML
     void getXml(const std::string& path, Then<std::string> done);
-    // Device.Detach, ReAttach, Reset (a{sv} options).
+    // Device.Detach, ReAttach, Reset, Destroy (a{sv} options).
     void action(const std::string& path, const std::string& method, Options options, Done done);
+    // Manager.CreateMdev: the new device's object path, once the kernel shows it.
+    void createMdev(const std::string& parent, const std::string& type, const std::string& uuid,
+                    Then<sdbus::ObjectPath> done);
+    // Manager.LookupSCSIHostByWWN
+    void lookupScsiHost(const std::string& wwnn, const std::string& wwpn,
+                        Then<sdbus::ObjectPath> done);
 
 private:
     ServiceClient m_service;

@@ -2,8 +2,11 @@
 // Node device procedures (virsh nodedev-*), answered from nodedevd's mirrored devices
 // (lists, lookups, parents, capabilities) or forwarded to nodedevd after the client's
 // polkit check with the same action and details as the D-Bus method (GetXML: read;
-// detach, re-attach, reset: detach).
+// detach, re-attach, reset: detach; creating a mediated device: start with the parent's
+// details; destroying one: stop).
 #include "procedures.hpp"
+#include "virtswarm/mdev_def.hpp"
+#include "virtswarm/uuid.hpp"
 
 #include <algorithm>
 #include <map>
@@ -15,6 +18,8 @@ constexpr auto kGetXml = actions::forMethod(names::kNodeDeviceInterface, "GetXML
 constexpr auto kDetach = actions::forMethod(names::kNodeDeviceInterface, "Detach");
 constexpr auto kReAttach = actions::forMethod(names::kNodeDeviceInterface, "ReAttach");
 constexpr auto kReset = actions::forMethod(names::kNodeDeviceInterface, "Reset");
+constexpr auto kDestroy = actions::forMethod(names::kNodeDeviceInterface, "Destroy");
+constexpr auto kCreateMdev = actions::forMethod(names::kNodeDeviceManagerInterface, "CreateMdev");
 
 // virConnectListAllNodeDeviceFlags: one bit per capability type.
 const std::map<std::string, uint32_t>& capabilityFlags() {
@@ -264,6 +269,85 @@ void reset(Services& services, const CallPtr& call, xdr::Reader& args) {
     withNamedDevice(services, call, args, forward(services, call, kReset));
 }
 
+void destroy(Services& services, const CallPtr& call, xdr::Reader& args) {
+    withNamedDevice(services, call, args, forward(services, call, kDestroy));
+}
+
+// Answers a call whose result is a device (remote_nonnull_node_device: its name) with the
+// one nodedevd named by `path`: from the cache, or, for a mediated device nodedevd made
+// this moment and whose InterfacesAdded has not come yet, by nodedevd's naming.
+void replyDevice(Services& services, const CallPtr& call, const std::string& path,
+                 const std::string& mdevUuid = {}) {
+    if (const auto* d = services.nodeDevices.cache().byPath(path)) {
+        replyString(call, d->name);
+        return;
+    }
+    if (!mdevUuid.empty()) {
+        std::string name = "mdev_" + mdevUuid;
+        std::replace(name.begin(), name.end(), '-', '_');
+        replyString(call, name);
+        return;
+    }
+    call->fail(Error(Code::NoSuchNodeDevice, "node device " + path + " is gone"));
+}
+
+// virNodeDeviceCreateXML: only mediated devices (libvirt also makes vHBAs). The request
+// is parsed (bounded) before polkit is asked; the parent must exist; a request without a
+// UUID gets one, as libvirt's.
+void createXml(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string xml = args.string(proto::kStringMax);
+    uint32_t flags = args.u32();
+    // VIR_NODE_DEVICE_CREATE_XML_VALIDATE: the request is parsed strictly either way.
+    if (!argsDone(call, args) || !flagsKnown(call, flags, 1)) {
+        return;
+    }
+    auto request = parseMdevRequest(xml);
+    if (!request) {
+        call->fail(request.error());
+        return;
+    }
+    MdevRequest mdev = std::move(request).value();
+    if (mdev.uuid.empty()) {
+        mdev.uuid = formatUuid(randomUuid());
+    }
+    withDevice(
+        services, call, mdev.parent, [&services, call, mdev](const CachedNodeDevice& parent) {
+            authorize(services, call, actions::actionId(kCreateMdev), detailsOf(parent),
+                      [&services, call, mdev] {
+                          services.nodeDevices.createMdev(
+                              mdev.parent, mdev.type, mdev.uuid,
+                              [&services, call, uuid = mdev.uuid](Result<sdbus::ObjectPath> path) {
+                                  if (!path) {
+                                      call->fail(path.error());
+                                      return;
+                                  }
+                                  replyDevice(services, call, path.value(), uuid);
+                              });
+                      });
+        });
+}
+
+// virNodeDeviceLookupSCSIHostByWWN: a lookup, not gated (as the other lookups).
+void lookupScsiHostByWwn(Services& services, const CallPtr& call, xdr::Reader& args) {
+    std::string wwnn = args.string(proto::kStringMax);
+    std::string wwpn = args.string(proto::kStringMax);
+    uint32_t flags = args.u32();
+    if (!argsDone(call, args) || !flagsKnown(call, flags)) {
+        return;
+    }
+    whenCacheSynced(services.nodeDevices, call,
+                    [&services, call, wwnn, wwpn](const NodeDeviceCache&) {
+                        services.nodeDevices.lookupScsiHost(
+                            wwnn, wwpn, [&services, call](Result<sdbus::ObjectPath> path) {
+                                if (!path) {
+                                    call->fail(path.error());
+                                    return;
+                                }
+                                replyDevice(services, call, path.value());
+                            });
+                    });
+}
+
 constexpr Procedure kProcedures[] = {
     {proto::NodeNumOfDevices, "virNodeNumOfDevices", Access::Read, numOfDevices},
     {proto::NodeListDevices, "virNodeListDevices", Access::Read, listDevices},
@@ -278,6 +362,10 @@ constexpr Procedure kProcedures[] = {
     {proto::NodeDeviceDetachFlags, "virNodeDeviceDetachFlags", Access::Write, detachFlags},
     {proto::NodeDeviceReAttach, "virNodeDeviceReAttach", Access::Write, reAttach},
     {proto::NodeDeviceReset, "virNodeDeviceReset", Access::Write, reset},
+    {proto::NodeDeviceCreateXml, "virNodeDeviceCreateXML", Access::Write, createXml},
+    {proto::NodeDeviceDestroy, "virNodeDeviceDestroy", Access::Write, destroy},
+    {proto::NodeDeviceLookupScsiHostByWwn, "virNodeDeviceLookupSCSIHostByWWN", Access::Read,
+     lookupScsiHostByWwn},
 };
 
 } // namespace

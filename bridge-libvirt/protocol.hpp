@@ -297,6 +297,8 @@ enum Proc : int32_t {
     NodeDeviceDettach = 118,
     NodeDeviceReAttach = 119,
     NodeDeviceReset = 120,
+    NodeDeviceCreateXml = 123,
+    NodeDeviceDestroy = 124,
     ConnectListAllNodeDevices = 285,
     NodeDeviceLookupScsiHostByWwn = 297,
     NodeDeviceDetachFlags = 301,

@@ -95,6 +95,63 @@ def test_detach_reset_reattach_with_virsh(env):
     assert kernel.writes == before and fs.driver(fk.NIC) == "e1000e"
 
 
+def mdev_xml(parent, uuid=None, cap_type="mdev"):
+    inner = f"<type id='{fk.MDEV_TYPE}'/>" + (f"<uuid>{uuid}</uuid>" if uuid else "")
+    return (f"<device><parent>{parent}</parent>"
+            f"<capability type='{cap_type}'>{inner}</capability></device>")
+
+
+def test_mdev_create_and_destroy_with_virsh_and_python(env):
+    """virsh nodedev-create / nodedev-destroy (NODE_DEVICE_CREATE_XML 123, DESTROY 124)
+    make and remove a mediated device through nodedevd; python-libvirt's createXML without
+    a UUID gets one; bad requests are libvirt's errors with nothing made."""
+    fs, c = env["fs"], env["client"]
+    u = str(uuidlib.uuid4())
+    name = "mdev_" + u.replace("-", "_")
+    path = os.path.join(env["home"], "mdev.xml")
+    with open(path, "w") as f:
+        f.write(mdev_xml(GPU, u))
+    out = virsh(env, "nodedev-create", path).stdout
+    assert f"Node device {name} created from {path}" in out, out
+    assert fs.mdevs() == [u]
+    h.wait_until(lambda: name in virsh(env, "-q", "nodedev-list", "--cap", "mdev").stdout.split(),
+                 10, 0.05, "the mdev in the bridge's list")
+    dumped = virsh(env, "nodedev-dumpxml", name).stdout
+    assert f"<uuid>{u}</uuid>" in dumped and fk.MDEV_TYPE in dumped
+    assert name in virsh(env, "nodedev-destroy", name).stdout
+    assert fs.mdevs() == []
+
+    conn = libvirt.open(env["proxyd"].rw_uri)
+    try:
+        dev = conn.nodeDeviceCreateXML(mdev_xml(GPU), 0)
+        made = dev.name()
+        assert made.startswith("mdev_") and fs.mdevs() == [made[5:].replace("_", "-")]
+        dev.destroy()
+        assert fs.mdevs() == []
+
+        def error_code(xml):
+            with pytest.raises(libvirt.libvirtError) as e:
+                conn.nodeDeviceCreateXML(xml, 0)
+            return e.value.get_error_code()
+        assert error_code(mdev_xml("pci_00ff_00_1f_7")) == libvirt.VIR_ERR_NO_NODE_DEVICE
+        assert error_code(mdev_xml(GPU, cap_type="pci")) == libvirt.VIR_ERR_XML_ERROR
+        assert error_code("<device><parent>x</parent>") == libvirt.VIR_ERR_XML_DETAIL
+        with pytest.raises(libvirt.libvirtError) as e:
+            conn.nodeDeviceLookupByName(GPU).destroy()   # not a mediated device
+        assert e.value.get_error_code() == libvirt.VIR_ERR_INVALID_ARG
+        assert fs.mdevs() == []
+        # SCSI host by its Fibre Channel names (NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN 297).
+        assert conn.nodeDeviceLookupSCSIHostByWWN(fk.WWNN, fk.WWPN, 0).name() == "scsi_host0"
+        with pytest.raises(libvirt.libvirtError) as e:
+            conn.nodeDeviceLookupSCSIHostByWWN(fk.WWNN, "1000000000000000", 0)
+        assert e.value.get_error_code() == libvirt.VIR_ERR_NO_NODE_DEVICE
+    finally:
+        conn.close()
+    r = virsh(env, "nodedev-create", path, uri=env["proxyd"].ro_uri, check=False)
+    assert r.returncode != 0 and "read only" in r.stderr.lower()
+    assert fs.mdevs() == [] and name not in c.names()
+
+
 def test_node_device_lifecycle_events_reach_python_callbacks(env):
     """An mdev created and destroyed by nodedevd is a CREATED and a DELETED node device
     event for a libvirt client; a registration for one device sees only that one's. A
