@@ -7,9 +7,11 @@
 #include "remote_types.hpp"
 #include "virtswarm/event_loop.hpp"
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -57,6 +59,10 @@ void sendStreamMessage(const std::weak_ptr<Client>& client, const Header& call, 
 // Sends a STREAM_HOLE message (status CONTINUE): the next `length` bytes of a sparse stream
 // are a hole.
 void sendStreamHole(const std::weak_ptr<Client>& client, const Header& call, uint64_t length);
+
+// Who is at the other end of a connected socket: the UNIX peer's credentials, or unknown
+// (TCP).
+PeerIdentity peerOf(int fd);
 
 struct EventRegistration {
     enum class Kind { Domain, Network, StoragePool, NodeDevice, Secret };
@@ -133,7 +139,22 @@ public:
     void close(const std::string& why);
     bool closed() const { return m_fd < 0; }
 
+    // Before proxyd re-executes (client_handover.cpp): the connection's state for the next
+    // image — its socket, moved to `parkingFd` or above and left open across execve, the
+    // protocol state, event registrations and unread input. None, and the connection is
+    // closed (its client reconnects), when it cannot go on there: a stream is open, a
+    // call unanswered, descriptors wait for their message, or its output does not drain
+    // within `flushFor`.
+    std::optional<nlohmann::json> handOver(int parkingFd, std::chrono::milliseconds flushFor);
+    // In the next image: the connection handed over, watched again and serving.
+    static Result<std::shared_ptr<Client>> adopt(EventLoop& loop, const nlohmann::json& state,
+                                                 ClientLimits limits, InputBudgets& budgets,
+                                                 Sink& sink);
+
 private:
+    // Writes the queued output, waiting for the socket at most `limit`; true when all
+    // went.
+    bool drainOutput(std::chrono::milliseconds limit);
     void onIo(uint32_t revents);
     void readAvailable();
     void processFrames();

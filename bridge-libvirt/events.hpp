@@ -5,6 +5,7 @@
 #include "registry_client.hpp"
 #include "storage_client.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 
@@ -40,6 +41,10 @@ public:
 
     // Callback ids are unique per bridge, never reused.
     int32_t nextCallbackId() { return m_nextCallbackId++; }
+    // After a re-exec: the connections taken over use IDs up to `last`.
+    void skipCallbackIdsTo(int32_t last) {
+        m_nextCallbackId = std::max(m_nextCallbackId, last + 1);
+    }
 
 private:
     const DomainCache& m_cache;

@@ -70,6 +70,10 @@ public:
     // True when a complete frame (or a fatal error) is waiting: no need to read more yet.
     bool frameReady() const;
     size_t buffered() const { return m_buf.size() - m_start; }
+    // The bytes received and not yet taken as frames (a re-exec hands them on).
+    std::span<const uint8_t> unconsumed() const {
+        return {m_buf.data() + m_start, m_buf.size() - m_start};
+    }
 
 private:
     std::optional<uint32_t> peekLength() const;

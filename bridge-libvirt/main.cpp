@@ -236,8 +236,16 @@ constexpr std::chrono::seconds kReexecDrain{10};
 
 // Runs the bridge until SIGTERM (the exit code) or SIGUSR1: then, once the calls in flight
 // are answered, the listening sockets go to `handover` for the next image.
+// What a re-exec hands to the next image besides the process: its listening sockets and
+// its client connections.
+struct Handover {
+    std::vector<HandedListener> listeners;
+    nlohmann::json clients;
+};
+
 int serve(const ProxydOptions& options, ServerLimits serverLimits,
-          std::optional<std::vector<HandedListener>>& handover) {
+          const std::optional<nlohmann::json>& inheritedClients,
+          std::optional<Handover>& handover) {
     // A client of the bus, owning no name: DBUS_SYSTEM_BUS_ADDRESS picks the bus.
     auto runtime = DaemonRuntime::start(options.mode);
     if (!runtime) {
@@ -307,6 +315,12 @@ int serve(const ProxydOptions& options, ServerLimits serverLimits,
         log::error(r.error().message());
         return 1;
     }
+    // Connections the previous image kept: served again, their registrations with them.
+    if (inheritedClients) {
+        events.skipCallbackIdsTo(server.adoptClients(*inheritedClients));
+        log::notice("re-executed: " + std::to_string(server.clientCount()) + " of " +
+                    std::to_string(inheritedClients->size()) + " connections kept");
+    }
     // The bridge owns no name: its clients wait in the listening sockets' backlog instead.
     service::ReexecRequest reexec(daemon,
                                   {.settle =
@@ -317,7 +331,7 @@ int serve(const ProxydOptions& options, ServerLimits serverLimits,
     sd_notify(0, "READY=1");
     int exitCode = daemon.run();
     if (reexec.requested()) {
-        handover = server.releaseListeners();
+        handover = Handover{server.releaseListeners(), server.handOverClients(kParkingFd)};
     }
     return exitCode;
 }
@@ -339,10 +353,18 @@ int main(int argc, char** argv) {
         log::warning("only " + std::to_string(openFiles) + " file descriptors: at most " +
                      std::to_string(serverLimits.maxClients) + " clients");
     }
-    std::optional<std::vector<HandedListener>> handover;
-    int exitCode = serve(options, serverLimits, handover);
+    // A re-executed image: the connections its predecessor kept open.
+    std::optional<nlohmann::json> inheritedClients;
+    if (auto state = service::takeState(kClientsStateVariable); !state) {
+        log::error("the previous image's connections are lost: " + state.error().message());
+        inheritedClients = nlohmann::json::array();
+    } else if (state.value()) {
+        inheritedClients = state.value()->value("clients", nlohmann::json::array());
+    }
+    std::optional<Handover> handover;
+    int exitCode = serve(options, serverLimits, inheritedClients, handover);
     if (handover) {
-        Error failed = execWithListeners(reexec, std::move(*handover));
+        Error failed = execWithListeners(reexec, std::move(handover->listeners), handover->clients);
         log::error(failed.message());
         return 1;
     }

@@ -8,14 +8,9 @@
 #include <unistd.h>
 
 namespace virtswarm::bridge {
-namespace {
 
-// Above every descriptor systemd's numbering (3, 4, ...) could land on.
-constexpr int kParkingFd = 64;
-
-} // namespace
-
-Error execWithListeners(const service::Reexec& reexec, std::vector<HandedListener> listeners) {
+Error execWithListeners(const service::Reexec& reexec, std::vector<HandedListener> listeners,
+                        const nlohmann::json& clients) {
     // First out of the way, so placing one at 3 + i cannot close another.
     for (auto& l : listeners) {
         int parked = ::fcntl(l.fd, F_DUPFD_CLOEXEC, kParkingFd);
@@ -37,6 +32,10 @@ Error execWithListeners(const service::Reexec& reexec, std::vector<HandedListene
     ::setenv("LISTEN_FDS", std::to_string(listeners.size()).c_str(), 1);
     ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
     ::setenv("LISTEN_FDNAMES", names.c_str(), 1);
+    // After the listeners took their numbers: the state's memfd takes any free one.
+    if (auto r = service::passState(kClientsStateVariable, {{"clients", clients}}); !r) {
+        return r.error();
+    }
     return reexec.exec();
 }
 

@@ -219,14 +219,7 @@ void Server::onAccept(Listener& listener) {
             }
             return;
         }
-        PeerIdentity peer;
-        if (!listener.tcp) {
-            ucred cred{};
-            socklen_t len = sizeof cred;
-            if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-                peer = PeerIdentity{true, cred.pid, cred.uid, cred.gid};
-            }
-        }
+        PeerIdentity peer = listener.tcp ? PeerIdentity{} : peerOf(fd);
         if (!admit(fd, peer)) {
             continue;
         }
@@ -309,6 +302,44 @@ std::vector<HandedListener> Server::releaseListeners() {
     }
     m_listeners.clear();
     return handed;
+}
+
+// How long each connection's output may take to drain before a re-exec.
+constexpr std::chrono::milliseconds kHandOverFlush{500};
+
+nlohmann::json Server::handOverClients(int parkingFd) {
+    nlohmann::json handed = nlohmann::json::array();
+    for (auto& [id, client] : m_clients) {
+        if (auto state = client->handOver(parkingFd, kHandOverFlush)) {
+            handed.push_back(std::move(*state));
+        }
+    }
+    return handed;
+}
+
+int32_t Server::adoptClients(const nlohmann::json& clients) {
+    int32_t lastCallbackId = 0;
+    if (!clients.is_array()) {
+        return lastCallbackId;
+    }
+    for (const auto& state : clients) {
+        auto client = Client::adopt(m_loop, state, m_limits, m_budgets, *this);
+        if (!client) {
+            log::warning("a connection of the previous image is lost: " + client.error().message());
+            if (state.is_object() && state.contains("fd") && state["fd"].is_number_integer()) {
+                ::close(state["fd"].get<int>());
+            }
+            continue;
+        }
+        auto& c = client.value();
+        m_nextId = std::max(m_nextId, c->id() + 1);
+        for (const auto& [callbackId, reg] : c->events()) {
+            lastCallbackId = std::max(lastCallbackId, callbackId);
+        }
+        log::debug("took over " + c->describe() + " from the previous image");
+        m_clients.emplace(c->id(), c);
+    }
+    return lastCallbackId;
 }
 
 bool Server::hasTcpListener() const {

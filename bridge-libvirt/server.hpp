@@ -51,6 +51,13 @@ public:
     // closed, and their socket files stay.
     std::vector<HandedListener> releaseListeners();
     bool hasTcpListener() const;
+    // Before a re-exec, once drained: every connection that can go on in the next image,
+    // written down (Client::handOver), the others closed.
+    nlohmann::json handOverClients(int parkingFd);
+    // In the next image: the connections the previous one handed over. One that cannot be
+    // taken up is closed (its client reconnects). The largest event callback ID in use, so
+    // new registrations do not reuse one.
+    int32_t adoptClients(const nlohmann::json& clients);
 
     void forEachClient(const std::function<void(Client&)>& fn);
     size_t clientCount() const { return m_clients.size(); }

@@ -373,7 +373,7 @@ void LogService::handTo(const std::string& busName) {
     }
 }
 
-Result<int> LogService::handOver() {
+Result<nlohmann::json> LogService::handOver() {
     nlohmann::json pipes = nlohmann::json::array();
     for (auto& [fd, pipe] : m_pipes) {
         // A partial line goes to the journal now: the state carries no bytes.
@@ -395,16 +395,6 @@ Result<int> LogService::handOver() {
         }
         logs.push_back(entry);
     }
-    std::string state = nlohmann::json{{"logs", logs}, {"pipes", pipes}}.dump();
-    int fd = ::memfd_create("virtswarm-logd-state", 0);
-    if (fd < 0) {
-        return Error(Code::OperationFailed, std::string("memfd_create: ") + std::strerror(errno));
-    }
-    if (::write(fd, state.data(), state.size()) != static_cast<ssize_t>(state.size()) ||
-        ::lseek(fd, 0, SEEK_SET) != 0) {
-        ::close(fd);
-        return Error(Code::OperationFailed, "cannot write the re-exec state");
-    }
     // The read ends now belong to the next image: unwatched here, and not closed.
     for (auto& [pipeFd, pipe] : m_pipes) {
         setCloseOnExec(pipeFd, false);
@@ -412,20 +402,10 @@ Result<int> LogService::handOver() {
         pipe->resume.reset();
     }
     m_pipes.clear();
-    return fd;
+    return nlohmann::json{{"logs", logs}, {"pipes", pipes}};
 }
 
-Result<void> LogService::adopt(int stateFd) {
-    std::string state;
-    char buffer[kChunk];
-    for (ssize_t n; (n = ::read(stateFd, buffer, sizeof buffer)) > 0;) {
-        state.append(buffer, static_cast<size_t>(n));
-    }
-    ::close(stateFd);
-    auto parsed = nlohmann::json::parse(state, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
-        return Error(Code::InvalidArgs, "the re-exec state does not parse");
-    }
+Result<void> LogService::adopt(const nlohmann::json& parsed) {
     try {
         std::map<LogKey, int> files; // the writers' files, by log
         for (const auto& entry : parsed.at("logs")) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
@@ -64,8 +65,8 @@ public:
     // Before a re-exec: the state (a memfd) and every pipe left open across execve and
     // given up by this object; the descriptor number of the state, for the new image's
     // adopt().
-    Result<int> handOver();
-    Result<void> adopt(int stateFd);
+    Result<nlohmann::json> handOver();
+    Result<void> adopt(const nlohmann::json& state);
     // When another logd owns `busName` (this image lost the name to it): every stream is
     // handed to it with AdoptStream, so what its writers write goes on being copied.
     void handTo(const std::string& busName);

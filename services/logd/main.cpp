@@ -9,9 +9,6 @@
 #include "virtswarm/names.hpp"
 #include "virtswarm/service/reexec.hpp"
 
-#include <charconv>
-#include <cstdlib>
-#include <cstring>
 #include <unistd.h>
 
 using namespace virtswarm;
@@ -22,18 +19,6 @@ namespace {
 constexpr const char* kStateVariable = "VIRTSWARM_LOGD_STATE_FD";
 
 enum class Ending { Exit, Reexec };
-
-// The state descriptor a predecessor left, if this image is a re-exec; the variable goes
-// so that nothing this process starts inherits it.
-int inheritedState() {
-    const char* text = std::getenv(kStateVariable);
-    int fd = -1;
-    if (text != nullptr) {
-        std::from_chars(text, text + std::strlen(text), fd);
-        ::unsetenv(kStateVariable);
-    }
-    return fd;
-}
 
 Result<log_daemon::LogdConfig> loadConfig(const DaemonPaths& paths) {
     std::string file = paths.configDir + "/logd.conf";
@@ -48,8 +33,8 @@ Result<log_daemon::LogdConfig> loadConfig(const DaemonPaths& paths) {
 }
 
 // One life of the daemon. On a re-exec the pipes are handed over before the service goes,
-// and `stateFd` names them for the next image.
-Ending serve(BusMode mode, int& exitCode, int& stateFd) {
+// and the state passed (service::passState) names them for the next image.
+Ending serve(BusMode mode, int& exitCode) {
     DaemonPaths paths = daemonPaths("log", mode);
     auto runtime = DaemonRuntime::start(mode, paths);
     auto config = loadConfig(paths);
@@ -67,8 +52,10 @@ Ending serve(BusMode mode, int& exitCode, int& stateFd) {
         return Ending::Exit;
     }
     log_daemon::LogService service(daemon.bus(), daemon.loop(), mode, config.value(), logDir);
-    if (int inherited = inheritedState(); inherited >= 0) {
-        if (auto r = service.adopt(inherited); !r) {
+    if (auto inherited = service::takeState(kStateVariable); !inherited) {
+        log::error("the previous image's streams are lost: " + inherited.error().message());
+    } else if (inherited.value()) {
+        if (auto r = service.adopt(*inherited.value()); !r) {
             log::error("the previous image's streams are lost: " + r.error().message());
         }
     }
@@ -87,11 +74,12 @@ Ending serve(BusMode mode, int& exitCode, int& stateFd) {
         return Ending::Exit;
     }
     auto state = service.handOver();
-    if (!state) {
-        log::error(state.error().message());
+    if (auto passed =
+            state ? service::passState(kStateVariable, state.value()) : Result<void>(state.error());
+        !passed) {
+        log::error(passed.error().message());
         return Ending::Exit;
     }
-    stateFd = state.value();
     return Ending::Reexec;
 }
 
@@ -108,9 +96,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     int exitCode = 0;
-    int stateFd = -1;
-    if (serve(mode.value(), exitCode, stateFd) == Ending::Reexec) {
-        ::setenv(kStateVariable, std::to_string(stateFd).c_str(), 1);
+    if (serve(mode.value(), exitCode) == Ending::Reexec) {
         Error failed = reexec.exec();
         log::error(failed.message());
         return 1;

@@ -4,9 +4,12 @@
 #include "virtswarm/log.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace virtswarm::service {
@@ -59,6 +62,45 @@ void blockReexecSignal() {
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     sigprocmask(SIG_BLOCK, &usr1, nullptr);
+}
+
+Result<void> passState(const char* variable, const nlohmann::json& state) {
+    std::string text = state.dump();
+    int fd = ::memfd_create("virtswarm-reexec-state", 0); // not close-on-exec
+    if (fd < 0) {
+        return Error(Code::OperationFailed, std::string("memfd_create: ") + std::strerror(errno));
+    }
+    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+        ::lseek(fd, 0, SEEK_SET) != 0) {
+        ::close(fd);
+        return Error(Code::OperationFailed, "cannot write the re-exec state");
+    }
+    ::setenv(variable, std::to_string(fd).c_str(), 1);
+    return success();
+}
+
+Result<std::optional<nlohmann::json>> takeState(const char* variable) {
+    const char* text = std::getenv(variable);
+    if (text == nullptr) {
+        return std::optional<nlohmann::json>();
+    }
+    int fd = -1;
+    std::from_chars(text, text + std::strlen(text), fd);
+    ::unsetenv(variable);
+    if (fd < 0) {
+        return Error(Code::InvalidArgs, std::string(variable) + " names no descriptor");
+    }
+    std::string state;
+    char buffer[64 * 1024];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+        state.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    auto parsed = nlohmann::json::parse(state, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+        return Error(Code::InvalidArgs, "the re-exec state does not parse");
+    }
+    return std::optional<nlohmann::json>(std::move(parsed));
 }
 
 ReexecRequest::ReexecRequest(DaemonRuntime& daemon, std::string busName)

@@ -8,6 +8,7 @@
 #include "virtswarm/service/method_gate.hpp"
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,14 @@ private:
 // First thing in main(): SIGUSR1 (re-exec) is read by the loop, and must not kill the
 // daemon while that is not yet set up. A re-executed image inherits the mask.
 void blockReexecSignal();
+
+// What a daemon hands to its next image besides descriptors: JSON in a memfd that stays
+// open across execve, its number in the environment variable `variable`. Descriptors the
+// state names must be made inheritable (not close-on-exec) by the caller.
+Result<void> passState(const char* variable, const nlohmann::json& state);
+// In the next image: the state its predecessor passed, or none (a first start). The
+// variable goes, so nothing this process starts inherits it, and so does the memfd.
+Result<std::optional<nlohmann::json>> takeState(const char* variable);
 
 // What starts a re-exec of a running daemon: SIGUSR1, or its Reexec method (request()).
 // The bus name goes first: a call sent from then on (after Reexec's reply too) waits in
