@@ -136,6 +136,67 @@ def test_each_line_reaches_the_journal_with_the_domains_fields(logd_config, tmp_
         journal.close()
 
 
+@pytest.fixture
+def real_journald(tmp_path):
+    """The real systemd-journald, started by hand (no systemd here) in a mount namespace of
+    its own whose /run/systemd/journal and /run/log/journal are directories of the test:
+    its socket is reachable at the yielded path, and journalctl --directory reads what it
+    stored. The host's /run is left alone."""
+    binary = "/lib/systemd/systemd-journald"
+    if not os.access(binary, os.X_OK):
+        pytest.skip("systemd-journald is not installed")
+    run, log = tmp_path / "journal-run", tmp_path / "journal-log"
+    run.mkdir()
+    log.mkdir()
+    # The mount points are made on the host's /run (only the mounts are private): those
+    # this test makes go again at the end.
+    made = [d for d in ("/run/log/journal", "/run/log", "/run/systemd/journal", "/run/systemd")
+            if not os.path.exists(d)]
+    script = ("mkdir -p /run/systemd/journal /run/log/journal && "
+              f"mount --bind {run} /run/systemd/journal && "
+              f"mount --bind {log} /run/log/journal && exec {binary}")
+    journald = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                 script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        socket_path = str(run / "socket")
+        h.wait_until(lambda: os.path.exists(socket_path) or journald.poll() is not None, 20,
+                     0.05, "systemd-journald's socket")
+        assert journald.poll() is None, "systemd-journald did not start"
+        yield socket_path, str(log)
+    finally:
+        journald.terminate()
+        journald.wait(20)
+        for d in made:
+            os.rmdir(d)
+
+
+def journal_entries(directory, **match):
+    out = subprocess.run(["journalctl", f"--directory={directory}", "-o", "json", "--no-pager",
+                          *[f"{k}={v}" for k, v in match.items()]],
+                         capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_lines_reach_the_real_journal_with_the_domains_fields(logd_config, real_journald):
+    """Against systemd-journald itself: each line is an entry with logd's fields, and
+    journald records it as logd's (its pid, the native protocol)."""
+    socket_path, directory = real_journald
+    logd_config(f"journal_socket = {socket_path}\n")
+    domain, name = new_domain()
+    fd = lg.open_stream(domain, name)
+    os.write(fd, b"first line\nsecond line\n")
+    os.close(fd)
+    def both_lines():
+        entries = journal_entries(directory, VIRTSWARM_UUID=domain)
+        return entries if len(entries) >= 2 else None
+    entries = h.wait_until(both_lines, 20, 0.2, "both lines in the journal")
+    assert [e["MESSAGE"] for e in entries] == ["first line", "second line"]
+    for e in entries:
+        assert e["VIRTSWARM_DOMAIN"] == name and e["VIRTSWARM_STREAM"] == "qemu"
+        assert e["_TRANSPORT"] == "journal"
+        assert int(e["_PID"]) == lg.logd_pid()
+
+
 WRITER = """
 import os, sys, time
 fd, count = int(sys.argv[1]), int(sys.argv[2])
