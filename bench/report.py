@@ -50,6 +50,9 @@ TARGETS = {
     "f.busy.poolinfo.p99": ("abs", 10.0),
     "f.busy.vollist.p99": ("abs", 10.0),
     "f.busy.pools.p99": ("abs", 10.0),
+    # issue 16: binding and unbinding 200 interfaces at most 0.2x libvirtd's time
+    "g.bind": ("ratio", 0.2),
+    "g.unbind": ("ratio", 0.2),
 }
 
 ORDER = ["a.start",
@@ -68,7 +71,8 @@ ORDER = ["a.start",
          "f.idle.poolinfo.p50", "f.idle.poolinfo.p99", "f.busy.poolinfo.p50",
          "f.busy.poolinfo.p99", "f.idle.vollist.p50", "f.idle.vollist.p99",
          "f.busy.vollist.p50", "f.busy.vollist.p99", "f.idle.pools.p50", "f.idle.pools.p99",
-         "f.busy.pools.p50", "f.busy.pools.p99"]
+         "f.busy.pools.p50", "f.busy.pools.p99", "g.bind", "g.unbind", "g.rules",
+         "g.rules_left"]
 
 PART_TITLES = {
     "a": "(a) 20 guests started concurrently, until all report running",
@@ -77,6 +81,7 @@ PART_TITLES = {
     "d": "(d) 1000 defined domains (virtswarm through virtswarm-proxyd, real virsh)",
     "e": "(e) scale: 10,000 defined domains",
     "f": "(f) storage: vol-clone, pool-refresh, calls during a clone (python-libvirt)",
+    "g": "(g) network filters: clean-traffic on 200 TAPs (python-libvirt)",
 }
 
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # virtswarm vs the monolithic libvirtd, on this machine, in one run.
 #
-#   bench/run.sh [--parts abcdef] [--reps-a N] [--bound S] [--no-build] [--keep-libvirtd]
+#   bench/run.sh [--parts abcdefg] [--reps-a N] [--bound S] [--no-build] [--keep-libvirtd]
 #
 #   (a) 20 guests started concurrently until all report running (N repetitions, sides alternate)
 #   (b) one QEMU frozen (SIGSTOP) among 4 running domains: latency of calls on healthy
@@ -12,6 +12,8 @@
 #       GetManagedObjects, virsh list --all, RSS, registry start-up
 #   (f) storage: vol-clone of a 1 GiB raw and qcow2 volume, pool-refresh of 1,000 volumes,
 #       latency of other storage calls while a clone runs (virtswarm: storaged via proxyd)
+#   (g) network filters: clean-traffic bound to 200 TAPs and unbound, firewall rules counted
+#       (libvirtd: ebtables/iptables on the host; virtswarm: nftables in a private netns)
 #
 # libvirtd: bench/setup-libvirtd.sh (Debian's libvirt 9.0, started by hand, stopped at the
 # end unless --keep-libvirtd). virtswarm: a Release build in bench/build, run on a private
@@ -24,7 +26,7 @@ HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 SRC=$(dirname "$HERE")
 BUILD=$HERE/build
 PY=/usr/bin/python3   # the system python: python3-dbus, python3-gi, python3-libvirt
-PARTS=abcdef
+PARTS=abcdefg
 REPS_A=3
 BOUND=100
 BUILD_IT=1
@@ -81,6 +83,11 @@ vs() {
     VS_POLKITD_ARGS=--no-debug "$SRC/tests/harness/with-test-bus" --build-dir "$BUILD" -- \
         "$PY" "$HERE/vsbench.py" "$@" --side virtswarm --out "$OUT"
 }
+# In a private network namespace: the firewall work of part (g) stays out of the host's.
+vs_netns() {
+    VS_POLKITD_ARGS=--no-debug "$SRC/tests/harness/with-test-bus" --netns --build-dir "$BUILD" -- \
+        "$PY" "$HERE/vsbench.py" "$@" --side virtswarm --out "$OUT"
+}
 load() { "$PY" "$HERE/vsbench.py" load --part "$1" --out "$OUT" >/dev/null; }
 
 # ------------------------------------------------------------------ parts
@@ -126,6 +133,12 @@ if [[ $PARTS == *f* ]]; then
     vs storage || log "virtswarm (f) failed"
     load f
     lv storage || log "libvirtd (f) failed"
+fi
+if [[ $PARTS == *g* ]]; then
+    load g
+    vs_netns nwfilter || log "virtswarm (g) failed"
+    load g
+    lv nwfilter || log "libvirtd (g) failed"
 fi
 
 # ------------------------------------------------------------------ report

@@ -7,6 +7,7 @@ ONE side and appends JSON records (one a line) to --out.
     vsbench.py many     --side libvirtd|virtswarm [--n 1000] [--reps 3] --out F
     vsbench.py scale    --side libvirtd|virtswarm [--n 10000] [--probes 200] --out F
     vsbench.py storage  --side libvirtd|virtswarm [--gib 1] [--reps 3] [--volumes 1000] --out F
+    vsbench.py nwfilter --side libvirtd|virtswarm [--n 200] --out F
     vsbench.py cleanup  --side libvirtd|virtswarm
 
 The libvirtd side talks to qemu:///system (the host's libvirtd, bench/setup-libvirtd.sh).
@@ -1033,7 +1034,7 @@ def cmd_cleanup(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("start20", "stuck", "many", "scale", "storage", "cleanup", "load"):
+    for name in ("start20", "stuck", "many", "scale", "storage", "nwfilter", "cleanup", "load"):
         p = sub.add_parser(name)
         p.add_argument("--side", choices=["libvirtd", "virtswarm"], required=name != "load")
         p.add_argument("--part", default="")
@@ -1070,10 +1071,16 @@ def main() -> None:
             p.add_argument("--reps", type=int, default=3)
             p.add_argument("--volumes", type=int, default=1000,
                            help="volumes in the refreshed pool")
+        if name == "nwfilter":
+            p.add_argument("--n", type=int, default=200, help="interfaces bound")
     args = ap.parse_args()
     if args.cmd == "storage":
         from vsbench_storage import cmd_storage  # (f) lives in its own file
         cmd_storage(args)
+        return
+    if args.cmd == "nwfilter":
+        from vsbench_nwfilter import cmd_nwfilter  # (g) too
+        cmd_nwfilter(args)
         return
     {"start20": cmd_start20, "stuck": cmd_stuck, "many": cmd_many, "scale": cmd_scale,
      "cleanup": cmd_cleanup, "load": cmd_load}[args.cmd](args)
