@@ -146,7 +146,8 @@ public:
     // call unanswered, descriptors wait for their message, or its output does not drain
     // within `flushFor`.
     std::optional<nlohmann::json> handOver(int parkingFd, std::chrono::milliseconds flushFor);
-    // In the next image: the connection handed over, watched again and serving.
+    // In the next image: the connection handed over, watched again and serving. Its
+    // descriptor is closed if it cannot be.
     static Result<std::shared_ptr<Client>> adopt(EventLoop& loop, const nlohmann::json& state,
                                                  ClientLimits limits, InputBudgets& budgets,
                                                  Sink& sink);

@@ -161,18 +161,27 @@ std::optional<nlohmann::json> Client::handOver(int parkingFd, std::chrono::milli
 Result<std::shared_ptr<Client>> Client::adopt(EventLoop& loop, const nlohmann::json& state,
                                               ClientLimits limits, InputBudgets& budgets,
                                               Sink& sink) {
-    try {
-        int fd = state.at("fd").get<int>();
-        struct stat st {};
-        if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-            return Error(Code::InvalidArgs,
-                         "handed-over descriptor " + std::to_string(fd) + " is not a socket");
+    // The descriptor is this image's from here on: closed on every failure (by the client,
+    // once there is one).
+    int fd = state.is_object() && state.contains("fd") && state["fd"].is_number_integer()
+                 ? state["fd"].get<int>()
+                 : -1;
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        if (fd >= 0) {
+            ::close(fd);
         }
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        auto client = std::make_shared<Client>(loop, fd, state.at("id").get<uint64_t>(),
-                                               state.at("read-only-socket").get<bool>(), peerOf(fd),
-                                               limits, budgets, sink);
+        return Error(Code::InvalidArgs,
+                     "handed-over descriptor " + std::to_string(fd) + " is not a socket");
+    }
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    std::shared_ptr<Client> client;
+    try {
+        uint64_t id = state.at("id").get<uint64_t>();
+        bool readOnlySocket = state.at("read-only-socket").get<bool>();
+        client = std::make_shared<Client>(loop, fd, id, readOnlySocket, peerOf(fd), limits, budgets,
+                                          sink);
         if (state.at("opened").get<bool>()) {
             client->open(state.at("uri").get<std::string>(), state.at("read-only").get<bool>());
         }
@@ -199,6 +208,9 @@ Result<std::shared_ptr<Client>> Client::adopt(EventLoop& loop, const nlohmann::j
         }
         return client;
     } catch (const nlohmann::json::exception& e) {
+        if (!client) {
+            ::close(fd);
+        }
         return Error(Code::InvalidArgs, std::string("handed-over client: ") + e.what());
     }
 }

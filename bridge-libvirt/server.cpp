@@ -326,9 +326,6 @@ int32_t Server::adoptClients(const nlohmann::json& clients) {
         auto client = Client::adopt(m_loop, state, m_limits, m_budgets, *this);
         if (!client) {
             log::warning("a connection of the previous image is lost: " + client.error().message());
-            if (state.is_object() && state.contains("fd") && state["fd"].is_number_integer()) {
-                ::close(state["fd"].get<int>());
-            }
             continue;
         }
         auto& c = client.value();
