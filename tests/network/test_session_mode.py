@@ -172,6 +172,72 @@ def test_session_bridge_is_qemu_session_and_shows_the_system_networks(user_sessi
         proxyd.wait(20)
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def unit_value(path, key):
+    """The value of `key=` in an installed unit or desktop file of the source tree."""
+    with open(os.path.join(REPO, path)) as f:
+        for line in f:
+            if line.startswith(key + "="):
+                return line.split("=", 1)[1].strip()
+    raise AssertionError(f"{path} has no {key}=")
+
+
+def session_virsh_works(user_session, socket_path, proxyd):
+    user, _, env = user_session
+    h.wait_until(lambda: os.path.exists(socket_path) or proxyd.poll() is not None, 20,
+                 what="the session bridge's socket")
+    r = h.run_as(user, ["virsh", "-q", "-c", "qemu:///session", "list", "--all", "--name"],
+                 env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert proxyd.poll() is None
+
+
+@pytest.mark.parametrize("how", ["socket unit", "autostart"])
+def test_the_installed_session_starters_give_qemu_session(user_session, how):
+    """What the install gives a desktop user, run as its files say: the systemd user
+    socket unit (ListenStream under %t, FileDescriptorName, the service's ExecStart) done
+    by systemd-socket-activate, as there is no user manager here, which starts the bridge
+    on virsh's first connection; and the XDG autostart entry for desktops without one
+    (its Exec line). Either way virsh -c qemu:///session, as the user, reaches the
+    session bridge where libvirt's client looks."""
+    user, home, env = user_session
+    proxyd_binary = bc.proxyd_binary()
+    runtime = os.path.join(home, "run")
+    socket_path = os.path.join(runtime, "libvirt", "libvirt-sock")
+    if how == "socket unit":
+        socket_unit = "bridge-libvirt/systemd/virtswarm-proxyd-session.socket"
+        listen = unit_value(socket_unit, "ListenStream").replace("%t", runtime)
+        assert listen == socket_path
+        name = unit_value(socket_unit, "FileDescriptorName")
+        command = unit_value("bridge-libvirt/systemd/virtswarm-proxyd-session.service.in",
+                             "ExecStart").replace("@PROXYD@", proxyd_binary).split()
+        r = h.run_as(user, ["mkdir", "-p", "-m", "0700", os.path.dirname(listen)], env=env)
+        assert r.returncode == 0, r.stderr
+        # A user manager gives its services the session's environment (XDG_RUNTIME_DIR,
+        # the buses); systemd-socket-activate passes only what it is told to.
+        passed = [f"--setenv={key}" for key in sorted(env)]
+        argv = ["systemd-socket-activate", "-l", listen, f"--fdname={name}", *passed,
+                *command]
+    else:
+        desktop = "bridge-libvirt/xdg/virtswarm-proxyd-session.desktop.in"
+        assert unit_value(desktop, "X-systemd-skip") == "true"
+        argv = unit_value(desktop, "Exec").replace("@PROXYD@", proxyd_binary).split()
+    log_path = os.path.join(home, "proxyd.log")
+    with open(log_path, "w") as log:
+        proxyd = subprocess.Popen(h.as_user_argv(user, argv), env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        session_virsh_works(user_session, socket_path, proxyd)
+    except AssertionError as e:
+        with open(log_path) as f:
+            raise AssertionError(f"{e}\nthe bridge said:\n{f.read()}") from None
+    finally:
+        proxyd.terminate()
+        proxyd.wait(20)
+
+
 def test_session_registry_exits_cleanly_when_its_bus_goes(user_session):
     """A session ends by its bus going away: the user's registry notices, says so and
     exits with 0, instead of dying on the broken connection."""
