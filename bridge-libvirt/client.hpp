@@ -41,6 +41,21 @@ public:
     virtual void onClientMessage(const Header& header, std::span<const uint8_t> payload) = 0;
     // The client's output queue drained below its high-water mark: more may be sent.
     virtual void onClientWritable() = 0;
+    // Whether the stream can go on in proxyd's next image (a re-exec), and then its part
+    // of the handover: the descriptor it serves, moved to `parkingFd` or above and left
+    // open across execve, and what it had not passed on yet. By default a stream ends with
+    // the image (its connection is closed then).
+    struct Handed {
+        std::string kind;
+        int32_t procedure = 0; // of the call that opened the stream
+        int fd = -1;
+        std::vector<uint8_t> pending;
+    };
+    virtual bool canHandOver() const { return false; }
+    virtual std::optional<Handed> handOver(int parkingFd) {
+        (void)parkingFd;
+        return std::nullopt;
+    }
     // A STREAM_HOLE message: the client skips `length` bytes of a sparse upload. False when
     // this stream was not opened sparse (libvirt's "Unexpected stream hole").
     virtual bool onClientHole(const Header& header, std::span<const uint8_t> payload) {
@@ -141,10 +156,10 @@ public:
 
     // Before proxyd re-executes (client_handover.cpp): the connection's state for the next
     // image — its socket, moved to `parkingFd` or above and left open across execve, the
-    // protocol state, event registrations and unread input. None, and the connection is
-    // closed (its client reconnects), when it cannot go on there: a stream is open, a
-    // call unanswered, descriptors wait for their message, or its output does not drain
-    // within `flushFor`.
+    // protocol state, event registrations, unread input and its console sessions. None,
+    // and the connection is closed (its client reconnects), when it cannot go on there: a
+    // stream other than a live console is open, a call is unanswered, descriptors wait
+    // for their message, or its output does not drain within `flushFor`.
     std::optional<nlohmann::json> handOver(int parkingFd, std::chrono::milliseconds flushFor);
     // In the next image: the connection handed over, watched again and serving. Its
     // descriptor is closed if it cannot be.

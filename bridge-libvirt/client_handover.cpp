@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // A client connection across a re-exec of proxyd: what the old image writes down about it
 // and how the new one takes it up, so libvirt clients (virsh, virt-manager, libvirt-dbus)
-// keep their connection, their event registrations and even a half-sent call.
+// keep their connection, their event registrations, their console sessions and even a
+// half-sent call.
 #include "client.hpp"
+#include "console_stream.hpp"
 #include "virtswarm/log.hpp"
 #include "virtswarm/uuid.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
@@ -80,6 +83,35 @@ Result<std::pair<int32_t, EventRegistration>> registrationFrom(const nlohmann::j
     return std::make_pair(state.at("id").get<int32_t>(), std::move(reg));
 }
 
+// The console sessions a connection had: served again on the descriptors handed over.
+// Each descriptor named is this image's: one that cannot be taken up is closed.
+Result<void> adoptStreams(EventLoop& loop, const std::shared_ptr<Client>& client,
+                          const nlohmann::json& streams) {
+    Result<void> result = success();
+    for (const auto& entry : streams) {
+        int fd = entry.value("fd", -1);
+        auto pending = fromHex(entry.value("pending", std::string()));
+        if (!result || entry.value("kind", std::string()) != "console" || !pending) {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+            if (result) {
+                result = Error(Code::InvalidArgs, "a handed-over stream cannot be taken up");
+            }
+            continue;
+        }
+        Header call;
+        call.program = proto::kRemoteProgram;
+        call.version = proto::kProtocolVersion;
+        call.procedure = entry.value("procedure", 0);
+        call.type = static_cast<uint32_t>(proto::MessageType::Call);
+        call.serial = entry.value("serial", 0u);
+        call.status = static_cast<uint32_t>(proto::MessageStatus::Ok);
+        ConsoleStream::adopt(loop, client, call, fd, std::move(pending).value());
+    }
+    return result;
+}
+
 } // namespace
 
 PeerIdentity peerOf(int fd) {
@@ -119,8 +151,10 @@ std::optional<nlohmann::json> Client::handOver(int parkingFd, std::chrono::milli
     if (closed()) {
         return std::nullopt;
     }
+    bool streamsGoOn = std::all_of(m_streams.begin(), m_streams.end(),
+                                   [](const auto& entry) { return entry.second->canHandOver(); });
     const char* why = m_eof                    ? "it hung up"
-                      : !m_streams.empty()     ? "a stream is open"
+                      : !streamsGoOn           ? "a stream is open that cannot go on"
                       : m_pending > 0          ? "a call is unanswered"
                       : !m_inFds.empty()       ? "descriptors wait for their message"
                       : !drainOutput(flushFor) ? "its output does not drain"
@@ -139,6 +173,17 @@ std::optional<nlohmann::json> Client::handOver(int parkingFd, std::chrono::milli
     for (const auto& [callbackId, reg] : m_events) {
         events.push_back(registrationState(callbackId, reg));
     }
+    nlohmann::json streams = nlohmann::json::array();
+    for (auto& [serial, stream] : m_streams) {
+        if (auto handed = stream->handOver(parkingFd)) {
+            streams.push_back({{"serial", serial},
+                               {"kind", handed->kind},
+                               {"procedure", handed->procedure},
+                               {"fd", handed->fd},
+                               {"pending", toHex(handed->pending)}});
+        }
+    }
+    m_streams.clear();
     nlohmann::json state{{"fd", parked},
                          {"id", m_id},
                          {"read-only-socket", m_readOnlySocket},
@@ -147,6 +192,7 @@ std::optional<nlohmann::json> Client::handOver(int parkingFd, std::chrono::milli
                          {"read-only", m_readOnly},
                          {"libvirt-manage", m_libvirtManage},
                          {"events", std::move(events)},
+                         {"streams", std::move(streams)},
                          {"input", toHex(m_parser.unconsumed())}};
     log::debug(describe() + " handed over to the next image");
     // This image lets go of the connection without closing it for the peer.
@@ -198,6 +244,10 @@ Result<std::shared_ptr<Client>> Client::adopt(EventLoop& loop, const nlohmann::j
             return input.takeError();
         }
         client->start();
+        if (auto r = adoptStreams(loop, client, state.value("streams", nlohmann::json::array()));
+            !r) {
+            return r.takeError();
+        }
         if (!input.value().empty()) {
             client->m_parser.feed(input.value());
             if (!client->claimInput()) {

@@ -20,6 +20,31 @@ void ConsoleStream::attach(EventLoop& loop, const std::shared_ptr<Client>& clien
     stream->start();
 }
 
+void ConsoleStream::adopt(EventLoop& loop, const std::shared_ptr<Client>& client,
+                          const Header& call, int fd, std::vector<uint8_t> toGuest) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    std::shared_ptr<ConsoleStream> stream(new ConsoleStream(loop, client, call, fd));
+    stream->m_toGuest = std::move(toGuest);
+    client->streams()[call.serial] = stream;
+    stream->start();
+    stream->updateEvents();
+}
+
+std::optional<Stream::Handed> ConsoleStream::handOver(int parkingFd) {
+    if (!canHandOver()) {
+        return std::nullopt;
+    }
+    int parked = ::fcntl(m_fd, F_DUPFD, parkingFd); // not close-on-exec
+    if (parked < 0) {
+        return std::nullopt;
+    }
+    m_io.reset();
+    ::close(m_fd);
+    m_fd = -1;
+    m_done = true;
+    return Handed{"console", m_call.procedure, parked, std::move(m_toGuest)};
+}
+
 ConsoleStream::ConsoleStream(EventLoop& loop, std::weak_ptr<Client> client, const Header& call,
                              int fd)
     : m_loop(loop)

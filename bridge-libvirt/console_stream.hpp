@@ -5,6 +5,7 @@
 #include "virtswarm/event_loop.hpp"
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace virtswarm::bridge {
@@ -21,10 +22,17 @@ public:
     // Takes ownership of `fd` and registers itself with the client under the call's serial.
     static void attach(EventLoop& loop, const std::shared_ptr<Client>& client, const Header& call,
                        int fd);
+    // After a re-exec: the session the previous image handed over (Stream::handOver), with
+    // the bytes it had not written to the guest yet.
+    static void adopt(EventLoop& loop, const std::shared_ptr<Client>& client, const Header& call,
+                      int fd, std::vector<uint8_t> toGuest);
     ~ConsoleStream() override;
 
     void onClientMessage(const Header& header, std::span<const uint8_t> payload) override;
     void onClientWritable() override;
+    // A live session goes on in the next image; one whose guest is gone ends here.
+    bool canHandOver() const override { return !m_done && m_fd >= 0; }
+    std::optional<Handed> handOver(int parkingFd) override;
 
 private:
     ConsoleStream(EventLoop& loop, std::weak_ptr<Client> client, const Header& call, int fd);

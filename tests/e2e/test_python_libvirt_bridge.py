@@ -6,8 +6,10 @@ Run through tests/harness/with-test-bus (ctest -R e2e-test_python_libvirt_bridge
 """
 
 import os
+import signal
 import subprocess
 import threading
+import time
 import uuid as uuidlib
 
 import pytest
@@ -180,56 +182,95 @@ def pty_domain_xml(guest, name, uid):
 </domain>"""
 
 
+def open_console(dom, st, flags=0):
+    """openConsole, once the registry knows the guest's pty."""
+    def opened():
+        try:
+            dom.openConsole(None, st, flags)
+            return True
+        except libvirt.libvirtError as e:      # the pty may not be known yet
+            if e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+                raise
+            return False
+    h.wait_until(opened, 30, 0.1, what="the console to open")
+
+
+def destroy_quietly(dom):
+    """At the end of a test: the guest goes, if it is still there."""
+    try:
+        dom.destroy()
+    except libvirt.libvirtError:
+        pass
+
+
+def wait_stream_end(st):
+    """The guest went away: the stream ends (empty read), and finishing it is confirmed
+    by the bridge."""
+    def ended():
+        try:
+            return st.recv(4096) == b""
+        except libvirt.libvirtError:
+            return True
+    h.wait_until(ended, 30, 0.05, what="the end of the console stream")
+    st.finish()
+
+
 def test_console_stream_both_ways(conn, guest):
     name = "vs-py-console"
     dom = conn.createXML(pty_domain_xml(guest, name, str(uuidlib.uuid4())), 0)
     try:
         st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
-
-        def opened():
-            try:
-                dom.openConsole(None, st, 0)
-                return True
-            except libvirt.libvirtError as e:      # the pty may not be known yet
-                if e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
-                    raise
-                return False
-        h.wait_until(opened, 30, 0.1, what="the console to open")
-
+        open_console(dom, st)
         # Whatever the guest's tty echoes comes back through the stream: keep typing until
         # the guest is up far enough to echo.
-        received = bytearray()
-        last_sent = [0.0]
-
-        def echoed():
-            now = __import__("time").monotonic()
-            if now - last_sent[0] > 0.5:
-                st.send(b"vs-echo-42\n")
-                last_sent[0] = now
-            while True:
-                data = st.recv(4096)
-                if data == -2 or data == b"":
-                    break
-                received.extend(data)
-            return b"vs-echo-42" in received
-        h.wait_until(echoed, 60, 0.05, what="the guest to echo through the console")
-
-        # When the guest goes away the stream ends (empty read), and finishing it is
-        # confirmed by the bridge.
+        echoes(st, b"vs-echo-42", timeout=60)
         dom.destroy()
-
-        def ended():
-            try:
-                return st.recv(4096) == b""
-            except libvirt.libvirtError:
-                return True
-        h.wait_until(ended, 30, 0.05, what="the end of the console stream")
-        st.finish()
+        wait_stream_end(st)
     finally:
-        try:
-            dom.destroy()
-        except libvirt.libvirtError:
-            pass
+        destroy_quietly(dom)
+
+
+def echoes(st, word, timeout=90):
+    """Types `word` into console stream `st` until the guest's tty echoes it back."""
+    received = bytearray()
+    last_sent = [0.0]
+
+    def echoed():
+        now = time.monotonic()
+        if now - last_sent[0] > 0.5:
+            st.send(word + b"\n")
+            last_sent[0] = now
+        while True:
+            data = st.recv(4096)
+            if data == -2 or data == b"":
+                break
+            received.extend(data)
+        return word in received
+    h.wait_until(echoed, timeout, 0.05, what=f"{word!r} echoed through the console")
+
+
+def test_a_console_session_goes_on_across_a_bridge_reexec(event_loop, guest):
+    """proxyd re-executes (an upgrade) under an open console session: the session's
+    descriptor and the connection go to the new image, and the guest keeps echoing
+    through the same stream."""
+    proxyd = bc.Bridge("bridge-console-reexec")
+    conn = libvirt.open(proxyd.rw_uri)
+    name = "vs-py-console-reexec"
+    dom = conn.createXML(pty_domain_xml(guest, name, str(uuidlib.uuid4())), 0)
+    try:
+        st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
+        open_console(dom, st)
+        echoes(st, b"vs-before-reexec")
+        os.kill(proxyd.proc.pid, signal.SIGUSR1)
+        h.wait_until(lambda: "re-executed: 1 of 1 connections kept" in proxyd.output(), 30,
+                     0.05, "the re-executed proxyd to keep the connection")
+        echoes(st, b"vs-after-reexec")
+        dom.destroy()
+        wait_stream_end(st)
+    finally:
+        destroy_quietly(dom)
+        conn.close()
+        proxyd.stop()
 
 
 def test_console_is_exclusive_and_force_takes_it_over(conn, guest):
@@ -243,16 +284,7 @@ def test_console_is_exclusive_and_force_takes_it_over(conn, guest):
     try:
         first = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         streams.append(first)
-
-        def opened():
-            try:
-                dom.openConsole(None, first, 0)
-                return True
-            except libvirt.libvirtError as e:      # the pty may not be known yet
-                if e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
-                    raise
-                return False
-        h.wait_until(opened, 30, 0.1, what="the console to open")
+        open_console(dom, first)
 
         second = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         streams.append(second)
@@ -261,25 +293,7 @@ def test_console_is_exclusive_and_force_takes_it_over(conn, guest):
         assert refused.value.get_error_code() == libvirt.VIR_ERR_OPERATION_FAILED
         assert "Active console session exists for this domain" in str(refused.value)
 
-        def talks(st, word):
-            """Types `word` until the guest's tty echoes it back through `st`."""
-            received = bytearray()
-            last_sent = [0.0]
-
-            def echoed():
-                now = __import__("time").monotonic()
-                if now - last_sent[0] > 0.5:
-                    st.send(word + b"\n")
-                    last_sent[0] = now
-                while True:
-                    data = st.recv(4096)
-                    if data == -2 or data == b"":
-                        break
-                    received.extend(data)
-                return word in received
-            h.wait_until(echoed, 90, 0.05, what=f"{word!r} echoed through the console")
-
-        talks(first, b"vs-first-holder")     # the refusal did not disturb the holder
+        echoes(first, b"vs-first-holder")     # the refusal did not disturb the holder
 
         forced = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
         streams.append(forced)
@@ -298,7 +312,7 @@ def test_console_is_exclusive_and_force_takes_it_over(conn, guest):
         h.wait_until(first_ended, 30, 0.05, what="the first client's stream to end")
         first.finish()
         streams.remove(first)
-        talks(forced, b"vs-forced-holder")
+        echoes(forced, b"vs-forced-holder")
 
         # The holder lets go: the console is free for a plain open again.
         forced.finish()
@@ -315,7 +329,7 @@ def test_console_is_exclusive_and_force_takes_it_over(conn, guest):
                     raise
                 return False
         h.wait_until(reopened, 30, 0.1, what="the console to be free again")
-        talks(again, b"vs-third-holder")
+        echoes(again, b"vs-third-holder")
     finally:
         for st in streams:
             try:
