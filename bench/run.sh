@@ -79,13 +79,10 @@ MD=$HERE/results/$STAMP.md
 : >"$OUT"
 
 lv() { "$PY" "$HERE/vsbench.py" "$@" --side libvirtd --out "$OUT"; }
+# VS_NETNS=--netns: in a private network namespace (part g: its firewall work stays out
+# of the host's).
 vs() {
-    VS_POLKITD_ARGS=--no-debug "$SRC/tests/harness/with-test-bus" --build-dir "$BUILD" -- \
-        "$PY" "$HERE/vsbench.py" "$@" --side virtswarm --out "$OUT"
-}
-# In a private network namespace: the firewall work of part (g) stays out of the host's.
-vs_netns() {
-    VS_POLKITD_ARGS=--no-debug "$SRC/tests/harness/with-test-bus" --netns --build-dir "$BUILD" -- \
+    VS_POLKITD_ARGS=--no-debug "$SRC/tests/harness/with-test-bus" ${VS_NETNS:-} --build-dir "$BUILD" -- \
         "$PY" "$HERE/vsbench.py" "$@" --side virtswarm --out "$OUT"
 }
 load() { "$PY" "$HERE/vsbench.py" load --part "$1" --out "$OUT" >/dev/null; }
@@ -136,7 +133,7 @@ if [[ $PARTS == *f* ]]; then
 fi
 if [[ $PARTS == *g* ]]; then
     load g
-    vs_netns nwfilter || log "virtswarm (g) failed"
+    VS_NETNS=--netns vs nwfilter || log "virtswarm (g) failed"
     load g
     lv nwfilter || log "libvirtd (g) failed"
 fi
