@@ -152,6 +152,29 @@ def test_mdev_create_and_destroy_with_virsh_and_python(env):
     assert fs.mdevs() == [] and name not in c.names()
 
 
+def test_an_unprivileged_nodedev_create_is_parsed_bounded_then_refused(env):
+    """virsh nodedev-create as a user: an entity bomb is libvirt's XML error before polkit
+    is asked, a valid mediated device is refused by polkit; nothing is made."""
+    fs, user = env["fs"], h.test_user()
+    bomb = os.path.join(env["home"], "bomb.xml")
+    with open(bomb, "w") as f:
+        f.write(f'<!DOCTYPE device [<!ENTITY x "{"a" * (1 << 20)}">]>\n' +
+                mdev_xml(GPU).replace("<type ", "<type name='" + "&x;" * 500 + "' "))
+    valid = os.path.join(env["home"], "valid.xml")
+    with open(valid, "w") as f:
+        f.write(mdev_xml(GPU, str(uuidlib.uuid4())))
+    for path in (bomb, valid):
+        os.chmod(path, 0o644)
+    r = bc.virsh(env["home"], env["proxyd"].rw_uri, "nodedev-create", bomb, user=user,
+                 check=False)
+    assert r.returncode != 0 and "XML" in r.stderr, r.stderr
+    r = bc.virsh(env["home"], env["proxyd"].rw_uri, "nodedev-create", valid, user=user,
+                 check=False)
+    # polkit would need an administrator's password for the user: refused, naming the action.
+    assert r.returncode != 0 and "org.virtswarm.node-device.start" in r.stderr, r.stderr
+    assert fs.mdevs() == []
+
+
 def test_node_device_lifecycle_events_reach_python_callbacks(env):
     """An mdev created and destroyed by nodedevd is a CREATED and a DELETED node device
     event for a libvirt client; a registration for one device sees only that one's. A
